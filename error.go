@@ -1,0 +1,145 @@
+package eventual
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an application error. The Web API maps kinds to HTTP
+// statuses; nothing else in the domain knows about HTTP.
+type Kind int
+
+// Error kinds.
+const (
+	// KindInternal is an unexpected failure; its details are logged, never
+	// shown to callers.
+	KindInternal Kind = iota
+	// KindInvalid is bad input: malformed syntax, unknown names, wrong
+	// types, values out of range (HTTP 400).
+	KindInvalid
+	// KindNotFound is a missing record or resource (HTTP 404).
+	KindNotFound
+	// KindPrecondition is a failed condition: a stale ETag, a duplicate key
+	// (HTTP 412).
+	KindPrecondition
+	// KindMethodNotAllowed is a method the resource does not support (405).
+	KindMethodNotAllowed
+	// KindTooLarge is a request over a size limit (HTTP 413).
+	KindTooLarge
+	// KindURITooLong is a request URL over the length limit (HTTP 414).
+	KindURITooLong
+	// KindNotImplemented is a documented feature eventual does not offer
+	// (HTTP 501).
+	KindNotImplemented
+	// KindUnavailable is a temporary inability to serve, such as shutting
+	// down (HTTP 503).
+	KindUnavailable
+	// KindNotModified is a conditional GET whose record is unchanged (304).
+	KindNotModified
+	// KindUnsupportedMediaType is a body in a format the Web API does not
+	// read (HTTP 415).
+	KindUnsupportedMediaType
+)
+
+// Dataverse error codes, as the Web API returns them in error.code. Names
+// follow Dataverse's error code reference where it names them.
+const (
+	CodeNone                       = "0x0"
+	CodeObjectDoesNotExist         = "0x80040217"
+	CodeRecordNotFoundByKey        = "0x80060891"
+	CodeDuplicateRecord            = "0x80040237"
+	CodeDuplicateRecordEntityKey   = "0x80060892"
+	CodeConcurrencyVersionMismatch = "0x80060882"
+	CodeResourceNotFound           = "0x8006088a"
+	CodeInvalidPayload             = "0x80048d19"
+	CodeValidation                 = "0x80044331"
+	CodeInvalidArgument            = "0x80040203"
+	CodeRequiredFieldMissing       = "0x80040200"
+	CodeOutOfRange                 = "0x8004431a"
+	CodeQueryBuilderNoAttribute    = "0x8004d280"
+	CodeInvalidKey                 = "0x80060887"
+	CodeEntityReferenceUpdate      = "0x80060888"
+	CodeNotSupported               = "0x80040800"
+	CodePluginFailed               = "0x80040265"
+	CodeInvalidSkipToken           = "0x80040239"
+	CodeRequestTooLarge            = "0x8005f100"
+	CodeUnexpected                 = "0x80040216"
+	CodeServiceUnavailable         = "0x80044183"
+)
+
+// Error is an application error: a kind, a Dataverse error code and a
+// message safe to show to callers. It may wrap a cause.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+	Err     error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Message, e.Err)
+	}
+	return e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an Error of the kind and code with a formatted message.
+func Errorf(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorKind returns the kind of err: the kind of the first *Error in its
+// chain, or KindInternal.
+func ErrorKind(err error) Kind {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Kind
+	}
+	return KindInternal
+}
+
+// ErrorCode returns the Dataverse code of err, or CodeUnexpected for errors
+// that are not application errors.
+func ErrorCode(err error) string {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return CodeUnexpected
+}
+
+// ErrorMessage returns the message of err that callers may see. Errors that
+// are not application errors yield a generic message.
+func ErrorMessage(err error) string {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Message
+	}
+	return "An unexpected error occurred."
+}
+
+// Sentinel errors that stores return. The record service turns them into
+// Dataverse errors with the table's names in the message.
+var (
+	// ErrNotFound means no record has the requested primary key or key
+	// values.
+	ErrNotFound = errors.New("record not found")
+	// ErrClosed means the store has been closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// ConflictError is returned by stores when a write would give two records
+// the same primary key (Key is nil) or the same alternate key values.
+type ConflictError struct {
+	Table *Table
+	Key   *Key
+}
+
+// Error implements error.
+func (e *ConflictError) Error() string {
+	if e.Key == nil {
+		return fmt.Sprintf("duplicate primary key in %s", e.Table.LogicalName)
+	}
+	return fmt.Sprintf("duplicate value for alternate key %s of %s", e.Key.LogicalName, e.Table.LogicalName)
+}

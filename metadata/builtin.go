@@ -1,0 +1,105 @@
+// Package metadata defines the schemas an instance serves: the built-in
+// schema, with Dataverse's real logical names for account and contact plus
+// a custom order table, and the YAML schema files that extend or replace it.
+package metadata
+
+import (
+	"github.com/eventual-pp/eventual"
+)
+
+func intp(v int) *int { return &v }
+
+// BuiltinTables returns the definitions of the built-in tables:
+//
+//   - account: name, accountnumber (alternate key accountnumber_key),
+//     telephone1, emailaddress1, revenue (money), numberofemployees,
+//     creditonhold, description, accountcategorycode, primarycontactid →
+//     contact, parentaccountid → account.
+//   - contact: firstname, lastname, fullname (derived), emailaddress1,
+//     telephone1, jobtitle, birthdate, parentcustomerid (Customer lookup to
+//     account or contact), and the composite alternate key
+//     contact_name_email (firstname, emailaddress1), Dataverse's own
+//     example of a composite key.
+//   - new_order: the integrated system's transactions: new_name,
+//     new_ordernumber (alternate key new_ordernumber_key), new_customer →
+//     account, and one column of each remaining type.
+//
+// Relationship names are Dataverse's: account_primary_contact,
+// account_parent_account, contact_customer_accounts,
+// contact_customer_contacts; the custom one is new_account_new_order.
+func BuiltinTables() []eventual.TableDef {
+	return []eventual.TableDef{
+		{
+			LogicalName: "account", SchemaName: "Account", EntitySetName: "accounts",
+			DisplayName: "Account", DisplayCollectionName: "Accounts",
+			PrimaryNameAttribute: "name", ObjectTypeCode: 1, ChangeTracking: true,
+			Columns: []eventual.ColumnDef{
+				{LogicalName: "name", SchemaName: "Name", DisplayName: "Account Name", Type: eventual.TypeString, MaxLength: 160},
+				{LogicalName: "accountnumber", SchemaName: "AccountNumber", DisplayName: "Account Number", Type: eventual.TypeString, MaxLength: 20},
+				{LogicalName: "telephone1", SchemaName: "Telephone1", DisplayName: "Main Phone", Type: eventual.TypeString, MaxLength: 50},
+				{LogicalName: "emailaddress1", SchemaName: "EMailAddress1", DisplayName: "Email", Type: eventual.TypeString, MaxLength: 100},
+				{LogicalName: "revenue", SchemaName: "Revenue", DisplayName: "Annual Revenue", Type: eventual.TypeMoney, Precision: intp(2)},
+				{LogicalName: "numberofemployees", SchemaName: "NumberOfEmployees", DisplayName: "Number of Employees", Type: eventual.TypeInteger},
+				{LogicalName: "creditonhold", SchemaName: "CreditOnHold", DisplayName: "Credit Hold", Type: eventual.TypeBoolean},
+				{LogicalName: "description", SchemaName: "Description", DisplayName: "Description", Type: eventual.TypeMemo},
+				{LogicalName: "accountcategorycode", SchemaName: "AccountCategoryCode", DisplayName: "Category", Type: eventual.TypeChoice,
+					Options: []eventual.Option{{Value: 1, Label: "Preferred Customer"}, {Value: 2, Label: "Standard"}}},
+				{LogicalName: "primarycontactid", SchemaName: "PrimaryContactId", DisplayName: "Primary Contact", Type: eventual.TypeLookup,
+					Targets: []string{"contact"}, Relationships: []string{"account_primary_contact"}},
+				{LogicalName: "parentaccountid", SchemaName: "ParentAccountId", DisplayName: "Parent Account", Type: eventual.TypeLookup,
+					Targets: []string{"account"}, Relationships: []string{"account_parent_account"}},
+			},
+			Keys: []eventual.KeyDef{{LogicalName: "accountnumber_key", Columns: []string{"accountnumber"}}},
+		},
+		{
+			LogicalName: "contact", SchemaName: "Contact", EntitySetName: "contacts",
+			DisplayName: "Contact", DisplayCollectionName: "Contacts",
+			PrimaryNameAttribute: "fullname", ObjectTypeCode: 2, ChangeTracking: true,
+			Columns: []eventual.ColumnDef{
+				{LogicalName: "firstname", SchemaName: "FirstName", DisplayName: "First Name", Type: eventual.TypeString, MaxLength: 50},
+				{LogicalName: "lastname", SchemaName: "LastName", DisplayName: "Last Name", Type: eventual.TypeString, MaxLength: 50},
+				{LogicalName: "fullname", SchemaName: "FullName", DisplayName: "Full Name", Type: eventual.TypeString, MaxLength: 160, Computed: true},
+				{LogicalName: "emailaddress1", SchemaName: "EMailAddress1", DisplayName: "Email", Type: eventual.TypeString, MaxLength: 100},
+				{LogicalName: "telephone1", SchemaName: "Telephone1", DisplayName: "Business Phone", Type: eventual.TypeString, MaxLength: 50},
+				{LogicalName: "jobtitle", SchemaName: "JobTitle", DisplayName: "Job Title", Type: eventual.TypeString, MaxLength: 100},
+				{LogicalName: "birthdate", SchemaName: "BirthDate", DisplayName: "Birthday", Type: eventual.TypeDateTime, Format: eventual.DateOnly},
+				{LogicalName: "parentcustomerid", SchemaName: "ParentCustomerId", DisplayName: "Company Name", Type: eventual.TypeCustomer,
+					Targets:       []string{"account", "contact"},
+					Relationships: []string{"contact_customer_accounts", "contact_customer_contacts"}},
+			},
+			Keys: []eventual.KeyDef{{LogicalName: "contact_name_email", Columns: []string{"firstname", "emailaddress1"}}},
+		},
+		{
+			LogicalName: "new_order", SchemaName: "new_Order", EntitySetName: "new_orders",
+			DisplayName: "Order", DisplayCollectionName: "Orders",
+			PrimaryNameAttribute: "new_name", ObjectTypeCode: 10000, IsCustom: true, ChangeTracking: true,
+			Columns: []eventual.ColumnDef{
+				{LogicalName: "new_name", SchemaName: "new_Name", DisplayName: "Name", Type: eventual.TypeString, MaxLength: 100},
+				{LogicalName: "new_ordernumber", SchemaName: "new_OrderNumber", DisplayName: "Order Number", Type: eventual.TypeString, MaxLength: 50},
+				{LogicalName: "new_customer", SchemaName: "new_Customer", DisplayName: "Customer", Type: eventual.TypeLookup,
+					Targets: []string{"account"}, Relationships: []string{"new_account_new_order"}},
+				{LogicalName: "new_amount", SchemaName: "new_Amount", DisplayName: "Amount", Type: eventual.TypeMoney},
+				{LogicalName: "new_quantity", SchemaName: "new_Quantity", DisplayName: "Quantity", Type: eventual.TypeInteger},
+				{LogicalName: "new_unitprice", SchemaName: "new_UnitPrice", DisplayName: "Unit Price", Type: eventual.TypeDecimal, Precision: intp(4)},
+				{LogicalName: "new_weight", SchemaName: "new_Weight", DisplayName: "Weight", Type: eventual.TypeDouble},
+				{LogicalName: "new_sequence", SchemaName: "new_Sequence", DisplayName: "Sequence", Type: eventual.TypeBigInt},
+				{LogicalName: "new_orderdate", SchemaName: "new_OrderDate", DisplayName: "Order Date", Type: eventual.TypeDateTime},
+				{LogicalName: "new_shipped", SchemaName: "new_Shipped", DisplayName: "Shipped", Type: eventual.TypeBoolean},
+				{LogicalName: "new_externalid", SchemaName: "new_ExternalId", DisplayName: "External Id", Type: eventual.TypeUniqueIdentifier},
+				{LogicalName: "new_notes", SchemaName: "new_Notes", DisplayName: "Notes", Type: eventual.TypeMemo},
+				{LogicalName: "new_stage", SchemaName: "new_Stage", DisplayName: "Stage", Type: eventual.TypeChoice,
+					Options: []eventual.Option{{Value: 100000000, Label: "Received"}, {Value: 100000001, Label: "Shipped"}, {Value: 100000002, Label: "Invoiced"}}},
+			},
+			Keys: []eventual.KeyDef{{LogicalName: "new_ordernumber_key", Columns: []string{"new_ordernumber"}}},
+		},
+	}
+}
+
+// Builtin returns the built-in schema.
+func Builtin() *eventual.Schema {
+	s, err := eventual.NewSchema(BuiltinTables())
+	if err != nil {
+		panic("metadata: built-in schema is invalid: " + err.Error())
+	}
+	return s
+}

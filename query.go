@@ -1,0 +1,129 @@
+package eventual
+
+// Query selects records of one table: a filter, an order and a window.
+// The binder in the Web API builds queries from $filter, $orderby and
+// paging; stores execute them.
+type Query struct {
+	// Table is the table queried.
+	Table *Table
+	// Columns limits the values read; nil reads every column.
+	Columns []*Column
+	// Filter selects rows; nil selects all.
+	Filter Expr
+	// OrderBy orders rows. Stores always break ties by primary key
+	// ascending, so the order is total and keyset paging is stable.
+	OrderBy []Order
+	// Limit bounds the number of rows returned; 0 means no bound.
+	Limit int
+	// After continues a previous page: the values of the OrderBy columns of
+	// the last row returned, followed by its primary key. Only rows strictly
+	// after it in the query's order are returned, so rows inserted or
+	// deleted meanwhile never shift the pages.
+	After []any
+}
+
+// Order is one term of an ORDER BY.
+type Order struct {
+	Column *Column
+	Desc   bool
+}
+
+// Expr is a boolean filter expression.
+type Expr interface{ isExpr() }
+
+// Operand is a side of a comparison: a Field or a Literal.
+type Operand interface{ isOperand() }
+
+// Field names a column of the queried table, or of a table reached through
+// single-valued navigation properties (Path, outermost first).
+type Field struct {
+	Path   []*Relationship
+	Column *Column
+}
+
+// Literal is a constant of the type of the column it is compared with.
+type Literal struct{ Value any }
+
+// CompareOp is a comparison operator.
+type CompareOp int
+
+// Comparison operators.
+const (
+	OpEq CompareOp = iota
+	OpNe
+	OpGt
+	OpGe
+	OpLt
+	OpLe
+)
+
+// String returns the OData name of the operator.
+func (o CompareOp) String() string {
+	return [...]string{"eq", "ne", "gt", "ge", "lt", "le"}[o]
+}
+
+// Compare compares two operands. Comparing with a null Literal tests for
+// null (eq) or not null (ne). String comparisons ignore case, as Dataverse's
+// do.
+type Compare struct {
+	Op          CompareOp
+	Left, Right Operand
+}
+
+// MatchKind is a string-matching function.
+type MatchKind int
+
+// String-matching functions.
+const (
+	MatchContains MatchKind = iota
+	MatchStartsWith
+	MatchEndsWith
+)
+
+// Match tests a string column against a pattern, ignoring case. The
+// pattern keeps SQL LIKE wildcards (% and _), as Dataverse honours them.
+type Match struct {
+	Kind    MatchKind
+	Field   Field
+	Pattern string
+}
+
+// In tests membership of a column value in a list (Not negates it).
+type In struct {
+	Field  Field
+	Values []any
+	Not    bool
+}
+
+// And is a conjunction.
+type And struct{ Left, Right Expr }
+
+// Or is a disjunction.
+type Or struct{ Left, Right Expr }
+
+// Not negates an expression.
+type Not struct{ X Expr }
+
+// Any tests the records related through a one-to-many relationship: at
+// least one matches Filter (All false), or all of them do (All true). A nil
+// Filter with All false tests that at least one related record exists.
+type Any struct {
+	Relationship *Relationship
+	Filter       Expr
+	All          bool
+}
+
+// Const is a constant truth value.
+type Const struct{ Value bool }
+
+func (Compare) isExpr() {}
+func (Match) isExpr()   {}
+func (In) isExpr()      {}
+func (And) isExpr()     {}
+func (Or) isExpr()      {}
+func (Not) isExpr()     {}
+func (Any) isExpr()     {}
+func (Const) isExpr()   {}
+
+func (Field) isOperand()   {}
+func (Literal) isOperand() {}

@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlbuild"
+	"github.com/google/uuid"
+)
+
+// dialect is SQLite's sqlbuild.Dialect.
+//
+// Storage: GUIDs as lower-case text, text with NOCASE collation (Dataverse
+// compares text without regard to case, so keys, filters and ordering do
+// too), exact decimals as integers scaled by 10^precision, booleans as 0/1,
+// datetimes as ISO 8601 UTC text, which sorts chronologically.
+type dialect struct{}
+
+var _ sqlbuild.Dialect = dialect{}
+
+func (dialect) Placeholder(int) string { return "?" }
+
+func (dialect) ColumnType(c *eventual.Column) string {
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		return "TEXT COLLATE NOCASE"
+	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice, eventual.TypeDecimal, eventual.TypeMoney, eventual.TypeBoolean:
+		return "INTEGER"
+	case eventual.TypeDouble:
+		return "REAL"
+	}
+	// datetime, uniqueidentifier, lookup, customer
+	return "TEXT"
+}
+
+// Text makes comparisons and ordering of an expression ignore case. Text
+// columns are declared NOCASE already; subqueries and parameters need the
+// explicit collation.
+func (dialect) Text(expr string) string { return expr + " COLLATE NOCASE" }
+
+func (dialect) Like(expr, pattern string) string {
+	return "(" + expr + " LIKE " + pattern + ` ESCAPE '\')`
+}
+
+func (dialect) NullsOrder(bool) string { return "" }
+
+func (dialect) Bool(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
+}
+
+const timeLayout = "2006-01-02T15:04:05Z"
+
+func (dialect) Encode(c *eventual.Column, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
+		if n, ok := v.(int64); ok {
+			return n, nil
+		}
+	case eventual.TypeDecimal, eventual.TypeMoney:
+		if d, ok := v.(eventual.Decimal); ok {
+			d, err := d.Rescale(c.Precision)
+			if err != nil {
+				return nil, err
+			}
+			return d.Units, nil
+		}
+	case eventual.TypeDouble:
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+	case eventual.TypeBoolean:
+		if b, ok := v.(bool); ok {
+			if b {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		}
+	case eventual.TypeDateTime:
+		if t, ok := v.(time.Time); ok {
+			return t.UTC().Format(timeLayout), nil
+		}
+	case eventual.TypeUniqueIdentifier:
+		if id, ok := v.(uuid.UUID); ok {
+			return id.String(), nil
+		}
+	case eventual.TypeLookup, eventual.TypeCustomer:
+		switch r := v.(type) {
+		case eventual.EntityReference:
+			return r.ID.String(), nil
+		case uuid.UUID:
+			return r.String(), nil
+		}
+	}
+	return nil, fmt.Errorf("value %v (%T) does not fit a %s column", v, v, c.Type)
+}
+
+func (dialect) Decode(c *eventual.Column, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	bad := func() (any, error) {
+		return nil, fmt.Errorf("column %s: stored value %v (%T) is not a %s", c.LogicalName, v, v, c.Type)
+	}
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
+		if n, ok := v.(int64); ok {
+			return n, nil
+		}
+	case eventual.TypeDecimal, eventual.TypeMoney:
+		if n, ok := v.(int64); ok {
+			return eventual.Decimal{Units: n, Scale: c.Precision}, nil
+		}
+	case eventual.TypeDouble:
+		switch f := v.(type) {
+		case float64:
+			return f, nil
+		case int64:
+			return float64(f), nil
+		}
+	case eventual.TypeBoolean:
+		if n, ok := v.(int64); ok {
+			return n != 0, nil
+		}
+	case eventual.TypeDateTime:
+		if s, ok := v.(string); ok {
+			t, err := time.Parse(timeLayout, s)
+			if err != nil {
+				return bad()
+			}
+			return t, nil
+		}
+	case eventual.TypeUniqueIdentifier:
+		if s, ok := v.(string); ok {
+			id, err := uuid.Parse(s)
+			if err != nil {
+				return bad()
+			}
+			return id, nil
+		}
+	case eventual.TypeLookup, eventual.TypeCustomer:
+		if s, ok := v.(string); ok {
+			id, err := uuid.Parse(s)
+			if err != nil {
+				return bad()
+			}
+			return eventual.EntityReference{ID: id}, nil
+		}
+	}
+	return bad()
+}

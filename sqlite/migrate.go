@@ -1,0 +1,193 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlbuild"
+)
+
+// sqlColumn is one SQL column of a table with its declared type.
+type sqlColumn struct {
+	name, typ string
+}
+
+// sqlColumns returns the SQL columns of a table, in order: primary key,
+// versionnumber, then the others (a customer lookup has an extra type
+// column).
+func sqlColumns(t *eventual.Table) []sqlColumn {
+	d := dialect{}
+	out := []sqlColumn{{t.PrimaryIDAttribute, "TEXT"}, {"versionnumber", "INTEGER"}}
+	for _, c := range t.Columns {
+		if c.LogicalName == t.PrimaryIDAttribute || c.LogicalName == "versionnumber" {
+			continue
+		}
+		out = append(out, sqlColumn{c.LogicalName, d.ColumnType(c)})
+		if c.Type == eventual.TypeCustomer {
+			out = append(out, sqlColumn{sqlbuild.TypeColumn(c), "TEXT"})
+		}
+	}
+	return out
+}
+
+func migrateSchema(ctx context.Context, conn *sql.Conn, s *eventual.Schema) error {
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS eventual_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("create eventual_meta: %w", err)
+	}
+	for _, t := range s.Tables() {
+		if err := migrateTable(ctx, conn, t); err != nil {
+			return fmt.Errorf("table %s: %w", t.LogicalName, err)
+		}
+	}
+	return nil
+}
+
+func migrateTable(ctx context.Context, conn *sql.Conn, t *eventual.Table) error {
+	existing, err := tableColumns(ctx, conn, t.LogicalName)
+	if err != nil {
+		return err
+	}
+	cols := sqlColumns(t)
+	q := sqlbuild.Quote
+	if len(existing) == 0 {
+		defs := make([]string, len(cols))
+		for i, c := range cols {
+			defs[i] = q(c.name) + " " + c.typ
+		}
+		defs[0] += " PRIMARY KEY NOT NULL"
+		defs[1] += " NOT NULL"
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+q(t.LogicalName)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return fmt.Errorf("create: %w", err)
+		}
+	} else {
+		for _, c := range cols {
+			typ, ok := existing[c.name]
+			if !ok {
+				if _, err := conn.ExecContext(ctx, "ALTER TABLE "+q(t.LogicalName)+" ADD COLUMN "+q(c.name)+" "+c.typ); err != nil {
+					return fmt.Errorf("add column %s: %w", c.name, err)
+				}
+				continue
+			}
+			// PRAGMA table_info reports the type without its collation.
+			if want, _, _ := strings.Cut(c.typ, " "); !strings.EqualFold(typ, want) {
+				return fmt.Errorf("column %s is stored as %q but the schema needs %q; changing a column's type is not supported (add a new column instead)", c.name, typ, c.typ)
+			}
+		}
+	}
+	return migrateIndexes(ctx, conn, t)
+}
+
+// tableColumns returns the declared types of a table's columns, by name,
+// or an empty map if the table does not exist.
+func tableColumns(ctx context.Context, conn *sql.Conn, table string) (map[string]string, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?)", table)
+	if err != nil {
+		return nil, fmt.Errorf("read columns: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		out[name] = typ
+	}
+	return out, rows.Err()
+}
+
+// migrateIndexes makes the table's indexes match the schema: a unique index
+// per alternate key ("ak_<table>_<key>"), an index on versionnumber and one
+// per lookup column. Alternate-key indexes the schema no longer declares
+// are dropped, so they stop enforcing uniqueness.
+func migrateIndexes(ctx context.Context, conn *sql.Conn, t *eventual.Table) error {
+	q := sqlbuild.Quote
+	existing := map[string][]string{}
+	rows, err := conn.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name LIKE 'ak\\_%' ESCAPE '\\'", t.LogicalName)
+	if err != nil {
+		return fmt.Errorf("read indexes: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		cols, err := indexColumns(ctx, conn, n)
+		if err != nil {
+			return err
+		}
+		existing[n] = cols
+	}
+	want := map[string]*eventual.Key{}
+	for _, k := range t.Keys {
+		want[keyIndexName(t, k)] = k
+	}
+	for name, cols := range existing {
+		k := want[name]
+		if k != nil && slices.Equal(cols, k.ColumnNames()) {
+			delete(want, name)
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, "DROP INDEX "+q(name)); err != nil {
+			return fmt.Errorf("drop index %s: %w", name, err)
+		}
+	}
+	for _, k := range t.Keys {
+		name := keyIndexName(t, k)
+		if want[name] == nil {
+			continue
+		}
+		cols := make([]string, len(k.Columns))
+		for i, c := range k.ColumnNames() {
+			cols[i] = q(c)
+		}
+		if _, err := conn.ExecContext(ctx, "CREATE UNIQUE INDEX "+q(name)+" ON "+q(t.LogicalName)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+			return fmt.Errorf("alternate key %s cannot be activated: existing rows have duplicate values for (%s): %w",
+				k.LogicalName, strings.Join(k.ColumnNames(), ", "), err)
+		}
+	}
+	plain := []string{"versionnumber"}
+	for _, c := range t.Columns {
+		if c.Type.IsLookup() {
+			plain = append(plain, c.LogicalName)
+		}
+	}
+	for _, c := range plain {
+		name := "ix_" + t.LogicalName + "_" + c
+		if _, err := conn.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+q(name)+" ON "+q(t.LogicalName)+" ("+q(c)+")"); err != nil {
+			return fmt.Errorf("create index %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func keyIndexName(t *eventual.Table, k *eventual.Key) string {
+	return "ak_" + t.LogicalName + "_" + k.LogicalName
+}
+
+func indexColumns(ctx context.Context, conn *sql.Conn, index string) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT name FROM pragma_index_info(?) ORDER BY seqno", index)
+	if err != nil {
+		return nil, fmt.Errorf("read index %s: %w", index, err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}

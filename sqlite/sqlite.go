@@ -1,0 +1,310 @@
+// Package sqlite is the embedded store of eventual: an eventual.Store on a
+// SQLite database file (modernc.org/sqlite, no cgo), one SQL table per
+// Dataverse table, alternate keys as unique indexes.
+//
+// Writes go through a single writer goroutine that commits concurrent
+// writes together (group commit): each write runs inside its own SAVEPOINT
+// of a shared transaction, so one failing write rolls back alone, and the
+// batch costs one commit. Reads run on a pool of read-only connections and
+// see WAL snapshots.
+//
+// Durability: the database runs in WAL mode. With Synchronous "normal" (the
+// default) a commit is written to the WAL before Update returns, so it
+// survives the process being killed (kill -9); after a power loss or
+// operating-system crash the last commits before the crash may be rolled
+// back, but the database stays consistent. With "full" every commit is also
+// fsynced, which survives power loss at the cost of one fsync per group
+// commit.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Synchronous settings.
+const (
+	SyncNormal = "normal"
+	SyncFull   = "full"
+)
+
+// DefaultMaxBatch bounds how many writes one group commit takes.
+const DefaultMaxBatch = 256
+
+// Options tune a store.
+type Options struct {
+	// Synchronous is SyncNormal (default) or SyncFull; see the package
+	// documentation for the trade-off.
+	Synchronous string
+	// MaxBatch bounds the writes in one group commit (DefaultMaxBatch).
+	MaxBatch int
+	// Readers is the size of the read connection pool (default: the number
+	// of CPUs, at least 2).
+	Readers int
+}
+
+// DB is an eventual.Store on a SQLite file.
+type DB struct {
+	path   string
+	schema *eventual.Schema
+	opts   Options
+	meta   eventual.Meta
+
+	write *sql.DB
+	read  *sql.DB
+
+	readStmts sync.Map // SQL text → *sql.Stmt on read
+
+	ops     chan *writeOp
+	closing chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+	closeMu sync.RWMutex
+	closed  bool
+}
+
+var _ eventual.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database at path for schema and
+// migrates it: new tables and columns are added, alternate-key indexes
+// follow the schema. Rows are never dropped. path ":memory:" is not
+// supported; use a file in a temporary directory.
+func Open(ctx context.Context, path string, schema *eventual.Schema, opts Options) (*DB, error) {
+	if opts.Synchronous == "" {
+		opts.Synchronous = SyncNormal
+	}
+	if opts.Synchronous != SyncNormal && opts.Synchronous != SyncFull {
+		return nil, fmt.Errorf("sqlite: synchronous must be %q or %q, not %q", SyncNormal, SyncFull, opts.Synchronous)
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = max(runtime.NumCPU(), 2)
+	}
+	db := &DB{path: path, schema: schema, opts: opts,
+		ops: make(chan *writeOp, opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{})}
+
+	dsn := func(readOnly bool) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
+		q.Add("_pragma", "foreign_keys(0)")
+		if readOnly {
+			q.Add("_pragma", "query_only(1)")
+		}
+		q.Add("_txlock", "immediate")
+		return "file:" + path + "?" + q.Encode()
+	}
+	var err error
+	if db.write, err = sql.Open("sqlite", dsn(false)); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.write.SetMaxOpenConns(1)
+	db.write.SetMaxIdleConns(1)
+	db.write.SetConnMaxLifetime(0)
+	db.write.SetConnMaxIdleTime(0)
+
+	if err := db.migrate(ctx); err != nil {
+		db.write.Close()
+		return nil, err
+	}
+	if db.read, err = sql.Open("sqlite", dsn(true)); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.read.SetMaxOpenConns(opts.Readers)
+	db.read.SetMaxIdleConns(opts.Readers)
+	db.read.SetConnMaxIdleTime(0)
+
+	w, err := newWriter(ctx, db)
+	if err != nil {
+		db.read.Close()
+		db.write.Close()
+		return nil, err
+	}
+	go w.run()
+	return db, nil
+}
+
+// Path returns the database file path.
+func (db *DB) Path() string { return db.path }
+
+// Schema returns the schema the store serves.
+func (db *DB) Schema() *eventual.Schema { return db.schema }
+
+// Meta returns the instance identity stored in the database.
+func (db *DB) Meta() eventual.Meta { return db.meta }
+
+// Close stops accepting writes, waits for the writes queued so far, checkpoints
+// the WAL and closes the database.
+func (db *DB) Close() error {
+	var err error
+	db.once.Do(func() {
+		db.closeMu.Lock()
+		db.closed = true
+		close(db.closing)
+		db.closeMu.Unlock()
+		<-db.stopped
+		if _, cerr := db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
+			err = fmt.Errorf("sqlite: checkpoint: %w", cerr)
+		}
+		if cerr := db.read.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if cerr := db.write.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+// Update runs fn in a write transaction shared with other concurrent
+// writes (see the package documentation). fn runs on the writer goroutine,
+// inside its own savepoint.
+func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
+	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return eventual.ErrClosed
+	}
+	select {
+	case db.ops <- op:
+		db.closeMu.RUnlock()
+	case <-ctx.Done():
+		db.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued, the write runs (or is skipped because its context ended)
+	// and reports back; waiting for that report keeps the result honest.
+	return <-op.done
+}
+
+// View runs fn in a read-only transaction on one snapshot.
+func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	rt := &txn{db: db, q: &readQuerier{db: db, tx: tx}}
+	if err := fn(rt); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// querier runs SQL for a transaction, caching prepared statements.
+type querier interface {
+	query(ctx context.Context, sql string, args ...any) (*sql.Rows, error)
+	exec(ctx context.Context, sql string, args ...any) (sql.Result, error)
+}
+
+type readQuerier struct {
+	db *DB
+	tx *sql.Tx
+}
+
+func (q *readQuerier) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
+	s, ok := q.db.readStmts.Load(text)
+	if !ok {
+		st, err := q.db.read.PrepareContext(ctx, text)
+		if err != nil {
+			return nil, err
+		}
+		if prev, loaded := q.db.readStmts.LoadOrStore(text, st); loaded {
+			st.Close()
+			s = prev
+		} else {
+			s = st
+		}
+	}
+	return q.tx.StmtContext(ctx, s.(*sql.Stmt)), nil
+}
+
+func (q *readQuerier) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	st, err := q.stmt(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (q *readQuerier) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	return nil, errors.New("sqlite: write in a read-only transaction")
+}
+
+// migrate creates and alters the tables the schema needs, and stores the
+// instance identity on first use.
+func (db *DB) migrate(ctx context.Context) error {
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	if err := migrateSchema(ctx, conn, db.schema); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("sqlite: migrate %s: %w", db.path, err)
+	}
+	if err := db.loadMeta(ctx, conn); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("sqlite: migrate %s: %w", db.path, err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("sqlite: migrate %s: %w", db.path, err)
+	}
+	return nil
+}
+
+func (db *DB) loadMeta(ctx context.Context, conn *sql.Conn) error {
+	get := func(key string) (uuid.UUID, error) {
+		var v string
+		err := conn.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = ?", key).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			id := uuid.New()
+			_, err = conn.ExecContext(ctx, "INSERT INTO eventual_meta (key, value) VALUES (?, ?)", key, id.String())
+			return id, err
+		}
+		if err != nil {
+			return uuid.Nil, err
+		}
+		return uuid.Parse(v)
+	}
+	var err error
+	if db.meta.OrganizationID, err = get("organizationid"); err != nil {
+		return err
+	}
+	if db.meta.BusinessUnitID, err = get("businessunitid"); err != nil {
+		return err
+	}
+	db.meta.UserID, err = get("userid")
+	return err
+}
+
+// lastVersion reads the highest row version ever handed out.
+func lastVersion(ctx context.Context, conn *sql.Conn) (int64, error) {
+	var v sql.NullString
+	err := conn.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = 'version'").Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(v.String, 10, 64)
+}

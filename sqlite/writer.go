@@ -1,0 +1,207 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+
+	"github.com/eventual-pp/eventual"
+)
+
+// writeOp is one queued Update.
+type writeOp struct {
+	ctx  context.Context
+	fn   func(eventual.Tx) error
+	done chan error
+}
+
+// writer owns the write connection. It takes the queued writes in
+// batches: every write of a batch runs in its own savepoint of one
+// transaction, and the batch commits once (group commit).
+type writer struct {
+	db      *DB
+	conn    *sql.Conn
+	stmts   map[string]*sql.Stmt
+	version int64 // highest row version handed out and committed
+	next    int64 // next version to hand out in the current batch
+}
+
+func newWriter(ctx context.Context, db *DB) (*writer, error) {
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: writer: %w", err)
+	}
+	v, err := lastVersion(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlite: read version: %w", err)
+	}
+	return &writer{db: db, conn: conn, stmts: map[string]*sql.Stmt{}, version: v}, nil
+}
+
+func (w *writer) run() {
+	defer close(w.db.stopped)
+	defer w.closeStmts()
+	defer w.conn.Close()
+	batch := make([]*writeOp, 0, w.db.opts.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case op := <-w.db.ops:
+			batch = append(batch, op)
+		case <-w.db.closing:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case op := <-w.db.ops:
+					w.commit([]*writeOp{op})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case op := <-w.db.ops:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+func (w *writer) closeStmts() {
+	for _, s := range w.stmts {
+		s.Close()
+	}
+}
+
+// commit runs a batch in one transaction and reports each write's result.
+func (w *writer) commit(batch []*writeOp) {
+	bg := context.Background()
+	results := make([]error, len(batch))
+	fail := func(err error) {
+		for i, op := range batch {
+			if results[i] == nil {
+				op.done <- err
+			} else {
+				op.done <- results[i]
+			}
+		}
+	}
+	if _, err := w.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	w.next = w.version
+	useSavepoints := len(batch) > 1
+	ran := 0
+	for i, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if useSavepoints {
+			if _, err := w.conn.ExecContext(bg, "SAVEPOINT w"); err != nil {
+				results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
+				continue
+			}
+		}
+		mark := w.next
+		err := w.runOp(op)
+		if err != nil {
+			w.next = mark
+			results[i] = err
+			if useSavepoints {
+				if _, rerr := w.conn.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
+					// The transaction is unusable: fail the whole batch.
+					w.conn.ExecContext(bg, "ROLLBACK")
+					fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
+					return
+				}
+			}
+		} else {
+			ran++
+		}
+		if useSavepoints {
+			if _, err := w.conn.ExecContext(bg, "RELEASE w"); err != nil {
+				w.conn.ExecContext(bg, "ROLLBACK")
+				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+				return
+			}
+		}
+	}
+	if ran == 0 {
+		w.conn.ExecContext(bg, "ROLLBACK")
+		for i, op := range batch {
+			op.done <- results[i]
+		}
+		return
+	}
+	if w.next != w.version {
+		if _, err := w.exec(bg, "INSERT INTO eventual_meta (key, value) VALUES ('version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			strconv.FormatInt(w.next, 10)); err != nil {
+			w.conn.ExecContext(bg, "ROLLBACK")
+			fail(fmt.Errorf("sqlite: save version: %w", err))
+			return
+		}
+	}
+	if _, err := w.conn.ExecContext(bg, "COMMIT"); err != nil {
+		w.conn.ExecContext(bg, "ROLLBACK")
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	w.version = w.next
+	for i, op := range batch {
+		op.done <- results[i]
+	}
+}
+
+// runOp runs one write, turning a panic into an error so that one bad
+// write cannot take the writer down.
+func (w *writer) runOp(op *writeOp) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sqlite: write panicked: %v", r)
+		}
+	}()
+	return op.fn(&txn{db: w.db, q: w, w: w})
+}
+
+func (w *writer) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
+	if s, ok := w.stmts[text]; ok {
+		return s, nil
+	}
+	s, err := w.conn.PrepareContext(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[text] = s
+	return s, nil
+}
+
+func (w *writer) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	s, err := w.stmt(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+func (w *writer) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	s, err := w.stmt(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+// nextVersion hands out the next row version.
+func (w *writer) nextVersion() int64 {
+	w.next++
+	return w.next
+}

@@ -1,0 +1,86 @@
+package eventual
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// Store is the storage of an instance: one database holding every table of
+// a schema. The SQLite and PostgreSQL adapters implement it, and the
+// storetest package holds the contract suite both must pass.
+//
+// A Store never applies Dataverse rules: it stores and finds rows. The
+// instance package layers the message semantics on top.
+type Store interface {
+	// Update runs fn in a read-write transaction and commits it. fn's
+	// writes are atomic: if fn returns an error, none of them persist and
+	// Update returns that error. When Update returns nil, the writes are
+	// durable to the degree the store documents and visible to every later
+	// transaction.
+	//
+	// fn may run more than once (a store may retry it after a conflict with
+	// a concurrent transaction), so it must not have effects outside tx
+	// other than on variables it resets on each run. fn must not call the
+	// store's Update or View.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+
+	// View runs fn in a read-only transaction that sees one consistent
+	// snapshot of the store.
+	View(ctx context.Context, fn func(tx ReadTx) error) error
+
+	// Meta returns the instance's identity, created when the store was
+	// first opened.
+	Meta() Meta
+
+	// Close waits for writes in progress, then closes the store.
+	Close() error
+}
+
+// Meta identifies an instance. WhoAmI returns these identifiers.
+type Meta struct {
+	OrganizationID uuid.UUID
+	BusinessUnitID uuid.UUID
+	UserID         uuid.UUID
+}
+
+// ReadTx reads records inside a transaction.
+type ReadTx interface {
+	// Get returns the record of t with the primary key, reading the given
+	// columns (nil reads all). It returns ErrNotFound if there is none.
+	Get(ctx context.Context, t *Table, id uuid.UUID, columns []*Column) (*Record, error)
+
+	// GetByKey returns the record whose alternate key has the values (in
+	// key column order). It returns ErrNotFound if there is none.
+	GetByKey(ctx context.Context, key *Key, values []any, columns []*Column) (*Record, error)
+
+	// Query returns the records that q selects, in q's order.
+	Query(ctx context.Context, q *Query) ([]*Record, error)
+
+	// Count returns the number of records of t that filter selects,
+	// counting at most limit+1 rows when limit is positive.
+	Count(ctx context.Context, t *Table, filter Expr, limit int) (int64, error)
+}
+
+// Tx reads and writes records inside a read-write transaction.
+type Tx interface {
+	ReadTx
+
+	// Insert stores a new record. The store assigns rec.Version. It returns
+	// a *ConflictError if the primary key or an alternate key is taken.
+	Insert(ctx context.Context, rec *Record) error
+
+	// Update writes the values to the record of t with the primary key and
+	// returns its new version. It returns ErrNotFound if there is none and
+	// a *ConflictError if an alternate key would be duplicated.
+	Update(ctx context.Context, t *Table, id uuid.UUID, values Values) (int64, error)
+
+	// Delete removes the record of t with the primary key. It returns
+	// ErrNotFound if there is none.
+	Delete(ctx context.Context, t *Table, id uuid.UUID) error
+
+	// Unlink clears the lookup of every record that references id through
+	// the relationship, giving each a new version, and returns how many
+	// records changed. Deletes use it so that no lookup dangles.
+	Unlink(ctx context.Context, r *Relationship, id uuid.UUID) (int64, error)
+}

@@ -1,0 +1,243 @@
+package eventual
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Values of columns, by type, as records carry them:
+//
+//	string, memo          string
+//	integer, bigint       int64
+//	choice                int64
+//	decimal, money        Decimal
+//	double                float64
+//	boolean               bool
+//	datetime              time.Time (UTC; midnight UTC for DateOnly)
+//	uniqueidentifier      uuid.UUID
+//	lookup, customer      EntityReference
+//
+// A nil value is SQL NULL.
+
+// Decimal is an exact decimal number: Units × 10^-Scale. Decimal and money
+// columns hold Decimals scaled to the column's precision.
+type Decimal struct {
+	Units int64
+	Scale int
+}
+
+// ParseDecimal parses a decimal literal ("12", "-0.5", "1.25e3") and rounds
+// it half away from zero to scale decimal places. It fails if the text is
+// not a finite number or the rounded value does not fit.
+func ParseDecimal(text string, scale int) (Decimal, error) {
+	r, ok := new(big.Rat).SetString(text)
+	if !ok || strings.ContainsAny(text, "/") {
+		return Decimal{}, fmt.Errorf("%q is not a decimal number", text)
+	}
+	return DecimalFromRat(r, scale)
+}
+
+// DecimalFromRat rounds r half away from zero to scale decimal places.
+func DecimalFromRat(r *big.Rat, scale int) (Decimal, error) {
+	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
+	num := new(big.Int).Mul(r.Num(), pow)
+	den := r.Denom()
+	q, m := new(big.Int).QuoRem(num, den, new(big.Int))
+	// Round half away from zero: compare 2|m| with den.
+	m.Abs(m).Lsh(m, 1)
+	if m.Cmp(den) >= 0 {
+		if num.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	if !q.IsInt64() {
+		return Decimal{}, fmt.Errorf("%s is out of range", r.FloatString(scale))
+	}
+	return Decimal{Units: q.Int64(), Scale: scale}, nil
+}
+
+// DecimalFromFloat converts a float to a Decimal with scale places.
+func DecimalFromFloat(f float64, scale int) (Decimal, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return Decimal{}, fmt.Errorf("%v is not a finite number", f)
+	}
+	return ParseDecimal(strconv.FormatFloat(f, 'g', -1, 64), scale)
+}
+
+// Rescale returns d with another scale, rounding half away from zero.
+func (d Decimal) Rescale(scale int) (Decimal, error) {
+	if scale == d.Scale {
+		return d, nil
+	}
+	return DecimalFromRat(d.Rat(), scale)
+}
+
+// Rat returns d as a rational number.
+func (d Decimal) Rat() *big.Rat {
+	den := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Scale)), nil)
+	return new(big.Rat).SetFrac(big.NewInt(d.Units), den)
+}
+
+// Float64 returns d as the nearest float.
+func (d Decimal) Float64() float64 {
+	f, _ := d.Rat().Float64()
+	return f
+}
+
+// String formats d with exactly Scale decimal places, for example
+// "5000000.0000".
+func (d Decimal) String() string {
+	if d.Scale <= 0 {
+		return strconv.FormatInt(d.Units, 10)
+	}
+	neg := d.Units < 0
+	u := new(big.Int).Abs(big.NewInt(d.Units)).String()
+	if len(u) <= d.Scale {
+		u = strings.Repeat("0", d.Scale-len(u)+1) + u
+	}
+	s := u[:len(u)-d.Scale] + "." + u[len(u)-d.Scale:]
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// Cmp compares two decimals numerically.
+func (d Decimal) Cmp(o Decimal) int { return d.Rat().Cmp(o.Rat()) }
+
+// EntityReference identifies a record of a table, by primary key or by the
+// values of an alternate key. Lookup values are EntityReferences with an ID.
+type EntityReference struct {
+	// Table is the referenced table.
+	Table *Table
+	// ID is the record's primary key; uuid.Nil when the reference is by key.
+	ID uuid.UUID
+	// Key and KeyValues identify the record by alternate key when ID is nil.
+	// KeyValues are in Key.Columns order.
+	Key       *Key
+	KeyValues []any
+}
+
+// Ref returns a reference to a record of t by primary key.
+func Ref(t *Table, id uuid.UUID) EntityReference { return EntityReference{Table: t, ID: id} }
+
+// ByKey reports whether the reference names the record by alternate key.
+func (r EntityReference) ByKey() bool { return r.ID == uuid.Nil && r.Key != nil }
+
+// String formats the reference as a Web API key segment:
+// "account(00000000-...)" or "account(accountnumber='A1')".
+func (r EntityReference) String() string {
+	name := "?"
+	if r.Table != nil {
+		name = r.Table.LogicalName
+	}
+	if !r.ByKey() {
+		return name + "(" + r.ID.String() + ")"
+	}
+	parts := make([]string, len(r.Key.Columns))
+	for i, c := range r.Key.Columns {
+		parts[i] = c.LogicalName + "=" + FormatLiteral(r.KeyValues[i])
+	}
+	return name + "(" + strings.Join(parts, ",") + ")"
+}
+
+// FormatLiteral formats a value as an OData URL literal: strings quoted with
+// doubled single quotes, GUIDs and numbers bare.
+func FormatLiteral(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "'" + strings.ReplaceAll(x, "'", "''") + "'"
+	case EntityReference:
+		return x.ID.String()
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// EqualValues reports whether two column values are equal.
+func EqualValues(a, b any) bool {
+	switch x := a.(type) {
+	case Decimal:
+		y, ok := b.(Decimal)
+		return ok && x.Cmp(y) == 0
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
+	case EntityReference:
+		y, ok := b.(EntityReference)
+		return ok && x.ID == y.ID && (x.Table == nil || y.Table == nil || x.Table == y.Table)
+	}
+	return a == b
+}
+
+// DateTimeLayout is the layout of datetime values in payloads and URLs.
+const DateTimeLayout = "2006-01-02T15:04:05Z07:00"
+
+// DateOnlyLayout is the layout of DateOnly values.
+const DateOnlyLayout = "2006-01-02"
+
+// ParseDateTime parses a datetime literal for a column: RFC 3339 with or
+// without fractional seconds, or a date alone. The result is UTC, truncated
+// to whole seconds as Dataverse stores datetimes; DateOnly columns keep the
+// date alone.
+func ParseDateTime(s string, format DateTimeFormat) (time.Time, error) {
+	var t time.Time
+	var err error
+	switch {
+	case len(s) == len(DateOnlyLayout):
+		t, err = time.Parse(DateOnlyLayout, s)
+	default:
+		t, err = time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			// Dataverse accepts datetimes without an offset as UTC.
+			t, err = time.Parse("2006-01-02T15:04:05.999999999", s)
+		}
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a valid date and time", s)
+	}
+	t = t.UTC().Truncate(time.Second)
+	if format == DateOnly {
+		t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	if t.Year() < 1753 || t.Year() > 9999 {
+		return time.Time{}, fmt.Errorf("%q is outside the supported range of dates (1753-01-01 to 9999-12-31)", s)
+	}
+	return t, nil
+}
+
+// FormatDateTime formats a datetime value for a column.
+func FormatDateTime(t time.Time, format DateTimeFormat) string {
+	if format == DateOnly {
+		return t.UTC().Format(DateOnlyLayout)
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// ParseGUID parses a GUID in the bare 8-4-4-4-12 form the Web API uses.
+// Upper and lower case are accepted; braces, URNs and the 32-digit form are
+// not.
+func ParseGUID(s string) (uuid.UUID, error) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return uuid.Nil, fmt.Errorf("%q is not a valid GUID", s)
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%q is not a valid GUID", s)
+	}
+	return id, nil
+}
