@@ -41,30 +41,42 @@ const (
 	KindUnsupportedMediaType
 )
 
-// Dataverse error codes, as the Web API returns them in error.code. Names
-// follow Dataverse's error code reference where it names them.
+// Dataverse error codes, as the Web API returns them in error.code. The
+// comments give Dataverse's names where its error code reference has one.
 const (
-	CodeNone                       = "0x0"
-	CodeObjectDoesNotExist         = "0x80040217"
-	CodeRecordNotFoundByKey        = "0x80060891"
-	CodeDuplicateRecord            = "0x80040237"
-	CodeDuplicateRecordEntityKey   = "0x80060892"
+	// CodeNone is the code Dataverse gives some OData parsing errors.
+	CodeNone = "0x0"
+	// CodeObjectDoesNotExist: no record has the primary key.
+	CodeObjectDoesNotExist = "0x80040217"
+	// CodeRecordNotFoundByKey: no record has the alternate key values.
+	CodeRecordNotFoundByKey = "0x80060891"
+	// CodeDuplicateRecord: the primary key is taken, or If-None-Match: *
+	// met an existing record.
+	CodeDuplicateRecord = "0x80040237"
+	// CodeDuplicateRecordEntityKey: an alternate key value is taken.
+	CodeDuplicateRecordEntityKey = "0x80060892"
+	// CodeConcurrencyVersionMismatch: If-Match named a stale version.
 	CodeConcurrencyVersionMismatch = "0x80060882"
-	CodeResourceNotFound           = "0x8006088a"
-	CodeInvalidPayload             = "0x80048d19"
-	CodeValidation                 = "0x80044331"
-	CodeInvalidArgument            = "0x80040203"
-	CodeRequiredFieldMissing       = "0x80040200"
-	CodeOutOfRange                 = "0x8004431a"
-	CodeQueryBuilderNoAttribute    = "0x8004d280"
-	CodeInvalidKey                 = "0x80060887"
-	CodeEntityReferenceUpdate      = "0x80060888"
-	CodeNotSupported               = "0x80040800"
-	CodePluginFailed               = "0x80040265"
-	CodeInvalidSkipToken           = "0x80040239"
-	CodeRequestTooLarge            = "0x8005f100"
-	CodeUnexpected                 = "0x80040216"
-	CodeServiceUnavailable         = "0x80044183"
+	// CodeResourceNotFound: an unknown URL segment.
+	CodeResourceNotFound = "0x8006088a"
+	// CodeInvalidPayload (ODataClientPayloadError): a body that does not
+	// fit the entity type.
+	CodeInvalidPayload = "0x80048d19"
+	// CodeBadRequest: malformed URLs, query options, keys and filters, and
+	// unsupported query features.
+	CodeBadRequest = "0x80060888"
+	// CodeValidation: a value breaks a column's constraints (length).
+	CodeValidation = "0x80044331"
+	// CodeOutOfRange: a number or choice value outside its range.
+	CodeOutOfRange = "0x8004431a"
+	// CodeInvalidArgument: an argument is not valid.
+	CodeInvalidArgument = "0x80040203"
+	// CodeRequiredFieldMissing: a required column has no value.
+	CodeRequiredFieldMissing = "0x80040200"
+	// CodePluginFailed (IsvAborted): a plug-in step failed the operation.
+	CodePluginFailed = "0x80040265"
+	// CodeUnexpected: an unexpected error.
+	CodeUnexpected = "0x80040216"
 )
 
 // Error is an application error: a kind, a Dataverse error code and a

@@ -22,6 +22,29 @@ type Query struct {
 	After []any
 }
 
+// Expand asks for related records along a navigation property: the
+// record a lookup references (single-valued) or the records that reference
+// this one (collection-valued).
+type Expand struct {
+	// Navigation is the navigation property's name.
+	Navigation string
+	// Relationship is the relationship behind it.
+	Relationship *Relationship
+	// Collection is true for a one-to-many (collection-valued) navigation.
+	Collection bool
+	// Columns limits the related columns; nil reads all.
+	Columns []*Column
+	// Filter selects related records (for a single-valued navigation, the
+	// related record is left out unless it matches). OrderBy and Top shape
+	// a collection-valued expansion; Top 0 means no bound and a negative
+	// Top means none at all ($top=0).
+	Filter  Expr
+	OrderBy []Order
+	Top     int
+	// Expand nests further expansions.
+	Expand []Expand
+}
+
 // Order is one term of an ORDER BY.
 type Order struct {
 	Column *Column

@@ -21,6 +21,10 @@ type Record struct {
 	// query's OrderBy terms sorted on (for a lookup, the referenced primary
 	// name). With ID it forms the keyset that continues after the record.
 	SortKey []any
+	// Related holds expanded related records by navigation property, when
+	// a retrieve asked for them: zero or one record for a single-valued
+	// navigation, any number for a collection-valued one.
+	Related map[string][]*Record
 }
 
 // Values maps column logical names to values (see the value types in
@@ -69,9 +73,12 @@ type Entity struct {
 	Related []RelatedEntities
 }
 
-// RelatedEntities are records of Relationship.ReferencingTable created with
-// their lookup set to the parent entity.
+// RelatedEntities are records of Relationship.ReferencingTable linked to
+// the parent entity through the relationship's lookup: Entities are created
+// with the lookup set, References name existing records whose lookup is
+// set (collection-valued @odata.bind).
 type RelatedEntities struct {
 	Relationship *Relationship
 	Entities     []*Entity
+	References   []EntityReference
 }

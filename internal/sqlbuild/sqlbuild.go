@@ -516,6 +516,16 @@ func (b *Builder) compare(x eventual.Compare, t *eventual.Table, alias string) (
 	if lf.Column.Type.IsText() {
 		expr, arg = b.D.Text(expr), b.D.Text(arg)
 	}
+	if ref, ok := v.(eventual.EntityReference); ok && ref.Table != nil && lf.Column.Type == eventual.TypeCustomer && len(lf.Path) == 0 {
+		// A customer lookup matches a reference only on the same table.
+		typ := qualify(alias, TypeColumn(lf.Column)) + " = '" + ref.Table.LogicalName + "'"
+		if x.Op == eventual.OpEq {
+			return "(" + expr + " = " + arg + " AND " + typ + ")", nil
+		}
+		if x.Op == eventual.OpNe {
+			return "(NOT (" + expr + " = " + arg + " AND " + typ + ") OR " + expr + " IS NULL)", nil
+		}
+	}
 	if x.Op == eventual.OpNe {
 		// OData: null ne 'x' is true.
 		return "(" + expr + " <> " + arg + " OR " + expr + " IS NULL)", nil

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/eventual-pp/eventual/metadata"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the configuration file of "eventual serve" (--config). Flags
+// given on the command line override it. $VARS and ${VARS} in the file are
+// expanded from the environment.
+//
+//	listen: 127.0.0.1:8765
+//	db: ./eventual.db
+//	placeholders: "on"
+//	sqlite:
+//	  synchronous: normal   # or full: fsync every commit (survives power loss)
+//	limits:
+//	  maxBodyBytes: 33554432
+//	  maxURLLength: 32768
+//	schema:
+//	  builtin: true
+//	  tables: [...]         # see metadata.SchemaConfig
+type Config struct {
+	Listen       string                `yaml:"listen"`
+	DB           string                `yaml:"db"`
+	Placeholders string                `yaml:"placeholders"`
+	SQLite       SQLiteConfig          `yaml:"sqlite"`
+	Limits       LimitsConfig          `yaml:"limits"`
+	Schema       metadata.SchemaConfig `yaml:"schema"`
+}
+
+// SQLiteConfig tunes the embedded store.
+type SQLiteConfig struct {
+	// Synchronous is "normal" (default) or "full".
+	Synchronous string `yaml:"synchronous"`
+}
+
+// LimitsConfig bounds requests.
+type LimitsConfig struct {
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	MaxURLLength int   `yaml:"maxURLLength"`
+}
+
+// Defaults.
+const (
+	DefaultListen = "127.0.0.1:8765"
+	DefaultDB     = "./eventual.db"
+)
+
+// DefaultConfig returns the configuration used without a file.
+func DefaultConfig() Config {
+	return Config{Listen: DefaultListen, DB: DefaultDB, Placeholders: "on", SQLite: SQLiteConfig{Synchronous: "normal"}}
+}
+
+// ReadConfigFile reads a YAML configuration file over the defaults.
+func ReadConfigFile(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(data)
+}
+
+// ParseConfig parses YAML configuration over the defaults. Unknown fields
+// are errors, so typos do not pass silently.
+func ParseConfig(data []byte) (Config, error) {
+	cfg := DefaultConfig()
+	expanded := os.ExpandEnv(string(data))
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
+		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch c.Placeholders {
+	case "on", "off":
+	default:
+		return fmt.Errorf("config: placeholders must be \"on\" or \"off\", not %q", c.Placeholders)
+	}
+	switch c.SQLite.Synchronous {
+	case "", "normal", "full":
+	default:
+		return fmt.Errorf("config: sqlite.synchronous must be \"normal\" or \"full\", not %q", c.SQLite.Synchronous)
+	}
+	if c.Limits.MaxBodyBytes < 0 || c.Limits.MaxURLLength < 0 {
+		return fmt.Errorf("config: limits must not be negative")
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/sqlite"
+	"github.com/eventual-pp/eventual/webapi"
+)
+
+// ServeCommand runs an instance: the Dataverse Web API over the embedded
+// SQLite store.
+type ServeCommand struct {
+	Stdout io.Writer
+	Stderr io.Writer
+
+	// Ready, if set, receives the base URL once the server accepts
+	// connections (tests use it).
+	Ready func(baseURL string)
+}
+
+// ShutdownTimeout bounds how long a stop waits for requests in flight.
+const ShutdownTimeout = 30 * time.Second
+
+// Run runs the command until ctx ends (SIGINT or SIGTERM).
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("eventual serve", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	listen := fs.String("listen", DefaultListen, "address to listen on (host:port; port 0 picks a free port)")
+	db := fs.String("db", DefaultDB, "SQLite database file")
+	configPath := fs.String("config", "", "YAML configuration file (optional)")
+	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
+	fs.Usage = func() {
+		fmt.Fprintln(c.Stderr, "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg := DefaultConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = ReadConfigFile(*configPath); err != nil {
+			return err
+		}
+	}
+	// Flags given on the command line override the file.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "listen":
+			cfg.Listen = *listen
+		case "db":
+			cfg.DB = *db
+		case "placeholders":
+			cfg.Placeholders = *placeholders
+		}
+	})
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://") {
+		return errors.New("serve: the PostgreSQL store is not available in this build; use a SQLite file path")
+	}
+	schema, err := cfg.Schema.Schema()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	store, err := sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous})
+	if err != nil {
+		return err
+	}
+	in := instance.New(store, schema)
+	srv := webapi.NewServer(in, store.Meta())
+	srv.Logger = logger
+	srv.MaxBodyBytes = cfg.Limits.MaxBodyBytes
+	srv.MaxURLLength = cfg.Limits.MaxURLLength
+	base, err := srv.Listen(cfg.Listen)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	fmt.Fprintf(c.Stdout, "eventual: serving the Dataverse Web API at %s (database %s)\n", base, cfg.DB)
+	if c.Ready != nil {
+		c.Ready(base)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	logger.Info("stopping: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("serve: shutdown: %w", err)
+	}
+	if err := store.Close(); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("serve: close database: %w", err)
+	}
+	logger.Info("stopped")
+	return serveErr
+}

@@ -1,0 +1,325 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// create inserts a record and its deep-insert relatives inside tx.
+func (in *Instance) create(ctx context.Context, tx eventual.Tx, e *eventual.Entity) (uuid.UUID, error) {
+	t := e.Table
+	id := e.ID
+	if id == uuid.Nil {
+		if v, ok := e.Values[t.PrimaryIDAttribute]; ok && v != nil {
+			pk, err := PrimaryKeyValue(t, v)
+			if err != nil {
+				return uuid.Nil, err
+			}
+			id = pk
+		} else {
+			id = in.newID()
+		}
+	}
+	vals, err := in.prepare(ctx, tx, t, e.Values, nil)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	for _, c := range t.Columns {
+		if _, ok := vals[c.LogicalName]; !ok && c.Default != nil {
+			vals[c.LogicalName] = c.Default
+		}
+		if c.Required && vals[c.LogicalName] == nil {
+			return uuid.Nil, requiredMissing(t, c)
+		}
+	}
+	now := in.now()
+	vals["createdon"], vals["modifiedon"] = now, now
+	computeFullName(t, vals, nil)
+	rec := &eventual.Record{Table: t, ID: id, Values: vals}
+	if err := tx.Insert(ctx, rec); err != nil {
+		return uuid.Nil, conflictError(err, t, id)
+	}
+	if err := in.createRelated(ctx, tx, t, id, e.Related); err != nil {
+		return uuid.Nil, err
+	}
+	return id, nil
+}
+
+func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, related []eventual.RelatedEntities) error {
+	for _, rel := range related {
+		r := rel.Relationship
+		for _, ref := range rel.References {
+			child, err := in.find(ctx, tx, ref, nil)
+			if err != nil {
+				return err
+			}
+			if err := in.update(ctx, tx, child, eventual.Values{r.Lookup.LogicalName: eventual.Ref(t, id)}, nil); err != nil {
+				return err
+			}
+		}
+		for _, child := range rel.Entities {
+			cv := child.Values.Clone()
+			cv[r.Lookup.LogicalName] = eventual.Ref(t, id)
+			if _, err := in.create(ctx, tx, &eventual.Entity{Table: child.Table, ID: child.ID, Values: cv, Related: child.Related}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// update writes values to an existing record inside tx.
+func (in *Instance) update(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values, related []eventual.RelatedEntities) error {
+	t := existing.Table
+	vals, err := in.prepare(ctx, tx, t, values, existing)
+	if err != nil {
+		return err
+	}
+	for _, c := range t.Columns {
+		if v, ok := vals[c.LogicalName]; ok && v == nil && c.Required {
+			return requiredMissing(t, c)
+		}
+	}
+	vals["modifiedon"] = in.now()
+	computeFullName(t, vals, existing)
+	if _, err := tx.Update(ctx, t, existing.ID, vals); err != nil {
+		return conflictError(err, t, existing.ID)
+	}
+	return in.createRelated(ctx, tx, t, existing.ID, related)
+}
+
+func requiredMissing(t *eventual.Table, c *eventual.Column) error {
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeRequiredFieldMissing,
+		"A validation error occurred. The %s attribute of the %s entity is required.", c.LogicalName, t.LogicalName)
+}
+
+// conflictError maps store conflicts to Dataverse's errors.
+func conflictError(err error, t *eventual.Table, id uuid.UUID) error {
+	var ce *eventual.ConflictError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Key == nil {
+		return eventual.Errorf(eventual.KindPrecondition, eventual.CodeDuplicateRecord,
+			"A record with matching key values already exists. Cannot insert duplicate key: %s With Id = %s already exists.", t.LogicalName, id)
+	}
+	return DuplicateKey(ce.Key)
+}
+
+// DuplicateKey returns Dataverse's error for a duplicate alternate key.
+func DuplicateKey(k *eventual.Key) error {
+	return eventual.Errorf(eventual.KindPrecondition, eventual.CodeDuplicateRecordEntityKey,
+		"Entity Key %s violated. A record with the same value for %s already exists. A duplicate record cannot be created. Select one or more unique values and try again.",
+		k.LogicalName, strings.Join(k.ColumnNames(), ","))
+}
+
+// computeFullName derives contact.fullname ("First Last") from the
+// first and last names, Dataverse's default full name format.
+func computeFullName(t *eventual.Table, vals eventual.Values, existing *eventual.Record) {
+	c := t.Column("fullname")
+	if c == nil || !c.Computed || t.Column("firstname") == nil || t.Column("lastname") == nil {
+		return
+	}
+	_, f := vals["firstname"]
+	_, l := vals["lastname"]
+	if existing != nil && !f && !l {
+		return
+	}
+	part := func(name string) string {
+		if v, ok := vals[name]; ok {
+			s, _ := v.(string)
+			return s
+		}
+		if existing != nil {
+			s, _ := existing.Values[name].(string)
+			return s
+		}
+		return ""
+	}
+	full := strings.TrimSpace(part("firstname") + " " + part("lastname"))
+	if full == "" {
+		vals["fullname"] = nil
+		return
+	}
+	if utf8.RuneCountInString(full) > c.MaxLength {
+		full = string([]rune(full)[:c.MaxLength])
+	}
+	vals["fullname"] = full
+}
+
+// prepare checks values against the table's columns, resolves lookup
+// references (by alternate key, and deep inserts) and returns the values
+// to store. System and computed columns are ignored, as Dataverse ignores
+// attributes that are not valid for create or update.
+func (in *Instance) prepare(ctx context.Context, tx eventual.Tx, t *eventual.Table, values eventual.Values, existing *eventual.Record) (eventual.Values, error) {
+	out := make(eventual.Values, len(values)+3)
+	// Deterministic order: errors name the first bad column of the schema.
+	for _, c := range t.Columns {
+		v, ok := values[c.LogicalName]
+		if !ok || c.System || c.Computed {
+			continue
+		}
+		nv, err := in.checkValue(ctx, tx, t, c, v)
+		if err != nil {
+			return nil, err
+		}
+		out[c.LogicalName] = nv
+	}
+	for name := range values {
+		if t.Column(name) == nil {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload,
+				"Invalid property '%s' was found in entity 'Microsoft.Dynamics.CRM.%s'.", name, t.LogicalName)
+		}
+	}
+	return out, nil
+}
+
+func outOfRange(t *eventual.Table, c *eventual.Column, v any) error {
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeOutOfRange,
+		"A validation error occurred. The value %v of '%s' on record of type '%s' is outside the valid range. Accepted range: %s to %s",
+		v, c.LogicalName, t.LogicalName, formatBound(c.MinValue), formatBound(c.MaxValue))
+}
+
+func formatBound(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func wrongType(t *eventual.Table, c *eventual.Column, v any) error {
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload,
+		"The value %v (%T) is not valid for the %s column '%s' of entity '%s'.", v, v, c.Type, c.LogicalName, t.LogicalName)
+}
+
+// checkValue validates one value and returns it normalized.
+func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.Table, c *eventual.Column, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		s, ok := v.(string)
+		if !ok {
+			return nil, wrongType(t, c, v)
+		}
+		if !utf8.ValidString(s) {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload, "The value of '%s' is not valid UTF-8 text.", c.LogicalName)
+		}
+		if utf8.RuneCountInString(s) > c.MaxLength {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeValidation,
+				"A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.",
+				c.LogicalName, t.LogicalName, c.MaxLength)
+		}
+		return s, nil
+	case eventual.TypeInteger, eventual.TypeBigInt:
+		n, ok := v.(int64)
+		if !ok {
+			return nil, wrongType(t, c, v)
+		}
+		if c.Type == eventual.TypeInteger && (float64(n) < c.MinValue || float64(n) > c.MaxValue) {
+			return nil, outOfRange(t, c, n)
+		}
+		return n, nil
+	case eventual.TypeChoice:
+		n, ok := v.(int64)
+		if !ok {
+			return nil, wrongType(t, c, v)
+		}
+		if _, ok := c.OptionLabel(n); !ok {
+			vals := make([]string, len(c.Options))
+			for i, o := range c.Options {
+				vals[i] = strconv.FormatInt(o.Value, 10)
+			}
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeOutOfRange,
+				"A validation error occurred. The value %d of '%s' on record of type '%s' is outside the valid range. Accepted Values: %s",
+				n, c.LogicalName, t.LogicalName, strings.Join(vals, ","))
+		}
+		return n, nil
+	case eventual.TypeDecimal, eventual.TypeMoney:
+		d, ok := v.(eventual.Decimal)
+		if !ok {
+			return nil, wrongType(t, c, v)
+		}
+		r, err := d.Rescale(c.Precision)
+		if err != nil {
+			return nil, outOfRange(t, c, d)
+		}
+		if f := r.Float64(); f < c.MinValue || f > c.MaxValue {
+			return nil, outOfRange(t, c, r)
+		}
+		return r, nil
+	case eventual.TypeDouble:
+		f, ok := v.(float64)
+		if !ok {
+			return nil, wrongType(t, c, v)
+		}
+		if math.IsNaN(f) || f < c.MinValue || f > c.MaxValue {
+			return nil, outOfRange(t, c, f)
+		}
+		return f, nil
+	case eventual.TypeBoolean:
+		if _, ok := v.(bool); !ok {
+			return nil, wrongType(t, c, v)
+		}
+		return v, nil
+	case eventual.TypeDateTime:
+		tm, ok := v.(time.Time)
+		if !ok {
+			return nil, wrongType(t, c, v)
+		}
+		tm = tm.UTC().Truncate(time.Second)
+		if c.Format == eventual.DateOnly {
+			tm = time.Date(tm.Year(), tm.Month(), tm.Day(), 0, 0, 0, 0, time.UTC)
+		}
+		if tm.Year() < 1753 || tm.Year() > 9999 {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeOutOfRange,
+				"A validation error occurred. The date %s of '%s' is outside the supported range (1753-01-01 to 9999-12-31).", tm.Format(time.RFC3339), c.LogicalName)
+		}
+		return tm, nil
+	case eventual.TypeUniqueIdentifier:
+		if _, ok := v.(uuid.UUID); !ok {
+			return nil, wrongType(t, c, v)
+		}
+		return v, nil
+	case eventual.TypeLookup, eventual.TypeCustomer:
+		return in.resolveLookup(ctx, tx, t, c, v)
+	}
+	return nil, wrongType(t, c, v)
+}
+
+// resolveLookup turns a lookup value into a reference by primary key to an
+// existing record of one of the column's targets. A reference by alternate
+// key is looked up; a nested entity (deep insert) is created first.
+func (in *Instance) resolveLookup(ctx context.Context, tx eventual.Tx, t *eventual.Table, c *eventual.Column, v any) (any, error) {
+	switch x := v.(type) {
+	case *eventual.Entity:
+		if x.Table == nil || !slices.Contains(c.Targets, x.Table.LogicalName) {
+			return nil, wrongType(t, c, v)
+		}
+		id, err := in.create(ctx, tx, x)
+		if err != nil {
+			return nil, err
+		}
+		return eventual.Ref(x.Table, id), nil
+	case eventual.EntityReference:
+		if x.Table == nil || !slices.Contains(c.Targets, x.Table.LogicalName) {
+			target := "?"
+			if x.Table != nil {
+				target = x.Table.LogicalName
+			}
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidArgument,
+				"The lookup '%s' of entity '%s' cannot reference a record of entity '%s'.", c.LogicalName, t.LogicalName, target)
+		}
+		rec, err := in.find(ctx, tx, x, []*eventual.Column{})
+		if err != nil {
+			return nil, err
+		}
+		return eventual.Ref(x.Table, rec.ID), nil
+	}
+	return nil, wrongType(t, c, v)
+}

@@ -1,0 +1,315 @@
+package webapi
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/instance"
+	"github.com/google/uuid"
+)
+
+// renderer writes records as Web API JSON.
+type renderer struct {
+	base  string
+	ann   annotationFilter
+	names map[uuid.UUID]string
+	// inSet is true when rendering the records of a collection: nested
+	// single-valued records then carry no @odata.etag, and collection
+	// expansions get a <nav>@odata.nextLink, as in Dataverse.
+	inSet bool
+}
+
+// newRenderer prepares rendering of recs: it looks up the primary names of
+// referenced records when formatted values are asked for.
+func (q *request) newRenderer(ctx context.Context, recs []*eventual.Record, inSet bool) (*renderer, error) {
+	rd := &renderer{base: q.base, ann: q.prefs.annotations, inSet: inSet}
+	if rd.ann.match(annFormatted) {
+		var refs []eventual.EntityReference
+		var walk func([]*eventual.Record)
+		walk = func(rs []*eventual.Record) {
+			for _, r := range rs {
+				for _, v := range r.Values {
+					if ref, ok := v.(eventual.EntityReference); ok {
+						refs = append(refs, ref)
+					}
+				}
+				for _, rel := range r.Related {
+					walk(rel)
+				}
+			}
+		}
+		walk(recs)
+		names, err := q.s.Instance.PrimaryNames(ctx, refs)
+		if err != nil {
+			return nil, err
+		}
+		rd.names = names
+	}
+	return rd, nil
+}
+
+// columnsToRender returns the columns a record shows: all of them, or the
+// selected ones followed by the primary key, which is always returned.
+func columnsToRender(t *eventual.Table, cols []*eventual.Column) []*eventual.Column {
+	if cols == nil {
+		return t.Columns
+	}
+	out := make([]*eventual.Column, 0, len(cols)+1)
+	hasPK := false
+	for _, c := range cols {
+		out = append(out, c)
+		if c.LogicalName == t.PrimaryIDAttribute {
+			hasPK = true
+		}
+	}
+	if !hasPK {
+		out = append(out, t.PrimaryKey())
+	}
+	return out
+}
+
+// appendRecord appends a record as a JSON object. context, if not empty,
+// is written as @odata.context first.
+func (rd *renderer) appendRecord(b []byte, rec *eventual.Record, cols []*eventual.Column, expands []expandSpec, etag bool, context string) []byte {
+	t := rec.Table
+	b = append(b, '{')
+	first := true
+	key := func(name string) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, name)
+		b = append(b, ':')
+	}
+	if context != "" {
+		key("@odata.context")
+		b = appendString(b, context)
+	}
+	if etag {
+		key("@odata.etag")
+		b = appendString(b, instance.ETag(rec.Version))
+	}
+	render := columnsToRender(t, cols)
+	for _, x := range expands {
+		if x.ref {
+			// nav/$ref also returns the lookup value.
+			found := false
+			for _, c := range render {
+				if c == x.Relationship.Lookup {
+					found = true
+				}
+			}
+			if !found {
+				render = append(render, x.Relationship.Lookup)
+			}
+		}
+	}
+	for _, c := range render {
+		v := rec.Get(c.LogicalName)
+		prop := c.ValueProperty()
+		if v != nil {
+			if rd.ann.match(annFormatted) {
+				if f, ok := rd.formatted(c, v); ok {
+					key(prop + "@" + annFormatted)
+					b = appendString(b, f)
+				}
+			}
+			if ref, ok := v.(eventual.EntityReference); ok && ref.Table != nil {
+				if rd.ann.match(annLookupNav) {
+					key(prop + "@" + annLookupNav)
+					nav := c.LogicalName
+					if c.Type == eventual.TypeCustomer {
+						nav = c.LogicalName + "_" + ref.Table.LogicalName
+					}
+					b = appendString(b, nav)
+				}
+				if rd.ann.match(annLookupTable) {
+					key(prop + "@" + annLookupTable)
+					b = appendString(b, ref.Table.LogicalName)
+				}
+			}
+		}
+		key(prop)
+		b = appendValue(b, c, v)
+	}
+	for _, x := range expands {
+		related := rec.Related[x.Navigation]
+		if !x.Collection {
+			key(x.Navigation)
+			if len(related) == 0 {
+				b = append(b, "null"...)
+				continue
+			}
+			rr := related[0]
+			if x.ref {
+				b = append(b, `{"@odata.id":`...)
+				b = appendString(b, rd.base+rr.Table.EntitySetName+"("+rr.ID.String()+")")
+				b = append(b, '}')
+				continue
+			}
+			b = rd.appendRecord(b, rr, x.Columns, x.children, !rd.inSet, "")
+			continue
+		}
+		key(x.Navigation)
+		b = append(b, '[')
+		for i, rr := range related {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			cols := x.Columns
+			if cols != nil {
+				// Dataverse returns the back-reference lookup of expanded
+				// collection records.
+				cols = append(append([]*eventual.Column{}, cols...), x.Relationship.Lookup)
+			}
+			b = rd.appendRecord(b, rr, dedupe(cols), x.children, true, "")
+		}
+		b = append(b, ']')
+		if rd.inSet {
+			key(x.Navigation + "@odata.nextLink")
+			link := rd.base + t.EntitySetName + "(" + rec.ID.String() + ")/" + x.Navigation
+			if len(x.selectText) > 0 {
+				link += "?$select=" + strings.Join(x.selectText, ",")
+			}
+			b = appendString(b, link)
+		}
+	}
+	return append(b, '}')
+}
+
+func dedupe(cols []*eventual.Column) []*eventual.Column {
+	if cols == nil {
+		return nil
+	}
+	out := cols[:0:0]
+	for _, c := range cols {
+		dup := false
+		for _, o := range out {
+			if o == c {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// appendValue appends a column value as JSON.
+func appendValue(b []byte, c *eventual.Column, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendString(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case eventual.Decimal:
+		return append(b, x.String()...)
+	case float64:
+		return appendFloat(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case time.Time:
+		return appendString(b, eventual.FormatDateTime(x, c.Format))
+	case uuid.UUID:
+		return appendString(b, x.String())
+	case eventual.EntityReference:
+		return appendString(b, x.ID.String())
+	}
+	return append(b, "null"...)
+}
+
+// formatted returns the formatted value Dataverse gives a column value
+// (OData.Community.Display.V1.FormattedValue), in en-US format and UTC.
+func (rd *renderer) formatted(c *eventual.Column, v any) (string, bool) {
+	switch x := v.(type) {
+	case eventual.EntityReference:
+		n, ok := rd.names[x.ID]
+		return n, ok
+	case bool:
+		if x {
+			return "Yes", true
+		}
+		return "No", true
+	case int64:
+		if c.Type == eventual.TypeChoice {
+			return c.OptionLabel(x)
+		}
+		if c.LogicalName == "versionnumber" {
+			return "", false
+		}
+		return group(strconv.FormatInt(x, 10)), true
+	case eventual.Decimal:
+		if c.Type == eventual.TypeMoney {
+			d, err := x.Rescale(2)
+			if err != nil {
+				return "", false
+			}
+			s := group(d.String())
+			if strings.HasPrefix(s, "-") {
+				return "-$" + s[1:], true
+			}
+			return "$" + s, true
+		}
+		return group(x.String()), true
+	case float64:
+		return group(strconv.FormatFloat(x, 'f', c.Precision, 64)), true
+	case time.Time:
+		if c.Format == eventual.DateOnly {
+			return x.Format("1/2/2006"), true
+		}
+		return x.UTC().Format("1/2/2006 3:04 PM"), true
+	}
+	return "", false
+}
+
+// group inserts thousands separators into a decimal number.
+func group(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	intPart, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, r := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if hasFrac {
+		out += "." + frac
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
+
+// contextSelect renders the select-and-expand part of a context URL:
+// "(name,primarycontactid(fullname))", or "" without $select and $expand.
+func contextSelect(selectItems []string, expands []expandSpec) string {
+	parts := append([]string{}, selectItems...)
+	for _, x := range expands {
+		if x.ref {
+			parts = append(parts, x.Navigation+"/$ref()")
+			continue
+		}
+		inner := contextSelect(x.selectText, x.children)
+		if inner == "" {
+			inner = "()"
+		}
+		parts = append(parts, x.Navigation+inner)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(parts, ",") + ")"
+}

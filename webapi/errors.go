@@ -1,0 +1,154 @@
+package webapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/odata"
+)
+
+// statuses maps error kinds to HTTP statuses.
+var statuses = map[eventual.Kind]int{
+	eventual.KindInternal:             http.StatusInternalServerError,
+	eventual.KindInvalid:              http.StatusBadRequest,
+	eventual.KindNotFound:             http.StatusNotFound,
+	eventual.KindPrecondition:         http.StatusPreconditionFailed,
+	eventual.KindMethodNotAllowed:     http.StatusMethodNotAllowed,
+	eventual.KindTooLarge:             http.StatusRequestEntityTooLarge,
+	eventual.KindURITooLong:           http.StatusRequestURITooLong,
+	eventual.KindNotImplemented:       http.StatusNotImplemented,
+	eventual.KindUnavailable:          http.StatusServiceUnavailable,
+	eventual.KindNotModified:          http.StatusNotModified,
+	eventual.KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
+}
+
+// StatusOf returns the HTTP status for an error.
+func StatusOf(err error) int {
+	if s, ok := statuses[eventual.ErrorKind(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// apiError normalizes an error: syntax errors from the odata package become
+// bad requests, everything else keeps its kind.
+func apiError(err error) error {
+	var se *odata.SyntaxError
+	if errors.As(err, &se) {
+		return &eventual.Error{Kind: eventual.KindInvalid, Code: eventual.CodeBadRequest, Message: se.Error()}
+	}
+	var pe *odata.PathError
+	if errors.As(err, &pe) {
+		return &eventual.Error{Kind: eventual.KindInvalid, Code: eventual.CodeBadRequest, Message: pe.Msg}
+	}
+	var oe *odata.OptionError
+	if errors.As(err, &oe) {
+		return &eventual.Error{Kind: eventual.KindInvalid, Code: eventual.CodeBadRequest, Message: oe.Msg}
+	}
+	return err
+}
+
+// errorBody renders Dataverse's error body. With annotations requested it
+// adds the Microsoft.PowerApps.CDS annotations Dataverse sends.
+func errorBody(err error, status int, annotations bool) []byte {
+	code, msg := eventual.ErrorCode(err), eventual.ErrorMessage(err)
+	b := make([]byte, 0, 128+len(msg))
+	b = append(b, `{"error":{"code":`...)
+	b = appendString(b, code)
+	b = append(b, `,"message":`...)
+	b = appendString(b, msg)
+	if annotations {
+		b = append(b, `,"@Microsoft.PowerApps.CDS.ErrorDetails.ApiExceptionHttpStatusCode":`...)
+		b = appendString(b, strconv.Itoa(status))
+		b = append(b, `,"@Microsoft.PowerApps.CDS.HelpLink":`...)
+		b = appendString(b, "http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a"+trimHex(code)+"&client=platform")
+		b = append(b, `,"@Microsoft.PowerApps.CDS.InnerError.Message":`...)
+		b = appendString(b, msg)
+	}
+	return append(b, "}}"...)
+}
+
+func trimHex(code string) string {
+	if len(code) > 2 && code[:2] == "0x" {
+		return code[2:]
+	}
+	return code
+}
+
+// writeError writes an error response. Internal errors are logged with
+// their cause and shown as a generic message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = apiError(err)
+	status := StatusOf(err)
+	if status == http.StatusNotModified {
+		h := w.Header()
+		h.Set("OData-Version", "4.0")
+		w.WriteHeader(status)
+		return
+	}
+	if status >= 500 {
+		s.logger().Error("request failed", "method", r.Method, "url", r.URL.String(), "err", err)
+		if eventual.ErrorKind(err) == eventual.KindInternal {
+			err = &eventual.Error{Kind: eventual.KindInternal, Code: eventual.CodeUnexpected, Message: "An unexpected error occurred."}
+		}
+	}
+	prefs := parsePrefer(r.Header)
+	body := errorBody(err, status, prefs.annotations.any())
+	h := w.Header()
+	h.Set("Content-Type", "application/json; odata.metadata=minimal")
+	h.Set("OData-Version", "4.0")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Errors used by several handlers.
+
+func errSegment(seg string) error {
+	return eventual.Errorf(eventual.KindNotFound, eventual.CodeResourceNotFound, "Resource not found for the segment '%s'.", seg)
+}
+
+func errNoResource(url string) error {
+	return eventual.Errorf(eventual.KindNotFound, eventual.CodeResourceNotFound, "No HTTP resource was found that matches the request URI '%s'.", url)
+}
+
+func errMethod(method string) error {
+	return eventual.Errorf(eventual.KindMethodNotAllowed, eventual.CodeBadRequest, "The requested resource does not support http method '%s'.", method)
+}
+
+func errBadRequest(format string, args ...any) error {
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, format, args...)
+}
+
+// errPayload wraps a body problem the way Dataverse reports it
+// (ODataClientPayloadError).
+func errPayload(set, inner string) error {
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload,
+		"Error identified in Payload provided by the user for Entity :'%s', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : %s", set, inner)
+}
+
+func errNoProperty(t *eventual.Table, name string) error {
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeNone,
+		"Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'.", name, t.LogicalName)
+}
+
+func errInvalidKey(t *eventual.Table) error {
+	return errBadRequest("The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.%[1]s'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource 'Microsoft.Dynamics.CRM.%[1]s'.", t.LogicalName)
+}
+
+func errTooLarge(limit int64) error {
+	return eventual.Errorf(eventual.KindTooLarge, eventual.CodeInvalidPayload, "The request body is larger than the limit of %d bytes.", limit)
+}
+
+func internal(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,694 @@
+package webapi
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/odata"
+	"github.com/google/uuid"
+)
+
+// This file serves the service's self-description: the service document,
+// the CSDL $metadata document, WhoAmI and EntityDefinitions.
+
+func (q *request) serviceDocument() error {
+	tables := append([]*eventual.Table{}, q.s.Schema.Tables()...)
+	sort.Slice(tables, func(i, j int) bool { return tables[i].EntitySetName < tables[j].EntitySetName })
+	b := []byte(`{"@odata.context":`)
+	b = appendString(b, q.base+"$metadata")
+	b = append(b, `,"value":[`...)
+	for i, t := range tables {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendString(b, t.EntitySetName)
+		b = append(b, `,"kind":"EntitySet","url":`...)
+		b = appendString(b, t.EntitySetName)
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	return q.writeJSON(http.StatusOK, b)
+}
+
+func (q *request) whoAmI() error {
+	b := []byte(`{"@odata.context":`)
+	b = appendString(b, q.base+"$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse")
+	b = append(b, `,"BusinessUnitId":`...)
+	b = appendString(b, q.s.Meta.BusinessUnitID.String())
+	b = append(b, `,"UserId":`...)
+	b = appendString(b, q.s.Meta.UserID.String())
+	b = append(b, `,"OrganizationId":`...)
+	b = appendString(b, q.s.Meta.OrganizationID.String())
+	b = append(b, '}')
+	return q.writeJSON(http.StatusOK, b)
+}
+
+func (q *request) metadataDocument() error {
+	doc := CSDL(q.s.Schema)
+	h := q.header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", strconv.Itoa(len(doc)))
+	q.w.WriteHeader(http.StatusOK)
+	_, err := q.w.Write([]byte(doc))
+	return err
+}
+
+func xmlEsc(s string) string {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+	return r.Replace(s)
+}
+
+// CSDL returns the $metadata document of a schema, in the shape Dataverse
+// serves: namespace Microsoft.Dynamics.CRM (alias mscrm), entity types
+// deriving from crmbaseentity, lookups as _x_value properties with
+// navigation properties and referential constraints, alternate keys as
+// OData.Community.Keys.V1.AlternateKeys annotations, and the System
+// entity container.
+func CSDL(s *eventual.Schema) string {
+	var b strings.Builder
+	w := func(parts ...string) {
+		for _, p := range parts {
+			b.WriteString(p)
+		}
+	}
+	w(`<?xml version="1.0" encoding="utf-8"?>`, "\n",
+		`<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">`,
+		`<edmx:Reference Uri="http://vocabularies.odata.org/OData.Community.Keys.V1.xml"><edmx:Include Namespace="OData.Community.Keys.V1" Alias="Keys" /><edmx:IncludeAnnotations TermNamespace="OData.Community.Keys.V1" /></edmx:Reference>`,
+		`<edmx:Reference Uri="http://vocabularies.odata.org/OData.Community.Display.V1.xml"><edmx:Include Namespace="OData.Community.Display.V1" Alias="Display" /><edmx:IncludeAnnotations TermNamespace="OData.Community.Display.V1" /></edmx:Reference>`,
+		`<edmx:DataServices><Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">`,
+		`<EntityType Name="crmbaseentity" Abstract="true" />`)
+	for _, t := range s.Tables() {
+		w(`<EntityType Name="`, xmlEsc(t.LogicalName), `" BaseType="mscrm.crmbaseentity"><Key><PropertyRef Name="`, xmlEsc(t.PrimaryIDAttribute), `" /></Key>`)
+		for _, c := range t.Columns {
+			w(`<Property Name="`, xmlEsc(c.ValueProperty()), `" Type="`, edmType(c), `"`)
+			switch {
+			case c.Type.IsText():
+				w(` Unicode="false"`)
+			case c.Type.IsDecimal():
+				w(` Scale="Variable"`)
+			}
+			if c.System || c.Computed || c.Type.IsLookup() {
+				w(`><Annotation Term="Org.OData.Core.V1.Computed" Bool="true" /><Annotation Term="Org.OData.Core.V1.Permissions"><EnumMember>Org.OData.Core.V1.PermissionType/Read</EnumMember></Annotation></Property>`)
+			} else {
+				w(` />`)
+			}
+		}
+		for _, r := range t.ManyToOne() {
+			w(`<NavigationProperty Name="`, xmlEsc(r.ReferencingNavigation), `" Type="mscrm.`, xmlEsc(r.ReferencedTable.LogicalName),
+				`" Nullable="false" Partner="`, xmlEsc(r.ReferencedNavigation), `"><ReferentialConstraint Property="`,
+				xmlEsc(r.Lookup.ValueProperty()), `" ReferencedProperty="`, xmlEsc(r.ReferencedTable.PrimaryIDAttribute), `" /></NavigationProperty>`)
+		}
+		for _, r := range t.OneToMany() {
+			w(`<NavigationProperty Name="`, xmlEsc(r.ReferencedNavigation), `" Type="Collection(mscrm.`, xmlEsc(r.ReferencingTable.LogicalName),
+				`)" Partner="`, xmlEsc(r.ReferencingNavigation), `" />`)
+		}
+		if len(t.Keys) > 0 {
+			w(`<Annotation Term="OData.Community.Keys.V1.AlternateKeys"><Collection>`)
+			for _, k := range t.Keys {
+				w(`<Record Type="OData.Community.Keys.V1.AlternateKey"><PropertyValue Property="Key"><Collection>`)
+				for _, c := range k.Columns {
+					w(`<Record Type="OData.Community.Keys.V1.PropertyRef"><PropertyValue Property="Alias" String="`, xmlEsc(c.ValueProperty()),
+						`" /><PropertyValue Property="Name" PropertyPath="`, xmlEsc(c.ValueProperty()), `" /></Record>`)
+				}
+				w(`</Collection></PropertyValue></Record>`)
+			}
+			w(`</Collection></Annotation>`)
+		}
+		w(`</EntityType>`)
+	}
+	w(`<ComplexType Name="WhoAmIResponse"><Property Name="BusinessUnitId" Type="Edm.Guid" Nullable="false" /><Property Name="UserId" Type="Edm.Guid" Nullable="false" /><Property Name="OrganizationId" Type="Edm.Guid" Nullable="false" /></ComplexType>`,
+		`<Function Name="WhoAmI"><ReturnType Type="mscrm.WhoAmIResponse" Nullable="false" /></Function>`,
+		`<EntityContainer Name="System">`)
+	for _, t := range s.Tables() {
+		w(`<EntitySet Name="`, xmlEsc(t.EntitySetName), `" EntityType="Microsoft.Dynamics.CRM.`, xmlEsc(t.LogicalName), `">`)
+		for _, r := range t.ManyToOne() {
+			w(`<NavigationPropertyBinding Path="`, xmlEsc(r.ReferencingNavigation), `" Target="`, xmlEsc(r.ReferencedTable.EntitySetName), `" />`)
+		}
+		for _, r := range t.OneToMany() {
+			w(`<NavigationPropertyBinding Path="`, xmlEsc(r.ReferencedNavigation), `" Target="`, xmlEsc(r.ReferencingTable.EntitySetName), `" />`)
+		}
+		if t.ChangeTracking {
+			w(`<Annotation Term="Org.OData.Capabilities.V1.ChangeTracking"><Record><PropertyValue Property="Supported" Bool="true" /></Record></Annotation>`)
+		}
+		w(`</EntitySet>`)
+	}
+	w(`<FunctionImport Name="WhoAmI" Function="Microsoft.Dynamics.CRM.WhoAmI" /></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`)
+	return b.String()
+}
+
+// obj is a JSON object with ordered fields, for metadata responses.
+type obj []field
+
+type field struct {
+	k string
+	v any
+}
+
+func (o obj) get(k string) (any, bool) {
+	for _, f := range o {
+		if f.k == k {
+			return f.v, true
+		}
+	}
+	return nil, false
+}
+
+func appendAny(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case obj:
+		b = append(b, '{')
+		for i, f := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, f.k)
+			b = append(b, ':')
+			b = appendAny(b, f.v)
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for i, it := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendAny(b, it)
+		}
+		return append(b, ']')
+	case []string:
+		b = append(b, '[')
+		for i, it := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, it)
+		}
+		return append(b, ']')
+	case string:
+		return appendString(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case float64:
+		return appendFloat(b, x)
+	case uuid.UUID:
+		return appendString(b, x.String())
+	}
+	return append(b, "null"...)
+}
+
+func label(text string, id uuid.UUID) obj {
+	l := obj{{"Label", text}, {"LanguageCode", 1033}, {"IsManaged", false}, {"MetadataId", id}, {"HasChanged", nil}}
+	return obj{{"LocalizedLabels", []any{l}}, {"UserLocalizedLabel", l}}
+}
+
+var attributeTypes = map[eventual.ColumnType][2]string{
+	eventual.TypeString:           {"String", "StringType"},
+	eventual.TypeMemo:             {"Memo", "MemoType"},
+	eventual.TypeInteger:          {"Integer", "IntegerType"},
+	eventual.TypeBigInt:           {"BigInt", "BigIntType"},
+	eventual.TypeDecimal:          {"Decimal", "DecimalType"},
+	eventual.TypeMoney:            {"Money", "MoneyType"},
+	eventual.TypeDouble:           {"Double", "DoubleType"},
+	eventual.TypeBoolean:          {"Boolean", "BooleanType"},
+	eventual.TypeDateTime:         {"DateTime", "DateTimeType"},
+	eventual.TypeUniqueIdentifier: {"Uniqueidentifier", "UniqueidentifierType"},
+	eventual.TypeChoice:           {"Picklist", "PicklistType"},
+	eventual.TypeLookup:           {"Lookup", "LookupType"},
+	eventual.TypeCustomer:         {"Customer", "CustomerType"},
+}
+
+var metadataTypes = map[eventual.ColumnType]string{
+	eventual.TypeString: "StringAttributeMetadata", eventual.TypeMemo: "MemoAttributeMetadata",
+	eventual.TypeInteger: "IntegerAttributeMetadata", eventual.TypeBigInt: "BigIntAttributeMetadata",
+	eventual.TypeDecimal: "DecimalAttributeMetadata", eventual.TypeMoney: "MoneyAttributeMetadata",
+	eventual.TypeDouble: "DoubleAttributeMetadata", eventual.TypeBoolean: "BooleanAttributeMetadata",
+	eventual.TypeDateTime: "DateTimeAttributeMetadata", eventual.TypeUniqueIdentifier: "UniqueIdentifierAttributeMetadata",
+	eventual.TypeChoice: "PicklistAttributeMetadata", eventual.TypeLookup: "LookupAttributeMetadata",
+	eventual.TypeCustomer: "LookupAttributeMetadata",
+}
+
+func attributeMetadata(t *eventual.Table, c *eventual.Column) obj {
+	typ := attributeTypes[c.Type]
+	if c.LogicalName == "statecode" {
+		typ = [2]string{"State", "StateType"}
+	} else if c.LogicalName == "statuscode" {
+		typ = [2]string{"Status", "StatusType"}
+	}
+	id := eventual.MetadataIDFor("column", t.LogicalName+"."+c.LogicalName)
+	required := "None"
+	if c.Required || c.LogicalName == t.PrimaryIDAttribute {
+		required = "SystemRequired"
+	}
+	o := obj{
+		{"@odata.type", "#Microsoft.Dynamics.CRM." + metadataTypes[c.Type]},
+		{"MetadataId", id},
+		{"LogicalName", c.LogicalName},
+		{"SchemaName", c.SchemaName},
+		{"EntityLogicalName", t.LogicalName},
+		{"AttributeType", typ[0]},
+		{"AttributeTypeName", obj{{"Value", typ[1]}}},
+		{"IsPrimaryId", c.LogicalName == t.PrimaryIDAttribute},
+		{"IsPrimaryName", c.LogicalName == t.PrimaryNameAttribute},
+		{"IsCustomAttribute", t.IsCustom || strings.Contains(c.LogicalName, "_")},
+		{"IsValidForCreate", !c.System && !c.Computed || c.LogicalName == t.PrimaryIDAttribute},
+		{"IsValidForUpdate", !c.System && !c.Computed},
+		{"IsValidForRead", true},
+		{"IsValidODataAttribute", true},
+		{"RequiredLevel", obj{{"Value", required}, {"CanBeChanged", false}, {"ManagedPropertyLogicalName", "canmodifyrequirementlevelsettings"}}},
+		{"DisplayName", label(c.DisplayName, eventual.MetadataIDFor("label", t.LogicalName+"."+c.LogicalName))},
+	}
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		o = append(o, field{"MaxLength", c.MaxLength})
+	case eventual.TypeDecimal, eventual.TypeMoney, eventual.TypeDouble:
+		o = append(o, field{"Precision", c.Precision}, field{"MinValue", c.MinValue}, field{"MaxValue", c.MaxValue})
+	case eventual.TypeInteger, eventual.TypeBigInt:
+		o = append(o, field{"MinValue", c.MinValue}, field{"MaxValue", c.MaxValue})
+	case eventual.TypeDateTime:
+		format := "DateAndTime"
+		if c.Format == eventual.DateOnly {
+			format = "DateOnly"
+		}
+		o = append(o, field{"Format", format})
+	case eventual.TypeLookup, eventual.TypeCustomer:
+		o = append(o, field{"Targets", c.Targets})
+	case eventual.TypeChoice:
+		var opts []any
+		for _, op := range c.Options {
+			opts = append(opts, obj{{"Value", op.Value}, {"Label", label(op.Label, eventual.MetadataIDFor("option", t.LogicalName+"."+c.LogicalName+"."+strconv.FormatInt(op.Value, 10)))}})
+		}
+		o = append(o, field{"OptionSet", obj{{"MetadataId", eventual.MetadataIDFor("optionset", t.LogicalName+"."+c.LogicalName)}, {"Options", opts}}})
+	}
+	return o
+}
+
+func keyMetadata(t *eventual.Table, k *eventual.Key) obj {
+	return obj{
+		{"MetadataId", eventual.MetadataIDFor("key", t.LogicalName+"."+k.LogicalName)},
+		{"LogicalName", k.LogicalName},
+		{"SchemaName", k.LogicalName},
+		{"EntityLogicalName", t.LogicalName},
+		{"KeyAttributes", k.ColumnNames()},
+		{"EntityKeyIndexStatus", "Active"},
+		{"DisplayName", label(k.LogicalName, eventual.MetadataIDFor("label", "key."+t.LogicalName+"."+k.LogicalName))},
+	}
+}
+
+func relationshipMetadata(r *eventual.Relationship) obj {
+	return obj{
+		{"MetadataId", eventual.MetadataIDFor("relationship", r.SchemaName)},
+		{"SchemaName", r.SchemaName},
+		{"RelationshipType", "OneToManyRelationship"},
+		{"ReferencedEntity", r.ReferencedTable.LogicalName},
+		{"ReferencedAttribute", r.ReferencedTable.PrimaryIDAttribute},
+		{"ReferencingEntity", r.ReferencingTable.LogicalName},
+		{"ReferencingAttribute", r.Lookup.LogicalName},
+		{"ReferencedEntityNavigationPropertyName", r.ReferencedNavigation},
+		{"ReferencingEntityNavigationPropertyName", r.ReferencingNavigation},
+		{"IsCustomRelationship", r.ReferencingTable.IsCustom},
+	}
+}
+
+// entityMetadata describes a table; navigation collections (Attributes,
+// Keys, relationships) are included only when expanded.
+func entityMetadata(t *eventual.Table) obj {
+	return obj{
+		{"MetadataId", t.MetadataID()},
+		{"LogicalName", t.LogicalName},
+		{"SchemaName", t.SchemaName},
+		{"EntitySetName", t.EntitySetName},
+		{"LogicalCollectionName", t.EntitySetName},
+		{"CollectionSchemaName", t.SchemaName + "s"},
+		{"PrimaryIdAttribute", t.PrimaryIDAttribute},
+		{"PrimaryNameAttribute", nilIfEmpty(t.PrimaryNameAttribute)},
+		{"ObjectTypeCode", t.ObjectTypeCode},
+		{"IsCustomEntity", t.IsCustom},
+		{"IsActivity", false},
+		{"IsIntersect", false},
+		{"IsManaged", !t.IsCustom},
+		{"OwnershipType", "OrganizationOwned"},
+		{"ChangeTrackingEnabled", t.ChangeTracking},
+		{"IsOptimisticConcurrencyEnabled", true},
+		{"DisplayName", label(t.DisplayName, eventual.MetadataIDFor("label", "table."+t.LogicalName))},
+		{"DisplayCollectionName", label(t.DisplayCollectionName, eventual.MetadataIDFor("label", "tables."+t.LogicalName))},
+		{"Description", obj{{"LocalizedLabels", []any{}}, {"UserLocalizedLabel", nil}}},
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// metaCollections are the expandable collections of an entity definition.
+var metaCollections = []string{"Attributes", "Keys", "ManyToOneRelationships", "OneToManyRelationships"}
+
+func metaCollection(t *eventual.Table, name string) ([]obj, bool) {
+	var out []obj
+	switch name {
+	case "Attributes":
+		for _, c := range t.Columns {
+			out = append(out, attributeMetadata(t, c))
+		}
+	case "Keys":
+		for _, k := range t.Keys {
+			out = append(out, keyMetadata(t, k))
+		}
+	case "ManyToOneRelationships":
+		for _, r := range t.ManyToOne() {
+			out = append(out, relationshipMetadata(r))
+		}
+	case "OneToManyRelationships":
+		for _, r := range t.OneToMany() {
+			out = append(out, relationshipMetadata(r))
+		}
+	default:
+		return nil, false
+	}
+	return out, true
+}
+
+// entityDefinitions serves EntityDefinitions, EntityDefinitions(<key>) and
+// their Attributes, Keys and relationship collections, with $select,
+// $filter (simple comparisons) and $expand. Metadata is never paged.
+func (q *request) entityDefinitions() error {
+	segs := q.segs
+	var t *eventual.Table
+	if segs[0].Parens {
+		var err error
+		if t, err = q.metadataTable(segs[0]); err != nil {
+			return err
+		}
+	}
+	contextBase := q.base + "$metadata#EntityDefinitions"
+	if t == nil {
+		if len(segs) > 1 {
+			return errSegment(segs[1].Name)
+		}
+		var items []obj
+		for _, tt := range q.s.Schema.Tables() {
+			items = append(items, entityMetadata(tt))
+		}
+		return q.writeMetaCollection(contextBase, items, func(o obj) (obj, error) {
+			tt := q.s.Schema.Table(o[1].v.(string))
+			return q.expandMeta(tt, o, q.opts.Expand)
+		})
+	}
+	keyText := "('" + t.LogicalName + "')"
+	if len(segs) == 1 {
+		o, err := q.expandMeta(t, entityMetadata(t), q.opts.Expand)
+		if err != nil {
+			return err
+		}
+		return q.writeMetaEntity(contextBase+selectSuffix(q.opts.Select)+"/$entity", o)
+	}
+	coll, ok := metaCollection(t, segs[1].Name)
+	if !ok {
+		return errSegment(segs[1].Name)
+	}
+	rest := segs[2:]
+	var cast string
+	if len(rest) > 0 && strings.HasPrefix(rest[len(rest)-1].Name, "Microsoft.Dynamics.CRM.") && !rest[len(rest)-1].Parens {
+		cast = strings.TrimPrefix(rest[len(rest)-1].Name, "Microsoft.Dynamics.CRM.")
+		rest = rest[:len(rest)-1]
+	}
+	if cast != "" {
+		var kept []obj
+		for _, o := range coll {
+			if v, ok := o.get("@odata.type"); !ok || v == "#Microsoft.Dynamics.CRM."+cast {
+				kept = append(kept, o)
+			}
+		}
+		coll = kept
+	}
+	ctx := contextBase + keyText + "/" + segs[1].Name
+	if segs[1].Parens {
+		// Attributes(LogicalName='name') or Attributes(<MetadataId>)
+		item, err := findMetaItem(coll, segs[1])
+		if err != nil {
+			return err
+		}
+		if len(rest) > 0 {
+			return errSegment(rest[0].Name)
+		}
+		return q.writeMetaEntity(ctx+selectSuffix(q.opts.Select)+"/$entity", item)
+	}
+	if len(rest) > 0 {
+		return errSegment(rest[0].Name)
+	}
+	return q.writeMetaCollection(ctx, coll, nil)
+}
+
+func selectSuffix(items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(items, ",") + ")"
+}
+
+// metadataTable resolves EntityDefinitions(LogicalName='x') or
+// EntityDefinitions(<MetadataId>).
+func (q *request) metadataTable(seg odata.Segment) (*eventual.Table, error) {
+	if len(seg.Args) == 1 {
+		a := seg.Args[0]
+		lit, ok := a.Value.(*odata.Literal)
+		if !ok {
+			return nil, errBadRequest("Bad Request - Error in query syntax.")
+		}
+		switch {
+		case a.Name == "" && lit.Kind == odata.LitGUID, a.Name == "MetadataId":
+			for _, t := range q.s.Schema.Tables() {
+				if strings.EqualFold(t.MetadataID().String(), lit.Value) {
+					return t, nil
+				}
+			}
+			return nil, eventual.Errorf(eventual.KindNotFound, eventual.CodeObjectDoesNotExist, "Could not find entity with id %s.", lit.Value)
+		case a.Name == "LogicalName" && lit.Kind == odata.LitString:
+			if t := q.s.Schema.Table(lit.Value); t != nil {
+				return t, nil
+			}
+			return nil, eventual.Errorf(eventual.KindNotFound, eventual.CodeObjectDoesNotExist, "Could not find entity with logical name %s.", lit.Value)
+		}
+	}
+	return nil, errBadRequest("Bad Request - Error in query syntax.")
+}
+
+func findMetaItem(coll []obj, seg odata.Segment) (obj, error) {
+	if len(seg.Args) == 1 {
+		if lit, ok := seg.Args[0].Value.(*odata.Literal); ok {
+			for _, o := range coll {
+				id, _ := o.get("MetadataId")
+				name, _ := o.get("LogicalName")
+				if (seg.Args[0].Name == "" || seg.Args[0].Name == "MetadataId") && lit.Kind == odata.LitGUID && strings.EqualFold(id.(uuid.UUID).String(), lit.Value) {
+					return o, nil
+				}
+				if seg.Args[0].Name == "LogicalName" && lit.Kind == odata.LitString && name == lit.Value {
+					return o, nil
+				}
+			}
+			return nil, eventual.Errorf(eventual.KindNotFound, eventual.CodeObjectDoesNotExist, "The metadata item %s does not exist.", seg.String())
+		}
+	}
+	return nil, errBadRequest("Bad Request - Error in query syntax.")
+}
+
+// expandMeta adds expanded collections to an entity definition, with their
+// nested $select and $filter.
+func (q *request) expandMeta(t *eventual.Table, o obj, items []odata.ExpandItem) (obj, error) {
+	for _, it := range items {
+		coll, ok := metaCollection(t, it.Path)
+		if !ok {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeNone, "Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.EntityMetadata'.", it.Path)
+		}
+		var arr []any
+		for _, c := range coll {
+			if it.Options.Filter != nil {
+				ok, err := evalMeta(c, it.Options.Filter)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					continue
+				}
+			}
+			arr = append(arr, selectMeta(c, it.Options.Select))
+		}
+		if arr == nil {
+			arr = []any{}
+		}
+		o = append(o, field{it.Path, arr})
+	}
+	return o, nil
+}
+
+// selectMeta keeps the selected fields (and MetadataId, always returned).
+func selectMeta(o obj, sel []string) obj {
+	if len(sel) == 0 {
+		return o
+	}
+	var out obj
+	for _, f := range o {
+		if f.k == "MetadataId" || f.k == "@odata.type" {
+			out = append(out, f)
+			continue
+		}
+		for _, s := range sel {
+			if s == f.k {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func (q *request) checkMetaSelect(o obj) error {
+	for _, s := range q.opts.Select {
+		if _, ok := o.get(s); !ok {
+			isColl := false
+			for _, c := range metaCollections {
+				if c == s {
+					isColl = true
+				}
+			}
+			if !isColl {
+				return eventual.Errorf(eventual.KindInvalid, eventual.CodeNone, "Could not find a property named '%s' on the metadata type.", s)
+			}
+		}
+	}
+	return nil
+}
+
+func (q *request) writeMetaEntity(context string, o obj) error {
+	if err := q.checkMetaSelect(o); err != nil {
+		return err
+	}
+	out := append(obj{{"@odata.context", context}}, selectMeta(o, keepExpanded(q.opts.Select, q.opts.Expand))...)
+	return q.writeJSON(http.StatusOK, appendAny(nil, out))
+}
+
+func keepExpanded(sel []string, exp []odata.ExpandItem) []string {
+	if len(sel) == 0 {
+		return nil
+	}
+	out := append([]string{}, sel...)
+	for _, e := range exp {
+		out = append(out, e.Path)
+	}
+	return out
+}
+
+func (q *request) writeMetaCollection(context string, items []obj, expand func(obj) (obj, error)) error {
+	var arr []any
+	for _, o := range items {
+		if q.opts.Filter != nil {
+			ok, err := evalMeta(o, q.opts.Filter)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+		}
+		if err := q.checkMetaSelect(o); err != nil {
+			return err
+		}
+		if expand != nil {
+			var err error
+			if o, err = expand(o); err != nil {
+				return err
+			}
+		}
+		arr = append(arr, selectMeta(o, keepExpanded(q.opts.Select, q.opts.Expand)))
+	}
+	if arr == nil {
+		arr = []any{}
+	}
+	return q.writeJSON(http.StatusOK, appendAny(nil, obj{{"@odata.context", context + selectSuffix(q.opts.Select)}, {"value", arr}}))
+}
+
+// evalMeta evaluates a simple $filter (comparisons of properties with
+// literals, and, or, not) on a metadata item.
+func evalMeta(o obj, n odata.Node) (bool, error) {
+	switch x := n.(type) {
+	case *odata.Binary:
+		switch x.Op {
+		case "and", "or":
+			l, err := evalMeta(o, x.Left)
+			if err != nil {
+				return false, err
+			}
+			r, err := evalMeta(o, x.Right)
+			if err != nil {
+				return false, err
+			}
+			if x.Op == "and" {
+				return l && r, nil
+			}
+			return l || r, nil
+		case "eq", "ne":
+			p, ok := x.Left.(*odata.Path)
+			lit, ok2 := x.Right.(*odata.Literal)
+			if !ok || !ok2 {
+				return false, errBadRequest("Metadata filters compare a property with a literal.")
+			}
+			v, err := metaPath(o, p.Segments)
+			if err != nil {
+				return false, err
+			}
+			eq := metaEqual(v, lit)
+			if x.Op == "ne" {
+				return !eq, nil
+			}
+			return eq, nil
+		}
+		return false, errBadRequest("The operator '%s' is not supported in metadata queries.", x.Op)
+	case *odata.Not:
+		v, err := evalMeta(o, x.X)
+		return !v, err
+	}
+	return false, errBadRequest("The $filter expression is not supported in metadata queries.")
+}
+
+func metaPath(o obj, segs []string) (any, error) {
+	var cur any = o
+	for _, s := range segs {
+		m, ok := cur.(obj)
+		if !ok {
+			return nil, errBadRequest("Could not find a property named '%s' on the metadata type.", s)
+		}
+		v, ok := m.get(s)
+		if !ok {
+			return nil, errBadRequest("Could not find a property named '%s' on the metadata type.", s)
+		}
+		cur = v
+	}
+	return cur, nil
+}
+
+func metaEqual(v any, lit *odata.Literal) bool {
+	switch x := v.(type) {
+	case nil:
+		return lit.Kind == odata.LitNull
+	case string:
+		return lit.Kind == odata.LitString && x == lit.Value
+	case bool:
+		return lit.Kind == odata.LitBool && strconv.FormatBool(x) == lit.Value
+	case int:
+		return lit.Kind == odata.LitNumber && strconv.Itoa(x) == lit.Value
+	case uuid.UUID:
+		return (lit.Kind == odata.LitGUID || lit.Kind == odata.LitString) && strings.EqualFold(x.String(), lit.Value)
+	}
+	return false
+}

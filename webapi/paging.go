@@ -1,0 +1,249 @@
+package webapi
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// A $skiptoken has Dataverse's shape, a paging cookie inside a cookie:
+//
+//	<cookie pagenumber="2" pagingcookie="%3ccookie%20page%3d%221%22%3e...%3c%2fcookie%3e" istracking="False" />
+//
+// The inner cookie holds the keyset of the last row returned: one element
+// per $orderby column with its value, then the primary key, so the next
+// page starts strictly after that row whatever was inserted meanwhile.
+// Clients treat the token as opaque and must not edit it.
+
+// cursor is the decoded position of a paging cookie.
+type cursor struct {
+	page      int   // the page just returned
+	after     []any // sort keys of the last row, then its primary key
+	first     uuid.UUID
+	remaining int // rows left under $top; 0 means no $top
+}
+
+func lowerEscape(s string) string {
+	const hex = "0123456789abcdef"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isUnreserved(c) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func isUnreserved(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~'
+}
+
+// upperEscape escapes for the query string, keeping '=' as Dataverse does.
+func upperEscape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isUnreserved(c) || c == '=' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func xmlAttr(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return strings.ReplaceAll(b.String(), `"`, "&#34;")
+}
+
+// sortKeyText formats a sort-key value for the cookie.
+func sortKeyText(v any) string {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case eventual.EntityReference:
+		return x.ID.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// encodeSkipToken returns the $skiptoken value (unescaped) that continues
+// after the last record of a page.
+func encodeSkipToken(t *eventual.Table, order []eventual.Order, c cursor) string {
+	var in strings.Builder
+	fmt.Fprintf(&in, `<cookie page="%d"`, c.page)
+	if c.remaining > 0 {
+		fmt.Fprintf(&in, ` top="%d"`, c.remaining)
+	}
+	in.WriteString(">")
+	for i, o := range order {
+		v := c.after[i]
+		if v == nil {
+			fmt.Fprintf(&in, `<%s isnull="1" />`, o.Column.LogicalName)
+			continue
+		}
+		fmt.Fprintf(&in, `<%s last="%s" />`, o.Column.LogicalName, xmlAttr(sortKeyText(v)))
+	}
+	last := c.after[len(c.after)-1].(uuid.UUID)
+	fmt.Fprintf(&in, `<%s last="{%s}" first="{%s}" />`, t.PrimaryIDAttribute,
+		strings.ToUpper(last.String()), strings.ToUpper(c.first.String()))
+	in.WriteString("</cookie>")
+	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, c.page+1, lowerEscape(in.String()))
+}
+
+func errSkipToken() error {
+	return errBadRequest("The $skiptoken value is not valid for this query. Send the @odata.nextLink of the previous page unchanged, with the same odata.maxpagesize.")
+}
+
+// decodeSkipToken parses a $skiptoken for a query with the given order.
+func decodeSkipToken(t *eventual.Table, order []eventual.Order, token string) (cursor, error) {
+	var outer struct {
+		PageNumber   int    `xml:"pagenumber,attr"`
+		PagingCookie string `xml:"pagingcookie,attr"`
+	}
+	if err := xml.Unmarshal([]byte(token), &outer); err != nil || outer.PageNumber < 2 {
+		return cursor{}, errSkipToken()
+	}
+	inner, err := url.PathUnescape(outer.PagingCookie)
+	if err != nil {
+		return cursor{}, errSkipToken()
+	}
+	dec := xml.NewDecoder(strings.NewReader(inner))
+	var elems []xml.StartElement
+	c := cursor{page: outer.PageNumber - 1}
+	rootSeen := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return cursor{}, errSkipToken()
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if !rootSeen {
+			if se.Name.Local != "cookie" {
+				return cursor{}, errSkipToken()
+			}
+			rootSeen = true
+			for _, a := range se.Attr {
+				if a.Name.Local == "top" {
+					n, err := strconv.Atoi(a.Value)
+					if err != nil || n <= 0 {
+						return cursor{}, errSkipToken()
+					}
+					c.remaining = n
+				}
+			}
+			continue
+		}
+		elems = append(elems, se)
+		if len(elems) > len(order)+1 {
+			return cursor{}, errSkipToken()
+		}
+	}
+	if len(elems) != len(order)+1 {
+		return cursor{}, errSkipToken()
+	}
+	attr := func(se xml.StartElement, name string) (string, bool) {
+		for _, a := range se.Attr {
+			if a.Name.Local == name {
+				return a.Value, true
+			}
+		}
+		return "", false
+	}
+	for i, o := range order {
+		se := elems[i]
+		if se.Name.Local != o.Column.LogicalName {
+			return cursor{}, errSkipToken()
+		}
+		if v, _ := attr(se, "isnull"); v == "1" {
+			c.after = append(c.after, nil)
+			continue
+		}
+		text, ok := attr(se, "last")
+		if !ok {
+			return cursor{}, errSkipToken()
+		}
+		v, err := parseSortKey(o.Column, text)
+		if err != nil {
+			return cursor{}, errSkipToken()
+		}
+		c.after = append(c.after, v)
+	}
+	pk := elems[len(order)]
+	lastText, ok := attr(pk, "last")
+	if pk.Name.Local != t.PrimaryIDAttribute || !ok {
+		return cursor{}, errSkipToken()
+	}
+	id, err := uuid.Parse(strings.Trim(lastText, "{}"))
+	if err != nil {
+		return cursor{}, errSkipToken()
+	}
+	if firstText, ok := attr(pk, "first"); ok {
+		c.first, _ = uuid.Parse(strings.Trim(firstText, "{}"))
+	}
+	c.after = append(c.after, id)
+	return c, nil
+}
+
+func parseSortKey(c *eventual.Column, text string) (any, error) {
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo, eventual.TypeLookup, eventual.TypeCustomer:
+		return text, nil
+	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
+		return strconv.ParseInt(text, 10, 64)
+	case eventual.TypeDecimal, eventual.TypeMoney:
+		return eventual.ParseDecimal(text, c.Precision)
+	case eventual.TypeDouble:
+		return strconv.ParseFloat(text, 64)
+	case eventual.TypeBoolean:
+		return strconv.ParseBool(text)
+	case eventual.TypeDateTime:
+		return time.Parse(time.RFC3339, text)
+	case eventual.TypeUniqueIdentifier:
+		return uuid.Parse(text)
+	}
+	return nil, fmt.Errorf("no sort key for %s", c.Type)
+}
+
+// nextLink returns the URL of the next page: the request URL with its
+// query options kept verbatim and $skiptoken replaced.
+func (q *request) nextLink(token string) string {
+	var kept []string
+	for _, p := range strings.Split(q.r.URL.RawQuery, "&") {
+		if p == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil && n == "$skiptoken" {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	kept = append(kept, "$skiptoken="+upperEscape(token))
+	return q.base + q.path + "?" + strings.Join(kept, "&")
+}

@@ -1,0 +1,253 @@
+// Package webapi serves the Dataverse Web API (OData v4 JSON) over HTTP:
+// routing of /api/data/v9.x/ URLs, request decoding, response encoding with
+// Dataverse's annotations, ETags and paging, $metadata and the service
+// document, and Dataverse's error bodies. It translates HTTP to calls on an
+// instance.Instance and knows nothing of storage.
+package webapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/odata"
+)
+
+// Defaults for the request limits.
+const (
+	// DefaultMaxBodyBytes bounds request bodies (Dataverse's own limit with
+	// plug-ins registered is about 116 MB; single records are far smaller).
+	DefaultMaxBodyBytes = 32 << 20
+	// DefaultMaxURLLength is Dataverse's URL limit, 32 KB.
+	DefaultMaxURLLength = 32 * 1024
+)
+
+// Server is the Web API HTTP server.
+type Server struct {
+	// Instance executes the requests.
+	Instance *instance.Instance
+	// Schema is the schema the instance serves.
+	Schema *eventual.Schema
+	// Meta identifies the instance (WhoAmI).
+	Meta eventual.Meta
+	// Logger receives request failures; it defaults to slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies (DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// MaxURLLength bounds request URLs (DefaultMaxURLLength).
+	MaxURLLength int
+
+	http     *http.Server
+	listener net.Listener
+	draining atomic.Bool
+}
+
+// NewServer returns a server for an instance.
+func NewServer(in *instance.Instance, meta eventual.Meta) *Server {
+	return &Server{Instance: in, Schema: in.Schema, Meta: meta}
+}
+
+// Handler returns the server's HTTP handler: the Web API under
+// /api/data/v9.0/, v9.1/ and v9.2/, and the readiness probe /healthz.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("/api/data/", s.serveAPI)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errNoResource(r.URL.String()))
+	})
+	return mux
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if s.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"status":"stopping"}`)
+		return
+	}
+	io.WriteString(w, `{"status":"ok"}`)
+}
+
+// Listen binds the address (host:port; port 0 picks a free one) and
+// returns the base URL of the Web API, for example
+// "http://127.0.0.1:8765/api/data/v9.2/".
+func (s *Server) Listen(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("webapi: listen %s: %w", addr, err)
+	}
+	s.listener = ln
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    s.maxURL() + 64*1024,
+		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
+	}
+	return "http://" + ln.Addr().String() + "/api/data/v9.2/", nil
+}
+
+// Serve serves requests until Shutdown. It returns nil after a clean
+// shutdown.
+func (s *Server) Serve() error {
+	if s.http == nil {
+		return errors.New("webapi: Serve before Listen")
+	}
+	if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, marks the server not ready and
+// waits for requests in flight to finish (or ctx to end).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	if s.http == nil {
+		return nil
+	}
+	return s.http.Shutdown(ctx)
+}
+
+func (s *Server) maxURL() int {
+	if s.MaxURLLength > 0 {
+		return s.MaxURLLength
+	}
+	return DefaultMaxURLLength
+}
+
+func (s *Server) maxBody() int64 {
+	if s.MaxBodyBytes > 0 {
+		return s.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+// request is one Web API request being served.
+type request struct {
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	ctx   context.Context
+	base  string // absolute service root, ending in "/"
+	path  string // the escaped path after the service root
+	segs  []odata.Segment
+	opts  *odata.Options
+	prefs preferences
+}
+
+var versions = []string{"v9.2", "v9.1", "v9.0"}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if len(r.RequestURI) > s.maxURL() {
+		s.writeError(w, r, eventual.Errorf(eventual.KindURITooLong, eventual.CodeBadRequest,
+			"Invalid URI: The Uri string is too long. The limit is %d characters.", s.maxURL()))
+		return
+	}
+	esc := r.URL.EscapedPath()
+	var version, rest string
+	for _, v := range versions {
+		prefix := "/api/data/" + v
+		if esc == prefix || strings.HasPrefix(esc, prefix+"/") {
+			version, rest = v, strings.TrimPrefix(esc[len(prefix):], "/")
+			break
+		}
+	}
+	if version == "" {
+		s.writeError(w, r, errNoResource(r.URL.String()))
+		return
+	}
+	req := &request{s: s, w: w, r: r, ctx: r.Context(), path: rest, prefs: parsePrefer(r.Header)}
+	req.base = baseURL(r, version)
+	err := req.serve()
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// baseURL is the absolute service root of the request, built from its
+// host, so that links work for the client whatever address it used.
+func baseURL(r *http.Request, version string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	host := r.Host
+	if host == "" {
+		host = "localhost"
+	}
+	return scheme + "://" + host + "/api/data/" + version + "/"
+}
+
+func (q *request) serve() error {
+	segs, err := odata.ParsePath(q.path)
+	if err != nil {
+		return err
+	}
+	q.segs = segs
+	opts, err := odata.ParseOptions(q.r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	q.opts = opts
+	return q.route()
+}
+
+// readBody reads the request body within the size limit.
+func (q *request) readBody() ([]byte, error) {
+	limit := q.s.maxBody()
+	if q.r.ContentLength > limit {
+		return nil, errTooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errTooLarge(limit)
+		}
+		return nil, errBadRequest("The request body could not be read: %v", err)
+	}
+	return body, nil
+}
+
+// header sets the headers every Web API response carries.
+func (q *request) header() http.Header {
+	h := q.w.Header()
+	h.Set("OData-Version", "4.0")
+	return h
+}
+
+// writeJSON writes a JSON response.
+func (q *request) writeJSON(status int, body []byte) error {
+	h := q.header()
+	h.Set("Content-Type", "application/json; odata.metadata=minimal")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	q.w.WriteHeader(status)
+	_, err := q.w.Write(body)
+	return err
+}
+
+// writeNoContent writes a 204.
+func (q *request) writeNoContent() error {
+	q.header()
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// applied records an applied preference.
+func (q *request) applied(pref string) { q.w.Header().Add("Preference-Applied", pref) }
