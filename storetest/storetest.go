@@ -476,7 +476,9 @@ func testVersions(t *testing.T, open Opener) {
 	}
 }
 
-func field(t *eventual.Table, col string) eventual.Field { return eventual.Field{Column: t.Column(col)} }
+func field(t *eventual.Table, col string) eventual.Field {
+	return eventual.Field{Column: t.Column(col)}
+}
 
 func cmp(op eventual.CompareOp, f eventual.Field, v any) eventual.Expr {
 	return eventual.Compare{Op: op, Left: f, Right: eventual.Literal{Value: v}}
