@@ -187,6 +187,17 @@ func ParseFilter(src string) (Node, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &SyntaxError{Msg: "Syntax error: the expression is empty", Pos: 0, Input: src}
 	}
+	// Lexical errors win over syntax errors, as in ODataLib: in
+	// "lastname eq 'O'Bryan'" the unterminated literal is the error.
+	for lx := newLexer(src); ; {
+		t, err := lx.Next()
+		if err != nil {
+			return nil, err
+		}
+		if t.Kind == TokEOF {
+			break
+		}
+	}
 	n, err := p.expr(0)
 	if err != nil {
 		return nil, err
@@ -196,7 +207,7 @@ func ParseFilter(src string) (Node, error) {
 		return nil, err
 	}
 	if t.Kind != TokEOF {
-		return nil, p.lx.errorf(t.Pos, "Syntax error at position %d: unexpected %s '%s'", t.Pos, t.Kind, t.Text)
+		return nil, p.lx.errorf(t.Pos, "Syntax error: unexpected %s '%s'", t.Kind, t.Text)
 	}
 	return n, nil
 }
@@ -260,7 +271,7 @@ func (p *filterParser) expr(minPrec int) (Node, error) {
 		prec := precedence(t.Text)
 		if prec < 0 || prec < minPrec {
 			if prec < 0 && t.Kind == TokIdent {
-				return nil, p.lx.errorf(t.Pos, "Syntax error: unknown operator '%s' at position %d", t.Text, t.Pos)
+				return nil, p.lx.errorf(t.Pos, "')' or operator expected; '%s' is not a supported operator", t.Text)
 			}
 			return left, nil
 		}
@@ -277,7 +288,7 @@ func (p *filterParser) expr(minPrec int) (Node, error) {
 				return nil, err
 			}
 			if n.Kind == TokIdent && comparisonOps[n.Text] {
-				return nil, p.lx.errorf(n.Pos, "Syntax error at position %d: comparisons cannot be chained", n.Pos)
+				return nil, p.lx.errorf(n.Pos, "Syntax error: comparisons cannot be chained")
 			}
 		}
 	}
@@ -308,9 +319,9 @@ func (p *filterParser) expect(k TokenKind) (Token, error) {
 	}
 	if t.Kind != k {
 		if t.Kind == TokEOF {
-			return t, p.lx.errorf(t.Pos, "Syntax error: %s expected at position %d", k, t.Pos)
+			return t, p.lx.errorf(t.Pos, "%s expected", k)
 		}
-		return t, p.lx.errorf(t.Pos, "Syntax error: %s expected at position %d but found '%s'", k, t.Pos, t.Text)
+		return t, p.lx.errorf(t.Pos, "%s expected but found '%s'", k, t.Text)
 	}
 	return t, nil
 }
@@ -350,7 +361,7 @@ func (p *filterParser) primary() (Node, error) {
 			return &Literal{Kind: LitNull, Value: t.Text, Pos: t.Pos}, nil
 		}
 		if precedence(t.Text) > 0 || t.Text == "not" {
-			return nil, p.lx.errorf(t.Pos, "Syntax error at position %d: expression expected before '%s'", t.Pos, t.Text)
+			return nil, p.lx.errorf(t.Pos, "Expression expected before '%s'", t.Text)
 		}
 		n, err := p.lx.Peek()
 		if err != nil {
@@ -361,9 +372,9 @@ func (p *filterParser) primary() (Node, error) {
 		}
 		return p.path(t)
 	case TokEOF:
-		return nil, p.lx.errorf(t.Pos, "Syntax error: expression expected at position %d", t.Pos)
+		return nil, p.lx.errorf(t.Pos, "Expression expected")
 	}
-	return nil, p.lx.errorf(t.Pos, "Syntax error at position %d: unexpected %s '%s'", t.Pos, t.Kind, t.Text)
+	return nil, p.lx.errorf(t.Pos, "Syntax error: unexpected %s '%s'", t.Kind, t.Text)
 }
 
 func (p *filterParser) path(first Token) (Node, error) {
@@ -400,7 +411,7 @@ func (p *filterParser) lambda(coll *Path, op Token) (Node, error) {
 	if t.Kind == TokRParen {
 		p.lx.Next()
 		if op.Text == "all" {
-			return nil, p.lx.errorf(t.Pos, "Syntax error: all() needs a lambda expression at position %d", t.Pos)
+			return nil, p.lx.errorf(t.Pos, "Syntax error: all() needs a lambda expression")
 		}
 		return l, nil
 	}
@@ -460,7 +471,7 @@ func (p *filterParser) call(name Token) (Node, error) {
 			*p.lx = save
 		}
 		if len(c.Named) > 0 {
-			return nil, p.lx.errorf(t.Pos, "Syntax error at position %d: positional argument after named arguments", t.Pos)
+			return nil, p.lx.errorf(t.Pos, "Syntax error: positional argument after named arguments")
 		}
 		{
 			a, err := p.expr(0)
@@ -480,7 +491,7 @@ func (p *filterParser) call(name Token) (Node, error) {
 		case TokRParen:
 			return c, nil
 		}
-		return nil, p.lx.errorf(t.Pos, "Syntax error: ',' or ')' expected at position %d", t.Pos)
+		return nil, p.lx.errorf(t.Pos, "',' or ')' expected")
 	}
 }
 
@@ -522,7 +533,7 @@ func (p *filterParser) array(open Token) (Node, error) {
 			}
 		}
 		if item == nil {
-			return nil, p.lx.errorf(t.Pos, "Invalid JSON. A literal was expected in scope 'Array' at position %d", t.Pos)
+			return nil, p.lx.errorf(t.Pos, "Invalid JSON. A literal was expected in scope 'Array'")
 		}
 		a.Items = append(a.Items, item)
 		t, err = p.lx.Next()
@@ -535,7 +546,7 @@ func (p *filterParser) array(open Token) (Node, error) {
 		case TokRBracket:
 			return a, nil
 		}
-		return nil, p.lx.errorf(t.Pos, "Invalid JSON. A comma character ',' was expected in scope 'Array' at position %d", t.Pos)
+		return nil, p.lx.errorf(t.Pos, "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas")
 	}
 }
 
@@ -557,7 +568,7 @@ func ParseValue(src string) (Node, error) {
 		return nil, err
 	}
 	if t.Kind != TokEOF {
-		return nil, p.lx.errorf(t.Pos, "Syntax error at position %d: unexpected '%s'", t.Pos, t.Text)
+		return nil, p.lx.errorf(t.Pos, "Syntax error: unexpected '%s'", t.Text)
 	}
 	return n, nil
 }

@@ -50,14 +50,14 @@ func TestParseFilterErrors(t *testing.T) {
 	for _, tc := range []struct {
 		in, want string
 	}{
-		{"lastname eq 'O'Bryan'", "Syntax error"},
-		{"lastname eq 'abc", "There is an unterminated literal at position 12 in 'lastname eq 'abc'."},
+		{"lastname eq 'O'Bryan'", "There is an unterminated literal at position 21 in 'lastname eq 'O'Bryan''."},
+		{"lastname eq 'abc", "There is an unterminated literal at position 16 in 'lastname eq 'abc'."},
 		{"", "empty"},
-		{"name eq", "expression expected"},
-		{"name eq 'a' and", "expression expected"},
+		{"name eq", "Expression expected"},
+		{"name eq 'a' and", "Expression expected"},
 		{"(name eq 'a'", "')' expected"},
 		{"name eq 'a')", "unexpected"},
-		{"name foo 'a'", "unknown operator 'foo'"},
+		{"name foo 'a'", "')' or operator expected; 'foo' is not a supported operator at position 5"},
 		{"a eq b eq c", "cannot be chained"},
 		{"contains(name 'a')", "',' or ')' expected"},
 		{"name eq #", "character '#' is not valid"},

@@ -261,7 +261,7 @@ func (l *lexer) scanQuoted() (Token, error) {
 	l.pos++
 	for {
 		if l.pos >= len(s) {
-			return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: start, Input: s}
+			return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: len(s), Input: s}
 		}
 		c := s[l.pos]
 		if c == '\'' {
@@ -286,7 +286,7 @@ func (l *lexer) scanJSONString() (Token, error) {
 	l.pos++
 	for {
 		if l.pos >= len(s) {
-			return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: start, Input: s}
+			return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: len(s), Input: s}
 		}
 		c := s[l.pos]
 		switch c {
@@ -295,7 +295,7 @@ func (l *lexer) scanJSONString() (Token, error) {
 			return Token{Kind: TokString, Text: s[start:l.pos], Value: b.String(), Pos: start}, nil
 		case '\\':
 			if l.pos+1 >= len(s) {
-				return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: start, Input: s}
+				return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: len(s), Input: s}
 			}
 			e := s[l.pos+1]
 			switch e {

@@ -48,7 +48,7 @@ func TestParseOptionsErrors(t *testing.T) {
 		{"$expand=a($count=true)", "not supported inside $expand"},
 		{"$expand=a(", "not valid"},
 		{"$count=yes", "not a valid count option"},
-		{"$filter=a eq", "expression expected"},
+		{"$filter=a eq", "Expression expected"},
 		{"$expand=" + strings.Repeat("a($expand=", 7) + "b" + strings.Repeat(")", 7), "nested more than"},
 	} {
 		_, err := odata.ParseOptions(tc.in)

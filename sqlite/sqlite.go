@@ -63,7 +63,7 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 
-	readStmts sync.Map // SQL text → *sql.Stmt on read
+	readers chan *reader // idle read connections
 
 	ops     chan *writeOp
 	closing chan struct{}
@@ -127,6 +127,18 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	db.read.SetMaxOpenConns(opts.Readers)
 	db.read.SetMaxIdleConns(opts.Readers)
 	db.read.SetConnMaxIdleTime(0)
+	db.read.SetConnMaxLifetime(0)
+	db.readers = make(chan *reader, opts.Readers)
+	for range opts.Readers {
+		conn, err := db.read.Conn(ctx)
+		if err != nil {
+			db.closeReaders()
+			db.read.Close()
+			db.write.Close()
+			return nil, fmt.Errorf("sqlite: open reader: %w", err)
+		}
+		db.readers <- &reader{conn: conn, stmts: map[string]*sql.Stmt{}}
+	}
 
 	w, err := newWriter(ctx, db)
 	if err != nil {
@@ -157,6 +169,7 @@ func (db *DB) Close() error {
 		close(db.closing)
 		db.closeMu.Unlock()
 		<-db.stopped
+		db.closeReaders()
 		if _, cerr := db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
 			err = fmt.Errorf("sqlite: checkpoint: %w", cerr)
 		}
@@ -194,16 +207,29 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 
 // View runs fn in a read-only transaction on one snapshot.
 func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
+	var r *reader
+	select {
+	case r = <-db.readers:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { db.readers <- r }()
+	if _, err := r.conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
-	defer tx.Rollback()
-	rt := &txn{db: db, q: &readQuerier{db: db, tx: tx}}
-	if err := fn(rt); err != nil {
-		return err
+	defer r.conn.ExecContext(context.Background(), "ROLLBACK")
+	return fn(&txn{db: db, q: r})
+}
+
+// closeReaders closes the read connections, waiting for those in use.
+func (db *DB) closeReaders() {
+	for range cap(db.readers) {
+		r := <-db.readers
+		for _, s := range r.stmts {
+			s.Close()
+		}
+		r.conn.Close()
 	}
-	return tx.Commit()
 }
 
 // querier runs SQL for a transaction, caching prepared statements.
@@ -212,39 +238,40 @@ type querier interface {
 	exec(ctx context.Context, sql string, args ...any) (sql.Result, error)
 }
 
-type readQuerier struct {
-	db *DB
-	tx *sql.Tx
+// reader is a read connection with its own prepared statements. Each View
+// takes one for its whole transaction, so preparing a statement never
+// needs a second connection.
+type reader struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
 }
 
-func (q *readQuerier) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
-	s, ok := q.db.readStmts.Load(text)
+func (r *reader) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	s, ok := r.stmts[text]
 	if !ok {
-		st, err := q.db.read.PrepareContext(ctx, text)
-		if err != nil {
+		var err error
+		if s, err = r.conn.PrepareContext(ctx, text); err != nil {
 			return nil, err
 		}
-		if prev, loaded := q.db.readStmts.LoadOrStore(text, st); loaded {
-			st.Close()
-			s = prev
-		} else {
-			s = st
+		if len(r.stmts) >= maxCachedStatements {
+			for k, old := range r.stmts {
+				old.Close()
+				delete(r.stmts, k)
+				break
+			}
 		}
+		r.stmts[text] = s
 	}
-	return q.tx.StmtContext(ctx, s.(*sql.Stmt)), nil
+	return s.QueryContext(ctx, args...)
 }
 
-func (q *readQuerier) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
-	st, err := q.stmt(ctx, text)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-func (q *readQuerier) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+func (r *reader) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
 	return nil, errors.New("sqlite: write in a read-only transaction")
 }
+
+// maxCachedStatements bounds each connection's statement cache; query
+// shapes vary with $filter, so the cache must not grow without bound.
+const maxCachedStatements = 512
 
 // migrate creates and alters the tables the schema needs, and stores the
 // instance identity on first use.

@@ -180,6 +180,13 @@ func (w *writer) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(w.stmts) >= maxCachedStatements {
+		for k, old := range w.stmts {
+			old.Close()
+			delete(w.stmts, k)
+			break
+		}
+	}
 	w.stmts[text] = s
 	return s, nil
 }
