@@ -448,7 +448,10 @@ func (q *request) dateFunction(c *odata.Call, name string, params map[string]oda
 		if err != nil {
 			return nil, err
 		}
-		t := v.(time.Time)
+		t, ok := v.(time.Time)
+		if !ok {
+			return nil, errBadRequest("The function '%s' needs a date as PropertyValue.", c.Name)
+		}
 		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 		switch name {
 		case "On":
