@@ -54,13 +54,17 @@ func migrateTable(ctx context.Context, conn *sql.Conn, t *eventual.Table) error 
 	cols := sqlColumns(t)
 	q := sqlbuild.Quote
 	if len(existing) == 0 {
+		// WITHOUT ROWID clusters rows on the primary key: lookups by id
+		// need one B-tree, and scans in key order (the default order and the
+		// tie-break of every keyset page) are sequential. New ids are
+		// time-ordered, so inserts append.
 		defs := make([]string, len(cols))
 		for i, c := range cols {
 			defs[i] = q(c.name) + " " + c.typ
 		}
 		defs[0] += " PRIMARY KEY NOT NULL"
 		defs[1] += " NOT NULL"
-		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+q(t.LogicalName)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+q(t.LogicalName)+" ("+strings.Join(defs, ", ")+") WITHOUT ROWID"); err != nil {
 			return fmt.Errorf("create: %w", err)
 		}
 	} else {
@@ -156,15 +160,20 @@ func migrateIndexes(ctx context.Context, conn *sql.Conn, t *eventual.Table) erro
 				k.LogicalName, strings.Join(k.ColumnNames(), ", "), err)
 		}
 	}
-	plain := []string{"versionnumber"}
-	for _, c := range t.Columns {
-		if c.Type.IsLookup() {
-			plain = append(plain, c.LogicalName)
-		}
+	name := "ix_" + t.LogicalName + "_versionnumber"
+	if _, err := conn.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+q(name)+" ON "+q(t.LogicalName)+" ("+q("versionnumber")+")"); err != nil {
+		return fmt.Errorf("create index %s: %w", name, err)
 	}
-	for _, c := range plain {
-		name := "ix_" + t.LogicalName + "_" + c
-		if _, err := conn.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+q(name)+" ON "+q(t.LogicalName)+" ("+q(c)+")"); err != nil {
+	// Lookups are indexed for expansion, $filter and unlinking. Empty
+	// lookups are the common case and never searched for by value, so
+	// the indexes leave them out (partial indexes); "lookup = ?" implies
+	// "lookup IS NOT NULL", so SQLite still uses them.
+	for _, c := range t.Columns {
+		if !c.Type.IsLookup() {
+			continue
+		}
+		name := "ix_" + t.LogicalName + "_" + c.LogicalName
+		if _, err := conn.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+q(name)+" ON "+q(t.LogicalName)+" ("+q(c.LogicalName)+") WHERE "+q(c.LogicalName)+" IS NOT NULL"); err != nil {
 			return fmt.Errorf("create index %s: %w", name, err)
 		}
 	}

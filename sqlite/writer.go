@@ -106,7 +106,7 @@ func (w *writer) commit(batch []*writeOp) {
 			continue
 		}
 		if useSavepoints {
-			if _, err := w.conn.ExecContext(bg, "SAVEPOINT w"); err != nil {
+			if _, err := w.exec(bg, "SAVEPOINT w"); err != nil {
 				results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
 				continue
 			}
@@ -117,7 +117,7 @@ func (w *writer) commit(batch []*writeOp) {
 			w.next = mark
 			results[i] = err
 			if useSavepoints {
-				if _, rerr := w.conn.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
+				if _, rerr := w.exec(bg, "ROLLBACK TO w"); rerr != nil {
 					// The transaction is unusable: fail the whole batch.
 					w.conn.ExecContext(bg, "ROLLBACK")
 					fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
@@ -128,7 +128,7 @@ func (w *writer) commit(batch []*writeOp) {
 			ran++
 		}
 		if useSavepoints {
-			if _, err := w.conn.ExecContext(bg, "RELEASE w"); err != nil {
+			if _, err := w.exec(bg, "RELEASE w"); err != nil {
 				w.conn.ExecContext(bg, "ROLLBACK")
 				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 				return

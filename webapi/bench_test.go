@@ -78,7 +78,7 @@ func BenchmarkRawSQLiteUpsert(b *testing.B) {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(`CREATE TABLE account (accountid TEXT PRIMARY KEY NOT NULL, versionnumber INTEGER NOT NULL, name TEXT COLLATE NOCASE,
-		accountnumber TEXT COLLATE NOCASE, createdon TEXT, modifiedon TEXT)`); err != nil {
+		accountnumber TEXT COLLATE NOCASE, createdon TEXT, modifiedon TEXT) WITHOUT ROWID`); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := db.Exec(`CREATE UNIQUE INDEX ak ON account (accountnumber)`); err != nil {
