@@ -1,15 +1,19 @@
 package sqlite
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/internal/sqlbuild"
+	"github.com/eventual-pp/eventual/internal/sqlstore"
 	"github.com/google/uuid"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// dialect is SQLite's sqlbuild.Dialect.
+// dialect is SQLite's sqlstore.Dialect.
 //
 // Storage: GUIDs as lower-case text, text with NOCASE collation (Dataverse
 // compares text without regard to case, so keys, filters and ordering do
@@ -17,7 +21,43 @@ import (
 // datetimes as ISO 8601 UTC text, which sorts chronologically.
 type dialect struct{}
 
-var _ sqlbuild.Dialect = dialect{}
+var _ sqlstore.Dialect = dialect{}
+
+// Conflict turns SQLite's unique-constraint errors into ConflictErrors,
+// naming the alternate key from the columns in the message
+// ("UNIQUE constraint failed: account.accountnumber").
+func (dialect) Conflict(t *eventual.Table, err error) (*eventual.ConflictError, bool) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return nil, false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return &eventual.ConflictError{Table: t}, true
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+	default:
+		return nil, false
+	}
+	msg := se.Error()
+	if i := strings.LastIndex(msg, "failed: "); i >= 0 {
+		msg = msg[i+len("failed: "):]
+	}
+	if j := strings.Index(msg, " ("); j >= 0 {
+		msg = msg[:j]
+	}
+	var cols []string
+	for _, part := range strings.Split(msg, ",") {
+		part = strings.TrimSpace(part)
+		if k := strings.IndexByte(part, '.'); k >= 0 {
+			part = part[k+1:]
+		}
+		cols = append(cols, part)
+	}
+	if len(cols) == 1 && cols[0] == t.PrimaryIDAttribute {
+		return &eventual.ConflictError{Table: t}, true
+	}
+	return &eventual.ConflictError{Table: t, Key: t.KeyFor(cols)}, true
+}
 
 func (dialect) Placeholder(int) string { return "?" }
 

@@ -28,6 +28,7 @@ import (
 	"sync"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlstore"
 	"github.com/google/uuid"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -218,7 +219,7 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	defer r.conn.ExecContext(context.Background(), "ROLLBACK")
-	return fn(&txn{db: db, q: r})
+	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema})
 }
 
 // closeReaders closes the read connections, waiting for those in use.
@@ -232,12 +233,6 @@ func (db *DB) closeReaders() {
 	}
 }
 
-// querier runs SQL for a transaction, caching prepared statements.
-type querier interface {
-	query(ctx context.Context, sql string, args ...any) (*sql.Rows, error)
-	exec(ctx context.Context, sql string, args ...any) (sql.Result, error)
-}
-
 // reader is a read connection with its own prepared statements. Each View
 // takes one for its whole transaction, so preparing a statement never
 // needs a second connection.
@@ -246,7 +241,8 @@ type reader struct {
 	stmts map[string]*sql.Stmt
 }
 
-func (r *reader) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+// QueryContext runs a query on a cached prepared statement.
+func (r *reader) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
 	s, ok := r.stmts[text]
 	if !ok {
 		var err error
@@ -265,7 +261,8 @@ func (r *reader) query(ctx context.Context, text string, args ...any) (*sql.Rows
 	return s.QueryContext(ctx, args...)
 }
 
-func (r *reader) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+// ExecContext refuses: readers do not write.
+func (r *reader) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
 	return nil, errors.New("sqlite: write in a read-only transaction")
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlstore"
 )
 
 // writeOp is one queued Update.
@@ -106,7 +107,7 @@ func (w *writer) commit(batch []*writeOp) {
 			continue
 		}
 		if useSavepoints {
-			if _, err := w.exec(bg, "SAVEPOINT w"); err != nil {
+			if _, err := w.ExecContext(bg, "SAVEPOINT w"); err != nil {
 				results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
 				continue
 			}
@@ -117,7 +118,7 @@ func (w *writer) commit(batch []*writeOp) {
 			w.next = mark
 			results[i] = err
 			if useSavepoints {
-				if _, rerr := w.exec(bg, "ROLLBACK TO w"); rerr != nil {
+				if _, rerr := w.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
 					// The transaction is unusable: fail the whole batch.
 					w.conn.ExecContext(bg, "ROLLBACK")
 					fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
@@ -128,7 +129,7 @@ func (w *writer) commit(batch []*writeOp) {
 			ran++
 		}
 		if useSavepoints {
-			if _, err := w.exec(bg, "RELEASE w"); err != nil {
+			if _, err := w.ExecContext(bg, "RELEASE w"); err != nil {
 				w.conn.ExecContext(bg, "ROLLBACK")
 				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 				return
@@ -143,7 +144,7 @@ func (w *writer) commit(batch []*writeOp) {
 		return
 	}
 	if w.next != w.version {
-		if _, err := w.exec(bg, "INSERT INTO eventual_meta (key, value) VALUES ('version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+		if _, err := w.ExecContext(bg, "INSERT INTO eventual_meta (key, value) VALUES ('version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 			strconv.FormatInt(w.next, 10)); err != nil {
 			w.conn.ExecContext(bg, "ROLLBACK")
 			fail(fmt.Errorf("sqlite: save version: %w", err))
@@ -169,7 +170,7 @@ func (w *writer) runOp(op *writeOp) (err error) {
 			err = fmt.Errorf("sqlite: write panicked: %v", r)
 		}
 	}()
-	return op.fn(&txn{db: w.db, q: w, w: w})
+	return op.fn(&sqlstore.Tx{D: dialect{}, Q: w, Schema: w.db.schema, Version: w.nextVersion})
 }
 
 func (w *writer) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
@@ -191,7 +192,8 @@ func (w *writer) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
 	return s, nil
 }
 
-func (w *writer) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+// QueryContext runs a query on a cached prepared statement.
+func (w *writer) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
 	s, err := w.stmt(ctx, text)
 	if err != nil {
 		return nil, err
@@ -199,7 +201,8 @@ func (w *writer) query(ctx context.Context, text string, args ...any) (*sql.Rows
 	return s.QueryContext(ctx, args...)
 }
 
-func (w *writer) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+// ExecContext runs a statement on a cached prepared statement.
+func (w *writer) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
 	s, err := w.stmt(ctx, text)
 	if err != nil {
 		return nil, err
@@ -207,8 +210,8 @@ func (w *writer) exec(ctx context.Context, text string, args ...any) (sql.Result
 	return s.ExecContext(ctx, args...)
 }
 
-// nextVersion hands out the next row version.
-func (w *writer) nextVersion() int64 {
+// nextVersion hands out the next row version as a statement parameter.
+func (w *writer) nextVersion() (string, []any) {
 	w.next++
-	return w.next
+	return "?", []any{w.next}
 }
