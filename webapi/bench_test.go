@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/testpg"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // Benchmarks of the Web API against the raw database, in one run:
@@ -31,9 +33,12 @@ import (
 // benchClients is the number of concurrent HTTP clients.
 const benchClients = 8
 
-func benchServer(b *testing.B) *testServer {
-	b.Helper()
-	return newServer(b, stores[0], metadata.Builtin())
+// benchStores runs a benchmark once per store (PostgreSQL when
+// EVENTUAL_TEST_POSTGRES is set).
+func benchStores(b *testing.B, fn func(b *testing.B, s *testServer)) {
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) { fn(b, newServer(b, st, metadata.Builtin())) })
+	}
 }
 
 // parallel runs fn on benchClients goroutines with a shared HTTP client.
@@ -109,16 +114,18 @@ func BenchmarkRawSQLiteUpsert(b *testing.B) {
 }
 
 func BenchmarkHTTPCreate(b *testing.B) {
-	s := benchServer(b)
-	parallel(b, s, func(c *http.Client, i int64) {
-		send(b, c, "POST", s.URL+"accounts", fmt.Appendf(nil, `{"name":"Account %d","accountnumber":"C-%d"}`, i, i), http.StatusNoContent)
+	benchStores(b, func(b *testing.B, s *testServer) {
+		parallel(b, s, func(c *http.Client, i int64) {
+			send(b, c, "POST", s.URL+"accounts", fmt.Appendf(nil, `{"name":"Account %d","accountnumber":"C-%d"}`, i, i), http.StatusNoContent)
+		})
 	})
 }
 
 func BenchmarkHTTPUpsertByKey(b *testing.B) {
-	s := benchServer(b)
-	parallel(b, s, func(c *http.Client, i int64) {
-		send(b, c, "PATCH", fmt.Sprintf("%saccounts(accountnumber='U-%d')", s.URL, i), fmt.Appendf(nil, `{"name":"Account %d"}`, i), http.StatusNoContent)
+	benchStores(b, func(b *testing.B, s *testServer) {
+		parallel(b, s, func(c *http.Client, i int64) {
+			send(b, c, "PATCH", fmt.Sprintf("%saccounts(accountnumber='U-%d')", s.URL, i), fmt.Appendf(nil, `{"name":"Account %d"}`, i), http.StatusNoContent)
+		})
 	})
 }
 
@@ -148,32 +155,134 @@ func seed(b *testing.B, s *testServer, n int) {
 }
 
 func BenchmarkHTTPRetrieveByKey(b *testing.B) {
-	s := benchServer(b)
-	const n = 10000
-	seed(b, s, n)
-	parallel(b, s, func(c *http.Client, i int64) {
-		send(b, c, "GET", fmt.Sprintf("%saccounts(accountnumber='S-%d')?$select=name,numberofemployees", s.URL, i%n), nil, http.StatusOK)
+	benchStores(b, func(b *testing.B, s *testServer) {
+		const n = 10000
+		seed(b, s, n)
+		parallel(b, s, func(c *http.Client, i int64) {
+			send(b, c, "GET", fmt.Sprintf("%saccounts(accountnumber='S-%d')?$select=name,numberofemployees", s.URL, i%n), nil, http.StatusOK)
+		})
 	})
 }
 
 // BenchmarkHTTPFilterQuery100k runs a $filter over 100,000 rows that
 // selects 100 of them (numberofemployees is not indexed: a full scan).
 func BenchmarkHTTPFilterQuery100k(b *testing.B) {
-	s := benchServer(b)
-	seed(b, s, 100000)
-	parallel(b, s, func(c *http.Client, i int64) {
-		q := fmt.Sprintf("$select=name&$filter=numberofemployees%%20eq%%20%d%%20and%%20statecode%%20eq%%200", i%1000)
-		send(b, c, "GET", s.URL+"accounts?"+q, nil, http.StatusOK)
+	benchStores(b, func(b *testing.B, s *testServer) {
+		seed(b, s, 100000)
+		parallel(b, s, func(c *http.Client, i int64) {
+			q := fmt.Sprintf("$select=name&$filter=numberofemployees%%20eq%%20%d%%20and%%20statecode%%20eq%%200", i%1000)
+			send(b, c, "GET", s.URL+"accounts?"+q, nil, http.StatusOK)
+		})
 	})
 }
 
 // BenchmarkHTTPFilterQueryIndexed100k filters on the alternate key over
 // 100,000 rows (an index seek), with a contains() on the name.
 func BenchmarkHTTPFilterQueryIndexed100k(b *testing.B) {
-	s := benchServer(b)
-	seed(b, s, 100000)
-	parallel(b, s, func(c *http.Client, i int64) {
-		q := "$select=name&$filter=" + strings.ReplaceAll(fmt.Sprintf("accountnumber eq 'S-%d' and contains(name,'Account')", i%100000), " ", "%20")
-		send(b, c, "GET", s.URL+"accounts?"+q, nil, http.StatusOK)
+	benchStores(b, func(b *testing.B, s *testServer) {
+		seed(b, s, 100000)
+		parallel(b, s, func(c *http.Client, i int64) {
+			q := "$select=name&$filter=" + strings.ReplaceAll(fmt.Sprintf("accountnumber eq 'S-%d' and contains(name,'Account')", i%100000), " ", "%20")
+			send(b, c, "GET", s.URL+"accounts?"+q, nil, http.StatusOK)
+		})
 	})
+}
+
+// pgxBench connects to a fresh PostgreSQL schema with an account table
+// shaped like the store's.
+func pgxBench(b *testing.B) (*pgx.Conn, func()) {
+	b.Helper()
+	if testpg.DSN() == "" {
+		b.Skipf("set %s to benchmark PostgreSQL", testpg.EnvDSN)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testpg.Schema(b, "raw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE SEQUENCE v`,
+		`CREATE TABLE account (accountid uuid PRIMARY KEY, versionnumber bigint NOT NULL, name text COLLATE "C",
+			accountnumber text COLLATE "C", createdon timestamptz, modifiedon timestamptz)`,
+		`CREATE UNIQUE INDEX ak ON account ((lower(accountnumber) COLLATE "C"))`,
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return conn, func() { conn.Close(ctx) }
+}
+
+const rawPgxUpsert = `INSERT INTO account (accountid, versionnumber, name, accountnumber, createdon, modifiedon)
+	VALUES ($1, nextval('v'), $2, $3, $4, $4)
+	ON CONFLICT ((lower(accountnumber) COLLATE "C")) DO UPDATE SET name = excluded.name, versionnumber = excluded.versionnumber, modifiedon = excluded.modifiedon`
+
+// BenchmarkRawPgxUpsert is the PostgreSQL baseline for single writes: one
+// row per transaction (autocommit), one connection, synchronous_commit as
+// the server has it.
+func BenchmarkRawPgxUpsert(b *testing.B) {
+	conn, done := pgxBench(b)
+	defer done()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		if _, err := conn.Exec(ctx, rawPgxUpsert, uuid.New(), fmt.Sprint("Account ", i), fmt.Sprint("RAW-", i), now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "rows/s")
+}
+
+// BenchmarkRawPgxBatchUpsert is the PostgreSQL baseline for bulk writes:
+// 1000 upserts per transaction, sent as one pipelined batch.
+func BenchmarkRawPgxBatchUpsert(b *testing.B) {
+	conn, done := pgxBench(b)
+	defer done()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	const size = 1000
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		batch := &pgx.Batch{}
+		for range size {
+			batch.Queue(rawPgxUpsert, uuid.New(), fmt.Sprint("Account ", n), fmt.Sprint("RAW-", n), now)
+			n++
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+}
+
+// BenchmarkRawPgxCopy is the PostgreSQL ceiling for bulk inserts: COPY of
+// 1000 new rows per transaction.
+func BenchmarkRawPgxCopy(b *testing.B) {
+	conn, done := pgxBench(b)
+	defer done()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	const size = 1000
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		rows := make([][]any, size)
+		for i := range rows {
+			rows[i] = []any{uuid.New(), int64(n), fmt.Sprint("Account ", n), fmt.Sprint("RAW-", n), now, now}
+			n++
+		}
+		if _, err := conn.CopyFrom(ctx, pgx.Identifier{"account"}, []string{"accountid", "versionnumber", "name", "accountnumber", "createdon", "modifiedon"}, pgx.CopyFromRows(rows)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
 }

@@ -13,7 +13,9 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/testpg"
 	"github.com/eventual-pp/eventual/metadata"
+	"github.com/eventual-pp/eventual/postgres"
 	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/eventual-pp/eventual/webapi"
 )
@@ -33,6 +35,19 @@ var stores = []store{
 		}
 		return db
 	}},
+}
+
+func init() {
+	if testpg.DSN() == "" {
+		return
+	}
+	stores = append(stores, store{"postgres", func(tb testing.TB, schema *eventual.Schema) eventual.Store {
+		db, err := postgres.Open(context.Background(), testpg.Schema(tb, "web"), schema, postgres.Options{})
+		if err != nil {
+			tb.Fatalf("open postgres: %v", err)
+		}
+		return db
+	}})
 }
 
 // testServer is a Web API server on a loopback port.

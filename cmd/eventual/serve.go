@@ -2,18 +2,40 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
+	"net/url"
 	"time"
 
+	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/postgres"
 	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/eventual-pp/eventual/webapi"
 )
+
+// openStore opens the store --db names: a postgres:// DSN or a SQLite
+// file path.
+func openStore(ctx context.Context, cfg Config, schema *eventual.Schema) (eventual.Store, error) {
+	if postgres.IsDSN(cfg.DB) {
+		return postgres.Open(ctx, cfg.DB, schema, postgres.Options{})
+	}
+	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous})
+}
+
+// redactDSN hides the password of a DSN before printing it.
+func redactDSN(dsn string) string {
+	if !postgres.IsDSN(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	return u.Redacted()
+}
 
 // ServeCommand runs an instance: the Dataverse Web API over the embedded
 // SQLite store.
@@ -34,7 +56,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eventual serve", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
 	listen := fs.String("listen", DefaultListen, "address to listen on (host:port; port 0 picks a free port)")
-	db := fs.String("db", DefaultDB, "SQLite database file")
+	db := fs.String("db", DefaultDB, "SQLite database file, or a PostgreSQL DSN (postgres://user@host:5432/db?search_path=schema)")
 	configPath := fs.String("config", "", "YAML configuration file (optional)")
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
 	fs.Usage = func() {
@@ -68,16 +90,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://") {
-		return errors.New("serve: the PostgreSQL store is not available in this build; use a SQLite file path")
-	}
 	schema, err := cfg.Schema.Schema()
 	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	store, err := sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous})
+	store, err := openStore(ctx, cfg, schema)
 	if err != nil {
 		return err
 	}
@@ -93,7 +112,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	fmt.Fprintf(c.Stdout, "eventual: serving the Dataverse Web API at %s (database %s)\n", base, cfg.DB)
+	fmt.Fprintf(c.Stdout, "eventual: serving the Dataverse Web API at %s (database %s)\n", base, redactDSN(cfg.DB))
 	if c.Ready != nil {
 		c.Ready(base)
 	}

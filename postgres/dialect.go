@@ -1,0 +1,203 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlstore"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// dialect is PostgreSQL's sqlstore.Dialect.
+//
+// Storage: GUIDs as uuid, text as text in the "C" collation compared
+// through lower() (Dataverse compares text without regard to case, so
+// keys, filters and ordering do too; the expression indexes of text keys
+// use the same lower() form), exact decimals as bigint scaled by
+// 10^precision (as in the SQLite store, so both round and order alike),
+// datetimes as timestamptz.
+type dialect struct{}
+
+var _ sqlstore.Dialect = dialect{}
+
+func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+func (dialect) ColumnType(c *eventual.Column) string {
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		return `text COLLATE "C"`
+	case eventual.TypeInteger, eventual.TypeChoice:
+		return "integer"
+	case eventual.TypeBigInt, eventual.TypeDecimal, eventual.TypeMoney:
+		return "bigint"
+	case eventual.TypeDouble:
+		return "double precision"
+	case eventual.TypeBoolean:
+		return "boolean"
+	case eventual.TypeDateTime:
+		return "timestamp with time zone"
+	}
+	return "uuid"
+}
+
+// Text makes comparisons and ordering of an expression ignore case.
+func (dialect) Text(expr string) string { return "lower(" + expr + `) COLLATE "C"` }
+
+func (dialect) Like(expr, pattern string) string {
+	return "(" + expr + " ILIKE " + pattern + ` ESCAPE '\')`
+}
+
+func (dialect) NullsOrder(desc bool) string {
+	if desc {
+		return " NULLS LAST"
+	}
+	return " NULLS FIRST"
+}
+
+func (dialect) Bool(v bool) string {
+	if v {
+		return "TRUE"
+	}
+	return "FALSE"
+}
+
+func (dialect) Encode(c *eventual.Column, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
+		if n, ok := v.(int64); ok {
+			return n, nil
+		}
+	case eventual.TypeDecimal, eventual.TypeMoney:
+		if d, ok := v.(eventual.Decimal); ok {
+			d, err := d.Rescale(c.Precision)
+			if err != nil {
+				return nil, err
+			}
+			return d.Units, nil
+		}
+	case eventual.TypeDouble:
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+	case eventual.TypeBoolean:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case eventual.TypeDateTime:
+		if t, ok := v.(time.Time); ok {
+			return t.UTC(), nil
+		}
+	case eventual.TypeUniqueIdentifier:
+		if id, ok := v.(uuid.UUID); ok {
+			return id.String(), nil
+		}
+	case eventual.TypeLookup, eventual.TypeCustomer:
+		switch r := v.(type) {
+		case eventual.EntityReference:
+			return r.ID.String(), nil
+		case uuid.UUID:
+			return r.String(), nil
+		}
+	}
+	return nil, fmt.Errorf("value %v (%T) does not fit a %s column", v, v, c.Type)
+}
+
+func decodeUUID(v any) (uuid.UUID, bool) {
+	switch x := v.(type) {
+	case string:
+		id, err := uuid.Parse(x)
+		return id, err == nil
+	case []byte:
+		if len(x) == 16 {
+			return uuid.UUID(x), true
+		}
+		id, err := uuid.ParseBytes(x)
+		return id, err == nil
+	case [16]byte:
+		return uuid.UUID(x), true
+	}
+	return uuid.Nil, false
+}
+
+func (dialect) Decode(c *eventual.Column, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	bad := func() (any, error) {
+		return nil, fmt.Errorf("column %s: stored value %v (%T) is not a %s", c.LogicalName, v, v, c.Type)
+	}
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		switch s := v.(type) {
+		case string:
+			return s, nil
+		case []byte:
+			return string(s), nil
+		}
+	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
+		switch n := v.(type) {
+		case int64:
+			return n, nil
+		case int32:
+			return int64(n), nil
+		}
+	case eventual.TypeDecimal, eventual.TypeMoney:
+		if n, ok := v.(int64); ok {
+			return eventual.Decimal{Units: n, Scale: c.Precision}, nil
+		}
+	case eventual.TypeDouble:
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+	case eventual.TypeBoolean:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case eventual.TypeDateTime:
+		if t, ok := v.(time.Time); ok {
+			return t.UTC(), nil
+		}
+	case eventual.TypeUniqueIdentifier:
+		if id, ok := decodeUUID(v); ok {
+			return id, nil
+		}
+	case eventual.TypeLookup, eventual.TypeCustomer:
+		if id, ok := decodeUUID(v); ok {
+			return eventual.EntityReference{ID: id}, nil
+		}
+	}
+	return bad()
+}
+
+// Conflict maps unique violations (SQLSTATE 23505) to ConflictErrors by
+// constraint name: the primary key, or an alternate-key index.
+func (dialect) Conflict(t *eventual.Table, err error) (*eventual.ConflictError, bool) {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return nil, false
+	}
+	for _, k := range t.Keys {
+		if pe.ConstraintName == keyIndexName(t, k) {
+			return &eventual.ConflictError{Table: t, Key: k}, true
+		}
+	}
+	return &eventual.ConflictError{Table: t}, true
+}
+
+// retryable reports errors after which a transaction may simply run
+// again: serialization failures and deadlocks.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}

@@ -1,0 +1,234 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha1"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlbuild"
+)
+
+// maxIdentifier is PostgreSQL's identifier length limit in bytes.
+const maxIdentifier = 63
+
+// checkNames rejects names PostgreSQL would truncate.
+func checkNames(s *eventual.Schema) error {
+	for _, t := range s.Tables() {
+		if len(t.LogicalName) > maxIdentifier {
+			return fmt.Errorf("postgres: table name %q is longer than PostgreSQL's %d-byte identifier limit", t.LogicalName, maxIdentifier)
+		}
+		for _, c := range t.Columns {
+			if len(sqlbuild.TypeColumn(c)) > maxIdentifier {
+				return fmt.Errorf("postgres: column name %s.%s is too long for PostgreSQL's %d-byte identifier limit", t.LogicalName, c.LogicalName, maxIdentifier)
+			}
+		}
+	}
+	return nil
+}
+
+// keyIndexName names the unique index of an alternate key. A hash of the
+// table, key and columns keeps it within PostgreSQL's identifier limit
+// and changes when the key's columns change.
+func keyIndexName(t *eventual.Table, k *eventual.Key) string {
+	h := sha1.Sum([]byte(t.LogicalName + "\x00" + k.LogicalName + "\x00" + strings.Join(k.ColumnNames(), ",")))
+	prefix := t.LogicalName
+	if len(prefix) > 30 {
+		prefix = prefix[:30]
+	}
+	return "ak_" + prefix + "_" + hex.EncodeToString(h[:8])
+}
+
+func indexName(t *eventual.Table, suffix string) string {
+	name := "ix_" + t.LogicalName + "_" + suffix
+	if len(name) <= maxIdentifier {
+		return name
+	}
+	h := sha1.Sum([]byte(name))
+	return name[:40] + "_" + hex.EncodeToString(h[:8])
+}
+
+// migrationLock is the advisory lock key that serializes migrations of
+// servers starting together.
+const migrationLock = 0x6576656e74 // "event"
+
+func (db *DB) migrate(ctx context.Context, searchPath string) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
+		return fmt.Errorf("postgres: migrate: lock: %w", err)
+	}
+	if first := strings.TrimSpace(strings.Split(searchPath, ",")[0]); first != "" && first != "$user" {
+		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlbuild.Quote(strings.Trim(first, `"`))); err != nil {
+			return fmt.Errorf("postgres: create schema %s: %w", first, err)
+		}
+	}
+	var current sql.NullString
+	if err := tx.QueryRowContext(ctx, "SELECT current_schema()").Scan(&current); err != nil || !current.Valid {
+		return errNoSchema
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE IF NOT EXISTS eventual_meta (key text PRIMARY KEY, value text NOT NULL)`,
+		`CREATE SEQUENCE IF NOT EXISTS eventual_version`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("postgres: migrate: %w", err)
+		}
+	}
+	for _, t := range db.schema.Tables() {
+		if err := migrateTable(ctx, tx, t); err != nil {
+			return fmt.Errorf("postgres: migrate table %s: %w", t.LogicalName, err)
+		}
+	}
+	if err := db.loadMeta(ctx, tx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// sqlColumn is one SQL column with its declared type and the type
+// information_schema reports for it.
+type sqlColumn struct {
+	name, typ, reported string
+}
+
+var reported = map[string]string{
+	`text COLLATE "C"`: "text", "integer": "integer", "bigint": "bigint", "double precision": "double precision",
+	"boolean": "boolean", "timestamp with time zone": "timestamp with time zone", "uuid": "uuid", "text": "text",
+}
+
+func sqlColumns(t *eventual.Table) []sqlColumn {
+	d := dialect{}
+	out := []sqlColumn{{t.PrimaryIDAttribute, "uuid", "uuid"}, {"versionnumber", "bigint", "bigint"}}
+	for _, c := range t.Columns {
+		if c.LogicalName == t.PrimaryIDAttribute || c.LogicalName == "versionnumber" {
+			continue
+		}
+		typ := d.ColumnType(c)
+		out = append(out, sqlColumn{c.LogicalName, typ, reported[typ]})
+		if c.Type == eventual.TypeCustomer {
+			out = append(out, sqlColumn{sqlbuild.TypeColumn(c), "text", "text"})
+		}
+	}
+	return out
+}
+
+func migrateTable(ctx context.Context, tx *sql.Tx, t *eventual.Table) error {
+	q := sqlbuild.Quote
+	rows, err := tx.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = $1`, t.LogicalName)
+	if err != nil {
+		return fmt.Errorf("read columns: %w", err)
+	}
+	existing := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			rows.Close()
+			return err
+		}
+		existing[name] = typ
+	}
+	rows.Close()
+	cols := sqlColumns(t)
+	if len(existing) == 0 {
+		defs := make([]string, len(cols))
+		for i, c := range cols {
+			defs[i] = q(c.name) + " " + c.typ
+		}
+		defs[0] += " PRIMARY KEY"
+		defs[1] += " NOT NULL"
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+q(t.LogicalName)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return fmt.Errorf("create: %w", err)
+		}
+	} else {
+		for _, c := range cols {
+			typ, ok := existing[c.name]
+			if !ok {
+				if _, err := tx.ExecContext(ctx, "ALTER TABLE "+q(t.LogicalName)+" ADD COLUMN "+q(c.name)+" "+c.typ); err != nil {
+					return fmt.Errorf("add column %s: %w", c.name, err)
+				}
+				continue
+			}
+			if typ != c.reported {
+				return fmt.Errorf("column %s is stored as %q but the schema needs %q; changing a column's type is not supported (add a new column instead)", c.name, typ, c.reported)
+			}
+		}
+	}
+	return migrateIndexes(ctx, tx, t)
+}
+
+// keyIndexColumns renders the indexed expressions of a key: text columns
+// through lower(), as GetByKey and $filter compare them.
+func keyIndexColumns(k *eventual.Key) string {
+	d := dialect{}
+	parts := make([]string, len(k.Columns))
+	for i, c := range k.Columns {
+		if c.Type.IsText() {
+			parts[i] = "(" + d.Text(sqlbuild.Quote(c.LogicalName)) + ")"
+		} else {
+			parts[i] = sqlbuild.Quote(c.LogicalName)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func migrateIndexes(ctx context.Context, tx *sql.Tx, t *eventual.Table) error {
+	q := sqlbuild.Quote
+	rows, err := tx.QueryContext(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 AND indexname LIKE 'ak\_%'`, t.LogicalName)
+	if err != nil {
+		return fmt.Errorf("read indexes: %w", err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		have[n] = true
+	}
+	rows.Close()
+	want := map[string]*eventual.Key{}
+	for _, k := range t.Keys {
+		want[keyIndexName(t, k)] = k
+	}
+	for name := range have {
+		if want[name] == nil {
+			if _, err := tx.ExecContext(ctx, "DROP INDEX "+q(name)); err != nil {
+				return fmt.Errorf("drop index %s: %w", name, err)
+			}
+		}
+	}
+	for _, k := range t.Keys {
+		name := keyIndexName(t, k)
+		if have[name] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE UNIQUE INDEX "+q(name)+" ON "+q(t.LogicalName)+" ("+keyIndexColumns(k)+")"); err != nil {
+			return fmt.Errorf("alternate key %s cannot be activated: existing rows have duplicate values for (%s): %w",
+				k.LogicalName, strings.Join(k.ColumnNames(), ", "), err)
+		}
+	}
+	stmts := []string{"CREATE INDEX IF NOT EXISTS " + q(indexName(t, "versionnumber")) + " ON " + q(t.LogicalName) + " (" + q("versionnumber") + ")"}
+	for _, c := range t.Columns {
+		if c.Type.IsLookup() {
+			stmts = append(stmts, "CREATE INDEX IF NOT EXISTS "+q(indexName(t, c.LogicalName))+" ON "+q(t.LogicalName)+" ("+q(c.LogicalName)+") WHERE "+q(c.LogicalName)+" IS NOT NULL")
+		}
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("create index: %w", err)
+		}
+	}
+	return nil
+}
