@@ -2,6 +2,8 @@ package eventual
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -60,7 +62,45 @@ type ReadTx interface {
 	// Count returns the number of records of t that filter selects,
 	// counting at most limit+1 rows when limit is positive.
 	Count(ctx context.Context, t *Table, filter Expr, limit int) (int64, error)
+
+	// ChangeToken returns the change-tracking position of this snapshot:
+	// a later Changes call with it as Since returns exactly the changes
+	// this snapshot does not see. Tokens are opaque strings of the store.
+	ChangeToken(ctx context.Context) (string, error)
+
+	// Changes returns changes of a change-tracked table after the position
+	// q.Since that this snapshot sees: records created or updated since
+	// (their current state, once each) when q.Deleted is false, records
+	// deleted since (and not created again) when it is true; in primary
+	// key order after q.After, at most q.Limit. A change committed late by
+	// a concurrent writer is never skipped: it is after every token handed
+	// out before it became visible. It returns ErrBadToken for a token the
+	// store did not issue.
+	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
 }
+
+// ChangeQuery selects changes of a table since a change token.
+type ChangeQuery struct {
+	Table   *Table
+	Columns []*Column
+	Since   string
+	Deleted bool
+	After   uuid.UUID
+	Limit   int
+}
+
+// Change is a record created, updated or deleted since a change token.
+type Change struct {
+	// ID is the record's primary key.
+	ID uuid.UUID
+	// Record is the record's current state; nil for a deletion.
+	Record *Record
+	// Deleted reports a deletion.
+	Deleted bool
+}
+
+// ErrBadToken is returned for a change token the store cannot read.
+var ErrBadToken = errors.New("change token not valid for this store")
 
 // Tx reads and writes records inside a read-write transaction.
 type Tx interface {
@@ -75,12 +115,17 @@ type Tx interface {
 	// a *ConflictError if an alternate key would be duplicated.
 	Update(ctx context.Context, t *Table, id uuid.UUID, values Values) (int64, error)
 
-	// Delete removes the record of t with the primary key. It returns
-	// ErrNotFound if there is none.
+	// Delete removes the record of t with the primary key, recording the
+	// deletion for change tracking when the table is change-tracked. It
+	// returns ErrNotFound if there is none.
 	Delete(ctx context.Context, t *Table, id uuid.UUID) error
 
 	// Unlink clears the lookup of every record that references id through
 	// the relationship, giving each a new version, and returns how many
 	// records changed. Deletes use it so that no lookup dangles.
 	Unlink(ctx context.Context, r *Relationship, id uuid.UUID) (int64, error)
+
+	// PurgeDeleted forgets deletions recorded before the time (change
+	// tracking retention) and returns how many it forgot.
+	PurgeDeleted(ctx context.Context, before time.Time) (int64, error)
 }

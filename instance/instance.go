@@ -89,9 +89,9 @@ func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) 
 // returns its primary key.
 func (in *Instance) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
 	var id uuid.UUID
-	err := in.Store.Update(ctx, func(tx eventual.Tx) error {
+	err := in.Atomic(ctx, func(s *Session) error {
 		var err error
-		id, err = in.create(ctx, tx, e)
+		id, err = s.Create(ctx, e)
 		return err
 	})
 	return id, err
@@ -100,10 +100,12 @@ func (in *Instance) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, 
 // Update updates an existing record. With IfMatch set to a version, the
 // record must still have it.
 func (in *Instance) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond Condition) (uuid.UUID, error) {
-	if cond.IfMatch == "" {
-		cond.IfMatch = "*"
-	}
-	_, id, err := in.Upsert(ctx, target, &eventual.Entity{Table: target.Table, Values: values}, cond)
+	var id uuid.UUID
+	err := in.Atomic(ctx, func(s *Session) error {
+		var err error
+		id, err = s.Update(ctx, target, values, cond)
+		return err
+	})
 	return id, err
 }
 
@@ -115,9 +117,9 @@ func (in *Instance) Update(ctx context.Context, target eventual.EntityReference,
 // key, if it has one. IfMatch "*" forbids the create (404), IfNoneMatch
 // "*" forbids the update (412). It reports whether it created the record.
 func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (created bool, id uuid.UUID, err error) {
-	err = in.Store.Update(ctx, func(tx eventual.Tx) error {
+	err = in.Atomic(ctx, func(s *Session) error {
 		var err error
-		created, id, err = in.upsert(ctx, tx, target, e, cond)
+		created, id, err = s.Upsert(ctx, target, e, cond)
 		return err
 	})
 	return created, id, err
@@ -126,9 +128,7 @@ func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference,
 // Delete deletes the record the target names. Lookups that referenced it
 // are cleared (Dataverse's "remove link" behaviour), so none dangles.
 func (in *Instance) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
-	return in.Store.Update(ctx, func(tx eventual.Tx) error {
-		return in.delete(ctx, tx, target, cond)
-	})
+	return in.Atomic(ctx, func(s *Session) error { return s.Delete(ctx, target, cond) })
 }
 
 // Retrieve returns the record the target names, with the columns asked
@@ -138,16 +138,24 @@ func (in *Instance) Retrieve(ctx context.Context, target eventual.EntityReferenc
 	var rec *eventual.Record
 	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
 		var err error
-		rec, err = in.find(ctx, tx, target, withLookups(target.Table, columns, expand))
-		if err != nil {
-			return err
-		}
-		if ifNoneMatch != "" && ifNoneMatch == strconv.FormatInt(rec.Version, 10) {
-			return eventual.Errorf(eventual.KindNotModified, eventual.CodeNone, "Not Modified")
-		}
-		return in.expand(ctx, tx, []*eventual.Record{rec}, expand)
+		rec, err = in.retrieve(ctx, tx, target, columns, expand, ifNoneMatch)
+		return err
 	})
 	return rec, err
+}
+
+func (in *Instance) retrieve(ctx context.Context, tx eventual.ReadTx, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error) {
+	rec, err := in.find(ctx, tx, target, withLookups(target.Table, columns, expand))
+	if err != nil {
+		return nil, err
+	}
+	if ifNoneMatch != "" && ifNoneMatch == strconv.FormatInt(rec.Version, 10) {
+		return nil, eventual.Errorf(eventual.KindNotModified, eventual.CodeNone, "Not Modified")
+	}
+	if err := in.expand(ctx, tx, []*eventual.Record{rec}, expand); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // MaxCount is the largest count Dataverse reports for $count.
@@ -170,31 +178,55 @@ type Page struct {
 // reports whether more records follow. With count set it also counts the
 // records the filter selects (up to MaxCount).
 func (in *Instance) RetrieveMultiple(ctx context.Context, q *eventual.Query, expand []eventual.Expand, count bool) (*Page, error) {
-	page := &Page{Count: -1}
+	var page *Page
 	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
-		cq := *q
-		cq.Columns = withLookups(q.Table, q.Columns, expand)
-		if q.Limit > 0 {
-			cq.Limit = q.Limit + 1
-		}
-		recs, err := tx.Query(ctx, &cq)
-		if err != nil {
+		var err error
+		page, err = in.retrieveMultiple(ctx, tx, q, expand, count)
+		return err
+	})
+	return page, err
+}
+
+// RetrieveTracked runs a query on a change-tracked table and returns, with
+// the page, the change token of the same snapshot: following the token
+// later returns every change the page did not see.
+func (in *Instance) RetrieveTracked(ctx context.Context, q *eventual.Query) (*Page, string, error) {
+	var page *Page
+	var token string
+	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
+		var err error
+		if token, err = tx.ChangeToken(ctx); err != nil {
 			return err
 		}
-		if q.Limit > 0 && len(recs) > q.Limit {
-			recs, page.More = recs[:q.Limit], true
-		}
-		page.Records = recs
-		if count {
-			n, err := tx.Count(ctx, q.Table, q.Filter, MaxCount)
-			if err != nil {
-				return err
-			}
-			page.Count, page.CountLimitExceeded = min(n, MaxCount), n > MaxCount
-		}
-		return in.expand(ctx, tx, recs, expand)
+		page, err = in.retrieveMultiple(ctx, tx, q, nil, false)
+		return err
 	})
+	return page, token, err
+}
+
+func (in *Instance) retrieveMultiple(ctx context.Context, tx eventual.ReadTx, q *eventual.Query, expand []eventual.Expand, count bool) (*Page, error) {
+	page := &Page{Count: -1}
+	cq := *q
+	cq.Columns = withLookups(q.Table, q.Columns, expand)
+	if q.Limit > 0 {
+		cq.Limit = q.Limit + 1
+	}
+	recs, err := tx.Query(ctx, &cq)
 	if err != nil {
+		return nil, err
+	}
+	if q.Limit > 0 && len(recs) > q.Limit {
+		recs, page.More = recs[:q.Limit], true
+	}
+	page.Records = recs
+	if count {
+		n, err := tx.Count(ctx, q.Table, q.Filter, MaxCount)
+		if err != nil {
+			return nil, err
+		}
+		page.Count, page.CountLimitExceeded = min(n, MaxCount), n > MaxCount
+	}
+	if err := in.expand(ctx, tx, recs, expand); err != nil {
 		return nil, err
 	}
 	return page, nil
@@ -215,6 +247,16 @@ func (in *Instance) Count(ctx context.Context, t *eventual.Table, filter eventua
 // PrimaryNames returns the primary name of each referenced record that
 // exists, by ID. It serves formatted values of lookups.
 func (in *Instance) PrimaryNames(ctx context.Context, refs []eventual.EntityReference) (map[uuid.UUID]string, error) {
+	var out map[uuid.UUID]string
+	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
+		var err error
+		out, err = in.primaryNames(ctx, tx, refs)
+		return err
+	})
+	return out, err
+}
+
+func (in *Instance) primaryNames(ctx context.Context, tx eventual.ReadTx, refs []eventual.EntityReference) (map[uuid.UUID]string, error) {
 	byTable := map[*eventual.Table][]any{}
 	for _, r := range refs {
 		if r.Table != nil && r.Table.PrimaryName() != nil {
@@ -222,24 +264,18 @@ func (in *Instance) PrimaryNames(ctx context.Context, refs []eventual.EntityRefe
 		}
 	}
 	out := map[uuid.UUID]string{}
-	if len(byTable) == 0 {
-		return out, nil
-	}
-	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
-		for t, ids := range byTable {
-			recs, err := fetchByIDs(ctx, tx, t, ids, []*eventual.Column{t.PrimaryName()}, nil)
-			if err != nil {
-				return err
-			}
-			for _, r := range recs {
-				if s, ok := r.Values[t.PrimaryNameAttribute].(string); ok {
-					out[r.ID] = s
-				}
+	for t, ids := range byTable {
+		recs, err := fetchByIDs(ctx, tx, t, ids, []*eventual.Column{t.PrimaryName()}, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if s, ok := r.Values[t.PrimaryNameAttribute].(string); ok {
+				out[r.ID] = s
 			}
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // find returns the record a reference names.

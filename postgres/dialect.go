@@ -1,12 +1,15 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlbuild"
 	"github.com/eventual-pp/eventual/internal/sqlstore"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -201,3 +204,44 @@ func retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
+
+// ChangeToken is the transaction's snapshot (xmin:xmax:xip-list). A row
+// changed after it is one whose writing transaction the snapshot does not
+// see: committed later, or still running then (which is how a late commit
+// with an older version is never skipped).
+func (dialect) ChangeToken(ctx context.Context, q sqlstore.Querier) (string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT pg_current_snapshot()::text")
+	if err != nil {
+		return "", fmt.Errorf("postgres: change token: %w", err)
+	}
+	defer rows.Close()
+	var v string
+	if rows.Next() {
+		if err := rows.Scan(&v); err != nil {
+			return "", err
+		}
+	}
+	return v, rows.Err()
+}
+
+var snapshotRE = regexp.MustCompile(`^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$`)
+
+// ChangedSince selects rows whose writing transaction the token's snapshot
+// did not see. The xmin bound lets the index on eventual_xid skip older
+// rows.
+func (dialect) ChangedSince(b *sqlbuild.Builder, alias, token string) (string, error) {
+	if !snapshotRE.MatchString(token) || len(token) > 64*1024 {
+		return "", eventual.ErrBadToken
+	}
+	col := sqlbuild.Quote(xidColumn)
+	if alias != "" {
+		col = alias + "." + col
+	}
+	return "(" + col + " >= pg_snapshot_xmin(" + b.Arg(token) + "::pg_snapshot) AND NOT pg_visible_in_snapshot(" + col + ", " + b.Arg(token) + "::pg_snapshot))", nil
+}
+
+// xidColumn holds the id of the transaction that last wrote a row.
+const xidColumn = "eventual_xid"
+
+// WriteMarker records the writing transaction on every update.
+func (dialect) WriteMarker() string { return sqlbuild.Quote(xidColumn) + " = pg_current_xact_id()" }

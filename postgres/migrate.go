@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlbuild"
+	"github.com/eventual-pp/eventual/internal/sqlstore"
 )
 
 // maxIdentifier is PostgreSQL's identifier length limit in bytes.
@@ -76,6 +77,10 @@ func (db *DB) migrate(ctx context.Context, searchPath string) error {
 	for _, stmt := range []string{
 		`CREATE TABLE IF NOT EXISTS eventual_meta (key text PRIMARY KEY, value text NOT NULL)`,
 		`CREATE SEQUENCE IF NOT EXISTS eventual_version`,
+		`CREATE TABLE IF NOT EXISTS ` + sqlstore.DeletedTable + ` (tablename text NOT NULL, id uuid NOT NULL, versionnumber bigint NOT NULL,
+			deletedon timestamp with time zone NOT NULL, ` + xidColumn + ` xid8 NOT NULL DEFAULT pg_current_xact_id(), PRIMARY KEY (tablename, id))`,
+		`CREATE INDEX IF NOT EXISTS ix_eventual_deleted_xid ON ` + sqlstore.DeletedTable + ` (tablename, ` + xidColumn + `)`,
+		`CREATE INDEX IF NOT EXISTS ix_eventual_deleted_on ON ` + sqlstore.DeletedTable + ` (deletedon)`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("postgres: migrate: %w", err)
@@ -108,7 +113,9 @@ var reported = map[string]string{
 
 func sqlColumns(t *eventual.Table) []sqlColumn {
 	d := dialect{}
-	out := []sqlColumn{{t.PrimaryIDAttribute, "uuid", "uuid"}, {"versionnumber", "bigint", "bigint"}}
+	out := []sqlColumn{{t.PrimaryIDAttribute, "uuid", "uuid"}, {"versionnumber", "bigint", "bigint"},
+		// The transaction that last wrote the row, for change tracking.
+		{xidColumn, "xid8 NOT NULL DEFAULT pg_current_xact_id()", "xid8"}}
 	for _, c := range t.Columns {
 		if c.LogicalName == t.PrimaryIDAttribute || c.LogicalName == "versionnumber" {
 			continue
@@ -219,7 +226,10 @@ func migrateIndexes(ctx context.Context, tx *sql.Tx, t *eventual.Table) error {
 				k.LogicalName, strings.Join(k.ColumnNames(), ", "), err)
 		}
 	}
-	stmts := []string{"CREATE INDEX IF NOT EXISTS " + q(indexName(t, "versionnumber")) + " ON " + q(t.LogicalName) + " (" + q("versionnumber") + ")"}
+	stmts := []string{
+		"CREATE INDEX IF NOT EXISTS " + q(indexName(t, "versionnumber")) + " ON " + q(t.LogicalName) + " (" + q("versionnumber") + ")",
+		"CREATE INDEX IF NOT EXISTS " + q(indexName(t, xidColumn)) + " ON " + q(t.LogicalName) + " (" + q(xidColumn) + ")",
+	}
 	for _, c := range t.Columns {
 		if c.Type.IsLookup() {
 			stmts = append(stmts, "CREATE INDEX IF NOT EXISTS "+q(indexName(t, c.LogicalName))+" ON "+q(t.LogicalName)+" ("+q(c.LogicalName)+") WHERE "+q(c.LogicalName)+" IS NOT NULL")

@@ -1,12 +1,15 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlbuild"
 	"github.com/eventual-pp/eventual/internal/sqlstore"
 	"github.com/google/uuid"
 	sqlite "modernc.org/sqlite"
@@ -206,3 +209,37 @@ func (dialect) Decode(c *eventual.Column, v any) (any, error) {
 	}
 	return bad()
 }
+
+// ChangeToken is the highest row version committed in the snapshot. The
+// single writer hands versions out and commits them in order, so every
+// version at or below it is visible and every later one is not.
+func (dialect) ChangeToken(ctx context.Context, q sqlstore.Querier) (string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT value FROM eventual_meta WHERE key = 'version'")
+	if err != nil {
+		return "", fmt.Errorf("sqlite: change token: %w", err)
+	}
+	defer rows.Close()
+	v := "0"
+	if rows.Next() {
+		if err := rows.Scan(&v); err != nil {
+			return "", err
+		}
+	}
+	return v, rows.Err()
+}
+
+// ChangedSince compares row versions with the token's version.
+func (dialect) ChangedSince(b *sqlbuild.Builder, alias, token string) (string, error) {
+	v, err := strconv.ParseInt(token, 10, 64)
+	if err != nil || v < 0 {
+		return "", eventual.ErrBadToken
+	}
+	col := sqlbuild.Quote("versionnumber")
+	if alias != "" {
+		col = alias + "." + col
+	}
+	return col + " > " + b.Arg(v), nil
+}
+
+// WriteMarker is empty: versions alone order SQLite's changes.
+func (dialect) WriteMarker() string { return "" }

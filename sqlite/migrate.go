@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlbuild"
+	"github.com/eventual-pp/eventual/internal/sqlstore"
 )
 
 // sqlColumn is one SQL column of a table with its declared type.
@@ -35,8 +36,16 @@ func sqlColumns(t *eventual.Table) []sqlColumn {
 }
 
 func migrateSchema(ctx context.Context, conn *sql.Conn, s *eventual.Schema) error {
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS eventual_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("create eventual_meta: %w", err)
+	for _, stmt := range []string{
+		`CREATE TABLE IF NOT EXISTS eventual_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS ` + sqlstore.DeletedTable + ` (tablename TEXT NOT NULL, id TEXT NOT NULL, versionnumber INTEGER NOT NULL,
+			deletedon TEXT NOT NULL, PRIMARY KEY (tablename, id)) WITHOUT ROWID`,
+		`CREATE INDEX IF NOT EXISTS ix_eventual_deleted_version ON ` + sqlstore.DeletedTable + ` (tablename, versionnumber)`,
+		`CREATE INDEX IF NOT EXISTS ix_eventual_deleted_on ON ` + sqlstore.DeletedTable + ` (deletedon)`,
+	} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create system tables: %w", err)
+		}
 	}
 	for _, t := range s.Tables() {
 		if err := migrateTable(ctx, conn, t); err != nil {

@@ -60,6 +60,8 @@ func Run(t *testing.T, open Opener) {
 		{"RelatedFilters", testRelatedFilters},
 		{"Unlink", testUnlink},
 		{"Migration", testMigration},
+		{"Changes", testChanges},
+		{"ChangesNeverSkipLateCommits", testChangesUnderConcurrentWriters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -835,5 +837,256 @@ func testMigration(t *testing.T, open Opener) {
 	defer s.Close()
 	if got := get(t, s, acct, a.ID); got.Values["new_tier"] != int64(3) {
 		t.Errorf("value lost after failed migration: %v", got.Values)
+	}
+}
+
+// changesSince reads all changes of t since token, paging by limit, and
+// returns them with the token of the read's snapshot.
+func changesSince(t *testing.T, s eventual.Store, tbl *eventual.Table, since string, limit int) (changed map[uuid.UUID]*eventual.Record, deleted map[uuid.UUID]bool, next string) {
+	t.Helper()
+	changed, deleted = map[uuid.UUID]*eventual.Record{}, map[uuid.UUID]bool{}
+	ctx := context.Background()
+	err := s.View(ctx, func(tx eventual.ReadTx) error {
+		var err error
+		if next, err = tx.ChangeToken(ctx); err != nil {
+			return err
+		}
+		for _, del := range []bool{false, true} {
+			after := uuid.Nil
+			for {
+				chs, err := tx.Changes(ctx, eventual.ChangeQuery{Table: tbl, Since: since, Deleted: del, After: after, Limit: limit})
+				if err != nil {
+					return err
+				}
+				for _, c := range chs {
+					if c.Deleted {
+						if deleted[c.ID] {
+							return fmt.Errorf("deletion %s returned twice", c.ID)
+						}
+						deleted[c.ID] = true
+					} else {
+						if changed[c.ID] != nil {
+							return fmt.Errorf("record %s returned twice", c.ID)
+						}
+						changed[c.ID] = c.Record
+					}
+					after = c.ID
+				}
+				if len(chs) < limit {
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("changes: %v", err)
+	}
+	return changed, deleted, next
+}
+
+func token(t *testing.T, s eventual.Store) string {
+	t.Helper()
+	var tok string
+	err := s.View(context.Background(), func(tx eventual.ReadTx) error {
+		var err error
+		tok, err = tx.ChangeToken(context.Background())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func testChanges(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "changes", schema)
+	defer s.Close()
+	ctx := context.Background()
+	acct := table("account")
+	kept := insert(t, s, "account", eventual.Values{"name": "kept"})
+	updated := insert(t, s, "account", eventual.Values{"name": "before"})
+	gone := insert(t, s, "account", eventual.Values{"name": "gone"})
+	reborn := insert(t, s, "account", eventual.Values{"name": "reborn"})
+	t0 := token(t, s)
+	created := insert(t, s, "account", eventual.Values{"name": "new"})
+	mustUpdate(t, s, func(tx eventual.Tx) error {
+		if _, err := tx.Update(ctx, acct, updated.ID, eventual.Values{"name": "after"}); err != nil {
+			return err
+		}
+		if _, err := tx.Update(ctx, acct, updated.ID, eventual.Values{"name": "after again"}); err != nil {
+			return err
+		}
+		if err := tx.Delete(ctx, acct, gone.ID); err != nil {
+			return err
+		}
+		return tx.Delete(ctx, acct, reborn.ID)
+	})
+	// Deleted, then created again with the same id: a change, not a deletion.
+	mustUpdate(t, s, func(tx eventual.Tx) error {
+		return tx.Insert(ctx, &eventual.Record{Table: acct, ID: reborn.ID, Values: eventual.Values{"name": "reborn again"}})
+	})
+	changed, deleted, t1 := changesSince(t, s, acct, t0, 2)
+	if len(changed) != 3 || changed[created.ID] == nil || changed[updated.ID] == nil || changed[reborn.ID] == nil || changed[kept.ID] != nil {
+		t.Errorf("changed = %v, want created, updated and reborn", keys(changed))
+	}
+	if r := changed[updated.ID]; r != nil && r.Values["name"] != "after again" {
+		t.Errorf("updated record's latest state = %v", r.Values["name"])
+	}
+	if len(deleted) != 1 || !deleted[gone.ID] {
+		t.Errorf("deleted = %v, want %s", deleted, gone.ID)
+	}
+	changed, deleted, _ = changesSince(t, s, acct, t1, 10)
+	if len(changed)+len(deleted) != 0 {
+		t.Errorf("changes after the newest token: %d changed, %d deleted", len(changed), len(deleted))
+	}
+	// Other tables' changes do not leak in.
+	insert(t, s, "contact", eventual.Values{"lastname": "elsewhere"})
+	changed, _, _ = changesSince(t, s, acct, t1, 10)
+	if len(changed) != 0 {
+		t.Errorf("a contact appeared in the account changes")
+	}
+	// Tokens the store did not issue are rejected.
+	err := s.View(ctx, func(tx eventual.ReadTx) error {
+		_, err := tx.Changes(ctx, eventual.ChangeQuery{Table: acct, Since: "not a token", Limit: 1})
+		return err
+	})
+	if !errors.Is(err, eventual.ErrBadToken) {
+		t.Errorf("bad token: err = %v, want ErrBadToken", err)
+	}
+	// Purging forgets old deletions only.
+	var n int64
+	mustUpdate(t, s, func(tx eventual.Tx) error {
+		var err error
+		n, err = tx.PurgeDeleted(ctx, time.Now().Add(-time.Hour))
+		return err
+	})
+	if n != 0 {
+		t.Errorf("purge of deletions older than an hour removed %d", n)
+	}
+	mustUpdate(t, s, func(tx eventual.Tx) error {
+		var err error
+		n, err = tx.PurgeDeleted(ctx, time.Now().Add(time.Hour))
+		return err
+	})
+	if n != 2 { // gone, and reborn's deletion before it came back
+		t.Errorf("purge of all deletions removed %d, want 2", n)
+	}
+}
+
+func keys[V any](m map[uuid.UUID]V) []uuid.UUID {
+	var out []uuid.UUID
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// testChangesUnderConcurrentWriters mirrors a table through delta reads
+// while writers insert, update and delete concurrently, some of them
+// holding their transaction open after writing (so that a version handed
+// out early commits late). The mirror must equal the table at the end:
+// no change was skipped.
+func testChangesUnderConcurrentWriters(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "changesrace", schema)
+	defer s.Close()
+	ctx := context.Background()
+	acct := table("account")
+	mirror := map[uuid.UUID]string{}
+	apply := func(changed map[uuid.UUID]*eventual.Record, deleted map[uuid.UUID]bool) {
+		for id, r := range changed {
+			mirror[id] = r.Values["name"].(string)
+		}
+		for id := range deleted {
+			delete(mirror, id)
+		}
+	}
+	changed, deleted, tok := changesSince(t, s, acct, token(t, s), 50)
+	apply(changed, deleted)
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	const writers = 6
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			var mine []uuid.UUID
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				slow := w%2 == 0 && i%4 == 0
+				err := s.Update(ctx, func(tx eventual.Tx) error {
+					switch {
+					case len(mine) > 3 && rng.IntN(4) == 0:
+						id := mine[0]
+						if err := tx.Delete(ctx, acct, id); err != nil && !errors.Is(err, eventual.ErrNotFound) {
+							return err
+						}
+					case len(mine) > 0 && rng.IntN(2) == 0:
+						id := mine[rng.IntN(len(mine))]
+						if _, err := tx.Update(ctx, acct, id, eventual.Values{"name": fmt.Sprintf("w%d-%d", w, i)}); err != nil && !errors.Is(err, eventual.ErrNotFound) {
+							return err
+						}
+					default:
+						if err := tx.Insert(ctx, &eventual.Record{Table: acct, ID: uuid.New(), Values: eventual.Values{"name": fmt.Sprintf("w%d-%d", w, i)}}); err != nil {
+							return err
+						}
+					}
+					if slow {
+						time.Sleep(15 * time.Millisecond) // commit late
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				// Track ids through a read, since fn may have run twice.
+				_ = s.View(ctx, func(tx eventual.ReadTx) error {
+					recs, err := tx.Query(ctx, &eventual.Query{Table: acct, Columns: []*eventual.Column{},
+						Filter: eventual.Match{Kind: eventual.MatchStartsWith, Field: eventual.Field{Column: acct.Column("name")}, Pattern: fmt.Sprintf("w%d-", w)}})
+					if err != nil {
+						return err
+					}
+					mine = mine[:0]
+					for _, r := range recs {
+						mine = append(mine, r.ID)
+					}
+					return nil
+				})
+			}
+		}()
+	}
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		changed, deleted, tok = changesSince(t, s, acct, tok, 7)
+		apply(changed, deleted)
+	}
+	close(stop)
+	wg.Wait()
+	changed, deleted, _ = changesSince(t, s, acct, tok, 7)
+	apply(changed, deleted)
+
+	final := map[uuid.UUID]string{}
+	for _, r := range query(t, s, &eventual.Query{Table: acct}) {
+		final[r.ID] = r.Values["name"].(string)
+	}
+	if len(final) < 10 {
+		t.Fatalf("only %d rows written; the test did not exercise anything", len(final))
+	}
+	for id, name := range final {
+		if got, ok := mirror[id]; !ok || got != name {
+			t.Errorf("mirror has %q for %s, table has %q: a change was skipped", got, id, name)
+		}
+	}
+	for id := range mirror {
+		if _, ok := final[id]; !ok {
+			t.Errorf("mirror still has %s, which the table no longer has: a deletion was skipped", id)
+		}
 	}
 }

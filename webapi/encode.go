@@ -42,7 +42,7 @@ func (q *request) newRenderer(ctx context.Context, recs []*eventual.Record, inSe
 			}
 		}
 		walk(recs)
-		names, err := q.s.Instance.PrimaryNames(ctx, refs)
+		names, err := q.ops.PrimaryNames(ctx, refs)
 		if err != nil {
 			return nil, err
 		}

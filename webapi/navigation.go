@@ -16,7 +16,7 @@ func (q *request) relatedRecord(ref eventual.EntityReference, rel *eventual.Rela
 	if err := q.singleRecordOptions(); err != nil {
 		return err
 	}
-	parent, err := q.s.Instance.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
+	parent, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (q *request) relatedRecord(ref eventual.EntityReference, rel *eventual.Rela
 	if err != nil {
 		return err
 	}
-	rec, err := q.s.Instance.Retrieve(q.ctx, target, cols, domainExpands(expands), q.ifNoneMatchVersion())
+	rec, err := q.ops.Retrieve(q.ctx, target, cols, domainExpands(expands), q.ifNoneMatchVersion())
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (q *request) getReference(ref eventual.EntityReference, rel *eventual.Relat
 		b = append(b, "]}"...)
 		return q.writeJSON(http.StatusOK, b)
 	}
-	parent, err := q.s.Instance.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
+	parent, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (q *request) setReference(ref eventual.EntityReference, rel *eventual.Relat
 	if target.Table != rel.ReferencedTable {
 		return errBadRequest("The entity '%s' cannot be bound to the navigation property '%s', which expects '%s'.", target.Table.LogicalName, rel.ReferencingNavigation, rel.ReferencedTable.LogicalName)
 	}
-	if _, err := q.s.Instance.Update(q.ctx, ref, eventual.Values{rel.Lookup.LogicalName: target}, q.noCondition()); err != nil {
+	if _, err := q.ops.Update(q.ctx, ref, eventual.Values{rel.Lookup.LogicalName: target}, q.noCondition()); err != nil {
 		return err
 	}
 	return q.writeNoContent()
@@ -159,7 +159,7 @@ func (q *request) addReference(ref eventual.EntityReference, rel *eventual.Relat
 	if err := q.resolveParent(nf); err != nil {
 		return err
 	}
-	if _, err := q.s.Instance.Update(q.ctx, child, eventual.Values{rel.Lookup.LogicalName: nf.parent}, q.noCondition()); err != nil {
+	if _, err := q.ops.Update(q.ctx, child, eventual.Values{rel.Lookup.LogicalName: nf.parent}, q.noCondition()); err != nil {
 		return err
 	}
 	return q.writeNoContent()
@@ -175,7 +175,7 @@ func (q *request) removeReference(ref eventual.EntityReference, rel *eventual.Re
 		if child != nil || q.opts.ID != "" {
 			return errBadRequest("$id applies to collection-valued navigation properties only.")
 		}
-		if _, err := q.s.Instance.Update(q.ctx, ref, eventual.Values{rel.Lookup.LogicalName: nil}, q.noCondition()); err != nil {
+		if _, err := q.ops.Update(q.ctx, ref, eventual.Values{rel.Lookup.LogicalName: nil}, q.noCondition()); err != nil {
 			return err
 		}
 		return q.writeNoContent()
@@ -197,7 +197,7 @@ func (q *request) removeReference(ref eventual.EntityReference, rel *eventual.Re
 	if err := q.resolveParent(nf); err != nil {
 		return err
 	}
-	rec, err := q.s.Instance.Retrieve(q.ctx, *child, []*eventual.Column{rel.Lookup}, nil, "")
+	rec, err := q.ops.Retrieve(q.ctx, *child, []*eventual.Column{rel.Lookup}, nil, "")
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (q *request) removeReference(ref eventual.EntityReference, rel *eventual.Re
 		return eventual.Errorf(eventual.KindNotFound, eventual.CodeObjectDoesNotExist,
 			"%s With Id = %s is not associated with %s With Id = %s through %s.", child.Table.LogicalName, rec.ID, ref.Table.LogicalName, nf.parent.ID, rel.SchemaName)
 	}
-	if _, err := q.s.Instance.Update(q.ctx, rec.Reference(), eventual.Values{rel.Lookup.LogicalName: nil}, q.noCondition()); err != nil {
+	if _, err := q.ops.Update(q.ctx, rec.Reference(), eventual.Values{rel.Lookup.LogicalName: nil}, q.noCondition()); err != nil {
 		return err
 	}
 	return q.writeNoContent()

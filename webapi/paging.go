@@ -28,6 +28,14 @@ type cursor struct {
 	after     []any // sort keys of the last row, then its primary key
 	first     uuid.UUID
 	remaining int // rows left under $top; 0 means no $top
+
+	// Change tracking: token is the delta token to hand out when the last
+	// page is reached; since is the token a delta started from (empty for
+	// the initial read); deleted marks a cursor among deletions.
+	tracking bool
+	token    string
+	since    string
+	deleted  bool
 }
 
 func lowerEscape(s string) string {
@@ -94,6 +102,15 @@ func encodeSkipToken(t *eventual.Table, order []eventual.Order, c cursor) string
 	if c.remaining > 0 {
 		fmt.Fprintf(&in, ` top="%d"`, c.remaining)
 	}
+	if c.tracking {
+		fmt.Fprintf(&in, ` token="%s"`, xmlAttr(c.token))
+		if c.since != "" {
+			fmt.Fprintf(&in, ` since="%s"`, xmlAttr(c.since))
+		}
+		if c.deleted {
+			in.WriteString(` deleted="1"`)
+		}
+	}
 	in.WriteString(">")
 	for i, o := range order {
 		v := c.after[i]
@@ -107,7 +124,11 @@ func encodeSkipToken(t *eventual.Table, order []eventual.Order, c cursor) string
 	fmt.Fprintf(&in, `<%s last="{%s}" first="{%s}" />`, t.PrimaryIDAttribute,
 		strings.ToUpper(last.String()), strings.ToUpper(c.first.String()))
 	in.WriteString("</cookie>")
-	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, c.page+1, lowerEscape(in.String()))
+	tracking := "False"
+	if c.tracking {
+		tracking = "True"
+	}
+	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="%s" />`, c.page+1, lowerEscape(in.String()), tracking)
 }
 
 func errSkipToken() error {
@@ -149,12 +170,19 @@ func decodeSkipToken(t *eventual.Table, order []eventual.Order, token string) (c
 			}
 			rootSeen = true
 			for _, a := range se.Attr {
-				if a.Name.Local == "top" {
+				switch a.Name.Local {
+				case "top":
 					n, err := strconv.Atoi(a.Value)
 					if err != nil || n <= 0 {
 						return cursor{}, errSkipToken()
 					}
 					c.remaining = n
+				case "token":
+					c.tracking, c.token = true, a.Value
+				case "since":
+					c.since = a.Value
+				case "deleted":
+					c.deleted = a.Value == "1"
 				}
 			}
 			continue

@@ -21,9 +21,6 @@ func (q *request) checkQueryOptions() error {
 	for _, name := range q.opts.Unsupported {
 		return errBadRequest("The query parameter '%s' is not supported.", name)
 	}
-	if q.opts.HasDeltaToken || q.prefs.trackChanges {
-		return errNotImplemented("Change tracking (odata.track-changes and $deltatoken)")
-	}
 	return nil
 }
 
@@ -33,6 +30,8 @@ func (q *request) singleRecordOptions() error {
 		return err
 	}
 	switch {
+	case q.opts.HasDeltaToken:
+		return errBadRequest("The query option '$deltatoken' applies to entity sets, not to a single record.")
 	case q.opts.Filter != nil:
 		return errBadRequest("The query option '$filter' applies to collections, not to a single record.")
 	case q.opts.OrderBy != nil:
@@ -64,7 +63,7 @@ func (q *request) resolveParent(nf *navFilter) error {
 	if nf == nil {
 		return nil
 	}
-	rec, err := q.s.Instance.Retrieve(q.ctx, nf.parent, []*eventual.Column{}, nil, "")
+	rec, err := q.ops.Retrieve(q.ctx, nf.parent, []*eventual.Column{}, nil, "")
 	if err != nil {
 		return err
 	}
@@ -81,6 +80,12 @@ func (q *request) retrieveMultiple(t *eventual.Table) error {
 func (q *request) query(t *eventual.Table, nf *navFilter) error {
 	if err := q.checkQueryOptions(); err != nil {
 		return err
+	}
+	if q.isTracking() {
+		if nf != nil {
+			return errBadRequest("Change tracking applies to entity sets, not to navigation properties.")
+		}
+		return q.tracked(t)
 	}
 	if err := q.resolveParent(nf); err != nil {
 		return err
@@ -204,6 +209,9 @@ func (q *request) query(t *eventual.Table, nf *navFilter) error {
 
 // countCollection serves /$count: a plain-text number, at most 5000.
 func (q *request) countCollection(t *eventual.Table, nf *navFilter) error {
+	if q.opts.HasDeltaToken && nf == nil {
+		return q.countChanges(t)
+	}
 	if err := q.resolveParent(nf); err != nil {
 		return err
 	}
@@ -259,7 +267,7 @@ func (q *request) retrieve(ref eventual.EntityReference) error {
 	if err != nil {
 		return err
 	}
-	rec, err := q.s.Instance.Retrieve(q.ctx, ref, cols, domainExpands(expands), q.ifNoneMatchVersion())
+	rec, err := q.ops.Retrieve(q.ctx, ref, cols, domainExpands(expands), q.ifNoneMatchVersion())
 	if err != nil {
 		if eventual.ErrorKind(err) == eventual.KindNotModified {
 			q.w.Header().Set("ETag", q.r.Header.Get("If-None-Match"))
@@ -338,7 +346,7 @@ func (q *request) createEntity(e *eventual.Entity) error {
 			return err
 		}
 	}
-	id, err := q.s.Instance.Create(q.ctx, e)
+	id, err := q.ops.Create(q.ctx, e)
 	if err != nil {
 		return err
 	}
@@ -346,7 +354,7 @@ func (q *request) createEntity(e *eventual.Entity) error {
 		q.w.Header().Set("OData-EntityId", q.base+t.EntitySetName+"("+id.String()+")")
 		return q.writeNoContent()
 	}
-	rec, err := q.s.Instance.Retrieve(q.ctx, eventual.Ref(t, id), cols, domainExpands(expands), "")
+	rec, err := q.ops.Retrieve(q.ctx, eventual.Ref(t, id), cols, domainExpands(expands), "")
 	if err != nil {
 		return err
 	}
@@ -415,7 +423,7 @@ func (q *request) patch(ref eventual.EntityReference) error {
 		}
 		delete(e.Values, t.PrimaryIDAttribute)
 	}
-	created, id, err := q.s.Instance.Upsert(q.ctx, ref, e, cond)
+	created, id, err := q.ops.Upsert(q.ctx, ref, e, cond)
 	if err != nil {
 		return err
 	}
@@ -424,7 +432,7 @@ func (q *request) patch(ref eventual.EntityReference) error {
 		return q.writeNoContent()
 	}
 	// $expand is ignored on update, as in Dataverse.
-	rec, err := q.s.Instance.Retrieve(q.ctx, eventual.Ref(t, id), cols, nil, "")
+	rec, err := q.ops.Retrieve(q.ctx, eventual.Ref(t, id), cols, nil, "")
 	if err != nil {
 		return err
 	}
@@ -444,7 +452,7 @@ func (q *request) delete(ref eventual.EntityReference) error {
 	if cond.IfNoneMatch != "" {
 		return errBadRequest("If-None-Match is not supported on DELETE.")
 	}
-	if err := q.s.Instance.Delete(q.ctx, ref, cond); err != nil {
+	if err := q.ops.Delete(q.ctx, ref, cond); err != nil {
 		return err
 	}
 	return q.writeNoContent()
@@ -452,7 +460,7 @@ func (q *request) delete(ref eventual.EntityReference) error {
 
 // getProperty serves accounts(<id>)/name and .../name/$value.
 func (q *request) getProperty(ref eventual.EntityReference, c *eventual.Column, raw bool) error {
-	rec, err := q.s.Instance.Retrieve(q.ctx, ref, []*eventual.Column{c}, nil, "")
+	rec, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{c}, nil, "")
 	if err != nil {
 		return err
 	}
@@ -506,7 +514,7 @@ func (q *request) putProperty(ref eventual.EntityReference, c *eventual.Column) 
 	if err != nil {
 		return errPayload(ref.Table.EntitySetName, "Microsoft.OData.ODataException: "+err.Error())
 	}
-	if _, err := q.s.Instance.Update(q.ctx, ref, eventual.Values{c.LogicalName: v}, cond); err != nil {
+	if _, err := q.ops.Update(q.ctx, ref, eventual.Values{c.LogicalName: v}, cond); err != nil {
 		return err
 	}
 	return q.writeNoContent()
@@ -522,7 +530,7 @@ func (q *request) deleteProperty(ref eventual.EntityReference, c *eventual.Colum
 	if err != nil {
 		return err
 	}
-	if _, err := q.s.Instance.Update(q.ctx, ref, eventual.Values{c.LogicalName: nil}, cond); err != nil {
+	if _, err := q.ops.Update(q.ctx, ref, eventual.Values{c.LogicalName: nil}, cond); err != nil {
 		return err
 	}
 	return q.writeNoContent()

@@ -28,7 +28,10 @@ func (q *request) route() error {
 		}
 		return q.metadataDocument()
 	case "$batch":
-		return errNotImplemented("$batch")
+		if len(q.segs) > 1 {
+			return errSegment(q.segs[1].Name)
+		}
+		return q.batch()
 	case "WhoAmI":
 		if !first.Parens || len(q.segs) > 1 || m != http.MethodGet {
 			return errNoResource(q.base + q.path)
@@ -89,6 +92,9 @@ func (q *request) routeCollection(t *eventual.Table) error {
 			return errMethod(m)
 		}
 		return q.countCollection(t, nil)
+	}
+	if strings.HasPrefix(second.Name, "Microsoft.Dynamics.CRM.") && len(q.segs) == 2 && !second.Parens {
+		return q.bulk(t, second.Name)
 	}
 	return errSegment(second.Name)
 }
@@ -275,6 +281,13 @@ func (q *request) resolveAlias(n odata.Node) (odata.Node, error) {
 // ("/accounts(<id>)") or relative ("accounts(accountnumber='A1')").
 func (q *request) parseReferenceURL(u string) (eventual.EntityReference, error) {
 	bad := errBadRequest("The value '%s' is not a valid entity reference URL.", u)
+	if strings.HasPrefix(u, "$") && q.inBatch {
+		resolved, err := q.contentIDReference(u)
+		if err != nil {
+			return eventual.EntityReference{}, err
+		}
+		u = resolved
+	}
 	p := u
 	if i := strings.Index(p, "/api/data/"); i >= 0 && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") || strings.HasPrefix(p, "/api/")) {
 		p = p[i+len("/api/data/"):]

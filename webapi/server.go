@@ -21,6 +21,7 @@ import (
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/odata"
+	"github.com/google/uuid"
 )
 
 // Defaults for the request limits.
@@ -46,6 +47,9 @@ type Server struct {
 	MaxBodyBytes int64
 	// MaxURLLength bounds request URLs (DefaultMaxURLLength).
 	MaxURLLength int
+	// ChangeRetention is how long delta tokens stay valid
+	// (DefaultChangeRetention).
+	ChangeRetention time.Duration
 
 	http     *http.Server
 	listener net.Listener
@@ -135,9 +139,36 @@ func (s *Server) maxBody() int64 {
 	return DefaultMaxBodyBytes
 }
 
+// records is what handlers read and write records through: the instance
+// (each call in its own transaction) or a session (all the requests of a
+// $batch change set in one transaction).
+type records interface {
+	Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error)
+	Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond instance.Condition) (bool, uuid.UUID, error)
+	Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond instance.Condition) (uuid.UUID, error)
+	Delete(ctx context.Context, target eventual.EntityReference, cond instance.Condition) error
+	Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error)
+	PrimaryNames(ctx context.Context, refs []eventual.EntityReference) (map[uuid.UUID]string, error)
+}
+
+var (
+	_ records = (*instance.Instance)(nil)
+	_ records = (*instance.Session)(nil)
+)
+
+// atomic runs fn in one transaction: the change set's, inside a $batch
+// change set, or a new one.
+func (q *request) atomic(fn func(*instance.Session) error) error {
+	if s, ok := q.ops.(*instance.Session); ok {
+		return fn(s)
+	}
+	return q.s.Instance.Atomic(q.ctx, fn)
+}
+
 // request is one Web API request being served.
 type request struct {
 	s     *Server
+	ops   records
 	w     http.ResponseWriter
 	r     *http.Request
 	ctx   context.Context
@@ -146,14 +177,29 @@ type request struct {
 	segs  []odata.Segment
 	opts  *odata.Options
 	prefs preferences
+	// inBatch is set for requests inside a $batch; contentIDs maps the
+	// Content-IDs of its change set to record URLs.
+	inBatch    bool
+	contentIDs map[string]string
 }
 
 var versions = []string{"v9.2", "v9.1", "v9.0"}
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	if len(r.RequestURI) > s.maxURL() {
+	s.serveRequest(w, r, s.Instance, nil)
+}
+
+// serveRequest serves a Web API request with the given record operations.
+// contentIDs is non-nil for requests inside a $batch: it maps the
+// Content-IDs of the change set to record URLs.
+func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops records, contentIDs map[string]string) {
+	limit := s.maxURL()
+	if contentIDs != nil {
+		limit = MaxBatchURLLength
+	}
+	if len(r.RequestURI) > limit {
 		s.writeError(w, r, eventual.Errorf(eventual.KindURITooLong, eventual.CodeBadRequest,
-			"Invalid URI: The Uri string is too long. The limit is %d characters.", s.maxURL()))
+			"Invalid URI: The Uri string is too long. The limit is %d characters.", limit))
 		return
 	}
 	esc := r.URL.EscapedPath()
@@ -169,7 +215,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoResource(r.URL.String()))
 		return
 	}
-	req := &request{s: s, w: w, r: r, ctx: r.Context(), path: rest, prefs: parsePrefer(r.Header)}
+	req := &request{s: s, ops: ops, w: w, r: r, ctx: r.Context(), path: rest, prefs: parsePrefer(r.Header),
+		inBatch: contentIDs != nil, contentIDs: contentIDs}
 	req.base = baseURL(r, version)
 	err := req.serve()
 	if err != nil {

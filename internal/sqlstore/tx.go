@@ -9,7 +9,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlbuild"
@@ -28,7 +30,21 @@ type Dialect interface {
 	// Conflict turns a unique-constraint violation on table t into a
 	// *eventual.ConflictError; it reports false for other errors.
 	Conflict(t *eventual.Table, err error) (*eventual.ConflictError, bool)
+	// ChangeToken returns the change-tracking position of the snapshot of
+	// the transaction q runs in.
+	ChangeToken(ctx context.Context, q Querier) (string, error)
+	// ChangedSince renders the condition "the row (of the table aliased
+	// alias, or unqualified) was written after the position token", or
+	// returns eventual.ErrBadToken.
+	ChangedSince(b *sqlbuild.Builder, alias, token string) (string, error)
+	// WriteMarker is an extra "column = expression" assignment that every
+	// UPDATE makes (PostgreSQL records the writing transaction), or "".
+	WriteMarker() string
 }
+
+// DeletedTable is the table that records deletions of change-tracked
+// records: (tablename, id, versionnumber, deletedon).
+const DeletedTable = "eventual_deleted"
 
 // Tx is an eventual.Tx over a Querier.
 type Tx struct {
@@ -339,6 +355,9 @@ func (tx *Tx) Update(ctx context.Context, t *eventual.Table, id uuid.UUID, value
 	}
 	b := sqlbuild.New(tx.D)
 	sets := []string{sqlbuild.Quote("versionnumber") + " = " + tx.versionSQL(b)}
+	if m := tx.D.WriteMarker(); m != "" {
+		sets = append(sets, m)
+	}
 	// Columns in schema order keep the set of statement texts small.
 	for _, c := range t.Columns {
 		v, ok := values[c.LogicalName]
@@ -379,6 +398,26 @@ func (tx *Tx) Delete(ctx context.Context, t *eventual.Table, id uuid.UUID) error
 	if n, _ := res.RowsAffected(); n == 0 {
 		return eventual.ErrNotFound
 	}
+	if !t.ChangeTracking {
+		return nil
+	}
+	// Record the deletion for change tracking. A record deleted, created
+	// again with the same id and deleted again keeps one entry.
+	b = sqlbuild.New(tx.D)
+	deletedOn, err := tx.D.Encode(&eventual.Column{Type: eventual.TypeDateTime}, time.Now().UTC().Truncate(time.Second))
+	if err != nil {
+		return err
+	}
+	vals := []string{b.Arg(t.LogicalName), b.Arg(pk), tx.versionSQL(b), b.Arg(deletedOn)}
+	update := "versionnumber = excluded.versionnumber, deletedon = excluded.deletedon"
+	if m := tx.D.WriteMarker(); m != "" {
+		update += ", " + m
+	}
+	b.Write("INSERT INTO " + DeletedTable + " (tablename, id, versionnumber, deletedon) VALUES (" + strings.Join(vals, ", ") +
+		") ON CONFLICT (tablename, id) DO UPDATE SET " + update)
+	if _, err := tx.Q.ExecContext(ctx, b.String(), b.Args...); err != nil {
+		return fmt.Errorf("record deletion of %s: %w", t.LogicalName, err)
+	}
 	return nil
 }
 
@@ -390,6 +429,9 @@ func (tx *Tx) Unlink(ctx context.Context, r *eventual.Relationship, id uuid.UUID
 	t, c := r.ReferencingTable, r.Lookup
 	b := sqlbuild.New(tx.D)
 	sets := sqlbuild.Quote(c.LogicalName) + " = NULL, " + sqlbuild.Quote("versionnumber") + " = " + tx.versionSQL(b)
+	if m := tx.D.WriteMarker(); m != "" {
+		sets += ", " + m
+	}
 	ref, err := tx.D.Encode(c, eventual.Ref(r.ReferencedTable, id))
 	if err != nil {
 		return 0, err
@@ -414,4 +456,97 @@ func (tx *Tx) writeError(t *eventual.Table, op string, err error) error {
 		return ce
 	}
 	return fmt.Errorf("%s %s: %w", op, t.LogicalName, err)
+}
+
+// PurgeDeleted implements eventual.Tx.
+func (tx *Tx) PurgeDeleted(ctx context.Context, before time.Time) (int64, error) {
+	if err := tx.writable(); err != nil {
+		return 0, err
+	}
+	b := sqlbuild.New(tx.D)
+	cut, err := tx.D.Encode(&eventual.Column{Type: eventual.TypeDateTime}, before.UTC())
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.Q.ExecContext(ctx, "DELETE FROM "+DeletedTable+" WHERE deletedon < "+b.Arg(cut), b.Args...)
+	if err != nil {
+		return 0, fmt.Errorf("purge deletions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// ChangeToken implements eventual.ReadTx.
+func (tx *Tx) ChangeToken(ctx context.Context) (string, error) {
+	return tx.D.ChangeToken(ctx, tx.Q)
+}
+
+// Changes implements eventual.ReadTx.
+func (tx *Tx) Changes(ctx context.Context, q eventual.ChangeQuery) ([]eventual.Change, error) {
+	t := q.Table
+	if !t.ChangeTracking {
+		return nil, fmt.Errorf("changes of %s: change tracking is off for the table", t.LogicalName)
+	}
+	b := sqlbuild.New(tx.D)
+	pkCol := sqlbuild.Quote(t.PrimaryIDAttribute)
+	limit := ""
+	if q.Limit > 0 {
+		limit = " LIMIT " + strconv.Itoa(q.Limit)
+	}
+	if !q.Deleted {
+		cols := Columns(t, q.Columns)
+		cond, err := tx.D.ChangedSince(b, "", q.Since)
+		if err != nil {
+			return nil, err
+		}
+		after, err := tx.D.Encode(t.PrimaryKey(), q.After)
+		if err != nil {
+			return nil, err
+		}
+		b.Write("SELECT " + selectList(t, cols) + " FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + cond +
+			" AND " + pkCol + " > " + b.Arg(after) + " ORDER BY " + pkCol + " ASC" + limit)
+		rows, err := tx.Q.QueryContext(ctx, b.String(), b.Args...)
+		if err != nil {
+			return nil, fmt.Errorf("changes of %s: %w", t.LogicalName, err)
+		}
+		recs, _, err := tx.scan(rows, t, cols, 0)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]eventual.Change, len(recs))
+		for i, r := range recs {
+			out[i] = eventual.Change{ID: r.ID, Record: r}
+		}
+		return out, nil
+	}
+	// Arguments are bound in text order (SQLite's markers are positional).
+	tableArg := b.Arg(t.LogicalName)
+	cond, err := tx.D.ChangedSince(b, "d", q.Since)
+	if err != nil {
+		return nil, err
+	}
+	after, err := tx.D.Encode(t.PrimaryKey(), q.After)
+	if err != nil {
+		return nil, err
+	}
+	b.Write("SELECT d.id FROM " + DeletedTable + " AS d WHERE d.tablename = " + tableArg + " AND " + cond +
+		" AND d.id > " + b.Arg(after) + " AND NOT EXISTS (SELECT 1 FROM " + sqlbuild.Quote(t.LogicalName) + " AS r WHERE r." + pkCol +
+		" = d.id) ORDER BY d.id ASC" + limit)
+	rows, err := tx.Q.QueryContext(ctx, b.String(), b.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("deletions of %s: %w", t.LogicalName, err)
+	}
+	defer rows.Close()
+	var out []eventual.Change
+	for rows.Next() {
+		var raw any
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		id, err := tx.D.Decode(t.PrimaryKey(), raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, eventual.Change{ID: id.(uuid.UUID), Deleted: true})
+	}
+	return out, rows.Err()
 }

@@ -186,8 +186,8 @@ func npmInstall(t *testing.T, dir string) {
 // TestDynamicsWebAPI drives the dynamics-web-api npm client (pinned in
 // dynamics-web-api/package.json) through CRUD, alternate keys, upsert,
 // lookups, paging, counts, $expand, errors, WhoAmI, single-property and
-// $ref operations. $batch steps run only with DWA_BATCH=1 in the
-// environment.
+// $ref operations and $batch (a GET, and change sets with Content-ID
+// references and a failing change set).
 func TestDynamicsWebAPI(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not on PATH; skipping the dynamics-web-api client test")

@@ -6,8 +6,7 @@
 // Optional env:
 //   DWA_EXTENDED=0   skip the extended steps (updateSingleProperty, delete single property,
 //                    composite/extra checks, associate/disassociate $ref, $batch)
-//   DWA_BATCH=1      also run the two $batch steps (off by default: eventual does not
-//                    implement $batch yet)
+//   DWA_BATCH=0      skip the two $batch steps
 //   DWA_VERBOSE=1    print the returned payloads
 //
 // Exit code: 0 all PASS, 1 any FAIL, 2 server unreachable / setup error.
@@ -20,7 +19,7 @@ if (!BASE) {
 }
 const EXTENDED = process.env.DWA_EXTENDED !== "0";
 const VERBOSE = process.env.DWA_VERBOSE === "1";
-const BATCH = process.env.DWA_BATCH === "1";
+const BATCH = process.env.DWA_BATCH !== "0";
 
 // serverUrl must end with "/" – the library resolves "api/data/v9.2" relative to it with new URL().
 const serverUrl = BASE.endsWith("/") ? BASE : BASE + "/";
@@ -467,7 +466,7 @@ if (EXTENDED) {
       return { status: err.status, message: err.message };
     }, g);
   } else {
-    console.log("SKIP  [ext] $batch steps (set DWA_BATCH=1 to run them)");
+    console.log("SKIP  [ext] $batch steps (DWA_BATCH=0)");
   }
 }
 

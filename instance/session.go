@@ -1,0 +1,60 @@
+package instance
+
+import (
+	"context"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// Session runs operations inside one store transaction: they commit
+// together or not at all. $batch change sets and the bulk messages
+// (CreateMultiple, UpsertMultiple, ...) run in sessions.
+type Session struct {
+	in *Instance
+	tx eventual.Tx
+}
+
+// Atomic runs fn in one write transaction. If fn returns an error, none of
+// the session's writes persist. fn may run more than once (see
+// eventual.Store.Update), so it must not keep results of a failed run.
+func (in *Instance) Atomic(ctx context.Context, fn func(*Session) error) error {
+	return in.Store.Update(ctx, func(tx eventual.Tx) error {
+		return fn(&Session{in: in, tx: tx})
+	})
+}
+
+// Create creates a record (see Instance.Create).
+func (s *Session) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
+	return s.in.create(ctx, s.tx, e)
+}
+
+// Upsert updates or creates a record (see Instance.Upsert).
+func (s *Session) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (bool, uuid.UUID, error) {
+	return s.in.upsert(ctx, s.tx, target, e, cond)
+}
+
+// Update updates an existing record (see Instance.Update).
+func (s *Session) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond Condition) (uuid.UUID, error) {
+	if cond.IfMatch == "" {
+		cond.IfMatch = "*"
+	}
+	_, id, err := s.in.upsert(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, cond)
+	return id, err
+}
+
+// Delete deletes a record (see Instance.Delete).
+func (s *Session) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
+	return s.in.delete(ctx, s.tx, target, cond)
+}
+
+// Retrieve reads a record inside the session, seeing its writes.
+func (s *Session) Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error) {
+	return s.in.retrieve(ctx, s.tx, target, columns, expand, ifNoneMatch)
+}
+
+// PrimaryNames returns primary names of referenced records (see
+// Instance.PrimaryNames).
+func (s *Session) PrimaryNames(ctx context.Context, refs []eventual.EntityReference) (map[uuid.UUID]string, error) {
+	return s.in.primaryNames(ctx, s.tx, refs)
+}

@@ -1,0 +1,261 @@
+package webapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/instance"
+	"github.com/google/uuid"
+)
+
+// This file serves change tracking: GET <set> with Prefer:
+// odata.track-changes returns every record and, on its last page, an
+// @odata.deltaLink; following that link returns the records created or
+// updated since (latest state, once each) and the deleted ones as
+// $deletedEntity entries, then a new delta link.
+//
+// A delta token is "<store position>!<MM/dd/yyyy HH:mm:ss>", the shape
+// Dataverse uses ("919042!08/22/2017 08:10:44"). The time lets tokens
+// expire after the retention period, as Dataverse's do.
+
+// DefaultChangeRetention is how long delta tokens stay valid (Dataverse's
+// default of 7 days).
+const DefaultChangeRetention = 7 * 24 * time.Hour
+
+const tokenTimeLayout = "01/02/2006 15:04:05"
+
+func (s *Server) retention() time.Duration {
+	if s.ChangeRetention > 0 {
+		return s.ChangeRetention
+	}
+	return DefaultChangeRetention
+}
+
+// isTracking reports whether a request reads with change tracking: the
+// preference, a delta token, or a skip token of a tracked read.
+func (q *request) isTracking() bool {
+	return q.prefs.trackChanges || q.opts.HasDeltaToken ||
+		(q.opts.HasSkipToken && strings.Contains(q.opts.SkipToken, `istracking="True"`))
+}
+
+func (q *request) deltaToken(storeToken string, at time.Time) string {
+	return storeToken + "!" + at.UTC().Format(tokenTimeLayout)
+}
+
+// parseDeltaToken checks a delta token and returns the store's position.
+func (q *request) parseDeltaToken(tok string) (string, error) {
+	i := strings.LastIndexByte(tok, '!')
+	if i < 0 {
+		return "", instance.ErrBadToken
+	}
+	at, err := time.Parse(tokenTimeLayout, tok[i+1:])
+	if err != nil {
+		return "", instance.ErrBadToken
+	}
+	if time.Since(at) > q.s.retention() {
+		return "", eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest,
+			"The $deltatoken has expired: changes are kept for %s. Start again with Prefer: odata.track-changes to read every record.", q.s.retention())
+	}
+	return tok[:i], nil
+}
+
+// checkTrackingOptions rejects the query options Dataverse does not
+// support with change tracking.
+func (q *request) checkTrackingOptions(t *eventual.Table) error {
+	if !t.ChangeTracking {
+		return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "Change tracking is not enabled for the entity '%s'.", t.LogicalName)
+	}
+	unsupported := func(name string) error {
+		return errBadRequest(`The "%s" query parameter isn't supported when Change Tracking is enabled.`, name)
+	}
+	switch {
+	case q.opts.Filter != nil:
+		return unsupported("$filter")
+	case q.opts.OrderBy != nil:
+		return unsupported("$orderby")
+	case len(q.opts.Expand) > 0:
+		return unsupported("$expand")
+	case q.opts.Top != nil:
+		return unsupported("$top")
+	case q.opts.Count:
+		return unsupported("$count")
+	}
+	return nil
+}
+
+// deltaLink is the URL that continues change tracking from a token.
+func (q *request) deltaLink(t *eventual.Table, token string) string {
+	link := q.base + t.EntitySetName + "?"
+	if len(q.opts.Select) > 0 {
+		link += "$select=" + strings.Join(q.opts.Select, ",") + "&"
+	}
+	return link + "$deltatoken=" + lowerEscape(token)
+}
+
+// tracked serves a change-tracked read of an entity set: the initial read
+// or a delta, page by page.
+func (q *request) tracked(t *eventual.Table) error {
+	if err := q.checkTrackingOptions(t); err != nil {
+		return err
+	}
+	cols, err := bindSelect(t, q.opts.Select)
+	if err != nil {
+		return err
+	}
+	pageSize := MaxPageSize
+	if q.prefs.maxPageSize > 0 {
+		pageSize = q.prefs.maxPageSize
+	}
+	var cur cursor
+	if q.opts.HasSkipToken {
+		if cur, err = decodeSkipToken(t, nil, q.opts.SkipToken); err != nil || !cur.tracking {
+			return errSkipToken()
+		}
+	}
+	if q.opts.HasDeltaToken || cur.since != "" {
+		return q.delta(t, cols, pageSize, cur)
+	}
+	// The initial read: every record, keyset-paged by primary key, and the
+	// token of the first page's snapshot.
+	dq := &eventual.Query{Table: t, Columns: cols, Limit: pageSize}
+	var page *instance.Page
+	token := cur.token
+	if cur.tracking {
+		dq.After = cur.after
+		page, err = q.s.Instance.RetrieveMultiple(q.ctx, dq, nil, false)
+	} else {
+		var storeToken string
+		page, storeToken, err = q.s.Instance.RetrieveTracked(q.ctx, dq)
+		token = q.deltaToken(storeToken, time.Now())
+	}
+	if err != nil {
+		return err
+	}
+	rd, err := q.newRenderer(q.ctx, page.Records, true)
+	if err != nil {
+		return err
+	}
+	b := []byte(`{"@odata.context":`)
+	b = appendString(b, q.base+"$metadata#"+t.EntitySetName+contextSelect(q.opts.Select, nil))
+	if !page.More {
+		b = append(b, `,"@odata.deltaLink":`...)
+		b = appendString(b, q.deltaLink(t, token))
+	}
+	b = append(b, `,"value":[`...)
+	for i, rec := range page.Records {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = rd.appendRecord(b, rec, cols, nil, true, "")
+	}
+	b = append(b, ']')
+	if page.More {
+		last := page.Records[len(page.Records)-1]
+		next := cursor{page: cur.page + 1, after: []any{last.ID}, first: page.Records[0].ID, tracking: true, token: token}
+		b = append(b, `,"@odata.nextLink":`...)
+		b = appendString(b, q.nextLink(encodeSkipToken(t, nil, next)))
+	}
+	b = append(b, '}')
+	return q.writeTracked(b)
+}
+
+func (q *request) writeTracked(b []byte) error {
+	if q.prefs.trackChanges {
+		q.applied("odata.track-changes")
+	}
+	if q.prefs.maxPageSize > 0 {
+		q.applied("odata.maxpagesize=" + q.prefs.maxPageSizeRaw)
+	}
+	if q.prefs.annotations.any() {
+		q.applied("odata.include-annotations=" + q.prefs.annotationsRaw)
+	}
+	return q.writeJSON(http.StatusOK, b)
+}
+
+// delta serves a page of the changes since a delta token.
+func (q *request) delta(t *eventual.Table, cols []*eventual.Column, pageSize int, cur cursor) error {
+	since := cur.since
+	if since == "" {
+		var err error
+		if since, err = q.parseDeltaToken(q.opts.DeltaToken); err != nil {
+			return err
+		}
+	}
+	start := instance.ChangeCursor{Deleted: cur.deleted}
+	if len(cur.after) > 0 {
+		start.After = cur.after[len(cur.after)-1].(uuid.UUID)
+	}
+	first := !cur.tracking
+	page, err := q.s.Instance.Changes(q.ctx, t, cols, since, start, pageSize, first)
+	if err != nil {
+		return err
+	}
+	token := cur.token
+	if first {
+		token = q.deltaToken(page.Token, time.Now())
+	}
+	var recs []*eventual.Record
+	for _, c := range page.Changes {
+		if c.Record != nil {
+			recs = append(recs, c.Record)
+		}
+	}
+	rd, err := q.newRenderer(q.ctx, recs, true)
+	if err != nil {
+		return err
+	}
+	b := []byte(`{"@odata.context":`)
+	b = appendString(b, q.base+"$metadata#"+t.EntitySetName+contextSelect(q.opts.Select, nil)+"/$delta")
+	if !page.More {
+		b = append(b, `,"@odata.deltaLink":`...)
+		b = appendString(b, q.deltaLink(t, token))
+	}
+	b = append(b, `,"value":[`...)
+	for i, c := range page.Changes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if c.Deleted {
+			b = append(b, `{"@odata.context":`...)
+			b = appendString(b, q.base+"$metadata#"+t.EntitySetName+"/$deletedEntity")
+			b = append(b, `,"id":`...)
+			b = appendString(b, c.ID.String())
+			b = append(b, `,"reason":"deleted"}`...)
+			continue
+		}
+		b = rd.appendRecord(b, c.Record, cols, nil, true, "")
+	}
+	b = append(b, ']')
+	if page.More {
+		last := page.Changes[len(page.Changes)-1]
+		next := cursor{page: cur.page + 1, after: []any{last.ID}, first: page.Changes[0].ID,
+			tracking: true, token: token, since: since, deleted: last.Deleted}
+		b = append(b, `,"@odata.nextLink":`...)
+		b = appendString(b, q.nextLink(encodeSkipToken(t, nil, next)))
+	}
+	b = append(b, '}')
+	return q.writeTracked(b)
+}
+
+// countChanges serves <set>/$count?$deltatoken=...: the number of changes
+// since the token (at most 5000).
+func (q *request) countChanges(t *eventual.Table) error {
+	since, err := q.parseDeltaToken(q.opts.DeltaToken)
+	if err != nil {
+		return err
+	}
+	page, err := q.s.Instance.Changes(q.ctx, t, []*eventual.Column{}, since, instance.ChangeCursor{}, instance.MaxCount, false)
+	if err != nil {
+		return err
+	}
+	body := strconv.Itoa(len(page.Changes))
+	h := q.header()
+	h.Set("Content-Type", "text/plain")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	q.w.WriteHeader(http.StatusOK)
+	_, err = q.w.Write([]byte(body))
+	return err
+}
