@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -285,4 +286,160 @@ func BenchmarkRawPgxCopy(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+}
+
+// rawSQLite opens a raw SQLite database with an account table shaped like
+// the store's, for the baselines.
+func rawSQLite(b *testing.B) (*sql.DB, *sql.Stmt) {
+	b.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "raw.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(normal)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	for _, stmt := range []string{
+		`CREATE TABLE account (accountid TEXT PRIMARY KEY NOT NULL, versionnumber INTEGER NOT NULL, name TEXT COLLATE NOCASE,
+			accountnumber TEXT COLLATE NOCASE, createdon TEXT, modifiedon TEXT) WITHOUT ROWID`,
+		`CREATE UNIQUE INDEX ak ON account (accountnumber)`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stmt, err := db.Prepare(`INSERT INTO account (accountid, versionnumber, name, accountnumber, createdon, modifiedon) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (accountnumber) DO UPDATE SET name = excluded.name, versionnumber = excluded.versionnumber, modifiedon = excluded.modifiedon`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db, stmt
+}
+
+// BenchmarkRawSQLiteBatchUpsert is the baseline for bulk writes: 1000
+// upserts per transaction straight into SQLite.
+func BenchmarkRawSQLiteBatchUpsert(b *testing.B) {
+	db, stmt := rawSQLite(b)
+	defer db.Close()
+	now := time.Now().UTC().Format(time.RFC3339)
+	const size = 1000
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		st := tx.Stmt(stmt)
+		for range size {
+			if _, err := st.Exec(uuid.NewString(), n, fmt.Sprint("Account ", n), fmt.Sprint("RAW-", n%50000), now, now); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+}
+
+// bulkBody returns an UpsertMultiple body of size accounts by alternate
+// key, numbered from first.
+func bulkBody(first, size int) []byte {
+	var buf bytes.Buffer
+	buf.WriteString(`{"Targets":[`)
+	for i := range size {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		fmt.Fprintf(&buf, `{"@odata.type":"Microsoft.Dynamics.CRM.account","@odata.id":"accounts(accountnumber='B-%d')","name":"Account %d"}`, (first+i)%50000, first+i)
+	}
+	buf.WriteString(`]}`)
+	return buf.Bytes()
+}
+
+// BenchmarkHTTPUpsertMultiple1000 sends UpsertMultiple requests of 1000
+// accounts by alternate key (creates at first, then updates), one client
+// at a time, as a sync would.
+func BenchmarkHTTPUpsertMultiple1000(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *testServer) {
+		c := &http.Client{}
+		const size = 1000
+		n := 0
+		start := time.Now()
+		for b.Loop() {
+			send(b, c, "POST", s.URL+"accounts/Microsoft.Dynamics.CRM.UpsertMultiple", bulkBody(n, size), http.StatusNoContent)
+			n += size
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+	})
+}
+
+// BenchmarkHTTPBatch1000Patches sends $batch requests holding one change
+// set of 1000 PATCH upserts by alternate key.
+func BenchmarkHTTPBatch1000Patches(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *testServer) {
+		c := &http.Client{}
+		const size = 1000
+		n := 0
+		start := time.Now()
+		for b.Loop() {
+			var buf bytes.Buffer
+			buf.WriteString("--batch_b\r\nContent-Type: multipart/mixed; boundary=changeset_b\r\n\r\n")
+			for i := range size {
+				fmt.Fprintf(&buf, "--changeset_b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: %d\r\n\r\n"+
+					"PATCH accounts(accountnumber='P-%d') HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"name\":\"Account %d\"}\r\n", i+1, (n+i)%50000, n+i)
+			}
+			buf.WriteString("--changeset_b--\r\n--batch_b--\r\n")
+			req, _ := http.NewRequest("POST", s.URL+"$batch", &buf)
+			req.Header.Set("Content-Type", "multipart/mixed; boundary=batch_b")
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("$batch: %d", resp.StatusCode)
+			}
+			n += size
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+	})
+}
+
+// BenchmarkHTTPDeltaRead100k reads a delta of 100,000 changed accounts
+// through the delta link, in pages of 5000, and reports rows per second.
+func BenchmarkHTTPDeltaRead100k(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *testServer) {
+		c := &http.Client{}
+		r := s.must(http.StatusOK, "GET", "accounts?$select=name", nil, "Prefer", "odata.track-changes")
+		link := str(r.JSON(b), "@odata.deltaLink")
+		seed(b, s, 100000)
+		rows := 0
+		start := time.Now()
+		for b.Loop() {
+			next := link
+			for next != "" {
+				req, _ := http.NewRequest("GET", next, nil)
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var page struct {
+					Value []json.RawMessage `json:"value"`
+					Next  string            `json:"@odata.nextLink"`
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+				rows += len(page.Value)
+				next = page.Next
+			}
+		}
+		if rows < 100000 {
+			b.Fatalf("delta returned %d rows, want 100000", rows)
+		}
+		b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+	})
 }

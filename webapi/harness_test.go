@@ -58,6 +58,8 @@ type testServer struct {
 	Instance *instance.Instance
 	Store    eventual.Store
 	client   *http.Client
+	// kind is the store kind, to start more servers of the same kind.
+	kind store
 }
 
 // forEachStore runs fn once per store, each with a fresh server.
@@ -83,7 +85,7 @@ func newServer(tb testing.TB, st store, schema *eventual.Schema) *testServer {
 			tb.Errorf("close store: %v", err)
 		}
 	})
-	return &testServer{tb: tb, URL: ts.URL + "/api/data/v9.2/", Server: srv, Instance: in, Store: db, client: ts.Client()}
+	return &testServer{tb: tb, URL: ts.URL + "/api/data/v9.2/", Server: srv, Instance: in, Store: db, client: ts.Client(), kind: st}
 }
 
 // response is a received response.
@@ -166,6 +168,10 @@ func (s *testServer) do(method, path string, body any, headers ...string) *respo
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if http.CanonicalHeaderKey(headers[i]) == "Content-Type" {
+			req.Header.Set(headers[i], headers[i+1])
+			continue
+		}
 		req.Header.Add(headers[i], headers[i+1])
 	}
 	resp, err := s.client.Do(req)
