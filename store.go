@@ -79,6 +79,13 @@ type ReadTx interface {
 	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
 }
 
+// RowUpdate is one record's update in an UpdateMany.
+type RowUpdate struct {
+	ID      uuid.UUID
+	Values  Values
+	Version int64 // set by UpdateMany
+}
+
 // ChangeQuery selects changes of a table since a change token.
 type ChangeQuery struct {
 	Table   *Table
@@ -109,6 +116,16 @@ type Tx interface {
 	// Insert stores a new record. The store assigns rec.Version. It returns
 	// a *ConflictError if the primary key or an alternate key is taken.
 	Insert(ctx context.Context, rec *Record) error
+
+	// InsertMany stores new records of one table, as Insert does for each,
+	// in as few statements as the store can. It assigns each record's
+	// Version.
+	InsertMany(ctx context.Context, recs []*Record) error
+
+	// UpdateMany writes the values of each update to the record with its
+	// primary key, as Update does for each, and sets each update's new
+	// Version. It returns ErrNotFound if a record is missing.
+	UpdateMany(ctx context.Context, t *Table, updates []*RowUpdate) error
 
 	// Update writes the values to the record of t with the primary key and
 	// returns its new version. It returns ErrNotFound if there is none and

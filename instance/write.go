@@ -16,13 +16,30 @@ import (
 
 // create inserts a record and its deep-insert relatives inside tx.
 func (in *Instance) create(ctx context.Context, tx eventual.Tx, e *eventual.Entity) (uuid.UUID, error) {
+	rec, err := in.buildCreate(ctx, tx, e)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if err := tx.Insert(ctx, rec); err != nil {
+		return uuid.Nil, conflictError(err, e.Table, rec.ID)
+	}
+	if err := in.createRelated(ctx, tx, e.Table, rec.ID, e.Related); err != nil {
+		return uuid.Nil, err
+	}
+	return rec.ID, nil
+}
+
+// buildCreate checks an entity to create and returns the record to store:
+// its id, validated values with lookups resolved, defaults, timestamps and
+// derived columns.
+func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual.Entity) (*eventual.Record, error) {
 	t := e.Table
 	id := e.ID
 	if id == uuid.Nil {
 		if v, ok := e.Values[t.PrimaryIDAttribute]; ok && v != nil {
 			pk, err := PrimaryKeyValue(t, v)
 			if err != nil {
-				return uuid.Nil, err
+				return nil, err
 			}
 			id = pk
 		} else {
@@ -31,27 +48,20 @@ func (in *Instance) create(ctx context.Context, tx eventual.Tx, e *eventual.Enti
 	}
 	vals, err := in.prepare(ctx, tx, t, e.Values, nil)
 	if err != nil {
-		return uuid.Nil, err
+		return nil, err
 	}
 	for _, c := range t.Columns {
 		if _, ok := vals[c.LogicalName]; !ok && c.Default != nil {
 			vals[c.LogicalName] = c.Default
 		}
 		if c.Required && vals[c.LogicalName] == nil {
-			return uuid.Nil, requiredMissing(t, c)
+			return nil, requiredMissing(t, c)
 		}
 	}
 	now := in.now()
 	vals["createdon"], vals["modifiedon"] = now, now
 	computeFullName(t, vals, nil)
-	rec := &eventual.Record{Table: t, ID: id, Values: vals}
-	if err := tx.Insert(ctx, rec); err != nil {
-		return uuid.Nil, conflictError(err, t, id)
-	}
-	if err := in.createRelated(ctx, tx, t, id, e.Related); err != nil {
-		return uuid.Nil, err
-	}
-	return id, nil
+	return &eventual.Record{Table: t, ID: id, Values: vals}, nil
 }
 
 func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, related []eventual.RelatedEntities) error {
@@ -80,21 +90,33 @@ func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventu
 // update writes values to an existing record inside tx.
 func (in *Instance) update(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values, related []eventual.RelatedEntities) error {
 	t := existing.Table
-	vals, err := in.prepare(ctx, tx, t, values, existing)
+	vals, err := in.buildUpdate(ctx, tx, existing, values)
 	if err != nil {
 		return err
 	}
-	for _, c := range t.Columns {
-		if v, ok := vals[c.LogicalName]; ok && v == nil && c.Required {
-			return requiredMissing(t, c)
-		}
-	}
-	vals["modifiedon"] = in.now()
-	computeFullName(t, vals, existing)
 	if _, err := tx.Update(ctx, t, existing.ID, vals); err != nil {
 		return conflictError(err, t, existing.ID)
 	}
 	return in.createRelated(ctx, tx, t, existing.ID, related)
+}
+
+// buildUpdate checks values to write to an existing record and returns
+// the values to store, with lookups resolved, the modification time and
+// derived columns.
+func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values) (eventual.Values, error) {
+	t := existing.Table
+	vals, err := in.prepare(ctx, tx, t, values, existing)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range t.Columns {
+		if v, ok := vals[c.LogicalName]; ok && v == nil && c.Required {
+			return nil, requiredMissing(t, c)
+		}
+	}
+	vals["modifiedon"] = in.now()
+	computeFullName(t, vals, existing)
+	return vals, nil
 }
 
 func requiredMissing(t *eventual.Table, c *eventual.Column) error {
@@ -109,6 +131,10 @@ func conflictError(err error, t *eventual.Table, id uuid.UUID) error {
 		return err
 	}
 	if ce.Key == nil {
+		if id == uuid.Nil {
+			return eventual.Errorf(eventual.KindPrecondition, eventual.CodeDuplicateRecord,
+				"A record with matching key values already exists. Cannot insert duplicate key: a record of %s with that id already exists.", t.LogicalName)
+		}
 		return eventual.Errorf(eventual.KindPrecondition, eventual.CodeDuplicateRecord,
 			"A record with matching key values already exists. Cannot insert duplicate key: %s With Id = %s already exists.", t.LogicalName, id)
 	}
@@ -314,6 +340,9 @@ func (in *Instance) resolveLookup(ctx context.Context, tx eventual.Tx, t *eventu
 			}
 			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidArgument,
 				"The lookup '%s' of entity '%s' cannot reference a record of entity '%s'.", c.LogicalName, t.LogicalName, target)
+		}
+		if id, ok := cachedLookup(ctx, x); ok {
+			return eventual.Ref(x.Table, id), nil
 		}
 		rec, err := in.find(ctx, tx, x, []*eventual.Column{})
 		if err != nil {

@@ -168,6 +168,11 @@ func dateAt(s string, i int) int {
 	return n
 }
 
+// singleTokens maps the one-character tokens to their kinds (TokEOF for
+// other characters).
+var singleTokens = [256]TokenKind{'(': TokLParen, ')': TokRParen, '[': TokLBracket, ']': TokRBracket,
+	'{': TokLBrace, '}': TokRBrace, ',': TokComma, '/': TokSlash, ':': TokColon, '=': TokEquals}
+
 func (l *lexer) scan() (Token, error) {
 	s := l.src
 	for l.pos < len(s) && (s[l.pos] == ' ' || s[l.pos] == '\t' || s[l.pos] == '\r' || s[l.pos] == '\n') {
@@ -178,9 +183,7 @@ func (l *lexer) scan() (Token, error) {
 		return Token{Kind: TokEOF, Pos: start}, nil
 	}
 	c := s[l.pos]
-	single := map[byte]TokenKind{'(': TokLParen, ')': TokRParen, '[': TokLBracket, ']': TokRBracket,
-		'{': TokLBrace, '}': TokRBrace, ',': TokComma, '/': TokSlash, ':': TokColon, '=': TokEquals}
-	if k, ok := single[c]; ok {
+	if k := singleTokens[c]; k != TokEOF {
 		l.pos++
 		return Token{Kind: k, Text: s[start:l.pos], Pos: start}, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eventual-pp/eventual"
@@ -245,3 +246,12 @@ const xidColumn = "eventual_xid"
 
 // WriteMarker records the writing transaction on every update.
 func (dialect) WriteMarker() string { return sqlbuild.Quote(xidColumn) + " = pg_current_xact_id()" }
+
+// Cast types a parameter of a VALUES list, which PostgreSQL would
+// otherwise take as text.
+func (dialect) Cast(expr, sqlType string) string {
+	if i := strings.Index(sqlType, " COLLATE"); i >= 0 {
+		sqlType = sqlType[:i]
+	}
+	return "(" + expr + ")::" + sqlType
+}

@@ -127,23 +127,23 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 }
 
 func (db *DB) update(ctx context.Context, fn func(eventual.Tx) error) (conflicted bool, err error) {
-	tx, err := db.sql.BeginTx(ctx, nil)
+	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("postgres: begin: %w", err)
 	}
-	stx := &sqlstore.Tx{D: dialect{}, Q: tx, Schema: db.schema, Lock: " FOR UPDATE",
+	stx := &sqlstore.Tx{D: dialect{}, Q: sqlTx, Schema: db.schema, Lock: " FOR UPDATE",
 		Version: func() (string, []any) { return "nextval('eventual_version')", nil }}
 	defer func() {
 		if r := recover(); r != nil {
-			tx.Rollback()
+			sqlTx.Rollback()
 			err = fmt.Errorf("postgres: write panicked: %v", r)
 		}
 	}()
-	if err := fn(stx); err != nil {
-		tx.Rollback()
+	if err := fn(&tx{stx}); err != nil {
+		sqlTx.Rollback()
 		return stx.Conflicted, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlTx.Commit(); err != nil {
 		return false, fmt.Errorf("postgres: commit: %w", err)
 	}
 	return false, nil

@@ -243,3 +243,6 @@ func (dialect) ChangedSince(b *sqlbuild.Builder, alias, token string) (string, e
 
 // WriteMarker is empty: versions alone order SQLite's changes.
 func (dialect) WriteMarker() string { return "" }
+
+// Cast leaves parameters as they are: SQLite columns take any value.
+func (dialect) Cast(expr, sqlType string) string { return expr }

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"RelatedFilters", testRelatedFilters},
 		{"Unlink", testUnlink},
 		{"Migration", testMigration},
+		{"BulkWrites", testBulkWrites},
 		{"Changes", testChanges},
 		{"ChangesNeverSkipLateCommits", testChangesUnderConcurrentWriters},
 	}
@@ -1088,5 +1089,83 @@ func testChangesUnderConcurrentWriters(t *testing.T, open Opener) {
 		if _, ok := final[id]; !ok {
 			t.Errorf("mirror still has %s, which the table no longer has: a deletion was skipped", id)
 		}
+	}
+}
+
+func testBulkWrites(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "bulk", schema)
+	defer s.Close()
+	ctx := context.Background()
+	con := table("contact")
+	acct := insert(t, s, "account", eventual.Values{"name": "parent"})
+	const n = 1200 // more than one statement's worth
+	recs := make([]*eventual.Record, n)
+	for i := range recs {
+		v := eventual.Values{"firstname": fmt.Sprint("F", i), "lastname": "Bulk", "emailaddress1": fmt.Sprintf("b%d@example.com", i)}
+		if i%3 == 0 {
+			v["parentcustomerid"] = eventual.Ref(table("account"), acct.ID)
+		}
+		recs[i] = &eventual.Record{Table: con, ID: uuid.New(), Values: v}
+	}
+	mustUpdate(t, s, func(tx eventual.Tx) error { return tx.InsertMany(ctx, recs) })
+	seen := map[int64]bool{}
+	for _, r := range recs {
+		if r.Version <= acct.Version || seen[r.Version] {
+			t.Fatalf("InsertMany version %d (parent %d, duplicate %v)", r.Version, acct.Version, seen[r.Version])
+		}
+		seen[r.Version] = true
+	}
+	got := get(t, s, con, recs[3].ID)
+	if got.Values["firstname"] != "F3" || got.Values["parentcustomerid"].(eventual.EntityReference).ID != acct.ID || got.Version != recs[3].Version {
+		t.Errorf("inserted record = %+v v%d", got.Values, got.Version)
+	}
+	// Updates with different column sets, one clearing a lookup.
+	ups := []*eventual.RowUpdate{
+		{ID: recs[0].ID, Values: eventual.Values{"lastname": "U0", "parentcustomerid": nil}},
+		{ID: recs[1].ID, Values: eventual.Values{"lastname": "U1"}},
+		{ID: recs[2].ID, Values: eventual.Values{"jobtitle": "T2", "statecode": int64(1)}},
+	}
+	for i := 4; i < 900; i++ {
+		ups = append(ups, &eventual.RowUpdate{ID: recs[i].ID, Values: eventual.Values{"lastname": fmt.Sprint("U", i)}})
+	}
+	mustUpdate(t, s, func(tx eventual.Tx) error { return tx.UpdateMany(ctx, con, ups) })
+	for _, u := range ups {
+		if u.Version == 0 {
+			t.Fatalf("UpdateMany left version 0 for %s", u.ID)
+		}
+	}
+	if g := get(t, s, con, recs[0].ID); g.Values["lastname"] != "U0" || g.Values["parentcustomerid"] != nil || g.Values["firstname"] != "F0" || g.Version != ups[0].Version {
+		t.Errorf("after UpdateMany: %+v", g.Values)
+	}
+	if g := get(t, s, con, recs[2].ID); g.Values["jobtitle"] != "T2" || g.Values["statecode"] != int64(1) || g.Values["lastname"] != "Bulk" {
+		t.Errorf("after UpdateMany: %+v", g.Values)
+	}
+	// A missing record fails the whole update; a duplicate key the insert.
+	err := s.Update(ctx, func(tx eventual.Tx) error {
+		return tx.UpdateMany(ctx, con, []*eventual.RowUpdate{{ID: recs[5].ID, Values: eventual.Values{"lastname": "ghost"}}, {ID: uuid.New(), Values: eventual.Values{"lastname": "x"}}})
+	})
+	if !errors.Is(err, eventual.ErrNotFound) {
+		t.Errorf("UpdateMany with a missing record: %v, want ErrNotFound", err)
+	}
+	if g := get(t, s, con, recs[5].ID); g.Values["lastname"] != "U5" {
+		t.Errorf("failed UpdateMany changed a record: %v", g.Values["lastname"])
+	}
+	err = s.Update(ctx, func(tx eventual.Tx) error {
+		return tx.InsertMany(ctx, []*eventual.Record{
+			{Table: con, ID: uuid.New(), Values: eventual.Values{"firstname": "New", "emailaddress1": "new@example.com"}},
+			{Table: con, ID: uuid.New(), Values: eventual.Values{"firstname": "f7", "emailaddress1": "B7@example.com"}},
+		})
+	})
+	var ce *eventual.ConflictError
+	if !errors.As(err, &ce) || ce.Key == nil || ce.Key.LogicalName != "contact_name_email" {
+		t.Errorf("InsertMany duplicate key: %v", err)
+	}
+	var count int64
+	_ = s.View(ctx, func(tx eventual.ReadTx) error {
+		count, _ = tx.Count(ctx, con, nil, 0)
+		return nil
+	})
+	if count != n {
+		t.Errorf("%d contacts after a failed InsertMany, want %d", count, n)
 	}
 }

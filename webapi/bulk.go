@@ -98,22 +98,32 @@ func (q *request) bulk(t *eventual.Table, action string) error {
 		}
 		targets[i] = tg
 	}
-	ids := make([]uuid.UUID, len(targets))
+	var ids []uuid.UUID
 	err = q.atomic(func(s *instance.Session) error {
-		for i, tg := range targets {
-			var err error
-			switch name {
-			case "CreateMultiple":
-				ids[i], err = s.Create(q.ctx, tg.entity)
-			case "UpdateMultiple":
-				_, err = s.Update(q.ctx, tg.ref, tg.entity.Values, instance.Condition{IfMatch: "*"})
-			case "UpsertMultiple":
-				if tg.hasRef {
-					_, _, err = s.Upsert(q.ctx, tg.ref, tg.entity, instance.Condition{})
-				} else {
-					_, err = s.Create(q.ctx, tg.entity)
+		switch name {
+		case "CreateMultiple":
+			entities := make([]*eventual.Entity, len(targets))
+			for i, tg := range targets {
+				entities[i] = tg.entity
+				if tg.hasRef && !tg.ref.ByKey() {
+					entities[i].ID = tg.ref.ID
 				}
-			case "DeleteMultiple":
+			}
+			var err error
+			ids, err = s.CreateMultiple(q.ctx, entities)
+			return err
+		case "UpsertMultiple":
+			bts := make([]instance.BulkTarget, len(targets))
+			for i, tg := range targets {
+				bts[i] = instance.BulkTarget{Target: tg.ref, HasTarget: tg.hasRef, Entity: tg.entity}
+			}
+			return s.UpsertMultiple(q.ctx, bts)
+		}
+		for _, tg := range targets {
+			var err error
+			if name == "UpdateMultiple" {
+				_, err = s.Update(q.ctx, tg.ref, tg.entity.Values, instance.Condition{IfMatch: "*"})
+			} else {
 				err = s.Delete(q.ctx, tg.ref, instance.Condition{})
 			}
 			if err != nil {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/eventual-pp/eventual/metadata"
+	"github.com/eventual-pp/eventual/webapi"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -21,6 +23,8 @@ import (
 //	limits:
 //	  maxBodyBytes: 33554432
 //	  maxURLLength: 32768
+//	changeTracking:
+//	  retention: 168h       # delta tokens and deletions kept this long
 //	schema:
 //	  builtin: true
 //	  tables: [...]         # see metadata.SchemaConfig
@@ -30,7 +34,27 @@ type Config struct {
 	Placeholders string                `yaml:"placeholders"`
 	SQLite       SQLiteConfig          `yaml:"sqlite"`
 	Limits       LimitsConfig          `yaml:"limits"`
+	Changes      ChangesConfig         `yaml:"changeTracking"`
 	Schema       metadata.SchemaConfig `yaml:"schema"`
+}
+
+// ChangesConfig tunes change tracking.
+type ChangesConfig struct {
+	// Retention is how long delta tokens stay valid and deletions are
+	// remembered, as a Go duration ("168h", Dataverse's 7 days, by default).
+	Retention string `yaml:"retention"`
+}
+
+// RetentionDuration returns the configured retention.
+func (c ChangesConfig) RetentionDuration() (time.Duration, error) {
+	if c.Retention == "" {
+		return webapi.DefaultChangeRetention, nil
+	}
+	d, err := time.ParseDuration(c.Retention)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("config: changeTracking.retention %q is not a positive duration such as 168h", c.Retention)
+	}
+	return d, nil
 }
 
 // SQLiteConfig tunes the embedded store.
@@ -93,5 +117,6 @@ func (c Config) Validate() error {
 	if c.Limits.MaxBodyBytes < 0 || c.Limits.MaxURLLength < 0 {
 		return fmt.Errorf("config: limits must not be negative")
 	}
-	return nil
+	_, err := c.Changes.RetentionDuration()
+	return err
 }

@@ -105,6 +105,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Logger = logger
 	srv.MaxBodyBytes = cfg.Limits.MaxBodyBytes
 	srv.MaxURLLength = cfg.Limits.MaxURLLength
+	retention, _ := cfg.Changes.RetentionDuration()
+	srv.ChangeRetention = retention
 	base, err := srv.Listen(cfg.Listen)
 	if err != nil {
 		store.Close()
@@ -112,6 +114,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	defer stopPurge()
+	go purgeChanges(purgeCtx, in, retention, logger)
 	fmt.Fprintf(c.Stdout, "eventual: serving the Dataverse Web API at %s (database %s)\n", base, redactDSN(cfg.DB))
 	if c.Ready != nil {
 		c.Ready(base)
@@ -133,4 +138,28 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	logger.Info("stopped")
 	return serveErr
+}
+
+// PurgeInterval is how often deletions older than the change-tracking
+// retention are forgotten.
+const PurgeInterval = time.Hour
+
+// purgeChanges forgets expired deletions now and then every PurgeInterval.
+func purgeChanges(ctx context.Context, in *instance.Instance, retention time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(PurgeInterval)
+	defer t.Stop()
+	for {
+		if n, err := in.ExpireChanges(ctx, time.Now().Add(-retention)); err != nil {
+			if ctx.Err() == nil {
+				logger.Warn("purge expired deletions", "err", err)
+			}
+		} else if n > 0 {
+			logger.Info("purged expired deletions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

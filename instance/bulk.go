@@ -1,0 +1,310 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// This file runs the bulk messages set-wise: one read for the records that
+// exist, one for the lookups the records bind, then multi-row inserts and
+// updates. The outcome is the one a loop of single operations gives, which
+// is the fallback when records of a request depend on each other (the same
+// record twice, deep inserts).
+
+// BulkTarget is one record of an UpsertMultiple: the record to update or
+// create (HasTarget), or, without a target, a record to create.
+type BulkTarget struct {
+	Target    eventual.EntityReference
+	HasTarget bool
+	Entity    *eventual.Entity
+}
+
+// CreateMultiple creates records of one table and returns their ids.
+func (s *Session) CreateMultiple(ctx context.Context, entities []*eventual.Entity) ([]uuid.UUID, error) {
+	targets := make([]BulkTarget, len(entities))
+	for i, e := range entities {
+		targets[i] = BulkTarget{Entity: e}
+	}
+	return s.bulk(ctx, targets, false)
+}
+
+// UpsertMultiple upserts records of one table, each as Upsert would.
+func (s *Session) UpsertMultiple(ctx context.Context, targets []BulkTarget) error {
+	_, err := s.bulk(ctx, targets, true)
+	return err
+}
+
+// lookupCacheKey carries resolved lookups through prepare.
+type lookupCacheKey struct{}
+
+type lookupCache map[string]uuid.UUID
+
+func refKey(r eventual.EntityReference) string {
+	if !r.ByKey() {
+		return r.Table.LogicalName + "|" + r.ID.String()
+	}
+	return r.Table.LogicalName + "|" + r.Key.LogicalName + "|" + keyText(r.Key, r.KeyValues)
+}
+
+// keyText normalizes key values for matching: text without case, as the
+// stores compare it.
+func keyText(k *eventual.Key, vals []any) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		if s, ok := v.(string); ok && k.Columns[i].Type.IsText() {
+			parts[i] = "s:" + strings.ToLower(s)
+			continue
+		}
+		if ref, ok := v.(eventual.EntityReference); ok {
+			v = ref.ID
+		}
+		parts[i] = fmt.Sprintf("%T:%v", v, v)
+	}
+	return strings.Join(parts, "\x00")
+}
+
+func cachedLookup(ctx context.Context, r eventual.EntityReference) (uuid.UUID, bool) {
+	c, _ := ctx.Value(lookupCacheKey{}).(lookupCache)
+	if c == nil || r.Table == nil {
+		return uuid.Nil, false
+	}
+	id, ok := c[refKey(r)]
+	return id, ok
+}
+
+// findMany returns the records the references name, by refKey, reading
+// records by id and single-column keys in a few queries.
+func (in *Instance) findMany(ctx context.Context, tx eventual.ReadTx, refs []eventual.EntityReference, cols []*eventual.Column) (map[string]*eventual.Record, error) {
+	out := map[string]*eventual.Record{}
+	byID := map[*eventual.Table][]any{}
+	byKey := map[*eventual.Key][]eventual.EntityReference{}
+	for _, r := range refs {
+		if r.ByKey() {
+			byKey[r.Key] = append(byKey[r.Key], r)
+		} else {
+			byID[r.Table] = append(byID[r.Table], r.ID)
+		}
+	}
+	for t, ids := range byID {
+		recs, err := fetchByIDs(ctx, tx, t, ids, cols, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			out[refKey(r.Reference())] = r
+		}
+	}
+	for k, rs := range byKey {
+		if len(k.Columns) > 1 {
+			for _, r := range rs {
+				rec, err := in.find(ctx, tx, r, cols)
+				if err != nil {
+					continue // missing: the caller's single-record path reports it
+				}
+				out[refKey(r)] = rec
+			}
+			continue
+		}
+		c := k.Columns[0]
+		qcols := cols
+		if qcols != nil {
+			qcols = append(append([]*eventual.Column{}, cols...), c)
+		}
+		for start := 0; start < len(rs); start += chunk {
+			part := rs[start:min(start+chunk, len(rs))]
+			vals := make([]any, len(part))
+			for i, r := range part {
+				vals[i] = r.KeyValues[0]
+			}
+			recs, err := tx.Query(ctx, &eventual.Query{Table: k.Table(), Columns: qcols,
+				Filter: eventual.In{Field: eventual.Field{Column: c}, Values: vals}})
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range recs {
+				out[k.Table().LogicalName+"|"+k.LogicalName+"|"+keyText(k, []any{rec.Values[c.LogicalName]})] = rec
+			}
+		}
+	}
+	return out, nil
+}
+
+// sequential reports whether the records of a bulk request depend on each
+// other, so that only a loop of single operations gives the right result.
+func sequential(targets []BulkTarget) bool {
+	seen := map[string]bool{}
+	for _, tg := range targets {
+		e := tg.Entity
+		if len(e.Related) > 0 {
+			return true
+		}
+		for _, v := range e.Values {
+			if _, ok := v.(*eventual.Entity); ok {
+				return true
+			}
+		}
+		ids := []string{}
+		if tg.HasTarget {
+			ids = append(ids, refKey(tg.Target))
+		}
+		if e.ID != uuid.Nil {
+			ids = append(ids, refKey(eventual.Ref(e.Table, e.ID)))
+		}
+		for _, k := range e.Table.Keys {
+			vals := make([]any, len(k.Columns))
+			complete := true
+			for i, c := range k.Columns {
+				if vals[i] = e.Values[c.LogicalName]; vals[i] == nil {
+					complete = false
+				}
+			}
+			if complete {
+				ids = append(ids, refKey(eventual.EntityReference{Table: e.Table, Key: k, KeyValues: vals}))
+			}
+		}
+		for _, id := range ids {
+			if seen[id] {
+				return true
+			}
+			seen[id] = true
+		}
+	}
+	return false
+}
+
+func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) ([]uuid.UUID, error) {
+	ids := make([]uuid.UUID, len(targets))
+	if len(targets) == 0 {
+		return ids, nil
+	}
+	in, tx := s.in, s.tx
+	if sequential(targets) {
+		return s.sequentialBulk(ctx, targets)
+	}
+	t := targets[0].Entity.Table
+	// Resolve, in a few queries, the lookups the records bind.
+	var lookups []eventual.EntityReference
+	for _, tg := range targets {
+		for _, v := range tg.Entity.Values {
+			if r, ok := v.(eventual.EntityReference); ok && r.Table != nil {
+				lookups = append(lookups, r)
+			}
+		}
+	}
+	cache := lookupCache{}
+	if len(lookups) > 0 {
+		found, err := in.findMany(ctx, tx, lookups, []*eventual.Column{})
+		if err != nil {
+			return nil, err
+		}
+		for k, rec := range found {
+			cache[k] = rec.ID
+		}
+	}
+	ctx = context.WithValue(ctx, lookupCacheKey{}, cache)
+	// Find the records that exist.
+	var existing map[string]*eventual.Record
+	if upsert {
+		var refs []eventual.EntityReference
+		for _, tg := range targets {
+			if tg.HasTarget {
+				refs = append(refs, tg.Target)
+			}
+		}
+		var err error
+		if existing, err = in.findMany(ctx, tx, refs, updateColumns(t)); err != nil {
+			return nil, err
+		}
+	}
+	var inserts []*eventual.Record
+	var updates []*eventual.RowUpdate
+	updated := map[uuid.UUID]bool{}
+	for i, tg := range targets {
+		var rec *eventual.Record
+		if tg.HasTarget {
+			rec = existing[refKey(tg.Target)]
+		}
+		if rec != nil {
+			if updated[rec.ID] { // two targets name one record
+				return s.sequentialBulk(ctx, targets)
+			}
+			updated[rec.ID] = true
+			values := tg.Entity.Values.Clone()
+			if tg.Target.ByKey() {
+				for _, c := range tg.Target.Key.Columns {
+					delete(values, c.LogicalName)
+				}
+			}
+			delete(values, t.PrimaryIDAttribute)
+			vals, err := in.buildUpdate(ctx, tx, rec, values)
+			if err != nil {
+				return nil, err
+			}
+			updates = append(updates, &eventual.RowUpdate{ID: rec.ID, Values: vals})
+			ids[i] = rec.ID
+			continue
+		}
+		e := tg.Entity
+		if tg.HasTarget {
+			values := e.Values.Clone()
+			ne := &eventual.Entity{Table: t, ID: tg.Target.ID, Values: values}
+			if tg.Target.ByKey() {
+				for j, c := range tg.Target.Key.Columns {
+					if _, ok := values[c.LogicalName]; !ok {
+						values[c.LogicalName] = tg.Target.KeyValues[j]
+					}
+				}
+				ne.ID = e.ID
+			}
+			e = ne
+		}
+		nr, err := in.buildCreate(ctx, tx, e)
+		if err != nil {
+			return nil, err
+		}
+		inserts = append(inserts, nr)
+		ids[i] = nr.ID
+	}
+	if err := tx.InsertMany(ctx, inserts); err != nil {
+		return nil, conflictError(err, t, uuid.Nil)
+	}
+	if err := tx.UpdateMany(ctx, t, updates); err != nil {
+		return nil, conflictError(err, t, uuid.Nil)
+	}
+	return ids, nil
+}
+
+// sequentialBulk runs the targets one by one.
+func (s *Session) sequentialBulk(ctx context.Context, targets []BulkTarget) ([]uuid.UUID, error) {
+	ids := make([]uuid.UUID, len(targets))
+	for i, tg := range targets {
+		var err error
+		if tg.HasTarget {
+			_, ids[i], err = s.in.upsert(ctx, s.tx, tg.Target, tg.Entity, Condition{})
+		} else {
+			ids[i], err = s.in.create(ctx, s.tx, tg.Entity)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// updateColumns are the columns of an existing record that an update
+// reads: those derived columns are computed from.
+func updateColumns(t *eventual.Table) []*eventual.Column {
+	cols := []*eventual.Column{}
+	if c := t.Column("fullname"); c != nil && c.Computed {
+		for _, name := range []string{"firstname", "lastname"} {
+			if c := t.Column(name); c != nil {
+				cols = append(cols, c)
+			}
+		}
+	}
+	return cols
+}
