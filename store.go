@@ -69,13 +69,16 @@ type ReadTx interface {
 	ChangeToken(ctx context.Context) (string, error)
 
 	// Changes returns changes of a change-tracked table after the position
-	// q.Since that this snapshot sees: records created or updated since
+	// q.Since and up to the position q.Until (both optional; empty Since is
+	// the beginning, empty Until this snapshot): records created or updated
 	// (their current state, once each) when q.Deleted is false, records
-	// deleted since (and not created again) when it is true; in primary
-	// key order after q.After, at most q.Limit. A change committed late by
-	// a concurrent writer is never skipped: it is after every token handed
-	// out before it became visible. It returns ErrBadToken for a token the
-	// store did not issue.
+	// deleted (and not created again) when it is true; in primary key order
+	// after q.After, at most q.Limit. A change committed late by a
+	// concurrent writer is never skipped: it is after every token handed
+	// out before it became visible. Bounding a read by Until keeps its pages
+	// finite while writers go on; what is after Until is after it for the
+	// next read too. It returns ErrBadToken for a token the store did not
+	// issue.
 	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
 }
 
@@ -91,6 +94,7 @@ type ChangeQuery struct {
 	Table   *Table
 	Columns []*Column
 	Since   string
+	Until   string
 	Deleted bool
 	After   uuid.UUID
 	Limit   int

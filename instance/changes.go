@@ -31,25 +31,28 @@ type ChangeCursor struct {
 var ErrBadToken = eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest,
 	"The $deltatoken is not valid. Follow the @odata.deltaLink exactly as returned, or start again with Prefer: odata.track-changes.")
 
-// Changes returns up to limit changes of t since token, starting at the
-// cursor: records created or updated since (latest state, once each), then
-// records deleted since. With withToken it also returns the change token
-// of the snapshot it read, to hand out as the next delta link.
-func (in *Instance) Changes(ctx context.Context, t *eventual.Table, columns []*eventual.Column, since string, cur ChangeCursor, limit int, withToken bool) (*ChangePage, error) {
+// Changes returns up to limit changes of t after token since and up to
+// token until, starting at the cursor: records created or updated (latest
+// state, once each), then records deleted. An empty since reads from the
+// beginning (every record, no deletions: the initial read of change
+// tracking). An empty until reads up to the snapshot and returns its
+// token, to hand out as the next delta link and to bound the read's later
+// pages.
+func (in *Instance) Changes(ctx context.Context, t *eventual.Table, columns []*eventual.Column, since, until string, cur ChangeCursor, limit int) (*ChangePage, error) {
 	if !t.ChangeTracking {
 		return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "Change tracking is not enabled for the entity '%s'.", t.LogicalName)
 	}
 	page := &ChangePage{}
 	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
-		page.Changes, page.More, page.Token = nil, false, ""
-		if withToken {
+		page.Changes, page.More, page.Token = nil, false, until
+		if until == "" {
 			var err error
 			if page.Token, err = tx.ChangeToken(ctx); err != nil {
 				return err
 			}
 		}
 		if !cur.Deleted {
-			chs, err := tx.Changes(ctx, eventual.ChangeQuery{Table: t, Columns: columns, Since: since, After: cur.After, Limit: limit + 1})
+			chs, err := tx.Changes(ctx, eventual.ChangeQuery{Table: t, Columns: columns, Since: since, Until: page.Token, After: cur.After, Limit: limit + 1})
 			if err != nil {
 				return err
 			}
@@ -60,8 +63,11 @@ func (in *Instance) Changes(ctx context.Context, t *eventual.Table, columns []*e
 			page.Changes = chs
 			cur = ChangeCursor{Deleted: true}
 		}
+		if since == "" {
+			return nil // an initial read has no deletions
+		}
 		left := limit - len(page.Changes)
-		chs, err := tx.Changes(ctx, eventual.ChangeQuery{Table: t, Since: since, Deleted: true, After: cur.After, Limit: left + 1})
+		chs, err := tx.Changes(ctx, eventual.ChangeQuery{Table: t, Since: since, Until: page.Token, Deleted: true, After: cur.After, Limit: left + 1})
 		if err != nil {
 			return err
 		}

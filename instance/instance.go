@@ -187,23 +187,6 @@ func (in *Instance) RetrieveMultiple(ctx context.Context, q *eventual.Query, exp
 	return page, err
 }
 
-// RetrieveTracked runs a query on a change-tracked table and returns, with
-// the page, the change token of the same snapshot: following the token
-// later returns every change the page did not see.
-func (in *Instance) RetrieveTracked(ctx context.Context, q *eventual.Query) (*Page, string, error) {
-	var page *Page
-	var token string
-	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
-		var err error
-		if token, err = tx.ChangeToken(ctx); err != nil {
-			return err
-		}
-		page, err = in.retrieveMultiple(ctx, tx, q, nil, false)
-		return err
-	})
-	return page, token, err
-}
-
 func (in *Instance) retrieveMultiple(ctx context.Context, tx eventual.ReadTx, q *eventual.Query, expand []eventual.Expand, count bool) (*Page, error) {
 	page := &Page{Count: -1}
 	cq := *q

@@ -227,18 +227,28 @@ func (dialect) ChangeToken(ctx context.Context, q sqlstore.Querier) (string, err
 
 var snapshotRE = regexp.MustCompile(`^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$`)
 
-// ChangedSince selects rows whose writing transaction the token's snapshot
-// did not see. The xmin bound lets the index on eventual_xid skip older
-// rows.
-func (dialect) ChangedSince(b *sqlbuild.Builder, alias, token string) (string, error) {
-	if !snapshotRE.MatchString(token) || len(token) > 64*1024 {
-		return "", eventual.ErrBadToken
-	}
+// ChangedBetween selects rows whose writing transaction the since
+// snapshot did not see and the until snapshot did. The xmin bound lets the
+// index on eventual_xid skip older rows.
+func (dialect) ChangedBetween(b *sqlbuild.Builder, alias, since, until string) (string, error) {
 	col := sqlbuild.Quote(xidColumn)
 	if alias != "" {
 		col = alias + "." + col
 	}
-	return "(" + col + " >= pg_snapshot_xmin(" + b.Arg(token) + "::pg_snapshot) AND NOT pg_visible_in_snapshot(" + col + ", " + b.Arg(token) + "::pg_snapshot))", nil
+	conds := []string{"TRUE"}
+	for _, tok := range []string{since, until} {
+		if tok != "" && (!snapshotRE.MatchString(tok) || len(tok) > 64*1024) {
+			return "", eventual.ErrBadToken
+		}
+	}
+	if since != "" {
+		conds = append(conds, col+" >= pg_snapshot_xmin("+b.Arg(since)+"::pg_snapshot)",
+			"NOT pg_visible_in_snapshot("+col+", "+b.Arg(since)+"::pg_snapshot)")
+	}
+	if until != "" {
+		conds = append(conds, "pg_visible_in_snapshot("+col+", "+b.Arg(until)+"::pg_snapshot)")
+	}
+	return "(" + strings.Join(conds, " AND ") + ")", nil
 }
 
 // xidColumn holds the id of the transaction that last wrote a row.

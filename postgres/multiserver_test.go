@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/internal/testpg"
@@ -185,4 +186,100 @@ func TestTwoServersOneDatabase(t *testing.T) {
 			t.Errorf("%d contacts, want 40", len(seen))
 		}
 	})
+}
+
+// TestTwoServersDeltaNeverSkips writes through two servers (some writes in
+// change sets that commit later than their neighbours) while a reader
+// follows delta links on one of them; at the end the reader's mirror must
+// equal the table, deletes included.
+func TestTwoServersDeltaNeverSkips(t *testing.T) {
+	urls := servers(t, 2)
+	mirror := map[string]string{}
+	follow := func(link string) string {
+		for {
+			r := call(t, "GET", link, nil, "Prefer", "odata.maxpagesize=40,odata.track-changes")
+			if r.status != http.StatusOK {
+				t.Fatalf("delta: %d %v", r.status, r.body)
+			}
+			for _, v := range r.body["value"].([]any) {
+				m := v.(map[string]any)
+				if ctx, _ := m["@odata.context"].(string); strings.HasSuffix(ctx, "$deletedEntity") {
+					delete(mirror, m["id"].(string))
+					continue
+				}
+				mirror[m["accountid"].(string)] = fmt.Sprint(m["name"])
+			}
+			if next, ok := r.body["@odata.nextLink"].(string); ok {
+				link = next
+				continue
+			}
+			return r.body["@odata.deltaLink"].(string)
+		}
+	}
+	link := follow(urls[0] + "accounts?$select=name")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []string
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				base := urls[(w+i)%2]
+				switch {
+				case len(mine) > 3 && i%5 == 0:
+					call(t, "DELETE", base+"accounts("+mine[0]+")", nil)
+					mine = mine[1:]
+				case len(mine) > 0 && i%2 == 0:
+					call(t, "PATCH", base+"accounts("+mine[i%len(mine)]+")", map[string]any{"name": fmt.Sprintf("w%d-%d", w, i)})
+				default:
+					// Bulk writes take longer to commit than their neighbours.
+					var targets []any
+					for j := range 5 {
+						targets = append(targets, map[string]any{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": fmt.Sprintf("w%d-%d-%d", w, i, j)})
+					}
+					r := call(t, "POST", base+"accounts/Microsoft.Dynamics.CRM.CreateMultiple", map[string]any{"Targets": targets})
+					if ids, ok := r.body["Ids"].([]any); ok {
+						for _, id := range ids {
+							mine = append(mine, id.(string))
+						}
+					}
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		link = follow(link)
+	}
+	close(stop)
+	wg.Wait()
+	link = follow(link)
+	table := map[string]string{}
+	for next := urls[1] + "accounts?$select=name"; next != ""; {
+		r := call(t, "GET", next, nil, "Prefer", "odata.maxpagesize=1000")
+		for _, v := range r.body["value"].([]any) {
+			m := v.(map[string]any)
+			table[m["accountid"].(string)] = fmt.Sprint(m["name"])
+		}
+		next, _ = r.body["@odata.nextLink"].(string)
+	}
+	if len(table) < 50 {
+		t.Fatalf("only %d accounts written", len(table))
+	}
+	for id, name := range table {
+		if mirror[id] != name {
+			t.Errorf("account %s: table %q, mirror %q: a change was skipped", id, name, mirror[id])
+		}
+	}
+	for id := range mirror {
+		if _, ok := table[id]; !ok {
+			t.Errorf("account %s is deleted but still in the mirror: a deletion was skipped", id)
+		}
+	}
 }

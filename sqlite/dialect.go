@@ -228,17 +228,24 @@ func (dialect) ChangeToken(ctx context.Context, q sqlstore.Querier) (string, err
 	return v, rows.Err()
 }
 
-// ChangedSince compares row versions with the token's version.
-func (dialect) ChangedSince(b *sqlbuild.Builder, alias, token string) (string, error) {
-	v, err := strconv.ParseInt(token, 10, 64)
-	if err != nil || v < 0 {
-		return "", eventual.ErrBadToken
-	}
+// ChangedBetween compares row versions with the tokens' versions.
+func (dialect) ChangedBetween(b *sqlbuild.Builder, alias, since, until string) (string, error) {
 	col := sqlbuild.Quote("versionnumber")
 	if alias != "" {
 		col = alias + "." + col
 	}
-	return col + " > " + b.Arg(v), nil
+	conds := []string{"1 = 1"}
+	for _, bound := range []struct{ tok, op string }{{since, " > "}, {until, " <= "}} {
+		if bound.tok == "" {
+			continue
+		}
+		v, err := strconv.ParseInt(bound.tok, 10, 64)
+		if err != nil || v < 0 {
+			return "", eventual.ErrBadToken
+		}
+		conds = append(conds, col+bound.op+b.Arg(v))
+	}
+	return "(" + strings.Join(conds, " AND ") + ")", nil
 }
 
 // WriteMarker is empty: versions alone order SQLite's changes.

@@ -95,8 +95,11 @@ func (q *request) deltaLink(t *eventual.Table, token string) string {
 	return link + "$deltatoken=" + lowerEscape(token)
 }
 
-// tracked serves a change-tracked read of an entity set: the initial read
-// or a delta, page by page.
+// tracked serves a change-tracked read of an entity set, page by page:
+// the initial read (every record) or a delta since a token. Both read
+// through the store's change feed, bounded by the token of their first
+// page, so their pages end even while writers go on; what changed after
+// that token is in the next delta.
 func (q *request) tracked(t *eventual.Table) error {
 	if err := q.checkTrackingOptions(t); err != nil {
 		return err
@@ -115,72 +118,16 @@ func (q *request) tracked(t *eventual.Table) error {
 			return errSkipToken()
 		}
 	}
-	if q.opts.HasDeltaToken || cur.since != "" {
-		return q.delta(t, cols, pageSize, cur)
-	}
-	// The initial read: every record, keyset-paged by primary key, and the
-	// token of the first page's snapshot.
-	dq := &eventual.Query{Table: t, Columns: cols, Limit: pageSize}
-	var page *instance.Page
-	token := cur.token
-	if cur.tracking {
-		dq.After = cur.after
-		page, err = q.s.Instance.RetrieveMultiple(q.ctx, dq, nil, false)
-	} else {
-		var storeToken string
-		page, storeToken, err = q.s.Instance.RetrieveTracked(q.ctx, dq)
-		token = q.deltaToken(storeToken, time.Now())
-	}
-	if err != nil {
-		return err
-	}
-	rd, err := q.newRenderer(q.ctx, page.Records, true)
-	if err != nil {
-		return err
-	}
-	b := []byte(`{"@odata.context":`)
-	b = appendString(b, q.base+"$metadata#"+t.EntitySetName+contextSelect(q.opts.Select, nil))
-	if !page.More {
-		b = append(b, `,"@odata.deltaLink":`...)
-		b = appendString(b, q.deltaLink(t, token))
-	}
-	b = append(b, `,"value":[`...)
-	for i, rec := range page.Records {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = rd.appendRecord(b, rec, cols, nil, true, "")
-	}
-	b = append(b, ']')
-	if page.More {
-		last := page.Records[len(page.Records)-1]
-		next := cursor{page: cur.page + 1, after: []any{last.ID}, first: page.Records[0].ID, tracking: true, token: token}
-		b = append(b, `,"@odata.nextLink":`...)
-		b = appendString(b, q.nextLink(encodeSkipToken(t, nil, next)))
-	}
-	b = append(b, '}')
-	return q.writeTracked(b)
-}
-
-func (q *request) writeTracked(b []byte) error {
-	if q.prefs.trackChanges {
-		q.applied("odata.track-changes")
-	}
-	if q.prefs.maxPageSize > 0 {
-		q.applied("odata.maxpagesize=" + q.prefs.maxPageSizeRaw)
-	}
-	if q.prefs.annotations.any() {
-		q.applied("odata.include-annotations=" + q.prefs.annotationsRaw)
-	}
-	return q.writeJSON(http.StatusOK, b)
-}
-
-// delta serves a page of the changes since a delta token.
-func (q *request) delta(t *eventual.Table, cols []*eventual.Column, pageSize int, cur cursor) error {
+	delta := q.opts.HasDeltaToken || cur.since != ""
 	since := cur.since
-	if since == "" {
-		var err error
+	if q.opts.HasDeltaToken && since == "" {
 		if since, err = q.parseDeltaToken(q.opts.DeltaToken); err != nil {
+			return err
+		}
+	}
+	until := ""
+	if cur.tracking {
+		if until, err = q.parseDeltaToken(cur.token); err != nil {
 			return err
 		}
 	}
@@ -188,13 +135,12 @@ func (q *request) delta(t *eventual.Table, cols []*eventual.Column, pageSize int
 	if len(cur.after) > 0 {
 		start.After = cur.after[len(cur.after)-1].(uuid.UUID)
 	}
-	first := !cur.tracking
-	page, err := q.s.Instance.Changes(q.ctx, t, cols, since, start, pageSize, first)
+	page, err := q.s.Instance.Changes(q.ctx, t, cols, since, until, start, pageSize)
 	if err != nil {
 		return err
 	}
 	token := cur.token
-	if first {
+	if !cur.tracking {
 		token = q.deltaToken(page.Token, time.Now())
 	}
 	var recs []*eventual.Record
@@ -207,8 +153,12 @@ func (q *request) delta(t *eventual.Table, cols []*eventual.Column, pageSize int
 	if err != nil {
 		return err
 	}
+	context := q.base + "$metadata#" + t.EntitySetName + contextSelect(q.opts.Select, nil)
+	if delta {
+		context += "/$delta"
+	}
 	b := []byte(`{"@odata.context":`)
-	b = appendString(b, q.base+"$metadata#"+t.EntitySetName+contextSelect(q.opts.Select, nil)+"/$delta")
+	b = appendString(b, context)
 	if !page.More {
 		b = append(b, `,"@odata.deltaLink":`...)
 		b = appendString(b, q.deltaLink(t, token))
@@ -237,7 +187,16 @@ func (q *request) delta(t *eventual.Table, cols []*eventual.Column, pageSize int
 		b = appendString(b, q.nextLink(encodeSkipToken(t, nil, next)))
 	}
 	b = append(b, '}')
-	return q.writeTracked(b)
+	if q.prefs.trackChanges {
+		q.applied("odata.track-changes")
+	}
+	if q.prefs.maxPageSize > 0 {
+		q.applied("odata.maxpagesize=" + q.prefs.maxPageSizeRaw)
+	}
+	if q.prefs.annotations.any() {
+		q.applied("odata.include-annotations=" + q.prefs.annotationsRaw)
+	}
+	return q.writeJSON(http.StatusOK, b)
 }
 
 // countChanges serves <set>/$count?$deltatoken=...: the number of changes
@@ -247,7 +206,7 @@ func (q *request) countChanges(t *eventual.Table) error {
 	if err != nil {
 		return err
 	}
-	page, err := q.s.Instance.Changes(q.ctx, t, []*eventual.Column{}, since, instance.ChangeCursor{}, instance.MaxCount, false)
+	page, err := q.s.Instance.Changes(q.ctx, t, []*eventual.Column{}, since, "", instance.ChangeCursor{}, instance.MaxCount)
 	if err != nil {
 		return err
 	}

@@ -33,10 +33,11 @@ type Dialect interface {
 	// ChangeToken returns the change-tracking position of the snapshot of
 	// the transaction q runs in.
 	ChangeToken(ctx context.Context, q Querier) (string, error)
-	// ChangedSince renders the condition "the row (of the table aliased
-	// alias, or unqualified) was written after the position token", or
-	// returns eventual.ErrBadToken.
-	ChangedSince(b *sqlbuild.Builder, alias, token string) (string, error)
+	// ChangedBetween renders the condition "the row (of the table aliased
+	// alias, or unqualified) was last written after position since and at
+	// or before position until" (either may be empty: no bound), or returns
+	// eventual.ErrBadToken.
+	ChangedBetween(b *sqlbuild.Builder, alias, since, until string) (string, error)
 	// WriteMarker is an extra "column = expression" assignment that every
 	// UPDATE makes (PostgreSQL records the writing transaction), or "".
 	WriteMarker() string
@@ -497,7 +498,7 @@ func (tx *Tx) Changes(ctx context.Context, q eventual.ChangeQuery) ([]eventual.C
 	}
 	if !q.Deleted {
 		cols := Columns(t, q.Columns)
-		cond, err := tx.D.ChangedSince(b, "", q.Since)
+		cond, err := tx.D.ChangedBetween(b, "", q.Since, q.Until)
 		if err != nil {
 			return nil, err
 		}
@@ -523,7 +524,7 @@ func (tx *Tx) Changes(ctx context.Context, q eventual.ChangeQuery) ([]eventual.C
 	}
 	// Arguments are bound in text order (SQLite's markers are positional).
 	tableArg := b.Arg(t.LogicalName)
-	cond, err := tx.D.ChangedSince(b, "d", q.Since)
+	cond, err := tx.D.ChangedBetween(b, "d", q.Since, q.Until)
 	if err != nil {
 		return nil, err
 	}
