@@ -344,6 +344,30 @@ func (s *Schema) Relationships() []*Relationship {
 	return out
 }
 
+// The placeholder lifecycle columns every table has. They are system
+// columns: readable and filterable, written only by the instance.
+const (
+	// ColumnHydrationState is HydrationRecord for a record created with
+	// its data, HydrationPlaceholder for a placeholder created because a
+	// write bound a lookup to a record that did not exist yet, and
+	// HydrationHydrated once a write brought a placeholder its real data.
+	ColumnHydrationState = "eventual_hydrationstate"
+	// ColumnPlaceholderOn is when the placeholder was created.
+	ColumnPlaceholderOn = "eventual_placeholderon"
+	// ColumnPlaceholderCorrelation is the correlation id of the request
+	// that caused the placeholder.
+	ColumnPlaceholderCorrelation = "eventual_placeholdercorrelationid"
+	// ColumnHydratedOn is when the placeholder was hydrated.
+	ColumnHydratedOn = "eventual_hydratedon"
+)
+
+// Hydration states.
+const (
+	HydrationRecord      int64 = 0
+	HydrationPlaceholder int64 = 1
+	HydrationHydrated    int64 = 2
+)
+
 // Limits that Dataverse documents for alternate keys and names.
 const (
 	MaxKeysPerTable   = 10
@@ -380,6 +404,11 @@ type TableDef struct {
 	ChangeTracking        bool
 	Columns               []ColumnDef
 	Keys                  []KeyDef
+	// StateOptions and StatusOptions replace the options of statecode and
+	// statuscode (Active/Inactive by default); DefaultState and
+	// DefaultStatus replace their defaults.
+	StateOptions, StatusOptions []Option
+	DefaultState, DefaultStatus *int64
 }
 
 // ColumnDef is the definition of a column.
@@ -498,6 +527,24 @@ func buildTable(d TableDef, pos int) (*Table, error) {
 			Options: []Option{{0, "Active"}, {1, "Inactive"}}},
 		{LogicalName: "statuscode", Type: TypeChoice, DisplayName: "Status Reason", Default: int64(1),
 			Options: []Option{{1, "Active"}, {2, "Inactive"}}},
+		// The placeholder lifecycle (see ColumnHydrationState).
+		{LogicalName: ColumnHydrationState, Type: TypeChoice, System: true, DisplayName: "Hydration State", Default: int64(HydrationRecord),
+			Options: []Option{{HydrationRecord, "Record"}, {HydrationPlaceholder, "Placeholder"}, {HydrationHydrated, "Hydrated"}}},
+		{LogicalName: ColumnPlaceholderOn, Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Placeholder Created On"},
+		{LogicalName: ColumnPlaceholderCorrelation, Type: TypeUniqueIdentifier, System: true, DisplayName: "Placeholder Correlation Id"},
+		{LogicalName: ColumnHydratedOn, Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Hydrated On"},
+	}
+	if d.StateOptions != nil {
+		t.Columns[4].Options = d.StateOptions
+	}
+	if d.StatusOptions != nil {
+		t.Columns[5].Options = d.StatusOptions
+	}
+	if d.DefaultState != nil {
+		t.Columns[4].Default = *d.DefaultState
+	}
+	if d.DefaultStatus != nil {
+		t.Columns[5].Default = *d.DefaultStatus
 	}
 	for _, cd := range d.Columns {
 		c, err := buildColumn(t, cd)

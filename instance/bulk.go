@@ -182,10 +182,32 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 		return ids, nil
 	}
 	in, tx := s.in, s.tx
-	if sequential(targets) {
+	t := targets[0].Entity.Table
+	bulkSteps, ok := in.bulkSteps(t, upsert)
+	if !ok || sequential(targets) {
 		return s.sequentialBulk(ctx, targets)
 	}
-	t := targets[0].Entity.Table
+	if len(bulkSteps) > 0 {
+		entities := make([]*eventual.Entity, len(targets))
+		for i, tg := range targets {
+			entities[i] = tg.Entity
+		}
+		message := eventual.MessageCreate
+		if upsert {
+			message = eventual.MessageUpsert
+		}
+		x, err := in.newExecution(ctx, message, t, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range bulkSteps {
+			x.ec.Stage, x.ec.Mode, x.ec.IsInTransaction, x.ec.Step = st.Stage, st.Mode, true, st
+			x.ec.Service = &service{in: in, tx: tx}
+			if err := st.Plugin.(eventual.BulkPlugin).ExecuteMany(context.WithValue(ctx, parentKey, x.ec), x.ec, entities); err != nil {
+				return nil, pluginError(st, err)
+			}
+		}
+	}
 	// Resolve, in a few queries, the lookups the records bind.
 	var lookups []eventual.EntityReference
 	for _, tg := range targets {
@@ -222,6 +244,11 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 	}
 	var inserts []*eventual.Record
 	var updates []*eventual.RowUpdate
+	type hydration struct {
+		pre *eventual.Record
+		e   *eventual.Entity
+	}
+	var hydrations []hydration
 	updated := map[uuid.UUID]bool{}
 	for i, tg := range targets {
 		var rec *eventual.Record
@@ -240,11 +267,14 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 				}
 			}
 			delete(values, t.PrimaryIDAttribute)
-			vals, err := in.buildUpdate(ctx, tx, rec, values)
+			vals, hydrated, err := in.buildUpdate(ctx, tx, rec, values)
 			if err != nil {
 				return nil, err
 			}
 			updates = append(updates, &eventual.RowUpdate{ID: rec.ID, Values: vals})
+			if hydrated {
+				hydrations = append(hydrations, hydration{rec, &eventual.Entity{Table: t, ID: rec.ID, Values: vals}})
+			}
 			ids[i] = rec.ID
 			continue
 		}
@@ -275,7 +305,40 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 	if err := tx.UpdateMany(ctx, t, updates); err != nil {
 		return nil, conflictError(err, t, uuid.Nil)
 	}
+	for _, h := range hydrations {
+		if err := in.hydrate(ctx, tx, h.pre, h.e); err != nil {
+			return nil, err
+		}
+	}
 	return ids, nil
+}
+
+// bulkSteps returns the steps a set-wise bulk write runs (those of
+// Create, Update and Upsert, which must all be BulkPlugins before the main
+// operation); ok is false when a step needs the records one by one.
+func (in *Instance) bulkSteps(t *eventual.Table, upsert bool) ([]*eventual.Step, bool) {
+	messages := []string{eventual.MessageCreate}
+	if upsert {
+		messages = append(messages, eventual.MessageUpdate, eventual.MessageUpsert)
+	}
+	var out []*eventual.Step
+	seen := map[*eventual.Step]bool{}
+	for _, stage := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
+		for _, m := range messages {
+			for _, mode := range []eventual.Mode{eventual.Synchronous, eventual.Asynchronous} {
+				for _, st := range in.Pipeline.Steps(m, t.LogicalName, stage, mode) {
+					if _, bulk := st.Plugin.(eventual.BulkPlugin); !bulk || stage == eventual.PostOperation || mode == eventual.Asynchronous {
+						return nil, false
+					}
+					if !seen[st] {
+						seen[st] = true
+						out = append(out, st)
+					}
+				}
+			}
+		}
+	}
+	return out, true
 }
 
 // sequentialBulk runs the targets one by one.
@@ -284,9 +347,9 @@ func (s *Session) sequentialBulk(ctx context.Context, targets []BulkTarget) ([]u
 	for i, tg := range targets {
 		var err error
 		if tg.HasTarget {
-			_, ids[i], err = s.in.upsert(ctx, s.tx, tg.Target, tg.Entity, Condition{})
+			_, ids[i], err = s.Upsert(ctx, tg.Target, tg.Entity, Condition{})
 		} else {
-			ids[i], err = s.in.create(ctx, s.tx, tg.Entity)
+			ids[i], err = s.Create(ctx, tg.Entity)
 		}
 		if err != nil {
 			return nil, err
@@ -298,7 +361,7 @@ func (s *Session) sequentialBulk(ctx context.Context, targets []BulkTarget) ([]u
 // updateColumns are the columns of an existing record that an update
 // reads: those derived columns are computed from.
 func updateColumns(t *eventual.Table) []*eventual.Column {
-	cols := []*eventual.Column{}
+	cols := []*eventual.Column{t.Column(eventual.ColumnHydrationState)}
 	if c := t.Column("fullname"); c != nil && c.Computed {
 		for _, name := range []string{"firstname", "lastname"} {
 			if c := t.Column(name); c != nil {

@@ -9,11 +9,14 @@ package instance
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/pipeline"
 	"github.com/google/uuid"
 )
 
@@ -30,11 +33,22 @@ type Instance struct {
 	// none; it defaults to time-ordered version 7 UUIDs, which keep new
 	// rows at the end of the primary key index.
 	NewID func() uuid.UUID
+	// Pipeline holds the steps that run around messages; nil runs none.
+	Pipeline *pipeline.Registry
+	// Meta identifies the instance in execution contexts.
+	Meta eventual.Meta
+	// MaxDepth is the loop guard (DefaultMaxDepth when 0).
+	MaxDepth int
+	// Logger receives job runner events; it defaults to slog.Default().
+	Logger *slog.Logger
+
+	jobsOnce sync.Once
+	jobsWake chan struct{}
 }
 
-// New returns an instance over a store.
+// New returns an instance over a store, with an empty pipeline.
 func New(store eventual.Store, schema *eventual.Schema) *Instance {
-	return &Instance{Store: store, Schema: schema}
+	return &Instance{Store: store, Schema: schema, Meta: store.Meta(), Pipeline: pipeline.NewRegistry(schema)}
 }
 
 func (in *Instance) now() time.Time {
@@ -85,28 +99,19 @@ func ParseETag(tag string) (string, bool) {
 // ETag returns the weak ETag of a row version.
 func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
-// Create creates a record (and the related records of a deep insert) and
-// returns its primary key.
+// Create creates a record (and the related records of a deep insert)
+// through the pipeline and returns its primary key.
 func (in *Instance) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
-	var id uuid.UUID
-	err := in.Atomic(ctx, func(s *Session) error {
-		var err error
-		id, err = s.Create(ctx, e)
-		return err
-	})
-	return id, err
+	return in.createMessage(ctx, nil, e, false)
 }
 
-// Update updates an existing record. With IfMatch set to a version, the
-// record must still have it.
+// Update updates an existing record through the pipeline. With IfMatch
+// set to a version, the record must still have it.
 func (in *Instance) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond Condition) (uuid.UUID, error) {
-	var id uuid.UUID
-	err := in.Atomic(ctx, func(s *Session) error {
-		var err error
-		id, err = s.Update(ctx, target, values, cond)
-		return err
-	})
-	return id, err
+	if cond.IfMatch == "" {
+		cond.IfMatch = "*"
+	}
+	return in.updateMessage(ctx, nil, target, &eventual.Entity{Table: target.Table, Values: values}, cond, false)
 }
 
 // Upsert updates the record the target names, or creates it if there is
@@ -116,19 +121,127 @@ func (in *Instance) Update(ctx context.Context, target eventual.EntityReference,
 // copied into them and the record is created with the target's primary
 // key, if it has one. IfMatch "*" forbids the create (404), IfNoneMatch
 // "*" forbids the update (412). It reports whether it created the record.
+// The Upsert message runs through the pipeline, and so does the Create or
+// Update it becomes.
 func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (created bool, id uuid.UUID, err error) {
-	err = in.Atomic(ctx, func(s *Session) error {
+	return in.upsertMessage(ctx, nil, target, e, cond, false)
+}
+
+// Delete deletes the record the target names through the pipeline.
+// Lookups that referenced it are cleared (Dataverse's "remove link"
+// behaviour), so none dangles.
+func (in *Instance) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
+	return in.deleteMessage(ctx, nil, target, cond, false)
+}
+
+// write runs fn in tx, or in a new transaction when tx is nil.
+func (in *Instance) write(ctx context.Context, tx eventual.Tx, fn func(tx eventual.Tx) error) error {
+	if tx != nil {
+		return fn(tx)
+	}
+	return in.Store.Update(ctx, fn)
+}
+
+// createMessage runs a Create message (top-level when tx is nil).
+func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventual.Entity, platform bool) (uuid.UUID, error) {
+	var id uuid.UUID
+	if !in.Pipeline.Has(eventual.MessageCreate, e.Table.LogicalName) {
+		err := in.write(ctx, tx, func(tx eventual.Tx) error {
+			var err error
+			id, err = in.create(ctx, tx, e)
+			return err
+		})
+		return id, err
+	}
+	x, err := in.newExecution(ctx, eventual.MessageCreate, e.Table, e, platform)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error {
 		var err error
-		created, id, err = s.Upsert(ctx, target, e, cond)
+		id, err = in.create(ctx, tx, e)
+		x.ec.PrimaryEntityID = id
+		x.ec.OutputParameters["id"] = id
 		return err
 	})
+	return id, err
+}
+
+// updateMessage runs an Update message on an existing record.
+func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, platform bool) (uuid.UUID, error) {
+	var id uuid.UUID
+	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
+		existing, err := in.find(ctx, tx, target, nil)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(existing, cond); err != nil {
+			return err
+		}
+		values := e.Values.Clone()
+		delete(values, target.Table.PrimaryIDAttribute)
+		id = existing.ID
+		if x != nil {
+			x.pre = existing
+			x.ec.PrimaryEntityID = id
+		}
+		return in.update(ctx, tx, existing, values, e.Related)
+	}
+	if !in.Pipeline.Has(eventual.MessageUpdate, target.Table.LogicalName) {
+		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil) })
+		return id, err
+	}
+	x, err := in.newExecution(ctx, eventual.MessageUpdate, target.Table, e, platform)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if !target.ByKey() {
+		x.ec.PrimaryEntityID = target.ID
+	}
+	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
+	return id, err
+}
+
+// upsertMessage runs an Upsert message, which becomes a Create or an
+// Update message inside it.
+func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, platform bool) (bool, uuid.UUID, error) {
+	var created bool
+	var id uuid.UUID
+	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
+		var err error
+		created, id, err = in.upsert(ctx, tx, target, e, cond)
+		if x != nil {
+			x.ec.PrimaryEntityID = id
+			x.ec.OutputParameters["RecordCreated"] = created
+			x.ec.OutputParameters["Target"] = eventual.Ref(target.Table, id)
+		}
+		return err
+	}
+	if !in.Pipeline.Has(eventual.MessageUpsert, target.Table.LogicalName) {
+		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil) })
+		return created, id, err
+	}
+	x, err := in.newExecution(ctx, eventual.MessageUpsert, target.Table, e, platform)
+	if err != nil {
+		return false, uuid.Nil, err
+	}
+	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
 	return created, id, err
 }
 
-// Delete deletes the record the target names. Lookups that referenced it
-// are cleared (Dataverse's "remove link" behaviour), so none dangles.
-func (in *Instance) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
-	return in.Atomic(ctx, func(s *Session) error { return s.Delete(ctx, target, cond) })
+// deleteMessage runs a Delete message.
+func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond Condition, platform bool) error {
+	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
+		return in.delete(ctx, tx, target, cond, x)
+	}
+	if !in.Pipeline.Has(eventual.MessageDelete, target.Table.LogicalName) {
+		return in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil) })
+	}
+	x, err := in.newExecution(ctx, eventual.MessageDelete, target.Table, target, platform)
+	if err != nil {
+		return err
+	}
+	return x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
 }
 
 // Retrieve returns the record the target names, with the columns asked
@@ -136,11 +249,28 @@ func (in *Instance) Delete(ctx context.Context, target eventual.EntityReference,
 // record's current version it returns an error of KindNotModified.
 func (in *Instance) Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error) {
 	var rec *eventual.Record
-	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
-		var err error
-		rec, err = in.retrieve(ctx, tx, target, columns, expand, ifNoneMatch)
-		return err
-	})
+	read := func() error {
+		return in.Store.View(ctx, func(tx eventual.ReadTx) error {
+			var err error
+			rec, err = in.retrieve(ctx, tx, target, columns, expand, ifNoneMatch)
+			return err
+		})
+	}
+	if !in.Pipeline.Has(eventual.MessageRetrieve, target.Table.LogicalName) {
+		return rec, read()
+	}
+	x, err := in.newExecution(ctx, eventual.MessageRetrieve, target.Table, target, false)
+	if err != nil {
+		return nil, err
+	}
+	x.ec.InputParameters["ColumnSet"] = columns
+	err = x.runRead(ctx, func() (any, error) {
+		err := read()
+		if rec != nil {
+			x.ec.PrimaryEntityID = rec.ID
+		}
+		return rec, err
+	}, "BusinessEntity")
 	return rec, err
 }
 
@@ -179,11 +309,28 @@ type Page struct {
 // records the filter selects (up to MaxCount).
 func (in *Instance) RetrieveMultiple(ctx context.Context, q *eventual.Query, expand []eventual.Expand, count bool) (*Page, error) {
 	var page *Page
-	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
-		var err error
-		page, err = in.retrieveMultiple(ctx, tx, q, expand, count)
-		return err
-	})
+	read := func() error {
+		return in.Store.View(ctx, func(tx eventual.ReadTx) error {
+			var err error
+			page, err = in.retrieveMultiple(ctx, tx, q, expand, count)
+			return err
+		})
+	}
+	if !in.Pipeline.Has(eventual.MessageRetrieveMultiple, q.Table.LogicalName) {
+		return page, read()
+	}
+	x, err := in.newExecution(ctx, eventual.MessageRetrieveMultiple, q.Table, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	x.ec.InputParameters = map[string]any{"Query": q}
+	err = x.runRead(ctx, func() (any, error) {
+		err := read()
+		if page == nil {
+			return nil, err
+		}
+		return page.Records, err
+	}, "BusinessEntityCollection")
 	return page, err
 }
 
@@ -319,10 +466,11 @@ func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.
 		if pk := target.Table.PrimaryIDAttribute; values[pk] != nil {
 			delete(values, pk)
 		}
-		if err := in.update(ctx, tx, existing, values, e.Related); err != nil {
+		id, err := in.updateMessage(ctx, tx, existing.Reference(), &eventual.Entity{Table: target.Table, Values: values, Related: e.Related}, Condition{}, true)
+		if err != nil {
 			return false, uuid.Nil, err
 		}
-		return false, existing.ID, nil
+		return false, id, nil
 	}
 	if cond.IfMatch != "" {
 		return false, uuid.Nil, err // the not-found error
@@ -336,14 +484,22 @@ func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.
 		}
 		ne.ID = e.ID
 	}
-	id, err := in.create(ctx, tx, ne)
+	id, err := in.createMessage(ctx, tx, ne, true)
 	return true, id, err
 }
 
-func (in *Instance) delete(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond Condition) error {
-	rec, err := in.find(ctx, tx, target, []*eventual.Column{})
+func (in *Instance) delete(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond Condition, x *execution) error {
+	cols := []*eventual.Column{}
+	if x != nil {
+		cols = nil // pre-images see the whole record
+	}
+	rec, err := in.find(ctx, tx, target, cols)
 	if err != nil {
 		return err
+	}
+	if x != nil {
+		x.pre = rec
+		x.ec.PrimaryEntityID = rec.ID
 	}
 	if err := checkVersion(rec, cond); err != nil {
 		return err

@@ -19,19 +19,24 @@ type Session struct {
 // the session's writes persist. fn may run more than once (see
 // eventual.Store.Update), so it must not keep results of a failed run.
 func (in *Instance) Atomic(ctx context.Context, fn func(*Session) error) error {
-	return in.Store.Update(ctx, func(tx eventual.Tx) error {
+	err := in.Store.Update(ctx, func(tx eventual.Tx) error {
 		return fn(&Session{in: in, tx: tx})
 	})
+	if err == nil {
+		in.notifyJobs() // jobs queued by the session's steps
+	}
+	return err
 }
 
-// Create creates a record (see Instance.Create).
+// Create creates a record (see Instance.Create). Its steps all run inside
+// the session's transaction.
 func (s *Session) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
-	return s.in.create(ctx, s.tx, e)
+	return s.in.createMessage(ctx, s.tx, e, false)
 }
 
 // Upsert updates or creates a record (see Instance.Upsert).
 func (s *Session) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (bool, uuid.UUID, error) {
-	return s.in.upsert(ctx, s.tx, target, e, cond)
+	return s.in.upsertMessage(ctx, s.tx, target, e, cond, false)
 }
 
 // Update updates an existing record (see Instance.Update).
@@ -39,13 +44,12 @@ func (s *Session) Update(ctx context.Context, target eventual.EntityReference, v
 	if cond.IfMatch == "" {
 		cond.IfMatch = "*"
 	}
-	_, id, err := s.in.upsert(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, cond)
-	return id, err
+	return s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, cond, false)
 }
 
 // Delete deletes a record (see Instance.Delete).
 func (s *Session) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
-	return s.in.delete(ctx, s.tx, target, cond)
+	return s.in.deleteMessage(ctx, s.tx, target, cond, false)
 }
 
 // Retrieve reads a record inside the session, seeing its writes.

@@ -68,18 +68,14 @@ func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventu
 	for _, rel := range related {
 		r := rel.Relationship
 		for _, ref := range rel.References {
-			child, err := in.find(ctx, tx, ref, nil)
-			if err != nil {
-				return err
-			}
-			if err := in.update(ctx, tx, child, eventual.Values{r.Lookup.LogicalName: eventual.Ref(t, id)}, nil); err != nil {
+			if _, err := in.updateMessage(ctx, tx, ref, &eventual.Entity{Table: ref.Table, Values: eventual.Values{r.Lookup.LogicalName: eventual.Ref(t, id)}}, Condition{IfMatch: "*"}, true); err != nil {
 				return err
 			}
 		}
 		for _, child := range rel.Entities {
 			cv := child.Values.Clone()
 			cv[r.Lookup.LogicalName] = eventual.Ref(t, id)
-			if _, err := in.create(ctx, tx, &eventual.Entity{Table: child.Table, ID: child.ID, Values: cv, Related: child.Related}); err != nil {
+			if _, err := in.createMessage(ctx, tx, &eventual.Entity{Table: child.Table, ID: child.ID, Values: cv, Related: child.Related}, true); err != nil {
 				return err
 			}
 		}
@@ -90,33 +86,46 @@ func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventu
 // update writes values to an existing record inside tx.
 func (in *Instance) update(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values, related []eventual.RelatedEntities) error {
 	t := existing.Table
-	vals, err := in.buildUpdate(ctx, tx, existing, values)
+	vals, hydrated, err := in.buildUpdate(ctx, tx, existing, values)
 	if err != nil {
 		return err
 	}
 	if _, err := tx.Update(ctx, t, existing.ID, vals); err != nil {
 		return conflictError(err, t, existing.ID)
 	}
-	return in.createRelated(ctx, tx, t, existing.ID, related)
+	if err := in.createRelated(ctx, tx, t, existing.ID, related); err != nil {
+		return err
+	}
+	if hydrated {
+		return in.hydrate(ctx, tx, existing, &eventual.Entity{Table: t, ID: existing.ID, Values: vals})
+	}
+	return nil
 }
 
 // buildUpdate checks values to write to an existing record and returns
 // the values to store, with lookups resolved, the modification time and
-// derived columns.
-func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values) (eventual.Values, error) {
+// derived columns. A write that brings data to a placeholder hydrates it:
+// buildUpdate flips its state and reports it.
+func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values) (eventual.Values, bool, error) {
 	t := existing.Table
 	vals, err := in.prepare(ctx, tx, t, values, existing)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, c := range t.Columns {
 		if v, ok := vals[c.LogicalName]; ok && v == nil && c.Required {
-			return nil, requiredMissing(t, c)
+			return nil, false, requiredMissing(t, c)
 		}
 	}
-	vals["modifiedon"] = in.now()
+	hydrated := len(vals) > 0 && existing.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder
+	now := in.now()
+	vals["modifiedon"] = now
+	if hydrated {
+		vals[eventual.ColumnHydrationState] = eventual.HydrationHydrated
+		vals[eventual.ColumnHydratedOn] = now
+	}
 	computeFullName(t, vals, existing)
-	return vals, nil
+	return vals, hydrated, nil
 }
 
 func requiredMissing(t *eventual.Table, c *eventual.Column) error {
@@ -327,7 +336,7 @@ func (in *Instance) resolveLookup(ctx context.Context, tx eventual.Tx, t *eventu
 		if x.Table == nil || !slices.Contains(c.Targets, x.Table.LogicalName) {
 			return nil, wrongType(t, c, v)
 		}
-		id, err := in.create(ctx, tx, x)
+		id, err := in.createMessage(ctx, tx, x, true)
 		if err != nil {
 			return nil, err
 		}

@@ -95,9 +95,43 @@ func BuiltinTables() []eventual.TableDef {
 	}
 }
 
-// Builtin returns the built-in schema.
+func int64p(v int64) *int64 { return &v }
+
+// SystemTables returns the tables every instance has whatever its schema:
+// asyncoperation (entity set asyncoperations), the system jobs of
+// asynchronous steps, queryable like any table
+// ("asyncoperations?$filter=statuscode eq 31" lists failed jobs).
+func SystemTables() []eventual.TableDef {
+	return []eventual.TableDef{{
+		LogicalName: "asyncoperation", SchemaName: "AsyncOperation", EntitySetName: "asyncoperations",
+		DisplayName: "System Job", DisplayCollectionName: "System Jobs", PrimaryNameAttribute: "name", ObjectTypeCode: 4700,
+		StateOptions: []eventual.Option{{Value: 0, Label: "Ready"}, {Value: 1, Label: "Suspended"}, {Value: 2, Label: "Locked"}, {Value: 3, Label: "Completed"}},
+		StatusOptions: []eventual.Option{{Value: 0, Label: "Waiting For Resources"}, {Value: 10, Label: "Waiting"}, {Value: 20, Label: "In Progress"},
+			{Value: 21, Label: "Pausing"}, {Value: 22, Label: "Canceling"}, {Value: 30, Label: "Succeeded"}, {Value: 31, Label: "Failed"}, {Value: 32, Label: "Canceled"}},
+		DefaultState: int64p(0), DefaultStatus: int64p(10),
+		Columns: []eventual.ColumnDef{
+			{LogicalName: "name", SchemaName: "Name", Type: eventual.TypeString, MaxLength: 500},
+			{LogicalName: "operationtype", SchemaName: "OperationType", Type: eventual.TypeChoice,
+				Options: []eventual.Option{{Value: 1, Label: "System Event"}}},
+			{LogicalName: "messagename", SchemaName: "MessageName", Type: eventual.TypeString, MaxLength: 100},
+			{LogicalName: "primaryentitytype", SchemaName: "PrimaryEntityType", Type: eventual.TypeString, MaxLength: 128},
+			{LogicalName: "eventual_stepname", SchemaName: "eventual_StepName", Type: eventual.TypeString, MaxLength: 256},
+			{LogicalName: "data", SchemaName: "Data", Type: eventual.TypeMemo, MaxLength: eventual.MaxMemoLen},
+			{LogicalName: "message", SchemaName: "Message", Type: eventual.TypeMemo, MaxLength: 10000},
+			{LogicalName: "friendlymessage", SchemaName: "FriendlyMessage", Type: eventual.TypeMemo, MaxLength: 10000},
+			{LogicalName: "retrycount", SchemaName: "RetryCount", Type: eventual.TypeInteger},
+			{LogicalName: "depth", SchemaName: "Depth", Type: eventual.TypeInteger},
+			{LogicalName: "correlationid", SchemaName: "CorrelationId", Type: eventual.TypeUniqueIdentifier},
+			{LogicalName: "postponeuntil", SchemaName: "PostponeUntil", Type: eventual.TypeDateTime},
+			{LogicalName: "startedon", SchemaName: "StartedOn", Type: eventual.TypeDateTime},
+			{LogicalName: "completedon", SchemaName: "CompletedOn", Type: eventual.TypeDateTime},
+		},
+	}}
+}
+
+// Builtin returns the built-in schema (with the system tables).
 func Builtin() *eventual.Schema {
-	s, err := eventual.NewSchema(BuiltinTables())
+	s, err := eventual.NewSchema(append(BuiltinTables(), SystemTables()...))
 	if err != nil {
 		panic("metadata: built-in schema is invalid: " + err.Error())
 	}

@@ -109,6 +109,9 @@ func (c SchemaConfig) Definitions() ([]eventual.TableDef, error) {
 		if tc.ChangeTracking != nil {
 			ct = *tc.ChangeTracking
 		}
+		if isSystemTable(tc.LogicalName) {
+			return nil, fmt.Errorf("schema: table %q is a system table and cannot be redefined", tc.LogicalName)
+		}
 		index[tc.LogicalName] = len(defs)
 		defs = append(defs, eventual.TableDef{
 			LogicalName:           tc.LogicalName,
@@ -124,7 +127,16 @@ func (c SchemaConfig) Definitions() ([]eventual.TableDef, error) {
 			Keys:                  keys,
 		})
 	}
-	return defs, nil
+	return append(defs, SystemTables()...), nil
+}
+
+func isSystemTable(name string) bool {
+	for _, t := range SystemTables() {
+		if t.LogicalName == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Schema builds the schema the configuration describes.

@@ -215,7 +215,17 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops record
 		s.writeError(w, r, errNoResource(r.URL.String()))
 		return
 	}
-	req := &request{s: s, ops: ops, w: w, r: r, ctx: r.Context(), path: rest, prefs: parsePrefer(r.Header),
+	ctx := r.Context()
+	if contentIDs == nil {
+		// Every operation a request causes shares its correlation id.
+		corr, err := uuid.Parse(r.Header.Get("x-ms-correlation-request-id"))
+		if err != nil {
+			corr = uuid.New()
+		}
+		ctx = instance.WithCorrelationID(ctx, corr)
+		w.Header().Set("x-ms-service-request-id", corr.String())
+	}
+	req := &request{s: s, ops: ops, w: w, r: r, ctx: ctx, path: rest, prefs: parsePrefer(r.Header),
 		inBatch: contentIDs != nil, contentIDs: contentIDs}
 	req.base = baseURL(r, version)
 	err := req.serve()

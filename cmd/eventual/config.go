@@ -25,6 +25,12 @@ import (
 //	  maxURLLength: 32768
 //	changeTracking:
 //	  retention: 168h       # delta tokens and deletions kept this long
+//	placeholder:
+//	  stage: prevalidation  # or preoperation
+//	  lookups:              # default: every lookup of the built-in tables
+//	    - {lookup: contact.parentcustomerid, name: "Placeholder {key}"}
+//	steps:
+//	  - {name: notify, type: webhook, message: Create, table: new_order, stage: postoperation, mode: async, url: "http://127.0.0.1:9000/hook"}
 //	schema:
 //	  builtin: true
 //	  tables: [...]         # see metadata.SchemaConfig
@@ -35,7 +41,62 @@ type Config struct {
 	SQLite       SQLiteConfig          `yaml:"sqlite"`
 	Limits       LimitsConfig          `yaml:"limits"`
 	Changes      ChangesConfig         `yaml:"changeTracking"`
+	Placeholder  PlaceholderConfig     `yaml:"placeholder"`
+	Steps        []StepConfig          `yaml:"steps"`
 	Schema       metadata.SchemaConfig `yaml:"schema"`
+}
+
+// PlaceholderConfig tunes the placeholder step (placeholders: "on").
+type PlaceholderConfig struct {
+	// Stage is prevalidation (default) or preoperation.
+	Stage string `yaml:"stage"`
+	// Lookups lists the lookups that get placeholders; without it, every
+	// lookup of the built-in tables does.
+	Lookups []PlaceholderLookupConfig `yaml:"lookups"`
+}
+
+// PlaceholderLookupConfig configures placeholders for one lookup.
+type PlaceholderLookupConfig struct {
+	// Lookup is "table.column", for example "contact.parentcustomerid".
+	Lookup string `yaml:"lookup"`
+	Stage  string `yaml:"stage"`
+	// Name is the template of the placeholder's primary name ({id},
+	// {key}, {<key column>}).
+	Name        string            `yaml:"name"`
+	Values      map[string]any    `yaml:"values"`
+	FromRequest map[string]string `yaml:"fromRequest"`
+}
+
+// StepConfig registers a step: type webhook, require or setvalue.
+type StepConfig struct {
+	Name                string        `yaml:"name"`
+	Type                string        `yaml:"type"`
+	Message             string        `yaml:"message"`
+	Table               string        `yaml:"table"`
+	Stage               string        `yaml:"stage"`
+	Mode                string        `yaml:"mode"`
+	Rank                int           `yaml:"rank"`
+	FilteringAttributes []string      `yaml:"filteringAttributes"`
+	Images              []ImageConfig `yaml:"images"`
+	Configuration       string        `yaml:"configuration"`
+	// webhook
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	Query   map[string]string `yaml:"query"`
+	Timeout string            `yaml:"timeout"`
+	// require
+	Columns      []string `yaml:"columns"`
+	ErrorMessage string   `yaml:"errorMessage"`
+	// setvalue
+	Values        map[string]any `yaml:"values"`
+	OnlyIfMissing bool           `yaml:"onlyIfMissing"`
+}
+
+// ImageConfig asks for a pre- or post-image.
+type ImageConfig struct {
+	Alias   string   `yaml:"alias"`
+	Kind    string   `yaml:"kind"` // pre or post
+	Columns []string `yaml:"columns"`
 }
 
 // ChangesConfig tunes change tracking.

@@ -46,6 +46,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&ServeCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "version":
 		return (&VersionCommand{Stdout: m.Stdout}).Run(ctx, args[1:])
+	case "placeholders":
+		return (&PlaceholdersCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":
 		m.usage()
 		return nil
@@ -63,8 +65,9 @@ Usage:
 
 Commands:
 
-	serve     run an instance that speaks the Dataverse Web API
-	version   print the version
+	serve          run an instance that speaks the Dataverse Web API
+	placeholders   list or count the placeholders waiting for their real data
+	version        print the version
 
 Run "eventual <command> -h" for a command's flags.
 `)

@@ -101,6 +101,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	in := instance.New(store, schema)
+	in.Logger = logger
+	if err := registerPipeline(cfg, schema, in, cfg.Listen); err != nil {
+		store.Close()
+		return err
+	}
 	srv := webapi.NewServer(in, store.Meta())
 	srv.Logger = logger
 	srv.MaxBodyBytes = cfg.Limits.MaxBodyBytes
@@ -114,9 +119,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	purgeCtx, stopPurge := context.WithCancel(ctx)
-	defer stopPurge()
-	go purgeChanges(purgeCtx, in, retention, logger)
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	go purgeChanges(bgCtx, in, retention, logger)
+	in.StartJobs(bgCtx)
 	fmt.Fprintf(c.Stdout, "eventual: serving the Dataverse Web API at %s (database %s)\n", base, redactDSN(cfg.DB))
 	if c.Ready != nil {
 		c.Ready(base)

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+)
+
+// PlaceholdersCommand shows the placeholders that wait for their real
+// data: "eventual placeholders list" or "count".
+type PlaceholdersCommand struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	// Now is the clock for ages (time.Now).
+	Now func() time.Time
+}
+
+// Run runs the command.
+func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "count") {
+		fmt.Fprintln(c.Stderr, "Usage: eventual placeholders list|count [--db file-or-dsn] [--config file] [--table name]")
+		return flag.ErrHelp
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("eventual placeholders "+verb, flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	db := fs.String("db", DefaultDB, "SQLite database file or PostgreSQL DSN")
+	configPath := fs.String("config", "", "YAML configuration file (for the schema)")
+	table := fs.String("table", "", "only this table (logical name)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg := DefaultConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = ReadConfigFile(*configPath); err != nil {
+			return err
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "db" {
+			cfg.DB = *db
+		}
+	})
+	schema, err := cfg.Schema.Schema()
+	if err != nil {
+		return err
+	}
+	var tables []*eventual.Table
+	for _, t := range schema.Tables() {
+		if *table == "" || t.LogicalName == *table {
+			tables = append(tables, t)
+		}
+	}
+	if len(tables) == 0 {
+		return fmt.Errorf("placeholders: no table %q in the schema", *table)
+	}
+	store, err := openStore(ctx, cfg, schema)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	w := tabwriter.NewWriter(c.Stdout, 2, 8, 2, ' ', 0)
+	defer w.Flush()
+	if verb == "list" {
+		fmt.Fprintln(w, "TABLE\tID\tNAME\tCREATED\tAGE\tCORRELATION")
+	} else {
+		fmt.Fprintln(w, "TABLE\tPLACEHOLDERS\tOLDEST")
+	}
+	total := 0
+	for _, t := range tables {
+		var recs []*eventual.Record
+		err := store.View(ctx, func(tx eventual.ReadTx) error {
+			var err error
+			recs, err = tx.Query(ctx, &eventual.Query{Table: t,
+				Filter: eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: t.Column(eventual.ColumnHydrationState)},
+					Right: eventual.Literal{Value: eventual.HydrationPlaceholder}},
+				OrderBy: []eventual.Order{{Column: t.Column(eventual.ColumnPlaceholderOn)}}})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("placeholders: read %s: %w", t.LogicalName, err)
+		}
+		total += len(recs)
+		if verb == "count" {
+			oldest := "-"
+			if len(recs) > 0 {
+				if on, ok := recs[0].Values[eventual.ColumnPlaceholderOn].(time.Time); ok {
+					oldest = age(now.Sub(on))
+				}
+			}
+			if len(recs) > 0 || *table != "" {
+				fmt.Fprintf(w, "%s\t%d\t%s\n", t.LogicalName, len(recs), oldest)
+			}
+			continue
+		}
+		for _, r := range recs {
+			name, _ := r.Values[t.PrimaryNameAttribute].(string)
+			created, ago := "-", "-"
+			if on, ok := r.Values[eventual.ColumnPlaceholderOn].(time.Time); ok {
+				created, ago = on.UTC().Format(time.RFC3339), age(now.Sub(on))
+			}
+			corr := "-"
+			if v := r.Values[eventual.ColumnPlaceholderCorrelation]; v != nil {
+				corr = fmt.Sprint(v)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.LogicalName, r.ID, name, created, ago, corr)
+		}
+	}
+	if verb == "count" {
+		fmt.Fprintf(w, "total\t%d\t\n", total)
+	}
+	return nil
+}
+
+// age formats a duration for people: 45s, 12m, 3h, 2d.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

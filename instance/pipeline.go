@@ -1,0 +1,404 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// This file runs messages through the event pipeline: PreValidation
+// outside the transaction for a top-level operation (inside it for a
+// nested one), then in the transaction PreOperation, the main operation,
+// synchronous PostOperation steps and the queueing of asynchronous ones.
+
+// DefaultMaxDepth is Dataverse's loop guard: an operation nested deeper
+// than this through steps is stopped as a runaway chain.
+const DefaultMaxDepth = 8
+
+type ctxKey int
+
+const (
+	parentKey ctxKey = iota
+	correlationKey
+)
+
+// WithCorrelationID returns a context whose operations carry the
+// correlation id (the Web API takes it from x-ms-correlation-request-id
+// or makes one per request).
+func WithCorrelationID(ctx context.Context, id uuid.UUID) context.Context {
+	return context.WithValue(ctx, correlationKey, id)
+}
+
+func parentOf(ctx context.Context) *eventual.ExecutionContext {
+	p, _ := ctx.Value(parentKey).(*eventual.ExecutionContext)
+	return p
+}
+
+func (in *Instance) maxDepth() int {
+	if in.MaxDepth > 0 {
+		return in.MaxDepth
+	}
+	return DefaultMaxDepth
+}
+
+// execution is one message running through the pipeline.
+type execution struct {
+	in  *Instance
+	ec  *eventual.ExecutionContext
+	tbl *eventual.Table
+	// pre is the record before the operation (pre-images).
+	pre *eventual.Record
+	// queued reports that asynchronous steps were queued.
+	queued bool
+}
+
+// newExecution prepares a message's context. A message started by a step
+// (through Service) is one level deeper than the step's; a message the
+// platform runs inside another (the Create or Update of an Upsert, the
+// records of a deep insert) keeps its parent's depth.
+func (in *Instance) newExecution(ctx context.Context, message string, t *eventual.Table, target any, platform bool) (*execution, error) {
+	parent := parentOf(ctx)
+	now := in.now()
+	ec := &eventual.ExecutionContext{
+		MessageName: message, PrimaryEntityName: t.LogicalName, Depth: 1,
+		OperationID: uuid.New(), RequestID: uuid.New(), OperationCreatedOn: now,
+		UserID: in.Meta.UserID, InitiatingUserID: in.Meta.UserID, BusinessUnitID: in.Meta.BusinessUnitID, OrganizationID: in.Meta.OrganizationID,
+		InputParameters: map[string]any{"Target": target}, OutputParameters: map[string]any{}, SharedVariables: map[string]any{},
+	}
+	if id, ok := ctx.Value(correlationKey).(uuid.UUID); ok {
+		ec.CorrelationID = id
+	} else {
+		ec.CorrelationID = uuid.New()
+	}
+	switch x := target.(type) {
+	case *eventual.Entity:
+		ec.PrimaryEntityID = x.ID
+	case eventual.EntityReference:
+		ec.PrimaryEntityID = x.ID
+	}
+	if parent != nil {
+		ec.ParentContext = parent
+		ec.CorrelationID = parent.CorrelationID
+		ec.RequestID = parent.RequestID
+		ec.Depth = parent.Depth
+		if !platform {
+			ec.Depth++
+		}
+	}
+	if ec.Depth > in.maxDepth() {
+		return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodePluginFailed,
+			"This operation was stopped because the steps that started it form an infinite loop: it reached depth %d (the limit is %d).", ec.Depth, in.maxDepth())
+	}
+	return &execution{in: in, ec: ec, tbl: t}, nil
+}
+
+// stepsFor returns the steps of the execution's message at a stage.
+func (x *execution) stepsFor(stage eventual.Stage, mode eventual.Mode) []*eventual.Step {
+	return x.in.Pipeline.Steps(x.ec.MessageName, x.tbl.LogicalName, stage, mode)
+}
+
+// applies reports whether a step runs for this execution: filtering
+// attributes limit Update steps to updates that set one of them.
+func (x *execution) applies(s *eventual.Step) bool {
+	if len(s.FilteringAttributes) == 0 {
+		return true
+	}
+	e := x.ec.Target()
+	if e == nil {
+		return false
+	}
+	for _, a := range s.FilteringAttributes {
+		if _, ok := e.Values[a]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// runStage runs the synchronous steps of a stage. tx is nil outside a
+// transaction. A step's error becomes Dataverse's plug-in error.
+func (x *execution) runStage(ctx context.Context, stage eventual.Stage, tx eventual.Tx) error {
+	steps := x.stepsFor(stage, eventual.Synchronous)
+	if len(steps) == 0 {
+		return nil
+	}
+	ec := x.ec
+	ec.Stage, ec.Mode, ec.IsInTransaction = stage, eventual.Synchronous, tx != nil
+	var post *eventual.Record
+	for _, s := range steps {
+		if !x.applies(s) {
+			continue
+		}
+		ec.Step = s
+		ec.Service = &service{in: x.in, tx: tx}
+		if len(s.Images) > 0 {
+			if stage == eventual.PostOperation && post == nil && ec.PrimaryEntityID != uuid.Nil && ec.MessageName != eventual.MessageDelete && tx != nil {
+				if r, err := tx.Get(ctx, x.tbl, ec.PrimaryEntityID, nil); err == nil {
+					post = r
+				}
+			}
+			ec.PreEntityImages, ec.PostEntityImages = images(s, eventual.PreImage, x.pre), images(s, eventual.PostImage, post)
+		}
+		if err := s.Plugin.Execute(context.WithValue(ctx, parentKey, ec), ec); err != nil {
+			return pluginError(s, err)
+		}
+	}
+	ec.Step, ec.Service = nil, nil
+	return nil
+}
+
+// images builds a step's images of one kind from a record.
+func images(s *eventual.Step, kind eventual.ImageKind, rec *eventual.Record) map[string]*eventual.Record {
+	out := map[string]*eventual.Record{}
+	if rec == nil {
+		return out
+	}
+	for _, img := range s.Images {
+		if img.Kind != kind {
+			continue
+		}
+		cp := &eventual.Record{Table: rec.Table, ID: rec.ID, Version: rec.Version, Values: eventual.Values{}}
+		for k, v := range rec.Values {
+			if img.Columns == nil || slices.Contains(img.Columns, k) {
+				cp.Values[k] = v
+			}
+		}
+		out[img.Alias] = cp
+	}
+	return out
+}
+
+// pluginError turns a step's failure into the error a caller sees: 400
+// with code 0x80040265 and the step's message.
+func pluginError(s *eventual.Step, err error) error {
+	var pe *eventual.PluginError
+	if errors.As(err, &pe) {
+		return &eventual.Error{Kind: eventual.KindInvalid, Code: eventual.CodePluginFailed, Message: pe.Message, Err: err}
+	}
+	var ae *eventual.Error
+	if errors.As(err, &ae) && ae.Code == eventual.CodePluginFailed {
+		return err
+	}
+	return &eventual.Error{Kind: eventual.KindInvalid, Code: eventual.CodePluginFailed,
+		Message: fmt.Sprintf("The step %q failed: %s", s.Name, eventual.ErrorMessage(err)), Err: err}
+}
+
+// inTransaction runs the stages inside the transaction around the main
+// operation, and queues the asynchronous steps.
+func (x *execution) inTransaction(ctx context.Context, tx eventual.Tx, main func(ctx context.Context) error) error {
+	if err := x.runStage(ctx, eventual.PreOperation, tx); err != nil {
+		return err
+	}
+	if err := main(context.WithValue(ctx, parentKey, x.ec)); err != nil {
+		return err
+	}
+	if err := x.runStage(ctx, eventual.PostOperation, tx); err != nil {
+		return err
+	}
+	return x.queue(ctx, tx)
+}
+
+// runWrite runs a write message. tx nil makes it a top-level operation:
+// PreValidation outside any transaction, the rest in a new one; with tx,
+// everything runs in tx.
+func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, main func(ctx context.Context, tx eventual.Tx) error) error {
+	if err := x.runStage(ctx, eventual.PreValidation, tx); err != nil {
+		return err
+	}
+	if tx != nil {
+		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
+	}
+	err := x.in.Store.Update(ctx, func(tx eventual.Tx) error {
+		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
+	})
+	if err == nil {
+		x.in.notifyJobs() // jobs this write or its nested messages queued
+	}
+	return err
+}
+
+// hydrate runs the Hydrate message of a record that just received its
+// real data, inside the transaction that hydrated it.
+func (in *Instance) hydrate(ctx context.Context, tx eventual.Tx, pre *eventual.Record, e *eventual.Entity) error {
+	if !in.Pipeline.Has(eventual.MessageHydrate, pre.Table.LogicalName) {
+		return nil
+	}
+	x, err := in.newExecution(ctx, eventual.MessageHydrate, pre.Table, e, true)
+	if err != nil {
+		return err
+	}
+	x.ec.PrimaryEntityID, x.pre = pre.ID, pre
+	for _, st := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
+		if err := x.runStage(ctx, st, tx); err != nil {
+			return err
+		}
+	}
+	return x.queue(ctx, tx)
+}
+
+// service is what steps call: operations one level deeper, in the step's
+// transaction when it has one, in their own otherwise.
+type service struct {
+	in *Instance
+	tx eventual.Tx
+}
+
+var _ eventual.Service = (*service)(nil)
+
+func (s *service) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
+	if s.tx != nil {
+		return s.in.createMessage(ctx, s.tx, e, false)
+	}
+	return s.in.Create(ctx, e)
+}
+
+func (s *service) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values) error {
+	if s.tx != nil {
+		_, err := s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, Condition{IfMatch: "*"}, false)
+		return err
+	}
+	_, err := s.in.Update(ctx, target, values, Condition{})
+	return err
+}
+
+func (s *service) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity) (bool, uuid.UUID, error) {
+	if s.tx != nil {
+		return s.in.upsertMessage(ctx, s.tx, target, e, Condition{}, false)
+	}
+	return s.in.Upsert(ctx, target, e, Condition{})
+}
+
+func (s *service) Delete(ctx context.Context, target eventual.EntityReference) error {
+	if s.tx != nil {
+		return s.in.deleteMessage(ctx, s.tx, target, Condition{}, false)
+	}
+	return s.in.Delete(ctx, target, Condition{})
+}
+
+func (s *service) Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column) (*eventual.Record, error) {
+	if s.tx != nil {
+		return s.in.find(ctx, s.tx, target, columns)
+	}
+	return s.in.Retrieve(ctx, target, columns, nil, "")
+}
+
+func (s *service) EnsurePlaceholder(ctx context.Context, ref eventual.EntityReference, values eventual.Values) (bool, error) {
+	if s.tx != nil {
+		return s.in.ensurePlaceholder(ctx, s.tx, ref, values)
+	}
+	var created bool
+	err := s.in.Store.Update(ctx, func(tx eventual.Tx) error {
+		var err error
+		created, err = s.in.ensurePlaceholder(ctx, tx, ref, values)
+		return err
+	})
+	return created, err
+}
+
+func (s *service) EnsurePlaceholders(ctx context.Context, refs []eventual.EntityReference, values []eventual.Values) error {
+	if s.tx != nil {
+		return s.in.ensurePlaceholders(ctx, s.tx, refs, values)
+	}
+	return s.in.Store.Update(ctx, func(tx eventual.Tx) error { return s.in.ensurePlaceholders(ctx, tx, refs, values) })
+}
+
+// ensurePlaceholders creates, in a few statements, the placeholders of the
+// references whose records do not exist.
+func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs []eventual.EntityReference, values []eventual.Values) error {
+	found, err := in.findMany(ctx, tx, refs, []*eventual.Column{})
+	if err != nil {
+		return err
+	}
+	byTable := map[*eventual.Table][]*eventual.Record{}
+	made := map[string]bool{}
+	for i, r := range refs {
+		k := refKey(r)
+		if found[k] != nil || made[k] {
+			continue
+		}
+		made[k] = true
+		var v eventual.Values
+		if i < len(values) {
+			v = values[i]
+		}
+		rec, err := in.placeholderRecord(ctx, tx, r, v)
+		if err != nil {
+			return err
+		}
+		byTable[r.Table] = append(byTable[r.Table], rec)
+	}
+	for t, recs := range byTable {
+		if err := tx.InsertMany(ctx, recs); err != nil {
+			return conflictError(err, t, uuid.Nil)
+		}
+	}
+	return nil
+}
+
+// ensurePlaceholder creates the record a reference names, marked as a
+// placeholder, unless it exists. A concurrent creation of the same record
+// is not an error: the record exists, which is all the caller needs.
+func (in *Instance) ensurePlaceholder(ctx context.Context, tx eventual.Tx, ref eventual.EntityReference, values eventual.Values) (bool, error) {
+	if _, err := in.find(ctx, tx, ref, []*eventual.Column{}); err == nil {
+		return false, nil
+	} else if eventual.ErrorKind(err) != eventual.KindNotFound {
+		return false, err
+	}
+	rec, err := in.placeholderRecord(ctx, tx, ref, values)
+	if err != nil {
+		return false, err
+	}
+	// If another writer creates the record first, the insert fails with a
+	// conflict; stores retry such transactions, and the retry finds it.
+	if err := tx.Insert(ctx, rec); err != nil {
+		return false, conflictError(err, ref.Table, rec.ID)
+	}
+	return true, nil
+}
+
+// placeholderRecord builds a placeholder for a reference: its key, the
+// values given, and the lifecycle columns.
+func (in *Instance) placeholderRecord(ctx context.Context, tx eventual.Tx, ref eventual.EntityReference, values eventual.Values) (*eventual.Record, error) {
+	t := ref.Table
+	vals := values.Clone()
+	if vals == nil {
+		vals = eventual.Values{}
+	}
+	id := ref.ID
+	if ref.ByKey() {
+		id = in.newID()
+		for i, c := range ref.Key.Columns {
+			vals[c.LogicalName] = ref.KeyValues[i]
+		}
+	}
+	e := &eventual.Entity{Table: t, ID: id, Values: vals}
+	rec, err := in.buildCreate(ctx, tx, e)
+	if err != nil {
+		return nil, fmt.Errorf("placeholder for %s: %w", ref, err)
+	}
+	rec.Values[eventual.ColumnHydrationState] = eventual.HydrationPlaceholder
+	rec.Values[eventual.ColumnPlaceholderOn] = in.now()
+	corr := uuid.Nil
+	if p := parentOf(ctx); p != nil {
+		corr = p.CorrelationID
+	} else if c, ok := ctx.Value(correlationKey).(uuid.UUID); ok {
+		corr = c
+	}
+	if corr != uuid.Nil {
+		rec.Values[eventual.ColumnPlaceholderCorrelation] = corr
+	}
+	return rec, nil
+}
+
+// notifyJobs wakes the job runner.
+func (in *Instance) notifyJobs() {
+	in.jobsOnce.Do(in.initJobs)
+	select {
+	case in.jobsWake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,315 @@
+// Package placeholder is the eventual-consistency pattern's step: when a
+// write binds a lookup to a record that does not exist yet (sync has not
+// delivered it), the step creates a placeholder with that GUID or
+// alternate key, so the write succeeds; a later write with the real data
+// hydrates the placeholder and fires the Hydrate message.
+//
+// The step runs at PreValidation by default, outside the write's
+// transaction, so the placeholder stays even if the write then fails (the
+// source article's choice); at PreOperation it runs inside the
+// transaction and rolls back with a failing write.
+package placeholder
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/eventual-pp/eventual"
+)
+
+// Lookup configures placeholders for one lookup column.
+type Lookup struct {
+	// Table and Column name the lookup, on the referencing table.
+	Table, Column string
+	// Stage is PreValidation (default) or PreOperation.
+	Stage eventual.Stage
+	// Name is the template of the placeholder's primary name: {id} is the
+	// bound GUID, {key} the bound key values, {column} one key column's
+	// value. Empty: "Placeholder {key}".
+	Name string
+	// Values are set on every placeholder (column: value).
+	Values map[string]any
+	// FromRequest copies values of the binding request into the
+	// placeholder (placeholder column: request column).
+	FromRequest map[string]string
+}
+
+// DefaultName is the default template of placeholder names.
+const DefaultName = "Placeholder {key}"
+
+// Defaults returns placeholder lookups for every lookup of the given
+// tables (all tables when none are given), at PreValidation.
+func Defaults(s *eventual.Schema, tables ...string) []Lookup {
+	var out []Lookup
+	for _, t := range s.Tables() {
+		if len(tables) > 0 && !contains(tables, t.LogicalName) {
+			continue
+		}
+		for _, c := range t.Columns {
+			if c.Type.IsLookup() {
+				out = append(out, Lookup{Table: t.LogicalName, Column: c.LogicalName, Stage: eventual.PreValidation})
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup is a validated Lookup.
+type lookup struct {
+	Lookup
+	column *eventual.Column
+}
+
+// Plugin creates placeholders for the configured lookups of one table.
+type Plugin struct {
+	schema  *eventual.Schema
+	lookups []lookup
+}
+
+var (
+	_ eventual.Plugin     = (*Plugin)(nil)
+	_ eventual.BulkPlugin = (*Plugin)(nil)
+)
+
+// Steps validates the lookups and returns the steps to register: for each
+// table and stage, one step on each of Create, Update and Upsert, named
+// "eventual.placeholder.<table>.<stage>.<message>", with rank -1000 so
+// that it runs before other steps of its stage.
+func Steps(s *eventual.Schema, lookups []Lookup) ([]eventual.Step, error) {
+	type group struct {
+		table string
+		stage eventual.Stage
+	}
+	plugins := map[group]*Plugin{}
+	var order []group
+	for _, l := range lookups {
+		t := s.Table(l.Table)
+		if t == nil {
+			return nil, fmt.Errorf("placeholder: unknown table %q", l.Table)
+		}
+		c := t.Column(l.Column)
+		if c == nil || !c.Type.IsLookup() {
+			return nil, fmt.Errorf("placeholder: %s.%s is not a lookup column", l.Table, l.Column)
+		}
+		if l.Stage == 0 {
+			l.Stage = eventual.PreValidation
+		}
+		if l.Stage != eventual.PreValidation && l.Stage != eventual.PreOperation {
+			return nil, fmt.Errorf("placeholder: %s.%s: stage must be PreValidation or PreOperation", l.Table, l.Column)
+		}
+		for _, target := range c.Targets {
+			tt := s.Table(target)
+			for col := range l.Values {
+				if tt.Column(col) == nil {
+					return nil, fmt.Errorf("placeholder: %s.%s: value column %q is not a column of %s", l.Table, l.Column, col, target)
+				}
+			}
+			for col, from := range l.FromRequest {
+				if tt.Column(col) == nil {
+					return nil, fmt.Errorf("placeholder: %s.%s: column %q is not a column of %s", l.Table, l.Column, col, target)
+				}
+				if t.Column(from) == nil {
+					return nil, fmt.Errorf("placeholder: %s.%s: request column %q is not a column of %s", l.Table, l.Column, from, t.LogicalName)
+				}
+			}
+		}
+		g := group{l.Table, l.Stage}
+		if plugins[g] == nil {
+			plugins[g] = &Plugin{schema: s}
+			order = append(order, g)
+		}
+		plugins[g].lookups = append(plugins[g].lookups, lookup{Lookup: l, column: c})
+	}
+	var steps []eventual.Step
+	for _, g := range order {
+		for _, m := range []string{eventual.MessageCreate, eventual.MessageUpdate, eventual.MessageUpsert} {
+			steps = append(steps, eventual.Step{
+				Name:    fmt.Sprintf("eventual.placeholder.%s.%s.%s", g.table, strings.ToLower(g.stage.String()), strings.ToLower(m)),
+				Message: m, Table: g.table, Stage: g.stage, Rank: -1000, Plugin: plugins[g],
+			})
+		}
+	}
+	return steps, nil
+}
+
+// Execute ensures a record exists for every configured lookup the target
+// binds.
+func (p *Plugin) Execute(ctx context.Context, ec *eventual.ExecutionContext) error {
+	e := ec.Target()
+	if e == nil {
+		return nil
+	}
+	refs, vals, err := p.binds(e)
+	if err != nil {
+		return err
+	}
+	for i, r := range refs {
+		if _, err := ec.Service.EnsurePlaceholder(ctx, r, vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExecuteMany ensures, set-wise, a record for every bind of the targets.
+func (p *Plugin) ExecuteMany(ctx context.Context, ec *eventual.ExecutionContext, targets []*eventual.Entity) error {
+	var refs []eventual.EntityReference
+	var vals []eventual.Values
+	for _, e := range targets {
+		r, v, err := p.binds(e)
+		if err != nil {
+			return err
+		}
+		refs, vals = append(refs, r...), append(vals, v...)
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	return ec.Service.EnsurePlaceholders(ctx, refs, vals)
+}
+
+// binds returns the configured lookups an entity binds, with the values
+// of the placeholders they would need.
+func (p *Plugin) binds(e *eventual.Entity) ([]eventual.EntityReference, []eventual.Values, error) {
+	var refs []eventual.EntityReference
+	var vals []eventual.Values
+	for _, l := range p.lookups {
+		r, ok := e.Values[l.Column].(eventual.EntityReference)
+		if !ok || r.Table == nil {
+			continue
+		}
+		v, err := l.values(r, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		refs, vals = append(refs, r), append(vals, v)
+	}
+	return refs, vals, nil
+}
+
+// values builds the values of a placeholder for a reference.
+func (l lookup) values(r eventual.EntityReference, e *eventual.Entity) (eventual.Values, error) {
+	t := r.Table
+	out := eventual.Values{}
+	for col, v := range l.Values {
+		cv, err := Convert(t.Column(col), v)
+		if err != nil {
+			return nil, fmt.Errorf("placeholder for %s: %w", l.Column, err)
+		}
+		out[col] = cv
+	}
+	for col, from := range l.FromRequest {
+		if v, ok := e.Values[from]; ok && t.Column(col) != nil {
+			out[col] = v
+		}
+	}
+	if pn := t.PrimaryName(); pn != nil {
+		if _, set := out[pn.LogicalName]; !set {
+			name := l.Name
+			if name == "" {
+				name = DefaultName
+			}
+			name = expand(name, r)
+			if utf8.RuneCountInString(name) > pn.MaxLength {
+				name = string([]rune(name)[:pn.MaxLength])
+			}
+			if name != "" {
+				out[pn.LogicalName] = name
+			}
+		}
+	}
+	return out, nil
+}
+
+// expand fills a name template.
+func expand(tmpl string, r eventual.EntityReference) string {
+	key := r.ID.String()
+	repl := []string{"{id}", r.ID.String()}
+	if r.ByKey() {
+		parts := make([]string, len(r.KeyValues))
+		for i, c := range r.Key.Columns {
+			parts[i] = fmt.Sprint(r.KeyValues[i])
+			if ref, ok := r.KeyValues[i].(eventual.EntityReference); ok {
+				parts[i] = ref.ID.String()
+			}
+			repl = append(repl, "{"+c.LogicalName+"}", parts[i])
+		}
+		key = strings.Join(parts, ", ")
+		repl[1] = ""
+	}
+	repl = append(repl, "{key}", key)
+	return strings.TrimSpace(strings.NewReplacer(repl...).Replace(tmpl))
+}
+
+// Convert turns a configuration value (string, number, bool) into a value
+// of the column's type.
+func Convert(c *eventual.Column, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	bad := fmt.Errorf("value %v does not fit the %s column %s", v, c.Type, c.LogicalName)
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad
+		}
+		return s, nil
+	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
+		switch n := v.(type) {
+		case int:
+			return int64(n), nil
+		case int64:
+			return n, nil
+		case float64:
+			if n == float64(int64(n)) {
+				return int64(n), nil
+			}
+		}
+		return nil, bad
+	case eventual.TypeDecimal, eventual.TypeMoney:
+		d, err := eventual.ParseDecimal(fmt.Sprint(v), c.Precision)
+		if err != nil {
+			return nil, bad
+		}
+		return d, nil
+	case eventual.TypeDouble:
+		switch n := v.(type) {
+		case int:
+			return float64(n), nil
+		case float64:
+			return n, nil
+		}
+		return nil, bad
+	case eventual.TypeBoolean:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, bad
+		}
+		return b, nil
+	case eventual.TypeDateTime:
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad
+		}
+		return eventual.ParseDateTime(s, c.Format)
+	case eventual.TypeUniqueIdentifier:
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad
+		}
+		return eventual.ParseGUID(s)
+	}
+	return nil, bad
+}

@@ -1,0 +1,262 @@
+// Package webhook is the webhook step: it POSTs the execution context,
+// serialized as Dataverse's RemoteExecutionContext, to an HTTP endpoint,
+// with the x-ms-dynamics-* headers Dataverse sends. A synchronous webhook
+// that answers a non-2xx status or times out fails the operation (which
+// rolls back); an asynchronous one is retried by the job queue.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// Defaults as Dataverse documents them.
+const (
+	// DefaultTimeout is how long a webhook may take to answer.
+	DefaultTimeout = 60 * time.Second
+	// MaxPayload is the size above which the context is trimmed
+	// (ParentContext, InputParameters and images removed) and the
+	// x-ms-dynamics-msg-size-exceeded header set.
+	MaxPayload = 256 * 1024
+)
+
+// Plugin posts execution contexts to a URL.
+type Plugin struct {
+	// URL is the endpoint.
+	URL string
+	// Headers are sent with every call (the HttpHeader authentication).
+	Headers map[string]string
+	// Query parameters are added to the URL (WebhookKey and
+	// HttpQueryString authentication: {"code": "<key>"}).
+	Query map[string]string
+	// Timeout bounds a call (DefaultTimeout).
+	Timeout time.Duration
+	// Organization is sent as x-ms-dynamics-organization.
+	Organization string
+	// Client sends the requests (http.DefaultClient).
+	Client *http.Client
+}
+
+var _ eventual.Plugin = (*Plugin)(nil)
+
+// Execute posts the context. A 502, 503 or 504 answer is tried once more,
+// as Dataverse does.
+func (p *Plugin) Execute(ctx context.Context, ec *eventual.ExecutionContext) error {
+	body, trimmed, err := Payload(ec)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		return fmt.Errorf("webhook: bad URL %q: %w", p.URL, err)
+	}
+	if len(p.Query) > 0 {
+		q := u.Query()
+		for k, v := range p.Query {
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+	}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	client := p.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var last error
+	for attempt := 0; attempt < 2; attempt++ {
+		status, err := p.post(ctx, client, u.String(), body, trimmed, ec, timeout)
+		if err == nil && status >= 200 && status < 300 {
+			return nil
+		}
+		if err != nil {
+			last = &eventual.PluginError{Message: fmt.Sprintf("The webhook %s could not be reached: %v", p.URL, err)}
+			break
+		}
+		last = &eventual.PluginError{Message: fmt.Sprintf("The webhook %s answered %d %s.", p.URL, status, http.StatusText(status))}
+		if status != http.StatusBadGateway && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
+			break
+		}
+	}
+	return last
+}
+
+func (p *Plugin) post(ctx context.Context, client *http.Client, u string, body []byte, trimmed bool, ec *eventual.ExecutionContext, timeout time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-ms-dynamics-organization", p.Organization)
+	req.Header.Set("x-ms-dynamics-entity-name", ec.PrimaryEntityName)
+	req.Header.Set("x-ms-dynamics-request-name", ec.MessageName)
+	req.Header.Set("x-ms-correlation-request-id", ec.CorrelationID.String())
+	if trimmed {
+		req.Header.Set("x-ms-dynamics-msg-size-exceeded", "true")
+	}
+	for k, v := range p.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, nil
+}
+
+// Payload serializes a context as Dataverse's RemoteExecutionContext
+// (WCF data-contract JSON). Over MaxPayload it drops ParentContext,
+// InputParameters and the images and reports that it did.
+func Payload(ec *eventual.ExecutionContext) ([]byte, bool, error) {
+	body, err := json.Marshal(remote(ec, true))
+	if err != nil {
+		return nil, false, fmt.Errorf("webhook: serialize context: %w", err)
+	}
+	if len(body) <= MaxPayload {
+		return body, false, nil
+	}
+	body, err = json.Marshal(remote(ec, false))
+	return body, true, err
+}
+
+const contracts = ":http://schemas.microsoft.com/xrm/2011/Contracts"
+
+func date(t time.Time) string {
+	return fmt.Sprintf("/Date(%d)/", t.UnixMilli())
+}
+
+type kv struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+func collection(m map[string]any, conv func(any) any) []kv {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]kv, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, kv{k, conv(m[k])})
+	}
+	return out
+}
+
+// remote builds the RemoteExecutionContext of a context.
+func remote(ec *eventual.ExecutionContext, full bool) map[string]any {
+	if ec == nil {
+		return nil
+	}
+	m := map[string]any{
+		"BusinessUnitId": ec.BusinessUnitID, "CorrelationId": ec.CorrelationID, "Depth": ec.Depth,
+		"InitiatingUserAzureActiveDirectoryObjectId": uuid.Nil, "InitiatingUserId": ec.InitiatingUserID,
+		"InputParameters": []kv{}, "IsExecutingOffline": false, "IsInTransaction": ec.IsInTransaction,
+		"IsOfflinePlayback": false, "IsolationMode": 1, "MessageName": ec.MessageName, "Mode": int(ec.Mode),
+		"OperationCreatedOn": date(ec.OperationCreatedOn), "OperationId": ec.OperationID, "OrganizationId": ec.OrganizationID,
+		"OrganizationName": "", "OutputParameters": collection(ec.OutputParameters, value), "OwningExtension": owning(ec.Step),
+		"ParentContext": nil, "PostEntityImages": images(ec.PostEntityImages), "PreEntityImages": images(ec.PreEntityImages),
+		"PrimaryEntityId": ec.PrimaryEntityID, "PrimaryEntityName": ec.PrimaryEntityName, "RequestId": ec.RequestID,
+		"SecondaryEntityName": "none", "SharedVariables": collection(ec.SharedVariables, value), "Stage": int(ec.Stage),
+		"UserAzureActiveDirectoryObjectId": uuid.Nil, "UserId": ec.UserID,
+	}
+	if full {
+		m["InputParameters"] = collection(ec.InputParameters, value)
+		if ec.ParentContext != nil {
+			m["ParentContext"] = remote(ec.ParentContext, true)
+		}
+	} else {
+		m["PostEntityImages"], m["PreEntityImages"] = []kv{}, []kv{}
+	}
+	return m
+}
+
+func owning(s *eventual.Step) any {
+	if s == nil {
+		return nil
+	}
+	return map[string]any{"Id": eventual.MetadataIDFor("step", s.Name), "KeyAttributes": []kv{}, "LogicalName": "sdkmessageprocessingstep",
+		"Name": s.Name, "RowVersion": nil}
+}
+
+func images(imgs map[string]*eventual.Record) []kv {
+	out := []kv{}
+	keys := make([]string, 0, len(imgs))
+	for k := range imgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, kv{k, record(imgs[k])})
+	}
+	return out
+}
+
+func record(r *eventual.Record) map[string]any {
+	vals := map[string]any{}
+	for k, v := range r.Values {
+		vals[k] = v
+	}
+	vals[r.Table.PrimaryIDAttribute] = r.ID
+	return entity(r.Table.LogicalName, r.ID, vals)
+}
+
+func entity(table string, id uuid.UUID, vals map[string]any) map[string]any {
+	return map[string]any{
+		"__type": "Entity" + contracts, "Attributes": collection(vals, value), "EntityState": nil,
+		"FormattedValues": []kv{}, "Id": id, "KeyAttributes": []kv{}, "LogicalName": table,
+		"RelatedEntities": []kv{}, "RowVersion": nil,
+	}
+}
+
+// value serializes a parameter or column value in data-contract form.
+func value(v any) any {
+	switch x := v.(type) {
+	case *eventual.Entity:
+		vals := map[string]any{}
+		for k, v := range x.Values {
+			vals[k] = v
+		}
+		return entity(x.Table.LogicalName, x.ID, vals)
+	case *eventual.Record:
+		return record(x)
+	case []*eventual.Record:
+		ents := make([]any, len(x))
+		for i, r := range x {
+			ents[i] = record(r)
+		}
+		return map[string]any{"__type": "EntityCollection" + contracts, "Entities": ents, "MoreRecords": false}
+	case eventual.EntityReference:
+		name := ""
+		if x.Table != nil {
+			name = x.Table.LogicalName
+		}
+		return map[string]any{"__type": "EntityReference" + contracts, "Id": x.ID, "KeyAttributes": []kv{}, "LogicalName": name, "Name": nil, "RowVersion": nil}
+	case eventual.Decimal:
+		return map[string]any{"__type": "Money" + contracts, "Value": json.Number(x.String())}
+	case time.Time:
+		return date(x)
+	case int64:
+		return x
+	case nil, string, bool, float64, int, uuid.UUID:
+		return x
+	}
+	return strings.TrimSpace(fmt.Sprint(v))
+}
