@@ -90,7 +90,7 @@ type Error struct {
 
 // Error implements error.
 func (e *Error) Error() string {
-	if e.Err != nil {
+	if e.Err != nil && e.Err.Error() != e.Message {
 		return fmt.Sprintf("%s: %v", e.Message, e.Err)
 	}
 	return e.Message

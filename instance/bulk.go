@@ -173,6 +173,15 @@ func sequential(targets []BulkTarget) bool {
 			seen[id] = true
 		}
 	}
+	// A record that binds another record of the request needs that one
+	// written first.
+	for _, tg := range targets {
+		for _, v := range tg.Entity.Values {
+			if r, ok := v.(eventual.EntityReference); ok && r.Table != nil && seen[refKey(r)] {
+				return true
+			}
+		}
+	}
 	return false
 }
 
@@ -237,8 +246,12 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 				refs = append(refs, tg.Target)
 			}
 		}
+		cols := updateColumns(t)
+		if in.Pipeline.Has(eventual.MessageHydrate, t.LogicalName) {
+			cols = nil // Hydrate steps get the whole placeholder as pre-image
+		}
 		var err error
-		if existing, err = in.findMany(ctx, tx, refs, updateColumns(t)); err != nil {
+		if existing, err = in.findMany(ctx, tx, refs, cols); err != nil {
 			return nil, err
 		}
 	}

@@ -160,9 +160,15 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error {
 		var err error
 		id, err = in.create(ctx, tx, e)
+		if err != nil {
+			return err
+		}
+		// PostOperation steps see the Target with its new id, as in
+		// Dataverse (a retry of the transaction keeps it).
+		e.ID = id
 		x.ec.PrimaryEntityID = id
 		x.ec.OutputParameters["id"] = id
-		return err
+		return nil
 	})
 	return id, err
 }

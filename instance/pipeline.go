@@ -54,6 +54,15 @@ type execution struct {
 	pre *eventual.Record
 	// queued reports that asynchronous steps were queued.
 	queued bool
+	// deferred holds the placeholders PreValidation asked for and that
+	// runWrite makes only if the operation fails for want of a record.
+	deferred []deferredPlaceholders
+}
+
+// deferredPlaceholders is one deferred EnsurePlaceholders call.
+type deferredPlaceholders struct {
+	refs   []eventual.EntityReference
+	values []eventual.Values
 }
 
 // newExecution prepares a message's context. A message started by a step
@@ -129,12 +138,15 @@ func (x *execution) runStage(ctx context.Context, stage eventual.Stage, tx event
 	ec := x.ec
 	ec.Stage, ec.Mode, ec.IsInTransaction = stage, eventual.Synchronous, tx != nil
 	var post *eventual.Record
-	for _, s := range steps {
+	for i, s := range steps {
 		if !x.applies(s) {
 			continue
 		}
 		ec.Step = s
-		ec.Service = &service{in: x.in, tx: tx}
+		// The last PreValidation step of a top-level write may have its
+		// placeholders deferred: no later step can look for them.
+		last := stage == eventual.PreValidation && tx == nil && i == len(steps)-1
+		ec.Service = &service{in: x.in, tx: tx, x: x, deferrable: last}
 		if len(s.Images) > 0 {
 			if stage == eventual.PostOperation && post == nil && ec.PrimaryEntityID != uuid.Nil && ec.MessageName != eventual.MessageDelete && tx != nil {
 				if r, err := tx.Get(ctx, x.tbl, ec.PrimaryEntityID, nil); err == nil {
@@ -212,13 +224,42 @@ func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, main func(ctx 
 	if tx != nil {
 		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
 	}
-	err := x.in.Store.Update(ctx, func(tx eventual.Tx) error {
+	run := func(tx eventual.Tx) error {
 		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
-	})
+	}
+	err := x.in.Store.Update(ctx, run)
+	if err != nil && len(x.deferred) > 0 {
+		// The write failed: make the deferred placeholders, in their own
+		// transaction as PreValidation would have, since they outlive a
+		// failed write. If a record the write binds was missing, run the
+		// write again (even when another writer made it meanwhile).
+		perr := x.ensureDeferred(ctx)
+		if eventual.ErrorKind(err) == eventual.KindNotFound {
+			if perr != nil {
+				return perr
+			}
+			err = x.in.Store.Update(ctx, run)
+		}
+	}
 	if err == nil {
 		x.in.notifyJobs() // jobs this write or its nested messages queued
 	}
 	return err
+}
+
+// ensureDeferred makes the deferred placeholders whose records are
+// missing.
+func (x *execution) ensureDeferred(ctx context.Context) error {
+	var refs []eventual.EntityReference
+	var values []eventual.Values
+	for _, d := range x.deferred {
+		refs, values = append(refs, d.refs...), append(values, d.values...)
+	}
+	x.deferred = nil
+	return x.in.Store.Update(ctx, func(tx eventual.Tx) error {
+		_, err := x.in.ensurePlaceholders(ctx, tx, refs, values)
+		return err
+	})
 }
 
 // hydrate runs the Hydrate message of a record that just received its
@@ -245,6 +286,10 @@ func (in *Instance) hydrate(ctx context.Context, tx eventual.Tx, pre *eventual.R
 type service struct {
 	in *Instance
 	tx eventual.Tx
+	// x is the execution of the calling step; deferrable lets
+	// EnsurePlaceholders defer its work to x (see runWrite).
+	x          *execution
+	deferrable bool
 }
 
 var _ eventual.Service = (*service)(nil)
@@ -290,6 +335,11 @@ func (s *service) EnsurePlaceholder(ctx context.Context, ref eventual.EntityRefe
 	if s.tx != nil {
 		return s.in.ensurePlaceholder(ctx, s.tx, ref, values)
 	}
+	// Outside a transaction (PreValidation), look first with a read: the
+	// record usually exists, and a read does not queue behind writers.
+	if exists, err := s.in.exists(ctx, []eventual.EntityReference{ref}); err != nil || exists {
+		return false, err
+	}
 	var created bool
 	err := s.in.Store.Update(ctx, func(tx eventual.Tx) error {
 		var err error
@@ -301,17 +351,61 @@ func (s *service) EnsurePlaceholder(ctx context.Context, ref eventual.EntityRefe
 
 func (s *service) EnsurePlaceholders(ctx context.Context, refs []eventual.EntityReference, values []eventual.Values) error {
 	if s.tx != nil {
-		return s.in.ensurePlaceholders(ctx, s.tx, refs, values)
+		_, err := s.in.ensurePlaceholders(ctx, s.tx, refs, values)
+		return err
 	}
-	return s.in.Store.Update(ctx, func(tx eventual.Tx) error { return s.in.ensurePlaceholders(ctx, tx, refs, values) })
+	if s.deferrable {
+		// The write binds these records and nothing between here and its
+		// transaction can look for them, so checking now would only cost
+		// a read on every write. Should the write find one missing, it
+		// makes the placeholders, as they would have been made here, and
+		// runs again.
+		s.x.deferred = append(s.x.deferred, deferredPlaceholders{refs: refs, values: values})
+		return nil
+	}
+	if exists, err := s.in.exists(ctx, refs); err != nil || exists {
+		return err
+	}
+	return s.in.Store.Update(ctx, func(tx eventual.Tx) error {
+		_, err := s.in.ensurePlaceholders(ctx, tx, refs, values)
+		return err
+	})
+}
+
+// exists reports whether the records of all the references exist, in a
+// read-only transaction.
+func (in *Instance) exists(ctx context.Context, refs []eventual.EntityReference) (bool, error) {
+	all := false
+	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
+		if len(refs) == 1 {
+			_, err := in.find(ctx, tx, refs[0], []*eventual.Column{})
+			if eventual.ErrorKind(err) == eventual.KindNotFound {
+				return nil
+			}
+			all = err == nil
+			return err
+		}
+		found, err := in.findMany(ctx, tx, refs, []*eventual.Column{})
+		if err != nil {
+			return err
+		}
+		for _, r := range refs {
+			if found[refKey(r)] == nil {
+				return nil
+			}
+		}
+		all = true
+		return nil
+	})
+	return all, err
 }
 
 // ensurePlaceholders creates, in a few statements, the placeholders of the
 // references whose records do not exist.
-func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs []eventual.EntityReference, values []eventual.Values) error {
+func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs []eventual.EntityReference, values []eventual.Values) (int, error) {
 	found, err := in.findMany(ctx, tx, refs, []*eventual.Column{})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	byTable := map[*eventual.Table][]*eventual.Record{}
 	made := map[string]bool{}
@@ -327,16 +421,16 @@ func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs
 		}
 		rec, err := in.placeholderRecord(ctx, tx, r, v)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		byTable[r.Table] = append(byTable[r.Table], rec)
 	}
 	for t, recs := range byTable {
 		if err := tx.InsertMany(ctx, recs); err != nil {
-			return conflictError(err, t, uuid.Nil)
+			return 0, conflictError(err, t, uuid.Nil)
 		}
 	}
-	return nil
+	return len(made), nil
 }
 
 // ensurePlaceholder creates the record a reference names, marked as a

@@ -13,10 +13,12 @@ package placeholder
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
 )
 
 // Lookup configures placeholders for one lookup column.
@@ -154,12 +156,10 @@ func (p *Plugin) Execute(ctx context.Context, ec *eventual.ExecutionContext) err
 	if err != nil {
 		return err
 	}
-	for i, r := range refs {
-		if _, err := ec.Service.EnsurePlaceholder(ctx, r, vals[i]); err != nil {
-			return err
-		}
+	if len(refs) == 0 {
+		return nil
 	}
-	return nil
+	return ec.Service.EnsurePlaceholders(ctx, refs, vals)
 }
 
 // ExecuteMany ensures, set-wise, a record for every bind of the targets.
@@ -171,12 +171,54 @@ func (p *Plugin) ExecuteMany(ctx context.Context, ec *eventual.ExecutionContext,
 		if err != nil {
 			return err
 		}
-		refs, vals = append(refs, r...), append(vals, v...)
+		for i := range r {
+			// A record the same request creates needs no placeholder.
+			if !slices.ContainsFunc(targets, func(t *eventual.Entity) bool { return names(r[i], t) }) {
+				refs, vals = append(refs, r[i]), append(vals, v[i])
+			}
+		}
 	}
 	if len(refs) == 0 {
 		return nil
 	}
 	return ec.Service.EnsurePlaceholders(ctx, refs, vals)
+}
+
+// names reports whether a reference names the record an entity writes:
+// by its primary key, or by alternate key values it carries (text
+// compared without case, as the stores compare it).
+func names(r eventual.EntityReference, e *eventual.Entity) bool {
+	if r.Table != e.Table {
+		return false
+	}
+	if !r.ByKey() {
+		return e.ID != uuid.Nil && e.ID == r.ID
+	}
+	for i, c := range r.Key.Columns {
+		v, ok := e.Values[c.LogicalName]
+		if !ok {
+			return false
+		}
+		a, aok := v.(string)
+		b, bok := r.KeyValues[i].(string)
+		if aok && bok {
+			if !strings.EqualFold(a, b) {
+				return false
+			}
+			continue
+		}
+		if ref, ok := v.(eventual.EntityReference); ok {
+			v = ref.ID
+		}
+		w := r.KeyValues[i]
+		if ref, ok := w.(eventual.EntityReference); ok {
+			w = ref.ID
+		}
+		if v != w {
+			return false
+		}
+	}
+	return true
 }
 
 // binds returns the configured lookups an entity binds, with the values

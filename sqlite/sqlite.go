@@ -65,6 +65,8 @@ type DB struct {
 	read  *sql.DB
 
 	readers chan *reader // idle read connections
+	// openReaders is how many read connections were opened.
+	openReaders int
 
 	ops     chan *writeOp
 	closing chan struct{}
@@ -139,6 +141,7 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 			return nil, fmt.Errorf("sqlite: open reader: %w", err)
 		}
 		db.readers <- &reader{conn: conn, stmts: map[string]*sql.Stmt{}}
+		db.openReaders++
 	}
 
 	w, err := newWriter(ctx, db)
@@ -215,16 +218,16 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 		return ctx.Err()
 	}
 	defer func() { db.readers <- r }()
-	if _, err := r.conn.ExecContext(ctx, "BEGIN"); err != nil {
+	if err := r.control(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
-	defer r.conn.ExecContext(context.Background(), "ROLLBACK")
+	defer r.control(context.Background(), "ROLLBACK")
 	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema})
 }
 
 // closeReaders closes the read connections, waiting for those in use.
 func (db *DB) closeReaders() {
-	for range cap(db.readers) {
+	for range db.openReaders {
 		r := <-db.readers
 		for _, s := range r.stmts {
 			s.Close()
@@ -259,6 +262,21 @@ func (r *reader) QueryContext(ctx context.Context, text string, args ...any) (*s
 		r.stmts[text] = s
 	}
 	return s.QueryContext(ctx, args...)
+}
+
+// control runs BEGIN or ROLLBACK on a statement prepared once: parsing
+// them for every read transaction costs as much as a small query.
+func (r *reader) control(ctx context.Context, text string) error {
+	s, ok := r.stmts[text]
+	if !ok {
+		var err error
+		if s, err = r.conn.PrepareContext(ctx, text); err != nil {
+			return err
+		}
+		r.stmts[text] = s
+	}
+	_, err := s.ExecContext(ctx)
+	return err
 }
 
 // ExecContext refuses: readers do not write.

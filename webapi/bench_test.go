@@ -18,6 +18,7 @@ import (
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/testpg"
 	"github.com/eventual-pp/eventual/metadata"
+	"github.com/eventual-pp/eventual/placeholder"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -441,5 +442,78 @@ func BenchmarkHTTPDeltaRead100k(b *testing.B) {
 			b.Fatalf("delta returned %d rows, want 100000", rows)
 		}
 		b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+	})
+}
+
+// withPlaceholderSteps registers the default placeholder steps on every
+// lookup of the built-in tables, as "eventual serve" does.
+func withPlaceholderSteps(b *testing.B, s *testServer) {
+	b.Helper()
+	ss, err := placeholder.Steps(s.Instance.Schema, placeholder.Defaults(s.Instance.Schema, "account", "contact", "new_order"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, st := range ss {
+		if err := s.Instance.Pipeline.Register(st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlaceholderBindExisting creates contacts bound to existing
+// accounts, with and without the placeholder step: the step's overhead on
+// the happy path.
+func BenchmarkPlaceholderBindExisting(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "step=off"
+		if on {
+			name = "step=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchStores(b, func(b *testing.B, s *testServer) {
+				const n = 1000
+				seed(b, s, n)
+				if on {
+					withPlaceholderSteps(b, s)
+				}
+				parallel(b, s, func(c *http.Client, i int64) {
+					send(b, c, "POST", s.URL+"contacts", fmt.Appendf(nil,
+						`{"lastname":"Contact %d","parentcustomerid_account@odata.bind":"/accounts(accountnumber='S-%d')"}`, i, i%n), http.StatusNoContent)
+				})
+			})
+		})
+	}
+}
+
+// BenchmarkPlaceholderBindMissing creates contacts bound to accounts that
+// do not exist (each request makes a placeholder), against the plain
+// alternative of creating both records: the account then the contact, in
+// two requests, or in one deep insert.
+func BenchmarkPlaceholderBindMissing(b *testing.B) {
+	b.Run("placeholder", func(b *testing.B) {
+		benchStores(b, func(b *testing.B, s *testServer) {
+			withPlaceholderSteps(b, s)
+			parallel(b, s, func(c *http.Client, i int64) {
+				send(b, c, "POST", s.URL+"contacts", fmt.Appendf(nil,
+					`{"lastname":"Contact %d","parentcustomerid_account@odata.bind":"/accounts(accountnumber='M-%d')"}`, i, i), http.StatusNoContent)
+			})
+		})
+	})
+	b.Run("two-creates", func(b *testing.B) {
+		benchStores(b, func(b *testing.B, s *testServer) {
+			parallel(b, s, func(c *http.Client, i int64) {
+				send(b, c, "POST", s.URL+"accounts", fmt.Appendf(nil, `{"name":"Account %d","accountnumber":"M-%d"}`, i, i), http.StatusNoContent)
+				send(b, c, "POST", s.URL+"contacts", fmt.Appendf(nil,
+					`{"lastname":"Contact %d","parentcustomerid_account@odata.bind":"/accounts(accountnumber='M-%d')"}`, i, i), http.StatusNoContent)
+			})
+		})
+	})
+	b.Run("deep-insert", func(b *testing.B) {
+		benchStores(b, func(b *testing.B, s *testServer) {
+			parallel(b, s, func(c *http.Client, i int64) {
+				send(b, c, "POST", s.URL+"contacts", fmt.Appendf(nil,
+					`{"lastname":"Contact %d","parentcustomerid_account":{"name":"Account %d","accountnumber":"M-%d"}}`, i, i, i), http.StatusNoContent)
+			})
+		})
 	})
 }

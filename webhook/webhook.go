@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,6 +62,9 @@ func (p *Plugin) Execute(ctx context.Context, ec *eventual.ExecutionContext) err
 	if err != nil {
 		return fmt.Errorf("webhook: bad URL %q: %w", p.URL, err)
 	}
+	// Messages name the endpoint without its query or user info, which
+	// may hold the key: callers and job records must not show it.
+	shown := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 	if len(p.Query) > 0 {
 		q := u.Query()
 		for k, v := range p.Query {
@@ -83,15 +87,31 @@ func (p *Plugin) Execute(ctx context.Context, ec *eventual.ExecutionContext) err
 			return nil
 		}
 		if err != nil {
-			last = &eventual.PluginError{Message: fmt.Sprintf("The webhook %s could not be reached: %v", p.URL, err)}
+			last = &eventual.PluginError{Message: fmt.Sprintf("The webhook %s could not be reached: %s.", shown, reason(ctx, err))}
 			break
 		}
-		last = &eventual.PluginError{Message: fmt.Sprintf("The webhook %s answered %d %s.", p.URL, status, http.StatusText(status))}
+		last = &eventual.PluginError{Message: fmt.Sprintf("The webhook %s answered %d %s.", shown, status, http.StatusText(status))}
 		if status != http.StatusBadGateway && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
 			break
 		}
 	}
 	return last
+}
+
+// reason describes why a call failed without the request URL that
+// net/http puts in its errors.
+func reason(ctx context.Context, err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	switch {
+	case ctx.Err() != nil:
+		return "the operation was canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "it did not answer in time"
+	}
+	return err.Error()
 }
 
 func (p *Plugin) post(ctx context.Context, client *http.Client, u string, body []byte, trimmed bool, ec *eventual.ExecutionContext, timeout time.Duration) (int, error) {
@@ -129,11 +149,13 @@ func Payload(ec *eventual.ExecutionContext) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("webhook: serialize context: %w", err)
 	}
-	if len(body) <= MaxPayload {
+	if body = escapeDates(body); len(body) <= MaxPayload {
 		return body, false, nil
 	}
-	body, err = json.Marshal(remote(ec, false))
-	return body, true, err
+	if body, err = json.Marshal(remote(ec, false)); err != nil {
+		return nil, false, fmt.Errorf("webhook: serialize context: %w", err)
+	}
+	return escapeDates(body), true, nil
 }
 
 const contracts = ":http://schemas.microsoft.com/xrm/2011/Contracts"
@@ -142,12 +164,53 @@ func date(t time.Time) string {
 	return fmt.Sprintf("/Date(%d)/", t.UnixMilli())
 }
 
+// escapeDates writes dates as WCF does, "\/Date(ms)\/": the same string
+// to a JSON reader, but older WCF and ASP.NET AJAX readers only take a
+// date in this form. Go's encoder never escapes "/", so only dates match.
+func escapeDates(body []byte) []byte {
+	body = bytes.ReplaceAll(body, []byte(`"/Date(`), []byte(`"\/Date(`))
+	return bytes.ReplaceAll(body, []byte(`)/"`), []byte(`)\/"`))
+}
+
 type kv struct {
 	Key   string `json:"key"`
 	Value any    `json:"value"`
 }
 
-func collection(m map[string]any, conv func(any) any) []kv {
+// object is a JSON object that keeps its members in order: WCF's
+// data-contract reader needs "__type" first.
+type object []member
+
+type member struct {
+	name  string
+	value any
+}
+
+// MarshalJSON writes the members in order.
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(m.name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func collection(m map[string]any, conv func(string, any) any) []kv {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -155,7 +218,7 @@ func collection(m map[string]any, conv func(any) any) []kv {
 	sort.Strings(keys)
 	out := make([]kv, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, kv{k, conv(m[k])})
+		out = append(out, kv{k, conv(k, m[k])})
 	}
 	return out
 }
@@ -171,14 +234,14 @@ func remote(ec *eventual.ExecutionContext, full bool) map[string]any {
 		"InputParameters": []kv{}, "IsExecutingOffline": false, "IsInTransaction": ec.IsInTransaction,
 		"IsOfflinePlayback": false, "IsolationMode": 1, "MessageName": ec.MessageName, "Mode": int(ec.Mode),
 		"OperationCreatedOn": date(ec.OperationCreatedOn), "OperationId": ec.OperationID, "OrganizationId": ec.OrganizationID,
-		"OrganizationName": "", "OutputParameters": collection(ec.OutputParameters, value), "OwningExtension": owning(ec.Step),
+		"OrganizationName": "", "OutputParameters": collection(ec.OutputParameters, parameter), "OwningExtension": owning(ec.Step),
 		"ParentContext": nil, "PostEntityImages": images(ec.PostEntityImages), "PreEntityImages": images(ec.PreEntityImages),
 		"PrimaryEntityId": ec.PrimaryEntityID, "PrimaryEntityName": ec.PrimaryEntityName, "RequestId": ec.RequestID,
-		"SecondaryEntityName": "none", "SharedVariables": collection(ec.SharedVariables, value), "Stage": int(ec.Stage),
+		"SecondaryEntityName": "none", "SharedVariables": collection(ec.SharedVariables, parameter), "Stage": int(ec.Stage),
 		"UserAzureActiveDirectoryObjectId": uuid.Nil, "UserId": ec.UserID,
 	}
 	if full {
-		m["InputParameters"] = collection(ec.InputParameters, value)
+		m["InputParameters"] = collection(ec.InputParameters, parameter)
 		if ec.ParentContext != nil {
 			m["ParentContext"] = remote(ec.ParentContext, true)
 		}
@@ -204,53 +267,74 @@ func images(imgs map[string]*eventual.Record) []kv {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		out = append(out, kv{k, record(imgs[k])})
+		out = append(out, kv{k, entity(imgs[k].Table, imgs[k].ID, imgs[k].Values)})
 	}
 	return out
 }
 
-func record(r *eventual.Record) map[string]any {
-	vals := map[string]any{}
-	for k, v := range r.Values {
+// entity serializes a record or an entity: its attributes typed by their
+// columns, with the primary key among them once it is known.
+func entity(t *eventual.Table, id uuid.UUID, values eventual.Values) object {
+	vals := make(map[string]any, len(values)+1)
+	for k, v := range values {
 		vals[k] = v
 	}
-	vals[r.Table.PrimaryIDAttribute] = r.ID
-	return entity(r.Table.LogicalName, r.ID, vals)
-}
-
-func entity(table string, id uuid.UUID, vals map[string]any) map[string]any {
-	return map[string]any{
-		"__type": "Entity" + contracts, "Attributes": collection(vals, value), "EntityState": nil,
-		"FormattedValues": []kv{}, "Id": id, "KeyAttributes": []kv{}, "LogicalName": table,
-		"RelatedEntities": []kv{}, "RowVersion": nil,
+	if id != uuid.Nil {
+		vals[t.PrimaryIDAttribute] = id
+	}
+	attrs := collection(vals, func(name string, v any) any { return attribute(t.Column(name), v) })
+	return object{
+		{"__type", "Entity" + contracts}, {"Attributes", attrs}, {"EntityState", nil},
+		{"FormattedValues", []kv{}}, {"Id", id}, {"KeyAttributes", []kv{}}, {"LogicalName", t.LogicalName},
+		{"RelatedEntities", []kv{}}, {"RowVersion", nil},
 	}
 }
 
-// value serializes a parameter or column value in data-contract form.
-func value(v any) any {
+// attribute serializes a column value as the SDK types it: Money and
+// OptionSetValue objects, lookups as EntityReference, decimals as numbers.
+func attribute(c *eventual.Column, v any) any {
+	if c == nil || v == nil {
+		return parameter("", v)
+	}
+	switch c.Type {
+	case eventual.TypeMoney:
+		if d, ok := v.(eventual.Decimal); ok {
+			return object{{"__type", "Money" + contracts}, {"Value", json.Number(d.String())}}
+		}
+	case eventual.TypeDecimal:
+		if d, ok := v.(eventual.Decimal); ok {
+			return json.Number(d.String())
+		}
+	case eventual.TypeChoice:
+		if n, ok := v.(int64); ok {
+			return object{{"__type", "OptionSetValue" + contracts}, {"Value", n}}
+		}
+	}
+	return parameter("", v)
+}
+
+// parameter serializes a parameter or an untyped value in data-contract
+// form.
+func parameter(_ string, v any) any {
 	switch x := v.(type) {
 	case *eventual.Entity:
-		vals := map[string]any{}
-		for k, v := range x.Values {
-			vals[k] = v
-		}
-		return entity(x.Table.LogicalName, x.ID, vals)
+		return entity(x.Table, x.ID, x.Values)
 	case *eventual.Record:
-		return record(x)
+		return entity(x.Table, x.ID, x.Values)
 	case []*eventual.Record:
 		ents := make([]any, len(x))
 		for i, r := range x {
-			ents[i] = record(r)
+			ents[i] = entity(r.Table, r.ID, r.Values)
 		}
-		return map[string]any{"__type": "EntityCollection" + contracts, "Entities": ents, "MoreRecords": false}
+		return object{{"__type", "EntityCollection" + contracts}, {"Entities", ents}, {"MoreRecords", false}}
 	case eventual.EntityReference:
 		name := ""
 		if x.Table != nil {
 			name = x.Table.LogicalName
 		}
-		return map[string]any{"__type": "EntityReference" + contracts, "Id": x.ID, "KeyAttributes": []kv{}, "LogicalName": name, "Name": nil, "RowVersion": nil}
+		return object{{"__type", "EntityReference" + contracts}, {"Id", x.ID}, {"KeyAttributes", []kv{}}, {"LogicalName", name}, {"Name", nil}, {"RowVersion", nil}}
 	case eventual.Decimal:
-		return map[string]any{"__type": "Money" + contracts, "Value": json.Number(x.String())}
+		return json.Number(x.String())
 	case time.Time:
 		return date(x)
 	case int64:
