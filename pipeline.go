@@ -23,6 +23,9 @@ const (
 	PreValidation Stage = 10
 	// PreOperation runs inside the transaction, before the main operation.
 	PreOperation Stage = 20
+	// MainOperation is the core operation itself; no step registers
+	// there, but a message run inside another sees its parent at it.
+	MainOperation Stage = 30
 	// PostOperation runs inside the transaction after the main operation
 	// (synchronous steps), or after the commit from the job queue
 	// (asynchronous steps).
@@ -36,6 +39,8 @@ func (s Stage) String() string {
 		return "PreValidation"
 	case PreOperation:
 		return "PreOperation"
+	case MainOperation:
+		return "MainOperation"
 	case PostOperation:
 		return "PostOperation"
 	}

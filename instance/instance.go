@@ -190,6 +190,7 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 		if x != nil {
 			x.pre = existing
 			x.ec.PrimaryEntityID = id
+			e.ID = id // the Target names its record, as in Dataverse
 		}
 		return in.update(ctx, tx, existing, values, e.Related)
 	}
@@ -201,8 +202,10 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 	if err != nil {
 		return uuid.Nil, err
 	}
+	x.ref = target
 	if !target.ByKey() {
 		x.ec.PrimaryEntityID = target.ID
+		e.ID = target.ID
 	}
 	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
 	return id, err
@@ -214,6 +217,11 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 	var created bool
 	var id uuid.UUID
 	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
+		if x != nil {
+			if err := x.loadPreAll(ctx, tx); err != nil {
+				return err
+			}
+		}
 		var err error
 		created, id, err = in.upsert(ctx, tx, target, e, cond)
 		if x != nil {
@@ -231,6 +239,7 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 	if err != nil {
 		return false, uuid.Nil, err
 	}
+	x.ref = target
 	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
 	return created, id, err
 }
@@ -247,6 +256,7 @@ func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target ev
 	if err != nil {
 		return err
 	}
+	x.ref = target
 	return x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -295,7 +296,7 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 	jobs := rec.Table
 	ref := rec.Reference()
 	// Claim: the update succeeds for one runner only.
-	if _, err := in.Update(ctx, ref, eventual.Values{"statuscode": JobInProgress, "statecode": JobLocked, "startedon": in.now()},
+	if err := in.updateJob(ctx, ref, eventual.Values{"statuscode": JobInProgress, "statecode": JobLocked, "startedon": in.now()},
 		Condition{IfMatch: fmt.Sprint(rec.Version)}); err != nil {
 		return false
 	}
@@ -311,6 +312,9 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 		if _, ok := errors.AsType[*eventual.Error](runErr); !ok {
 			msg = runErr.Error()
 		}
+		if c := jobs.Column("message"); c != nil && c.MaxLength > 0 && utf8.RuneCountInString(msg) > c.MaxLength {
+			msg = string([]rune(msg)[:c.MaxLength-1]) + "…"
+		}
 		retries++
 		if retries < MaxJobAttempts {
 			done = eventual.Values{"statecode": JobReady, "statuscode": JobWaiting, "retrycount": retries, "message": msg,
@@ -320,14 +324,35 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 				"friendlymessage": msg, "completedon": in.now()}
 		}
 	}
-	if _, err := in.Update(context.WithoutCancel(ctx), ref, done, Condition{}); err != nil {
+	if err := in.updateJob(context.WithoutCancel(ctx), ref, done, Condition{}); err != nil {
 		in.logger().Warn("job runner: record the outcome of a job", "job", rec.ID, "table", jobs.LogicalName, "err", err)
 	}
 	return true
 }
 
-// execJob runs the step of a job.
-func (in *Instance) execJob(ctx context.Context, d *jobData) error {
+// updateJob writes the runner's bookkeeping on a job record. It runs no
+// steps: steps registered for every table must not see, or multiply, the
+// queue's own writes.
+func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference, values eventual.Values, cond Condition) error {
+	return in.Store.Update(ctx, func(tx eventual.Tx) error {
+		existing, err := tx.Get(ctx, ref.Table, ref.ID, nil)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(existing, cond); err != nil {
+			return err
+		}
+		return in.update(ctx, tx, existing, values, nil)
+	})
+}
+
+// execJob runs the step of a job; a panicking step fails its job.
+func (in *Instance) execJob(ctx context.Context, d *jobData) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the step %q panicked: %v", d.Step, p)
+		}
+	}()
 	s := in.Pipeline.Step(d.Step)
 	if s == nil {
 		return fmt.Errorf("the step %q is no longer registered", d.Step)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/eventual-pp/eventual"
@@ -52,6 +53,12 @@ type execution struct {
 	tbl *eventual.Table
 	// pre is the record before the operation (pre-images).
 	pre *eventual.Record
+	// ref names the record an Update, Upsert or Delete writes, to read
+	// pre-images before the main operation.
+	ref eventual.EntityReference
+	// preRead reports that pre was looked for (nil: no record yet), and
+	// preOutside that it was outside the transaction.
+	preRead, preOutside bool
 	// queued reports that asynchronous steps were queued.
 	queued bool
 	// deferred holds the placeholders PreValidation asked for and that
@@ -143,24 +150,105 @@ func (x *execution) runStage(ctx context.Context, stage eventual.Stage, tx event
 			continue
 		}
 		ec.Step = s
-		// The last PreValidation step of a top-level write may have its
-		// placeholders deferred: no later step can look for them.
-		last := stage == eventual.PreValidation && tx == nil && i == len(steps)-1
-		ec.Service = &service{in: x.in, tx: tx, x: x, deferrable: last}
+		ec.Service = &service{in: x.in, tx: tx, x: x, deferrable: stage == eventual.PreValidation && tx == nil && x.alone(s, steps[i+1:])}
 		if len(s.Images) > 0 {
 			if stage == eventual.PostOperation && post == nil && ec.PrimaryEntityID != uuid.Nil && ec.MessageName != eventual.MessageDelete && tx != nil {
 				if r, err := tx.Get(ctx, x.tbl, ec.PrimaryEntityID, nil); err == nil {
 					post = r
 				}
 			}
-			ec.PreEntityImages, ec.PostEntityImages = images(s, eventual.PreImage, x.pre), images(s, eventual.PostImage, post)
+			if err := x.loadPre(ctx, tx, s); err != nil {
+				return err
+			}
 		}
-		if err := s.Plugin.Execute(context.WithValue(ctx, parentKey, ec), ec); err != nil {
+		// Every step gets its own images (empty maps when it asked none).
+		ec.PreEntityImages, ec.PostEntityImages = images(s, eventual.PreImage, x.pre), images(s, eventual.PostImage, post)
+		if err := execute(ctx, s, ec); err != nil {
 			return pluginError(s, err)
 		}
 	}
 	ec.Step, ec.Service = nil, nil
 	return nil
+}
+
+// execute runs a step; a panic fails the step like an error.
+func execute(ctx context.Context, s *eventual.Step, ec *eventual.ExecutionContext) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the step panicked: %v", p)
+		}
+	}()
+	return s.Plugin.Execute(context.WithValue(ctx, parentKey, ec), ec)
+}
+
+// loadPre reads the record a write changes, for pre-images asked for
+// before the main operation reads it (PreValidation, PreOperation, and
+// every stage of an Upsert). A record that does not exist yet has none.
+func (x *execution) loadPre(ctx context.Context, tx eventual.Tx, steps ...*eventual.Step) error {
+	if ((x.pre != nil || x.preRead) && !(x.preOutside && tx != nil)) || x.ref.Table == nil {
+		return nil
+	}
+	want := false
+	for _, s := range steps {
+		want = want || slices.ContainsFunc(s.Images, func(i eventual.Image) bool { return i.Kind == eventual.PreImage })
+	}
+	if !want {
+		return nil
+	}
+	read := func(tx eventual.ReadTx) error {
+		rec, err := x.in.find(ctx, tx, x.ref, nil)
+		if eventual.ErrorKind(err) == eventual.KindNotFound {
+			return nil
+		}
+		x.pre = rec
+		return err
+	}
+	// A record read outside the transaction is read again inside it.
+	x.pre, x.preRead, x.preOutside = nil, true, tx == nil
+	if tx != nil {
+		return read(tx)
+	}
+	return x.in.Store.View(ctx, read)
+}
+
+// loadPreAll reads the pre-image record when any step of the message asks
+// for one (the Upsert, whose main operation does not read it for them).
+func (x *execution) loadPreAll(ctx context.Context, tx eventual.Tx) error {
+	var all []*eventual.Step
+	for _, st := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
+		all = append(all, x.stepsFor(st, eventual.Synchronous)...)
+		all = append(all, x.stepsFor(st, eventual.Asynchronous)...)
+	}
+	return x.loadPre(ctx, tx, all...)
+}
+
+// alone reports whether no synchronous step but those of s's plugin runs
+// after s in this write (later ones being the rest of its stage): then
+// the placeholders s asks for may be deferred to the write, as no step
+// can look for them in between.
+func (x *execution) alone(s *eventual.Step, later []*eventual.Step) bool {
+	same := func(o *eventual.Step) bool {
+		t := reflect.TypeOf(o.Plugin)
+		return t == reflect.TypeOf(s.Plugin) && t.Comparable() && o.Plugin == s.Plugin
+	}
+	messages := []string{x.ec.MessageName}
+	if x.ec.MessageName == eventual.MessageUpsert {
+		messages = append(messages, eventual.MessageCreate, eventual.MessageUpdate)
+	}
+	for _, m := range messages {
+		for _, st := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
+			list := x.in.Pipeline.Steps(m, x.tbl.LogicalName, st, eventual.Synchronous)
+			if m == x.ec.MessageName && st == eventual.PreValidation {
+				list = later
+			}
+			for _, o := range list {
+				if !same(o) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // images builds a step's images of one kind from a record.
@@ -205,6 +293,7 @@ func (x *execution) inTransaction(ctx context.Context, tx eventual.Tx, main func
 	if err := x.runStage(ctx, eventual.PreOperation, tx); err != nil {
 		return err
 	}
+	x.ec.Stage = eventual.MainOperation // what messages run inside this one see
 	if err := main(context.WithValue(ctx, parentKey, x.ec)); err != nil {
 		return err
 	}

@@ -152,6 +152,12 @@ func (p *Plugin) Execute(ctx context.Context, ec *eventual.ExecutionContext) err
 	if e == nil {
 		return nil
 	}
+	if up := ec.ParentContext; up != nil && up.MessageName == eventual.MessageUpsert &&
+		up.PrimaryEntityName == ec.PrimaryEntityName && up.Depth == ec.Depth {
+		// The Create or Update inside an Upsert: the Upsert's own step,
+		// at the same stage, has already seen these binds.
+		return nil
+	}
 	refs, vals, err := p.binds(e)
 	if err != nil {
 		return err
