@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/eventual-pp/eventual"
@@ -166,7 +167,8 @@ func sequential(targets []BulkTarget) bool {
 				ids = append(ids, refKey(eventual.EntityReference{Table: e.Table, Key: k, KeyValues: vals}))
 			}
 		}
-		for _, id := range ids {
+		slices.Sort(ids)
+		for _, id := range slices.Compact(ids) { // one target may name itself twice
 			if seen[id] {
 				return true
 			}
@@ -239,16 +241,16 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 	ctx = context.WithValue(ctx, lookupCacheKey{}, cache)
 	// Find the records that exist.
 	var existing map[string]*eventual.Record
+	cols := updateColumns(t)
+	if in.Pipeline.Has(eventual.MessageHydrate, t.LogicalName) {
+		cols = nil // Hydrate steps get the whole placeholder as pre-image
+	}
 	if upsert {
 		var refs []eventual.EntityReference
 		for _, tg := range targets {
 			if tg.HasTarget {
 				refs = append(refs, tg.Target)
 			}
-		}
-		cols := updateColumns(t)
-		if in.Pipeline.Has(eventual.MessageHydrate, t.LogicalName) {
-			cols = nil // Hydrate steps get the whole placeholder as pre-image
 		}
 		var err error
 		if existing, err = in.findMany(ctx, tx, refs, cols); err != nil {
@@ -267,6 +269,15 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 		var rec *eventual.Record
 		if tg.HasTarget {
 			rec = existing[refKey(tg.Target)]
+		}
+		if rec != nil && rec.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder {
+			// A placeholder about to be hydrated: read it again, locking
+			// it, so that concurrent requests hydrate it (and run
+			// Hydrate) once.
+			var err error
+			if rec, err = tx.Get(ctx, t, rec.ID, cols); err != nil {
+				return nil, err
+			}
 		}
 		if rec != nil {
 			if updated[rec.ID] { // two targets name one record
