@@ -313,21 +313,23 @@ func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, main func(ctx 
 	if tx != nil {
 		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
 	}
-	run := func(tx eventual.Tx) error {
-		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
-	}
-	err := x.in.Store.Update(ctx, run)
-	if err != nil && len(x.deferred) > 0 {
-		// The write failed: make the deferred placeholders, in their own
-		// transaction as PreValidation would have, since they outlive a
-		// failed write. If a record the write binds was missing, run the
-		// write again (even when another writer made it meanwhile).
-		perr := x.ensureDeferred(ctx)
-		if eventual.ErrorKind(err) == eventual.KindNotFound {
-			if perr != nil {
-				return perr
+	err := x.in.Store.Update(ctx, func(tx eventual.Tx) error {
+		ctx := ctx
+		if len(x.deferred) > 0 {
+			cache, err := x.resolveDeferred(ctx, tx)
+			if err != nil {
+				return err
 			}
-			err = x.in.Store.Update(ctx, run)
+			ctx = context.WithValue(ctx, lookupCacheKey{}, cache)
+		}
+		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
+	})
+	if err != nil && len(x.deferred) > 0 {
+		// The write failed, and its placeholders with it: make them in
+		// their own transaction, as PreValidation would have, since they
+		// outlive a failed write.
+		if perr := x.ensureDeferred(ctx); perr != nil {
+			x.in.logger().Warn("placeholders of a failed write", "err", perr)
 		}
 	}
 	if err == nil {
@@ -336,8 +338,47 @@ func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, main func(ctx 
 	return err
 }
 
+// resolveDeferred looks up, in the write's transaction, the records the
+// deferred placeholders stand for, and makes the missing ones there. It
+// returns their ids for the write's lookups, which then need no second
+// read: binding an existing record costs what it costs without the step.
+func (x *execution) resolveDeferred(ctx context.Context, tx eventual.Tx) (lookupCache, error) {
+	cache := lookupCache{}
+	for _, d := range x.deferred {
+		for i, r := range d.refs {
+			k := refKey(r)
+			if _, ok := cache[k]; ok {
+				continue
+			}
+			rec, err := x.in.find(ctx, tx, r, []*eventual.Column{})
+			if err == nil {
+				cache[k] = rec.ID
+				continue
+			}
+			if eventual.ErrorKind(err) != eventual.KindNotFound {
+				return nil, err
+			}
+			var v eventual.Values
+			if i < len(d.values) {
+				v = d.values[i]
+			}
+			p, err := x.in.placeholderRecord(ctx, tx, r, v)
+			if err != nil {
+				return nil, err
+			}
+			// A concurrent writer that made it first fails this insert
+			// with a conflict; the store runs the transaction again.
+			if err := tx.Insert(ctx, p); err != nil {
+				return nil, conflictError(err, r.Table, p.ID)
+			}
+			cache[k] = p.ID
+		}
+	}
+	return cache, nil
+}
+
 // ensureDeferred makes the deferred placeholders whose records are
-// missing.
+// missing, in a transaction of their own.
 func (x *execution) ensureDeferred(ctx context.Context) error {
 	var refs []eventual.EntityReference
 	var values []eventual.Values
@@ -444,11 +485,10 @@ func (s *service) EnsurePlaceholders(ctx context.Context, refs []eventual.Entity
 		return err
 	}
 	if s.deferrable {
-		// The write binds these records and nothing between here and its
-		// transaction can look for them, so checking now would only cost
-		// a read on every write. Should the write find one missing, it
-		// makes the placeholders, as they would have been made here, and
-		// runs again.
+		// The write binds these records and no step between here and
+		// its transaction can look for them, so checking now would cost
+		// a read on every write: the write resolves them itself, making
+		// the missing ones (see runWrite).
 		s.x.deferred = append(s.x.deferred, deferredPlaceholders{refs: refs, values: values})
 		return nil
 	}
