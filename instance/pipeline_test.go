@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,10 +14,8 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
-	"github.com/eventual-pp/eventual/internal/testpg"
+	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
-	"github.com/eventual-pp/eventual/postgres"
-	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -29,35 +26,10 @@ import (
 // jobs_test.go.
 
 // storeKind opens empty stores of one kind.
-type storeKind struct {
-	name string
-	open func(tb testing.TB, schema *eventual.Schema) eventual.Store
-}
+type storeKind = teststore.Kind
 
-// stores lists the stores the pipeline tests run against: SQLite always,
-// PostgreSQL when EVENTUAL_TEST_POSTGRES names a server.
-var stores = []storeKind{{"sqlite", func(tb testing.TB, schema *eventual.Schema) eventual.Store {
-	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "test.db"), schema, sqlite.Options{})
-	if err != nil {
-		tb.Fatalf("open sqlite: %v", err)
-	}
-	return db
-}}}
-
-func init() {
-	if testpg.DSN() == "" {
-		return
-	}
-	stores = append(stores, storeKind{"postgres", func(tb testing.TB, schema *eventual.Schema) eventual.Store {
-		tb.Helper()
-		db, err := postgres.Open(context.Background(), testpg.Schema(tb, "inst"), schema, postgres.Options{})
-		if err != nil {
-			tb.Fatalf("open postgres: %v", err)
-		}
-		return db
-	}})
-}
+// stores lists the stores the pipeline tests run against.
+var stores = teststore.All()
 
 // env is an instance over a fresh store with the built-in schema.
 type env struct {
@@ -74,7 +46,7 @@ type env struct {
 func forEachStore(t *testing.T, fn func(t *testing.T, open func(tb testing.TB) *env)) {
 	t.Helper()
 	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
+		t.Run(st.Name, func(t *testing.T) {
 			fn(t, func(tb testing.TB) *env { return mustOpenEnv(tb, st) })
 		})
 	}
@@ -84,7 +56,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, open func(tb testing.TB) *
 func mustOpenEnv(tb testing.TB, st storeKind) *env {
 	tb.Helper()
 	schema := metadata.Builtin()
-	db := st.open(tb, schema)
+	db := st.Open(tb, schema)
 	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			tb.Errorf("close store: %v", err)

@@ -855,9 +855,9 @@ func TestBatch(t *testing.T) {
 // deadlocked handler cannot block the test's cleanup.
 func TestBatchBulkInChangeSet(t *testing.T) {
 	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
+		t.Run(st.Name, func(t *testing.T) {
 			schema := metadata.Builtin()
-			db := st.open(t, schema)
+			db := st.Open(t, schema)
 			in := instance.New(db, schema)
 			srv := webapi.NewServer(in, db.Meta())
 			srv.Logger = nil

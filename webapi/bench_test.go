@@ -18,7 +18,6 @@ import (
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/testpg"
 	"github.com/eventual-pp/eventual/metadata"
-	"github.com/eventual-pp/eventual/placeholder"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -39,7 +38,7 @@ const benchClients = 8
 // EVENTUAL_TEST_POSTGRES is set).
 func benchStores(b *testing.B, fn func(b *testing.B, s *testServer)) {
 	for _, st := range stores {
-		b.Run(st.name, func(b *testing.B) { fn(b, newServer(b, st, metadata.Builtin())) })
+		b.Run(st.Name, func(b *testing.B) { fn(b, newServer(b, st, metadata.Builtin())) })
 	}
 }
 
@@ -445,21 +444,6 @@ func BenchmarkHTTPDeltaRead100k(b *testing.B) {
 	})
 }
 
-// withPlaceholderSteps registers the default placeholder steps on every
-// lookup of the built-in tables, as "eventual serve" does.
-func withPlaceholderSteps(b *testing.B, s *testServer) {
-	b.Helper()
-	ss, err := placeholder.Steps(s.Instance.Schema, placeholder.Defaults(s.Instance.Schema, "account", "contact", "new_order"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, st := range ss {
-		if err := s.Instance.Pipeline.Register(st); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkPlaceholderBindExisting creates contacts bound to existing
 // accounts, with and without the placeholder step: the step's overhead on
 // the happy path.
@@ -474,7 +458,7 @@ func BenchmarkPlaceholderBindExisting(b *testing.B) {
 				const n = 1000
 				seed(b, s, n)
 				if on {
-					withPlaceholderSteps(b, s)
+					withPlaceholders(b, s, eventual.PreValidation)
 				}
 				parallel(b, s, func(c *http.Client, i int64) {
 					send(b, c, "POST", s.URL+"contacts", fmt.Appendf(nil,
@@ -492,7 +476,7 @@ func BenchmarkPlaceholderBindExisting(b *testing.B) {
 func BenchmarkPlaceholderBindMissing(b *testing.B) {
 	b.Run("placeholder", func(b *testing.B) {
 		benchStores(b, func(b *testing.B, s *testServer) {
-			withPlaceholderSteps(b, s)
+			withPlaceholders(b, s, eventual.PreValidation)
 			parallel(b, s, func(c *http.Client, i int64) {
 				send(b, c, "POST", s.URL+"contacts", fmt.Appendf(nil,
 					`{"lastname":"Contact %d","parentcustomerid_account@odata.bind":"/accounts(accountnumber='M-%d')"}`, i, i), http.StatusNoContent)

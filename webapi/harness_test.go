@@ -2,53 +2,25 @@ package webapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
-	"github.com/eventual-pp/eventual/internal/testpg"
+	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
-	"github.com/eventual-pp/eventual/postgres"
-	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/eventual-pp/eventual/webapi"
 )
 
-// store opens an empty store for a test.
-type store struct {
-	name string
-	open func(tb testing.TB, schema *eventual.Schema) eventual.Store
-}
+// store opens empty stores of one kind.
+type store = teststore.Kind
 
 // stores lists the stores every Web API test runs against.
-var stores = []store{
-	{"sqlite", func(tb testing.TB, schema *eventual.Schema) eventual.Store {
-		db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "test.db"), schema, sqlite.Options{})
-		if err != nil {
-			tb.Fatalf("open sqlite: %v", err)
-		}
-		return db
-	}},
-}
-
-func init() {
-	if testpg.DSN() == "" {
-		return
-	}
-	stores = append(stores, store{"postgres", func(tb testing.TB, schema *eventual.Schema) eventual.Store {
-		db, err := postgres.Open(context.Background(), testpg.Schema(tb, "web"), schema, postgres.Options{})
-		if err != nil {
-			tb.Fatalf("open postgres: %v", err)
-		}
-		return db
-	}})
-}
+var stores = teststore.All()
 
 // testServer is a Web API server on a loopback port.
 type testServer struct {
@@ -66,7 +38,7 @@ type testServer struct {
 func forEachStore(t *testing.T, fn func(t *testing.T, s *testServer)) {
 	t.Helper()
 	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
+		t.Run(st.Name, func(t *testing.T) {
 			fn(t, newServer(t, st, metadata.Builtin()))
 		})
 	}
@@ -74,7 +46,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, s *testServer)) {
 
 func newServer(tb testing.TB, st store, schema *eventual.Schema) *testServer {
 	tb.Helper()
-	db := st.open(tb, schema)
+	db := st.Open(tb, schema)
 	in := instance.New(db, schema)
 	srv := webapi.NewServer(in, db.Meta())
 	srv.Logger = nil

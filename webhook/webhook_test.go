@@ -26,8 +26,8 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
-	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/eventual-pp/eventual/webapi"
 	"github.com/eventual-pp/eventual/webhook"
 	"github.com/google/uuid"
@@ -129,10 +129,7 @@ func (e *endpoint) plugin() *webhook.Plugin {
 // mustOpenInstance opens an instance over a new SQLite store.
 func mustOpenInstance(tb testing.TB, schema *eventual.Schema) *instance.Instance {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "test.db"), schema, sqlite.Options{Readers: 2})
-	if err != nil {
-		tb.Fatalf("open sqlite: %v", err)
-	}
+	db := teststore.SQLite.Open(tb, schema)
 	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			tb.Errorf("close store: %v", err)
