@@ -108,7 +108,7 @@ func Steps(s *eventual.Schema, lookups []Lookup) ([]eventual.Step, error) {
 			l.Stage = eventual.PreValidation
 		}
 		if l.Stage != eventual.PreValidation && l.Stage != eventual.PreOperation {
-			return nil, fmt.Errorf("placeholder: %s.%s: stage must be PreValidation or PreOperation", l.Table, l.Column)
+			return nil, fmt.Errorf("placeholder: %s.%s: stage %s: a placeholder step runs at PreValidation or PreOperation", l.Table, l.Column, l.Stage)
 		}
 		for _, target := range c.Targets {
 			tt := s.Table(target)

@@ -61,6 +61,9 @@ func (s *SetValues) Execute(ctx context.Context, ec *eventual.ExecutionContext) 
 	if ec.Stage == eventual.PostOperation {
 		return fmt.Errorf("SetValues runs before the main operation, not at PostOperation")
 	}
+	if e.Values == nil {
+		e.Values = eventual.Values{}
+	}
 	for k, v := range s.Values {
 		if _, set := e.Values[k]; set && s.OnlyIfMissing {
 			continue

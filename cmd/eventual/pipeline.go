@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -97,7 +98,14 @@ func registerPipeline(cfg Config, schema *eventual.Schema, in *instance.Instance
 }
 
 func buildStep(sc StepConfig, schema *eventual.Schema, organization string) (eventual.Step, error) {
-	stage, err := parseStage(sc.Stage, eventual.PostOperation)
+	// Without a stage, a step runs where its kind makes sense: checks
+	// before the transaction, value changes before the write, webhooks
+	// after it.
+	def := map[string]eventual.Stage{"require": eventual.PreValidation, "setvalue": eventual.PreOperation}[sc.Type]
+	if def == 0 {
+		def = eventual.PostOperation
+	}
+	stage, err := parseStage(sc.Stage, def)
 	if err != nil {
 		return eventual.Step{}, err
 	}
@@ -120,8 +128,8 @@ func buildStep(sc StepConfig, schema *eventual.Schema, organization string) (eve
 	}
 	switch sc.Type {
 	case "webhook":
-		if sc.URL == "" {
-			return s, fmt.Errorf("a webhook step needs a url")
+		if u, err := url.Parse(sc.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return s, fmt.Errorf("a webhook step needs an http or https url, not %q", sc.URL)
 		}
 		var timeout time.Duration
 		if sc.Timeout != "" {
@@ -139,6 +147,9 @@ func buildStep(sc StepConfig, schema *eventual.Schema, organization string) (eve
 		t := schema.Table(sc.Table)
 		if t == nil {
 			return s, fmt.Errorf("a setvalue step needs a table")
+		}
+		if s.Stage == eventual.PostOperation {
+			return s, fmt.Errorf("a setvalue step runs before the write: stage prevalidation or preoperation")
 		}
 		vals := eventual.Values{}
 		for k, v := range sc.Values {

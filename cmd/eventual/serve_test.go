@@ -606,6 +606,20 @@ func TestServe_Flags(t *testing.T) {
 	}{
 		{"UnknownTopLevelField", "listen: 127.0.0.1:0\nlisten_adress: 127.0.0.1:0\n", "listen_adress"},
 		{"UnknownColumnField", "schema:\n  tables:\n    - logicalName: new_thing\n      primaryName: new_name\n      columns:\n        - {name: new_name, type: string, lenght: 10}\n", "lenght"},
+		// Bad pipeline configuration stops the start with the reason.
+		{"PlaceholderStage", "placeholder:\n  stage: postoperation\n", "stage PostOperation"},
+		{"PlaceholderLookupForm", "placeholder:\n  lookups:\n    - lookup: parentcustomerid\n", "table.column"},
+		{"PlaceholderNotALookup", "placeholder:\n  lookups:\n    - lookup: contact.lastname\n", "lastname"},
+		{"PlaceholderRequestColumn", "placeholder:\n  lookups:\n    - lookup: new_order.new_customer\n      fromRequest: {description: new_phone}\n", "new_phone"},
+		{"StepType", "steps:\n  - {name: s, type: script, message: Create, table: account}\n", "script"},
+		{"StepMessage", "steps:\n  - {name: s, type: require, message: Creat, table: account, columns: [name]}\n", "Creat"},
+		{"StepTable", "steps:\n  - {name: s, type: require, message: Create, table: acount, columns: [name]}\n", "acount"},
+		{"StepAsyncStage", "steps:\n  - {name: s, type: webhook, message: Create, table: account, stage: preoperation, mode: async, url: 'http://127.0.0.1:1/'}\n", "asynchronous"},
+		{"WebhookURL", "steps:\n  - {name: s, type: webhook, message: Create, table: account, url: 'example.test/hook'}\n", "example.test/hook"},
+		{"WebhookTimeout", "steps:\n  - {name: s, type: webhook, message: Create, table: account, url: 'http://127.0.0.1:1/', timeout: soon}\n", "soon"},
+		{"DuplicateStepName", "steps:\n  - {name: s, type: require, message: Create, table: account, columns: [name]}\n  - {name: s, type: require, message: Create, table: account, columns: [name]}\n", `step named "s" is already registered`},
+		{"SetValueStage", "steps:\n  - {name: s, type: setvalue, message: Create, table: account, stage: postoperation, values: {name: x}}\n", "runs before the write"},
+		{"SetValueColumn", "steps:\n  - {name: s, type: setvalue, message: Create, table: account, values: {nmae: x}}\n", "nmae"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := write(tc.name+".yaml", tc.yaml)
