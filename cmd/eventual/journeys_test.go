@@ -138,7 +138,7 @@ func TestJourney_HappyPath(t *testing.T) {
 	if n := hooks.count("Create", "account"); n != 1 {
 		t.Errorf("Create of account fired %d times, want 1", n)
 	}
-	p.stop()
+	p.Stop()
 }
 
 func TestJourney_UnhappyPath(t *testing.T) {
@@ -208,7 +208,7 @@ func TestJourney_UnhappyPath(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`(?m)^total\s+0\b`).MatchString(out) {
 		t.Errorf("eventual placeholders count after hydration: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	p.stop()
+	p.Stop()
 }
 
 func TestJourney_AlternateKeyPlaceholder(t *testing.T) {
@@ -230,7 +230,7 @@ func TestJourney_AlternateKeyPlaceholder(t *testing.T) {
 	if n := hooks.count("Hydrate", "account"); n != 1 {
 		t.Errorf("Hydrate fired %d times, want 1", n)
 	}
-	p.stop()
+	p.Stop()
 }
 
 func TestJourney_PlaceholdersOff(t *testing.T) {
@@ -259,5 +259,5 @@ func TestJourney_PlaceholdersOff(t *testing.T) {
 	if n != float64(0) {
 		t.Errorf("accounts after failed binds = %v, want 0", n)
 	}
-	p.stop()
+	p.Stop()
 }

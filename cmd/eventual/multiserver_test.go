@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"github.com/eventual-pp/eventual/internal/testproc"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -241,7 +243,7 @@ func TestServe_TwoProcessesOnePostgres(t *testing.T) {
 	dsn := testpg.Schema(t, "twoproc")
 	args := []string{"--listen", "127.0.0.1:0", "--db", dsn}
 	procs := pair{{p: startServe(t, args...), up: true}, {p: startServe(t, args...), up: true}}
-	t.Logf("two processes up after %v: pids %d and %d", time.Since(began).Round(time.Millisecond), procs[0].p.cmd.Process.Pid, procs[1].p.cmd.Process.Pid)
+	t.Logf("two processes up after %v: pids %d and %d", time.Since(began).Round(time.Millisecond), procs[0].p.Cmd.Process.Pid, procs[1].p.Cmd.Process.Pid)
 	reader := procs[1].p // never restarted
 	c := newClient(t, requestTimeout)
 
@@ -274,7 +276,7 @@ func TestServe_TwoProcessesOnePostgres(t *testing.T) {
 	}
 	// A round begun before the stop must end soon after it.
 	var hardDeadline atomic.Int64
-	hardDeadline.Store(time.Now().Add(hammerBeforeRestart + readyTimeout + exitTimeout + overrun).UnixNano())
+	hardDeadline.Store(time.Now().Add(hammerBeforeRestart + testproc.ReadyTimeout + exitTimeout + overrun).UnixNano())
 	late := func() bool { return time.Now().UnixNano() > hardDeadline.Load() }
 
 	// (1) Upserts of one alternate key, 64 at a time, split across both.
@@ -495,7 +497,7 @@ func TestServe_TwoProcessesOnePostgres(t *testing.T) {
 	old := procs.down(0)
 	servedBefore := procs[1].served.Load()
 	stopAt := time.Now()
-	old.stop()
+	old.Stop()
 	stopTook := time.Since(stopAt)
 	// Write to the survivor while the other is down.
 	duringID := uuid.NewString()
@@ -504,7 +506,7 @@ func TestServe_TwoProcessesOnePostgres(t *testing.T) {
 	restarted := startServe(t, args...)
 	servedDuring := procs[1].served.Load() - servedBefore
 	t.Logf("process 0 (pid %d) stopped in %v (a graceful stop may wait ~5s for client connections that never sent a request) and restarted as pid %d in %v; process 1 answered %d requests meanwhile",
-		old.cmd.Process.Pid, stopTook.Round(time.Millisecond), restarted.cmd.Process.Pid, time.Since(stopAt).Round(time.Millisecond), servedDuring)
+		old.Cmd.Process.Pid, stopTook.Round(time.Millisecond), restarted.Cmd.Process.Pid, time.Since(stopAt).Round(time.Millisecond), servedDuring)
 	if servedDuring == 0 {
 		t.Errorf("process 1 answered no request while process 0 was restarting")
 	}
@@ -531,16 +533,16 @@ func TestServe_TwoProcessesOnePostgres(t *testing.T) {
 	// Both processes, the restarted one first, see the same data.
 	for _, p := range []*proc{restarted, reader} {
 		if ids := countKey(t, c, p.URL, "TWO-1"); len(ids) != 1 {
-			t.Errorf("pid %d: %d accounts with accountnumber TWO-1 after the upserts, want 1: %v", p.cmd.Process.Pid, len(ids), ids)
+			t.Errorf("pid %d: %d accounts with accountnumber TWO-1 after the upserts, want 1: %v", p.Cmd.Process.Pid, len(ids), ids)
 		}
 		for key, id := range created {
 			if ids := countKey(t, c, p.URL, key); len(ids) != 1 || ids[0] != id {
-				t.Errorf("pid %d: accounts with accountnumber %s: %v, want only %s (the one 204)", p.cmd.Process.Pid, key, ids, id)
+				t.Errorf("pid %d: accounts with accountnumber %s: %v, want only %s (the one 204)", p.Cmd.Process.Pid, key, ids, id)
 			}
 		}
 		for _, id := range counters {
 			if got := counterValue(t, c, p.URL, id); got != float64(clients*each) {
-				t.Errorf("pid %d: counter %s = %v, want %d", p.cmd.Process.Pid, id, got, clients*each)
+				t.Errorf("pid %d: counter %s = %v, want %d", p.Cmd.Process.Pid, id, got, clients*each)
 			}
 		}
 	}
@@ -554,12 +556,12 @@ func TestServe_TwoProcessesOnePostgres(t *testing.T) {
 	for i, p := range []*proc{restarted, reader} {
 		ids, complete, _ := pageAll(c, p.URL, nil, &errLimiter{t: t})
 		if !complete {
-			t.Fatalf("pid %d: paging through accounts did not complete", p.cmd.Process.Pid)
+			t.Fatalf("pid %d: paging through accounts did not complete", p.Cmd.Process.Pid)
 		}
 		listed[i] = map[string]bool{}
 		for _, id := range ids {
 			if listed[i][id] {
-				t.Errorf("pid %d: record %s listed twice at rest", p.cmd.Process.Pid, id)
+				t.Errorf("pid %d: record %s listed twice at rest", p.Cmd.Process.Pid, id)
 			}
 			listed[i][id] = true
 		}
@@ -569,7 +571,7 @@ func TestServe_TwoProcessesOnePostgres(t *testing.T) {
 	}
 	for id := range listed[1] {
 		if !listed[0][id] {
-			t.Errorf("account %s listed by pid %d but not by the restarted pid %d", id, reader.cmd.Process.Pid, restarted.cmd.Process.Pid)
+			t.Errorf("account %s listed by pid %d but not by the restarted pid %d", id, reader.Cmd.Process.Pid, restarted.Cmd.Process.Pid)
 		}
 	}
 	// Seeds + filler + during-restart + TWO-1 + one per create round + counters.
@@ -577,8 +579,8 @@ func TestServe_TwoProcessesOnePostgres(t *testing.T) {
 		t.Errorf("%d accounts listed, want %d", len(listed[0]), want)
 	}
 
-	restarted.stop()
-	reader.stop()
+	restarted.Stop()
+	reader.Stop()
 	if d := time.Since(began); d > 60*time.Second {
 		t.Errorf("the test took %v, more than its 60s budget", d)
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventual-pp/eventual/internal/testproc"
 	"github.com/google/uuid"
 )
 
@@ -28,150 +28,34 @@ var binary string
 // Time bounds of the tests.
 const (
 	buildTimeout   = 5 * time.Minute
-	readyTimeout   = 20 * time.Second
-	exitTimeout    = 20 * time.Second
+	exitTimeout    = testproc.ExitTimeout
 	requestTimeout = 15 * time.Second
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "eventual-serve-test-")
+	b, cleanup, err := testproc.Build(buildTimeout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve_test:", err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "eventual")
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "github.com/eventual-pp/eventual/cmd/eventual")
-	out, err := build.CombinedOutput()
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "serve_test: go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	binary = b
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a running "eventual serve" process.
-type proc struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
-	exited chan struct{} // closed once the process has been waited for
-	Root   string        // http://127.0.0.1:PORT/
-	URL    string        // service root, http://127.0.0.1:PORT/api/data/v9.2/
-}
+type proc = testproc.Proc
 
-var servingLine = regexp.MustCompile(`eventual: serving the Dataverse Web API at (http://\S+/)api/data/v9\.2/ \(database `)
+// syncBuffer is a buffer safe for concurrent use.
+type syncBuffer = testproc.Buffer
 
 // startServe starts "eventual serve" with args and waits until it prints
 // its base URL. The process is killed at the end of the test if the test
 // has not stopped it.
 func startServe(t testing.TB, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary, append([]string{"serve"}, args...)...)
-	p.cmd.Stdout = &p.stdout
-	p.cmd.Stderr = &p.stderr
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start eventual serve: %v", err)
-	}
-	go func() {
-		p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-			return
-		default:
-		}
-		p.cmd.Process.Kill()
-		select {
-		case <-p.exited:
-		case <-time.After(exitTimeout):
-			t.Errorf("eventual serve (pid %d) did not exit after SIGKILL", p.cmd.Process.Pid)
-		}
-	})
-	deadline := time.After(readyTimeout)
-	for {
-		if m := servingLine.FindStringSubmatch(p.stdout.String()); m != nil {
-			p.Root = m[1]
-			p.URL = m[1] + "api/data/v9.2/"
-			return p
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("eventual serve %v exited before it was ready (%v)\nstdout:\n%s\nstderr:\n%s", args, p.cmd.ProcessState, p.stdout.String(), p.stderr.String())
-		case <-deadline:
-			t.Fatalf("eventual serve %v printed no base URL within %v\nstdout:\n%s\nstderr:\n%s", args, readyTimeout, p.stdout.String(), p.stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// signal sends sig to the process by its pid.
-func (p *proc) signal(sig os.Signal) {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatalf("signal %v to pid %d: %v", sig, p.cmd.Process.Pid, err)
-	}
-}
-
-// wait waits for the process to exit and returns its exit code (-1 if a
-// signal ended it). It fails the test if the process outlives timeout.
-func (p *proc) wait(timeout time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.exited:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(timeout):
-		p.t.Fatalf("eventual serve (pid %d) did not exit within %v\nstderr:\n%s", p.cmd.Process.Pid, timeout, p.stderr.String())
-		return 0
-	}
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (p *proc) stop() {
-	p.t.Helper()
-	p.signal(syscall.SIGTERM)
-	if code := p.wait(exitTimeout); code != 0 {
-		p.t.Fatalf("eventual serve exited with %d after SIGTERM, want 0\nstderr:\n%s", code, p.stderr.String())
-	}
-}
-
-// waitStderr waits until the process's stderr contains s.
-func (p *proc) waitStderr(s string, timeout time.Duration) {
-	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(p.stderr.String(), s) {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("stderr does not contain %q after %v:\n%s", s, timeout, p.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return testproc.Start(t, binary, append([]string{"serve"}, args...)...)
 }
 
 // runEventual runs the binary to completion (bounded by timeout) and
@@ -210,34 +94,7 @@ type response struct {
 
 // send sends a Web API request; body, if not nil, is sent as JSON.
 func send(c *http.Client, method, url string, body any) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("OData-MaxVersion", "4.0")
-	req.Header.Set("OData-Version", "4.0")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	return &response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	return sendH(c, method, url, body)
 }
 
 // must sends a request and fails the test unless it gets status.
@@ -440,11 +297,11 @@ func TestServe_GracefulStop(t *testing.T) {
 	waitLoad := load(t, c, p.URL, 4, "graceful", &acked, stop)
 	time.Sleep(300 * time.Millisecond)
 
-	p.signal(syscall.SIGTERM)
-	p.waitStderr("stopping: finishing requests in flight", exitTimeout)
+	p.Signal(syscall.SIGTERM)
+	p.WaitStderr("stopping: finishing requests in flight", exitTimeout)
 	select {
-	case <-p.exited:
-		t.Fatalf("the server exited with a request in flight\nstderr:\n%s", p.stderr.String())
+	case <-p.Exited:
+		t.Fatalf("the server exited with a request in flight\nstderr:\n%s", p.Stderr.String())
 	case <-time.After(200 * time.Millisecond):
 	}
 	if _, err := io.WriteString(pw, `"name":"slow"}`); err != nil {
@@ -461,13 +318,13 @@ func TestServe_GracefulStop(t *testing.T) {
 		t.Fatal("request in flight during the stop got no response")
 	}
 
-	if code := p.wait(exitTimeout); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM, want 0\nstderr:\n%s", code, p.stderr.String())
+	if code := p.Wait(exitTimeout); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0\nstderr:\n%s", code, p.Stderr.String())
 	}
 	close(stop)
 	sent, failed := waitLoad()
-	if !strings.Contains(p.stderr.String(), "stopped") {
-		t.Errorf("stderr does not report the stop:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "stopped") {
+		t.Errorf("stderr does not report the stop:\n%s", p.Stderr.String())
 	}
 
 	// Nothing is served after exit.
@@ -488,7 +345,7 @@ func TestServe_GracefulStop(t *testing.T) {
 	if got := object(t, r)["name"]; got != "slow" {
 		t.Errorf("slow record name %v, want slow", got)
 	}
-	p2.stop()
+	p2.Stop()
 }
 
 // TestServe_KillDurability writes from 8 goroutines, kills the server with
@@ -509,8 +366,8 @@ func TestServe_KillDurability(t *testing.T) {
 			stop := make(chan struct{})
 			waitLoad := load(t, c, p.URL, 8, fmt.Sprintf("kill round %d", round), &acked, stop)
 			time.Sleep(time.Second)
-			p.signal(syscall.SIGKILL)
-			if code := p.wait(exitTimeout); code != -1 {
+			p.Signal(syscall.SIGKILL)
+			if code := p.Wait(exitTimeout); code != -1 {
 				t.Errorf("exit code %d after SIGKILL, want -1 (killed by a signal)", code)
 			}
 			close(stop)
@@ -524,7 +381,7 @@ func TestServe_KillDurability(t *testing.T) {
 
 			p2 := startServe(t, "--listen", "127.0.0.1:0", "--db", db)
 			checkPresent(t, newClient(t, requestTimeout), p2.URL, all)
-			p2.stop()
+			p2.Stop()
 		})
 		if t.Failed() {
 			return
@@ -576,7 +433,7 @@ func TestServe_ConcurrentFirstReads(t *testing.T) {
 				t.Fatalf("server %d: %d of %d concurrent first reads of %s got no answer within 3s", n+1, h, burst, path)
 			}
 		}
-		p.stop()
+		p.Stop()
 	}
 }
 
@@ -665,7 +522,7 @@ func TestServe_Flags(t *testing.T) {
 		}
 		// The built-in tables are still served.
 		must(t, c, http.StatusNoContent, "POST", p.URL+"accounts", map[string]any{"name": "still here"})
-		p.stop()
+		p.Stop()
 
 		v2 := write("v2.yaml", `schema:
   tables:
@@ -706,6 +563,6 @@ func TestServe_Flags(t *testing.T) {
 		if !bytes.Contains(r.Body, []byte(`Name="new_code"`)) {
 			t.Errorf("$metadata does not declare new_code")
 		}
-		p.stop()
+		p.Stop()
 	})
 }
