@@ -98,30 +98,7 @@ func (dialect) Bool(v bool) string {
 const timeLayout = "2006-01-02T15:04:05Z"
 
 func (dialect) Encode(c *eventual.Column, v any) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
 	switch c.Type {
-	case eventual.TypeString, eventual.TypeMemo:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
-		if n, ok := v.(int64); ok {
-			return n, nil
-		}
-	case eventual.TypeDecimal, eventual.TypeMoney:
-		if d, ok := v.(eventual.Decimal); ok {
-			d, err := d.Rescale(c.Precision)
-			if err != nil {
-				return nil, err
-			}
-			return d.Units, nil
-		}
-	case eventual.TypeDouble:
-		if f, ok := v.(float64); ok {
-			return f, nil
-		}
 	case eventual.TypeBoolean:
 		if b, ok := v.(bool); ok {
 			if b {
@@ -133,17 +110,11 @@ func (dialect) Encode(c *eventual.Column, v any) (any, error) {
 		if t, ok := v.(time.Time); ok {
 			return t.UTC().Format(timeLayout), nil
 		}
-	case eventual.TypeUniqueIdentifier:
-		if id, ok := v.(uuid.UUID); ok {
-			return id.String(), nil
-		}
-	case eventual.TypeLookup, eventual.TypeCustomer:
-		switch r := v.(type) {
-		case eventual.EntityReference:
-			return r.ID.String(), nil
-		case uuid.UUID:
-			return r.String(), nil
-		}
+	default:
+		return sqlbuild.EncodeScalar(c, v)
+	}
+	if v == nil {
+		return nil, nil
 	}
 	return nil, fmt.Errorf("value %v (%T) does not fit a %s column", v, v, c.Type)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
 )
 
 // Dialect is what differs between SQL databases.
@@ -143,6 +144,50 @@ func DecodeRow(d Dialect, s *eventual.Schema, cols []*eventual.Column, raw []any
 		}
 	}
 	return vals, nil
+}
+
+// EncodeScalar encodes the values whose stored form both SQL stores
+// share: text, integers and choices, decimals and money (scaled units),
+// doubles, GUIDs and lookups (GUID text). Dialects encode booleans and
+// times themselves and hand the rest here.
+func EncodeScalar(c *eventual.Column, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch c.Type {
+	case eventual.TypeString, eventual.TypeMemo:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
+		if n, ok := v.(int64); ok {
+			return n, nil
+		}
+	case eventual.TypeDecimal, eventual.TypeMoney:
+		if d, ok := v.(eventual.Decimal); ok {
+			d, err := d.Rescale(c.Precision)
+			if err != nil {
+				return nil, err
+			}
+			return d.Units, nil
+		}
+	case eventual.TypeDouble:
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+	case eventual.TypeUniqueIdentifier:
+		if id, ok := v.(uuid.UUID); ok {
+			return id.String(), nil
+		}
+	case eventual.TypeLookup, eventual.TypeCustomer:
+		switch r := v.(type) {
+		case eventual.EntityReference:
+			return r.ID.String(), nil
+		case uuid.UUID:
+			return r.String(), nil
+		}
+	}
+	return nil, fmt.Errorf("value %v (%T) does not fit a %s column", v, v, c.Type)
 }
 
 // EncodeValue encodes the value of a column as the SQL values of its
