@@ -320,19 +320,9 @@ func (tx *Tx) Insert(ctx context.Context, rec *eventual.Record) error {
 	cols := Columns(t, nil)
 	b := sqlbuild.New(tx.D)
 	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
-	pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
+	marks, err := tx.rowMarks(b, rec, cols)
 	if err != nil {
 		return err
-	}
-	marks := []string{b.Arg(pk), tx.versionSQL(b)}
-	for _, c := range cols {
-		vals, err := sqlbuild.EncodeValue(tx.D, c, rec.Values[c.LogicalName])
-		if err != nil {
-			return fmt.Errorf("insert %s: %w", t.LogicalName, err)
-		}
-		for _, v := range vals {
-			marks = append(marks, b.Arg(v))
-		}
 	}
 	b.Write("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")")
 	v, err := tx.returningVersion(ctx, t, "insert", b)
@@ -580,19 +570,9 @@ func (tx *Tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 			if rec.Table != t {
 				return fmt.Errorf("insert many: records of %s and %s mixed", t.LogicalName, rec.Table.LogicalName)
 			}
-			pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
+			marks, err := tx.rowMarks(b, rec, cols)
 			if err != nil {
 				return err
-			}
-			marks := []string{b.Arg(pk), tx.versionSQL(b)}
-			for _, c := range cols {
-				vals, err := sqlbuild.EncodeValue(tx.D, c, rec.Values[c.LogicalName])
-				if err != nil {
-					return fmt.Errorf("insert %s: %w", t.LogicalName, err)
-				}
-				for _, v := range vals {
-					marks = append(marks, b.Arg(v))
-				}
 			}
 			rows[i] = "(" + strings.Join(marks, ", ") + ")"
 			byID[rec.ID] = rec
@@ -735,4 +715,26 @@ func (tx *Tx) updateGroup(ctx context.Context, t *eventual.Table, ups []*eventua
 		}
 	}
 	return nil
+}
+
+// rowMarks binds the values of a new row (primary key, a fresh version,
+// then cols) and returns their placeholders, in the order of the insert's
+// column list.
+func (tx *Tx) rowMarks(b *sqlbuild.Builder, rec *eventual.Record, cols []*eventual.Column) ([]string, error) {
+	t := rec.Table
+	pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	marks := []string{b.Arg(pk), tx.versionSQL(b)}
+	for _, c := range cols {
+		vals, err := sqlbuild.EncodeValue(tx.D, c, rec.Values[c.LogicalName])
+		if err != nil {
+			return nil, fmt.Errorf("insert %s: %w", t.LogicalName, err)
+		}
+		for _, v := range vals {
+			marks = append(marks, b.Arg(v))
+		}
+	}
+	return marks, nil
 }
