@@ -2,9 +2,7 @@ package instance
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -48,24 +46,7 @@ func refKey(r eventual.EntityReference) string {
 	if !r.ByKey() {
 		return r.Table.LogicalName + "|" + r.ID.String()
 	}
-	return r.Table.LogicalName + "|" + r.Key.LogicalName + "|" + keyText(r.Key, r.KeyValues)
-}
-
-// keyText normalizes key values for matching: text without case, as the
-// stores compare it.
-func keyText(k *eventual.Key, vals []any) string {
-	parts := make([]string, len(vals))
-	for i, v := range vals {
-		if s, ok := v.(string); ok && k.Columns[i].Type.IsText() {
-			parts[i] = "s:" + strings.ToLower(s)
-			continue
-		}
-		if ref, ok := v.(eventual.EntityReference); ok {
-			v = ref.ID
-		}
-		parts[i] = fmt.Sprintf("%T:%v", v, v)
-	}
-	return strings.Join(parts, "\x00")
+	return r.Table.LogicalName + "|" + r.Key.LogicalName + "|" + r.Key.KeyValueText(r.KeyValues)
 }
 
 func cachedLookup(ctx context.Context, r eventual.EntityReference) (uuid.UUID, bool) {
@@ -127,7 +108,7 @@ func (in *Instance) findMany(ctx context.Context, tx eventual.ReadTx, refs []eve
 				return nil, err
 			}
 			for _, rec := range recs {
-				out[k.Table().LogicalName+"|"+k.LogicalName+"|"+keyText(k, []any{rec.Values[c.LogicalName]})] = rec
+				out[k.Table().LogicalName+"|"+k.LogicalName+"|"+k.KeyValueText([]any{rec.Values[c.LogicalName]})] = rec
 			}
 		}
 	}

@@ -191,8 +191,8 @@ func (p *Plugin) ExecuteMany(ctx context.Context, ec *eventual.ExecutionContext,
 }
 
 // names reports whether a reference names the record an entity writes:
-// by its primary key, or by alternate key values it carries (text
-// compared without case, as the stores compare it).
+// by its primary key, or by alternate key values it carries (compared by
+// Key.KeyValueText, as the stores compare them).
 func names(r eventual.EntityReference, e *eventual.Entity) bool {
 	if r.Table != e.Table {
 		return false
@@ -200,31 +200,15 @@ func names(r eventual.EntityReference, e *eventual.Entity) bool {
 	if !r.ByKey() {
 		return e.ID != uuid.Nil && e.ID == r.ID
 	}
+	vals := make([]any, len(r.Key.Columns))
 	for i, c := range r.Key.Columns {
 		v, ok := e.Values[c.LogicalName]
 		if !ok {
 			return false
 		}
-		a, aok := v.(string)
-		b, bok := r.KeyValues[i].(string)
-		if aok && bok {
-			if !strings.EqualFold(a, b) {
-				return false
-			}
-			continue
-		}
-		if ref, ok := v.(eventual.EntityReference); ok {
-			v = ref.ID
-		}
-		w := r.KeyValues[i]
-		if ref, ok := w.(eventual.EntityReference); ok {
-			w = ref.ID
-		}
-		if v != w {
-			return false
-		}
+		vals[i] = v
 	}
-	return true
+	return r.Key.KeyValueText(vals) == r.Key.KeyValueText(r.KeyValues)
 }
 
 // binds returns the configured lookups an entity binds, with the values

@@ -19,11 +19,11 @@ import (
 // dialect is PostgreSQL's sqlstore.Dialect.
 //
 // Storage: GUIDs as uuid, text as text in the "C" collation compared
-// through lower() (Dataverse compares text without regard to case, so
-// keys, filters and ordering do too; the expression indexes of text keys
-// use the same lower() form), exact decimals as bigint scaled by
-// 10^precision (as in the SQLite store, so both round and order alike),
-// datetimes as timestamptz.
+// through eventual_fold(), the SQL function that computes eventual.FoldCase
+// (Dataverse compares text without regard to case, so keys, filters and
+// ordering do too; the expression indexes of text keys use the same form;
+// see fold.go), exact decimals as bigint scaled by 10^precision (as in the
+// SQLite store, so both round and order alike), datetimes as timestamptz.
 type dialect struct{}
 
 var _ sqlstore.Dialect = dialect{}
@@ -48,11 +48,14 @@ func (dialect) ColumnType(c *eventual.Column) string {
 	return "uuid"
 }
 
-// Text makes comparisons and ordering of an expression ignore case.
-func (dialect) Text(expr string) string { return "lower(" + expr + `) COLLATE "C"` }
+// Text folds an expression by eventual.FoldCase. Text columns are in the
+// "C" collation, so the folded text compares and sorts by code point, as
+// in the SQLite store.
+func (dialect) Text(expr string) string { return foldFunction + "(" + expr + ")" }
 
-func (dialect) Like(expr, pattern string) string {
-	return "(" + expr + " ILIKE " + pattern + ` ESCAPE '\')`
+// Like matches the folded expression against a folded pattern.
+func (d dialect) Like(expr, pattern string) string {
+	return "(" + d.Text(expr) + " LIKE " + pattern + ` ESCAPE '\')`
 }
 
 func (dialect) NullsOrder(desc bool) string {

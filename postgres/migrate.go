@@ -86,8 +86,12 @@ func (db *DB) migrate(ctx context.Context, searchPath string) error {
 			return fmt.Errorf("postgres: migrate: %w", err)
 		}
 	}
+	rebuildKeys, err := migrateFold(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
 	for _, t := range db.schema.Tables() {
-		if err := migrateTable(ctx, tx, t); err != nil {
+		if err := migrateTable(ctx, tx, t, rebuildKeys); err != nil {
 			return fmt.Errorf("postgres: migrate table %s: %w", t.LogicalName, err)
 		}
 	}
@@ -129,7 +133,7 @@ func sqlColumns(t *eventual.Table) []sqlColumn {
 	return out
 }
 
-func migrateTable(ctx context.Context, tx *sql.Tx, t *eventual.Table) error {
+func migrateTable(ctx context.Context, tx *sql.Tx, t *eventual.Table, rebuildKeys bool) error {
 	q := sqlbuild.Quote
 	rows, err := tx.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name = $1`, t.LogicalName)
@@ -171,57 +175,59 @@ func migrateTable(ctx context.Context, tx *sql.Tx, t *eventual.Table) error {
 			}
 		}
 	}
-	return migrateIndexes(ctx, tx, t)
+	return migrateIndexes(ctx, tx, t, rebuildKeys)
 }
 
-// keyIndexColumns renders the indexed expressions of a key: text columns
-// through lower(), as GetByKey and $filter compare them.
-func keyIndexColumns(k *eventual.Key) string {
-	d := dialect{}
-	parts := make([]string, len(k.Columns))
-	for i, c := range k.Columns {
-		if c.Type.IsText() {
-			parts[i] = "(" + d.Text(sqlbuild.Quote(c.LogicalName)) + ")"
-		} else {
-			parts[i] = sqlbuild.Quote(c.LogicalName)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-func migrateIndexes(ctx context.Context, tx *sql.Tx, t *eventual.Table) error {
+// migrateIndexes makes the table's indexes match the schema: a unique
+// index per alternate key on its columns, text folded by eventual_fold, an
+// index on versionnumber and on the writing transaction, and one per lookup.
+// Key indexes the schema no longer declares are dropped. A key index is
+// rebuilt when the fold function's body changed (rebuildKeys) or it was
+// built another way (by lower(), as earlier versions did, which folds only
+// ASCII in the "C" collation), after a check that no two records collide
+// under the rule.
+func migrateIndexes(ctx context.Context, tx *sql.Tx, t *eventual.Table, rebuildKeys bool) error {
 	q := sqlbuild.Quote
-	rows, err := tx.QueryContext(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 AND indexname LIKE 'ak\_%'`, t.LogicalName)
+	rows, err := tx.QueryContext(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 AND indexname LIKE 'ak\_%'`, t.LogicalName)
 	if err != nil {
 		return fmt.Errorf("read indexes: %w", err)
 	}
-	have := map[string]bool{}
+	have := map[string]string{}
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var n, def string
+		if err := rows.Scan(&n, &def); err != nil {
 			rows.Close()
 			return err
 		}
-		have[n] = true
+		have[n] = def
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read indexes: %w", err)
+	}
 	want := map[string]*eventual.Key{}
 	for _, k := range t.Keys {
 		want[keyIndexName(t, k)] = k
 	}
-	for name := range have {
-		if want[name] == nil {
-			if _, err := tx.ExecContext(ctx, "DROP INDEX "+q(name)); err != nil {
-				return fmt.Errorf("drop index %s: %w", name, err)
-			}
+	for name, def := range have {
+		k := want[name]
+		if k != nil && !rebuildKeys && foldsText(k, def) {
+			continue
 		}
+		if _, err := tx.ExecContext(ctx, "DROP INDEX "+q(name)); err != nil {
+			return fmt.Errorf("drop index %s: %w", name, err)
+		}
+		delete(have, name)
 	}
 	for _, k := range t.Keys {
 		name := keyIndexName(t, k)
-		if have[name] {
+		if _, ok := have[name]; ok {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "CREATE UNIQUE INDEX "+q(name)+" ON "+q(t.LogicalName)+" ("+keyIndexColumns(k)+")"); err != nil {
+		if err := sqlstore.CheckKeyCollisions(ctx, tx, dialect{}, k); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE UNIQUE INDEX "+q(name)+" ON "+q(t.LogicalName)+" ("+sqlstore.KeyIndexColumns(dialect{}, k)+")"); err != nil {
 			return fmt.Errorf("alternate key %s cannot be activated: existing rows have duplicate values for (%s): %w",
 				k.LogicalName, strings.Join(k.ColumnNames(), ", "), err)
 		}
@@ -241,4 +247,15 @@ func migrateIndexes(ctx context.Context, tx *sql.Tx, t *eventual.Table) error {
 		}
 	}
 	return nil
+}
+
+// foldsText reports whether an index definition (pg_indexes.indexdef) of
+// key k folds its text columns with the fold function.
+func foldsText(k *eventual.Key, def string) bool {
+	for _, c := range k.Columns {
+		if c.Type.IsText() {
+			return strings.Contains(def, foldFunction+"(")
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strconv"
@@ -18,17 +19,41 @@ import (
 
 // dialect is SQLite's sqlstore.Dialect.
 //
-// Storage: GUIDs as lower-case text, text with NOCASE collation (Dataverse
-// compares text without regard to case, so keys, filters and ordering do
-// too), exact decimals as integers scaled by 10^precision, booleans as 0/1,
-// datetimes as ISO 8601 UTC text, which sorts chronologically.
+// Storage: GUIDs as lower-case text, text as text compared through
+// eventual_fold (Dataverse compares text without regard to case, so keys,
+// filters and ordering do too, by eventual.FoldCase), exact decimals as
+// integers scaled by 10^precision, booleans as 0/1, datetimes as ISO 8601
+// UTC text, which sorts chronologically.
 type dialect struct{}
 
 var _ sqlstore.Dialect = dialect{}
 
+// foldFunction is the SQL name of eventual.FoldCase, registered with the
+// driver for every connection. Alternate-key indexes are expression indexes
+// on it, so a program that writes to the database must register it too
+// (the sqlite3 shell can read the tables but not write to keyed ones).
+const foldFunction = "eventual_fold"
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(foldFunction, 1, fold)
+}
+
+// fold is eventual_fold: text folded by eventual.FoldCase; NULL and other
+// types unchanged.
+func fold(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	switch v := args[0].(type) {
+	case string:
+		return eventual.FoldCase(v), nil
+	case []byte:
+		return eventual.FoldCase(string(v)), nil
+	}
+	return args[0], nil
+}
+
 // Conflict turns SQLite's unique-constraint errors into ConflictErrors,
-// naming the alternate key from the columns in the message
-// ("UNIQUE constraint failed: account.accountnumber").
+// naming the alternate key from the index or the columns in the message
+// ("UNIQUE constraint failed: index 'ak_account_accountnumber_key'", or
+// "... failed: account.accountnumber" for a key without text columns).
 func (dialect) Conflict(t *eventual.Table, err error) (*eventual.ConflictError, bool) {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
@@ -44,6 +69,17 @@ func (dialect) Conflict(t *eventual.Table, err error) (*eventual.ConflictError, 
 	msg := se.Error()
 	if i := strings.LastIndex(msg, "failed: "); i >= 0 {
 		msg = msg[i+len("failed: "):]
+	}
+	// Expression indexes (alternate keys over text) are named in the
+	// message: "UNIQUE constraint failed: index 'ak_account_accountnumber'".
+	if name, ok := strings.CutPrefix(msg, "index '"); ok {
+		name, _, _ = strings.Cut(name, "'")
+		for _, k := range t.Keys {
+			if keyIndexName(t, k) == name {
+				return &eventual.ConflictError{Table: t, Key: k}, true
+			}
+		}
+		return &eventual.ConflictError{Table: t}, true
 	}
 	if j := strings.Index(msg, " ("); j >= 0 {
 		msg = msg[:j]
@@ -77,13 +113,14 @@ func (dialect) ColumnType(c *eventual.Column) string {
 	return "TEXT"
 }
 
-// Text makes comparisons and ordering of an expression ignore case. Text
-// columns are declared NOCASE already; subqueries and parameters need the
-// explicit collation.
-func (dialect) Text(expr string) string { return expr + " COLLATE NOCASE" }
+// Text folds an expression by eventual.FoldCase. The result compares and
+// sorts in binary (code point) order, as PostgreSQL's "C" collation does.
+func (dialect) Text(expr string) string { return foldFunction + "(" + expr + ")" }
 
-func (dialect) Like(expr, pattern string) string {
-	return "(" + expr + " LIKE " + pattern + ` ESCAPE '\')`
+// Like matches the folded expression; SQLite's LIKE also ignores ASCII
+// case, which changes nothing once both sides are folded.
+func (d dialect) Like(expr, pattern string) string {
+	return "(" + d.Text(expr) + " LIKE " + pattern + ` ESCAPE '\')`
 }
 
 func (dialect) NullsOrder(bool) string { return "" }

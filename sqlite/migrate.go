@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/eventual-pp/eventual"
@@ -114,40 +113,38 @@ func tableColumns(ctx context.Context, conn *sql.Conn, table string) (map[string
 }
 
 // migrateIndexes makes the table's indexes match the schema: a unique index
-// per alternate key ("ak_<table>_<key>"), an index on versionnumber and one
-// per lookup column. Alternate-key indexes the schema no longer declares
-// are dropped, so they stop enforcing uniqueness.
+// per alternate key ("ak_<table>_<key>") on the key's columns, text folded
+// by eventual_fold, an index on versionnumber and one per lookup column.
+// Alternate-key indexes the schema no longer declares are dropped, so they
+// stop enforcing uniqueness; an index built another way (on other columns,
+// or by the NOCASE collation of earlier versions, which folds only ASCII)
+// is rebuilt, after a check that no two records collide under the rule.
 func migrateIndexes(ctx context.Context, conn *sql.Conn, t *eventual.Table) error {
 	q := sqlbuild.Quote
-	existing := map[string][]string{}
-	rows, err := conn.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name LIKE 'ak\\_%' ESCAPE '\\'", t.LogicalName)
+	existing := map[string]string{}
+	rows, err := conn.QueryContext(ctx, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name LIKE 'ak\\_%' ESCAPE '\\'", t.LogicalName)
 	if err != nil {
 		return fmt.Errorf("read indexes: %w", err)
 	}
-	var names []string
 	for rows.Next() {
 		var n string
-		if err := rows.Scan(&n); err != nil {
+		var def sql.NullString
+		if err := rows.Scan(&n, &def); err != nil {
 			rows.Close()
 			return err
 		}
-		names = append(names, n)
+		existing[n] = def.String
 	}
 	rows.Close()
-	for _, n := range names {
-		cols, err := indexColumns(ctx, conn, n)
-		if err != nil {
-			return err
-		}
-		existing[n] = cols
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read indexes: %w", err)
 	}
-	want := map[string]*eventual.Key{}
+	want := map[string]string{}
 	for _, k := range t.Keys {
-		want[keyIndexName(t, k)] = k
+		want[keyIndexName(t, k)] = keyIndexSQL(t, k)
 	}
-	for name, cols := range existing {
-		k := want[name]
-		if k != nil && slices.Equal(cols, k.ColumnNames()) {
+	for name, def := range existing {
+		if want[name] == def {
 			delete(want, name)
 			continue
 		}
@@ -156,15 +153,14 @@ func migrateIndexes(ctx context.Context, conn *sql.Conn, t *eventual.Table) erro
 		}
 	}
 	for _, k := range t.Keys {
-		name := keyIndexName(t, k)
-		if want[name] == nil {
+		def, ok := want[keyIndexName(t, k)]
+		if !ok {
 			continue
 		}
-		cols := make([]string, len(k.Columns))
-		for i, c := range k.ColumnNames() {
-			cols[i] = q(c)
+		if err := sqlstore.CheckKeyCollisions(ctx, conn, dialect{}, k); err != nil {
+			return err
 		}
-		if _, err := conn.ExecContext(ctx, "CREATE UNIQUE INDEX "+q(name)+" ON "+q(t.LogicalName)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+		if _, err := conn.ExecContext(ctx, def); err != nil {
 			return fmt.Errorf("alternate key %s cannot be activated: existing rows have duplicate values for (%s): %w",
 				k.LogicalName, strings.Join(k.ColumnNames(), ", "), err)
 		}
@@ -193,19 +189,10 @@ func keyIndexName(t *eventual.Table, k *eventual.Key) string {
 	return "ak_" + t.LogicalName + "_" + k.LogicalName
 }
 
-func indexColumns(ctx context.Context, conn *sql.Conn, index string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, "SELECT name FROM pragma_index_info(?) ORDER BY seqno", index)
-	if err != nil {
-		return nil, fmt.Errorf("read index %s: %w", index, err)
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		cols = append(cols, c)
-	}
-	return cols, rows.Err()
+// keyIndexSQL is the statement that creates the unique index of an
+// alternate key. Migrations compare it with the stored statement to find
+// indexes built another way.
+func keyIndexSQL(t *eventual.Table, k *eventual.Key) string {
+	q := sqlbuild.Quote
+	return "CREATE UNIQUE INDEX " + q(keyIndexName(t, k)) + " ON " + q(t.LogicalName) + " (" + sqlstore.KeyIndexColumns(dialect{}, k) + ")"
 }

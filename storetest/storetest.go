@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"GetMissing", testGetMissing},
 		{"DuplicatePrimaryKey", testDuplicatePrimaryKey},
 		{"AlternateKeys", testAlternateKeys},
+		{"UnicodeCaseFolding", testUnicodeCase},
 		{"UpdateDelete", testUpdateDelete},
 		{"Atomicity", testAtomicity},
 		{"ConcurrentWriters", testConcurrentWriters},
@@ -224,6 +225,78 @@ func testDuplicatePrimaryKey(t *testing.T, open Opener) {
 	}
 	if got := get(t, s, table("account"), a.ID).Values["name"]; got != "first" {
 		t.Errorf("name = %v after failed insert, want first", got)
+	}
+}
+
+// testUnicodeCase pins the one case rule (eventual.FoldCase) for keys,
+// key lookups, filters and ordering: every store folds non-ASCII letters
+// as the rule does, identically.
+func testUnicodeCase(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "unicodecase", schema)
+	defer s.Close()
+	ctx := context.Background()
+	acct := table("account")
+	key := acct.Key("accountnumber_key")
+	a := insert(t, s, "account", eventual.Values{"name": "ärger1", "accountnumber": "ä1"})
+	for _, dup := range []string{"Ä1", "ä1"} {
+		err := s.Update(ctx, func(tx eventual.Tx) error {
+			return tx.Insert(ctx, &eventual.Record{Table: acct, ID: uuid.New(), Values: eventual.Values{"accountnumber": dup}})
+		})
+		var ce *eventual.ConflictError
+		if !errors.As(err, &ce) || ce.Key != key {
+			t.Errorf("insert %q beside ä1: err = %v, want ConflictError on %s", dup, err, key.LogicalName)
+		}
+	}
+	insert(t, s, "account", eventual.Values{"name": "a1", "accountnumber": "a1"}) // accents are significant
+	insert(t, s, "account", eventual.Values{"name": "ΣΟΦΙΑ", "accountnumber": "Σ-ς"})
+	insert(t, s, "account", eventual.Values{"name": "Zebra"})
+	insert(t, s, "account", eventual.Values{"name": "émile"})
+	err := s.View(ctx, func(tx eventual.ReadTx) error {
+		for _, tc := range []struct {
+			vals []any
+			want string
+		}{{[]any{"Ä1"}, "ärger1"}, {[]any{"ä1"}, "ärger1"}, {[]any{"A1"}, "a1"}, {[]any{"σ-Σ"}, "ΣΟΦΙΑ"}} {
+			r, err := tx.GetByKey(ctx, key, tc.vals, nil)
+			if err != nil {
+				return fmt.Errorf("GetByKey(%q): %w", tc.vals, err)
+			}
+			if got := r.Values["name"]; got != tc.want {
+				return fmt.Errorf("GetByKey(%q) = %v, want %s", tc.vals, got, tc.want)
+			}
+		}
+		if r, err := tx.GetByKey(ctx, key, []any{"ä1"}, nil); err != nil || r.ID != a.ID {
+			return fmt.Errorf("GetByKey(ä1) = %v, %v; want %s", r, err, a.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	name := eventual.Field{Column: acct.Column("name")}
+	for _, tc := range []struct {
+		filter eventual.Expr
+		want   string
+	}{
+		{eventual.Compare{Op: eventual.OpEq, Left: name, Right: eventual.Literal{Value: "ÄRGER1"}}, "ärger1"},
+		{eventual.Compare{Op: eventual.OpEq, Left: name, Right: eventual.Literal{Value: "σοφια"}}, "ΣΟΦΙΑ"},
+		{eventual.Compare{Op: eventual.OpEq, Left: name, Right: eventual.Literal{Value: "ÉMILE"}}, "émile"},
+		{eventual.Match{Kind: eventual.MatchContains, Field: name, Pattern: "RGER"}, "ärger1"},
+		{eventual.Match{Kind: eventual.MatchStartsWith, Field: name, Pattern: "ÄR"}, "ärger1"},
+		{eventual.Match{Kind: eventual.MatchEndsWith, Field: name, Pattern: "ΦΙΑ"}, "ΣΟΦΙΑ"},
+		{eventual.In{Field: name, Values: []any{"ÉMILE", "nobody"}}, "émile"},
+	} {
+		got := strings.Join(names(query(t, s, &eventual.Query{Table: acct, Filter: tc.filter})), ",")
+		if got != tc.want {
+			t.Errorf("filter %#v = [%s], want [%s]", tc.filter, got, tc.want)
+		}
+	}
+	// Ordering: by folded text in code point order, the same on every store.
+	var order []string
+	for _, r := range query(t, s, &eventual.Query{Table: acct, OrderBy: []eventual.Order{{Column: acct.Column("name")}}}) {
+		order = append(order, r.Values["name"].(string))
+	}
+	if got, want := strings.Join(order, ","), "a1,Zebra,ärger1,émile,ΣΟΦΙΑ"; got != want {
+		t.Errorf("order by name = [%s], want [%s]", got, want)
 	}
 }
 

@@ -24,11 +24,14 @@ type Dialect interface {
 	Encode(c *eventual.Column, v any) (any, error)
 	// Decode converts a driver value read from a column to a column value.
 	Decode(c *eventual.Column, v any) (any, error)
-	// Text wraps an expression of a text column so that comparisons and
-	// ordering ignore case (identity where the column collation does it).
+	// Text wraps an expression of a text column in the store's SQL form of
+	// eventual.FoldCase, so that comparisons and ordering ignore case by
+	// the one rule every store shares. The other side of a comparison is a
+	// parameter folded in Go (Builder.TextArg) or another Text expression.
 	Text(expr string) string
-	// Like returns a case-insensitive LIKE test of expr against a pattern
-	// parameter, with backslash as escape character.
+	// Like returns a LIKE test of the folded expr (Text) against a pattern
+	// parameter that is folded already, with backslash as escape
+	// character.
 	Like(expr, pattern string) string
 	// NullsOrder returns the suffix that puts nulls first in ascending
 	// order and last in descending order ("" where that is the default).
@@ -65,6 +68,15 @@ func (b *Builder) Write(s string) *Builder { b.sb.WriteString(s); return b }
 func (b *Builder) Arg(v any) string {
 	b.Args = append(b.Args, v)
 	return b.D.Placeholder(len(b.Args))
+}
+
+// TextArg appends a parameter compared with a Text expression: a string is
+// folded by eventual.FoldCase first, so both sides follow one rule.
+func (b *Builder) TextArg(v any) string {
+	if s, ok := v.(string); ok {
+		v = eventual.FoldCase(s)
+	}
+	return b.Arg(v)
 }
 
 func (b *Builder) alias() string {
@@ -373,14 +385,14 @@ func (b *Builder) keyset(q *eventual.Query, alias string, orders []string) (stri
 // are the referenced primary names (strings).
 func (b *Builder) sortArg(c *eventual.Column, v any) (string, error) {
 	if c.Type.IsLookup() {
-		return b.D.Text(b.Arg(v)), nil
+		return b.TextArg(v), nil
 	}
 	enc, err := b.D.Encode(c, v)
 	if err != nil {
 		return "", err
 	}
 	if c.Type.IsText() {
-		return b.D.Text(b.Arg(enc)), nil
+		return b.TextArg(enc), nil
 	}
 	return b.Arg(enc), nil
 }
@@ -402,10 +414,15 @@ func (b *Builder) field(f eventual.Field, t *eventual.Table, alias string) strin
 	return fmt.Sprintf("(SELECT %s FROM %s AS %s WHERE %s)", inner, Quote(r.ReferencedTable.LogicalName), a, cond)
 }
 
+// literal binds a value compared with column c: encoded for the column,
+// and folded when c is text (the column side is then a Text expression).
 func (b *Builder) literal(c *eventual.Column, v any) (string, error) {
 	enc, err := b.D.Encode(c, v)
 	if err != nil {
 		return "", err
+	}
+	if c.Type.IsText() {
+		return b.TextArg(enc), nil
 	}
 	return b.Arg(enc), nil
 }
@@ -452,7 +469,7 @@ func (b *Builder) expr(e eventual.Expr, t *eventual.Table, alias string) (string
 		return b.compare(x, t, alias)
 	case eventual.Match:
 		expr := b.field(x.Field, t, alias)
-		pattern := escapeLike(x.Pattern)
+		pattern := eventual.FoldCase(escapeLike(x.Pattern))
 		switch x.Kind {
 		case eventual.MatchContains:
 			pattern = "%" + pattern + "%"
@@ -475,9 +492,6 @@ func (b *Builder) expr(e eventual.Expr, t *eventual.Table, alias string) (string
 			a, err := b.literal(x.Field.Column, v)
 			if err != nil {
 				return "", err
-			}
-			if x.Field.Column.Type.IsText() {
-				a = b.D.Text(a)
 			}
 			args[i] = a
 		}
@@ -559,7 +573,7 @@ func (b *Builder) compare(x eventual.Compare, t *eventual.Table, alias string) (
 		return "", err
 	}
 	if lf.Column.Type.IsText() {
-		expr, arg = b.D.Text(expr), b.D.Text(arg)
+		expr = b.D.Text(expr)
 	}
 	if ref, ok := v.(eventual.EntityReference); ok && ref.Table != nil && lf.Column.Type == eventual.TypeCustomer && len(lf.Path) == 0 {
 		// A customer lookup matches a reference only on the same table.

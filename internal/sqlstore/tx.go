@@ -195,7 +195,7 @@ func (tx *Tx) GetByKey(ctx context.Context, key *eventual.Key, values []any, col
 			return nil, fmt.Errorf("key %s: %w", key.LogicalName, err)
 		}
 		if c.Type.IsText() {
-			conds[i] = tx.D.Text(col) + " = " + tx.D.Text(b.Arg(v))
+			conds[i] = tx.D.Text(col) + " = " + b.TextArg(v)
 		} else {
 			conds[i] = col + " = " + b.Arg(v)
 		}
