@@ -368,10 +368,14 @@ const (
 	HydrationHydrated    int64 = 2
 )
 
-// Limits that Dataverse documents for alternate keys and names.
+// Limits that Dataverse documents for alternate keys and names. Keys:
+// "the total key size doesn't violate SQL-based index constraints like 900
+// bytes per key and 16 columns per key", and up to ten keys per table
+// (powerapps-docs, developer/data-platform/define-alternate-keys-entity.md).
 const (
 	MaxKeysPerTable   = 10
 	MaxColumnsPerKey  = 16
+	MaxKeyBytes       = 900
 	DefaultStringLen  = 100
 	DefaultMemoLen    = 2000
 	MaxStringLen      = 4000
@@ -739,12 +743,40 @@ func buildKey(t *Table, d KeyDef) (*Key, error) {
 		}
 		k.Columns = append(k.Columns, c)
 	}
+	if n := k.Size(); n > MaxKeyBytes {
+		return nil, fmt.Errorf("table %q key %q: the key's columns take up to %d bytes in Dataverse's SQL index (text takes 2 bytes per character of maxLength), over the documented limit of %d bytes per key; lower the maxLength of its text columns",
+			t.LogicalName, d.LogicalName, n, MaxKeyBytes)
+	}
 	for _, other := range t.Keys {
 		if other.table != nil && sameColumns(other.Columns, k.Columns) {
 			return nil, fmt.Errorf("table %q: keys %q and %q have the same columns", t.LogicalName, other.LogicalName, k.LogicalName)
 		}
 	}
 	return k, nil
+}
+
+// Size returns the largest size of the key's values in Dataverse's SQL
+// Server index, in bytes: nvarchar text 2 bytes per character of
+// maxLength, int and choice 4, bigint and datetime 8, decimal 13
+// (decimal(23,10)), lookups and GUIDs 16. Dataverse refuses keys over
+// MaxKeyBytes.
+func (k *Key) Size() int {
+	n := 0
+	for _, c := range k.Columns {
+		switch c.Type {
+		case TypeString, TypeMemo:
+			n += 2 * c.MaxLength
+		case TypeInteger, TypeChoice:
+			n += 4
+		case TypeBigInt, TypeDateTime:
+			n += 8
+		case TypeDecimal, TypeMoney:
+			n += 13
+		default: // lookups and GUIDs
+			n += 16
+		}
+	}
+	return n
 }
 
 func sameColumns(a, b []*Column) bool {
