@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -312,9 +312,7 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 		if _, ok := errors.AsType[*eventual.Error](runErr); !ok {
 			msg = runErr.Error()
 		}
-		if c := jobs.Column("message"); c != nil && c.MaxLength > 0 && utf8.RuneCountInString(msg) > c.MaxLength {
-			msg = string([]rune(msg)[:c.MaxLength-1]) + "…"
-		}
+		msg = jobMessage(msg, jobs.Column("message"))
 		retries++
 		if retries < MaxJobAttempts {
 			done = eventual.Values{"statecode": JobReady, "statuscode": JobWaiting, "retrycount": retries, "message": msg,
@@ -328,6 +326,18 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 		in.logger().Warn("job runner: record the outcome of a job", "job", rec.ID, "table", jobs.LogicalName, "err", err)
 	}
 	return true
+}
+
+// jobMessage makes an error message fit the message column of a job:
+// text the column can hold (no NUL, valid UTF-8), at most its MaxLength
+// in UTF-16 units, ending in "…" when cut.
+func jobMessage(msg string, c *eventual.Column) string {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	msg = strings.ReplaceAll(msg, "\x00", "\uFFFD")
+	if c != nil && c.MaxLength > 0 && eventual.UTF16Len(msg) > c.MaxLength {
+		msg = eventual.TruncateUTF16(msg, c.MaxLength-1) + "…"
+	}
+	return msg
 }
 
 // updateJob writes the runner's bookkeeping on a job record. It runs no

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -133,6 +132,14 @@ func requiredMissing(t *eventual.Table, c *eventual.Column) error {
 		"A validation error occurred. The %s attribute of the %s entity is required.", c.LogicalName, t.LogicalName)
 }
 
+// textProblem words a ValidText error for a message about a value.
+func textProblem(err error) string {
+	if errors.Is(err, eventual.ErrNUL) {
+		return "not valid text: it contains the character U+0000 (NUL)"
+	}
+	return "not valid UTF-8 text"
+}
+
 // conflictError maps store conflicts to Dataverse's errors.
 func conflictError(err error, t *eventual.Table, id uuid.UUID) error {
 	var ce *eventual.ConflictError
@@ -185,10 +192,7 @@ func computeFullName(t *eventual.Table, vals eventual.Values, existing *eventual
 		vals["fullname"] = nil
 		return
 	}
-	if utf8.RuneCountInString(full) > c.MaxLength {
-		full = string([]rune(full)[:c.MaxLength])
-	}
-	vals["fullname"] = full
+	vals["fullname"] = eventual.TruncateUTF16(full, c.MaxLength)
 }
 
 // prepare checks values against the table's columns, resolves lookup
@@ -242,10 +246,11 @@ func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.
 		if !ok {
 			return nil, wrongType(t, c, v)
 		}
-		if !utf8.ValidString(s) {
-			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload, "The value of '%s' is not valid UTF-8 text.", c.LogicalName)
+		if err := eventual.ValidText(s); err != nil {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload, "The value of '%s' is %v.", c.LogicalName, textProblem(err))
 		}
-		if utf8.RuneCountInString(s) > c.MaxLength {
+		// MaxLength counts UTF-16 code units, as Dataverse does.
+		if eventual.UTF16Len(s) > c.MaxLength {
 			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeValidation,
 				"A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.",
 				c.LogicalName, t.LogicalName, c.MaxLength)

@@ -1,0 +1,163 @@
+package webapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/metadata"
+	"github.com/eventual-pp/eventual/placeholder"
+	"github.com/google/uuid"
+)
+
+// This file tests integrity rules over HTTP, on every store. Every
+// refused request must get a 4xx with Dataverse's error body and write
+// nothing, whatever the path it takes (single request, bulk message,
+// $batch, deep insert).
+
+// emoji is a character outside the Basic Multilingual Plane: two UTF-16
+// code units, one character (rune) in Go.
+const emoji = "\U0001F600"
+
+// Codes of the rules tested here.
+const (
+	codeBadRequest       = "0x80060888"
+	codeDuplicateKey     = "0x80060892"
+	codeKeyNotFound      = "0x80060891"
+	codeInvalidArgument  = "0x80040203"
+	codeInvalidStatePair = "0x80048408"
+	codeInvalidState     = "0x80040233"
+	codeInvalidOperation = "0x8004023b"
+	codeRequired         = "0x80040200"
+)
+
+// TestMaxLengthUTF16: Dataverse counts MaxLength in UTF-16 code units (SQL
+// nvarchar, .NET strings), so a character outside the BMP counts twice.
+func TestMaxLengthUTF16(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		acct := s.create("accounts", map[string]any{"name": "Lengths", "accountnumber": "LEN-1"})
+		acctURL := "accounts(" + acct + ")"
+		records := []string{acctURL}
+		over := strings.Repeat(emoji, 160)            // 160 characters, 320 units
+		overByOne := strings.Repeat("a", 159) + emoji // 161 units
+		longMsg := "The length of the 'name' attribute of the 'account' entity exceeded the maximum allowed length of '160'."
+		s.runBadCases(t, records, []badCase{
+			{"Create", "POST", "accounts", map[string]any{"name": over}, nil, 400, badCodeLength, longMsg},
+			{"CreateOverByOne", "POST", "accounts", map[string]any{"name": overByOne}, nil, 400, badCodeLength, longMsg},
+			{"Update", "PATCH", acctURL, map[string]any{"name": over}, nil, 400, badCodeLength, longMsg},
+			{"UpsertByKey", "PATCH", "accounts(accountnumber='LEN-2')", map[string]any{"name": over}, nil, 400, badCodeLength, longMsg},
+			{"PutProperty", "PUT", acctURL + "/name", map[string]any{"value": over}, nil, 400, badCodeLength, longMsg},
+			{"UpsertMultiple", "POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target(accountType, "@odata.id", acctURL, "name", "fine"),
+				target(accountType, "@odata.id", "accounts(accountnumber='LEN-3')", "name", over)), nil, 400, badCodeLength, longMsg},
+			{"Key", "POST", "accounts", map[string]any{"name": "x", "accountnumber": strings.Repeat(emoji, 11)}, nil, 400, badCodeLength, "'accountnumber'"},
+		})
+		subtest(t, s, "AtTheLimit", func(t *testing.T, s *testServer) {
+			for _, name := range []string{strings.Repeat(emoji, 80), strings.Repeat("a", 158) + emoji} {
+				id := s.create("accounts", map[string]any{"name": name})
+				if got := s.accountName(id); got != name {
+					t.Errorf("name of %d UTF-16 units came back as %q", eventual.UTF16Len(name), got)
+				}
+			}
+		})
+	})
+}
+
+// TestMaxLengthTruncation: the values the instance derives are cut to
+// MaxLength in UTF-16 units, never in the middle of a character.
+func TestMaxLengthTruncation(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.Name, func(t *testing.T) {
+			t.Run("FullName", func(t *testing.T) {
+				defs := metadata.BuiltinTables()
+				for i := range defs {
+					if defs[i].LogicalName != "contact" {
+						continue
+					}
+					for j := range defs[i].Columns {
+						if defs[i].Columns[j].LogicalName == "fullname" {
+							defs[i].Columns[j].MaxLength = 12
+						}
+					}
+				}
+				schema, err := eventual.NewSchema(append(defs, metadata.SystemTables()...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := newServer(t, st, schema)
+				// "abcd " and four emoji: 13 units; the fourth emoji
+				// would straddle the limit of 12.
+				id := s.create("contacts", map[string]any{"firstname": "abcd", "lastname": strings.Repeat(emoji, 4)})
+				got := str(s.must(http.StatusOK, "GET", "contacts("+id+")?$select=fullname", nil).JSON(t), "fullname")
+				if want := "abcd " + strings.Repeat(emoji, 3); got != want {
+					t.Errorf("fullname %q (%d units), want %q", got, eventual.UTF16Len(got), want)
+				}
+			})
+			t.Run("PlaceholderName", func(t *testing.T) {
+				s := newServer(t, st, metadata.Builtin())
+				steps, err := placeholder.Steps(s.Instance.Schema, []placeholder.Lookup{{
+					Table: "new_order", Column: "new_customer", Name: "a" + strings.Repeat(emoji, 100)}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, st := range steps {
+					registerStep(t, s, st)
+				}
+				missing := uuid.NewString()
+				s.create("new_orders", map[string]any{"new_name": "o", "new_customer@odata.bind": "/accounts(" + missing + ")"})
+				name := s.accountName(missing)
+				if want := "a" + strings.Repeat(emoji, 79); name != want || !utf8.ValidString(name) {
+					t.Errorf("placeholder name has %d units, want %q (159 units: the 80th emoji would split at 160)", eventual.UTF16Len(name), want)
+				}
+			})
+		})
+	}
+}
+
+// TestNULInText: PostgreSQL text cannot hold U+0000, so a string value
+// with it is refused before any store sees it, with the same 400 on every
+// store, whatever the path of the write.
+func TestNULInText(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		acct := s.create("accounts", map[string]any{"name": "NUL", "accountnumber": "NUL-1"})
+		acctURL := "accounts(" + acct + ")"
+		con := s.create("contacts", map[string]any{"lastname": "N"})
+		records := []string{acctURL, "contacts(" + con + ")"}
+		nul := "a\x00b"
+		msg := "U+0000"
+		s.runBadCases(t, records, []badCase{
+			{"Create", "POST", "accounts", map[string]any{"name": nul}, nil, 400, badCodePayload, msg},
+			{"CreateMemo", "POST", "accounts", map[string]any{"name": "x", "description": nul}, nil, 400, badCodePayload, msg},
+			{"CreateRaw", "POST", "accounts", `{"name":"a\u0000b"}`, nil, 400, badCodePayload, msg},
+			{"Update", "PATCH", acctURL, map[string]any{"name": "changed", "description": nul}, nil, 400, badCodePayload, msg},
+			{"UpsertCreate", "PATCH", "accounts(accountnumber='NUL-2')", map[string]any{"name": nul}, nil, 400, badCodePayload, msg},
+			{"UpsertKeyInBody", "PATCH", "accounts(accountnumber='NUL-3')", map[string]any{"name": "x", "accountnumber": nul}, nil, 400, badCodePayload, msg},
+			{"UpsertByGUID", "PATCH", "accounts(" + uuid.NewString() + ")", map[string]any{"name": nul}, nil, 400, badCodePayload, msg},
+			{"PutProperty", "PUT", acctURL + "/description", map[string]any{"value": nul}, nil, 400, badCodePayload, msg},
+			{"Contact", "PATCH", "contacts(" + con + ")", map[string]any{"firstname": nul}, nil, 400, badCodePayload, msg},
+			{"DeepInsert", "POST", "accounts", map[string]any{"name": "x", "primarycontactid": map[string]any{"lastname": nul}}, nil, 400, badCodePayload, msg},
+			{"DeepInsertCollection", "POST", "accounts", map[string]any{"name": "x", "contact_customer_accounts": []any{map[string]any{"lastname": "ok"}, map[string]any{"lastname": nul}}}, nil, 400, badCodePayload, msg},
+			{"CreateMultiple", "POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", targets(
+				target(accountType, "name", "fine"), target(accountType, "name", nul)), nil, 400, badCodePayload, msg},
+			{"UpsertMultiple", "POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target(accountType, "@odata.id", acctURL, "name", "fine"),
+				target(accountType, "@odata.id", "accounts(accountnumber='NUL-4')", "name", nul)), nil, 400, badCodePayload, msg},
+			{"UpdateMultiple", "POST", "accounts/Microsoft.Dynamics.CRM.UpdateMultiple", targets(
+				target(accountType, "accountid", acct, "description", nul)), nil, 400, badCodePayload, msg},
+		})
+		subtest(t, s, "Batch", func(t *testing.T, s *testServer) {
+			before := s.badSnapshot(records...)
+			b := s.batch(nil, changeSet{
+				{Method: "POST", URL: "/api/data/v9.2/accounts", ContentID: "1", Body: map[string]any{"name": "ok"}},
+				{Method: "PATCH", URL: "/api/data/v9.2/" + acctURL, ContentID: "2", Body: map[string]any{"description": nul}},
+			})
+			if parts := b.Parts(); b.Status != http.StatusBadRequest || len(parts) != 1 {
+				t.Fatalf("$batch status %d parts %v, want 400 and the failing part", b.Status, b.Statuses())
+			}
+			wantPartError(t, b.Parts()[0], http.StatusBadRequest, badCodePayload, msg)
+			before.diff(t, s.badSnapshot(records...))
+		})
+	})
+}
