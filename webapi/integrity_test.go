@@ -33,6 +33,60 @@ const (
 	codeRequired         = "0x80040200"
 )
 
+// TestDateOnlyBody: the Web API exposes DateOnly columns as Edm.Date
+// (behavior-format-date-time-attribute.md), whose JSON form is
+// "yyyy-MM-dd". A value with a time or an offset is refused, not shifted
+// to another day.
+func TestDateOnlyBody(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		acct := s.create("accounts", map[string]any{"name": "Dates"})
+		con := s.create("contacts", map[string]any{"lastname": "D", "birthdate": "1980-05-06"})
+		conURL := "contacts(" + con + ")"
+		records := []string{"accounts(" + acct + ")", conURL}
+		var cases []badCase
+		for _, v := range []string{"2024-01-01T23:30:00-05:00", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00", "2024-01-01Z", " 2024-01-01"} {
+			msg := badCannotConvert(v, "Edm.Date")
+			cases = append(cases,
+				badCase{"Create" + v, "POST", "contacts", map[string]any{"lastname": "x", "birthdate": v}, nil, 400, badCodePayload, msg},
+				badCase{"Update" + v, "PATCH", conURL, map[string]any{"lastname": "changed", "birthdate": v}, nil, 400, badCodePayload, msg},
+				badCase{"Upsert" + v, "PATCH", "contacts(" + uuid.NewString() + ")", map[string]any{"lastname": "x", "birthdate": v}, nil, 400, badCodePayload, msg},
+				badCase{"PutProperty" + v, "PUT", conURL + "/birthdate", map[string]any{"value": v}, nil, 400, badCodePayload, msg},
+				badCase{"CreateMultiple" + v, "POST", "contacts/Microsoft.Dynamics.CRM.CreateMultiple", targets(target(contactType, "lastname", "x", "birthdate", v)), nil, 400, badCodePayload, msg},
+				badCase{"DeepInsert" + v, "POST", "accounts", map[string]any{"name": "x", "primarycontactid": map[string]any{"lastname": "y", "birthdate": v}}, nil, 400, badCodePayload, msg},
+			)
+		}
+		s.runBadCases(t, records, cases)
+
+		subtest(t, s, "Batch", func(t *testing.T, s *testServer) {
+			before := s.badSnapshot(records...)
+			b := s.batch(nil, changeSet{
+				{Method: "POST", URL: "/api/data/v9.2/contacts", ContentID: "1", Body: map[string]any{"lastname": "ok"}},
+				{Method: "POST", URL: "/api/data/v9.2/contacts", ContentID: "2", Body: map[string]any{"lastname": "x", "birthdate": "2024-01-01T23:30:00-05:00"}},
+			})
+			if b.Status != http.StatusBadRequest {
+				t.Errorf("$batch status %d, want 400", b.Status)
+			}
+			if parts := b.Parts(); len(parts) == 1 {
+				wantPartError(t, parts[0], http.StatusBadRequest, badCodePayload, "Edm.Date")
+			} else {
+				t.Errorf("$batch parts %v, want the one failing part", b.Statuses())
+			}
+			before.diff(t, s.badSnapshot(records...))
+		})
+		subtest(t, s, "DateAccepted", func(t *testing.T, s *testServer) {
+			id := s.create("contacts", map[string]any{"lastname": "ok", "birthdate": "2024-01-01"})
+			if got := str(s.must(http.StatusOK, "GET", "contacts("+id+")?$select=birthdate", nil).JSON(t), "birthdate"); got != "2024-01-01" {
+				t.Errorf("birthdate %q, want 2024-01-01", got)
+			}
+			// DateAndTime columns still take offsets, converted to UTC.
+			ord := s.create("new_orders", map[string]any{"new_name": "o", "new_orderdate": "2024-01-01T23:30:00-05:00"})
+			if got := str(s.must(http.StatusOK, "GET", "new_orders("+ord+")?$select=new_orderdate", nil).JSON(t), "new_orderdate"); got != "2024-01-02T04:30:00Z" {
+				t.Errorf("new_orderdate %q, want 2024-01-02T04:30:00Z", got)
+			}
+		})
+	})
+}
+
 // TestMaxLengthUTF16: Dataverse counts MaxLength in UTF-16 code units (SQL
 // nvarchar, .NET strings), so a character outside the BMP counts twice.
 func TestMaxLengthUTF16(t *testing.T) {
