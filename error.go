@@ -73,6 +73,9 @@ const (
 	CodeInvalidArgument = "0x80040203"
 	// CodeRequiredFieldMissing: a required column has no value.
 	CodeRequiredFieldMissing = "0x80040200"
+	// CodeInvalidStateCodeStatusCode: a statuscode that does not belong to
+	// the record's statecode.
+	CodeInvalidStateCodeStatusCode = "0x80048408"
 	// CodePluginFailed (IsvAborted): a plug-in step failed the operation.
 	CodePluginFailed = "0x80040265"
 	// CodeUnexpected: an unexpected error.

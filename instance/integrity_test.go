@@ -75,6 +75,34 @@ func TestValidText(t *testing.T) {
 	}
 }
 
+func TestStateModel(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
+		e := open(t)
+		ctx := testContext(t)
+		for _, c := range []struct {
+			t      *eventual.Table
+			status int64
+			state  int64
+		}{
+			{e.account, 1, 0}, {e.account, 2, 1},
+			{e.jobs, 0, 0}, {e.jobs, 10, 1}, {e.jobs, 22, 2}, {e.jobs, 32, 3},
+		} {
+			if got, ok := c.t.StatusState(c.status); !ok || got != c.state {
+				t.Errorf("%s: StatusState(%d) = %d, %v; want %d", c.t.LogicalName, c.status, got, ok, c.state)
+			}
+		}
+		// Through the instance API too, not only the Web API.
+		_, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "x", "statecode": int64(1), "statuscode": int64(1)}})
+		if eventual.ErrorCode(err) != eventual.CodeInvalidStateCodeStatusCode || eventual.ErrorKind(err) != eventual.KindInvalid {
+			t.Errorf("create with statecode 1 and statuscode 1: %v, want InvalidStateCodeStatusCode", err)
+		}
+		id := e.mustCreate(t, e.account, eventual.Values{"name": "y", "statecode": int64(1)})
+		if rec := e.get(t, e.account, id); rec.Values["statuscode"] != int64(2) {
+			t.Errorf("statecode 1 alone gave statuscode %v, want 2 (Inactive)", rec.Values["statuscode"])
+		}
+	})
+}
+
 // jobAt queues a job of a step for a new account and returns it.
 func (e *env) jobAt(tb testing.TB, step string) *eventual.Record {
 	tb.Helper()

@@ -22,17 +22,32 @@ import (
 // to MaxJobAttempts times with growing pauses, then marked failed with the
 // error.
 
-// Job statuses (asyncoperation.statuscode) and states (statecode).
+// Job statuses (asyncoperation.statuscode) and states (statecode), as
+// Dataverse pairs them (developer/data-platform/asynchronous-service.md,
+// "Manage system job states"): Ready has Waiting For Resources, Suspended
+// has Waiting, Locked has In Progress, Pausing and Canceling, Completed has
+// Succeeded, Failed and Canceled.
 const (
-	JobWaiting    int64 = 10
+	// JobWaiting (Waiting For Resources) is a job queued or waiting for
+	// its next attempt (after postponeuntil).
+	JobWaiting int64 = 0
+	// JobPaused (Waiting) is a job a client paused; it runs again once a
+	// client resumes it.
+	JobPaused     int64 = 10
 	JobInProgress int64 = 20
 	JobSucceeded  int64 = 30
 	JobFailed     int64 = 31
+	JobCanceled   int64 = 32
 
 	JobReady     int64 = 0
+	JobSuspended int64 = 1
 	JobLocked    int64 = 2
 	JobCompleted int64 = 3
 )
+
+// jobWaitingBefore is the status queued jobs had before jobs followed
+// Dataverse's pairs (Ready with Waiting); the runner still runs them.
+const jobWaitingBefore int64 = 10
 
 // Job queue settings.
 const (
@@ -254,11 +269,18 @@ func (in *Instance) RunJobs(ctx context.Context) int {
 	}
 	now := in.now()
 	col := jobs.Column
+	is := func(name string, v int64) eventual.Expr {
+		return eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: col(name)}, Right: eventual.Literal{Value: v}}
+	}
 	due := eventual.Or{
-		Left: eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: col("statuscode")}, Right: eventual.Literal{Value: JobWaiting}},
+		Left: eventual.Or{
+			Left: eventual.And{Left: is("statecode", JobReady), Right: is("statuscode", JobWaiting)},
+			// Queued by an earlier version: Ready with Waiting.
+			Right: eventual.And{Left: is("statecode", JobReady), Right: is("statuscode", jobWaitingBefore)},
+		},
 		// A job in progress past its lease lost its runner: take it over.
 		Right: eventual.And{
-			Left:  eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: col("statuscode")}, Right: eventual.Literal{Value: JobInProgress}},
+			Left:  is("statuscode", JobInProgress),
 			Right: eventual.Compare{Op: eventual.OpLt, Left: eventual.Field{Column: col("startedon")}, Right: eventual.Literal{Value: now.Add(-JobLease)}},
 		},
 	}

@@ -1,6 +1,7 @@
 package webapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -212,6 +213,61 @@ func TestNULInText(t *testing.T) {
 			}
 			wantPartError(t, b.Parts()[0], http.StatusBadRequest, badCodePayload, msg)
 			before.diff(t, s.badSnapshot(records...))
+		})
+	})
+}
+
+// TestStateStatusPairs: every statuscode belongs to one statecode.
+// Setting statecode alone sets its default status
+// (special-update-operation-behavior.md); a pair that does not belong
+// together, or a statuscode alone that is not one of the record's state,
+// is refused with InvalidStateCodeStatusCode (0x80048408).
+func TestStateStatusPairs(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		acct := s.create("accounts", map[string]any{"name": "States"})
+		acctURL := "accounts(" + acct + ")"
+		records := []string{acctURL}
+		s.runBadCases(t, records, []badCase{
+			{"CreateActiveStatusInactiveState", "POST", "accounts", map[string]any{"name": "x", "statecode": 1, "statuscode": 1}, nil, 400, codeInvalidStatePair,
+				"1 is not a valid status code for state code AccountState.Inactive on account."},
+			{"CreateStatusOfOtherState", "POST", "accounts", map[string]any{"name": "x", "statuscode": 2}, nil, 400, codeInvalidStatePair,
+				"2 is not a valid status code for state code AccountState.Active on account."},
+			{"Update", "PATCH", acctURL, map[string]any{"name": "changed", "statecode": 1, "statuscode": 1}, nil, 400, codeInvalidStatePair,
+				"1 is not a valid status code for state code AccountState.Inactive on account with Id " + acct + "."},
+			{"UpdateStatusAlone", "PATCH", acctURL, map[string]any{"statuscode": 2}, nil, 400, codeInvalidStatePair, "AccountState.Active"},
+			{"UpdateNullState", "PATCH", acctURL, map[string]any{"statecode": nil}, nil, 400, codeRequired, "statecode"},
+			{"UpsertCreate", "PATCH", "accounts(accountnumber='ST-1')", map[string]any{"statecode": 0, "statuscode": 2}, nil, 400, codeInvalidStatePair, "AccountState.Active"},
+			{"PutStatus", "PUT", acctURL + "/statuscode", map[string]any{"value": 2}, nil, 400, codeInvalidStatePair, "AccountState.Active"},
+			{"CreateMultiple", "POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", targets(
+				target(accountType, "name", "fine"), target(accountType, "name", "x", "statecode", 1, "statuscode", 1)), nil, 400, codeInvalidStatePair, "AccountState.Inactive"},
+			{"UpsertMultipleExisting", "POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target(accountType, "@odata.id", "accounts(accountnumber='ST-2')", "name", "fine"),
+				target(accountType, "@odata.id", acctURL, "statuscode", 2)), nil, 400, codeInvalidStatePair, "AccountState.Active"},
+			{"UpdateMultiple", "POST", "accounts/Microsoft.Dynamics.CRM.UpdateMultiple", targets(
+				target(accountType, "accountid", acct, "statecode", 1, "statuscode", 1)), nil, 400, codeInvalidStatePair, "AccountState.Inactive"},
+		})
+		state := func(id string) (string, string) {
+			m := s.must(http.StatusOK, "GET", "accounts("+id+")?$select=statecode,statuscode", nil).JSON(t)
+			return fmt.Sprint(m["statecode"]), fmt.Sprint(m["statuscode"])
+		}
+		want := func(id, st, su string) {
+			t.Helper()
+			if gotSt, gotSu := state(id); gotSt != st || gotSu != su {
+				t.Errorf("account %s statecode %s statuscode %s, want %s %s", id, gotSt, gotSu, st, su)
+			}
+		}
+		subtest(t, s, "StateAloneGetsDefaultStatus", func(t *testing.T, s *testServer) {
+			id := s.create("accounts", map[string]any{"name": "inactive", "statecode": 1})
+			want(id, "1", "2")
+			s.must(http.StatusNoContent, "PATCH", "accounts("+id+")", map[string]any{"statecode": 0})
+			want(id, "0", "1")
+			s.must(http.StatusNoContent, "PUT", "accounts("+id+")/statecode", map[string]any{"value": 1})
+			want(id, "1", "2")
+			s.must(http.StatusNoContent, "PATCH", "accounts("+id+")", map[string]any{"statecode": 0, "statuscode": 1})
+			want(id, "0", "1")
+			s.must(http.StatusNoContent, "PATCH", "accounts(accountnumber='ST-3')", map[string]any{"name": "upserted", "statecode": 1})
+			m := s.must(http.StatusOK, "GET", "accounts(accountnumber='ST-3')?$select=statuscode", nil).JSON(t)
+			want(str(m, "accountid"), "1", "2")
 		})
 	})
 }
