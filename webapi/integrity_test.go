@@ -271,3 +271,42 @@ func TestStateStatusPairs(t *testing.T) {
 		})
 	})
 }
+
+// TestReadOnlyProperties: a PUT or DELETE of a single property that is not
+// valid for update (the primary key, createdon, modifiedon,
+// versionnumber, the placeholder lifecycle, fullname) is refused; it
+// changes nothing, not even modifiedon.
+func TestReadOnlyProperties(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		ord := s.create("new_orders", map[string]any{"new_name": "O"})
+		con := s.create("contacts", map[string]any{"firstname": "F", "lastname": "L"})
+		ordURL, conURL := "new_orders("+ord+")", "contacts("+con+")"
+		records := []string{ordURL, conURL}
+		other := uuid.NewString()
+		readOnly := "is read-only"
+		s.runBadCases(t, records, []badCase{
+			{"PutPrimaryKey", "PUT", ordURL + "/new_orderid", map[string]any{"value": other}, nil, 400, codeInvalidArgument, "The property 'new_orderid' of entity 'new_order' is read-only"},
+			{"PutSamePrimaryKey", "PUT", ordURL + "/new_orderid", map[string]any{"value": ord}, nil, 400, codeInvalidArgument, readOnly},
+			{"PutCreatedOn", "PUT", ordURL + "/createdon", map[string]any{"value": "2020-01-01T00:00:00Z"}, nil, 400, codeInvalidArgument, readOnly},
+			{"PutModifiedOn", "PUT", ordURL + "/modifiedon", map[string]any{"value": "2020-01-01T00:00:00Z"}, nil, 400, codeInvalidArgument, readOnly},
+			{"PutVersionNumber", "PUT", ordURL + "/versionnumber", map[string]any{"value": 1}, nil, 400, codeInvalidArgument, readOnly},
+			{"PutHydrationState", "PUT", ordURL + "/eventual_hydrationstate", map[string]any{"value": 1}, nil, 400, codeInvalidArgument, readOnly},
+			{"PutFullName", "PUT", conURL + "/fullname", map[string]any{"value": "Other Name"}, nil, 400, codeInvalidArgument, readOnly},
+			{"DeleteCreatedOn", "DELETE", ordURL + "/createdon", nil, nil, 400, codeInvalidArgument, readOnly},
+			{"DeletePrimaryKey", "DELETE", ordURL + "/new_orderid", nil, nil, 400, codeInvalidArgument, readOnly},
+			{"DeleteFullName", "DELETE", conURL + "/fullname", nil, nil, 400, codeInvalidArgument, readOnly},
+		})
+		if s.do("GET", "new_orders("+other+")", nil).Status != http.StatusNotFound {
+			t.Errorf("new_orders(%s) exists after PUT of the primary key", other)
+		}
+		subtest(t, s, "Batch", func(t *testing.T, s *testServer) {
+			before := s.badSnapshot(records...)
+			b := s.batch(nil, changeSet{{Method: "PUT", URL: "/api/data/v9.2/" + ordURL + "/new_orderid", ContentID: "1", Body: map[string]any{"value": other}}})
+			if parts := b.Parts(); len(parts) != 1 {
+				t.Fatalf("$batch parts %v, want 1", b.Statuses())
+			}
+			wantPartError(t, b.Parts()[0], http.StatusBadRequest, codeInvalidArgument, readOnly)
+			before.diff(t, s.badSnapshot(records...))
+		})
+	})
+}
