@@ -195,7 +195,8 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 	in, tx := s.in, s.tx
 	t := targets[0].Entity.Table
 	bulkSteps, ok := in.bulkSteps(t, upsert)
-	if !ok || sequential(targets) {
+	// System jobs follow the rules of single messages (see checkJobUpdate).
+	if !ok || isJobTable(t) || sequential(targets) {
 		return s.sequentialBulk(ctx, targets)
 	}
 	if len(bulkSteps) > 0 {

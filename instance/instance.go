@@ -144,6 +144,9 @@ func (in *Instance) write(ctx context.Context, tx eventual.Tx, fn func(tx eventu
 
 // createMessage runs a Create message (top-level when tx is nil).
 func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventual.Entity, platform bool) (uuid.UUID, error) {
+	if isJobTable(e.Table) {
+		return uuid.Nil, errCreateJob() // before any step runs
+	}
 	var id uuid.UUID
 	if !in.Pipeline.Has(eventual.MessageCreate, e.Table.LogicalName) {
 		err := in.write(ctx, tx, func(tx eventual.Tx) error {
@@ -186,6 +189,11 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 		}
 		values := e.Values.Clone()
 		delete(values, target.Table.PrimaryIDAttribute)
+		if isJobTable(target.Table) {
+			if err := checkJobUpdate(existing, values); err != nil {
+				return err
+			}
+		}
 		id = existing.ID
 		if x != nil {
 			x.pre = existing

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -319,7 +321,7 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 	ref := rec.Reference()
 	// Claim: the update succeeds for one runner only.
 	if err := in.updateJob(ctx, ref, eventual.Values{"statuscode": JobInProgress, "statecode": JobLocked, "startedon": in.now()},
-		Condition{IfMatch: fmt.Sprint(rec.Version)}); err != nil {
+		Condition{IfMatch: fmt.Sprint(rec.Version)}, false); err != nil {
 		return false
 	}
 	var d jobData
@@ -344,7 +346,7 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 				"friendlymessage": msg, "completedon": in.now()}
 		}
 	}
-	if err := in.updateJob(context.WithoutCancel(ctx), ref, done, Condition{}); err != nil {
+	if err := in.updateJob(context.WithoutCancel(ctx), ref, done, Condition{}, true); err != nil {
 		in.logger().Warn("job runner: record the outcome of a job", "job", rec.ID, "table", jobs.LogicalName, "err", err)
 	}
 	return true
@@ -364,8 +366,9 @@ func jobMessage(msg string, c *eventual.Column) string {
 
 // updateJob writes the runner's bookkeeping on a job record. It runs no
 // steps: steps registered for every table must not see, or multiply, the
-// queue's own writes.
-func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference, values eventual.Values, cond Condition) error {
+// queue's own writes. An outcome is written only while the job is still in
+// progress: a client that canceled or paused it meanwhile wins.
+func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference, values eventual.Values, cond Condition, outcome bool) error {
 	return in.Store.Update(ctx, func(tx eventual.Tx) error {
 		existing, err := tx.Get(ctx, ref.Table, ref.ID, nil)
 		if err != nil {
@@ -374,8 +377,83 @@ func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference,
 		if err := checkVersion(existing, cond); err != nil {
 			return err
 		}
+		if outcome && existing.Values["statuscode"] != JobInProgress {
+			return nil
+		}
 		return in.update(ctx, tx, existing, values, nil)
 	})
+}
+
+// System jobs (asyncoperation) belong to the instance: it creates them for
+// asynchronous steps and its runner writes them directly, bypassing the
+// messages. Through the messages (the Web API, bulk messages, $batch,
+// steps, embedding programs) a job can only be managed as Dataverse lets
+// users manage system jobs (developer/data-platform/asynchronous-service.md):
+// "Creating system jobs with code is not supported", only StateCode,
+// StatusCode and PostponeUntil are "supported for update", and the state
+// changes are Cancel (Ready, Suspended or Locked to Completed/Canceled),
+// Resume (Suspended to Ready), Pause (Locked to Suspended) and Postpone
+// (postponeuntil on a Ready or Locked job). Delete is allowed in any state.
+
+// isJobTable reports whether t is the system job table.
+func isJobTable(t *eventual.Table) bool { return t != nil && t.LogicalName == "asyncoperation" }
+
+// errCreateJob is the error for creating a system job through a message.
+func errCreateJob() error {
+	return eventual.Errorf(eventual.KindMethodNotAllowed, eventual.CodeInvalidOperation,
+		"Creating system jobs (asyncoperation) is not supported: the instance creates them for asynchronous steps.")
+}
+
+// jobColumns are the columns of a system job a message may update.
+var jobColumns = map[string]bool{"statecode": true, "statuscode": true, "postponeuntil": true}
+
+// checkJobUpdate checks an update of a system job against the operations
+// Dataverse allows on system jobs. values are the values to write.
+func checkJobUpdate(existing *eventual.Record, values eventual.Values) error {
+	names := slices.Sorted(maps.Keys(values))
+	for _, name := range names {
+		if !jobColumns[name] {
+			return eventual.Errorf(eventual.KindMethodNotAllowed, eventual.CodeInvalidOperation,
+				"The column '%s' of a system job cannot be updated: only statecode, statuscode and postponeuntil are supported for update.", name)
+		}
+	}
+	cur, _ := existing.Values["statecode"].(int64)
+	curStatus, _ := existing.Values["statuscode"].(int64)
+	target, status := cur, int64(-1)
+	if v, ok := values["statuscode"].(int64); ok {
+		status = v
+	}
+	if v, ok := values["statecode"].(int64); ok {
+		target = v
+	}
+	invalid := func() error {
+		return eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidState,
+			"The state transition requested is not valid for the current state. Current state: %d, current status: %d, target state: %d.", cur, curStatus, target)
+	}
+	if cur == JobCompleted && len(values) > 0 {
+		return invalid()
+	}
+	switch {
+	case target == cur:
+		// No state change: the status stays, and only a Ready or Locked
+		// job can be postponed.
+		if status >= 0 && status != curStatus {
+			return invalid()
+		}
+		if _, ok := values["postponeuntil"]; ok && cur != JobReady && cur != JobLocked {
+			return invalid()
+		}
+	case target == JobCompleted: // Cancel
+		if status != JobCanceled {
+			return eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidState,
+				"A system job can be completed only by canceling it: set statecode %d with statuscode %d (Canceled).", JobCompleted, JobCanceled)
+		}
+	case cur == JobSuspended && target == JobReady: // Resume
+	case cur == JobLocked && target == JobSuspended: // Pause
+	default:
+		return invalid()
+	}
+	return nil
 }
 
 // execJob runs the step of a job; a panicking step fails its job.

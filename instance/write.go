@@ -34,6 +34,9 @@ func (in *Instance) create(ctx context.Context, tx eventual.Tx, e *eventual.Enti
 // derived columns.
 func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual.Entity) (*eventual.Record, error) {
 	t := e.Table
+	if isJobTable(t) {
+		return nil, errCreateJob()
+	}
 	id := e.ID
 	if id == uuid.Nil {
 		if v, ok := e.Values[t.PrimaryIDAttribute]; ok && v != nil {

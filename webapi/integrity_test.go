@@ -1,13 +1,17 @@
 package webapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/placeholder"
 	"github.com/google/uuid"
@@ -307,6 +311,125 @@ func TestReadOnlyProperties(t *testing.T) {
 			}
 			wantPartError(t, b.Parts()[0], http.StatusBadRequest, codeInvalidArgument, readOnly)
 			before.diff(t, s.badSnapshot(records...))
+		})
+	})
+}
+
+// TestSystemJobsFromClients: system jobs are the instance's; clients may
+// manage them only as asynchronous-service.md describes ("Creating system
+// jobs with code is not supported"; only statecode, statuscode and
+// postponeuntil are supported for update; Cancel, Resume, Pause,
+// Postpone; Delete in any state).
+func TestSystemJobsFromClients(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		var runs atomic.Int64
+		registerStep(t, s, eventual.Step{Name: "test.async.audit", Message: eventual.MessageCreate, Table: "account",
+			Stage: eventual.PostOperation, Mode: eventual.Asynchronous, Plugin: eventual.PluginFunc(func(context.Context, *eventual.ExecutionContext) error {
+				runs.Add(1)
+				return nil
+			})})
+		ctx := t.Context()
+		jobOf := func(name string) string {
+			t.Helper()
+			s.create("accounts", map[string]any{"name": name})
+			v := s.must(http.StatusOK, "GET", "asyncoperations?$select=asyncoperationid&$orderby=createdon%20desc&$top=1", nil).Value(t)
+			if len(v) != 1 {
+				t.Fatalf("no job queued for account %s", name)
+			}
+			return str(v[0], "asyncoperationid")
+		}
+		job := jobOf("a1")
+		jobURL := "asyncoperations(" + job + ")"
+		m := s.must(http.StatusOK, "GET", jobURL+"?$select=statecode,statuscode", nil).JSON(t)
+		if fmt.Sprintf("%v %v", m["statecode"], m["statuscode"]) != "0 0" {
+			t.Errorf("queued job statecode %v statuscode %v, want Ready (0) with Waiting For Resources (0)", m["statecode"], m["statuscode"])
+		}
+		jobs := func() int { return s.count("asyncoperations", "") }
+		snapshot := func() (int, string) {
+			return jobs(), string(s.must(http.StatusOK, "GET", jobURL, nil).Body)
+		}
+		type refused struct {
+			name, method, path string
+			body               any
+			status             int
+			code, msg          string
+		}
+		create := "Creating system jobs (asyncoperation) is not supported"
+		for _, c := range []refused{
+			{"Create", "POST", "asyncoperations", map[string]any{"name": "mine", "data": "{}"}, 405, codeInvalidOperation, create},
+			{"UpsertCreate", "PATCH", "asyncoperations(" + uuid.NewString() + ")", map[string]any{"name": "mine"}, 405, codeInvalidOperation, create},
+			{"CreateMultiple", "POST", "asyncoperations/Microsoft.Dynamics.CRM.CreateMultiple", targets(target("Microsoft.Dynamics.CRM.asyncoperation", "name", "mine")), 405, codeInvalidOperation, create},
+			{"UpsertMultipleCreate", "POST", "asyncoperations/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target("Microsoft.Dynamics.CRM.asyncoperation", "@odata.id", "asyncoperations("+uuid.NewString()+")", "name", "mine")), 405, codeInvalidOperation, create},
+			{"UpdateName", "PATCH", jobURL, map[string]any{"name": "renamed"}, 405, codeInvalidOperation, "The column 'name' of a system job cannot be updated"},
+			{"UpdateData", "PATCH", jobURL, map[string]any{"statecode": 3, "statuscode": 32, "data": "{}"}, 405, codeInvalidOperation, "The column 'data'"},
+			{"UpdateRetryCount", "PUT", jobURL + "/retrycount", map[string]any{"value": 0}, 405, codeInvalidOperation, "The column 'retrycount'"},
+			{"UpdateMultipleName", "POST", "asyncoperations/Microsoft.Dynamics.CRM.UpdateMultiple", targets(
+				target("Microsoft.Dynamics.CRM.asyncoperation", "asyncoperationid", job, "name", "renamed")), 405, codeInvalidOperation, "The column 'name'"},
+			{"UpsertMultipleName", "POST", "asyncoperations/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target("Microsoft.Dynamics.CRM.asyncoperation", "@odata.id", jobURL, "name", "renamed")), 405, codeInvalidOperation, "The column 'name'"},
+			{"MarkSucceeded", "PATCH", jobURL, map[string]any{"statecode": 3, "statuscode": 30}, 400, codeInvalidState, "only by canceling it"},
+			{"CompleteWithoutStatus", "PUT", jobURL + "/statecode", map[string]any{"value": 3}, 400, codeInvalidState, "only by canceling it"},
+			{"PauseReadyJob", "PATCH", jobURL, map[string]any{"statecode": 1}, 400, codeInvalidState, "Current state: 0, current status: 0, target state: 1"},
+			{"StatusAlone", "PATCH", jobURL, map[string]any{"statuscode": 32}, 400, codeInvalidState, "not valid for the current state"},
+			{"CancelWrongPair", "PATCH", jobURL, map[string]any{"statecode": 3, "statuscode": 20}, 400, codeInvalidState, "only by canceling it"},
+		} {
+			subtest(t, s, c.name, func(t *testing.T, s *testServer) {
+				n, body := snapshot()
+				expectError(t, s.do(c.method, c.path, c.body), c.status, c.code, c.msg)
+				if n2, body2 := snapshot(); n2 != n || body2 != body {
+					t.Errorf("refused request wrote: %d jobs → %d\nbefore: %s\nafter:  %s", n, n2, body, body2)
+				}
+			})
+		}
+		subtest(t, s, "BatchCreate", func(t *testing.T, s *testServer) {
+			n := jobs()
+			b := s.batch(nil, changeSet{{Method: "POST", URL: "/api/data/v9.2/asyncoperations", ContentID: "1", Body: map[string]any{"name": "mine"}}})
+			if parts := b.Parts(); len(parts) != 1 {
+				t.Fatalf("$batch parts %v, want 1", b.Statuses())
+			}
+			wantPartError(t, b.Parts()[0], http.StatusMethodNotAllowed, codeInvalidOperation, create)
+			if jobs() != n {
+				t.Errorf("$batch created a job")
+			}
+		})
+		subtest(t, s, "PostponeCancelDelete", func(t *testing.T, s *testServer) {
+			later := time.Now().UTC().Add(time.Hour).Truncate(time.Second)
+			s.must(http.StatusNoContent, "PATCH", jobURL, map[string]any{"postponeuntil": later.Format(time.RFC3339)})
+			if n := s.Instance.RunJobs(ctx); n != 0 || runs.Load() != 0 {
+				t.Errorf("RunJobs ran %d jobs (%d step runs) postponed to %s", n, runs.Load(), later)
+			}
+			s.must(http.StatusNoContent, "PATCH", jobURL, map[string]any{"statecode": 3, "statuscode": 32})
+			m := s.must(http.StatusOK, "GET", jobURL+"?$select=statecode,statuscode", nil).JSON(t)
+			if fmt.Sprintf("%v %v", m["statecode"], m["statuscode"]) != "3 32" {
+				t.Errorf("canceled job statecode %v statuscode %v, want 3 32", m["statecode"], m["statuscode"])
+			}
+			// A completed job changes no more.
+			for _, body := range []map[string]any{{"statecode": 0}, {"postponeuntil": nil}, {"statecode": 3, "statuscode": 32}} {
+				expectError(t, s.do("PATCH", jobURL, body), http.StatusBadRequest, codeInvalidState, "Current state: 3, current status: 32")
+			}
+			// Past its postponement the canceled job does not run.
+			s.Instance.Now = func() time.Time { return later.Add(time.Hour) }
+			defer func() { s.Instance.Now = nil }()
+			if n := s.Instance.RunJobs(ctx); n != 0 || runs.Load() != 0 {
+				t.Errorf("RunJobs ran %d canceled jobs (%d step runs)", n, runs.Load())
+			}
+			s.must(http.StatusNoContent, "DELETE", jobURL, nil)
+			s.must(http.StatusNotFound, "GET", jobURL, nil)
+		})
+		subtest(t, s, "DeleteCompleted", func(t *testing.T, s *testServer) {
+			job := jobOf("a2")
+			if n := s.Instance.RunJobs(ctx); n != 1 || runs.Load() != 1 {
+				t.Fatalf("RunJobs ran %d jobs (%d step runs), want 1", n, runs.Load())
+			}
+			url := "asyncoperations(" + job + ")"
+			m := s.must(http.StatusOK, "GET", url+"?$select=statecode,statuscode", nil).JSON(t)
+			if fmt.Sprintf("%v %v", m["statecode"], m["statuscode"]) != fmt.Sprintf("%v %v", instance.JobCompleted, instance.JobSucceeded) {
+				t.Errorf("job statecode %v statuscode %v, want succeeded", m["statecode"], m["statuscode"])
+			}
+			expectError(t, s.do("PATCH", url, map[string]any{"statecode": 3, "statuscode": 32}), http.StatusBadRequest, codeInvalidState, "Current state: 3, current status: 30")
+			s.must(http.StatusNoContent, "DELETE", url, nil)
+			s.must(http.StatusNotFound, "GET", url, nil)
 		})
 	})
 }
