@@ -119,8 +119,13 @@ func (in *Instance) Update(ctx context.Context, target eventual.EntityReference,
 // alternate key; if found, key columns are dropped from the values and the
 // record is updated; if not, the key values missing from the values are
 // copied into them and the record is created with the target's primary
-// key, if it has one. IfMatch "*" forbids the create (404), IfNoneMatch
-// "*" forbids the update (412). It reports whether it created the record.
+// key, if it has one. Key values the values do carry win on create, even
+// when they differ from the target's (use-upsert-insert-update-record.md,
+// "Guidance for composing requests"): repeating such an upsert finds no
+// record by the target's key and fails with a duplicate key, which is why
+// Dataverse tells clients not to repeat key values in the body. IfMatch
+// "*" forbids the create (404), IfNoneMatch "*" forbids the update (412).
+// It reports whether it created the record.
 // The Upsert message runs through the pipeline, and so does the Create or
 // Update it becomes.
 func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (created bool, id uuid.UUID, err error) {

@@ -38,6 +38,115 @@ const (
 	codeRequired         = "0x80040200"
 )
 
+// TestUpsertKeyValuesInBody follows use-upsert-insert-update-record.md
+// ("Guidance for composing requests", Web API tab): if the record exists,
+// key values in the body are dropped, so an upsert by key never changes
+// the key it was addressed by; if it does not, the body's key values are
+// used for the create "even if the data is different than the values
+// specified by the alternate keys in the URL", and the URL's are copied
+// only for the key columns the body leaves out.
+func TestUpsertKeyValuesInBody(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		subtest(t, s, "CreateUsesBodyKey", func(t *testing.T, s *testServer) {
+			body := map[string]any{"name": "uk2", "accountnumber": "OTHERZ1"}
+			s.must(http.StatusNoContent, "PATCH", "accounts(accountnumber='UKZ1')", body)
+			if n := s.count("accounts", "accountnumber eq 'OTHERZ1'"); n != 1 {
+				t.Fatalf("%d accounts with the body's key OTHERZ1, want 1", n)
+			}
+			expectError(t, s.do("GET", "accounts(accountnumber='UKZ1')", nil), http.StatusNotFound, codeKeyNotFound, "")
+			// The same request again finds no UKZ1 and creates OTHERZ1
+			// again: the key is taken. Dataverse answers so too; the way
+			// to stay idempotent is not to repeat key values in the body.
+			expectError(t, s.do("PATCH", "accounts(accountnumber='UKZ1')", body), http.StatusPreconditionFailed, codeDuplicateKey, "Entity Key accountnumber_key violated")
+			if n := s.count("accounts", "accountnumber eq 'OTHERZ1' or accountnumber eq 'UKZ1'"); n != 1 {
+				t.Errorf("%d accounts after the second upsert, want 1", n)
+			}
+		})
+		subtest(t, s, "UpdateKeepsURLKey", func(t *testing.T, s *testServer) {
+			id := s.create("accounts", map[string]any{"name": "before", "accountnumber": "UKZ2"})
+			for i := range 2 { // the same request twice: the same result
+				r := s.must(http.StatusOK, "PATCH", "accounts(accountnumber='UKZ2')?$select=name,accountnumber",
+					map[string]any{"name": "after", "accountnumber": "OTHERZ2"}, "Prefer", "return=representation")
+				m := r.JSON(t)
+				if str(m, "accountid") != id || str(m, "accountnumber") != "UKZ2" || str(m, "name") != "after" {
+					t.Errorf("upsert %d returned %s; want account %s, accountnumber UKZ2, name after", i+1, r.Body, id)
+				}
+			}
+			if n := s.count("accounts", "accountnumber eq 'OTHERZ2'"); n != 0 {
+				t.Errorf("%d accounts with OTHERZ2: the body changed the key the URL named", n)
+			}
+		})
+		subtest(t, s, "CompositeKey", func(t *testing.T, s *testServer) {
+			id := s.create("contacts", map[string]any{"firstname": "A", "emailaddress1": "e@x.com", "lastname": "L"})
+			url := "contacts(firstname='A',emailaddress1='e@x.com')"
+			for range 2 {
+				s.must(http.StatusNoContent, "PATCH", url, map[string]any{"lastname": "M", "firstname": "B", "emailaddress1": "other@x.com"})
+			}
+			m := s.must(http.StatusOK, "GET", url+"?$select=firstname,emailaddress1,lastname", nil).JSON(t)
+			if str(m, "contactid") != id || str(m, "firstname") != "A" || str(m, "emailaddress1") != "e@x.com" || str(m, "lastname") != "M" {
+				t.Errorf("contact after upserts: %v; want A, e@x.com, M", m)
+			}
+			// On create the body's part of the key is used, the missing
+			// part comes from the URL.
+			s.must(http.StatusNoContent, "PATCH", "contacts(firstname='C',emailaddress1='c@x.com')", map[string]any{"lastname": "N", "emailaddress1": "c2@x.com"})
+			if n := s.count("contacts", "firstname eq 'C' and emailaddress1 eq 'c2@x.com'"); n != 1 {
+				t.Errorf("%d contacts C/c2@x.com, want 1", n)
+			}
+		})
+		subtest(t, s, "UpsertMultiple", func(t *testing.T, s *testServer) {
+			id := s.create("accounts", map[string]any{"name": "before", "accountnumber": "UKZ3"})
+			body := targets(
+				target(accountType, "@odata.id", "accounts(accountnumber='UKZ3')", "name", "after", "accountnumber", "OTHERZ3"),
+				target(accountType, "@odata.id", "accounts(accountnumber='UKZ5')", "name", "new"),
+			)
+			for range 2 {
+				s.must(http.StatusNoContent, "POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", body)
+			}
+			m := s.must(http.StatusOK, "GET", "accounts(accountnumber='UKZ3')?$select=name", nil).JSON(t)
+			if str(m, "accountid") != id || str(m, "name") != "after" {
+				t.Errorf("account UKZ3 = %v, want %s renamed", m, id)
+			}
+			if n := s.count("accounts", "accountnumber eq 'OTHERZ3'"); n != 0 {
+				t.Errorf("%d accounts with OTHERZ3, want 0", n)
+			}
+			if n := s.count("accounts", "accountnumber eq 'UKZ5'"); n != 1 {
+				t.Errorf("%d accounts UKZ5, want 1 (created from the URL's key)", n)
+			}
+		})
+		subtest(t, s, "Batch", func(t *testing.T, s *testServer) {
+			s.create("accounts", map[string]any{"name": "before", "accountnumber": "UKZ4"})
+			for range 2 {
+				b := s.batch(nil, changeSet{{Method: "PATCH", URL: "/api/data/v9.2/accounts(accountnumber='UKZ4')", ContentID: "1",
+					Body: map[string]any{"name": "after", "accountnumber": "OTHERZ4"}}})
+				wantStatuses(t, b, http.StatusNoContent)
+			}
+			if n := s.count("accounts", "accountnumber eq 'UKZ4' and name eq 'after'"); n != 1 {
+				t.Errorf("%d accounts UKZ4 renamed, want 1", n)
+			}
+		})
+		subtest(t, s, "PrimaryKeyInBody", func(t *testing.T, s *testServer) {
+			// The URL's GUID names the record; a body naming another one
+			// is refused rather than guessed at.
+			url, other := uuid.NewString(), uuid.NewString()
+			expectError(t, s.do("PATCH", "accounts("+url+")", map[string]any{"accountid": other, "name": "x"}),
+				http.StatusBadRequest, codeBadRequest, "does not match the key in the URL")
+			expectError(t, s.do("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target(accountType, "@odata.id", "accounts("+url+")", "accountid", other, "name", "x"))),
+				http.StatusBadRequest, codeBadRequest, "different from its @odata.id")
+			for _, id := range []string{url, other} {
+				if s.accountName(id) != "" {
+					t.Errorf("account %s exists after refused upserts", id)
+				}
+			}
+			// The same GUID in the body is no conflict.
+			s.must(http.StatusNoContent, "PATCH", "accounts("+url+")", map[string]any{"accountid": url, "name": "same"})
+			if got := s.accountName(url); got != "same" {
+				t.Errorf("account %s name %q, want same", url, got)
+			}
+		})
+	})
+}
+
 // TestDateOnlyBody: the Web API exposes DateOnly columns as Edm.Date
 // (behavior-format-date-time-attribute.md), whose JSON form is
 // "yyyy-MM-dd". A value with a time or an offset is refused, not shifted
