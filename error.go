@@ -73,6 +73,15 @@ const (
 	CodeInvalidArgument = "0x80040203"
 	// CodeRequiredFieldMissing: a required column has no value.
 	CodeRequiredFieldMissing = "0x80040200"
+	// CodeInvalidStateCodeStatusCode: a statuscode that does not belong to
+	// the record's statecode.
+	CodeInvalidStateCodeStatusCode = "0x80048408"
+	// CodeInvalidState: the record is not in a state that allows the
+	// operation (a state transition a system job does not allow).
+	CodeInvalidState = "0x80040233"
+	// CodeInvalidOperation: an operation the resource does not support
+	// (creating a system job); the Web API answers 405 for it.
+	CodeInvalidOperation = "0x8004023b"
 	// CodePluginFailed (IsvAborted): a plug-in step failed the operation.
 	CodePluginFailed = "0x80040265"
 	// CodeUnexpected: an unexpected error.

@@ -220,6 +220,23 @@ func ParseDateTime(s string, format DateTimeFormat) (time.Time, error) {
 	return t, nil
 }
 
+// ParseDate parses an Edm.Date literal: a calendar date "2006-01-02" and
+// nothing else. The Web API exposes DateOnly columns as Edm.Date
+// (powerapps-docs developer/data-platform/behavior-format-date-time-attribute.md),
+// so a body value with a time or an offset ("2024-01-01T23:30:00-05:00",
+// even "2024-01-01T00:00:00Z") is not a date: converting it would pick a
+// calendar day the client may not mean. The result is midnight UTC.
+func ParseDate(s string) (time.Time, error) {
+	t, err := time.Parse(DateOnlyLayout, s)
+	if err != nil || len(s) != len(DateOnlyLayout) {
+		return time.Time{}, fmt.Errorf("%q is not a valid date", s)
+	}
+	if t.Year() < 1753 {
+		return time.Time{}, fmt.Errorf("%q is outside the supported range of dates (1753-01-01 to 9999-12-31)", s)
+	}
+	return t, nil
+}
+
 // FormatDateTime formats a datetime value for a column.
 func FormatDateTime(t time.Time, format DateTimeFormat) string {
 	if format == DateOnly {

@@ -176,7 +176,8 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 	in, tx := s.in, s.tx
 	t := targets[0].Entity.Table
 	bulkSteps, ok := in.bulkSteps(t, upsert)
-	if !ok || sequential(targets) {
+	// System jobs follow the rules of single messages (see checkJobUpdate).
+	if !ok || isJobTable(t) || sequential(targets) {
 		return s.sequentialBulk(ctx, targets)
 	}
 	if len(bulkSteps) > 0 {
@@ -364,9 +365,10 @@ func (s *Session) sequentialBulk(ctx context.Context, targets []BulkTarget) ([]u
 }
 
 // updateColumns are the columns of an existing record that an update
-// reads: those derived columns are computed from.
+// reads: those derived columns are computed from, and the state.
 func updateColumns(t *eventual.Table) []*eventual.Column {
-	cols := []*eventual.Column{t.Column(eventual.ColumnHydrationState)}
+	// statecode: a statuscode written alone must belong to it.
+	cols := []*eventual.Column{t.Column(eventual.ColumnHydrationState), t.Column("statecode")}
 	if c := t.Column("fullname"); c != nil && c.Computed {
 		for _, name := range []string{"firstname", "lastname"} {
 			if c := t.Column(name); c != nil {

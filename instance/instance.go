@@ -119,8 +119,13 @@ func (in *Instance) Update(ctx context.Context, target eventual.EntityReference,
 // alternate key; if found, key columns are dropped from the values and the
 // record is updated; if not, the key values missing from the values are
 // copied into them and the record is created with the target's primary
-// key, if it has one. IfMatch "*" forbids the create (404), IfNoneMatch
-// "*" forbids the update (412). It reports whether it created the record.
+// key, if it has one. Key values the values do carry win on create, even
+// when they differ from the target's (use-upsert-insert-update-record.md,
+// "Guidance for composing requests"): repeating such an upsert finds no
+// record by the target's key and fails with a duplicate key, which is why
+// Dataverse tells clients not to repeat key values in the body. IfMatch
+// "*" forbids the create (404), IfNoneMatch "*" forbids the update (412).
+// It reports whether it created the record.
 // The Upsert message runs through the pipeline, and so does the Create or
 // Update it becomes.
 func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (created bool, id uuid.UUID, err error) {
@@ -144,6 +149,9 @@ func (in *Instance) write(ctx context.Context, tx eventual.Tx, fn func(tx eventu
 
 // createMessage runs a Create message (top-level when tx is nil).
 func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventual.Entity, platform bool) (uuid.UUID, error) {
+	if isJobTable(e.Table) {
+		return uuid.Nil, errCreateJob() // before any step runs
+	}
 	var id uuid.UUID
 	if !in.Pipeline.Has(eventual.MessageCreate, e.Table.LogicalName) {
 		err := in.write(ctx, tx, func(tx eventual.Tx) error {
@@ -186,6 +194,11 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 		}
 		values := e.Values.Clone()
 		delete(values, target.Table.PrimaryIDAttribute)
+		if isJobTable(target.Table) {
+			if err := checkJobUpdate(existing, values); err != nil {
+				return err
+			}
+		}
 		id = existing.ID
 		if x != nil {
 			x.pre = existing

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -22,17 +24,32 @@ import (
 // to MaxJobAttempts times with growing pauses, then marked failed with the
 // error.
 
-// Job statuses (asyncoperation.statuscode) and states (statecode).
+// Job statuses (asyncoperation.statuscode) and states (statecode), as
+// Dataverse pairs them (developer/data-platform/asynchronous-service.md,
+// "Manage system job states"): Ready has Waiting For Resources, Suspended
+// has Waiting, Locked has In Progress, Pausing and Canceling, Completed has
+// Succeeded, Failed and Canceled.
 const (
-	JobWaiting    int64 = 10
+	// JobWaiting (Waiting For Resources) is a job queued or waiting for
+	// its next attempt (after postponeuntil).
+	JobWaiting int64 = 0
+	// JobPaused (Waiting) is a job a client paused; it runs again once a
+	// client resumes it.
+	JobPaused     int64 = 10
 	JobInProgress int64 = 20
 	JobSucceeded  int64 = 30
 	JobFailed     int64 = 31
+	JobCanceled   int64 = 32
 
 	JobReady     int64 = 0
+	JobSuspended int64 = 1
 	JobLocked    int64 = 2
 	JobCompleted int64 = 3
 )
+
+// jobWaitingBefore is the status queued jobs had before jobs followed
+// Dataverse's pairs (Ready with Waiting); the runner still runs them.
+const jobWaitingBefore int64 = 10
 
 // Job queue settings.
 const (
@@ -254,11 +271,18 @@ func (in *Instance) RunJobs(ctx context.Context) int {
 	}
 	now := in.now()
 	col := jobs.Column
+	is := func(name string, v int64) eventual.Expr {
+		return eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: col(name)}, Right: eventual.Literal{Value: v}}
+	}
 	due := eventual.Or{
-		Left: eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: col("statuscode")}, Right: eventual.Literal{Value: JobWaiting}},
+		Left: eventual.Or{
+			Left: eventual.And{Left: is("statecode", JobReady), Right: is("statuscode", JobWaiting)},
+			// Queued by an earlier version: Ready with Waiting.
+			Right: eventual.And{Left: is("statecode", JobReady), Right: is("statuscode", jobWaitingBefore)},
+		},
 		// A job in progress past its lease lost its runner: take it over.
 		Right: eventual.And{
-			Left:  eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: col("statuscode")}, Right: eventual.Literal{Value: JobInProgress}},
+			Left:  is("statuscode", JobInProgress),
 			Right: eventual.Compare{Op: eventual.OpLt, Left: eventual.Field{Column: col("startedon")}, Right: eventual.Literal{Value: now.Add(-JobLease)}},
 		},
 	}
@@ -297,7 +321,7 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 	ref := rec.Reference()
 	// Claim: the update succeeds for one runner only.
 	if err := in.updateJob(ctx, ref, eventual.Values{"statuscode": JobInProgress, "statecode": JobLocked, "startedon": in.now()},
-		Condition{IfMatch: fmt.Sprint(rec.Version)}); err != nil {
+		Condition{IfMatch: fmt.Sprint(rec.Version)}, false); err != nil {
 		return false
 	}
 	var d jobData
@@ -312,9 +336,7 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 		if _, ok := errors.AsType[*eventual.Error](runErr); !ok {
 			msg = runErr.Error()
 		}
-		if c := jobs.Column("message"); c != nil && c.MaxLength > 0 && utf8.RuneCountInString(msg) > c.MaxLength {
-			msg = string([]rune(msg)[:c.MaxLength-1]) + "…"
-		}
+		msg = jobMessage(msg, jobs.Column("message"))
 		retries++
 		if retries < MaxJobAttempts {
 			done = eventual.Values{"statecode": JobReady, "statuscode": JobWaiting, "retrycount": retries, "message": msg,
@@ -324,16 +346,29 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 				"friendlymessage": msg, "completedon": in.now()}
 		}
 	}
-	if err := in.updateJob(context.WithoutCancel(ctx), ref, done, Condition{}); err != nil {
+	if err := in.updateJob(context.WithoutCancel(ctx), ref, done, Condition{}, true); err != nil {
 		in.logger().Warn("job runner: record the outcome of a job", "job", rec.ID, "table", jobs.LogicalName, "err", err)
 	}
 	return true
 }
 
+// jobMessage makes an error message fit the message column of a job:
+// text the column can hold (no NUL, valid UTF-8), at most its MaxLength
+// in UTF-16 units, ending in "…" when cut.
+func jobMessage(msg string, c *eventual.Column) string {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	msg = strings.ReplaceAll(msg, "\x00", "\uFFFD")
+	if c != nil && c.MaxLength > 0 && eventual.UTF16Len(msg) > c.MaxLength {
+		msg = eventual.TruncateUTF16(msg, c.MaxLength-1) + "…"
+	}
+	return msg
+}
+
 // updateJob writes the runner's bookkeeping on a job record. It runs no
 // steps: steps registered for every table must not see, or multiply, the
-// queue's own writes.
-func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference, values eventual.Values, cond Condition) error {
+// queue's own writes. An outcome is written only while the job is still in
+// progress: a client that canceled or paused it meanwhile wins.
+func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference, values eventual.Values, cond Condition, outcome bool) error {
 	return in.Store.Update(ctx, func(tx eventual.Tx) error {
 		existing, err := tx.Get(ctx, ref.Table, ref.ID, nil)
 		if err != nil {
@@ -342,8 +377,83 @@ func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference,
 		if err := checkVersion(existing, cond); err != nil {
 			return err
 		}
+		if outcome && existing.Values["statuscode"] != JobInProgress {
+			return nil
+		}
 		return in.update(ctx, tx, existing, values, nil)
 	})
+}
+
+// System jobs (asyncoperation) belong to the instance: it creates them for
+// asynchronous steps and its runner writes them directly, bypassing the
+// messages. Through the messages (the Web API, bulk messages, $batch,
+// steps, embedding programs) a job can only be managed as Dataverse lets
+// users manage system jobs (developer/data-platform/asynchronous-service.md):
+// "Creating system jobs with code is not supported", only StateCode,
+// StatusCode and PostponeUntil are "supported for update", and the state
+// changes are Cancel (Ready, Suspended or Locked to Completed/Canceled),
+// Resume (Suspended to Ready), Pause (Locked to Suspended) and Postpone
+// (postponeuntil on a Ready or Locked job). Delete is allowed in any state.
+
+// isJobTable reports whether t is the system job table.
+func isJobTable(t *eventual.Table) bool { return t != nil && t.LogicalName == "asyncoperation" }
+
+// errCreateJob is the error for creating a system job through a message.
+func errCreateJob() error {
+	return eventual.Errorf(eventual.KindMethodNotAllowed, eventual.CodeInvalidOperation,
+		"Creating system jobs (asyncoperation) is not supported: the instance creates them for asynchronous steps.")
+}
+
+// jobColumns are the columns of a system job a message may update.
+var jobColumns = map[string]bool{"statecode": true, "statuscode": true, "postponeuntil": true}
+
+// checkJobUpdate checks an update of a system job against the operations
+// Dataverse allows on system jobs. values are the values to write.
+func checkJobUpdate(existing *eventual.Record, values eventual.Values) error {
+	names := slices.Sorted(maps.Keys(values))
+	for _, name := range names {
+		if !jobColumns[name] {
+			return eventual.Errorf(eventual.KindMethodNotAllowed, eventual.CodeInvalidOperation,
+				"The column '%s' of a system job cannot be updated: only statecode, statuscode and postponeuntil are supported for update.", name)
+		}
+	}
+	cur, _ := existing.Values["statecode"].(int64)
+	curStatus, _ := existing.Values["statuscode"].(int64)
+	target, status := cur, int64(-1)
+	if v, ok := values["statuscode"].(int64); ok {
+		status = v
+	}
+	if v, ok := values["statecode"].(int64); ok {
+		target = v
+	}
+	invalid := func() error {
+		return eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidState,
+			"The state transition requested is not valid for the current state. Current state: %d, current status: %d, target state: %d.", cur, curStatus, target)
+	}
+	if cur == JobCompleted && len(values) > 0 {
+		return invalid()
+	}
+	switch {
+	case target == cur:
+		// No state change: the status stays, and only a Ready or Locked
+		// job can be postponed.
+		if status >= 0 && status != curStatus {
+			return invalid()
+		}
+		if _, ok := values["postponeuntil"]; ok && cur != JobReady && cur != JobLocked {
+			return invalid()
+		}
+	case target == JobCompleted: // Cancel
+		if status != JobCanceled {
+			return eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidState,
+				"A system job can be completed only by canceling it: set statecode %d with statuscode %d (Canceled).", JobCompleted, JobCanceled)
+		}
+	case cur == JobSuspended && target == JobReady: // Resume
+	case cur == JobLocked && target == JobSuspended: // Pause
+	default:
+		return invalid()
+	}
+	return nil
 }
 
 // execJob runs the step of a job; a panicking step fails its job.

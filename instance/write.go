@@ -3,12 +3,12 @@ package instance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -34,6 +34,9 @@ func (in *Instance) create(ctx context.Context, tx eventual.Tx, e *eventual.Enti
 // derived columns.
 func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual.Entity) (*eventual.Record, error) {
 	t := e.Table
+	if isJobTable(t) {
+		return nil, errCreateJob()
+	}
 	id := e.ID
 	if id == uuid.Nil {
 		if v, ok := e.Values[t.PrimaryIDAttribute]; ok && v != nil {
@@ -48,6 +51,9 @@ func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual
 	}
 	vals, err := in.prepare(ctx, tx, t, e.Values, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := createState(t, vals); err != nil {
 		return nil, err
 	}
 	for _, c := range t.Columns {
@@ -117,6 +123,11 @@ func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *e
 			return nil, false, requiredMissing(t, c)
 		}
 	}
+	if cur, ok := existing.Values["statecode"].(int64); ok {
+		if err := checkState(t, vals, cur, existing.ID); err != nil {
+			return nil, false, err
+		}
+	}
 	hydrated := len(vals) > 0 && existing.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder
 	now := in.now()
 	vals["modifiedon"] = now
@@ -131,6 +142,73 @@ func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *e
 func requiredMissing(t *eventual.Table, c *eventual.Column) error {
 	return eventual.Errorf(eventual.KindInvalid, eventual.CodeRequiredFieldMissing,
 		"A validation error occurred. The %s attribute of the %s entity is required.", c.LogicalName, t.LogicalName)
+}
+
+// textProblem words a ValidText error for a message about a value.
+func textProblem(err error) string {
+	if errors.Is(err, eventual.ErrNUL) {
+		return "not valid text: it contains the character U+0000 (NUL)"
+	}
+	return "not valid UTF-8 text"
+}
+
+// createState completes the statecode and statuscode of a record to
+// create: neither given, the default state with its default status;
+// statecode alone, that state's default status; statuscode alone, a status
+// of the default state. A pair that does not belong together is refused.
+func createState(t *eventual.Table, vals eventual.Values) error {
+	if !t.HasStateModel() {
+		return nil
+	}
+	state, _ := t.Column("statecode").Default.(int64)
+	_, setState := vals["statecode"]
+	_, setStatus := vals["statuscode"]
+	if !setState && !setStatus {
+		vals["statecode"] = state
+		vals["statuscode"], _ = t.DefaultStatus(state)
+		return nil
+	}
+	return checkState(t, vals, state, uuid.Nil)
+}
+
+// checkState checks the statecode and statuscode a write sets against the
+// table's state model; current is the state the record is in (or starts
+// from). Setting statecode alone sets its default status, as Dataverse
+// does (special-update-operation-behavior.md); setting statuscode alone
+// keeps the state, so the status must be one of it: Dataverse does not
+// infer the state from the status. Neither can be null.
+func checkState(t *eventual.Table, vals eventual.Values, current int64, id uuid.UUID) error {
+	if !t.HasStateModel() {
+		return nil
+	}
+	sv, setState := vals["statecode"]
+	uv, setStatus := vals["statuscode"]
+	if !setState && !setStatus {
+		return nil
+	}
+	if setState && sv == nil {
+		return requiredMissing(t, t.Column("statecode"))
+	}
+	if setStatus && uv == nil {
+		return requiredMissing(t, t.Column("statuscode"))
+	}
+	state := current
+	if setState {
+		state = sv.(int64)
+	}
+	if !setStatus {
+		vals["statuscode"], _ = t.DefaultStatus(state)
+		return nil
+	}
+	status := uv.(int64)
+	if s, ok := t.StatusState(status); ok && s == state {
+		return nil
+	}
+	msg := fmt.Sprintf("%d is not a valid status code for state code %s on %s", status, t.StateName(state), t.LogicalName)
+	if id != uuid.Nil {
+		msg += " with Id " + id.String()
+	}
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidStateCodeStatusCode, "%s.", msg)
 }
 
 // conflictError maps store conflicts to Dataverse's errors.
@@ -185,10 +263,7 @@ func computeFullName(t *eventual.Table, vals eventual.Values, existing *eventual
 		vals["fullname"] = nil
 		return
 	}
-	if utf8.RuneCountInString(full) > c.MaxLength {
-		full = string([]rune(full)[:c.MaxLength])
-	}
-	vals["fullname"] = full
+	vals["fullname"] = eventual.TruncateUTF16(full, c.MaxLength)
 }
 
 // prepare checks values against the table's columns, resolves lookup
@@ -242,10 +317,11 @@ func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.
 		if !ok {
 			return nil, wrongType(t, c, v)
 		}
-		if !utf8.ValidString(s) {
-			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload, "The value of '%s' is not valid UTF-8 text.", c.LogicalName)
+		if err := eventual.ValidText(s); err != nil {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload, "The value of '%s' is %v.", c.LogicalName, textProblem(err))
 		}
-		if utf8.RuneCountInString(s) > c.MaxLength {
+		// MaxLength counts UTF-16 code units, as Dataverse does.
+		if eventual.UTF16Len(s) > c.MaxLength {
 			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeValidation,
 				"A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.",
 				c.LogicalName, t.LogicalName, c.MaxLength)

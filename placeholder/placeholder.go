@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -253,9 +252,8 @@ func (l lookup) values(r eventual.EntityReference, e *eventual.Entity) (eventual
 				name = DefaultName
 			}
 			name = expand(name, r)
-			if utf8.RuneCountInString(name) > pn.MaxLength {
-				name = string([]rune(name)[:pn.MaxLength])
-			}
+			// MaxLength counts UTF-16 units; the cut keeps whole characters.
+			name = eventual.TruncateUTF16(name, pn.MaxLength)
 			if name != "" {
 				out[pn.LogicalName] = name
 			}

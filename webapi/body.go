@@ -362,7 +362,13 @@ func jsonValue(c *eventual.Column, v any) (any, error) {
 		if !ok {
 			return nil, conv()
 		}
-		t, err := eventual.ParseDateTime(s, c.Format)
+		var t any
+		var err error
+		if c.Format == eventual.DateOnly {
+			t, err = eventual.ParseDate(s) // Edm.Date: a date alone
+		} else {
+			t, err = eventual.ParseDateTime(s, c.Format)
+		}
 		if err != nil {
 			return nil, conv()
 		}

@@ -488,11 +488,25 @@ func (q *request) getProperty(ref eventual.EntityReference, c *eventual.Column, 
 	return q.writeJSON(http.StatusOK, b)
 }
 
+// errReadOnlyProperty is the error for writing a read-only column as a
+// property: the primary key, createdon, modifiedon, versionnumber, the
+// placeholder lifecycle columns and derived columns (fullname). A PATCH
+// body ignores such columns, as Dataverse ignores attributes that are not
+// valid for update; a PUT or DELETE that names one asks for nothing else,
+// so it fails rather than answer 204 and change only modifiedon.
+func errReadOnlyProperty(ref eventual.EntityReference, c *eventual.Column) error {
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidArgument,
+		"The property '%s' of entity '%s' is read-only: it is not valid for update.", c.LogicalName, ref.Table.LogicalName)
+}
+
 // putProperty serves PUT accounts(<id>)/name with {"value": ...}.
 func (q *request) putProperty(ref eventual.EntityReference, c *eventual.Column) error {
 	if c.Type.IsLookup() {
 		return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest,
 			"CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.")
+	}
+	if c.System || c.Computed {
+		return errReadOnlyProperty(ref, c)
 	}
 	cond, err := q.condition()
 	if err != nil {
@@ -525,6 +539,9 @@ func (q *request) putProperty(ref eventual.EntityReference, c *eventual.Column) 
 func (q *request) deleteProperty(ref eventual.EntityReference, c *eventual.Column) error {
 	if c.Type.IsLookup() {
 		return errBadRequest("To remove a lookup value, delete the reference: DELETE .../%s/$ref.", c.LogicalName)
+	}
+	if c.System || c.Computed {
+		return errReadOnlyProperty(ref, c)
 	}
 	cond, err := q.condition()
 	if err != nil {
