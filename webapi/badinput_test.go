@@ -113,6 +113,7 @@ const (
 	badCodeRange    = "0x8004431a" // value outside the valid range
 	badCodeLength   = "0x80044331" // length exceeded
 	badCodeNotFound = "0x80040217" // ObjectDoesNotExist
+	badCodeRequest  = "0x80060888" // malformed URL, key, option or filter
 )
 
 func badNoProperty(name, table string) string {
@@ -528,6 +529,45 @@ func TestBadInput(t *testing.T) {
 				badCase{"SingleRecord", "GET", acctURL + "?$skiptoken=" + url.QueryEscape(token), nil, nil, 400, "", "$skiptoken"},
 			)
 			s.runBadCases(t, records, cases)
+		})
+
+		// NUL and invalid UTF-8 decoded from a URL, in keys, $filter
+		// literals, aliases, tokens and bind URLs, are refused before the
+		// store sees them: PostgreSQL rejects NUL in text (SQLSTATE 22021,
+		// a 500) and SQLite's C strings end at it (contains(name,'%00')
+		// matched every row).
+		t.Run("NULAndInvalidUTF8", func(t *testing.T) {
+			msg := "contains a NUL character or invalid UTF-8"
+			bindMsg := "is not a valid entity reference URL"
+			s.runBadCases(t, records, []badCase{
+				{"KeyNUL", "GET", "accounts(accountnumber='BAD-1%00')", nil, nil, 400, badCodeRequest, msg},
+				{"KeyNULMiddle", "GET", "accounts(accountnumber='a%00b')", nil, nil, 400, badCodeRequest, msg},
+				{"KeyInvalidUTF8", "GET", "accounts(accountnumber='x%FFy')", nil, nil, 400, badCodeRequest, msg},
+				{"KeyOverlongUTF8", "GET", "accounts(accountnumber='%C0%AF')", nil, nil, 400, badCodeRequest, msg},
+				{"CompositeKeyNUL", "GET", "contacts(firstname='Joe%00',emailaddress1='joe@example.com')", nil, nil, 400, badCodeRequest, msg},
+				{"UpsertKeyNUL", "PATCH", "accounts(accountnumber='NEW%00')", map[string]any{"name": "x"}, nil, 400, badCodeRequest, msg},
+				{"UpsertKeyInvalidUTF8", "PATCH", "accounts(accountnumber='NEW%FF')", map[string]any{"name": "x"}, nil, 400, badCodeRequest, msg},
+				{"DeleteKeyNUL", "DELETE", "accounts(accountnumber='BAD-1%00')", nil, nil, 400, badCodeRequest, msg},
+				{"PutPropertyKeyNUL", "PUT", "accounts(accountnumber='BAD-1%00')/name", map[string]any{"value": "x"}, nil, 400, badCodeRequest, msg},
+				{"SegmentNUL", "GET", "acc%00ounts", nil, nil, 400, badCodeRequest, msg},
+				{"FilterContainsNUL", "GET", "accounts?$filter=contains(name,%27%00%27)", nil, nil, 400, badCodeRequest, msg},
+				{"FilterEqNUL", "GET", "accounts?$filter=" + badq("name eq 'Fixture") + "%00'", nil, nil, 400, badCodeRequest, msg},
+				{"FilterInvalidUTF8", "GET", "accounts?$filter=" + badq("name eq 'x") + "%FF'", nil, nil, 400, badCodeRequest, msg},
+				{"FilterCountNUL", "GET", "accounts/$count?$filter=contains(name,%27%00%27)", nil, nil, 400, badCodeRequest, msg},
+				{"FilterJSONEscapeNUL", "GET", "accounts?$filter=" + badq(`Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["\u0000"])`), nil, nil, 400, badCodeRequest, msg},
+				{"FilterRelatedNUL", "GET", "accounts?$filter=" + badq("primarycontactid/fullname eq '") + "%00'", nil, nil, 400, badCodeRequest, msg},
+				{"AliasNUL", "GET", "accounts?$filter=" + badq("name eq @p1") + "&@p1=%27%00%27", nil, nil, 400, badCodeRequest, msg},
+				{"KeyAliasNUL", "GET", "accounts(accountnumber=@k)?@k=%27BAD-1%00%27", nil, nil, 400, badCodeRequest, msg},
+				{"SkipTokenNUL", "GET", "accounts?$skiptoken=%00", nil, []string{"Prefer", "odata.maxpagesize=1"}, 400, badCodeRequest, msg},
+				{"ExpandFilterNUL", "GET", "accounts?$expand=" + badq("contact_customer_accounts($filter=lastname eq '") + "%00')", nil, nil, 400, badCodeRequest, msg},
+				{"BindNUL", "POST", "accounts", map[string]any{"name": "x", "parentaccountid@odata.bind": "/accounts(accountnumber='x%00')"}, nil, 400, badCodeRequest, bindMsg},
+				{"BindRawNUL", "POST", "accounts", map[string]any{"name": "x", "parentaccountid@odata.bind": "/accounts(accountnumber='x\u0000')"}, nil, 400, badCodeRequest, bindMsg},
+				{"BindInvalidUTF8", "POST", "accounts", map[string]any{"name": "x", "parentaccountid@odata.bind": "/accounts(accountnumber='x%FFy')"}, nil, 400, badCodeRequest, bindMsg},
+				{"BindUpdateNUL", "PATCH", acctURL, map[string]any{"name": "changed", "parentaccountid@odata.bind": "accounts(accountnumber='BAD-2%00')"}, nil, 400, badCodeRequest, bindMsg},
+				{"BindCollectionNUL", "POST", "accounts", map[string]any{"name": "x", "contact_customer_accounts@odata.bind": []any{"/contacts(firstname='Joe%00',emailaddress1='joe@example.com')"}}, nil, 400, badCodeRequest, bindMsg},
+				{"BindDeepInsertNUL", "POST", "contacts", map[string]any{"lastname": "x", "parentcustomerid_account": map[string]any{"name": "p", "parentaccountid@odata.bind": "/accounts(accountnumber='%00')"}}, nil, 400, badCodeRequest, bindMsg},
+				{"RefNUL", "PUT", acctURL + "/primarycontactid/$ref", map[string]any{"@odata.id": "contacts(firstname='Joe%00',emailaddress1='joe@example.com')"}, nil, 400, badCodeRequest, bindMsg},
+			})
 		})
 
 		t.Run("Limits", func(t *testing.T) {
