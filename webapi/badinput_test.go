@@ -416,6 +416,10 @@ func TestBadInput(t *testing.T) {
 				{"PostServiceDocument", "POST", "", "{}", nil, 405, "", "does not support http method 'POST'"},
 				{"PostWhoAmI", "POST", "WhoAmI", "{}", nil, 404, "", "No HTTP resource was found that matches the request URI"},
 				{"PostWhoAmIParens", "POST", "WhoAmI()", "{}", nil, 404, "", "No HTTP resource was found that matches the request URI"},
+				{"PatchWhoAmI", "PATCH", "WhoAmI", "{}", nil, 404, "", "No HTTP resource was found that matches the request URI"},
+				{"WhoAmIUnknownParameter", "GET", "WhoAmI(x=1)", nil, nil, 400, badCodeRequest, "The function 'WhoAmI' does not have a parameter named 'x'."},
+				{"WhoAmIUnnamedParameter", "GET", "WhoAmI('x')", nil, nil, 400, badCodeRequest, "does not take parameters"},
+				{"WhoAmIPath", "GET", "WhoAmI/UserId", nil, nil, 404, badCodeSegment, "No HTTP resource was found"},
 			})
 		})
 

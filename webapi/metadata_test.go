@@ -31,6 +31,14 @@ func TestServiceDocumentAndWhoAmI(t *testing.T) {
 			str(w, "@odata.context") != s.URL+"$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse" {
 			t.Errorf("WhoAmI = %v", w)
 		}
+		// A function without parameters may be called by its name alone
+		// (use-web-api-functions.md).
+		if w2 := s.must(http.StatusOK, "GET", "WhoAmI", nil).JSON(t); str(w2, "UserId") != meta.UserID.String() ||
+			str(w2, "@odata.context") != s.URL+"$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse" {
+			t.Errorf("WhoAmI without parentheses = %v", w2)
+		}
+		expectError(t, s.do("GET", "WhoAmI(x=1)", nil), http.StatusBadRequest, "0x80060888", "The function 'WhoAmI' does not have a parameter named 'x'.")
+		expectError(t, s.do("GET", "WhoAmI(1)", nil), http.StatusBadRequest, "0x80060888", "The function 'WhoAmI' does not take parameters")
 		expectError(t, s.do("POST", "WhoAmI", nil), http.StatusNotFound, "", "No HTTP resource was found that matches the request URI")
 		// Older versions of the URL work too.
 		s.must(http.StatusOK, "GET", strings.Replace(s.URL, "v9.2", "v9.1", 1)+"WhoAmI()", nil)
