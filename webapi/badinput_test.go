@@ -574,6 +574,34 @@ func TestBadInput(t *testing.T) {
 			})
 		})
 
+		// compose-http-requests-handle-errors.md: a JSON body must come
+		// with Content-Type: application/json.
+		t.Run("ContentType", func(t *testing.T) {
+			unsupported := "is not supported for this resource"
+			noType := "The request contains an entity body but no Content-Type header."
+			ct := func(v string) []string { return []string{"Content-Type", v} }
+			body := map[string]any{"name": "changed"}
+			s.runBadCases(t, records, []badCase{
+				{"CreateTextPlain", "POST", "accounts", body, ct("text/plain"), 415, badCodePayload, "The request entity's media type 'text/plain' is not supported for this resource."},
+				{"CreateTextPlainUTF8", "POST", "accounts", body, ct("text/plain; charset=utf-8"), 415, badCodePayload, "'text/plain'"},
+				{"CreateGarbage", "POST", "accounts", body, ct("garbage"), 415, badCodePayload, "The request entity's media type 'garbage' is not supported for this resource."},
+				{"CreateXML", "POST", "accounts", "<account><name>x</name></account>", ct("application/xml"), 415, badCodePayload, unsupported},
+				{"CreateForm", "POST", "accounts", "name=x", ct("application/x-www-form-urlencoded"), 415, badCodePayload, unsupported},
+				{"CreateLatin1", "POST", "accounts", body, ct("application/json; charset=iso-8859-1"), 415, badCodePayload, "charset 'iso-8859-1'"},
+				{"CreateNoContentType", "POST", "accounts", body, ct(""), 415, badCodePayload, noType},
+				{"UpdateTextPlain", "PATCH", acctURL, body, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"UpdateNoContentType", "PATCH", acctURL, body, ct(""), 415, badCodePayload, noType},
+				{"UpsertTextPlain", "PATCH", "accounts(accountnumber='NEW-CT')", body, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"UpsertNoContentType", "PATCH", "accounts(" + missing + ")", body, ct(""), 415, badCodePayload, noType},
+				{"PutPropertyTextPlain", "PUT", acctURL + "/name", map[string]any{"value": "changed"}, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"SetReferenceTextPlain", "PUT", acctURL + "/primarycontactid/$ref", map[string]any{"@odata.id": conURL}, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"AddReferenceNoContentType", "POST", acctURL + "/contact_customer_accounts/$ref", map[string]any{"@odata.id": conURL}, ct(""), 415, badCodePayload, noType},
+				{"CreateRelatedTextPlain", "POST", acctURL + "/contact_customer_accounts", map[string]any{"lastname": "x"}, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"CreateMultipleTextPlain", "POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+					map[string]any{"Targets": []any{map[string]any{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "x"}}}, ct("text/plain"), 415, badCodePayload, unsupported},
+			})
+		})
+
 		t.Run("Limits", func(t *testing.T) {
 			t.Run("BodyTooLarge", func(t *testing.T) {
 				s := s.withTB(t)

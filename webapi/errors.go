@@ -147,6 +147,12 @@ func errInvalidKey(t *eventual.Table) error {
 	return errBadRequest("The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.%[1]s'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource 'Microsoft.Dynamics.CRM.%[1]s'.", t.LogicalName)
 }
 
+// errMediaType is a request body in a format the Web API does not read.
+// Dataverse documents no code for it; the payload code is the closest.
+func errMediaType(format string, args ...any) error {
+	return eventual.Errorf(eventual.KindUnsupportedMediaType, eventual.CodeInvalidPayload, format, args...)
+}
+
 func errTooLarge(limit int64) error {
 	return eventual.Errorf(eventual.KindTooLarge, eventual.CodeInvalidPayload, "The request body is larger than the limit of %d bytes.", limit)
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -265,7 +266,8 @@ func (q *request) serve() error {
 	return q.route()
 }
 
-// readBody reads the request body within the size limit.
+// readBody reads the request body within the size limit. Every body but a
+// $batch's (multipart/mixed, checked by batch) must be JSON.
 func (q *request) readBody() ([]byte, error) {
 	limit := q.s.maxBody()
 	if q.r.ContentLength > limit {
@@ -279,7 +281,36 @@ func (q *request) readBody() ([]byte, error) {
 		}
 		return nil, errBadRequest("The request body could not be read: %v", err)
 	}
+	if len(body) > 0 && !(len(q.segs) > 0 && q.segs[0].Name == "$batch") {
+		if err := checkJSONContentType(q.r.Header.Get("Content-Type")); err != nil {
+			return nil, err
+		}
+	}
 	return body, nil
+}
+
+// checkJSONContentType accepts the media types of a JSON body: any
+// application/json with UTF-8 or no charset, whatever its OData parameters
+// (odata.metadata, odata.streaming, IEEE754Compatible, type=entry in $batch
+// parts). compose-http-requests-handle-errors.md: "Every request that
+// includes JSON data in the request body must include a Content-Type
+// header with a value of application/json"; a body without one, or of
+// another type, is a 415 as ASP.NET Web API gives it.
+func checkJSONContentType(ct string) error {
+	if strings.TrimSpace(ct) == "" {
+		return errMediaType("The request contains an entity body but no Content-Type header. The inferred media type 'application/octet-stream' is not supported for this resource.")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return errMediaType("The request entity's media type '%s' is not supported for this resource.", ct)
+	}
+	if mt != "application/json" {
+		return errMediaType("The request entity's media type '%s' is not supported for this resource.", mt)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return errMediaType("The request entity's charset '%s' is not supported for this resource; JSON bodies are read as UTF-8.", cs)
+	}
+	return nil
 }
 
 // header sets the headers every Web API response carries.
