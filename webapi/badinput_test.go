@@ -602,6 +602,35 @@ func TestBadInput(t *testing.T) {
 			})
 		})
 
+		// Metadata errors carry the message and code ODataLib gives for
+		// the type in question; 0x0 only where Dataverse documents it.
+		t.Run("Metadata", func(t *testing.T) {
+			const account = "EntityDefinitions(LogicalName='account')"
+			noProp := func(name, typ string) string {
+				return fmt.Sprintf("Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'.", name, typ)
+			}
+			notRelated := "is neither a base type nor a sub-type of the previously-specified type"
+			s.runBadCases(t, records, []badCase{
+				{"UnknownCastType", "GET", account + "/Attributes/Microsoft.Dynamics.CRM.NoSuchMetadata", nil, nil, 404, badCodeSegment, "Resource not found for the segment 'Microsoft.Dynamics.CRM.NoSuchMetadata'."},
+				{"UnknownCastTypeKeys", "GET", account + "/Keys/Microsoft.Dynamics.CRM.NoSuchMetadata", nil, nil, 404, badCodeSegment, "Microsoft.Dynamics.CRM.NoSuchMetadata"},
+				{"UnknownCastTypeSingle", "GET", account + "/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.NoSuchMetadata", nil, nil, 404, badCodeSegment, "Microsoft.Dynamics.CRM.NoSuchMetadata"},
+				{"CastToEntityType", "GET", account + "/Attributes/Microsoft.Dynamics.CRM.account", nil, nil, 404, badCodeSegment, "Microsoft.Dynamics.CRM.account"},
+				{"CastAttributesToKey", "GET", account + "/Attributes/Microsoft.Dynamics.CRM.EntityKeyMetadata", nil, nil, 400, badCodeRequest, notRelated},
+				{"CastKeysToAttribute", "GET", account + "/Keys/Microsoft.Dynamics.CRM.StringAttributeMetadata", nil, nil, 400, badCodeRequest, notRelated},
+				{"CastRelationshipsToEntity", "GET", account + "/ManyToOneRelationships/Microsoft.Dynamics.CRM.EntityMetadata", nil, nil, 400, badCodeRequest, notRelated},
+				{"SelectUnknownOnAttribute", "GET", account + "/Attributes(LogicalName='name')?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "AttributeMetadata")},
+				{"SelectUnknownOnCastAttribute", "GET", account + "/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "StringAttributeMetadata")},
+				{"SelectDerivedPropertyWithoutCast", "GET", account + "/Attributes?$select=MaxLength", nil, nil, 400, badCodeNoProp, noProp("MaxLength", "AttributeMetadata")},
+				{"SelectUnknownOnEntity", "GET", account + "?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "EntityMetadata")},
+				{"SelectUnknownOnEntities", "GET", "EntityDefinitions?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "EntityMetadata")},
+				{"SelectUnknownOnKey", "GET", account + "/Keys?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "EntityKeyMetadata")},
+				{"ExpandUnknown", "GET", account + "?$expand=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "EntityMetadata")},
+				{"ExpandSelectUnknown", "GET", account + "?$expand=" + badq("Attributes($select=NoSuch)"), nil, nil, 400, badCodeNoProp, noProp("NoSuch", "AttributeMetadata")},
+				{"FilterUnknown", "GET", account + "/Attributes?$filter=" + badq("NoSuch eq 'x'"), nil, nil, 400, badCodeNoProp, noProp("NoSuch", "AttributeMetadata")},
+				{"FilterUnknownOnRelationship", "GET", account + "/OneToManyRelationships?$filter=" + badq("NoSuch eq 'x'"), nil, nil, 400, badCodeNoProp, noProp("NoSuch", "OneToManyRelationshipMetadata")},
+			})
+		})
+
 		t.Run("Limits", func(t *testing.T) {
 			t.Run("BodyTooLarge", func(t *testing.T) {
 				s := s.withTB(t)

@@ -139,8 +139,19 @@ func errPayload(set, inner string) error {
 }
 
 func errNoProperty(t *eventual.Table, name string) error {
+	return errNoPropertyOn(t.LogicalName, name)
+}
+
+// errNoPropertyOn is ODataLib's error for an unknown property of a type of
+// the Microsoft.Dynamics.CRM namespace. Its code is the one error code
+// Dataverse gives as 0x0: the support article web-api-client-errors.md
+// (MicrosoftDocs/SupportArticles-docs) shows GET accounts?$select=Name
+// answering 400 {"code":"0x0","message":"Could not find a property named
+// 'Name' on type 'Microsoft.Dynamics.CRM.account'."}. No other error may
+// use CodeNone.
+func errNoPropertyOn(typ, name string) error {
 	return eventual.Errorf(eventual.KindInvalid, eventual.CodeNone,
-		"Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'.", name, t.LogicalName)
+		"Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'.", name, typ)
 }
 
 func errInvalidKey(t *eventual.Table) error {
