@@ -152,6 +152,31 @@ func TestBadInput(t *testing.T) {
 			})
 		})
 
+		// Unclean paths are answered where they are sent: never a
+		// redirect, which a client follows with a GET (net/http's ServeMux
+		// answered them with a 301 and a POST became a read).
+		t.Run("UncleanPath", func(t *testing.T) {
+			root := strings.TrimSuffix(s.URL, "/api/data/v9.2/")
+			empty := "The resource path has an empty segment."
+			body := map[string]any{"name": "changed"}
+			s.runBadCases(t, records, []badCase{
+				{"DoubleSlashGet", "GET", "/accounts", nil, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashPost", "POST", "/accounts", body, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashPatch", "PATCH", "/" + acctURL, body, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashUpsert", "PATCH", "/accounts(accountnumber='NEW-SL')", body, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashDelete", "DELETE", "/" + acctURL, nil, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashInside", "PUT", acctURL + "//name", map[string]any{"value": "changed"}, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashServiceRoot", "GET", "/", nil, nil, 400, badCodeRequest, empty},
+				{"DotSegment", "POST", "./accounts", body, nil, 404, badCodeSegment, "Resource not found for the segment '.'."},
+				{"DotDotSegment", "DELETE", "../v9.2/" + acctURL, nil, nil, 404, badCodeSegment, "Resource not found for the segment '..'."},
+				{"RootDoubleSlash", "POST", root + "//accounts", body, nil, 404, badCodeSegment, "No HTTP resource was found that matches the request URI"},
+				{"RootDoubleSlashAPI", "POST", root + "//api/data/v9.2/accounts", body, nil, 404, badCodeSegment, "No HTTP resource was found"},
+				{"DoubleSlashBeforeVersion", "PATCH", root + "/api/data//v9.2/" + acctURL, body, nil, 404, badCodeSegment, "No HTTP resource was found"},
+				{"NoSlashAfterData", "GET", root + "/api/data", nil, nil, 404, badCodeSegment, "No HTTP resource was found"},
+				{"HealthzPost", "POST", root + "/healthz", "{}", nil, 404, badCodeSegment, "No HTTP resource was found"},
+			})
+		})
+
 		t.Run("UnknownProperty", func(t *testing.T) {
 			s.runBadCases(t, records, []badCase{
 				{"Select", "GET", "accounts?$select=Name", nil, nil, 400, badCodeNoProp, badNoProperty("Name", "account")},

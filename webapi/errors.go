@@ -83,7 +83,12 @@ func trimHex(code string) string {
 // their cause and shown as a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	err = apiError(err)
-	status := StatusOf(err)
+	s.writeErrorStatus(w, r, StatusOf(err), err)
+}
+
+// writeErrorStatus writes an error response with a status that the error's
+// kind does not give (431 for headers over the limit).
+func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	if status == http.StatusNotModified {
 		h := w.Header()
 		h.Set("OData-Version", "4.0")

@@ -32,7 +32,15 @@ const (
 	DefaultMaxBodyBytes = 32 << 20
 	// DefaultMaxURLLength is Dataverse's URL limit, 32 KB.
 	DefaultMaxURLLength = 32 * 1024
+	// DefaultMaxHeaderBytes bounds the header fields of a request (names
+	// and values, the request line apart).
+	DefaultMaxHeaderBytes = 64 << 10
 )
+
+// headerSlack is how far past the URL and header limits net/http reads a
+// request head before it answers 431 itself, in plain text. Between the
+// limits and the slack the handler answers, with Dataverse's error body.
+const headerSlack = 1 << 20
 
 // Server is the Web API HTTP server.
 type Server struct {
@@ -48,6 +56,9 @@ type Server struct {
 	MaxBodyBytes int64
 	// MaxURLLength bounds request URLs (DefaultMaxURLLength).
 	MaxURLLength int
+	// MaxHeaderBytes bounds request header fields
+	// (DefaultMaxHeaderBytes).
+	MaxHeaderBytes int
 	// ChangeRetention is how long delta tokens stay valid
 	// (DefaultChangeRetention).
 	ChangeRetention time.Duration
@@ -64,14 +75,47 @@ func NewServer(in *instance.Instance, meta eventual.Meta) *Server {
 
 // Handler returns the server's HTTP handler: the Web API under
 // /api/data/v9.0/, v9.1/ and v9.2/, and the readiness probe /healthz.
+//
+// It routes on the path as sent. net/http's ServeMux cleans paths by
+// redirecting ("//accounts" and "/api/data/v9.2/./accounts" got a 301),
+// and clients follow a 301 with a GET, so a POST, PATCH or DELETE to an
+// unclean path was silently turned into a read. Here an unclean path is
+// an error with Dataverse's body, whatever the method: an empty segment
+// is a 400, "." and ".." are unknown segments (404), as Dataverse serves
+// no path but the one asked for.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.serveHealth)
-	mux.HandleFunc("/api/data/", s.serveAPI)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if n := headerBytes(r); n > s.maxHeader() {
+		s.writeErrorStatus(w, r, http.StatusRequestHeaderFieldsTooLarge, errBadRequest(
+			"The request header fields are larger than the limit of %d bytes.", s.maxHeader()))
+		return
+	}
+	switch p := r.URL.EscapedPath(); {
+	case p == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.serveHealth(w, r)
+	case strings.HasPrefix(p, "/api/data/"):
+		s.serveAPI(w, r)
+	default:
 		s.writeError(w, r, errNoResource(r.URL.String()))
-	})
-	return mux
+	}
+}
+
+// headerBytes is the size of a request's header fields as sent: each
+// "Name: value\r\n", the Host header included.
+func headerBytes(r *http.Request) int {
+	n := 0
+	if r.Host != "" {
+		n += len("Host: \r\n") + len(r.Host)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + len(": \r\n")
+		}
+	}
+	return n
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -93,12 +137,19 @@ func (s *Server) Listen(addr string) (string, error) {
 		return "", fmt.Errorf("webapi: listen %s: %w", addr, err)
 	}
 	s.listener = ln
+	// net/http answers some requests before any handler runs, in plain
+	// text: a malformed request line or header (400), a header block
+	// over MaxHeaderBytes (431), an unsupported Transfer-Encoding (501).
+	// Those cannot carry Dataverse's error body. MaxHeaderBytes is set
+	// well past the URL and header limits so that the handler, which does
+	// answer with the body, sees every request of a plausible size: 414
+	// for a long URL and 431 for large headers.
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    s.maxURL() + 64*1024,
+		MaxHeaderBytes:    s.maxURL() + s.maxHeader() + headerSlack,
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 	}
 	return "http://" + ln.Addr().String() + "/api/data/v9.2/", nil
@@ -131,6 +182,13 @@ func (s *Server) maxURL() int {
 		return s.MaxURLLength
 	}
 	return DefaultMaxURLLength
+}
+
+func (s *Server) maxHeader() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
 }
 
 func (s *Server) maxBody() int64 {
@@ -214,6 +272,10 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops record
 	}
 	if version == "" {
 		s.writeError(w, r, errNoResource(r.URL.String()))
+		return
+	}
+	if strings.HasPrefix(rest, "/") { // "/api/data/v9.2//accounts"
+		s.writeError(w, r, errBadRequest("The resource path has an empty segment."))
 		return
 	}
 	ctx := r.Context()
