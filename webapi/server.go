@@ -62,6 +62,10 @@ type Server struct {
 	// ChangeRetention is how long delta tokens stay valid
 	// (DefaultChangeRetention).
 	ChangeRetention time.Duration
+	// CORSOrigins lists the origins browser apps may call the Web API
+	// from (see CheckCORSOrigin; "*" allows any). None by default: no
+	// CORS headers are sent.
+	CORSOrigins []string
 
 	http     *http.Server
 	listener net.Listener
@@ -77,14 +81,20 @@ func NewServer(in *instance.Instance, meta eventual.Meta) *Server {
 // /api/data/v9.0/, v9.1/ and v9.2/, and the readiness probe /healthz.
 //
 // It routes on the path as sent. net/http's ServeMux cleans paths by
-// redirecting ("//accounts" and "/api/data/v9.2/./accounts" got a 301),
-// and clients follow a 301 with a GET, so a POST, PATCH or DELETE to an
-// unclean path was silently turned into a read. Here an unclean path is
+// redirecting ("//accounts" and "/api/data/v9.2/./accounts" got a 307
+// with an HTML body), and clients follow redirects, so a POST, PATCH or
+// DELETE was repeated at a URL they never asked for. Here an unclean path is
 // an error with Dataverse's body, whatever the method: an empty segment
 // is a 400, "." and ".." are unknown segments (404), as Dataverse serves
 // no path but the one asked for.
+//
+// With CORSOrigins set, it also answers CORS preflights (see withCORS).
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(s.serveHTTP)
+	h := http.Handler(http.HandlerFunc(s.serveHTTP))
+	if len(s.CORSOrigins) > 0 {
+		h = withCORS(s.CORSOrigins, h)
+	}
+	return h
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
