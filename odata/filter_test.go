@@ -3,6 +3,7 @@ package odata_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual/odata"
 )
@@ -66,6 +67,11 @@ func TestParseFilterErrors(t *testing.T) {
 		{"Account_Tasks/all()", "all() needs a lambda"},
 		{strings.Repeat("(", 100) + "a eq 1" + strings.Repeat(")", 100), "nesting depth"},
 		{strings.Repeat("a eq 1 or ", 3000) + "a eq 1", "more than"},
+		// NUL and invalid UTF-8 in literals, raw or as JSON escapes.
+		{"contains(name,'\x00')", "contains a NUL character or invalid UTF-8 at position 14"},
+		{"name eq 'a\xffb'", "contains a NUL character or invalid UTF-8 at position 8"},
+		{`Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["a","\u0000"])`, "contains a NUL character or invalid UTF-8"},
+		{"Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=[\"\xc0\xaf\"])", "contains a NUL character or invalid UTF-8"},
 	} {
 		_, err := odata.ParseFilter(tc.in)
 		if err == nil {
@@ -86,6 +92,7 @@ func FuzzParseFilter(f *testing.F) {
 		`Microsoft.Dynamics.CRM.In(PropertyName='a',PropertyValues=["x","y\"z"])`,
 		"Account_Tasks/any(t:t/subject eq 'x')", "createdon ge 2020-01-01T00:00:00.5+01:00",
 		"_x_value eq 00000000-0000-0000-0000-000000000001", "x eq -1.5e-3", "a eq @p1",
+		"contains(name,'\x00')", "name eq 'x\xffy'", `a eq "\u0000"`, `Microsoft.Dynamics.CRM.In(PropertyName='a',PropertyValues=["\u0000"])`,
 	} {
 		f.Add(s)
 	}
@@ -95,6 +102,9 @@ func FuzzParseFilter(f *testing.F) {
 			return
 		}
 		printed := n.String()
+		if strings.IndexByte(printed, 0) >= 0 || !utf8.ValidString(printed) {
+			t.Fatalf("ParseFilter(%q) accepted NUL or invalid UTF-8: %q", s, printed)
+		}
 		n2, err := odata.ParseFilter(printed)
 		if err != nil {
 			t.Fatalf("printed filter %q (from %q) does not parse: %v", printed, s, err)

@@ -274,6 +274,9 @@ func (l *lexer) scanQuoted() (Token, error) {
 				continue
 			}
 			l.pos++
+			if !validText(b.String()) {
+				return Token{}, l.errorf(start, errInvalidText)
+			}
 			return Token{Kind: TokString, Text: s[start:l.pos], Value: b.String(), Pos: start}, nil
 		}
 		b.WriteByte(c)
@@ -295,6 +298,10 @@ func (l *lexer) scanJSONString() (Token, error) {
 		switch c {
 		case '"':
 			l.pos++
+			// \u0000 decodes to NUL even when the URL holds none.
+			if !validText(b.String()) {
+				return Token{}, l.errorf(start, errInvalidText)
+			}
 			return Token{Kind: TokString, Text: s[start:l.pos], Value: b.String(), Pos: start}, nil
 		case '\\':
 			if l.pos+1 >= len(s) {
@@ -344,6 +351,38 @@ func (l *lexer) scanJSONString() (Token, error) {
 		}
 	}
 }
+
+// validText reports whether decoded URL text may reach a query: it must be
+// valid UTF-8 without NUL. Neither can be stored or compared faithfully
+// (PostgreSQL rejects NUL in text with SQLSTATE 22021, SQLite's C strings
+// end at it, and invalid UTF-8 is not a string at all), so the parser
+// refuses both wherever it decodes a path segment, a query option or a
+// string literal.
+func validText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// printable renders text for an error message: NUL and bytes that are not
+// UTF-8 are shown percent-encoded, as they were sent.
+func printable(s string) string {
+	if validText(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == 0 || (r == utf8.RuneError && size == 1) {
+			fmt.Fprintf(&b, "%%%02X", s[i])
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// errInvalidText is the message of a literal holding NUL or invalid UTF-8.
+const errInvalidText = "Syntax error: the string literal contains a NUL character or invalid UTF-8"
 
 // Quote returns s as an OData string literal.
 func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

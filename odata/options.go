@@ -80,7 +80,8 @@ var knownOptions = map[string]bool{
 
 // ParseOptions parses a raw query string. Option names are case-sensitive,
 // as in Dataverse; unknown $-options and repeated options are errors, other
-// parameters are ignored.
+// parameters are ignored. Names and values that decode to NUL or invalid
+// UTF-8 are errors, whatever the parameter.
 func ParseOptions(rawQuery string) (*Options, error) {
 	o := &Options{}
 	seen := map[string]bool{}
@@ -97,7 +98,10 @@ func ParseOptions(rawQuery string) (*Options, error) {
 		}
 		v, err := url.QueryUnescape(value)
 		if err != nil {
-			return nil, optErr("The value of query option '%s' is not correctly escaped.", n)
+			return nil, optErr("The value of query option '%s' is not correctly escaped.", printable(n))
+		}
+		if !validText(n) || !validText(v) {
+			return nil, optErr("The query option '%s' contains a NUL character or invalid UTF-8.", printable(n))
 		}
 		switch {
 		case strings.HasPrefix(n, "$"):

@@ -50,6 +50,12 @@ func TestParseOptionsErrors(t *testing.T) {
 		{"$count=yes", "not a valid count option"},
 		{"$filter=a eq", "Expression expected"},
 		{"$expand=" + strings.Repeat("a($expand=", 7) + "b" + strings.Repeat(")", 7), "nested more than"},
+		{"$filter=contains(name,'%00')", "The query option '$filter' contains a NUL character or invalid UTF-8."},
+		{"$filter=name%20eq%20'x%FFy'", "contains a NUL character or invalid UTF-8"},
+		{"$skiptoken=%00", "The query option '$skiptoken' contains a NUL character"},
+		{"@p1='%00'", "The query option '@p1' contains a NUL character"},
+		{"%24sel%00ect=name", "The query option '$sel%00ect' contains a NUL character"},
+		{"cachebuster=%FF", "contains a NUL character or invalid UTF-8"},
 	} {
 		_, err := odata.ParseOptions(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

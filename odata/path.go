@@ -62,7 +62,8 @@ const MaxPathSegments = 16
 // escaped form (as r.URL.EscapedPath() gives it): "accounts(<guid>)/name",
 // "contacts(firstname='Joe',emailaddress1='a%40b.c')". Slashes inside
 // quoted literals do not split segments, and percent-escapes are decoded
-// inside each segment, so %2F and %27 in key values are safe.
+// inside each segment, so %2F and %27 in key values are safe. A segment
+// that decodes to NUL or invalid UTF-8 is an error.
 func ParsePath(escaped string) ([]Segment, error) {
 	raw, err := splitSegments(escaped)
 	if err != nil {
@@ -75,7 +76,10 @@ func ParsePath(escaped string) ([]Segment, error) {
 	for _, r := range raw {
 		s, err := url.PathUnescape(r)
 		if err != nil {
-			return nil, &PathError{Msg: fmt.Sprintf("The resource path segment '%s' is not correctly escaped.", r)}
+			return nil, &PathError{Msg: fmt.Sprintf("The resource path segment '%s' is not correctly escaped.", printable(r))}
+		}
+		if !validText(s) {
+			return nil, &PathError{Msg: fmt.Sprintf("Bad Request - Error in query syntax: the resource path segment '%s' contains a NUL character or invalid UTF-8.", printable(s))}
 		}
 		seg, err := ParseSegment(s)
 		if err != nil {

@@ -3,6 +3,7 @@ package odata_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual/odata"
 )
@@ -48,6 +49,10 @@ func TestParsePathErrors(t *testing.T) {
 		"accounts(", "accounts(accountnumber='A1'", "accounts(accountnumber='A1')x",
 		"accounts(accountnumber=)", "accounts(a=1,2)", "accounts//name", "accounts(%zz)",
 		"accounts(accountnumber='abc)", ")", strings.Repeat("a/", 40),
+		// NUL and invalid UTF-8, escaped and raw, in keys and names.
+		"accounts(accountnumber='a%00b')", "accounts(accountnumber='x%FFy')", "accounts(accountnumber='a\x00b')",
+		"accounts(accountnumber='\xff')", "accounts(accountnumber=%27%C0%AF%27)", "acc%00ounts", "acc%FFounts",
+		"contacts(firstname='Joe',emailaddress1='a%00')", "f(p=@p1)/x%00",
 	} {
 		if segs, err := odata.ParsePath(in); err == nil {
 			t.Errorf("ParsePath(%q) = %v, want an error", in, segs)
@@ -60,6 +65,8 @@ func FuzzParsePath(f *testing.F) {
 		"accounts(5e3c0b7e-1f6a-4b43-9c1a-0c0e1d2f3a4b)/name", "contacts(firstname='Joe',emailaddress1='x')",
 		"accounts(accountnumber='A%2F1')/primarycontactid/$ref", "WhoAmI()", "f(p={'@odata.id':'contacts(1)'})",
 		"x(PropertyValues=[\"a\",1])",
+		"accounts(accountnumber='a%00b')", "accounts(accountnumber='x%FFy')", "accounts(accountnumber='a\x00b')",
+		"x(PropertyValues=[\"\\u0000\"])", "acc\xffounts",
 	} {
 		f.Add(s)
 	}
@@ -70,6 +77,9 @@ func FuzzParsePath(f *testing.F) {
 		}
 		for _, seg := range segs {
 			printed := seg.String()
+			if strings.IndexByte(printed, 0) >= 0 || !utf8.ValidString(printed) {
+				t.Fatalf("ParsePath(%q) accepted NUL or invalid UTF-8: %q", s, printed)
+			}
 			again, err := odata.ParseSegment(printed)
 			if err != nil {
 				t.Fatalf("segment %q printed as %q does not parse: %v", s, printed, err)

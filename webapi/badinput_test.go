@@ -113,6 +113,7 @@ const (
 	badCodeRange    = "0x8004431a" // value outside the valid range
 	badCodeLength   = "0x80044331" // length exceeded
 	badCodeNotFound = "0x80040217" // ObjectDoesNotExist
+	badCodeRequest  = "0x80060888" // malformed URL, key, option or filter
 )
 
 func badNoProperty(name, table string) string {
@@ -148,6 +149,31 @@ func TestBadInput(t *testing.T) {
 				{"PatchUnknownSegmentAfterKey", "PATCH", acctURL + "/nosuchproperty", map[string]any{"name": "changed"}, nil, 404, badCodeSegment, "Resource not found for the segment 'nosuchproperty'."},
 				{"PutUnknownSegmentAfterKey", "PUT", acctURL + "/nosuchproperty", map[string]any{"value": "changed"}, nil, 404, badCodeSegment, "Resource not found for the segment 'nosuchproperty'."},
 				{"UnknownSegmentAfterCollection", "GET", "accounts/nosuch", nil, nil, 404, badCodeSegment, "Resource not found for the segment 'nosuch'."},
+			})
+		})
+
+		// Unclean paths are answered where they are sent: never a
+		// redirect, which a client follows with a GET (net/http's ServeMux
+		// answered them with a 301 and a POST became a read).
+		t.Run("UncleanPath", func(t *testing.T) {
+			root := strings.TrimSuffix(s.URL, "/api/data/v9.2/")
+			empty := "The resource path has an empty segment."
+			body := map[string]any{"name": "changed"}
+			s.runBadCases(t, records, []badCase{
+				{"DoubleSlashGet", "GET", "/accounts", nil, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashPost", "POST", "/accounts", body, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashPatch", "PATCH", "/" + acctURL, body, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashUpsert", "PATCH", "/accounts(accountnumber='NEW-SL')", body, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashDelete", "DELETE", "/" + acctURL, nil, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashInside", "PUT", acctURL + "//name", map[string]any{"value": "changed"}, nil, 400, badCodeRequest, empty},
+				{"DoubleSlashServiceRoot", "GET", "/", nil, nil, 400, badCodeRequest, empty},
+				{"DotSegment", "POST", "./accounts", body, nil, 404, badCodeSegment, "Resource not found for the segment '.'."},
+				{"DotDotSegment", "DELETE", "../v9.2/" + acctURL, nil, nil, 404, badCodeSegment, "Resource not found for the segment '..'."},
+				{"RootDoubleSlash", "POST", root + "//accounts", body, nil, 404, badCodeSegment, "No HTTP resource was found that matches the request URI"},
+				{"RootDoubleSlashAPI", "POST", root + "//api/data/v9.2/accounts", body, nil, 404, badCodeSegment, "No HTTP resource was found"},
+				{"DoubleSlashBeforeVersion", "PATCH", root + "/api/data//v9.2/" + acctURL, body, nil, 404, badCodeSegment, "No HTTP resource was found"},
+				{"NoSlashAfterData", "GET", root + "/api/data", nil, nil, 404, badCodeSegment, "No HTTP resource was found"},
+				{"HealthzPost", "POST", root + "/healthz", "{}", nil, 404, badCodeSegment, "No HTTP resource was found"},
 			})
 		})
 
@@ -415,6 +441,10 @@ func TestBadInput(t *testing.T) {
 				{"PostServiceDocument", "POST", "", "{}", nil, 405, "", "does not support http method 'POST'"},
 				{"PostWhoAmI", "POST", "WhoAmI", "{}", nil, 404, "", "No HTTP resource was found that matches the request URI"},
 				{"PostWhoAmIParens", "POST", "WhoAmI()", "{}", nil, 404, "", "No HTTP resource was found that matches the request URI"},
+				{"PatchWhoAmI", "PATCH", "WhoAmI", "{}", nil, 404, "", "No HTTP resource was found that matches the request URI"},
+				{"WhoAmIUnknownParameter", "GET", "WhoAmI(x=1)", nil, nil, 400, badCodeRequest, "The function 'WhoAmI' does not have a parameter named 'x'."},
+				{"WhoAmIUnnamedParameter", "GET", "WhoAmI('x')", nil, nil, 400, badCodeRequest, "does not take parameters"},
+				{"WhoAmIPath", "GET", "WhoAmI/UserId", nil, nil, 404, badCodeSegment, "No HTTP resource was found"},
 			})
 		})
 
@@ -528,6 +558,102 @@ func TestBadInput(t *testing.T) {
 				badCase{"SingleRecord", "GET", acctURL + "?$skiptoken=" + url.QueryEscape(token), nil, nil, 400, "", "$skiptoken"},
 			)
 			s.runBadCases(t, records, cases)
+		})
+
+		// NUL and invalid UTF-8 decoded from a URL, in keys, $filter
+		// literals, aliases, tokens and bind URLs, are refused before the
+		// store sees them: PostgreSQL rejects NUL in text (SQLSTATE 22021,
+		// a 500) and SQLite's C strings end at it (contains(name,'%00')
+		// matched every row).
+		t.Run("NULAndInvalidUTF8", func(t *testing.T) {
+			msg := "contains a NUL character or invalid UTF-8"
+			bindMsg := "is not a valid entity reference URL"
+			s.runBadCases(t, records, []badCase{
+				{"KeyNUL", "GET", "accounts(accountnumber='BAD-1%00')", nil, nil, 400, badCodeRequest, msg},
+				{"KeyNULMiddle", "GET", "accounts(accountnumber='a%00b')", nil, nil, 400, badCodeRequest, msg},
+				{"KeyInvalidUTF8", "GET", "accounts(accountnumber='x%FFy')", nil, nil, 400, badCodeRequest, msg},
+				{"KeyOverlongUTF8", "GET", "accounts(accountnumber='%C0%AF')", nil, nil, 400, badCodeRequest, msg},
+				{"CompositeKeyNUL", "GET", "contacts(firstname='Joe%00',emailaddress1='joe@example.com')", nil, nil, 400, badCodeRequest, msg},
+				{"UpsertKeyNUL", "PATCH", "accounts(accountnumber='NEW%00')", map[string]any{"name": "x"}, nil, 400, badCodeRequest, msg},
+				{"UpsertKeyInvalidUTF8", "PATCH", "accounts(accountnumber='NEW%FF')", map[string]any{"name": "x"}, nil, 400, badCodeRequest, msg},
+				{"DeleteKeyNUL", "DELETE", "accounts(accountnumber='BAD-1%00')", nil, nil, 400, badCodeRequest, msg},
+				{"PutPropertyKeyNUL", "PUT", "accounts(accountnumber='BAD-1%00')/name", map[string]any{"value": "x"}, nil, 400, badCodeRequest, msg},
+				{"SegmentNUL", "GET", "acc%00ounts", nil, nil, 400, badCodeRequest, msg},
+				{"FilterContainsNUL", "GET", "accounts?$filter=contains(name,%27%00%27)", nil, nil, 400, badCodeRequest, msg},
+				{"FilterEqNUL", "GET", "accounts?$filter=" + badq("name eq 'Fixture") + "%00'", nil, nil, 400, badCodeRequest, msg},
+				{"FilterInvalidUTF8", "GET", "accounts?$filter=" + badq("name eq 'x") + "%FF'", nil, nil, 400, badCodeRequest, msg},
+				{"FilterCountNUL", "GET", "accounts/$count?$filter=contains(name,%27%00%27)", nil, nil, 400, badCodeRequest, msg},
+				{"FilterJSONEscapeNUL", "GET", "accounts?$filter=" + badq(`Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["\u0000"])`), nil, nil, 400, badCodeRequest, msg},
+				{"FilterRelatedNUL", "GET", "accounts?$filter=" + badq("primarycontactid/fullname eq '") + "%00'", nil, nil, 400, badCodeRequest, msg},
+				{"AliasNUL", "GET", "accounts?$filter=" + badq("name eq @p1") + "&@p1=%27%00%27", nil, nil, 400, badCodeRequest, msg},
+				{"KeyAliasNUL", "GET", "accounts(accountnumber=@k)?@k=%27BAD-1%00%27", nil, nil, 400, badCodeRequest, msg},
+				{"SkipTokenNUL", "GET", "accounts?$skiptoken=%00", nil, []string{"Prefer", "odata.maxpagesize=1"}, 400, badCodeRequest, msg},
+				{"ExpandFilterNUL", "GET", "accounts?$expand=" + badq("contact_customer_accounts($filter=lastname eq '") + "%00')", nil, nil, 400, badCodeRequest, msg},
+				{"BindNUL", "POST", "accounts", map[string]any{"name": "x", "parentaccountid@odata.bind": "/accounts(accountnumber='x%00')"}, nil, 400, badCodeRequest, bindMsg},
+				{"BindRawNUL", "POST", "accounts", map[string]any{"name": "x", "parentaccountid@odata.bind": "/accounts(accountnumber='x\u0000')"}, nil, 400, badCodeRequest, bindMsg},
+				{"BindInvalidUTF8", "POST", "accounts", map[string]any{"name": "x", "parentaccountid@odata.bind": "/accounts(accountnumber='x%FFy')"}, nil, 400, badCodeRequest, bindMsg},
+				{"BindUpdateNUL", "PATCH", acctURL, map[string]any{"name": "changed", "parentaccountid@odata.bind": "accounts(accountnumber='BAD-2%00')"}, nil, 400, badCodeRequest, bindMsg},
+				{"BindCollectionNUL", "POST", "accounts", map[string]any{"name": "x", "contact_customer_accounts@odata.bind": []any{"/contacts(firstname='Joe%00',emailaddress1='joe@example.com')"}}, nil, 400, badCodeRequest, bindMsg},
+				{"BindDeepInsertNUL", "POST", "contacts", map[string]any{"lastname": "x", "parentcustomerid_account": map[string]any{"name": "p", "parentaccountid@odata.bind": "/accounts(accountnumber='%00')"}}, nil, 400, badCodeRequest, bindMsg},
+				{"RefNUL", "PUT", acctURL + "/primarycontactid/$ref", map[string]any{"@odata.id": "contacts(firstname='Joe%00',emailaddress1='joe@example.com')"}, nil, 400, badCodeRequest, bindMsg},
+			})
+		})
+
+		// compose-http-requests-handle-errors.md: a JSON body must come
+		// with Content-Type: application/json.
+		t.Run("ContentType", func(t *testing.T) {
+			unsupported := "is not supported for this resource"
+			noType := "The request contains an entity body but no Content-Type header."
+			ct := func(v string) []string { return []string{"Content-Type", v} }
+			body := map[string]any{"name": "changed"}
+			s.runBadCases(t, records, []badCase{
+				{"CreateTextPlain", "POST", "accounts", body, ct("text/plain"), 415, badCodePayload, "The request entity's media type 'text/plain' is not supported for this resource."},
+				{"CreateTextPlainUTF8", "POST", "accounts", body, ct("text/plain; charset=utf-8"), 415, badCodePayload, "'text/plain'"},
+				{"CreateGarbage", "POST", "accounts", body, ct("garbage"), 415, badCodePayload, "The request entity's media type 'garbage' is not supported for this resource."},
+				{"CreateXML", "POST", "accounts", "<account><name>x</name></account>", ct("application/xml"), 415, badCodePayload, unsupported},
+				{"CreateForm", "POST", "accounts", "name=x", ct("application/x-www-form-urlencoded"), 415, badCodePayload, unsupported},
+				{"CreateLatin1", "POST", "accounts", body, ct("application/json; charset=iso-8859-1"), 415, badCodePayload, "charset 'iso-8859-1'"},
+				{"CreateNoContentType", "POST", "accounts", body, ct(""), 415, badCodePayload, noType},
+				{"UpdateTextPlain", "PATCH", acctURL, body, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"UpdateNoContentType", "PATCH", acctURL, body, ct(""), 415, badCodePayload, noType},
+				{"UpsertTextPlain", "PATCH", "accounts(accountnumber='NEW-CT')", body, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"UpsertNoContentType", "PATCH", "accounts(" + missing + ")", body, ct(""), 415, badCodePayload, noType},
+				{"PutPropertyTextPlain", "PUT", acctURL + "/name", map[string]any{"value": "changed"}, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"SetReferenceTextPlain", "PUT", acctURL + "/primarycontactid/$ref", map[string]any{"@odata.id": conURL}, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"AddReferenceNoContentType", "POST", acctURL + "/contact_customer_accounts/$ref", map[string]any{"@odata.id": conURL}, ct(""), 415, badCodePayload, noType},
+				{"CreateRelatedTextPlain", "POST", acctURL + "/contact_customer_accounts", map[string]any{"lastname": "x"}, ct("text/plain"), 415, badCodePayload, unsupported},
+				{"CreateMultipleTextPlain", "POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+					map[string]any{"Targets": []any{map[string]any{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "x"}}}, ct("text/plain"), 415, badCodePayload, unsupported},
+			})
+		})
+
+		// Metadata errors carry the message and code ODataLib gives for
+		// the type in question; 0x0 only where Dataverse documents it.
+		t.Run("Metadata", func(t *testing.T) {
+			const account = "EntityDefinitions(LogicalName='account')"
+			noProp := func(name, typ string) string {
+				return fmt.Sprintf("Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'.", name, typ)
+			}
+			notRelated := "is neither a base type nor a sub-type of the previously-specified type"
+			s.runBadCases(t, records, []badCase{
+				{"UnknownCastType", "GET", account + "/Attributes/Microsoft.Dynamics.CRM.NoSuchMetadata", nil, nil, 404, badCodeSegment, "Resource not found for the segment 'Microsoft.Dynamics.CRM.NoSuchMetadata'."},
+				{"UnknownCastTypeKeys", "GET", account + "/Keys/Microsoft.Dynamics.CRM.NoSuchMetadata", nil, nil, 404, badCodeSegment, "Microsoft.Dynamics.CRM.NoSuchMetadata"},
+				{"UnknownCastTypeSingle", "GET", account + "/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.NoSuchMetadata", nil, nil, 404, badCodeSegment, "Microsoft.Dynamics.CRM.NoSuchMetadata"},
+				{"CastToEntityType", "GET", account + "/Attributes/Microsoft.Dynamics.CRM.account", nil, nil, 404, badCodeSegment, "Microsoft.Dynamics.CRM.account"},
+				{"CastAttributesToKey", "GET", account + "/Attributes/Microsoft.Dynamics.CRM.EntityKeyMetadata", nil, nil, 400, badCodeRequest, notRelated},
+				{"CastKeysToAttribute", "GET", account + "/Keys/Microsoft.Dynamics.CRM.StringAttributeMetadata", nil, nil, 400, badCodeRequest, notRelated},
+				{"CastRelationshipsToEntity", "GET", account + "/ManyToOneRelationships/Microsoft.Dynamics.CRM.EntityMetadata", nil, nil, 400, badCodeRequest, notRelated},
+				{"SelectUnknownOnAttribute", "GET", account + "/Attributes(LogicalName='name')?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "AttributeMetadata")},
+				{"SelectUnknownOnCastAttribute", "GET", account + "/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "StringAttributeMetadata")},
+				{"SelectDerivedPropertyWithoutCast", "GET", account + "/Attributes?$select=MaxLength", nil, nil, 400, badCodeNoProp, noProp("MaxLength", "AttributeMetadata")},
+				{"SelectUnknownOnEntity", "GET", account + "?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "EntityMetadata")},
+				{"SelectUnknownOnEntities", "GET", "EntityDefinitions?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "EntityMetadata")},
+				{"SelectUnknownOnKey", "GET", account + "/Keys?$select=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "EntityKeyMetadata")},
+				{"ExpandUnknown", "GET", account + "?$expand=NoSuch", nil, nil, 400, badCodeNoProp, noProp("NoSuch", "EntityMetadata")},
+				{"ExpandSelectUnknown", "GET", account + "?$expand=" + badq("Attributes($select=NoSuch)"), nil, nil, 400, badCodeNoProp, noProp("NoSuch", "AttributeMetadata")},
+				{"FilterUnknown", "GET", account + "/Attributes?$filter=" + badq("NoSuch eq 'x'"), nil, nil, 400, badCodeNoProp, noProp("NoSuch", "AttributeMetadata")},
+				{"FilterUnknownOnRelationship", "GET", account + "/OneToManyRelationships?$filter=" + badq("NoSuch eq 'x'"), nil, nil, 400, badCodeNoProp, noProp("NoSuch", "OneToManyRelationshipMetadata")},
+			})
 		})
 
 		t.Run("Limits", func(t *testing.T) {

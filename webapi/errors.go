@@ -83,7 +83,12 @@ func trimHex(code string) string {
 // their cause and shown as a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	err = apiError(err)
-	status := StatusOf(err)
+	s.writeErrorStatus(w, r, StatusOf(err), err)
+}
+
+// writeErrorStatus writes an error response with a status that the error's
+// kind does not give (431 for headers over the limit).
+func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	if status == http.StatusNotModified {
 		h := w.Header()
 		h.Set("OData-Version", "4.0")
@@ -139,12 +144,29 @@ func errPayload(set, inner string) error {
 }
 
 func errNoProperty(t *eventual.Table, name string) error {
+	return errNoPropertyOn(t.LogicalName, name)
+}
+
+// errNoPropertyOn is ODataLib's error for an unknown property of a type of
+// the Microsoft.Dynamics.CRM namespace. Its code is the one error code
+// Dataverse gives as 0x0: the support article web-api-client-errors.md
+// (MicrosoftDocs/SupportArticles-docs) shows GET accounts?$select=Name
+// answering 400 {"code":"0x0","message":"Could not find a property named
+// 'Name' on type 'Microsoft.Dynamics.CRM.account'."}. No other error may
+// use CodeNone.
+func errNoPropertyOn(typ, name string) error {
 	return eventual.Errorf(eventual.KindInvalid, eventual.CodeNone,
-		"Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'.", name, t.LogicalName)
+		"Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'.", name, typ)
 }
 
 func errInvalidKey(t *eventual.Table) error {
 	return errBadRequest("The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.%[1]s'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource 'Microsoft.Dynamics.CRM.%[1]s'.", t.LogicalName)
+}
+
+// errMediaType is a request body in a format the Web API does not read.
+// Dataverse documents no code for it; the payload code is the closest.
+func errMediaType(format string, args ...any) error {
+	return eventual.Errorf(eventual.KindUnsupportedMediaType, eventual.CodeInvalidPayload, format, args...)
 }
 
 func errTooLarge(limit int64) error {

@@ -108,7 +108,7 @@ func (r *response) ErrorCode(tb testing.TB) (code, message string) {
 
 // do sends a request. path is relative to the service root unless it is
 // absolute; body may be a string (sent as is) or a value (sent as JSON);
-// headers are name, value pairs.
+// headers are name, value pairs (a Content-Type of "" removes the header).
 func (s *testServer) do(method, path string, body any, headers ...string) *response {
 	s.tb.Helper()
 	var rd io.Reader
@@ -141,6 +141,10 @@ func (s *testServer) do(method, path string, body any, headers ...string) *respo
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		if http.CanonicalHeaderKey(headers[i]) == "Content-Type" {
+			if headers[i+1] == "" { // "" sends the body without one
+				req.Header.Del(headers[i])
+				continue
+			}
 			req.Header.Set(headers[i], headers[i+1])
 			continue
 		}

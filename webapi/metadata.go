@@ -244,10 +244,11 @@ var metadataTypes = map[eventual.ColumnType]string{
 
 func attributeMetadata(t *eventual.Table, c *eventual.Column) obj {
 	typ := attributeTypes[c.Type]
+	metaType := metadataTypes[c.Type]
 	if c.LogicalName == "statecode" {
-		typ = [2]string{"State", "StateType"}
+		typ, metaType = [2]string{"State", "StateType"}, "StateAttributeMetadata"
 	} else if c.LogicalName == "statuscode" {
-		typ = [2]string{"Status", "StatusType"}
+		typ, metaType = [2]string{"Status", "StatusType"}, "StatusAttributeMetadata"
 	}
 	id := eventual.MetadataIDFor("column", t.LogicalName+"."+c.LogicalName)
 	required := "None"
@@ -255,11 +256,15 @@ func attributeMetadata(t *eventual.Table, c *eventual.Column) obj {
 		required = "SystemRequired"
 	}
 	o := obj{
-		{"@odata.type", "#Microsoft.Dynamics.CRM." + metadataTypes[c.Type]},
+		{"@odata.type", "#Microsoft.Dynamics.CRM." + metaType},
 		{"MetadataId", id},
 		{"LogicalName", c.LogicalName},
 		{"SchemaName", c.SchemaName},
 		{"EntityLogicalName", t.LogicalName},
+		// AttributeOf names the column a virtual column belongs to
+		// (primarycontactidname of primarycontactid); the schema has no
+		// virtual columns.
+		{"AttributeOf", nil},
 		{"AttributeType", typ[0]},
 		{"AttributeTypeName", obj{{"Value", typ[1]}}},
 		{"IsPrimaryId", c.LogicalName == t.PrimaryIDAttribute},
@@ -269,8 +274,12 @@ func attributeMetadata(t *eventual.Table, c *eventual.Column) obj {
 		{"IsValidForUpdate", !c.System && !c.Computed},
 		{"IsValidForRead", true},
 		{"IsValidODataAttribute", true},
+		{"IsLogical", false},
+		{"IsSecured", false},
+		{"IsManaged", !t.IsCustom},
 		{"RequiredLevel", obj{{"Value", required}, {"CanBeChanged", false}, {"ManagedPropertyLogicalName", "canmodifyrequirementlevelsettings"}}},
 		{"DisplayName", label(c.DisplayName, eventual.MetadataIDFor("label", t.LogicalName+"."+c.LogicalName))},
+		{"Description", obj{{"LocalizedLabels", []any{}}, {"UserLocalizedLabel", nil}}},
 	}
 	switch c.Type {
 	case eventual.TypeString, eventual.TypeMemo:
@@ -357,8 +366,92 @@ func nilIfEmpty(s string) any {
 	return s
 }
 
-// metaCollections are the expandable collections of an entity definition.
-var metaCollections = []string{"Attributes", "Keys", "ManyToOneRelationships", "OneToManyRelationships"}
+// metaCollections are the expandable collections of an entity definition,
+// with the type of their items.
+var metaCollections = map[string]string{
+	"Attributes":             "AttributeMetadata",
+	"Keys":                   "EntityKeyMetadata",
+	"ManyToOneRelationships": "OneToManyRelationshipMetadata",
+	"OneToManyRelationships": "OneToManyRelationshipMetadata",
+}
+
+// metadataBaseTypes maps the metadata types of the Microsoft.Dynamics.CRM
+// namespace that URLs may cast to onto their base types, as the CSDL
+// declares them.
+var metadataBaseTypes = map[string]string{
+	"MetadataBase":                         "",
+	"EntityMetadata":                       "MetadataBase",
+	"EntityKeyMetadata":                    "MetadataBase",
+	"RelationshipMetadataBase":             "MetadataBase",
+	"OneToManyRelationshipMetadata":        "RelationshipMetadataBase",
+	"ManyToManyRelationshipMetadata":       "RelationshipMetadataBase",
+	"AttributeMetadata":                    "MetadataBase",
+	"BigIntAttributeMetadata":              "AttributeMetadata",
+	"BooleanAttributeMetadata":             "AttributeMetadata",
+	"DateTimeAttributeMetadata":            "AttributeMetadata",
+	"DecimalAttributeMetadata":             "AttributeMetadata",
+	"DoubleAttributeMetadata":              "AttributeMetadata",
+	"FileAttributeMetadata":                "AttributeMetadata",
+	"ImageAttributeMetadata":               "AttributeMetadata",
+	"IntegerAttributeMetadata":             "AttributeMetadata",
+	"LookupAttributeMetadata":              "AttributeMetadata",
+	"ManagedPropertyAttributeMetadata":     "AttributeMetadata",
+	"MemoAttributeMetadata":                "AttributeMetadata",
+	"MoneyAttributeMetadata":               "AttributeMetadata",
+	"StringAttributeMetadata":              "AttributeMetadata",
+	"UniqueIdentifierAttributeMetadata":    "AttributeMetadata",
+	"EnumAttributeMetadata":                "AttributeMetadata",
+	"EntityNameAttributeMetadata":          "EnumAttributeMetadata",
+	"MultiSelectPicklistAttributeMetadata": "EnumAttributeMetadata",
+	"PicklistAttributeMetadata":            "EnumAttributeMetadata",
+	"StateAttributeMetadata":               "EnumAttributeMetadata",
+	"StatusAttributeMetadata":              "EnumAttributeMetadata",
+}
+
+// isMetadataType reports whether metadata type typ is base or derives
+// from it.
+func isMetadataType(typ, base string) bool {
+	for t := typ; t != ""; t = metadataBaseTypes[t] {
+		if t == base {
+			return true
+		}
+	}
+	return false
+}
+
+// metaItemType is the type of a metadata item: its @odata.type, or the
+// declared type of its collection.
+func metaItemType(o obj, declared string) string {
+	if v, ok := o.get("@odata.type"); ok {
+		if s, ok := v.(string); ok {
+			return strings.TrimPrefix(s, "#Microsoft.Dynamics.CRM.")
+		}
+	}
+	return declared
+}
+
+// castMeta applies a type cast segment (Microsoft.Dynamics.CRM.X) to a
+// collection of metadata items of the declared type: it keeps the items of
+// type X or derived from it and returns the type the items now have.
+func castMeta(coll []obj, declared, segment string) ([]obj, string, error) {
+	cast := strings.TrimPrefix(segment, "Microsoft.Dynamics.CRM.")
+	if _, known := metadataBaseTypes[cast]; !known {
+		return nil, "", errSegment(segment)
+	}
+	if !isMetadataType(cast, declared) && !isMetadataType(declared, cast) {
+		return nil, "", errBadRequest("The type 'Microsoft.Dynamics.CRM.%s' specified in the URI is neither a base type nor a sub-type of the previously-specified type 'Microsoft.Dynamics.CRM.%s'.", cast, declared)
+	}
+	kept := []obj{}
+	for _, o := range coll {
+		if isMetadataType(metaItemType(o, declared), cast) {
+			kept = append(kept, o)
+		}
+	}
+	if isMetadataType(declared, cast) {
+		return kept, declared, nil // a cast to a base type keeps every item
+	}
+	return kept, cast, nil
+}
 
 func metaCollection(t *eventual.Table, name string) ([]obj, bool) {
 	var out []obj
@@ -406,7 +499,7 @@ func (q *request) entityDefinitions() error {
 		for _, tt := range q.s.Schema.Tables() {
 			items = append(items, entityMetadata(tt))
 		}
-		return q.writeMetaCollection(contextBase, items, func(o obj) (obj, error) {
+		return q.writeMetaCollection(contextBase, "EntityMetadata", items, func(o obj) (obj, error) {
 			tt := q.s.Schema.Table(o[1].v.(string))
 			return q.expandMeta(tt, o, q.opts.Expand)
 		})
@@ -417,26 +510,20 @@ func (q *request) entityDefinitions() error {
 		if err != nil {
 			return err
 		}
-		return q.writeMetaEntity(contextBase+selectSuffix(q.opts.Select)+"/$entity", o)
+		return q.writeMetaEntity(contextBase+selectSuffix(q.opts.Select)+"/$entity", "EntityMetadata", o)
 	}
 	coll, ok := metaCollection(t, segs[1].Name)
 	if !ok {
 		return errSegment(segs[1].Name)
 	}
+	typ := metaCollections[segs[1].Name]
 	rest := segs[2:]
-	var cast string
 	if len(rest) > 0 && strings.HasPrefix(rest[len(rest)-1].Name, "Microsoft.Dynamics.CRM.") && !rest[len(rest)-1].Parens {
-		cast = strings.TrimPrefix(rest[len(rest)-1].Name, "Microsoft.Dynamics.CRM.")
-		rest = rest[:len(rest)-1]
-	}
-	if cast != "" {
-		var kept []obj
-		for _, o := range coll {
-			if v, ok := o.get("@odata.type"); !ok || v == "#Microsoft.Dynamics.CRM."+cast {
-				kept = append(kept, o)
-			}
+		var err error
+		if coll, typ, err = castMeta(coll, typ, rest[len(rest)-1].Name); err != nil {
+			return err
 		}
-		coll = kept
+		rest = rest[:len(rest)-1]
 	}
 	ctx := contextBase + keyText + "/" + segs[1].Name
 	if segs[1].Parens {
@@ -448,12 +535,12 @@ func (q *request) entityDefinitions() error {
 		if len(rest) > 0 {
 			return errSegment(rest[0].Name)
 		}
-		return q.writeMetaEntity(ctx+selectSuffix(q.opts.Select)+"/$entity", item)
+		return q.writeMetaEntity(ctx+selectSuffix(q.opts.Select)+"/$entity", typ, item)
 	}
 	if len(rest) > 0 {
 		return errSegment(rest[0].Name)
 	}
-	return q.writeMetaCollection(ctx, coll, nil)
+	return q.writeMetaCollection(ctx, typ, coll, nil)
 }
 
 func selectSuffix(items []string) string {
@@ -515,12 +602,16 @@ func (q *request) expandMeta(t *eventual.Table, o obj, items []odata.ExpandItem)
 	for _, it := range items {
 		coll, ok := metaCollection(t, it.Path)
 		if !ok {
-			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeNone, "Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.EntityMetadata'.", it.Path)
+			return nil, errNoPropertyOn("EntityMetadata", it.Path)
 		}
+		typ := metaCollections[it.Path]
 		var arr []any
 		for _, c := range coll {
+			if err := checkMetaSelect(c, typ, it.Options.Select); err != nil {
+				return nil, err
+			}
 			if it.Options.Filter != nil {
-				ok, err := evalMeta(c, it.Options.Filter)
+				ok, err := evalMeta(c, typ, it.Options.Filter)
 				if err != nil {
 					return nil, err
 				}
@@ -558,25 +649,23 @@ func selectMeta(o obj, sel []string) obj {
 	return out
 }
 
-func (q *request) checkMetaSelect(o obj) error {
-	for _, s := range q.opts.Select {
-		if _, ok := o.get(s); !ok {
-			isColl := false
-			for _, c := range metaCollections {
-				if c == s {
-					isColl = true
-				}
-			}
-			if !isColl {
-				return eventual.Errorf(eventual.KindInvalid, eventual.CodeNone, "Could not find a property named '%s' on the metadata type.", s)
-			}
+// checkMetaSelect checks that a metadata item of type typ has the selected
+// properties (an entity definition's collections count).
+func checkMetaSelect(o obj, typ string, sel []string) error {
+	for _, s := range sel {
+		if _, ok := o.get(s); ok {
+			continue
 		}
+		if _, isColl := metaCollections[s]; isColl && typ == "EntityMetadata" {
+			continue
+		}
+		return errNoPropertyOn(typ, s)
 	}
 	return nil
 }
 
-func (q *request) writeMetaEntity(context string, o obj) error {
-	if err := q.checkMetaSelect(o); err != nil {
+func (q *request) writeMetaEntity(context, typ string, o obj) error {
+	if err := checkMetaSelect(o, typ, q.opts.Select); err != nil {
 		return err
 	}
 	out := append(obj{{"@odata.context", context}}, selectMeta(o, keepExpanded(q.opts.Select, q.opts.Expand))...)
@@ -594,20 +683,20 @@ func keepExpanded(sel []string, exp []odata.ExpandItem) []string {
 	return out
 }
 
-func (q *request) writeMetaCollection(context string, items []obj, expand func(obj) (obj, error)) error {
+func (q *request) writeMetaCollection(context, typ string, items []obj, expand func(obj) (obj, error)) error {
 	var arr []any
 	for _, o := range items {
+		if err := checkMetaSelect(o, typ, q.opts.Select); err != nil {
+			return err
+		}
 		if q.opts.Filter != nil {
-			ok, err := evalMeta(o, q.opts.Filter)
+			ok, err := evalMeta(o, typ, q.opts.Filter)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue
 			}
-		}
-		if err := q.checkMetaSelect(o); err != nil {
-			return err
 		}
 		if expand != nil {
 			var err error
@@ -624,17 +713,17 @@ func (q *request) writeMetaCollection(context string, items []obj, expand func(o
 }
 
 // evalMeta evaluates a simple $filter (comparisons of properties with
-// literals, and, or, not) on a metadata item.
-func evalMeta(o obj, n odata.Node) (bool, error) {
+// literals, and, or, not) on a metadata item of type typ.
+func evalMeta(o obj, typ string, n odata.Node) (bool, error) {
 	switch x := n.(type) {
 	case *odata.Binary:
 		switch x.Op {
 		case "and", "or":
-			l, err := evalMeta(o, x.Left)
+			l, err := evalMeta(o, typ, x.Left)
 			if err != nil {
 				return false, err
 			}
-			r, err := evalMeta(o, x.Right)
+			r, err := evalMeta(o, typ, x.Right)
 			if err != nil {
 				return false, err
 			}
@@ -648,7 +737,7 @@ func evalMeta(o obj, n odata.Node) (bool, error) {
 			if !ok || !ok2 {
 				return false, errBadRequest("Metadata filters compare a property with a literal.")
 			}
-			v, err := metaPath(o, p.Segments)
+			v, err := metaPath(o, typ, p.Segments)
 			if err != nil {
 				return false, err
 			}
@@ -660,22 +749,25 @@ func evalMeta(o obj, n odata.Node) (bool, error) {
 		}
 		return false, errBadRequest("The operator '%s' is not supported in metadata queries.", x.Op)
 	case *odata.Not:
-		v, err := evalMeta(o, x.X)
+		v, err := evalMeta(o, typ, x.X)
 		return !v, err
 	}
 	return false, errBadRequest("The $filter expression is not supported in metadata queries.")
 }
 
-func metaPath(o obj, segs []string) (any, error) {
+// metaPath reads a property path of a metadata item of type typ.
+// Properties of nested values (DisplayName/UserLocalizedLabel/Label) are
+// reported on the item's type, which is as precise as the item model goes.
+func metaPath(o obj, typ string, segs []string) (any, error) {
 	var cur any = o
 	for _, s := range segs {
 		m, ok := cur.(obj)
 		if !ok {
-			return nil, errBadRequest("Could not find a property named '%s' on the metadata type.", s)
+			return nil, errNoPropertyOn(typ, s)
 		}
 		v, ok := m.get(s)
 		if !ok {
-			return nil, errBadRequest("Could not find a property named '%s' on the metadata type.", s)
+			return nil, errNoPropertyOn(typ, s)
 		}
 		cur = v
 	}

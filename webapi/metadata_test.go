@@ -31,6 +31,14 @@ func TestServiceDocumentAndWhoAmI(t *testing.T) {
 			str(w, "@odata.context") != s.URL+"$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse" {
 			t.Errorf("WhoAmI = %v", w)
 		}
+		// A function without parameters may be called by its name alone
+		// (use-web-api-functions.md).
+		if w2 := s.must(http.StatusOK, "GET", "WhoAmI", nil).JSON(t); str(w2, "UserId") != meta.UserID.String() ||
+			str(w2, "@odata.context") != s.URL+"$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse" {
+			t.Errorf("WhoAmI without parentheses = %v", w2)
+		}
+		expectError(t, s.do("GET", "WhoAmI(x=1)", nil), http.StatusBadRequest, "0x80060888", "The function 'WhoAmI' does not have a parameter named 'x'.")
+		expectError(t, s.do("GET", "WhoAmI(1)", nil), http.StatusBadRequest, "0x80060888", "The function 'WhoAmI' does not take parameters")
 		expectError(t, s.do("POST", "WhoAmI", nil), http.StatusNotFound, "", "No HTTP resource was found that matches the request URI")
 		// Older versions of the URL work too.
 		s.must(http.StatusOK, "GET", strings.Replace(s.URL, "v9.2", "v9.1", 1)+"WhoAmI()", nil)
@@ -152,6 +160,68 @@ func TestEntityDefinitions(t *testing.T) {
 			t.Errorf("Attributes(LogicalName='name') = %v", a)
 		}
 		expectError(t, s.do("GET", "EntityDefinitions(LogicalName='nosuch')", nil), http.StatusNotFound, "", "")
+	})
+}
+
+// TestEntityDefinitionsTypes checks properties and type casts of metadata
+// items: AttributeOf is an AttributeMetadata property (null for columns
+// that are not virtual), and a cast keeps the items of that type or a
+// type derived from it. Errors are in TestBadInput/Metadata.
+func TestEntityDefinitionsTypes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		const account = "EntityDefinitions(LogicalName='account')"
+		a := s.must(http.StatusOK, "GET", account+"/Attributes(LogicalName='name')?$select=AttributeOf", nil).JSON(t)
+		if v, ok := a["AttributeOf"]; !ok || v != nil || str(a, "MetadataId") == "" {
+			t.Errorf("$select=AttributeOf = %v", a)
+		}
+		attrs := s.must(http.StatusOK, "GET", account+"/Attributes?$select=LogicalName,AttributeOf,IsLogical", nil).Value(t)
+		if len(attrs) < 10 {
+			t.Fatalf("account has %d attributes", len(attrs))
+		}
+		names := func(items []map[string]any) string {
+			var out []string
+			for _, it := range items {
+				out = append(out, str(it, "LogicalName"))
+			}
+			return strings.Join(out, ",")
+		}
+		byType := func(cast string) []map[string]any {
+			return s.must(http.StatusOK, "GET", account+"/Attributes/Microsoft.Dynamics.CRM."+cast+"?$select=LogicalName", nil).Value(t)
+		}
+		if got := names(byType("PicklistAttributeMetadata")); got != "eventual_hydrationstate,accountcategorycode" {
+			t.Errorf("PicklistAttributeMetadata = %s, want eventual_hydrationstate,accountcategorycode (statecode and statuscode are State and Status)", got)
+		}
+		if got := names(byType("StateAttributeMetadata")); got != "statecode" {
+			t.Errorf("StateAttributeMetadata = %s", got)
+		}
+		if got := names(byType("EnumAttributeMetadata")); got != "statecode,statuscode,eventual_hydrationstate,accountcategorycode" {
+			t.Errorf("EnumAttributeMetadata = %s", got)
+		}
+		if got := byType("AttributeMetadata"); len(got) != len(attrs) {
+			t.Errorf("AttributeMetadata cast kept %d of %d attributes", len(got), len(attrs))
+		}
+		if got := byType("ImageAttributeMetadata"); len(got) != 0 {
+			t.Errorf("ImageAttributeMetadata = %v, want none", got)
+		}
+		for _, it := range s.must(http.StatusOK, "GET", account+"/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=MaxLength", nil).Value(t) {
+			if it["MaxLength"] == nil || it["@odata.type"] != "#Microsoft.Dynamics.CRM.StringAttributeMetadata" {
+				t.Errorf("StringAttributeMetadata item %v", it)
+			}
+		}
+		if st := s.must(http.StatusOK, "GET", account+"/Attributes(LogicalName='statuscode')", nil).JSON(t); st["@odata.type"] != "#Microsoft.Dynamics.CRM.StatusAttributeMetadata" || st["AttributeType"] != "Status" {
+			t.Errorf("statuscode = %v", st)
+		}
+		one := s.must(http.StatusOK, "GET", account+"/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=MaxLength", nil).JSON(t)
+		if one["MaxLength"] == nil {
+			t.Errorf("cast single attribute = %v", one)
+		}
+		if keys := s.must(http.StatusOK, "GET", account+"/Keys/Microsoft.Dynamics.CRM.EntityKeyMetadata", nil).Value(t); len(keys) != 1 {
+			t.Errorf("Keys cast = %v", keys)
+		}
+		rels := s.must(http.StatusOK, "GET", account+"/OneToManyRelationships/Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata?$select=SchemaName", nil).Value(t)
+		if len(rels) == 0 {
+			t.Errorf("OneToManyRelationships cast kept nothing")
+		}
 	})
 }
 

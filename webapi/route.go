@@ -33,8 +33,15 @@ func (q *request) route() error {
 		}
 		return q.batch()
 	case "WhoAmI":
-		if !first.Parens || len(q.segs) > 1 || m != http.MethodGet {
+		// A function without parameters may be called by its name alone
+		// (use-web-api-functions.md calls RetrieveUserPrivileges so);
+		// WhoAmI() and WhoAmI are the same call. Any other method is a
+		// 404, as Dataverse answers POST WhoAmI.
+		if len(q.segs) > 1 || m != http.MethodGet {
 			return errNoResource(q.base + q.path)
+		}
+		if len(first.Args) > 0 {
+			return errFunctionParameter(first)
 		}
 		return q.whoAmI()
 	case "EntityDefinitions":
@@ -177,6 +184,16 @@ func (q *request) routeNavigation(ref eventual.EntityReference, seg odata.Segmen
 		return q.countCollection(rel.ReferencingTable, &navFilter{parent: ref, rel: rel})
 	}
 	return errSegment(q.segs[len(q.segs)-1].Name)
+}
+
+// errFunctionParameter is a parameter given to a function that has none
+// of that name.
+func errFunctionParameter(seg odata.Segment) error {
+	a := seg.Args[0]
+	if a.Name == "" {
+		return errBadRequest("The function '%s' does not take parameters; '%s' was given.", seg.Name, seg.String())
+	}
+	return errBadRequest("The function '%s' does not have a parameter named '%s'.", seg.Name, a.Name)
 }
 
 func errNotImplemented(feature string) error {

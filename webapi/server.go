@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -31,7 +32,15 @@ const (
 	DefaultMaxBodyBytes = 32 << 20
 	// DefaultMaxURLLength is Dataverse's URL limit, 32 KB.
 	DefaultMaxURLLength = 32 * 1024
+	// DefaultMaxHeaderBytes bounds the header fields of a request (names
+	// and values, the request line apart).
+	DefaultMaxHeaderBytes = 64 << 10
 )
+
+// headerSlack is how far past the URL and header limits net/http reads a
+// request head before it answers 431 itself, in plain text. Between the
+// limits and the slack the handler answers, with Dataverse's error body.
+const headerSlack = 1 << 20
 
 // Server is the Web API HTTP server.
 type Server struct {
@@ -47,9 +56,16 @@ type Server struct {
 	MaxBodyBytes int64
 	// MaxURLLength bounds request URLs (DefaultMaxURLLength).
 	MaxURLLength int
+	// MaxHeaderBytes bounds request header fields
+	// (DefaultMaxHeaderBytes).
+	MaxHeaderBytes int
 	// ChangeRetention is how long delta tokens stay valid
 	// (DefaultChangeRetention).
 	ChangeRetention time.Duration
+	// CORSOrigins lists the origins browser apps may call the Web API
+	// from (see CheckCORSOrigin; "*" allows any). None by default: no
+	// CORS headers are sent.
+	CORSOrigins []string
 
 	http     *http.Server
 	listener net.Listener
@@ -63,14 +79,53 @@ func NewServer(in *instance.Instance, meta eventual.Meta) *Server {
 
 // Handler returns the server's HTTP handler: the Web API under
 // /api/data/v9.0/, v9.1/ and v9.2/, and the readiness probe /healthz.
+//
+// It routes on the path as sent. net/http's ServeMux cleans paths by
+// redirecting ("//accounts" and "/api/data/v9.2/./accounts" got a 307
+// with an HTML body), and clients follow redirects, so a POST, PATCH or
+// DELETE was repeated at a URL they never asked for. Here an unclean path is
+// an error with Dataverse's body, whatever the method: an empty segment
+// is a 400, "." and ".." are unknown segments (404), as Dataverse serves
+// no path but the one asked for.
+//
+// With CORSOrigins set, it also answers CORS preflights (see withCORS).
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.serveHealth)
-	mux.HandleFunc("/api/data/", s.serveAPI)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	h := http.Handler(http.HandlerFunc(s.serveHTTP))
+	if len(s.CORSOrigins) > 0 {
+		h = withCORS(s.CORSOrigins, h)
+	}
+	return h
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if n := headerBytes(r); n > s.maxHeader() {
+		s.writeErrorStatus(w, r, http.StatusRequestHeaderFieldsTooLarge, errBadRequest(
+			"The request header fields are larger than the limit of %d bytes.", s.maxHeader()))
+		return
+	}
+	switch p := r.URL.EscapedPath(); {
+	case p == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.serveHealth(w, r)
+	case strings.HasPrefix(p, "/api/data/"):
+		s.serveAPI(w, r)
+	default:
 		s.writeError(w, r, errNoResource(r.URL.String()))
-	})
-	return mux
+	}
+}
+
+// headerBytes is the size of a request's header fields as sent: each
+// "Name: value\r\n", the Host header included.
+func headerBytes(r *http.Request) int {
+	n := 0
+	if r.Host != "" {
+		n += len("Host: \r\n") + len(r.Host)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + len(": \r\n")
+		}
+	}
+	return n
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -92,12 +147,19 @@ func (s *Server) Listen(addr string) (string, error) {
 		return "", fmt.Errorf("webapi: listen %s: %w", addr, err)
 	}
 	s.listener = ln
+	// net/http answers some requests before any handler runs, in plain
+	// text: a malformed request line or header (400), a header block
+	// over MaxHeaderBytes (431), an unsupported Transfer-Encoding (501).
+	// Those cannot carry Dataverse's error body. MaxHeaderBytes is set
+	// well past the URL and header limits so that the handler, which does
+	// answer with the body, sees every request of a plausible size: 414
+	// for a long URL and 431 for large headers.
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    s.maxURL() + 64*1024,
+		MaxHeaderBytes:    s.maxURL() + s.maxHeader() + headerSlack,
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 	}
 	return "http://" + ln.Addr().String() + "/api/data/v9.2/", nil
@@ -130,6 +192,13 @@ func (s *Server) maxURL() int {
 		return s.MaxURLLength
 	}
 	return DefaultMaxURLLength
+}
+
+func (s *Server) maxHeader() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
 }
 
 func (s *Server) maxBody() int64 {
@@ -215,6 +284,10 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops record
 		s.writeError(w, r, errNoResource(r.URL.String()))
 		return
 	}
+	if strings.HasPrefix(rest, "/") { // "/api/data/v9.2//accounts"
+		s.writeError(w, r, errBadRequest("The resource path has an empty segment."))
+		return
+	}
 	ctx := r.Context()
 	if contentIDs == nil {
 		// Every operation a request causes shares its correlation id.
@@ -265,7 +338,8 @@ func (q *request) serve() error {
 	return q.route()
 }
 
-// readBody reads the request body within the size limit.
+// readBody reads the request body within the size limit. Every body but a
+// $batch's (multipart/mixed, checked by batch) must be JSON.
 func (q *request) readBody() ([]byte, error) {
 	limit := q.s.maxBody()
 	if q.r.ContentLength > limit {
@@ -279,7 +353,36 @@ func (q *request) readBody() ([]byte, error) {
 		}
 		return nil, errBadRequest("The request body could not be read: %v", err)
 	}
+	if len(body) > 0 && !(len(q.segs) > 0 && q.segs[0].Name == "$batch") {
+		if err := checkJSONContentType(q.r.Header.Get("Content-Type")); err != nil {
+			return nil, err
+		}
+	}
 	return body, nil
+}
+
+// checkJSONContentType accepts the media types of a JSON body: any
+// application/json with UTF-8 or no charset, whatever its OData parameters
+// (odata.metadata, odata.streaming, IEEE754Compatible, type=entry in $batch
+// parts). compose-http-requests-handle-errors.md: "Every request that
+// includes JSON data in the request body must include a Content-Type
+// header with a value of application/json"; a body without one, or of
+// another type, is a 415 as ASP.NET Web API gives it.
+func checkJSONContentType(ct string) error {
+	if strings.TrimSpace(ct) == "" {
+		return errMediaType("The request contains an entity body but no Content-Type header. The inferred media type 'application/octet-stream' is not supported for this resource.")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return errMediaType("The request entity's media type '%s' is not supported for this resource.", ct)
+	}
+	if mt != "application/json" {
+		return errMediaType("The request entity's media type '%s' is not supported for this resource.", mt)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return errMediaType("The request entity's charset '%s' is not supported for this resource; JSON bodies are read as UTF-8.", cs)
+	}
+	return nil
 }
 
 // header sets the headers every Web API response carries.

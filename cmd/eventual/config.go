@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/eventual-pp/eventual/metadata"
@@ -25,6 +26,8 @@ import (
 //	  maxURLLength: 32768
 //	changeTracking:
 //	  retention: 168h       # delta tokens and deletions kept this long
+//	cors:
+//	  allowedOrigins: [https://app.example.com]  # browser apps (SPAs); "*" for any
 //	placeholder:
 //	  stage: prevalidation  # or preoperation
 //	  lookups:              # default: every lookup of the built-in tables
@@ -41,6 +44,7 @@ type Config struct {
 	SQLite       SQLiteConfig          `yaml:"sqlite"`
 	Limits       LimitsConfig          `yaml:"limits"`
 	Changes      ChangesConfig         `yaml:"changeTracking"`
+	CORS         CORSConfig            `yaml:"cors"`
 	Placeholder  PlaceholderConfig     `yaml:"placeholder"`
 	Steps        []StepConfig          `yaml:"steps"`
 	Schema       metadata.SchemaConfig `yaml:"schema"`
@@ -118,6 +122,30 @@ func (c ChangesConfig) RetentionDuration() (time.Duration, error) {
 	return d, nil
 }
 
+// CORSConfig lets browser apps on other origins call the Web API.
+type CORSConfig struct {
+	// AllowedOrigins lists the origins whose requests get CORS headers:
+	// scheme://host[:port] (one * allowed in the host) or * for any
+	// origin. Default: none, and no CORS headers are sent.
+	AllowedOrigins []string `yaml:"allowedOrigins"`
+}
+
+// Validate checks the origins.
+func (c CORSConfig) Validate() error {
+	for _, o := range c.AllowedOrigins {
+		if err := webapi.CheckCORSOrigin(o); err != nil {
+			return fmt.Errorf("config: cors.allowedOrigins: %w", err)
+		}
+	}
+	return nil
+}
+
+// splitOrigins splits the --cors-origins flag: origins separated by commas
+// or spaces.
+func splitOrigins(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
 // SQLiteConfig tunes the embedded store.
 type SQLiteConfig struct {
 	// Synchronous is "normal" (default) or "full".
@@ -177,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxBodyBytes < 0 || c.Limits.MaxURLLength < 0 {
 		return fmt.Errorf("config: limits must not be negative")
+	}
+	if err := c.CORS.Validate(); err != nil {
+		return err
 	}
 	_, err := c.Changes.RetentionDuration()
 	return err

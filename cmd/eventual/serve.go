@@ -59,6 +59,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	db := fs.String("db", DefaultDB, "SQLite database file, or a PostgreSQL DSN (postgres://user@host:5432/db?search_path=schema)")
 	configPath := fs.String("config", "", "YAML configuration file (optional)")
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
+	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/.\n\nFlags:")
 		fs.PrintDefaults()
@@ -85,6 +86,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 			cfg.DB = *db
 		case "placeholders":
 			cfg.Placeholders = *placeholders
+		case "cors-origins":
+			cfg.CORS.AllowedOrigins = splitOrigins(*corsOrigins)
 		}
 	})
 	if err := cfg.Validate(); err != nil {
@@ -110,6 +113,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Logger = logger
 	srv.MaxBodyBytes = cfg.Limits.MaxBodyBytes
 	srv.MaxURLLength = cfg.Limits.MaxURLLength
+	srv.CORSOrigins = cfg.CORS.AllowedOrigins
 	retention, _ := cfg.Changes.RetentionDuration()
 	srv.ChangeRetention = retention
 	base, err := srv.Listen(cfg.Listen)
