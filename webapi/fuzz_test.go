@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/eventual-pp/eventual/webapi"
@@ -71,12 +73,25 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// fuzzStoreEnv selects the store the fuzz targets run on: "sqlite" (the
+// default) or "postgres" (EVENTUAL_TEST_POSTGRES names the server). CI runs
+// the seed corpus on both and fuzzes on SQLite.
+const fuzzStoreEnv = "EVENTUAL_FUZZ_STORE"
+
 func newFuzzServer(f *testing.F) *fuzzServer {
 	f.Helper()
 	schema := metadata.Builtin()
-	db, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"), schema, sqlite.Options{})
-	if err != nil {
-		f.Fatalf("open sqlite: %v", err)
+	var db eventual.Store
+	switch kind := os.Getenv(fuzzStoreEnv); kind {
+	case "", "sqlite":
+		var err error
+		if db, err = sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"), schema, sqlite.Options{}); err != nil {
+			f.Fatalf("open sqlite: %v", err)
+		}
+	case "postgres":
+		db = teststore.Postgres.Open(f, schema)
+	default:
+		f.Fatalf("%s=%q: want sqlite or postgres", fuzzStoreEnv, kind)
 	}
 	f.Cleanup(func() {
 		if err := db.Close(); err != nil {
