@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/eventual-pp/eventual"
@@ -108,7 +109,7 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 			q.Add("_pragma", "query_only(1)")
 		}
 		q.Add("_txlock", "immediate")
-		return "file:" + path + "?" + q.Encode()
+		return "file:" + uriPath(path) + "?" + q.Encode()
 	}
 	var err error
 	if db.write, err = sql.Open("sqlite", dsn(false)); err != nil {
@@ -152,6 +153,13 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	}
 	go w.run()
 	return db, nil
+}
+
+// uriPath escapes a file path for a SQLite URI ("file:" + path + "?" +
+// parameters): unescaped, a '?' or '#' in the path would end the file
+// name there and SQLite would open (and create) a different file.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 // Path returns the database file path.
