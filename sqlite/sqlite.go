@@ -15,6 +15,11 @@
 // back, but the database stays consistent. With "full" every commit is also
 // fsynced, which survives power loss at the cost of one fsync per group
 // commit.
+//
+// Tools that only read (eventual placeholders) open the database with
+// Options.ReadOnly: SQLite opens the file with mode=ro, so a mistyped path
+// fails instead of creating an empty database, nothing is migrated, and
+// the store runs beside the database's writer, reading WAL snapshots.
 package sqlite
 
 import (
@@ -53,6 +58,14 @@ type Options struct {
 	// Readers is the size of the read connection pool (default: the number
 	// of CPUs, at least 2).
 	Readers int
+	// ReadOnly opens an existing database for tools that only read. The
+	// file must exist and hold an eventual database (an eventual_meta
+	// table with the instance identity); nothing is created or migrated,
+	// and every table and column of the schema must already be there,
+	// or Open says which are missing. No writer lock is taken, so a
+	// read-only store may run beside the database's writer. Update
+	// returns ErrReadOnly.
+	ReadOnly bool
 }
 
 // DB is an eventual.Store on a SQLite file.
@@ -79,11 +92,18 @@ type DB struct {
 
 var _ eventual.Store = (*DB)(nil)
 
+// ErrReadOnly is returned by Update on a store opened with
+// Options.ReadOnly.
+var ErrReadOnly = errors.New("sqlite: the database is open read-only")
+
 // Open opens (creating if needed) the database at path for schema and
 // migrates it: new tables and columns are added, alternate-key indexes
 // follow the schema. Rows are never dropped. path ":memory:" is not
 // supported; use a file in a temporary directory.
-func Open(ctx context.Context, path string, schema *eventual.Schema, opts Options) (*DB, error) {
+//
+// With Options.ReadOnly, Open instead opens an existing database for
+// reading only and fails if there is none (see Options.ReadOnly).
+func Open(ctx context.Context, path string, schema *eventual.Schema, opts Options) (_ *DB, err error) {
 	if opts.Synchronous == "" {
 		opts.Synchronous = SyncNormal
 	}
@@ -98,21 +118,19 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	}
 	db := &DB{path: path, schema: schema, opts: opts,
 		ops: make(chan *writeOp, opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{})}
-
-	dsn := func(readOnly bool) string {
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
-		q.Add("_pragma", "foreign_keys(0)")
-		if readOnly {
-			q.Add("_pragma", "query_only(1)")
+	defer func() {
+		if err != nil {
+			db.abort()
 		}
-		q.Add("_txlock", "immediate")
-		return "file:" + uriPath(path) + "?" + q.Encode()
+	}()
+	if opts.ReadOnly {
+		if err := db.openReadOnly(ctx); err != nil {
+			return nil, err
+		}
+		return db, nil
 	}
-	var err error
-	if db.write, err = sql.Open("sqlite", dsn(false)); err != nil {
+
+	if db.write, err = sql.Open("sqlite", db.dsn(modeWrite)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.write.SetMaxOpenConns(1)
@@ -121,38 +139,81 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	db.write.SetConnMaxIdleTime(0)
 
 	if err := db.migrate(ctx); err != nil {
-		db.write.Close()
 		return nil, err
 	}
-	if db.read, err = sql.Open("sqlite", dsn(true)); err != nil {
-		db.write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	if err := db.startReaders(ctx, modeRead); err != nil {
+		return nil, err
 	}
-	db.read.SetMaxOpenConns(opts.Readers)
-	db.read.SetMaxIdleConns(opts.Readers)
-	db.read.SetConnMaxIdleTime(0)
-	db.read.SetConnMaxLifetime(0)
-	db.readers = make(chan *reader, opts.Readers)
-	for range opts.Readers {
-		conn, err := db.read.Conn(ctx)
-		if err != nil {
-			db.closeReaders()
-			db.read.Close()
-			db.write.Close()
-			return nil, fmt.Errorf("sqlite: open reader: %w", err)
-		}
-		db.readers <- &reader{conn: conn, stmts: map[string]*sql.Stmt{}}
-		db.openReaders++
-	}
-
 	w, err := newWriter(ctx, db)
 	if err != nil {
-		db.read.Close()
-		db.write.Close()
 		return nil, err
 	}
 	go w.run()
 	return db, nil
+}
+
+// Connection modes of dsn.
+const (
+	modeWrite    = iota // the writer of a writable store
+	modeRead            // a reader of a writable store
+	modeReadOnly        // a reader of a read-only store
+)
+
+// dsn returns the driver's data source name for a connection of mode.
+func (db *DB) dsn(mode int) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	if mode == modeReadOnly {
+		// mode=ro: SQLite neither creates the file nor writes to it. The
+		// journal mode is the database's own (WAL, set by the writer that
+		// created it); setting it would be a write.
+		q.Add("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+db.opts.Synchronous+")")
+	}
+	q.Add("_pragma", "foreign_keys(0)")
+	if mode != modeWrite {
+		q.Add("_pragma", "query_only(1)")
+	}
+	q.Add("_txlock", "immediate")
+	return "file:" + uriPath(db.path) + "?" + q.Encode()
+}
+
+// startReaders opens the pool of read connections.
+func (db *DB) startReaders(ctx context.Context, mode int) error {
+	var err error
+	if db.read, err = sql.Open("sqlite", db.dsn(mode)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	db.read.SetMaxOpenConns(db.opts.Readers)
+	db.read.SetMaxIdleConns(db.opts.Readers)
+	db.read.SetConnMaxIdleTime(0)
+	db.read.SetConnMaxLifetime(0)
+	db.readers = make(chan *reader, db.opts.Readers)
+	for range db.opts.Readers {
+		conn, err := db.read.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlite: open reader: %w", err)
+		}
+		db.readers <- &reader{conn: conn, stmts: map[string]*sql.Stmt{}}
+		db.openReaders++
+	}
+	return nil
+}
+
+// abort closes what a failed Open opened; the writer goroutine has not
+// started.
+func (db *DB) abort() {
+	if db.readers != nil {
+		db.closeReaders()
+	}
+	if db.read != nil {
+		db.read.Close()
+	}
+	if db.write != nil {
+		db.write.Close()
+	}
 }
 
 // uriPath escapes a file path for a SQLite URI ("file:" + path + "?" +
@@ -180,6 +241,12 @@ func (db *DB) Close() error {
 		db.closed = true
 		close(db.closing)
 		db.closeMu.Unlock()
+		if db.write == nil {
+			// Read-only: no writer, nothing to checkpoint.
+			db.closeReaders()
+			err = db.read.Close()
+			return
+		}
 		<-db.stopped
 		db.closeReaders()
 		if _, cerr := db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
@@ -197,13 +264,17 @@ func (db *DB) Close() error {
 
 // Update runs fn in a write transaction shared with other concurrent
 // writes (see the package documentation). fn runs on the writer goroutine,
-// inside its own savepoint.
+// inside its own savepoint. On a read-only store it returns ErrReadOnly.
 func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	db.closeMu.RLock()
 	if db.closed {
 		db.closeMu.RUnlock()
 		return eventual.ErrClosed
+	}
+	if db.write == nil {
+		db.closeMu.RUnlock()
+		return ErrReadOnly
 	}
 	select {
 	case db.ops <- op:
