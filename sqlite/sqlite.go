@@ -288,11 +288,15 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 	return <-op.done
 }
 
-// View runs fn in a read-only transaction on one snapshot.
+// View runs fn in a read-only transaction on one snapshot. After Close it
+// returns eventual.ErrClosed.
 func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	var r *reader
 	select {
 	case r = <-db.readers:
+	case <-db.closing:
+		// Close takes every reader for good; waiting would never end.
+		return eventual.ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
