@@ -19,7 +19,25 @@
 // Tools that only read (eventual placeholders) open the database with
 // Options.ReadOnly: SQLite opens the file with mode=ro, so a mistyped path
 // fails instead of creating an empty database, nothing is migrated, and
-// the store runs beside the database's writer, reading WAL snapshots.
+// the store runs beside the database's writer, reading WAL snapshots. It
+// takes no lock of its own (see below): a shared lock would keep a
+// writer from starting while a tool reads, and SQLite's own WAL locking
+// already keeps readers and the writer consistent.
+//
+// One writer per database: a writable Open takes an exclusive,
+// non-blocking flock on a lock file beside the database (path +
+// LockSuffix, "eventual.db-lock") and holds it until Close; the kernel
+// drops it when the process dies, kill -9 included. A second writer, in
+// another process or in the same one, is refused with a *LockedError
+// naming the holder, whose pid, command line and start time are recorded
+// in the lock file. Two writers would each hand out row versions from
+// their own counter and check ETags against their own view, so versions
+// would repeat and stale If-Match writes would succeed. The lock file is
+// never deleted: removing it while another process is about to lock it
+// would let two writers lock two different files. On NFS, Linux emulates
+// flock with POSIX locks, which no longer refuse a second Open in the
+// same process; on systems without flock (Windows among them) no lock is
+// taken at all.
 package sqlite
 
 import (
@@ -88,6 +106,8 @@ type DB struct {
 	once    sync.Once
 	closeMu sync.RWMutex
 	closed  bool
+
+	lock *fileLock // the writer lock, held until Close; nil if read-only
 }
 
 var _ eventual.Store = (*DB)(nil)
@@ -100,6 +120,9 @@ var ErrReadOnly = errors.New("sqlite: the database is open read-only")
 // migrates it: new tables and columns are added, alternate-key indexes
 // follow the schema. Rows are never dropped. path ":memory:" is not
 // supported; use a file in a temporary directory.
+//
+// Open first takes the writer lock (see the package documentation) and
+// returns a *LockedError if another writer holds the database.
 //
 // With Options.ReadOnly, Open instead opens an existing database for
 // reading only and fails if there is none (see Options.ReadOnly).
@@ -130,6 +153,10 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 		return db, nil
 	}
 
+	// The lock comes first: migrating is already writing.
+	if db.lock, err = lock(path); err != nil {
+		return nil, err
+	}
 	if db.write, err = sql.Open("sqlite", db.dsn(modeWrite)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -214,6 +241,7 @@ func (db *DB) abort() {
 	if db.write != nil {
 		db.write.Close()
 	}
+	db.lock.release()
 }
 
 // uriPath escapes a file path for a SQLite URI ("file:" + path + "?" +
@@ -233,7 +261,7 @@ func (db *DB) Schema() *eventual.Schema { return db.schema }
 func (db *DB) Meta() eventual.Meta { return db.meta }
 
 // Close stops accepting writes, waits for the writes queued so far, checkpoints
-// the WAL and closes the database.
+// the WAL, closes the database and releases the writer lock.
 func (db *DB) Close() error {
 	var err error
 	db.once.Do(func() {
@@ -256,6 +284,10 @@ func (db *DB) Close() error {
 			err = cerr
 		}
 		if cerr := db.write.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		// Only now that the database is closed may another writer open it.
+		if cerr := db.lock.release(); cerr != nil && err == nil {
 			err = cerr
 		}
 	})
