@@ -37,7 +37,20 @@ type Options struct {
 	// MaxRetries bounds how often a write that lost a race runs again
 	// (DefaultMaxRetries when 0).
 	MaxRetries int
+	// ReadOnly opens an existing database for tools that only read. The
+	// PostgreSQL schema the DSN selects (the first name of its
+	// search_path, or the server's current_schema() without one) must
+	// exist and hold an eventual database (an eventual_meta table with the
+	// instance identity); nothing is created or migrated, and every
+	// table and column of the schema must already be there, or Open says
+	// which are missing. Sessions run with default_transaction_read_only,
+	// and Update returns ErrReadOnly.
+	ReadOnly bool
 }
+
+// ErrReadOnly is returned by Update on a store opened with
+// Options.ReadOnly.
+var ErrReadOnly = errors.New("postgres: the database is open read-only")
 
 // DefaultMaxRetries is how often a conflicting write is retried.
 const DefaultMaxRetries = 5
@@ -63,6 +76,9 @@ func IsDSN(s string) bool {
 // dropped with their data. A search_path parameter in the DSN selects (and
 // creates, if missing) the PostgreSQL schema to use. Several servers may
 // open the same database at once; migrations take an advisory lock.
+//
+// With Options.ReadOnly, Open instead opens an existing eventual database
+// for reading only and fails if there is none (see Options.ReadOnly).
 func Open(ctx context.Context, dsn string, schema *eventual.Schema, opts Options) (*DB, error) {
 	if opts.MaxRetries <= 0 {
 		opts.MaxRetries = DefaultMaxRetries
@@ -77,12 +93,20 @@ func Open(ctx context.Context, dsn string, schema *eventual.Schema, opts Options
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	if opts.ReadOnly {
+		// The server refuses writes too, should one slip through.
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	db := &DB{schema: schema, opts: opts, pool: pool, sql: stdlib.OpenDBFromPool(pool)}
-	if err := db.migrate(ctx, cfg.ConnConfig.RuntimeParams["search_path"]); err != nil {
+	prepare := db.migrate
+	if opts.ReadOnly {
+		prepare = db.check
+	}
+	if err := prepare(ctx, cfg.ConnConfig.RuntimeParams["search_path"]); err != nil {
 		db.sql.Close()
 		pool.Close()
 		return nil, err
@@ -107,8 +131,11 @@ func (db *DB) Close() error {
 // Update runs fn in a READ COMMITTED transaction and commits it. If fn
 // lost a race on a unique key, or the database reports a serialization
 // failure or deadlock, the transaction runs again (fn with it), up to
-// Options.MaxRetries times.
+// Options.MaxRetries times. On a read-only store it returns ErrReadOnly.
 func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
+	if db.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	for attempt := 0; ; attempt++ {
 		conflicted, err := db.update(ctx, fn)
 		if err == nil {
@@ -186,3 +213,114 @@ func (db *DB) loadMeta(ctx context.Context, tx *sql.Tx) error {
 }
 
 var errNoSchema = errors.New("postgres: no schema is selected; set search_path in the DSN or create the public schema")
+
+// firstSchema returns the first schema name of a search_path setting as
+// PostgreSQL reads it (an unquoted name folded to lower case, a quoted one
+// as written), or "" when the setting is empty or starts with $user.
+func firstSchema(searchPath string) string {
+	first := strings.TrimSpace(strings.Split(searchPath, ",")[0])
+	if first == "" || first == "$user" {
+		return ""
+	}
+	if len(first) >= 2 && first[0] == '"' && first[len(first)-1] == '"' {
+		return strings.ReplaceAll(first[1:len(first)-1], `""`, `"`)
+	}
+	return strings.ToLower(first)
+}
+
+// maxListed bounds the missing tables and columns an error lists.
+const maxListed = 8
+
+// check is the read-only counterpart of migrate: it fails unless the
+// selected PostgreSQL schema exists and holds an eventual database with
+// every table and column the schema needs, and reads the instance
+// identity. It writes nothing.
+func (db *DB) check(ctx context.Context, searchPath string) error {
+	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer tx.Rollback()
+	name := firstSchema(searchPath)
+	if name != "" {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", name).Scan(&exists); err != nil {
+			return fmt.Errorf("postgres: read schemas: %w", err)
+		}
+		if !exists {
+			return fmt.Errorf("postgres: schema %q does not exist (the DSN's search_path selects it)", name)
+		}
+	}
+	var current sql.NullString
+	if err := tx.QueryRowContext(ctx, "SELECT current_schema()").Scan(&current); err != nil {
+		return fmt.Errorf("postgres: read current schema: %w", err)
+	}
+	switch {
+	case name != "" && current.String != name:
+		// current_schema() skips schemas the user may not use.
+		return fmt.Errorf("postgres: schema %q is not usable: this user lacks the USAGE privilege on it", name)
+	case !current.Valid:
+		return errNoSchema
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`)
+	if err != nil {
+		return fmt.Errorf("postgres: read columns: %w", err)
+	}
+	have := map[string]map[string]bool{}
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			rows.Close()
+			return fmt.Errorf("postgres: read columns: %w", err)
+		}
+		if have[table] == nil {
+			have[table] = map[string]bool{}
+		}
+		have[table][column] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: read columns: %w", err)
+	}
+	for _, system := range []string{"eventual_meta", sqlstore.DeletedTable} {
+		if have[system] == nil {
+			return fmt.Errorf("postgres: schema %q holds no eventual database (it has no %s table)", current.String, system)
+		}
+	}
+	var missing []string
+	for _, t := range db.schema.Tables() {
+		if have[t.LogicalName] == nil {
+			missing = append(missing, "table "+t.LogicalName)
+			continue
+		}
+		for _, c := range sqlColumns(t) {
+			if !have[t.LogicalName][c.name] {
+				missing = append(missing, "column "+t.LogicalName+"."+c.name)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		list := strings.Join(missing, ", ")
+		if len(missing) > maxListed {
+			list = fmt.Sprintf("%s and %d more", strings.Join(missing[:maxListed], ", "), len(missing)-maxListed)
+		}
+		return fmt.Errorf("postgres: the eventual database in schema %q is behind the configured schema: it has no %s; opening it for writing (eventual serve with this schema) adds them", current.String, list)
+	}
+	for _, f := range []struct {
+		key string
+		id  *uuid.UUID
+	}{{"organizationid", &db.meta.OrganizationID}, {"businessunitid", &db.meta.BusinessUnitID}, {"userid", &db.meta.UserID}} {
+		var v string
+		err := tx.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = $1", f.key).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("postgres: schema %q holds no eventual database (eventual_meta has no %s)", current.String, f.key)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: read eventual_meta: %w", err)
+		}
+		if *f.id, err = uuid.Parse(v); err != nil {
+			return fmt.Errorf("postgres: read eventual_meta: %s: %w", f.key, err)
+		}
+	}
+	return tx.Commit()
+}

@@ -15,6 +15,29 @@
 // back, but the database stays consistent. With "full" every commit is also
 // fsynced, which survives power loss at the cost of one fsync per group
 // commit.
+//
+// Tools that only read (eventual placeholders) open the database with
+// Options.ReadOnly: SQLite opens the file with mode=ro, so a mistyped path
+// fails instead of creating an empty database, nothing is migrated, and
+// the store runs beside the database's writer, reading WAL snapshots. It
+// takes no lock of its own (see below): a shared lock would keep a
+// writer from starting while a tool reads, and SQLite's own WAL locking
+// already keeps readers and the writer consistent.
+//
+// One writer per database: a writable Open takes an exclusive,
+// non-blocking flock on a lock file beside the database (path +
+// LockSuffix, "eventual.db-lock") and holds it until Close; the kernel
+// drops it when the process dies, kill -9 included. A second writer, in
+// another process or in the same one, is refused with a *LockedError
+// naming the holder, whose pid, command line and start time are recorded
+// in the lock file. Two writers would each hand out row versions from
+// their own counter and check ETags against their own view, so versions
+// would repeat and stale If-Match writes would succeed. The lock file is
+// never deleted: removing it while another process is about to lock it
+// would let two writers lock two different files. On NFS, Linux emulates
+// flock with POSIX locks, which no longer refuse a second Open in the
+// same process; on systems without flock (Windows among them) no lock is
+// taken at all.
 package sqlite
 
 import (
@@ -25,6 +48,7 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/eventual-pp/eventual"
@@ -52,6 +76,14 @@ type Options struct {
 	// Readers is the size of the read connection pool (default: the number
 	// of CPUs, at least 2).
 	Readers int
+	// ReadOnly opens an existing database for tools that only read. The
+	// file must exist and hold an eventual database (an eventual_meta
+	// table with the instance identity); nothing is created or migrated,
+	// and every table and column of the schema must already be there,
+	// or Open says which are missing. No writer lock is taken, so a
+	// read-only store may run beside the database's writer. Update
+	// returns ErrReadOnly.
+	ReadOnly bool
 }
 
 // DB is an eventual.Store on a SQLite file.
@@ -74,15 +106,27 @@ type DB struct {
 	once    sync.Once
 	closeMu sync.RWMutex
 	closed  bool
+
+	lock *fileLock // the writer lock, held until Close; nil if read-only
 }
 
 var _ eventual.Store = (*DB)(nil)
+
+// ErrReadOnly is returned by Update on a store opened with
+// Options.ReadOnly.
+var ErrReadOnly = errors.New("sqlite: the database is open read-only")
 
 // Open opens (creating if needed) the database at path for schema and
 // migrates it: new tables and columns are added, alternate-key indexes
 // follow the schema. Rows are never dropped. path ":memory:" is not
 // supported; use a file in a temporary directory.
-func Open(ctx context.Context, path string, schema *eventual.Schema, opts Options) (*DB, error) {
+//
+// Open first takes the writer lock (see the package documentation) and
+// returns a *LockedError if another writer holds the database.
+//
+// With Options.ReadOnly, Open instead opens an existing database for
+// reading only and fails if there is none (see Options.ReadOnly).
+func Open(ctx context.Context, path string, schema *eventual.Schema, opts Options) (_ *DB, err error) {
 	if opts.Synchronous == "" {
 		opts.Synchronous = SyncNormal
 	}
@@ -97,21 +141,23 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	}
 	db := &DB{path: path, schema: schema, opts: opts,
 		ops: make(chan *writeOp, opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{})}
-
-	dsn := func(readOnly bool) string {
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
-		q.Add("_pragma", "foreign_keys(0)")
-		if readOnly {
-			q.Add("_pragma", "query_only(1)")
+	defer func() {
+		if err != nil {
+			db.abort()
 		}
-		q.Add("_txlock", "immediate")
-		return "file:" + path + "?" + q.Encode()
+	}()
+	if opts.ReadOnly {
+		if err := db.openReadOnly(ctx); err != nil {
+			return nil, err
+		}
+		return db, nil
 	}
-	var err error
-	if db.write, err = sql.Open("sqlite", dsn(false)); err != nil {
+
+	// The lock comes first: migrating is already writing.
+	if db.lock, err = lock(path); err != nil {
+		return nil, err
+	}
+	if db.write, err = sql.Open("sqlite", db.dsn(modeWrite)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.write.SetMaxOpenConns(1)
@@ -120,38 +166,89 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	db.write.SetConnMaxIdleTime(0)
 
 	if err := db.migrate(ctx); err != nil {
-		db.write.Close()
 		return nil, err
 	}
-	if db.read, err = sql.Open("sqlite", dsn(true)); err != nil {
-		db.write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	if err := db.startReaders(ctx, modeRead); err != nil {
+		return nil, err
 	}
-	db.read.SetMaxOpenConns(opts.Readers)
-	db.read.SetMaxIdleConns(opts.Readers)
-	db.read.SetConnMaxIdleTime(0)
-	db.read.SetConnMaxLifetime(0)
-	db.readers = make(chan *reader, opts.Readers)
-	for range opts.Readers {
-		conn, err := db.read.Conn(ctx)
-		if err != nil {
-			db.closeReaders()
-			db.read.Close()
-			db.write.Close()
-			return nil, fmt.Errorf("sqlite: open reader: %w", err)
-		}
-		db.readers <- &reader{conn: conn, stmts: map[string]*sql.Stmt{}}
-		db.openReaders++
-	}
-
 	w, err := newWriter(ctx, db)
 	if err != nil {
-		db.read.Close()
-		db.write.Close()
 		return nil, err
 	}
 	go w.run()
 	return db, nil
+}
+
+// Connection modes of dsn.
+const (
+	modeWrite    = iota // the writer of a writable store
+	modeRead            // a reader of a writable store
+	modeReadOnly        // a reader of a read-only store
+)
+
+// dsn returns the driver's data source name for a connection of mode.
+func (db *DB) dsn(mode int) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	if mode == modeReadOnly {
+		// mode=ro: SQLite neither creates the file nor writes to it. The
+		// journal mode is the database's own (WAL, set by the writer that
+		// created it); setting it would be a write.
+		q.Add("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+db.opts.Synchronous+")")
+	}
+	q.Add("_pragma", "foreign_keys(0)")
+	if mode != modeWrite {
+		q.Add("_pragma", "query_only(1)")
+	}
+	q.Add("_txlock", "immediate")
+	return "file:" + uriPath(db.path) + "?" + q.Encode()
+}
+
+// startReaders opens the pool of read connections.
+func (db *DB) startReaders(ctx context.Context, mode int) error {
+	var err error
+	if db.read, err = sql.Open("sqlite", db.dsn(mode)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	db.read.SetMaxOpenConns(db.opts.Readers)
+	db.read.SetMaxIdleConns(db.opts.Readers)
+	db.read.SetConnMaxIdleTime(0)
+	db.read.SetConnMaxLifetime(0)
+	db.readers = make(chan *reader, db.opts.Readers)
+	for range db.opts.Readers {
+		conn, err := db.read.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlite: open reader: %w", err)
+		}
+		db.readers <- &reader{conn: conn, stmts: map[string]*sql.Stmt{}}
+		db.openReaders++
+	}
+	return nil
+}
+
+// abort closes what a failed Open opened; the writer goroutine has not
+// started.
+func (db *DB) abort() {
+	if db.readers != nil {
+		db.closeReaders()
+	}
+	if db.read != nil {
+		db.read.Close()
+	}
+	if db.write != nil {
+		db.write.Close()
+	}
+	db.lock.release()
+}
+
+// uriPath escapes a file path for a SQLite URI ("file:" + path + "?" +
+// parameters): unescaped, a '?' or '#' in the path would end the file
+// name there and SQLite would open (and create) a different file.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 // Path returns the database file path.
@@ -164,7 +261,7 @@ func (db *DB) Schema() *eventual.Schema { return db.schema }
 func (db *DB) Meta() eventual.Meta { return db.meta }
 
 // Close stops accepting writes, waits for the writes queued so far, checkpoints
-// the WAL and closes the database.
+// the WAL, closes the database and releases the writer lock.
 func (db *DB) Close() error {
 	var err error
 	db.once.Do(func() {
@@ -172,6 +269,12 @@ func (db *DB) Close() error {
 		db.closed = true
 		close(db.closing)
 		db.closeMu.Unlock()
+		if db.write == nil {
+			// Read-only: no writer, nothing to checkpoint.
+			db.closeReaders()
+			err = db.read.Close()
+			return
+		}
 		<-db.stopped
 		db.closeReaders()
 		if _, cerr := db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
@@ -183,19 +286,27 @@ func (db *DB) Close() error {
 		if cerr := db.write.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+		// Only now that the database is closed may another writer open it.
+		if cerr := db.lock.release(); cerr != nil && err == nil {
+			err = cerr
+		}
 	})
 	return err
 }
 
 // Update runs fn in a write transaction shared with other concurrent
 // writes (see the package documentation). fn runs on the writer goroutine,
-// inside its own savepoint.
+// inside its own savepoint. On a read-only store it returns ErrReadOnly.
 func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	db.closeMu.RLock()
 	if db.closed {
 		db.closeMu.RUnlock()
 		return eventual.ErrClosed
+	}
+	if db.write == nil {
+		db.closeMu.RUnlock()
+		return ErrReadOnly
 	}
 	select {
 	case db.ops <- op:
@@ -209,11 +320,15 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 	return <-op.done
 }
 
-// View runs fn in a read-only transaction on one snapshot.
+// View runs fn in a read-only transaction on one snapshot. After Close it
+// returns eventual.ErrClosed.
 func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	var r *reader
 	select {
 	case r = <-db.readers:
+	case <-db.closing:
+		// Close takes every reader for good; waiting would never end.
+		return eventual.ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -9,10 +9,13 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/postgres"
+	"github.com/eventual-pp/eventual/sqlite"
 )
 
 // PlaceholdersCommand shows the placeholders that wait for their real
-// data: "eventual placeholders list" or "count".
+// data: "eventual placeholders list" or "count". It only reads: the
+// database must exist, and it may be read while "eventual serve" runs.
 type PlaceholdersCommand struct {
 	Stdout io.Writer
 	Stderr io.Writer
@@ -60,9 +63,9 @@ func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
 	if len(tables) == 0 {
 		return fmt.Errorf("placeholders: no table %q in the schema", *table)
 	}
-	store, err := openStore(ctx, cfg, schema)
+	store, err := openStoreReadOnly(ctx, cfg, schema)
 	if err != nil {
-		return err
+		return fmt.Errorf("placeholders: %w", err)
 	}
 	defer store.Close()
 	now := time.Now()
@@ -120,6 +123,16 @@ func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(w, "total\t%d\t\n", total)
 	}
 	return nil
+}
+
+// openStoreReadOnly opens the existing store --db names for reading: it
+// fails if the database is not there, never creates or migrates one, and
+// runs beside the "eventual serve" that writes to it.
+func openStoreReadOnly(ctx context.Context, cfg Config, schema *eventual.Schema) (eventual.Store, error) {
+	if postgres.IsDSN(cfg.DB) {
+		return postgres.Open(ctx, cfg.DB, schema, postgres.Options{ReadOnly: true})
+	}
+	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{ReadOnly: true})
 }
 
 // age formats a duration for people: 45s, 12m, 3h, 2d.
