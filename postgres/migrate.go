@@ -65,14 +65,21 @@ func (db *DB) migrate(ctx context.Context, searchPath string) error {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
 		return fmt.Errorf("postgres: migrate: lock: %w", err)
 	}
-	if first := strings.TrimSpace(strings.Split(searchPath, ",")[0]); first != "" && first != "$user" {
-		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlbuild.Quote(strings.Trim(first, `"`))); err != nil {
+	// The schema is created under the name PostgreSQL reads from the
+	// search_path (unquoted names fold to lower case), so the migration
+	// writes into the schema the connection then uses.
+	first := firstSchema(searchPath)
+	if first != "" {
+		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlbuild.Quote(first)); err != nil {
 			return fmt.Errorf("postgres: create schema %s: %w", first, err)
 		}
 	}
 	var current sql.NullString
 	if err := tx.QueryRowContext(ctx, "SELECT current_schema()").Scan(&current); err != nil || !current.Valid {
 		return errNoSchema
+	}
+	if first != "" && current.String != first {
+		return fmt.Errorf("postgres: the search_path selects schema %q, but the connection uses %q (does this user have the USAGE and CREATE privileges on it?)", first, current.String)
 	}
 	for _, stmt := range []string{
 		`CREATE TABLE IF NOT EXISTS eventual_meta (key text PRIMARY KEY, value text NOT NULL)`,

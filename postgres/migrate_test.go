@@ -86,3 +86,37 @@ func TestMigrationRebuildsKeysUnderTheFoldRule(t *testing.T) {
 		t.Errorf("lookup by folded key does not use %s: %s", index, plan)
 	}
 }
+
+// TestMigrationSchemaNameAsPostgreSQLReadsIt: an unquoted search_path name
+// is folded to lower case by PostgreSQL, so the migration must create that
+// schema, not one spelled as written that the connection never uses.
+func TestMigrationSchemaNameAsPostgreSQLReadsIt(t *testing.T) {
+	if testpg.DSN() == "" {
+		t.Skipf("PostgreSQL tests are off: set %s (see README)", testpg.EnvDSN)
+	}
+	ctx := context.Background()
+	name := "Evt_Mixed_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	raw, err := pgx.Connect(ctx, testpg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(ctx)
+	t.Cleanup(func() {
+		for _, n := range []string{strings.ToLower(name), name} {
+			raw.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+n+`" CASCADE`)
+		}
+	})
+	db, err := postgres.Open(ctx, testpg.WithSearchPath(t, testpg.DSN(), name), metadata.Builtin(), postgres.Options{})
+	if err != nil {
+		t.Fatalf("open with search_path=%s: %v", name, err)
+	}
+	defer db.Close()
+	var folded, asWritten bool
+	if err := raw.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'account'),
+		EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2)`, strings.ToLower(name), name).Scan(&folded, &asWritten); err != nil {
+		t.Fatal(err)
+	}
+	if !folded || asWritten {
+		t.Errorf("tables in %q: %v; schema %q created: %v (want the tables in the folded name only)", strings.ToLower(name), folded, name, asWritten)
+	}
+}
