@@ -1,9 +1,3 @@
-// Package instance applies Dataverse's message semantics on top of a
-// store: Create, Update, Upsert, Delete, Retrieve and RetrieveMultiple,
-// with alternate keys, lookup binding, deep insert, optimistic concurrency
-// and related-record expansion. The Web API, the sync engine and programs
-// that embed eventual all write through an Instance, so every entry point
-// follows the same rules.
 package instance
 
 import (

@@ -1,6 +1,3 @@
-// Package metadata defines the schemas an instance serves: the built-in
-// schema, with Dataverse's real logical names for account and contact plus
-// a custom order table, and the YAML schema files that extend or replace it.
 package metadata
 
 import (

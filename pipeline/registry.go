@@ -1,7 +1,3 @@
-// Package pipeline registers the steps of the event pipeline: which plugin
-// runs for which message of which table, at which stage and mode, in which
-// order. The instance package runs the registered steps around every
-// message; programs that embed eventual register their own Go steps here.
 package pipeline
 
 import (

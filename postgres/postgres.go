@@ -1,18 +1,3 @@
-// Package postgres is the eventual.Store for scale: the same tables, keys
-// and behaviour as the SQLite store on a PostgreSQL server (pgx v5), so
-// that several stateless "eventual serve" processes can share one
-// database and act as one instance.
-//
-// Concurrency between servers rests on the database: every write runs in
-// a READ COMMITTED transaction; rows read for a write are locked (SELECT
-// ... FOR UPDATE), so ETag checks and read-modify-write see the latest
-// committed version; alternate keys and primary keys are unique indexes,
-// and a write that loses a race on one (two servers creating the same key
-// at once) runs again, finding the winner's row. Row versions come from
-// one sequence shared by all servers.
-//
-// Durability follows the server's synchronous_commit setting (on by
-// default: a commit is flushed to the WAL before Update returns).
 package postgres
 
 import (

@@ -1,7 +1,3 @@
-// Package steps holds the built-in steps a configuration file can
-// register without code: Require, which fails writes that leave listed
-// columns empty, and SetValues, which sets columns on the target before
-// the write. (Placeholders and webhooks have packages of their own.)
 package steps
 
 import (

@@ -1,7 +1,3 @@
-// Package storetest is the contract suite every eventual.Store passes. An
-// adapter's tests call Run with a function that opens its store; the suite
-// checks storage, keys, conflicts, atomicity, concurrency, queries, paging
-// and migration against the built-in schema.
 package storetest
 
 import (

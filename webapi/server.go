@@ -1,8 +1,3 @@
-// Package webapi serves the Dataverse Web API (OData v4 JSON) over HTTP:
-// routing of /api/data/v9.x/ URLs, request decoding, response encoding with
-// Dataverse's annotations, ETags and paging, $metadata and the service
-// document, and Dataverse's error bodies. It translates HTTP to calls on an
-// instance.Instance and knows nothing of storage.
 package webapi
 
 import (

@@ -1,5 +1,3 @@
-// Command eventual runs a Dataverse-compatible instance and, in later
-// releases, the sync between instances. See "eventual help".
 package main
 
 import (

@@ -1,7 +1,3 @@
-// Package sqlbuild renders eventual queries and writes as SQL with bound
-// parameters. The differences between SQL databases (placeholders, types,
-// case-insensitive text, null ordering) live behind the Dialect interface,
-// so the SQLite and PostgreSQL stores share one renderer.
 package sqlbuild
 
 import (

@@ -1,6 +1,3 @@
-// Package testpg gives tests PostgreSQL databases: each test gets a
-// PostgreSQL schema of its own on the server that EVENTUAL_TEST_POSTGRES
-// names, dropped when the test ends.
 package testpg
 
 import (

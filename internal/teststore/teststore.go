@@ -1,6 +1,3 @@
-// Package teststore opens empty stores for tests: SQLite always, and
-// PostgreSQL when EVENTUAL_TEST_POSTGRES names a server (each store in a
-// schema of its own, dropped when the test ends).
 package teststore
 
 import (

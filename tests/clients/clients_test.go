@@ -1,7 +1,3 @@
-// Package clients_test runs real Dataverse client libraries against an
-// "eventual serve" process. Each client lives in its own folder with a
-// pinned dependency manifest and a script that exits 0 when every step
-// passes.
 package clients_test
 
 import (

@@ -1,0 +1,13 @@
+// Package instance applies Dataverse's message semantics on top of a
+// store: Create, Update, Upsert, Delete, Retrieve and RetrieveMultiple,
+// with alternate keys, lookup binding, deep insert, optimistic concurrency
+// and related-record expansion, the bulk messages (CreateMultiple,
+// UpsertMultiple), change tracking, and the event pipeline that runs the
+// registered steps around every message, with its queue of asynchronous
+// jobs. The Web API and programs that embed eventual all write through an
+// Instance, so every entry point follows the same rules.
+//
+// It works on an eventual.Store and knows nothing of SQL, of which store it
+// runs on, or of HTTP: webapi calls it, and cmd/eventual gives it its store
+// and steps.
+package instance

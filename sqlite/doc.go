@@ -1,0 +1,46 @@
+// Package sqlite is the embedded store of eventual: an eventual.Store on a
+// SQLite database file (modernc.org/sqlite, no cgo), one SQL table per
+// Dataverse table, alternate keys as unique indexes.
+//
+// Writes go through a single writer goroutine that commits concurrent
+// writes together (group commit): each write runs inside its own SAVEPOINT
+// of a shared transaction, so one failing write rolls back alone, and the
+// batch costs one commit. Reads run on a pool of read-only connections and
+// see WAL snapshots.
+//
+// Durability: the database runs in WAL mode. With Synchronous "normal" (the
+// default) a commit is written to the WAL before Update returns, so it
+// survives the process being killed (kill -9); after a power loss or
+// operating-system crash the last commits before the crash may be rolled
+// back, but the database stays consistent. With "full" every commit is also
+// fsynced, which survives power loss at the cost of one fsync per group
+// commit.
+//
+// Tools that only read (eventual placeholders) open the database with
+// Options.ReadOnly: SQLite opens the file with mode=ro, so a mistyped path
+// fails instead of creating an empty database, nothing is migrated, and
+// the store runs beside the database's writer, reading WAL snapshots. It
+// takes no lock of its own (see below): a shared lock would keep a
+// writer from starting while a tool reads, and SQLite's own WAL locking
+// already keeps readers and the writer consistent.
+//
+// One writer per database: a writable Open takes an exclusive,
+// non-blocking flock on a lock file beside the database (path +
+// LockSuffix, "eventual.db-lock") and holds it until Close; the kernel
+// drops it when the process dies, kill -9 included. A second writer, in
+// another process or in the same one, is refused with a *LockedError
+// naming the holder, whose pid, command line and start time are recorded
+// in the lock file. Two writers would each hand out row versions from
+// their own counter and check ETags against their own view, so versions
+// would repeat and stale If-Match writes would succeed. The lock file is
+// never deleted: removing it while another process is about to lock it
+// would let two writers lock two different files. On NFS, Linux emulates
+// flock with POSIX locks, which no longer refuse a second Open in the
+// same process; on systems without flock (Windows among them) no lock is
+// taken at all.
+//
+// The reads and writes of a transaction are internal/sqlstore's, the SQL
+// internal/sqlbuild's, behind this package's Dialect. It imports neither
+// the PostgreSQL store nor the layers above it (instance, the steps,
+// webapi).
+package sqlite
