@@ -8,6 +8,12 @@ import (
 	"github.com/eventual-pp/eventual"
 )
 
+// Interface guards.
+var (
+	_ eventual.Plugin = (*Require)(nil)
+	_ eventual.Plugin = (*SetValues)(nil)
+)
+
 // Require fails a write whose target leaves one of Columns empty. On
 // Create, a column missing from the target is empty; on Update, only a
 // column set to null or "" is.

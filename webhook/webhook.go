@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/pipeline"
 	"github.com/google/uuid"
 )
 
@@ -45,6 +46,41 @@ type Plugin struct {
 }
 
 var _ eventual.Plugin = (*Plugin)(nil)
+
+// Kind is "type: webhook" in a configuration file: a webhook step, at
+// PostOperation by default. init registers it in pipeline.DefaultKinds.
+var Kind = pipeline.Kind{Name: "webhook", Stage: eventual.PostOperation, New: newPlugin}
+
+func init() { pipeline.RegisterKind(Kind) }
+
+// Config is the configuration of a webhook step.
+type Config struct {
+	// URL is the endpoint: http or https, with a host.
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	Query   map[string]string `yaml:"query"`
+	// Timeout is a Go duration ("30s"); empty for DefaultTimeout.
+	Timeout string `yaml:"timeout"`
+}
+
+// newPlugin checks a webhook step's configuration and returns its plugin.
+func newPlugin(spec pipeline.Spec) (eventual.Plugin, error) {
+	var c Config
+	if err := spec.DecodeSettings(&c); err != nil {
+		return nil, err
+	}
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("a webhook step needs an http or https url, not %q", c.URL)
+	}
+	var timeout time.Duration
+	if c.Timeout != "" {
+		var err error
+		if timeout, err = time.ParseDuration(c.Timeout); err != nil {
+			return nil, fmt.Errorf("timeout %q: %w", c.Timeout, err)
+		}
+	}
+	return &Plugin{URL: c.URL, Headers: c.Headers, Query: c.Query, Timeout: timeout, Organization: spec.Organization}, nil
+}
 
 // Execute posts the context. A 502, 503 or 504 answer is tried once more,
 // as Dataverse does.

@@ -71,7 +71,10 @@ type PlaceholderLookupConfig struct {
 	FromRequest map[string]string `yaml:"fromRequest"`
 }
 
-// StepConfig registers a step: type webhook, require or setvalue.
+// StepConfig registers a step. Type names its kind (pipeline.Kinds; the
+// built-in kinds are webhook, require and setvalue, see kinds.go); the
+// fields up to Configuration are common to every kind, and the kind
+// decodes the rest from the step's YAML into its own settings.
 type StepConfig struct {
 	Name                string        `yaml:"name"`
 	Type                string        `yaml:"type"`
@@ -83,17 +86,42 @@ type StepConfig struct {
 	FilteringAttributes []string      `yaml:"filteringAttributes"`
 	Images              []ImageConfig `yaml:"images"`
 	Configuration       string        `yaml:"configuration"`
+
+	// The settings of the built-in kinds. They are listed here so that
+	// ParseConfig keeps rejecting unknown fields; the kinds read them
+	// from the YAML (webhook.Config, steps.RequireConfig,
+	// steps.SetValueConfig), so a new kind's settings are added here too.
+	// (omitempty keeps unset settings unset in StepConfig.decode.)
+
 	// webhook
-	URL     string            `yaml:"url"`
-	Headers map[string]string `yaml:"headers"`
-	Query   map[string]string `yaml:"query"`
-	Timeout string            `yaml:"timeout"`
+	URL     string            `yaml:"url,omitempty"`
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Query   map[string]string `yaml:"query,omitempty"`
+	Timeout string            `yaml:"timeout,omitempty"`
 	// require
-	Columns      []string `yaml:"columns"`
-	ErrorMessage string   `yaml:"errorMessage"`
+	Columns      []string `yaml:"columns,omitempty"`
+	ErrorMessage string   `yaml:"errorMessage,omitempty"`
 	// setvalue
-	Values        map[string]any `yaml:"values"`
-	OnlyIfMissing bool           `yaml:"onlyIfMissing"`
+	Values        map[string]any `yaml:"values,omitempty"`
+	OnlyIfMissing bool           `yaml:"onlyIfMissing,omitempty"`
+
+	// node is the step as written in the file (ParseConfig sets it), so
+	// that a kind decodes its settings with the same types the file gave.
+	node *yaml.Node
+}
+
+// decode decodes the step's settings into a kind's settings struct v:
+// from the file's YAML when the step came from ParseConfig, else from the
+// fields of sc.
+func (sc StepConfig) decode(v any) error {
+	n := sc.node
+	if n == nil {
+		n = new(yaml.Node)
+		if err := n.Encode(sc); err != nil {
+			return err
+		}
+	}
+	return n.Decode(v)
 }
 
 // ImageConfig asks for a pre- or post-image.
@@ -187,6 +215,15 @@ func ParseConfig(data []byte) (Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
 		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	// Keep each step's YAML for its kind, which decodes its own settings.
+	var raw struct {
+		Steps []yaml.Node `yaml:"steps"`
+	}
+	if err := yaml.Unmarshal([]byte(expanded), &raw); err == nil && len(raw.Steps) == len(cfg.Steps) {
+		for i := range cfg.Steps {
+			cfg.Steps[i].node = &raw.Steps[i]
+		}
 	}
 	return cfg, cfg.Validate()
 }

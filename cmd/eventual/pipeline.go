@@ -2,16 +2,13 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/metadata"
+	"github.com/eventual-pp/eventual/pipeline"
 	"github.com/eventual-pp/eventual/placeholder"
-	"github.com/eventual-pp/eventual/steps"
-	"github.com/eventual-pp/eventual/webhook"
 )
 
 // This file turns the configuration's placeholders and steps into
@@ -86,7 +83,7 @@ func registerPipeline(cfg Config, schema *eventual.Schema, in *instance.Instance
 		}
 	}
 	for i, sc := range cfg.Steps {
-		s, err := buildStep(sc, schema, organization)
+		s, err := buildStep(pipeline.DefaultKinds, sc, schema, organization)
 		if err != nil {
 			return fmt.Errorf("config: steps[%d] (%s): %w", i, sc.Name, err)
 		}
@@ -97,13 +94,17 @@ func registerPipeline(cfg Config, schema *eventual.Schema, in *instance.Instance
 	return nil
 }
 
-func buildStep(sc StepConfig, schema *eventual.Schema, organization string) (eventual.Step, error) {
+// buildStep builds a configured step with the kind its type names in
+// kinds. The common fields are parsed here, in the order they always
+// were; the kind checks its own settings and makes the plugin.
+func buildStep(kinds *pipeline.Kinds, sc StepConfig, schema *eventual.Schema, organization string) (eventual.Step, error) {
 	// Without a stage, a step runs where its kind makes sense: checks
 	// before the transaction, value changes before the write, webhooks
 	// after it.
-	def := map[string]eventual.Stage{"require": eventual.PreValidation, "setvalue": eventual.PreOperation}[sc.Type]
-	if def == 0 {
-		def = eventual.PostOperation
+	kind, known := kinds.Kind(sc.Type)
+	def := eventual.PostOperation
+	if known {
+		def = kind.DefaultStage()
 	}
 	stage, err := parseStage(sc.Stage, def)
 	if err != nil {
@@ -126,46 +127,5 @@ func buildStep(sc StepConfig, schema *eventual.Schema, organization string) (eve
 		}
 		s.Images = append(s.Images, eventual.Image{Alias: ic.Alias, Kind: kind, Columns: ic.Columns})
 	}
-	switch sc.Type {
-	case "webhook":
-		if u, err := url.Parse(sc.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return s, fmt.Errorf("a webhook step needs an http or https url, not %q", sc.URL)
-		}
-		var timeout time.Duration
-		if sc.Timeout != "" {
-			if timeout, err = time.ParseDuration(sc.Timeout); err != nil {
-				return s, fmt.Errorf("timeout %q: %w", sc.Timeout, err)
-			}
-		}
-		s.Plugin = &webhook.Plugin{URL: sc.URL, Headers: sc.Headers, Query: sc.Query, Timeout: timeout, Organization: organization}
-	case "require":
-		if len(sc.Columns) == 0 {
-			return s, fmt.Errorf("a require step needs columns")
-		}
-		s.Plugin = &steps.Require{Columns: sc.Columns, Message: sc.ErrorMessage}
-	case "setvalue":
-		t := schema.Table(sc.Table)
-		if t == nil {
-			return s, fmt.Errorf("a setvalue step needs a table")
-		}
-		if s.Stage == eventual.PostOperation {
-			return s, fmt.Errorf("a setvalue step runs before the write: stage prevalidation or preoperation")
-		}
-		vals := eventual.Values{}
-		for k, v := range sc.Values {
-			c := t.Column(k)
-			if c == nil {
-				return s, fmt.Errorf("unknown column %q of %s", k, t.LogicalName)
-			}
-			cv, err := placeholder.Convert(c, v)
-			if err != nil {
-				return s, err
-			}
-			vals[k] = cv
-		}
-		s.Plugin = &steps.SetValues{Values: vals, OnlyIfMissing: sc.OnlyIfMissing}
-	default:
-		return s, fmt.Errorf("type %q: want webhook, require or setvalue", sc.Type)
-	}
-	return s, nil
+	return kinds.Build(sc.Type, pipeline.Spec{Step: s, Schema: schema, Organization: organization, Decode: sc.decode})
 }
