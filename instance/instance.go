@@ -39,11 +39,20 @@ type Instance struct {
 	Meta eventual.Meta
 	// MaxDepth is the loop guard (DefaultMaxDepth when 0).
 	MaxDepth int
-	// Logger receives job runner events; it defaults to slog.Default().
+	// Logger receives the events of the background loops; it defaults to
+	// slog.Default().
 	Logger *slog.Logger
+	// ChangeRetention is how long deletions are kept for change tracking:
+	// the purge loop Start runs forgets older ones. Zero runs no purge
+	// loop.
+	ChangeRetention time.Duration
+	// PurgeInterval is how often the purge loop runs
+	// (DefaultPurgeInterval when 0).
+	PurgeInterval time.Duration
 
 	jobsOnce sync.Once
 	jobsWake chan struct{}
+	life     lifecycle
 }
 
 // New returns an instance over a store, with an empty pipeline.
