@@ -60,12 +60,18 @@ func New(store eventual.Store, schema *eventual.Schema) *Instance {
 	return &Instance{Store: store, Schema: schema, Meta: store.Meta(), Pipeline: pipeline.NewRegistry(schema)}
 }
 
-func (in *Instance) now() time.Time {
+// Time returns the current time by the instance's clock, Now (time.Now
+// when Now is nil), in UTC. The layers over the instance read the time
+// here, so that one clock rules them all.
+func (in *Instance) Time() time.Time {
 	if in.Now != nil {
-		return in.Now().UTC().Truncate(time.Second)
+		return in.Now().UTC()
 	}
-	return time.Now().UTC().Truncate(time.Second)
+	return time.Now().UTC()
 }
+
+// now is the time the instance records: Time, to the second.
+func (in *Instance) now() time.Time { return in.Time().Truncate(time.Second) }
 
 func (in *Instance) newID() uuid.UUID {
 	if in.NewID != nil {

@@ -17,12 +17,12 @@ import (
 )
 
 // openStore opens the store --db names: a postgres:// DSN or a SQLite
-// file path.
-func openStore(ctx context.Context, cfg Config, schema *eventual.Schema) (eventual.Store, error) {
+// file path. now is its clock (nil: time.Now).
+func openStore(ctx context.Context, cfg Config, schema *eventual.Schema, now func() time.Time) (eventual.Store, error) {
 	if postgres.IsDSN(cfg.DB) {
-		return postgres.Open(ctx, cfg.DB, schema, postgres.Options{})
+		return postgres.Open(ctx, cfg.DB, schema, postgres.Options{Now: now})
 	}
-	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous})
+	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous, Now: now})
 }
 
 // redactDSN hides the password of a DSN before printing it.
@@ -46,6 +46,8 @@ type ServeCommand struct {
 	// Ready, if set, receives the base URL once the server accepts
 	// connections (tests use it).
 	Ready func(baseURL string)
+	// Now is the clock of the instance and its store (time.Now).
+	Now func() time.Time
 }
 
 // ShutdownTimeout bounds how long a stop waits for requests in flight.
@@ -99,11 +101,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	store, err := openStore(ctx, cfg, schema)
+	store, err := openStore(ctx, cfg, schema, c.Now)
 	if err != nil {
 		return err
 	}
 	in := instance.New(store, schema)
+	in.Now = c.Now
 	in.Logger = logger
 	if err := registerPipeline(cfg, schema, in, cfg.Listen); err != nil {
 		store.Close()
