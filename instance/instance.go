@@ -33,11 +33,20 @@ type Instance struct {
 	Meta eventual.Meta
 	// MaxDepth is the loop guard (DefaultMaxDepth when 0).
 	MaxDepth int
-	// Logger receives job runner events; it defaults to slog.Default().
+	// Logger receives the events of the background loops; it defaults to
+	// slog.Default().
 	Logger *slog.Logger
+	// ChangeRetention is how long deletions are kept for change tracking:
+	// the purge loop Start runs forgets older ones. Zero runs no purge
+	// loop.
+	ChangeRetention time.Duration
+	// PurgeInterval is how often the purge loop runs
+	// (DefaultPurgeInterval when 0).
+	PurgeInterval time.Duration
 
 	jobsOnce sync.Once
 	jobsWake chan struct{}
+	life     lifecycle
 }
 
 // New returns an instance over a store, with an empty pipeline.
@@ -45,12 +54,18 @@ func New(store eventual.Store, schema *eventual.Schema) *Instance {
 	return &Instance{Store: store, Schema: schema, Meta: store.Meta(), Pipeline: pipeline.NewRegistry(schema)}
 }
 
-func (in *Instance) now() time.Time {
+// Time returns the current time by the instance's clock, Now (time.Now
+// when Now is nil), in UTC. The layers over the instance read the time
+// here, so that one clock rules them all.
+func (in *Instance) Time() time.Time {
 	if in.Now != nil {
-		return in.Now().UTC().Truncate(time.Second)
+		return in.Now().UTC()
 	}
-	return time.Now().UTC().Truncate(time.Second)
+	return time.Now().UTC()
 }
+
+// now is the time the instance records: Time, to the second.
+func (in *Instance) now() time.Time { return in.Time().Truncate(time.Second) }
 
 func (in *Instance) newID() uuid.UUID {
 	if in.NewID != nil {

@@ -244,25 +244,6 @@ func (in *Instance) decodeValue(c *eventual.Column, v any) any {
 	return v
 }
 
-// StartJobs runs the job runner until ctx ends. Several runners (on one
-// server or several) may run at once; each job runs once.
-func (in *Instance) StartJobs(ctx context.Context) {
-	in.jobsOnce.Do(in.initJobs)
-	go func() {
-		t := time.NewTicker(JobPollInterval)
-		defer t.Stop()
-		for {
-			in.RunJobs(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-in.jobsWake:
-			case <-t.C:
-			}
-		}
-	}()
-}
-
 // RunJobs runs the jobs that are due now and returns how many it ran.
 func (in *Instance) RunJobs(ctx context.Context) int {
 	jobs := in.Schema.Table("asyncoperation")

@@ -166,7 +166,7 @@ func TestJobsRunAfterCommit(t *testing.T) {
 	})
 }
 
-func TestJobsStartJobsRunsAfterCommit(t *testing.T) {
+func TestJobsStartRunsAfterCommit(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
 		e := open(t)
 		ctx, cancel := context.WithCancel(testContext(t))
@@ -176,7 +176,10 @@ func TestJobsStartJobsRunsAfterCommit(t *testing.T) {
 			ran <- ec.PrimaryEntityID
 			return nil
 		}))
-		e.in.StartJobs(ctx)
+		if err := e.in.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer e.in.Stop()
 		id := e.mustCreate(t, e.account, eventual.Values{"name": "woken"})
 		select {
 		case got := <-ran:
@@ -719,7 +722,7 @@ func TestJobsAsyncLoopStopsAtMaxDepth(t *testing.T) {
 }
 
 // A panicking asynchronous step must fail its attempt, not take down the
-// runner (and with StartJobs, the process).
+// runner (and with Start, the process).
 func TestJobsPanickingStep(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
 		e := open(t)
@@ -736,7 +739,7 @@ func TestJobsPanickingStep(t *testing.T) {
 		}()
 		job := e.onlyJob(t, "panics")
 		failIf(t, panicked != nil,
-			"instance/jobs.go runJob/execJob: a panic in an asynchronous step propagates out of RunJobs (%v), which kills the StartJobs goroutine and the process, and leaves the job in progress (status %v)",
+			"instance/jobs.go runJob/execJob: a panic in an asynchronous step propagates out of RunJobs (%v), which kills the job runner Start runs and the process, and leaves the job in progress (status %v)",
 			panicked, job.Values["statuscode"])
 		if job.Values["statuscode"] != instance.JobWaiting || job.Values["retrycount"] != int64(1) {
 			t.Errorf("job status %v retrycount %v, want a failed attempt waiting for retry", job.Values["statuscode"], job.Values["retrycount"])

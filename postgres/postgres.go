@@ -31,6 +31,11 @@ type Options struct {
 	// which are missing. Sessions run with default_transaction_read_only,
 	// and Update returns ErrReadOnly.
 	ReadOnly bool
+	// Now returns the current time, recorded with each deletion for
+	// change tracking; nil is time.Now. Give it the clock of the
+	// Instance (Instance.Now) so that the purge of expired deletions
+	// and the deletions agree.
+	Now func() time.Time
 }
 
 // ErrReadOnly is returned by Update on a store opened with
@@ -143,7 +148,7 @@ func (db *DB) update(ctx context.Context, fn func(eventual.Tx) error) (conflicte
 	if err != nil {
 		return false, fmt.Errorf("postgres: begin: %w", err)
 	}
-	stx := &sqlstore.Tx{D: dialect{}, Q: sqlTx, Schema: db.schema, Lock: " FOR UPDATE",
+	stx := &sqlstore.Tx{D: dialect{}, Q: sqlTx, Schema: db.schema, Lock: " FOR UPDATE", Now: db.now(),
 		Version: func() (string, []any) { return "nextval('eventual_version')", nil }}
 	defer func() {
 		if r := recover(); r != nil {
@@ -308,4 +313,13 @@ func (db *DB) check(ctx context.Context, searchPath string) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// now is the time of a write transaction beginning: Options.Now, or
+// time.Now.
+func (db *DB) now() time.Time {
+	if db.opts.Now != nil {
+		return db.opts.Now()
+	}
+	return time.Now()
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlstore"
@@ -44,6 +45,11 @@ type Options struct {
 	// read-only store may run beside the database's writer. Update
 	// returns ErrReadOnly.
 	ReadOnly bool
+	// Now returns the current time, recorded with each deletion for
+	// change tracking; nil is time.Now. Give it the clock of the
+	// Instance (Instance.Now) so that the purge of expired deletions
+	// and the deletions agree.
+	Now func() time.Time
 }
 
 // DB is an eventual.Store on a SQLite file.
@@ -424,4 +430,13 @@ func lastVersion(ctx context.Context, conn *sql.Conn) (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(v.String, 10, 64)
+}
+
+// now is the time of a write transaction beginning: Options.Now, or
+// time.Now.
+func (db *DB) now() time.Time {
+	if db.opts.Now != nil {
+		return db.opts.Now()
+	}
+	return time.Now()
 }

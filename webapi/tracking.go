@@ -55,7 +55,7 @@ func (q *request) parseDeltaToken(tok string) (string, error) {
 	if err != nil {
 		return "", instance.ErrBadToken
 	}
-	if time.Since(at) > q.s.retention() {
+	if q.s.Instance.Time().Sub(at) > q.s.retention() {
 		return "", eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest,
 			"The $deltatoken has expired: changes are kept for %s. Start again with Prefer: odata.track-changes to read every record.", q.s.retention())
 	}
@@ -141,7 +141,7 @@ func (q *request) tracked(t *eventual.Table) error {
 	}
 	token := cur.token
 	if !cur.tracking {
-		token = q.deltaToken(page.Token, time.Now())
+		token = q.deltaToken(page.Token, q.s.Instance.Time())
 	}
 	var recs []*eventual.Record
 	for _, c := range page.Changes {

@@ -17,12 +17,12 @@ import (
 )
 
 // openStore opens the store --db names: a postgres:// DSN or a SQLite
-// file path.
-func openStore(ctx context.Context, cfg Config, schema *eventual.Schema) (eventual.Store, error) {
+// file path. now is its clock (nil: time.Now).
+func openStore(ctx context.Context, cfg Config, schema *eventual.Schema, now func() time.Time) (eventual.Store, error) {
 	if postgres.IsDSN(cfg.DB) {
-		return postgres.Open(ctx, cfg.DB, schema, postgres.Options{})
+		return postgres.Open(ctx, cfg.DB, schema, postgres.Options{Now: now})
 	}
-	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous})
+	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous, Now: now})
 }
 
 // redactDSN hides the password of a DSN before printing it.
@@ -46,6 +46,8 @@ type ServeCommand struct {
 	// Ready, if set, receives the base URL once the server accepts
 	// connections (tests use it).
 	Ready func(baseURL string)
+	// Now is the clock of the instance and its store (time.Now).
+	Now func() time.Time
 }
 
 // ShutdownTimeout bounds how long a stop waits for requests in flight.
@@ -99,11 +101,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	store, err := openStore(ctx, cfg, schema)
+	store, err := openStore(ctx, cfg, schema, c.Now)
 	if err != nil {
 		return err
 	}
 	in := instance.New(store, schema)
+	in.Now = c.Now
 	in.Logger = logger
 	if err := registerPipeline(cfg, schema, in, cfg.Listen); err != nil {
 		store.Close()
@@ -116,17 +119,22 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.CORSOrigins = cfg.CORS.AllowedOrigins
 	retention, _ := cfg.Changes.RetentionDuration()
 	srv.ChangeRetention = retention
+	// The instance's background loops: the job runner and the purge of
+	// deletions past the retention. From here on, the store closes only
+	// after they stop.
+	in.ChangeRetention = retention
+	if err := in.Start(ctx); err != nil {
+		store.Close()
+		return err
+	}
 	base, err := srv.Listen(cfg.Listen)
 	if err != nil {
+		in.Stop()
 		store.Close()
 		return err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	bgCtx, stopBackground := context.WithCancel(ctx)
-	defer stopBackground()
-	go purgeChanges(bgCtx, in, retention, logger)
-	in.StartJobs(bgCtx)
 	fmt.Fprintf(c.Stdout, "eventual: serving the Dataverse Web API at %s (database %s)\n", base, redactDSN(cfg.DB))
 	if c.Ready != nil {
 		c.Ready(base)
@@ -138,38 +146,29 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	case serveErr = <-served:
 	}
 	logger.Info("stopping: finishing requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && serveErr == nil {
-		serveErr = fmt.Errorf("serve: shutdown: %w", err)
-	}
-	if err := store.Close(); err != nil && serveErr == nil {
-		serveErr = fmt.Errorf("serve: close database: %w", err)
+	if err := shutdown(in, srv, store, ShutdownTimeout); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("serve: %w", err)
 	}
 	logger.Info("stopped")
 	return serveErr
 }
 
-// PurgeInterval is how often deletions older than the change-tracking
-// retention are forgotten.
-const PurgeInterval = time.Hour
-
-// purgeChanges forgets expired deletions now and then every PurgeInterval.
-func purgeChanges(ctx context.Context, in *instance.Instance, retention time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(PurgeInterval)
-	defer t.Stop()
-	for {
-		if n, err := in.ExpireChanges(ctx, time.Now().Add(-retention)); err != nil {
-			if ctx.Err() == nil {
-				logger.Warn("purge expired deletions", "err", err)
-			}
-		} else if n > 0 {
-			logger.Info("purged expired deletions", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// shutdown stops a server in order: first the background loops, and waits
+// for them (they write through the store); then the HTTP server, letting
+// requests in flight finish for up to timeout; and last the store, which
+// nothing uses any more. It returns the first error.
+func shutdown(loops interface{ Stop() }, srv interface {
+	Shutdown(context.Context) error
+}, store io.Closer, timeout time.Duration) error {
+	loops.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var first error
+	if err := srv.Shutdown(ctx); err != nil {
+		first = fmt.Errorf("shutdown: %w", err)
 	}
+	if err := store.Close(); err != nil && first == nil {
+		first = fmt.Errorf("close database: %w", err)
+	}
+	return first
 }

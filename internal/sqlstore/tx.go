@@ -64,6 +64,19 @@ type Tx struct {
 	// Conflicted is set when a write hit a unique-constraint violation; a
 	// store may retry the transaction, which may have raced another writer.
 	Conflicted bool
+	// Now is the time of the transaction, read from the store's clock
+	// when it began, so that the deletions it records agree; the zero
+	// time reads time.Now at each use.
+	Now time.Time
+}
+
+// now returns the time of the transaction in UTC, to the second.
+func (tx *Tx) now() time.Time {
+	now := tx.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return now.UTC().Truncate(time.Second)
 }
 
 var _ eventual.Tx = (*Tx)(nil)
@@ -394,7 +407,7 @@ func (tx *Tx) Delete(ctx context.Context, t *eventual.Table, id uuid.UUID) error
 	// Record the deletion for change tracking. A record deleted, created
 	// again with the same id and deleted again keeps one entry.
 	b = sqlbuild.New(tx.D)
-	deletedOn, err := tx.D.Encode(&eventual.Column{Type: eventual.TypeDateTime}, time.Now().UTC().Truncate(time.Second))
+	deletedOn, err := tx.D.Encode(&eventual.Column{Type: eventual.TypeDateTime}, tx.now())
 	if err != nil {
 		return err
 	}
