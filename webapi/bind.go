@@ -201,6 +201,18 @@ func (q *request) compareLiteral(sc scope, op eventual.CompareOp, name string, p
 	if v == nil && op != eventual.OpEq && op != eventual.OpNe {
 		return eventual.Const{Value: false}, nil
 	}
+	if f.Column.Type == eventual.TypeDecimal || f.Column.Type == eventual.TypeMoney {
+		// Compare exactly with a literal finer than the column's
+		// precision: stored values are multiples of 10^-precision.
+		if flipped {
+			op, flipped = flipOp(op), false
+		}
+		if e, ok, err := inexactDecimal(f, op, l.Value); err != nil {
+			return nil, err
+		} else if ok {
+			return e, nil
+		}
+	}
 	if flipped {
 		return eventual.Compare{Op: op, Left: eventual.Literal{Value: v}, Right: f}, nil
 	}
