@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventual-pp/eventual/internal/httpserver"
 	"github.com/eventual-pp/eventual/webapi"
 )
 
@@ -72,29 +73,38 @@ func TestContentType(t *testing.T) {
 	})
 }
 
-// listenServer serves the instance of s through webapi's own http.Server
-// (Listen and Serve), which tests of what net/http answers itself need.
-func listenServer(tb testing.TB, s *testServer) (root string, srv *webapi.Server) {
+// listenServer serves the instance of s as eventual serve does: the Web
+// API's handler in the process's HTTP server (internal/httpserver) on a
+// real listener, which tests of what net/http answers itself need. mount,
+// if set, adds routes beside the Web API before the server listens. root
+// has no trailing slash.
+func listenServer(tb testing.TB, s *testServer, mount func(*httpserver.Server)) (root string, srv *webapi.Server) {
 	tb.Helper()
 	srv = webapi.NewServer(s.Instance, s.Store.Meta())
 	srv.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	base, err := srv.Listen("127.0.0.1:0")
+	hs := httpserver.New(srv.Handler())
+	hs.Logger = srv.Logger
+	hs.MaxHeaderBytes = srv.MaxHeadBytes()
+	if mount != nil {
+		mount(hs)
+	}
+	base, err := hs.Listen("127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
+	go func() { done <- hs.Serve() }()
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := hs.Shutdown(ctx); err != nil {
 			tb.Errorf("shutdown: %v", err)
 		}
 		if err := <-done; err != nil {
 			tb.Errorf("serve: %v", err)
 		}
 	})
-	return strings.TrimSuffix(base, "/api/data/v9.2/"), srv
+	return strings.TrimSuffix(base, "/"), srv
 }
 
 // rawRequest writes a request as is on a new connection and reads the
@@ -117,14 +127,16 @@ func rawRequest(tb testing.TB, root, raw string) *response {
 	return &response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 }
 
-// TestServerResponses checks what the process's HTTP server answers
-// before routing: header fields over the limit get Dataverse's body, and
+// TestServerResponses checks what the process's HTTP server, with the Web
+// API mounted, answers before routing: header fields over the limit get Dataverse's body, and
 // no path is redirected. What net/http answers itself, in plain text,
 // is pinned too, so that a change of it is seen: a malformed request
 // line (400) and a header block past MaxHeaderBytes (431).
 func TestServerResponses(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *testServer) {
-		root, srv := listenServer(t, s)
+		// A route beside the Web API, as /metrics will be.
+		extra := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "extra") })
+		root, srv := listenServer(t, s, func(hs *httpserver.Server) { hs.Handle("GET /extra", extra) })
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		send := func(method, url, body string, headers ...string) *response {
 			t.Helper()
@@ -193,7 +205,10 @@ func TestServerResponses(t *testing.T) {
 				{"GET", "/api/data", 404},
 				{"GET", "/api/data/v9.2", 200},
 				{"GET", "/healthz", 200},
+				{"HEAD", "/healthz", 200},
+				{"POST", "/healthz", 404},
 				{"GET", "//healthz", 404},
+				{"GET", "/healthz/", 404},
 			} {
 				body := ""
 				if c.method == "POST" {
@@ -207,6 +222,27 @@ func TestServerResponses(t *testing.T) {
 				if r.Status >= 400 {
 					checkDataverseErrorBody(t, r)
 				}
+			}
+		})
+
+		t.Run("BesideTheWebAPI", func(t *testing.T) {
+			// The added route answers, for its method only.
+			if r := send("GET", root+"/extra", ""); r.Status != http.StatusOK || string(r.Body) != "extra" {
+				t.Errorf("GET /extra: %d %s", r.Status, r.Body)
+			}
+			// Other methods and near paths are the Web API's: its 404.
+			for _, c := range []struct{ method, path string }{
+				{"POST", "/extra"}, {"GET", "/extra/"}, {"GET", "//extra"}, {"GET", "/api/data/v9.2/extra"},
+			} {
+				body := ""
+				if c.method == "POST" {
+					body = `{"name":"extra"}`
+				}
+				expectError(t, send(c.method, root+c.path, body), http.StatusNotFound, "", "")
+			}
+			// The Web API is unchanged beside it.
+			if r := send("GET", root+"/api/data/v9.2/accounts?$top=1", ""); r.Status != http.StatusOK {
+				t.Errorf("GET accounts beside /extra: %d %s", r.Status, r.Body)
 			}
 		})
 

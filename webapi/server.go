@@ -3,15 +3,12 @@ package webapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/eventual-pp/eventual"
@@ -32,12 +29,15 @@ const (
 	DefaultMaxHeaderBytes = 64 << 10
 )
 
-// headerSlack is how far past the URL and header limits net/http reads a
-// request head before it answers 431 itself, in plain text. Between the
-// limits and the slack the handler answers, with Dataverse's error body.
+// headerSlack is how far past the URL and header limits the process's
+// HTTP server reads a request head (MaxHeadBytes) before net/http answers
+// 431 itself, in plain text. Between the limits and the slack the handler
+// answers, with Dataverse's error body.
 const headerSlack = 1 << 20
 
-// Server is the Web API HTTP server.
+// Server is the Web API: an http.Handler (Handler) and the request-level
+// settings it applies. It does not listen; the process's HTTP server
+// (internal/httpserver in eventual serve) mounts it.
 type Server struct {
 	// Instance executes the requests.
 	Instance *instance.Instance
@@ -61,10 +61,6 @@ type Server struct {
 	// from (see CheckCORSOrigin; "*" allows any). None by default: no
 	// CORS headers are sent.
 	CORSOrigins []string
-
-	http     *http.Server
-	listener net.Listener
-	draining atomic.Bool
 }
 
 // NewServer returns a server for an instance.
@@ -73,7 +69,8 @@ func NewServer(in *instance.Instance, meta eventual.Meta) *Server {
 }
 
 // Handler returns the server's HTTP handler: the Web API under
-// /api/data/v9.0/, v9.1/ and v9.2/, and the readiness probe /healthz.
+// /api/data/v9.0/, v9.1/ and v9.2/, and Dataverse's 404 body for every
+// other path, so that it can serve as the fallback of a router.
 //
 // It routes on the path as sent. net/http's ServeMux cleans paths by
 // redirecting ("//accounts" and "/api/data/v9.2/./accounts" got a 307
@@ -98,14 +95,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			"The request header fields are larger than the limit of %d bytes.", s.maxHeader()))
 		return
 	}
-	switch p := r.URL.EscapedPath(); {
-	case p == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		s.serveHealth(w, r)
-	case strings.HasPrefix(p, "/api/data/"):
-		s.serveAPI(w, r)
-	default:
+	if !strings.HasPrefix(r.URL.EscapedPath(), "/api/data/") {
 		s.writeError(w, r, errNoResource(r.URL.String()))
+		return
 	}
+	s.serveAPI(w, r)
 }
 
 // headerBytes is the size of a request's header fields as sent: each
@@ -123,64 +117,16 @@ func headerBytes(r *http.Request) int {
 	return n
 }
 
-func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	if s.draining.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `{"status":"stopping"}`)
-		return
-	}
-	io.WriteString(w, `{"status":"ok"}`)
-}
-
-// Listen binds the address (host:port; port 0 picks a free one) and
-// returns the base URL of the Web API, for example
-// "http://127.0.0.1:8765/api/data/v9.2/".
-func (s *Server) Listen(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("webapi: listen %s: %w", addr, err)
-	}
-	s.listener = ln
-	// net/http answers some requests before any handler runs, in plain
-	// text: a malformed request line or header (400), a header block
-	// over MaxHeaderBytes (431), an unsupported Transfer-Encoding (501).
-	// Those cannot carry Dataverse's error body. MaxHeaderBytes is set
-	// well past the URL and header limits so that the handler, which does
-	// answer with the body, sees every request of a plausible size: 414
-	// for a long URL and 431 for large headers.
-	s.http = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    s.maxURL() + s.maxHeader() + headerSlack,
-		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
-	}
-	return "http://" + ln.Addr().String() + "/api/data/v9.2/", nil
-}
-
-// Serve serves requests until Shutdown. It returns nil after a clean
-// shutdown.
-func (s *Server) Serve() error {
-	if s.http == nil {
-		return errors.New("webapi: Serve before Listen")
-	}
-	if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// Shutdown stops accepting connections, marks the server not ready and
-// waits for requests in flight to finish (or ctx to end).
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.draining.Store(true)
-	if s.http == nil {
-		return nil
-	}
-	return s.http.Shutdown(ctx)
-}
+// MaxHeadBytes is how much of a request head (request line and header
+// fields) the process's HTTP server should read before net/http answers
+// for itself. net/http answers some requests before any handler runs, in
+// plain text: a malformed request line or header (400), a header block
+// over its MaxHeaderBytes (431), an unsupported Transfer-Encoding (501).
+// Those cannot carry Dataverse's error body. MaxHeadBytes is well past the
+// URL and header limits so that the handler, which does answer with the
+// body, sees every request of a plausible size: 414 for a long URL and 431
+// for large headers.
+func (s *Server) MaxHeadBytes() int { return s.maxURL() + s.maxHeader() + headerSlack }
 
 func (s *Server) maxURL() int {
 	if s.MaxURLLength > 0 {

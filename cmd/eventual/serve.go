@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/httpserver"
 	"github.com/eventual-pp/eventual/postgres"
 	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/eventual-pp/eventual/webapi"
@@ -112,13 +113,19 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		store.Close()
 		return err
 	}
-	srv := webapi.NewServer(in, store.Meta())
-	srv.Logger = logger
-	srv.MaxBodyBytes = cfg.Limits.MaxBodyBytes
-	srv.MaxURLLength = cfg.Limits.MaxURLLength
-	srv.CORSOrigins = cfg.CORS.AllowedOrigins
+	api := webapi.NewServer(in, store.Meta())
+	api.Logger = logger
+	api.MaxBodyBytes = cfg.Limits.MaxBodyBytes
+	api.MaxURLLength = cfg.Limits.MaxURLLength
+	api.CORSOrigins = cfg.CORS.AllowedOrigins
 	retention, _ := cfg.Changes.RetentionDuration()
-	srv.ChangeRetention = retention
+	api.ChangeRetention = retention
+	// The process's HTTP server: /healthz, and the Web API for every
+	// other path. It reads request heads well past the Web API's limits,
+	// so that the Web API answers 414 and 431 with Dataverse's body.
+	srv := httpserver.New(api.Handler())
+	srv.Logger = logger
+	srv.MaxHeaderBytes = api.MaxHeadBytes()
 	// The instance's background loops: the job runner and the purge of
 	// deletions past the retention. From here on, the store closes only
 	// after they stop.
@@ -127,12 +134,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		store.Close()
 		return err
 	}
-	base, err := srv.Listen(cfg.Listen)
+	root, err := srv.Listen(cfg.Listen)
 	if err != nil {
 		in.Stop()
 		store.Close()
 		return err
 	}
+	base := root + "api/data/v9.2/"
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	fmt.Fprintf(c.Stdout, "eventual: serving the Dataverse Web API at %s (database %s)\n", base, redactDSN(cfg.DB))

@@ -78,6 +78,11 @@ var rules = []rule{
 		deny: append(slices.Clone(stores), sqlCode...),
 	},
 	{
+		name: "internal/httpserver, the process's HTTP server, knows nothing of the Web API, the instance or storage",
+		from: []string{"internal/httpserver"},
+		deny: append(append([]string{"webapi", "instance", "pipeline"}, stores...), sqlCode...),
+	},
+	{
 		name: "instance imports no store, knows nothing of SQL and nothing of HTTP",
 		from: []string{"instance"},
 		deny: append(append([]string{"webapi", "std:net/http"}, stores...), sqlCode...),
