@@ -63,6 +63,10 @@ type execution struct {
 	// deferred holds the placeholders PreValidation asked for, which
 	// runWrite makes in the write's transaction (see placeholders.go).
 	deferred []deferredPlaceholders
+	// lookups is the write's lookup cache: the enclosing write's, or the
+	// records resolveDeferred found or made. The messages its steps run
+	// in the transaction resolve through it too.
+	lookups lookupCache
 }
 
 // newExecution prepares a message's context. A message started by a step
@@ -143,7 +147,7 @@ func (x *execution) runStage(ctx context.Context, stage eventual.Stage, tx event
 			continue
 		}
 		ec.Step = s
-		ec.Service = &service{in: x.in, tx: tx, x: x, deferrable: stage == eventual.PreValidation && tx == nil && x.alone(s, steps[i+1:])}
+		ec.Service = &service{in: x.in, tx: tx, x: x, lookups: x.lookups, deferrable: stage == eventual.PreValidation && tx == nil && x.alone(s, steps[i+1:])}
 		if len(s.Images) > 0 {
 			if stage == eventual.PostOperation && post == nil && ec.PrimaryEntityID != uuid.Nil && ec.MessageName != eventual.MessageDelete && tx != nil {
 				if r, err := tx.Get(ctx, x.tbl, ec.PrimaryEntityID, nil); err == nil {
@@ -269,24 +273,27 @@ func (x *execution) inTransaction(ctx context.Context, tx eventual.Tx, main func
 
 // runWrite runs a write message. tx nil makes it a top-level operation:
 // PreValidation outside any transaction, the rest in a new one; with tx,
-// everything runs in tx.
-func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, main func(ctx context.Context, tx eventual.Tx) error) error {
+// everything runs in tx. lookups are the enclosing write's (see
+// lookupCache); main gets them, or those of the deferred placeholders.
+func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, lookups lookupCache, main func(ctx context.Context, tx eventual.Tx, lookups lookupCache) error) error {
+	x.lookups = lookups
 	if err := x.runStage(ctx, eventual.PreValidation, tx); err != nil {
 		return err
 	}
 	if tx != nil {
-		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
+		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx, lookups) })
 	}
 	err := x.in.Store.Update(ctx, func(tx eventual.Tx) error {
-		ctx := ctx
+		lookups := lookups
 		if len(x.deferred) > 0 {
 			cache, err := x.resolveDeferred(ctx, tx)
 			if err != nil {
 				return err
 			}
-			ctx = context.WithValue(ctx, lookupCacheKey{}, cache)
+			lookups = cache
 		}
-		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
+		x.lookups = lookups
+		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx, lookups) })
 	})
 	if err != nil && len(x.deferred) > 0 {
 		// The write failed, and its placeholders with it: make them in
@@ -304,7 +311,7 @@ func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, main func(ctx 
 
 // hydrate runs the Hydrate message of a record that just received its
 // real data, inside the transaction that hydrated it.
-func (in *Instance) hydrate(ctx context.Context, tx eventual.Tx, pre *eventual.Record, e *eventual.Entity) error {
+func (in *Instance) hydrate(ctx context.Context, tx eventual.Tx, pre *eventual.Record, e *eventual.Entity, lookups lookupCache) error {
 	if !in.Pipeline.Has(eventual.MessageHydrate, pre.Table.LogicalName) {
 		return nil
 	}
@@ -312,7 +319,7 @@ func (in *Instance) hydrate(ctx context.Context, tx eventual.Tx, pre *eventual.R
 	if err != nil {
 		return err
 	}
-	x.ec.PrimaryEntityID, x.pre = pre.ID, pre
+	x.ec.PrimaryEntityID, x.pre, x.lookups = pre.ID, pre, lookups
 	for _, st := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
 		if err := x.runStage(ctx, st, tx); err != nil {
 			return err
@@ -330,20 +337,23 @@ type service struct {
 	// EnsurePlaceholders defer its work to x (see runWrite).
 	x          *execution
 	deferrable bool
+	// lookups are the write's resolved records, for the messages the
+	// step runs in tx.
+	lookups lookupCache
 }
 
 var _ eventual.Service = (*service)(nil)
 
 func (s *service) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
 	if s.tx != nil {
-		return s.in.createMessage(ctx, s.tx, e, false)
+		return s.in.createMessage(ctx, s.tx, e, false, s.lookups)
 	}
 	return s.in.Create(ctx, e)
 }
 
 func (s *service) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values) error {
 	if s.tx != nil {
-		_, err := s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, Condition{IfMatch: "*"}, false)
+		_, err := s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, Condition{IfMatch: "*"}, false, s.lookups)
 		return err
 	}
 	_, err := s.in.Update(ctx, target, values, Condition{})
@@ -352,14 +362,14 @@ func (s *service) Update(ctx context.Context, target eventual.EntityReference, v
 
 func (s *service) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity) (bool, uuid.UUID, error) {
 	if s.tx != nil {
-		return s.in.upsertMessage(ctx, s.tx, target, e, Condition{}, false)
+		return s.in.upsertMessage(ctx, s.tx, target, e, Condition{}, false, s.lookups)
 	}
 	return s.in.Upsert(ctx, target, e, Condition{})
 }
 
 func (s *service) Delete(ctx context.Context, target eventual.EntityReference) error {
 	if s.tx != nil {
-		return s.in.deleteMessage(ctx, s.tx, target, Condition{}, false)
+		return s.in.deleteMessage(ctx, s.tx, target, Condition{}, false, s.lookups)
 	}
 	return s.in.Delete(ctx, target, Condition{})
 }

@@ -24,8 +24,10 @@ import (
 //     records in between, so EnsurePlaceholders only records the request
 //     (execution.deferred). runWrite then calls resolveDeferred inside
 //     the write's own transaction: it looks each record up, inserts the
-//     missing ones, and hands their ids to the write's lookups (the
-//     lookup cache), which then need no second read. Binding an existing
+//     missing ones, and returns their ids as the write's lookupCache,
+//     which runWrite passes to the main operation (and, through
+//     execution.lookups, to the messages steps run in the transaction):
+//     their lookups then need no second read. Binding an existing
 //     record costs what it costs without the step. If the write fails,
 //     the placeholders roll back with it, and ensureDeferred makes them
 //     in a transaction of their own, since they outlive a failed write.
@@ -113,7 +115,7 @@ func (x *execution) resolveDeferred(ctx context.Context, tx eventual.Tx) (lookup
 			if i < len(d.values) {
 				v = d.values[i]
 			}
-			p, err := x.in.placeholderRecord(ctx, tx, r, v)
+			p, err := x.in.placeholderRecord(ctx, tx, r, v, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -138,14 +140,14 @@ func (x *execution) ensureDeferred(ctx context.Context) error {
 	}
 	x.deferred = nil
 	return x.in.Store.Update(ctx, func(tx eventual.Tx) error {
-		_, err := x.in.ensurePlaceholders(ctx, tx, refs, values)
+		_, err := x.in.ensurePlaceholders(ctx, tx, refs, values, nil)
 		return err
 	})
 }
 
 func (s *service) EnsurePlaceholder(ctx context.Context, ref eventual.EntityReference, values eventual.Values) (bool, error) {
 	if s.tx != nil {
-		return s.in.ensurePlaceholder(ctx, s.tx, ref, values)
+		return s.in.ensurePlaceholder(ctx, s.tx, ref, values, s.lookups)
 	}
 	// Outside a transaction (PreValidation), look first with a read: the
 	// record usually exists, and a read does not queue behind writers.
@@ -155,7 +157,7 @@ func (s *service) EnsurePlaceholder(ctx context.Context, ref eventual.EntityRefe
 	var created bool
 	err := s.in.Store.Update(ctx, func(tx eventual.Tx) error {
 		var err error
-		created, err = s.in.ensurePlaceholder(ctx, tx, ref, values)
+		created, err = s.in.ensurePlaceholder(ctx, tx, ref, values, nil)
 		return err
 	})
 	return created, err
@@ -163,7 +165,7 @@ func (s *service) EnsurePlaceholder(ctx context.Context, ref eventual.EntityRefe
 
 func (s *service) EnsurePlaceholders(ctx context.Context, refs []eventual.EntityReference, values []eventual.Values) error {
 	if s.tx != nil {
-		_, err := s.in.ensurePlaceholders(ctx, s.tx, refs, values)
+		_, err := s.in.ensurePlaceholders(ctx, s.tx, refs, values, s.lookups)
 		return err
 	}
 	if s.deferrable {
@@ -178,7 +180,7 @@ func (s *service) EnsurePlaceholders(ctx context.Context, refs []eventual.Entity
 		return err
 	}
 	return s.in.Store.Update(ctx, func(tx eventual.Tx) error {
-		_, err := s.in.ensurePlaceholders(ctx, tx, refs, values)
+		_, err := s.in.ensurePlaceholders(ctx, tx, refs, values, nil)
 		return err
 	})
 }
@@ -213,7 +215,7 @@ func (in *Instance) exists(ctx context.Context, refs []eventual.EntityReference)
 
 // ensurePlaceholders creates, in a few statements, the placeholders of the
 // references whose records do not exist.
-func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs []eventual.EntityReference, values []eventual.Values) (int, error) {
+func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs []eventual.EntityReference, values []eventual.Values, lookups lookupCache) (int, error) {
 	found, err := in.findMany(ctx, tx, refs, []*eventual.Column{})
 	if err != nil {
 		return 0, err
@@ -230,7 +232,7 @@ func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs
 		if i < len(values) {
 			v = values[i]
 		}
-		rec, err := in.placeholderRecord(ctx, tx, r, v)
+		rec, err := in.placeholderRecord(ctx, tx, r, v, lookups)
 		if err != nil {
 			return 0, err
 		}
@@ -247,13 +249,13 @@ func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs
 // ensurePlaceholder creates the record a reference names, marked as a
 // placeholder, unless it exists. A concurrent creation of the same record
 // is not an error: the record exists, which is all the caller needs.
-func (in *Instance) ensurePlaceholder(ctx context.Context, tx eventual.Tx, ref eventual.EntityReference, values eventual.Values) (bool, error) {
+func (in *Instance) ensurePlaceholder(ctx context.Context, tx eventual.Tx, ref eventual.EntityReference, values eventual.Values, lookups lookupCache) (bool, error) {
 	if _, err := in.find(ctx, tx, ref, []*eventual.Column{}); err == nil {
 		return false, nil
 	} else if eventual.ErrorKind(err) != eventual.KindNotFound {
 		return false, err
 	}
-	rec, err := in.placeholderRecord(ctx, tx, ref, values)
+	rec, err := in.placeholderRecord(ctx, tx, ref, values, lookups)
 	if err != nil {
 		return false, err
 	}
@@ -266,8 +268,9 @@ func (in *Instance) ensurePlaceholder(ctx context.Context, tx eventual.Tx, ref e
 }
 
 // placeholderRecord builds a placeholder for a reference: its key, the
-// values given, and the lifecycle columns.
-func (in *Instance) placeholderRecord(ctx context.Context, tx eventual.Tx, ref eventual.EntityReference, values eventual.Values) (*eventual.Record, error) {
+// values given (their lookups resolved through the write's cache), and
+// the lifecycle columns.
+func (in *Instance) placeholderRecord(ctx context.Context, tx eventual.Tx, ref eventual.EntityReference, values eventual.Values, lookups lookupCache) (*eventual.Record, error) {
 	t := ref.Table
 	vals := values.Clone()
 	if vals == nil {
@@ -281,7 +284,7 @@ func (in *Instance) placeholderRecord(ctx context.Context, tx eventual.Tx, ref e
 		}
 	}
 	e := &eventual.Entity{Table: t, ID: id, Values: vals}
-	rec, err := in.buildCreate(ctx, tx, e)
+	rec, err := in.buildCreate(ctx, tx, e, lookups)
 	if err != nil {
 		return nil, fmt.Errorf("placeholder for %s: %w", ref, err)
 	}
