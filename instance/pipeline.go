@@ -309,25 +309,6 @@ func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, lookups lookup
 	return err
 }
 
-// hydrate runs the Hydrate message of a record that just received its
-// real data, inside the transaction that hydrated it.
-func (in *Instance) hydrate(ctx context.Context, tx eventual.Tx, pre *eventual.Record, e *eventual.Entity, lookups lookupCache) error {
-	if !in.Pipeline.Has(eventual.MessageHydrate, pre.Table.LogicalName) {
-		return nil
-	}
-	x, err := in.newExecution(ctx, eventual.MessageHydrate, pre.Table, e, true)
-	if err != nil {
-		return err
-	}
-	x.ec.PrimaryEntityID, x.pre, x.lookups = pre.ID, pre, lookups
-	for _, st := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
-		if err := x.runStage(ctx, st, tx); err != nil {
-			return err
-		}
-	}
-	return x.queue(ctx, tx)
-}
-
 // service is what steps call: operations one level deeper, in the step's
 // transaction when it has one, in their own otherwise.
 type service struct {

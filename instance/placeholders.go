@@ -49,8 +49,8 @@ import (
 // HydrationPlaceholder, eventual_placeholderon (when it was made) and
 // eventual_placeholdercorrelationid (the request that made it). A later
 // write that brings data hydrates it: eventual_hydrationstate becomes
-// HydrationHydrated and eventual_hydratedon is set (see buildUpdate and
-// hydrate).
+// HydrationHydrated and eventual_hydratedon is set (buildUpdate), and
+// hydrate runs the Hydrate message in that write's transaction.
 //
 // Two writers may race to make the same placeholder (PostgreSQL; SQLite
 // has one writer). The second insert fails with a conflict, the store
@@ -300,4 +300,23 @@ func (in *Instance) placeholderRecord(ctx context.Context, tx eventual.Tx, ref e
 		rec.Values[eventual.ColumnPlaceholderCorrelation] = corr
 	}
 	return rec, nil
+}
+
+// hydrate runs the Hydrate message of a record that just received its
+// real data, inside the transaction that hydrated it.
+func (in *Instance) hydrate(ctx context.Context, tx eventual.Tx, pre *eventual.Record, e *eventual.Entity, lookups lookupCache) error {
+	if !in.Pipeline.Has(eventual.MessageHydrate, pre.Table.LogicalName) {
+		return nil
+	}
+	x, err := in.newExecution(ctx, eventual.MessageHydrate, pre.Table, e, true)
+	if err != nil {
+		return err
+	}
+	x.ec.PrimaryEntityID, x.pre, x.lookups = pre.ID, pre, lookups
+	for _, st := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
+		if err := x.runStage(ctx, st, tx); err != nil {
+			return err
+		}
+	}
+	return x.queue(ctx, tx)
 }
