@@ -37,25 +37,11 @@ func (s *Session) UpsertMultiple(ctx context.Context, targets []BulkTarget) erro
 	return err
 }
 
-// lookupCacheKey carries resolved lookups through prepare.
-type lookupCacheKey struct{}
-
-type lookupCache map[string]uuid.UUID
-
 func refKey(r eventual.EntityReference) string {
 	if !r.ByKey() {
 		return r.Table.LogicalName + "|" + r.ID.String()
 	}
 	return r.Table.LogicalName + "|" + r.Key.LogicalName + "|" + r.Key.KeyValueText(r.KeyValues)
-}
-
-func cachedLookup(ctx context.Context, r eventual.EntityReference) (uuid.UUID, bool) {
-	c, _ := ctx.Value(lookupCacheKey{}).(lookupCache)
-	if c == nil || r.Table == nil {
-		return uuid.Nil, false
-	}
-	id, ok := c[refKey(r)]
-	return id, ok
 }
 
 // findMany returns the records the references name, by refKey, reading
@@ -178,7 +164,7 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 	bulkSteps, ok := in.bulkSteps(t, upsert)
 	// System jobs follow the rules of single messages (see checkJobUpdate).
 	if !ok || isJobTable(t) || sequential(targets) {
-		return s.sequentialBulk(ctx, targets)
+		return s.sequentialBulk(ctx, targets, nil)
 	}
 	if len(bulkSteps) > 0 {
 		entities := make([]*eventual.Entity, len(targets))
@@ -220,7 +206,6 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 			cache[k] = rec.ID
 		}
 	}
-	ctx = context.WithValue(ctx, lookupCacheKey{}, cache)
 	// Find the records that exist.
 	var existing map[string]*eventual.Record
 	cols := updateColumns(t)
@@ -263,7 +248,7 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 		}
 		if rec != nil {
 			if updated[rec.ID] { // two targets name one record
-				return s.sequentialBulk(ctx, targets)
+				return s.sequentialBulk(ctx, targets, cache)
 			}
 			updated[rec.ID] = true
 			values := tg.Entity.Values.Clone()
@@ -273,7 +258,7 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 				}
 			}
 			delete(values, t.PrimaryIDAttribute)
-			vals, hydrated, err := in.buildUpdate(ctx, tx, rec, values)
+			vals, hydrated, err := in.buildUpdate(ctx, tx, rec, values, cache)
 			if err != nil {
 				return nil, err
 			}
@@ -298,7 +283,7 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 			}
 			e = ne
 		}
-		nr, err := in.buildCreate(ctx, tx, e)
+		nr, err := in.buildCreate(ctx, tx, e, cache)
 		if err != nil {
 			return nil, err
 		}
@@ -312,7 +297,7 @@ func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) (
 		return nil, conflictError(err, t, uuid.Nil)
 	}
 	for _, h := range hydrations {
-		if err := in.hydrate(ctx, tx, h.pre, h.e); err != nil {
+		if err := in.hydrate(ctx, tx, h.pre, h.e, cache); err != nil {
 			return nil, err
 		}
 	}
@@ -347,15 +332,16 @@ func (in *Instance) bulkSteps(t *eventual.Table, upsert bool) ([]*eventual.Step,
 	return out, true
 }
 
-// sequentialBulk runs the targets one by one.
-func (s *Session) sequentialBulk(ctx context.Context, targets []BulkTarget) ([]uuid.UUID, error) {
+// sequentialBulk runs the targets one by one, as Session.Upsert and
+// Session.Create would, with the lookups the bulk write already resolved.
+func (s *Session) sequentialBulk(ctx context.Context, targets []BulkTarget, lookups lookupCache) ([]uuid.UUID, error) {
 	ids := make([]uuid.UUID, len(targets))
 	for i, tg := range targets {
 		var err error
 		if tg.HasTarget {
-			_, ids[i], err = s.Upsert(ctx, tg.Target, tg.Entity, Condition{})
+			_, ids[i], err = s.in.upsertMessage(ctx, s.tx, tg.Target, tg.Entity, Condition{}, false, lookups)
 		} else {
-			ids[i], err = s.Create(ctx, tg.Entity)
+			ids[i], err = s.in.createMessage(ctx, s.tx, tg.Entity, false, lookups)
 		}
 		if err != nil {
 			return nil, err

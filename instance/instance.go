@@ -111,7 +111,7 @@ func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) 
 // Create creates a record (and the related records of a deep insert)
 // through the pipeline and returns its primary key.
 func (in *Instance) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
-	return in.createMessage(ctx, nil, e, false)
+	return in.createMessage(ctx, nil, e, false, nil)
 }
 
 // Update updates an existing record through the pipeline. With IfMatch
@@ -120,7 +120,7 @@ func (in *Instance) Update(ctx context.Context, target eventual.EntityReference,
 	if cond.IfMatch == "" {
 		cond.IfMatch = "*"
 	}
-	return in.updateMessage(ctx, nil, target, &eventual.Entity{Table: target.Table, Values: values}, cond, false)
+	return in.updateMessage(ctx, nil, target, &eventual.Entity{Table: target.Table, Values: values}, cond, false, nil)
 }
 
 // Upsert updates the record the target names, or creates it if there is
@@ -138,14 +138,14 @@ func (in *Instance) Update(ctx context.Context, target eventual.EntityReference,
 // The Upsert message runs through the pipeline, and so does the Create or
 // Update it becomes.
 func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (created bool, id uuid.UUID, err error) {
-	return in.upsertMessage(ctx, nil, target, e, cond, false)
+	return in.upsertMessage(ctx, nil, target, e, cond, false, nil)
 }
 
 // Delete deletes the record the target names through the pipeline.
 // Lookups that referenced it are cleared (Dataverse's "remove link"
 // behaviour), so none dangles.
 func (in *Instance) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
-	return in.deleteMessage(ctx, nil, target, cond, false)
+	return in.deleteMessage(ctx, nil, target, cond, false, nil)
 }
 
 // write runs fn in tx, or in a new transaction when tx is nil.
@@ -156,8 +156,10 @@ func (in *Instance) write(ctx context.Context, tx eventual.Tx, fn func(tx eventu
 	return in.Store.Update(ctx, fn)
 }
 
-// createMessage runs a Create message (top-level when tx is nil).
-func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventual.Entity, platform bool) (uuid.UUID, error) {
+// createMessage runs a Create message (top-level when tx is nil). lookups
+// are the records the enclosing write already resolved in tx (nil for a
+// top-level message); the other message functions take them too.
+func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventual.Entity, platform bool, lookups lookupCache) (uuid.UUID, error) {
 	if isJobTable(e.Table) {
 		return uuid.Nil, errCreateJob() // before any step runs
 	}
@@ -165,7 +167,7 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 	if !in.Pipeline.Has(eventual.MessageCreate, e.Table.LogicalName) {
 		err := in.write(ctx, tx, func(tx eventual.Tx) error {
 			var err error
-			id, err = in.create(ctx, tx, e)
+			id, err = in.create(ctx, tx, e, lookups)
 			return err
 		})
 		return id, err
@@ -174,9 +176,9 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 	if err != nil {
 		return uuid.Nil, err
 	}
-	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error {
+	err = x.runWrite(ctx, tx, lookups, func(ctx context.Context, tx eventual.Tx, lookups lookupCache) error {
 		var err error
-		id, err = in.create(ctx, tx, e)
+		id, err = in.create(ctx, tx, e, lookups)
 		if err != nil {
 			return err
 		}
@@ -191,9 +193,9 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 }
 
 // updateMessage runs an Update message on an existing record.
-func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, platform bool) (uuid.UUID, error) {
+func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, platform bool, lookups lookupCache) (uuid.UUID, error) {
 	var id uuid.UUID
-	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
+	main := func(ctx context.Context, tx eventual.Tx, x *execution, lookups lookupCache) error {
 		existing, err := in.find(ctx, tx, target, nil)
 		if err != nil {
 			return err
@@ -214,10 +216,10 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 			x.ec.PrimaryEntityID = id
 			e.ID = id // the Target names its record, as in Dataverse
 		}
-		return in.update(ctx, tx, existing, values, e.Related)
+		return in.update(ctx, tx, existing, values, e.Related, lookups)
 	}
 	if !in.Pipeline.Has(eventual.MessageUpdate, target.Table.LogicalName) {
-		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil) })
+		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil, lookups) })
 		return id, err
 	}
 	x, err := in.newExecution(ctx, eventual.MessageUpdate, target.Table, e, platform)
@@ -229,23 +231,23 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 		x.ec.PrimaryEntityID = target.ID
 		e.ID = target.ID
 	}
-	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
+	err = x.runWrite(ctx, tx, lookups, func(ctx context.Context, tx eventual.Tx, lookups lookupCache) error { return main(ctx, tx, x, lookups) })
 	return id, err
 }
 
 // upsertMessage runs an Upsert message, which becomes a Create or an
 // Update message inside it.
-func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, platform bool) (bool, uuid.UUID, error) {
+func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, platform bool, lookups lookupCache) (bool, uuid.UUID, error) {
 	var created bool
 	var id uuid.UUID
-	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
+	main := func(ctx context.Context, tx eventual.Tx, x *execution, lookups lookupCache) error {
 		if x != nil {
 			if err := x.loadPreAll(ctx, tx); err != nil {
 				return err
 			}
 		}
 		var err error
-		created, id, err = in.upsert(ctx, tx, target, e, cond)
+		created, id, err = in.upsert(ctx, tx, target, e, cond, lookups)
 		if x != nil {
 			x.ec.PrimaryEntityID = id
 			x.ec.OutputParameters["RecordCreated"] = created
@@ -254,7 +256,7 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 		return err
 	}
 	if !in.Pipeline.Has(eventual.MessageUpsert, target.Table.LogicalName) {
-		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil) })
+		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil, lookups) })
 		return created, id, err
 	}
 	x, err := in.newExecution(ctx, eventual.MessageUpsert, target.Table, e, platform)
@@ -262,12 +264,12 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 		return false, uuid.Nil, err
 	}
 	x.ref = target
-	err = x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
+	err = x.runWrite(ctx, tx, lookups, func(ctx context.Context, tx eventual.Tx, lookups lookupCache) error { return main(ctx, tx, x, lookups) })
 	return created, id, err
 }
 
 // deleteMessage runs a Delete message.
-func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond Condition, platform bool) error {
+func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond Condition, platform bool, lookups lookupCache) error {
 	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
 		return in.delete(ctx, tx, target, cond, x)
 	}
@@ -279,7 +281,8 @@ func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target ev
 		return err
 	}
 	x.ref = target
-	return x.runWrite(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, x) })
+	// A Delete resolves no lookups; its steps' messages may.
+	return x.runWrite(ctx, tx, lookups, func(ctx context.Context, tx eventual.Tx, _ lookupCache) error { return main(ctx, tx, x) })
 }
 
 // Retrieve returns the record the target names, with the columns asked
@@ -480,7 +483,7 @@ func checkVersion(rec *eventual.Record, cond Condition) error {
 	return nil
 }
 
-func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition) (bool, uuid.UUID, error) {
+func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, lookups lookupCache) (bool, uuid.UUID, error) {
 	existing, err := in.find(ctx, tx, target, nil)
 	var nf *eventual.Error
 	if err != nil && !(errors.As(err, &nf) && nf.Kind == eventual.KindNotFound) {
@@ -504,7 +507,7 @@ func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.
 		if pk := target.Table.PrimaryIDAttribute; values[pk] != nil {
 			delete(values, pk)
 		}
-		id, err := in.updateMessage(ctx, tx, existing.Reference(), &eventual.Entity{Table: target.Table, Values: values, Related: e.Related}, Condition{}, true)
+		id, err := in.updateMessage(ctx, tx, existing.Reference(), &eventual.Entity{Table: target.Table, Values: values, Related: e.Related}, Condition{}, true, lookups)
 		if err != nil {
 			return false, uuid.Nil, err
 		}
@@ -522,7 +525,7 @@ func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.
 		}
 		ne.ID = e.ID
 	}
-	id, err := in.createMessage(ctx, tx, ne, true)
+	id, err := in.createMessage(ctx, tx, ne, true, lookups)
 	return true, id, err
 }
 

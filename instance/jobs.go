@@ -361,7 +361,7 @@ func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference,
 		if outcome && existing.Values["statuscode"] != JobInProgress {
 			return nil
 		}
-		return in.update(ctx, tx, existing, values, nil)
+		return in.update(ctx, tx, existing, values, nil, nil)
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 
 	"github.com/eventual-pp/eventual"
@@ -61,15 +60,13 @@ type execution struct {
 	preRead, preOutside bool
 	// queued reports that asynchronous steps were queued.
 	queued bool
-	// deferred holds the placeholders PreValidation asked for and that
-	// runWrite makes only if the operation fails for want of a record.
+	// deferred holds the placeholders PreValidation asked for, which
+	// runWrite makes in the write's transaction (see placeholders.go).
 	deferred []deferredPlaceholders
-}
-
-// deferredPlaceholders is one deferred EnsurePlaceholders call.
-type deferredPlaceholders struct {
-	refs   []eventual.EntityReference
-	values []eventual.Values
+	// lookups is the write's lookup cache: the enclosing write's, or the
+	// records resolveDeferred found or made. The messages its steps run
+	// in the transaction resolve through it too.
+	lookups lookupCache
 }
 
 // newExecution prepares a message's context. A message started by a step
@@ -150,7 +147,7 @@ func (x *execution) runStage(ctx context.Context, stage eventual.Stage, tx event
 			continue
 		}
 		ec.Step = s
-		ec.Service = &service{in: x.in, tx: tx, x: x, deferrable: stage == eventual.PreValidation && tx == nil && x.alone(s, steps[i+1:])}
+		ec.Service = &service{in: x.in, tx: tx, x: x, lookups: x.lookups, deferrable: stage == eventual.PreValidation && tx == nil && x.alone(s, steps[i+1:])}
 		if len(s.Images) > 0 {
 			if stage == eventual.PostOperation && post == nil && ec.PrimaryEntityID != uuid.Nil && ec.MessageName != eventual.MessageDelete && tx != nil {
 				if r, err := tx.Get(ctx, x.tbl, ec.PrimaryEntityID, nil); err == nil {
@@ -222,35 +219,6 @@ func (x *execution) loadPreAll(ctx context.Context, tx eventual.Tx) error {
 	return x.loadPre(ctx, tx, all...)
 }
 
-// alone reports whether no synchronous step but those of s's plugin runs
-// after s in this write (later ones being the rest of its stage): then
-// the placeholders s asks for may be deferred to the write, as no step
-// can look for them in between.
-func (x *execution) alone(s *eventual.Step, later []*eventual.Step) bool {
-	same := func(o *eventual.Step) bool {
-		t := reflect.TypeOf(o.Plugin)
-		return t == reflect.TypeOf(s.Plugin) && t.Comparable() && o.Plugin == s.Plugin
-	}
-	messages := []string{x.ec.MessageName}
-	if x.ec.MessageName == eventual.MessageUpsert {
-		messages = append(messages, eventual.MessageCreate, eventual.MessageUpdate)
-	}
-	for _, m := range messages {
-		for _, st := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
-			list := x.in.Pipeline.Steps(m, x.tbl.LogicalName, st, eventual.Synchronous)
-			if m == x.ec.MessageName && st == eventual.PreValidation {
-				list = later
-			}
-			for _, o := range list {
-				if !same(o) {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}
-
 // images builds a step's images of one kind from a record.
 func images(s *eventual.Step, kind eventual.ImageKind, rec *eventual.Record) map[string]*eventual.Record {
 	out := map[string]*eventual.Record{}
@@ -305,24 +273,27 @@ func (x *execution) inTransaction(ctx context.Context, tx eventual.Tx, main func
 
 // runWrite runs a write message. tx nil makes it a top-level operation:
 // PreValidation outside any transaction, the rest in a new one; with tx,
-// everything runs in tx.
-func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, main func(ctx context.Context, tx eventual.Tx) error) error {
+// everything runs in tx. lookups are the enclosing write's (see
+// lookupCache); main gets them, or those of the deferred placeholders.
+func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, lookups lookupCache, main func(ctx context.Context, tx eventual.Tx, lookups lookupCache) error) error {
+	x.lookups = lookups
 	if err := x.runStage(ctx, eventual.PreValidation, tx); err != nil {
 		return err
 	}
 	if tx != nil {
-		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
+		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx, lookups) })
 	}
 	err := x.in.Store.Update(ctx, func(tx eventual.Tx) error {
-		ctx := ctx
+		lookups := lookups
 		if len(x.deferred) > 0 {
 			cache, err := x.resolveDeferred(ctx, tx)
 			if err != nil {
 				return err
 			}
-			ctx = context.WithValue(ctx, lookupCacheKey{}, cache)
+			lookups = cache
 		}
-		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx) })
+		x.lookups = lookups
+		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx, lookups) })
 	})
 	if err != nil && len(x.deferred) > 0 {
 		// The write failed, and its placeholders with it: make them in
@@ -338,79 +309,6 @@ func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, main func(ctx 
 	return err
 }
 
-// resolveDeferred looks up, in the write's transaction, the records the
-// deferred placeholders stand for, and makes the missing ones there. It
-// returns their ids for the write's lookups, which then need no second
-// read: binding an existing record costs what it costs without the step.
-func (x *execution) resolveDeferred(ctx context.Context, tx eventual.Tx) (lookupCache, error) {
-	cache := lookupCache{}
-	for _, d := range x.deferred {
-		for i, r := range d.refs {
-			k := refKey(r)
-			if _, ok := cache[k]; ok {
-				continue
-			}
-			rec, err := x.in.find(ctx, tx, r, []*eventual.Column{})
-			if err == nil {
-				cache[k] = rec.ID
-				continue
-			}
-			if eventual.ErrorKind(err) != eventual.KindNotFound {
-				return nil, err
-			}
-			var v eventual.Values
-			if i < len(d.values) {
-				v = d.values[i]
-			}
-			p, err := x.in.placeholderRecord(ctx, tx, r, v)
-			if err != nil {
-				return nil, err
-			}
-			// A concurrent writer that made it first fails this insert
-			// with a conflict; the store runs the transaction again.
-			if err := tx.Insert(ctx, p); err != nil {
-				return nil, conflictError(err, r.Table, p.ID)
-			}
-			cache[k] = p.ID
-		}
-	}
-	return cache, nil
-}
-
-// ensureDeferred makes the deferred placeholders whose records are
-// missing, in a transaction of their own.
-func (x *execution) ensureDeferred(ctx context.Context) error {
-	var refs []eventual.EntityReference
-	var values []eventual.Values
-	for _, d := range x.deferred {
-		refs, values = append(refs, d.refs...), append(values, d.values...)
-	}
-	x.deferred = nil
-	return x.in.Store.Update(ctx, func(tx eventual.Tx) error {
-		_, err := x.in.ensurePlaceholders(ctx, tx, refs, values)
-		return err
-	})
-}
-
-// hydrate runs the Hydrate message of a record that just received its
-// real data, inside the transaction that hydrated it.
-func (in *Instance) hydrate(ctx context.Context, tx eventual.Tx, pre *eventual.Record, e *eventual.Entity) error {
-	if !in.Pipeline.Has(eventual.MessageHydrate, pre.Table.LogicalName) {
-		return nil
-	}
-	x, err := in.newExecution(ctx, eventual.MessageHydrate, pre.Table, e, true)
-	if err != nil {
-		return err
-	}
-	x.ec.PrimaryEntityID, x.pre = pre.ID, pre
-	for _, st := range []eventual.Stage{eventual.PreValidation, eventual.PreOperation, eventual.PostOperation} {
-		if err := x.runStage(ctx, st, tx); err != nil {
-			return err
-		}
-	}
-	return x.queue(ctx, tx)
-}
-
 // service is what steps call: operations one level deeper, in the step's
 // transaction when it has one, in their own otherwise.
 type service struct {
@@ -420,20 +318,23 @@ type service struct {
 	// EnsurePlaceholders defer its work to x (see runWrite).
 	x          *execution
 	deferrable bool
+	// lookups are the write's resolved records, for the messages the
+	// step runs in tx.
+	lookups lookupCache
 }
 
 var _ eventual.Service = (*service)(nil)
 
 func (s *service) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
 	if s.tx != nil {
-		return s.in.createMessage(ctx, s.tx, e, false)
+		return s.in.createMessage(ctx, s.tx, e, false, s.lookups)
 	}
 	return s.in.Create(ctx, e)
 }
 
 func (s *service) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values) error {
 	if s.tx != nil {
-		_, err := s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, Condition{IfMatch: "*"}, false)
+		_, err := s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, Condition{IfMatch: "*"}, false, s.lookups)
 		return err
 	}
 	_, err := s.in.Update(ctx, target, values, Condition{})
@@ -442,14 +343,14 @@ func (s *service) Update(ctx context.Context, target eventual.EntityReference, v
 
 func (s *service) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity) (bool, uuid.UUID, error) {
 	if s.tx != nil {
-		return s.in.upsertMessage(ctx, s.tx, target, e, Condition{}, false)
+		return s.in.upsertMessage(ctx, s.tx, target, e, Condition{}, false, s.lookups)
 	}
 	return s.in.Upsert(ctx, target, e, Condition{})
 }
 
 func (s *service) Delete(ctx context.Context, target eventual.EntityReference) error {
 	if s.tx != nil {
-		return s.in.deleteMessage(ctx, s.tx, target, Condition{}, false)
+		return s.in.deleteMessage(ctx, s.tx, target, Condition{}, false, s.lookups)
 	}
 	return s.in.Delete(ctx, target, Condition{})
 }
@@ -459,162 +360,6 @@ func (s *service) Retrieve(ctx context.Context, target eventual.EntityReference,
 		return s.in.find(ctx, s.tx, target, columns)
 	}
 	return s.in.Retrieve(ctx, target, columns, nil, "")
-}
-
-func (s *service) EnsurePlaceholder(ctx context.Context, ref eventual.EntityReference, values eventual.Values) (bool, error) {
-	if s.tx != nil {
-		return s.in.ensurePlaceholder(ctx, s.tx, ref, values)
-	}
-	// Outside a transaction (PreValidation), look first with a read: the
-	// record usually exists, and a read does not queue behind writers.
-	if exists, err := s.in.exists(ctx, []eventual.EntityReference{ref}); err != nil || exists {
-		return false, err
-	}
-	var created bool
-	err := s.in.Store.Update(ctx, func(tx eventual.Tx) error {
-		var err error
-		created, err = s.in.ensurePlaceholder(ctx, tx, ref, values)
-		return err
-	})
-	return created, err
-}
-
-func (s *service) EnsurePlaceholders(ctx context.Context, refs []eventual.EntityReference, values []eventual.Values) error {
-	if s.tx != nil {
-		_, err := s.in.ensurePlaceholders(ctx, s.tx, refs, values)
-		return err
-	}
-	if s.deferrable {
-		// The write binds these records and no step between here and
-		// its transaction can look for them, so checking now would cost
-		// a read on every write: the write resolves them itself, making
-		// the missing ones (see runWrite).
-		s.x.deferred = append(s.x.deferred, deferredPlaceholders{refs: refs, values: values})
-		return nil
-	}
-	if exists, err := s.in.exists(ctx, refs); err != nil || exists {
-		return err
-	}
-	return s.in.Store.Update(ctx, func(tx eventual.Tx) error {
-		_, err := s.in.ensurePlaceholders(ctx, tx, refs, values)
-		return err
-	})
-}
-
-// exists reports whether the records of all the references exist, in a
-// read-only transaction.
-func (in *Instance) exists(ctx context.Context, refs []eventual.EntityReference) (bool, error) {
-	all := false
-	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
-		if len(refs) == 1 {
-			_, err := in.find(ctx, tx, refs[0], []*eventual.Column{})
-			if eventual.ErrorKind(err) == eventual.KindNotFound {
-				return nil
-			}
-			all = err == nil
-			return err
-		}
-		found, err := in.findMany(ctx, tx, refs, []*eventual.Column{})
-		if err != nil {
-			return err
-		}
-		for _, r := range refs {
-			if found[refKey(r)] == nil {
-				return nil
-			}
-		}
-		all = true
-		return nil
-	})
-	return all, err
-}
-
-// ensurePlaceholders creates, in a few statements, the placeholders of the
-// references whose records do not exist.
-func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs []eventual.EntityReference, values []eventual.Values) (int, error) {
-	found, err := in.findMany(ctx, tx, refs, []*eventual.Column{})
-	if err != nil {
-		return 0, err
-	}
-	byTable := map[*eventual.Table][]*eventual.Record{}
-	made := map[string]bool{}
-	for i, r := range refs {
-		k := refKey(r)
-		if found[k] != nil || made[k] {
-			continue
-		}
-		made[k] = true
-		var v eventual.Values
-		if i < len(values) {
-			v = values[i]
-		}
-		rec, err := in.placeholderRecord(ctx, tx, r, v)
-		if err != nil {
-			return 0, err
-		}
-		byTable[r.Table] = append(byTable[r.Table], rec)
-	}
-	for t, recs := range byTable {
-		if err := tx.InsertMany(ctx, recs); err != nil {
-			return 0, conflictError(err, t, uuid.Nil)
-		}
-	}
-	return len(made), nil
-}
-
-// ensurePlaceholder creates the record a reference names, marked as a
-// placeholder, unless it exists. A concurrent creation of the same record
-// is not an error: the record exists, which is all the caller needs.
-func (in *Instance) ensurePlaceholder(ctx context.Context, tx eventual.Tx, ref eventual.EntityReference, values eventual.Values) (bool, error) {
-	if _, err := in.find(ctx, tx, ref, []*eventual.Column{}); err == nil {
-		return false, nil
-	} else if eventual.ErrorKind(err) != eventual.KindNotFound {
-		return false, err
-	}
-	rec, err := in.placeholderRecord(ctx, tx, ref, values)
-	if err != nil {
-		return false, err
-	}
-	// If another writer creates the record first, the insert fails with a
-	// conflict; stores retry such transactions, and the retry finds it.
-	if err := tx.Insert(ctx, rec); err != nil {
-		return false, conflictError(err, ref.Table, rec.ID)
-	}
-	return true, nil
-}
-
-// placeholderRecord builds a placeholder for a reference: its key, the
-// values given, and the lifecycle columns.
-func (in *Instance) placeholderRecord(ctx context.Context, tx eventual.Tx, ref eventual.EntityReference, values eventual.Values) (*eventual.Record, error) {
-	t := ref.Table
-	vals := values.Clone()
-	if vals == nil {
-		vals = eventual.Values{}
-	}
-	id := ref.ID
-	if ref.ByKey() {
-		id = in.newID()
-		for i, c := range ref.Key.Columns {
-			vals[c.LogicalName] = ref.KeyValues[i]
-		}
-	}
-	e := &eventual.Entity{Table: t, ID: id, Values: vals}
-	rec, err := in.buildCreate(ctx, tx, e)
-	if err != nil {
-		return nil, fmt.Errorf("placeholder for %s: %w", ref, err)
-	}
-	rec.Values[eventual.ColumnHydrationState] = eventual.HydrationPlaceholder
-	rec.Values[eventual.ColumnPlaceholderOn] = in.now()
-	corr := uuid.Nil
-	if p := parentOf(ctx); p != nil {
-		corr = p.CorrelationID
-	} else if c, ok := ctx.Value(correlationKey).(uuid.UUID); ok {
-		corr = c
-	}
-	if corr != uuid.Nil {
-		rec.Values[eventual.ColumnPlaceholderCorrelation] = corr
-	}
-	return rec, nil
 }
 
 // notifyJobs wakes the job runner.

@@ -31,12 +31,12 @@ func (in *Instance) Atomic(ctx context.Context, fn func(*Session) error) error {
 // Create creates a record (see Instance.Create). Its steps all run inside
 // the session's transaction.
 func (s *Session) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
-	return s.in.createMessage(ctx, s.tx, e, false)
+	return s.in.createMessage(ctx, s.tx, e, false, nil)
 }
 
 // Upsert updates or creates a record (see Instance.Upsert).
 func (s *Session) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (bool, uuid.UUID, error) {
-	return s.in.upsertMessage(ctx, s.tx, target, e, cond, false)
+	return s.in.upsertMessage(ctx, s.tx, target, e, cond, false, nil)
 }
 
 // Update updates an existing record (see Instance.Update).
@@ -44,12 +44,12 @@ func (s *Session) Update(ctx context.Context, target eventual.EntityReference, v
 	if cond.IfMatch == "" {
 		cond.IfMatch = "*"
 	}
-	return s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, cond, false)
+	return s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, cond, false, nil)
 }
 
 // Delete deletes a record (see Instance.Delete).
 func (s *Session) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
-	return s.in.deleteMessage(ctx, s.tx, target, cond, false)
+	return s.in.deleteMessage(ctx, s.tx, target, cond, false, nil)
 }
 
 // Retrieve reads a record inside the session, seeing its writes.

@@ -14,16 +14,31 @@ import (
 	"github.com/google/uuid"
 )
 
+// lookupCache maps the refKey of a record this write already resolved or
+// made (in the same transaction) to its id, so a lookup that binds it
+// needs no second read. The write path passes it down explicitly; nil is
+// an empty cache.
+type lookupCache map[string]uuid.UUID
+
+// lookup returns the id of a record the cache holds.
+func (c lookupCache) lookup(r eventual.EntityReference) (uuid.UUID, bool) {
+	if c == nil || r.Table == nil {
+		return uuid.Nil, false
+	}
+	id, ok := c[refKey(r)]
+	return id, ok
+}
+
 // create inserts a record and its deep-insert relatives inside tx.
-func (in *Instance) create(ctx context.Context, tx eventual.Tx, e *eventual.Entity) (uuid.UUID, error) {
-	rec, err := in.buildCreate(ctx, tx, e)
+func (in *Instance) create(ctx context.Context, tx eventual.Tx, e *eventual.Entity, lookups lookupCache) (uuid.UUID, error) {
+	rec, err := in.buildCreate(ctx, tx, e, lookups)
 	if err != nil {
 		return uuid.Nil, err
 	}
 	if err := tx.Insert(ctx, rec); err != nil {
 		return uuid.Nil, conflictError(err, e.Table, rec.ID)
 	}
-	if err := in.createRelated(ctx, tx, e.Table, rec.ID, e.Related); err != nil {
+	if err := in.createRelated(ctx, tx, e.Table, rec.ID, e.Related, lookups); err != nil {
 		return uuid.Nil, err
 	}
 	return rec.ID, nil
@@ -31,8 +46,8 @@ func (in *Instance) create(ctx context.Context, tx eventual.Tx, e *eventual.Enti
 
 // buildCreate checks an entity to create and returns the record to store:
 // its id, validated values with lookups resolved, defaults, timestamps and
-// derived columns.
-func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual.Entity) (*eventual.Record, error) {
+// derived columns. Lookups the cache holds are not read again.
+func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual.Entity, lookups lookupCache) (*eventual.Record, error) {
 	t := e.Table
 	if isJobTable(t) {
 		return nil, errCreateJob()
@@ -49,7 +64,7 @@ func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual
 			id = in.newID()
 		}
 	}
-	vals, err := in.prepare(ctx, tx, t, e.Values, nil)
+	vals, err := in.prepare(ctx, tx, t, e.Values, nil, lookups)
 	if err != nil {
 		return nil, err
 	}
@@ -70,18 +85,18 @@ func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual
 	return &eventual.Record{Table: t, ID: id, Values: vals}, nil
 }
 
-func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, related []eventual.RelatedEntities) error {
+func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, related []eventual.RelatedEntities, lookups lookupCache) error {
 	for _, rel := range related {
 		r := rel.Relationship
 		for _, ref := range rel.References {
-			if _, err := in.updateMessage(ctx, tx, ref, &eventual.Entity{Table: ref.Table, Values: eventual.Values{r.Lookup.LogicalName: eventual.Ref(t, id)}}, Condition{IfMatch: "*"}, true); err != nil {
+			if _, err := in.updateMessage(ctx, tx, ref, &eventual.Entity{Table: ref.Table, Values: eventual.Values{r.Lookup.LogicalName: eventual.Ref(t, id)}}, Condition{IfMatch: "*"}, true, lookups); err != nil {
 				return err
 			}
 		}
 		for _, child := range rel.Entities {
 			cv := child.Values.Clone()
 			cv[r.Lookup.LogicalName] = eventual.Ref(t, id)
-			if _, err := in.createMessage(ctx, tx, &eventual.Entity{Table: child.Table, ID: child.ID, Values: cv, Related: child.Related}, true); err != nil {
+			if _, err := in.createMessage(ctx, tx, &eventual.Entity{Table: child.Table, ID: child.ID, Values: cv, Related: child.Related}, true, lookups); err != nil {
 				return err
 			}
 		}
@@ -90,20 +105,20 @@ func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventu
 }
 
 // update writes values to an existing record inside tx.
-func (in *Instance) update(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values, related []eventual.RelatedEntities) error {
+func (in *Instance) update(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values, related []eventual.RelatedEntities, lookups lookupCache) error {
 	t := existing.Table
-	vals, hydrated, err := in.buildUpdate(ctx, tx, existing, values)
+	vals, hydrated, err := in.buildUpdate(ctx, tx, existing, values, lookups)
 	if err != nil {
 		return err
 	}
 	if _, err := tx.Update(ctx, t, existing.ID, vals); err != nil {
 		return conflictError(err, t, existing.ID)
 	}
-	if err := in.createRelated(ctx, tx, t, existing.ID, related); err != nil {
+	if err := in.createRelated(ctx, tx, t, existing.ID, related, lookups); err != nil {
 		return err
 	}
 	if hydrated {
-		return in.hydrate(ctx, tx, existing, &eventual.Entity{Table: t, ID: existing.ID, Values: vals})
+		return in.hydrate(ctx, tx, existing, &eventual.Entity{Table: t, ID: existing.ID, Values: vals}, lookups)
 	}
 	return nil
 }
@@ -112,9 +127,9 @@ func (in *Instance) update(ctx context.Context, tx eventual.Tx, existing *eventu
 // the values to store, with lookups resolved, the modification time and
 // derived columns. A write that brings data to a placeholder hydrates it:
 // buildUpdate flips its state and reports it.
-func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values) (eventual.Values, bool, error) {
+func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *eventual.Record, values eventual.Values, lookups lookupCache) (eventual.Values, bool, error) {
 	t := existing.Table
-	vals, err := in.prepare(ctx, tx, t, values, existing)
+	vals, err := in.prepare(ctx, tx, t, values, existing, lookups)
 	if err != nil {
 		return nil, false, err
 	}
@@ -270,7 +285,7 @@ func computeFullName(t *eventual.Table, vals eventual.Values, existing *eventual
 // references (by alternate key, and deep inserts) and returns the values
 // to store. System and computed columns are ignored, as Dataverse ignores
 // attributes that are not valid for create or update.
-func (in *Instance) prepare(ctx context.Context, tx eventual.Tx, t *eventual.Table, values eventual.Values, existing *eventual.Record) (eventual.Values, error) {
+func (in *Instance) prepare(ctx context.Context, tx eventual.Tx, t *eventual.Table, values eventual.Values, existing *eventual.Record, lookups lookupCache) (eventual.Values, error) {
 	out := make(eventual.Values, len(values)+3)
 	// Deterministic order: errors name the first bad column of the schema.
 	for _, c := range t.Columns {
@@ -278,7 +293,7 @@ func (in *Instance) prepare(ctx context.Context, tx eventual.Tx, t *eventual.Tab
 		if !ok || c.System || c.Computed {
 			continue
 		}
-		nv, err := in.checkValue(ctx, tx, t, c, v)
+		nv, err := in.checkValue(ctx, tx, t, c, v, lookups)
 		if err != nil {
 			return nil, err
 		}
@@ -307,7 +322,7 @@ func wrongType(t *eventual.Table, c *eventual.Column, v any) error {
 }
 
 // checkValue validates one value and returns it normalized.
-func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.Table, c *eventual.Column, v any) (any, error) {
+func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.Table, c *eventual.Column, v any, lookups lookupCache) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -398,21 +413,22 @@ func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.
 		}
 		return v, nil
 	case eventual.TypeLookup, eventual.TypeCustomer:
-		return in.resolveLookup(ctx, tx, t, c, v)
+		return in.resolveLookup(ctx, tx, t, c, v, lookups)
 	}
 	return nil, wrongType(t, c, v)
 }
 
 // resolveLookup turns a lookup value into a reference by primary key to an
 // existing record of one of the column's targets. A reference by alternate
-// key is looked up; a nested entity (deep insert) is created first.
-func (in *Instance) resolveLookup(ctx context.Context, tx eventual.Tx, t *eventual.Table, c *eventual.Column, v any) (any, error) {
+// key is looked up, unless the write's cache holds it; a nested entity
+// (deep insert) is created first.
+func (in *Instance) resolveLookup(ctx context.Context, tx eventual.Tx, t *eventual.Table, c *eventual.Column, v any, lookups lookupCache) (any, error) {
 	switch x := v.(type) {
 	case *eventual.Entity:
 		if x.Table == nil || !slices.Contains(c.Targets, x.Table.LogicalName) {
 			return nil, wrongType(t, c, v)
 		}
-		id, err := in.createMessage(ctx, tx, x, true)
+		id, err := in.createMessage(ctx, tx, x, true, lookups)
 		if err != nil {
 			return nil, err
 		}
@@ -426,7 +442,7 @@ func (in *Instance) resolveLookup(ctx context.Context, tx eventual.Tx, t *eventu
 			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidArgument,
 				"The lookup '%s' of entity '%s' cannot reference a record of entity '%s'.", c.LogicalName, t.LogicalName, target)
 		}
-		if id, ok := cachedLookup(ctx, x); ok {
+		if id, ok := lookups.lookup(x); ok {
 			return eventual.Ref(x.Table, id), nil
 		}
 		rec, err := in.find(ctx, tx, x, []*eventual.Column{})
