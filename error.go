@@ -3,6 +3,7 @@ package eventual
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an application error. The Web API maps kinds to HTTP
@@ -22,23 +23,21 @@ const (
 	// KindPrecondition is a failed condition: a stale ETag, a duplicate key
 	// (HTTP 412).
 	KindPrecondition
-	// KindMethodNotAllowed is a method the resource does not support (405).
-	KindMethodNotAllowed
-	// KindTooLarge is a request over a size limit (HTTP 413).
-	KindTooLarge
-	// KindURITooLong is a request URL over the length limit (HTTP 414).
-	KindURITooLong
+	// KindNotSupported is an operation the table or resource does not
+	// support, such as creating a system job (the Web API answers 405).
+	KindNotSupported
 	// KindNotImplemented is a documented feature eventual does not offer
 	// (HTTP 501).
 	KindNotImplemented
 	// KindUnavailable is a temporary inability to serve, such as shutting
 	// down (HTTP 503).
 	KindUnavailable
-	// KindNotModified is a conditional GET whose record is unchanged (304).
+	// KindNotModified is a conditional retrieve whose record is unchanged
+	// (HTTP 304).
 	KindNotModified
-	// KindUnsupportedMediaType is a body in a format the Web API does not
-	// read (HTTP 415).
-	KindUnsupportedMediaType
+	// KindThrottled is a request refused by a service-protection limit
+	// (HTTP 429); Error.RetryAfter says when to try again.
+	KindThrottled
 )
 
 // Dataverse error codes, as the Web API returns them in error.code. The
@@ -84,17 +83,33 @@ const (
 	CodeInvalidOperation = "0x8004023b"
 	// CodePluginFailed (IsvAborted): a plug-in step failed the operation.
 	CodePluginFailed = "0x80040265"
+	// CodeRequestsLimitExceeded: more than 6,000 requests by one user in
+	// the service-protection window of 300 seconds.
+	CodeRequestsLimitExceeded = "0x80072322"
+	// CodeExecutionTimeLimitExceeded: more than 1,200 seconds of combined
+	// execution time by one user in the window.
+	CodeExecutionTimeLimitExceeded = "0x80072321"
+	// CodeConcurrencyLimitExceeded: more than 52 concurrent requests by
+	// one user.
+	CodeConcurrencyLimitExceeded = "0x80072326"
 	// CodeUnexpected: an unexpected error.
 	CodeUnexpected = "0x80040216"
 )
 
 // Error is an application error: a kind, a Dataverse error code and a
 // message safe to show to callers. It may wrap a cause.
+//
+// Errors a transport alone can cause (a body too large, a URL too long, a
+// media type it does not read) are the transport's: the root knows only
+// what any RecordService can answer.
 type Error struct {
 	Kind    Kind
 	Code    string
 	Message string
-	Err     error
+	// RetryAfter is how long a KindThrottled caller should wait before
+	// trying again (Dataverse's Retry-After header); zero when unknown.
+	RetryAfter time.Duration
+	Err        error
 }
 
 // Error implements error.

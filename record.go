@@ -82,3 +82,14 @@ type RelatedEntities struct {
 	Entities     []*Entity
 	References   []EntityReference
 }
+
+// PrimaryKeyValue returns the primary key a value of the table's primary
+// id column names, or an error unless it is a non-empty GUID.
+func (t *Table) PrimaryKeyValue(v any) (uuid.UUID, error) {
+	id, ok := v.(uuid.UUID)
+	if !ok || id == uuid.Nil {
+		return uuid.Nil, Errorf(KindInvalid, CodeInvalidArgument,
+			"The value of %s must be a non-empty GUID.", t.PrimaryIDAttribute)
+	}
+	return id, nil
+}

@@ -14,27 +14,68 @@ import (
 // is the fallback when records of a request depend on each other (the same
 // record twice, deep inserts).
 
-// BulkTarget is one record of an UpsertMultiple: the record to update or
-// create (HasTarget), or, without a target, a record to create.
-type BulkTarget struct {
-	Target    eventual.EntityReference
-	HasTarget bool
-	Entity    *eventual.Entity
-}
-
 // CreateMultiple creates records of one table and returns their ids.
 func (s *Session) CreateMultiple(ctx context.Context, entities []*eventual.Entity) ([]uuid.UUID, error) {
-	targets := make([]BulkTarget, len(entities))
+	targets := make([]eventual.BulkTarget, len(entities))
 	for i, e := range entities {
-		targets[i] = BulkTarget{Entity: e}
+		targets[i] = eventual.BulkTarget{Entity: e}
 	}
 	return s.bulk(ctx, targets, false)
 }
 
 // UpsertMultiple upserts records of one table, each as Upsert would.
-func (s *Session) UpsertMultiple(ctx context.Context, targets []BulkTarget) error {
+func (s *Session) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
 	_, err := s.bulk(ctx, targets, true)
 	return err
+}
+
+// UpdateMultiple updates records of one table, each as Update would (the
+// record must exist).
+func (s *Session) UpdateMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
+	for i, tg := range targets {
+		if !tg.HasTarget {
+			return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "Target %d of UpdateMultiple names no record.", i)
+		}
+		if _, err := s.Update(ctx, tg.Target, tg.Entity.Values, eventual.Condition{IfMatch: "*"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteMultiple deletes records of one table, each as Delete would.
+func (s *Session) DeleteMultiple(ctx context.Context, targets []eventual.EntityReference) error {
+	for _, ref := range targets {
+		if err := s.Delete(ctx, ref, eventual.Condition{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateMultiple creates records of one table in one transaction (see
+// Session.CreateMultiple).
+func (in *Instance) CreateMultiple(ctx context.Context, entities []*eventual.Entity) (ids []uuid.UUID, err error) {
+	err = in.atomic(ctx, func(s *Session) error {
+		ids, err = s.CreateMultiple(ctx, entities)
+		return err
+	})
+	return ids, err
+}
+
+// UpdateMultiple updates records of one table in one transaction.
+func (in *Instance) UpdateMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
+	return in.atomic(ctx, func(s *Session) error { return s.UpdateMultiple(ctx, targets) })
+}
+
+// UpsertMultiple upserts records of one table in one transaction.
+func (in *Instance) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
+	return in.atomic(ctx, func(s *Session) error { return s.UpsertMultiple(ctx, targets) })
+}
+
+// DeleteMultiple deletes records of one table in one transaction.
+func (in *Instance) DeleteMultiple(ctx context.Context, targets []eventual.EntityReference) error {
+	return in.atomic(ctx, func(s *Session) error { return s.DeleteMultiple(ctx, targets) })
 }
 
 func refKey(r eventual.EntityReference) string {
@@ -103,7 +144,7 @@ func (in *Instance) findMany(ctx context.Context, tx eventual.ReadTx, refs []eve
 
 // sequential reports whether the records of a bulk request depend on each
 // other, so that only a loop of single operations gives the right result.
-func sequential(targets []BulkTarget) bool {
+func sequential(targets []eventual.BulkTarget) bool {
 	seen := map[string]bool{}
 	for _, tg := range targets {
 		e := tg.Entity
@@ -154,7 +195,7 @@ func sequential(targets []BulkTarget) bool {
 	return false
 }
 
-func (s *Session) bulk(ctx context.Context, targets []BulkTarget, upsert bool) ([]uuid.UUID, error) {
+func (s *Session) bulk(ctx context.Context, targets []eventual.BulkTarget, upsert bool) ([]uuid.UUID, error) {
 	ids := make([]uuid.UUID, len(targets))
 	if len(targets) == 0 {
 		return ids, nil
@@ -334,12 +375,12 @@ func (in *Instance) bulkSteps(t *eventual.Table, upsert bool) ([]*eventual.Step,
 
 // sequentialBulk runs the targets one by one, as Session.Upsert and
 // Session.Create would, with the lookups the bulk write already resolved.
-func (s *Session) sequentialBulk(ctx context.Context, targets []BulkTarget, lookups lookupCache) ([]uuid.UUID, error) {
+func (s *Session) sequentialBulk(ctx context.Context, targets []eventual.BulkTarget, lookups lookupCache) ([]uuid.UUID, error) {
 	ids := make([]uuid.UUID, len(targets))
 	for i, tg := range targets {
 		var err error
 		if tg.HasTarget {
-			_, ids[i], err = s.in.upsertMessage(ctx, s.tx, tg.Target, tg.Entity, Condition{}, false, lookups)
+			_, ids[i], err = s.in.upsertMessage(ctx, s.tx, tg.Target, tg.Entity, eventual.Condition{}, false, lookups)
 		} else {
 			ids[i], err = s.in.createMessage(ctx, s.tx, tg.Entity, false, lookups)
 		}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/internal/testpg"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/postgres"
@@ -46,7 +45,7 @@ func TestDeletionTimeFollowsTheClock(t *testing.T) {
 			e := newEnv(db, schema)
 			e.in.Now = clk.Now
 			id := e.mustCreate(t, e.account, eventual.Values{"name": "gone"})
-			if err := e.in.Delete(ctx, eventual.Ref(e.account, id), instance.Condition{}); err != nil {
+			if err := e.in.Delete(ctx, eventual.Ref(e.account, id), eventual.Condition{}); err != nil {
 				t.Fatal(err)
 			}
 			deleted := clk.Now()

@@ -78,15 +78,6 @@ func (in *Instance) newID() uuid.UUID {
 	return id
 }
 
-// Condition holds the optimistic-concurrency conditions of a write.
-type Condition struct {
-	// IfMatch is "" (none), "*" (the record must exist) or a row version
-	// the record must still have.
-	IfMatch string
-	// IfNoneMatch is "" (none) or "*" (the record must not exist).
-	IfNoneMatch string
-}
-
 // ParseETag returns the row version in a weak ETag (W/"123"), or "*".
 // It reports false for anything else.
 func ParseETag(tag string) (string, bool) {
@@ -116,7 +107,7 @@ func (in *Instance) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, 
 
 // Update updates an existing record through the pipeline. With IfMatch
 // set to a version, the record must still have it.
-func (in *Instance) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond Condition) (uuid.UUID, error) {
+func (in *Instance) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond eventual.Condition) (uuid.UUID, error) {
 	if cond.IfMatch == "" {
 		cond.IfMatch = "*"
 	}
@@ -137,14 +128,14 @@ func (in *Instance) Update(ctx context.Context, target eventual.EntityReference,
 // It reports whether it created the record.
 // The Upsert message runs through the pipeline, and so does the Create or
 // Update it becomes.
-func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (created bool, id uuid.UUID, err error) {
+func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition) (created bool, id uuid.UUID, err error) {
 	return in.upsertMessage(ctx, nil, target, e, cond, false, nil)
 }
 
 // Delete deletes the record the target names through the pipeline.
 // Lookups that referenced it are cleared (Dataverse's "remove link"
 // behaviour), so none dangles.
-func (in *Instance) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
+func (in *Instance) Delete(ctx context.Context, target eventual.EntityReference, cond eventual.Condition) error {
 	return in.deleteMessage(ctx, nil, target, cond, false, nil)
 }
 
@@ -193,7 +184,7 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 }
 
 // updateMessage runs an Update message on an existing record.
-func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, platform bool, lookups lookupCache) (uuid.UUID, error) {
+func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition, platform bool, lookups lookupCache) (uuid.UUID, error) {
 	var id uuid.UUID
 	main := func(ctx context.Context, tx eventual.Tx, x *execution, lookups lookupCache) error {
 		existing, err := in.find(ctx, tx, target, nil)
@@ -237,7 +228,7 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 
 // upsertMessage runs an Upsert message, which becomes a Create or an
 // Update message inside it.
-func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, platform bool, lookups lookupCache) (bool, uuid.UUID, error) {
+func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition, platform bool, lookups lookupCache) (bool, uuid.UUID, error) {
 	var created bool
 	var id uuid.UUID
 	main := func(ctx context.Context, tx eventual.Tx, x *execution, lookups lookupCache) error {
@@ -269,7 +260,7 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 }
 
 // deleteMessage runs a Delete message.
-func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond Condition, platform bool, lookups lookupCache) error {
+func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond eventual.Condition, platform bool, lookups lookupCache) error {
 	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
 		return in.delete(ctx, tx, target, cond, x)
 	}
@@ -329,27 +320,11 @@ func (in *Instance) retrieve(ctx context.Context, tx eventual.ReadTx, target eve
 	return rec, nil
 }
 
-// MaxCount is the largest count Dataverse reports for $count.
-const MaxCount = 5000
-
-// Page is a page of records.
-type Page struct {
-	// Records are the records of the page.
-	Records []*eventual.Record
-	// More reports whether records follow the page.
-	More bool
-	// Count is the number of records the query selects, at most MaxCount,
-	// when the caller asked for it; -1 otherwise.
-	Count int64
-	// CountLimitExceeded reports that more than MaxCount records match.
-	CountLimitExceeded bool
-}
-
 // RetrieveMultiple runs a query. q.Limit is the page size; the page
 // reports whether more records follow. With count set it also counts the
 // records the filter selects (up to MaxCount).
-func (in *Instance) RetrieveMultiple(ctx context.Context, q *eventual.Query, expand []eventual.Expand, count bool) (*Page, error) {
-	var page *Page
+func (in *Instance) RetrieveMultiple(ctx context.Context, q *eventual.Query, expand []eventual.Expand, count bool) (*eventual.Page, error) {
+	var page *eventual.Page
 	read := func() error {
 		return in.Store.View(ctx, func(tx eventual.ReadTx) error {
 			var err error
@@ -375,8 +350,8 @@ func (in *Instance) RetrieveMultiple(ctx context.Context, q *eventual.Query, exp
 	return page, err
 }
 
-func (in *Instance) retrieveMultiple(ctx context.Context, tx eventual.ReadTx, q *eventual.Query, expand []eventual.Expand, count bool) (*Page, error) {
-	page := &Page{Count: -1}
+func (in *Instance) retrieveMultiple(ctx context.Context, tx eventual.ReadTx, q *eventual.Query, expand []eventual.Expand, count bool) (*eventual.Page, error) {
+	page := &eventual.Page{Count: -1}
 	cq := *q
 	cq.Columns = withLookups(q.Table, q.Columns, expand)
 	if q.Limit > 0 {
@@ -391,11 +366,11 @@ func (in *Instance) retrieveMultiple(ctx context.Context, tx eventual.ReadTx, q 
 	}
 	page.Records = recs
 	if count {
-		n, err := tx.Count(ctx, q.Table, q.Filter, MaxCount)
+		n, err := tx.Count(ctx, q.Table, q.Filter, eventual.MaxCount)
 		if err != nil {
 			return nil, err
 		}
-		page.Count, page.CountLimitExceeded = min(n, MaxCount), n > MaxCount
+		page.Count, page.CountLimitExceeded = min(n, eventual.MaxCount), n > eventual.MaxCount
 	}
 	if err := in.expand(ctx, tx, recs, expand); err != nil {
 		return nil, err
@@ -409,10 +384,15 @@ func (in *Instance) Count(ctx context.Context, t *eventual.Table, filter eventua
 	var n int64
 	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
 		var err error
-		n, err = tx.Count(ctx, t, filter, MaxCount)
+		n, err = count(ctx, tx, t, filter)
 		return err
 	})
-	return min(n, MaxCount), err
+	return n, err
+}
+
+func count(ctx context.Context, tx eventual.ReadTx, t *eventual.Table, filter eventual.Expr) (int64, error) {
+	n, err := tx.Count(ctx, t, filter, eventual.MaxCount)
+	return min(n, eventual.MaxCount), err
 }
 
 // PrimaryNames returns the primary name of each referenced record that
@@ -475,7 +455,7 @@ func NotFound(ref eventual.EntityReference) error {
 		"%s With Id = %s Does Not Exist", ref.Table.LogicalName, ref.ID)
 }
 
-func checkVersion(rec *eventual.Record, cond Condition) error {
+func checkVersion(rec *eventual.Record, cond eventual.Condition) error {
 	if cond.IfMatch != "" && cond.IfMatch != "*" && cond.IfMatch != strconv.FormatInt(rec.Version, 10) {
 		return eventual.Errorf(eventual.KindPrecondition, eventual.CodeConcurrencyVersionMismatch,
 			"The version of the existing record doesn't match the RowVersion property provided.")
@@ -483,7 +463,7 @@ func checkVersion(rec *eventual.Record, cond Condition) error {
 	return nil
 }
 
-func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond Condition, lookups lookupCache) (bool, uuid.UUID, error) {
+func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition, lookups lookupCache) (bool, uuid.UUID, error) {
 	existing, err := in.find(ctx, tx, target, nil)
 	var nf *eventual.Error
 	if err != nil && !(errors.As(err, &nf) && nf.Kind == eventual.KindNotFound) {
@@ -507,7 +487,7 @@ func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.
 		if pk := target.Table.PrimaryIDAttribute; values[pk] != nil {
 			delete(values, pk)
 		}
-		id, err := in.updateMessage(ctx, tx, existing.Reference(), &eventual.Entity{Table: target.Table, Values: values, Related: e.Related}, Condition{}, true, lookups)
+		id, err := in.updateMessage(ctx, tx, existing.Reference(), &eventual.Entity{Table: target.Table, Values: values, Related: e.Related}, eventual.Condition{}, true, lookups)
 		if err != nil {
 			return false, uuid.Nil, err
 		}
@@ -529,7 +509,7 @@ func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.
 	return true, id, err
 }
 
-func (in *Instance) delete(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond Condition, x *execution) error {
+func (in *Instance) delete(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond eventual.Condition, x *execution) error {
 	cols := []*eventual.Column{}
 	if x != nil {
 		cols = nil // pre-images see the whole record
@@ -678,14 +658,4 @@ func (in *Instance) expand(ctx context.Context, tx eventual.ReadTx, recs []*even
 		}
 	}
 	return nil
-}
-
-// PrimaryKeyValue returns an error unless v names a valid primary key.
-func PrimaryKeyValue(t *eventual.Table, v any) (uuid.UUID, error) {
-	id, ok := v.(uuid.UUID)
-	if !ok || id == uuid.Nil {
-		return uuid.Nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidArgument,
-			"The value of %s must be a non-empty GUID.", t.PrimaryIDAttribute)
-	}
-	return id, nil
 }

@@ -116,7 +116,7 @@ func (e *env) jobAt(tb testing.TB, step string) *eventual.Record {
 // setJob updates a job as a client does, through Instance.Update.
 func (e *env) setJob(tb testing.TB, job *eventual.Record, values eventual.Values) error {
 	tb.Helper()
-	_, err := e.in.Update(testContext(tb), job.Reference(), values, instance.Condition{})
+	_, err := e.in.Update(testContext(tb), job.Reference(), values, eventual.Condition{})
 	return err
 }
 
@@ -137,10 +137,10 @@ func TestJobsFromMessages(t *testing.T) {
 
 		t.Run("CreateRefused", func(t *testing.T) {
 			_, err := e.in.Create(ctx, &eventual.Entity{Table: e.jobs, Values: eventual.Values{"name": "mine"}})
-			if eventual.ErrorKind(err) != eventual.KindMethodNotAllowed || eventual.ErrorCode(err) != eventual.CodeInvalidOperation {
+			if eventual.ErrorKind(err) != eventual.KindNotSupported || eventual.ErrorCode(err) != eventual.CodeInvalidOperation {
 				t.Errorf("Create asyncoperation: %v, want InvalidOperation (405)", err)
 			}
-			_, _, err = e.in.Upsert(ctx, eventual.Ref(e.jobs, uuid.New()), &eventual.Entity{Table: e.jobs, Values: eventual.Values{"name": "mine"}}, instance.Condition{})
+			_, _, err = e.in.Upsert(ctx, eventual.Ref(e.jobs, uuid.New()), &eventual.Entity{Table: e.jobs, Values: eventual.Values{"name": "mine"}}, eventual.Condition{})
 			if eventual.ErrorCode(err) != eventual.CodeInvalidOperation {
 				t.Errorf("Upsert a new asyncoperation: %v, want InvalidOperation", err)
 			}

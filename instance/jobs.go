@@ -302,7 +302,7 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 	ref := rec.Reference()
 	// Claim: the update succeeds for one runner only.
 	if err := in.updateJob(ctx, ref, eventual.Values{"statuscode": JobInProgress, "statecode": JobLocked, "startedon": in.now()},
-		Condition{IfMatch: fmt.Sprint(rec.Version)}, false); err != nil {
+		eventual.Condition{IfMatch: fmt.Sprint(rec.Version)}, false); err != nil {
 		return false
 	}
 	var d jobData
@@ -327,7 +327,7 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 				"friendlymessage": msg, "completedon": in.now()}
 		}
 	}
-	if err := in.updateJob(context.WithoutCancel(ctx), ref, done, Condition{}, true); err != nil {
+	if err := in.updateJob(context.WithoutCancel(ctx), ref, done, eventual.Condition{}, true); err != nil {
 		in.logger().Warn("job runner: record the outcome of a job", "job", rec.ID, "table", jobs.LogicalName, "err", err)
 	}
 	return true
@@ -349,7 +349,7 @@ func jobMessage(msg string, c *eventual.Column) string {
 // steps: steps registered for every table must not see, or multiply, the
 // queue's own writes. An outcome is written only while the job is still in
 // progress: a client that canceled or paused it meanwhile wins.
-func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference, values eventual.Values, cond Condition, outcome bool) error {
+func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference, values eventual.Values, cond eventual.Condition, outcome bool) error {
 	return in.Store.Update(ctx, func(tx eventual.Tx) error {
 		existing, err := tx.Get(ctx, ref.Table, ref.ID, nil)
 		if err != nil {
@@ -381,7 +381,7 @@ func isJobTable(t *eventual.Table) bool { return t != nil && t.LogicalName == "a
 
 // errCreateJob is the error for creating a system job through a message.
 func errCreateJob() error {
-	return eventual.Errorf(eventual.KindMethodNotAllowed, eventual.CodeInvalidOperation,
+	return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation,
 		"Creating system jobs (asyncoperation) is not supported: the instance creates them for asynchronous steps.")
 }
 
@@ -394,7 +394,7 @@ func checkJobUpdate(existing *eventual.Record, values eventual.Values) error {
 	names := slices.Sorted(maps.Keys(values))
 	for _, name := range names {
 		if !jobColumns[name] {
-			return eventual.Errorf(eventual.KindMethodNotAllowed, eventual.CodeInvalidOperation,
+			return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation,
 				"The column '%s' of a system job cannot be updated: only statecode, statuscode and postponeuntil are supported for update.", name)
 		}
 	}

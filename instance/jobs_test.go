@@ -107,7 +107,7 @@ func TestJobsRunAfterCommit(t *testing.T) {
 			return nil
 		}))
 		corr := uuid.New()
-		id, err := e.in.Create(instance.WithCorrelationID(ctx, corr), &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "audited"}})
+		id, err := e.in.Create(eventual.WithCorrelationID(ctx, corr), &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "audited"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -352,7 +352,7 @@ func TestJobsRolledBackOperationQueuesNoJob(t *testing.T) {
 			},
 			run: func(ctx context.Context, e *env) error {
 				id := uuid.New()
-				_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "u"}}, instance.Condition{})
+				_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "u"}}, eventual.Condition{})
 				return err
 			},
 			jobs: 1,
@@ -367,7 +367,7 @@ func TestJobsRolledBackOperationQueuesNoJob(t *testing.T) {
 			},
 			run: func(ctx context.Context, e *env) error {
 				id := uuid.New()
-				_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "u"}}, instance.Condition{})
+				_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "u"}}, eventual.Condition{})
 				return err
 			},
 		},
@@ -406,7 +406,7 @@ func TestJobsRolledBackOperationQueuesNoJob(t *testing.T) {
 				e.register(t, asyncStep("job", eventual.MessageCreate, "account", job))
 			},
 			run: func(ctx context.Context, e *env) error {
-				return e.in.Atomic(ctx, func(s *instance.Session) error {
+				return e.in.Atomic(ctx, func(s eventual.RecordService) error {
 					if _, err := s.Create(ctx, &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "in batch"}}); err != nil {
 						return err
 					}
@@ -453,13 +453,13 @@ func TestJobsImagesAndFilteringAttributes(t *testing.T) {
 			{Alias: "post", Kind: eventual.PostImage},
 		}
 		e.register(t, st)
-		if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "not filtered"}, instance.Condition{}); err != nil {
+		if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "not filtered"}, eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(e.jobsOf(t, "images")); n != 0 {
 			t.Fatalf("an update outside the filtering attributes queued %d jobs", n)
 		}
-		if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "after", "telephone1": "555-0100"}, instance.Condition{}); err != nil {
+		if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "after", "telephone1": "555-0100"}, eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
 		if n := e.in.RunJobs(ctx); n != 1 {
@@ -528,7 +528,7 @@ func TestJobsRunnerBookkeepingRunsNoSteps(t *testing.T) {
 			}
 			return nil
 		}))
-		if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "y"}, instance.Condition{}); err != nil {
+		if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "y"}, eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 {

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/google/uuid"
 )
@@ -66,7 +65,7 @@ func TestLookupCacheDeferredPlaceholderUpsert(t *testing.T) {
 			}))
 			id := uuid.New()
 			created, _, err := e.in.Upsert(testContext(t), eventual.Ref(e.contact, id),
-				&eventual.Entity{Table: e.contact, Values: eventual.Values{"lastname": "Smith", "parentcustomerid": ref}}, instance.Condition{})
+				&eventual.Entity{Table: e.contact, Values: eventual.Values{"lastname": "Smith", "parentcustomerid": ref}}, eventual.Condition{})
 			if err != nil || !created {
 				t.Fatalf("upsert: created %v, %v", created, err)
 			}
@@ -96,7 +95,7 @@ func TestLookupCacheBulkCreate(t *testing.T) {
 				entities = append(entities, &eventual.Entity{Table: e.contact, Values: eventual.Values{"lastname": name, "parentcustomerid": ref}})
 			}
 			var ids []uuid.UUID
-			err := e.in.Atomic(testContext(t), func(s *instance.Session) error {
+			err := e.in.Atomic(testContext(t), func(s eventual.RecordService) error {
 				var err error
 				ids, err = s.CreateMultiple(testContext(t), entities)
 				return err

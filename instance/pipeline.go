@@ -21,17 +21,7 @@ const DefaultMaxDepth = 8
 
 type ctxKey int
 
-const (
-	parentKey ctxKey = iota
-	correlationKey
-)
-
-// WithCorrelationID returns a context whose operations carry the
-// correlation id (the Web API takes it from x-ms-correlation-request-id
-// or makes one per request).
-func WithCorrelationID(ctx context.Context, id uuid.UUID) context.Context {
-	return context.WithValue(ctx, correlationKey, id)
-}
+const parentKey ctxKey = iota
 
 func parentOf(ctx context.Context) *eventual.ExecutionContext {
 	p, _ := ctx.Value(parentKey).(*eventual.ExecutionContext)
@@ -82,7 +72,7 @@ func (in *Instance) newExecution(ctx context.Context, message string, t *eventua
 		UserID: in.Meta.UserID, InitiatingUserID: in.Meta.UserID, BusinessUnitID: in.Meta.BusinessUnitID, OrganizationID: in.Meta.OrganizationID,
 		InputParameters: map[string]any{"Target": target}, OutputParameters: map[string]any{}, SharedVariables: map[string]any{},
 	}
-	if id, ok := ctx.Value(correlationKey).(uuid.UUID); ok {
+	if id, ok := eventual.CorrelationID(ctx); ok {
 		ec.CorrelationID = id
 	} else {
 		ec.CorrelationID = uuid.New()
@@ -334,25 +324,25 @@ func (s *service) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, er
 
 func (s *service) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values) error {
 	if s.tx != nil {
-		_, err := s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, Condition{IfMatch: "*"}, false, s.lookups)
+		_, err := s.in.updateMessage(ctx, s.tx, target, &eventual.Entity{Table: target.Table, Values: values}, eventual.Condition{IfMatch: "*"}, false, s.lookups)
 		return err
 	}
-	_, err := s.in.Update(ctx, target, values, Condition{})
+	_, err := s.in.Update(ctx, target, values, eventual.Condition{})
 	return err
 }
 
 func (s *service) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity) (bool, uuid.UUID, error) {
 	if s.tx != nil {
-		return s.in.upsertMessage(ctx, s.tx, target, e, Condition{}, false, s.lookups)
+		return s.in.upsertMessage(ctx, s.tx, target, e, eventual.Condition{}, false, s.lookups)
 	}
-	return s.in.Upsert(ctx, target, e, Condition{})
+	return s.in.Upsert(ctx, target, e, eventual.Condition{})
 }
 
 func (s *service) Delete(ctx context.Context, target eventual.EntityReference) error {
 	if s.tx != nil {
-		return s.in.deleteMessage(ctx, s.tx, target, Condition{}, false, s.lookups)
+		return s.in.deleteMessage(ctx, s.tx, target, eventual.Condition{}, false, s.lookups)
 	}
-	return s.in.Delete(ctx, target, Condition{})
+	return s.in.Delete(ctx, target, eventual.Condition{})
 }
 
 func (s *service) Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column) (*eventual.Record, error) {

@@ -254,7 +254,7 @@ func TestPipelineStageOrder(t *testing.T) {
 		{
 			message: eventual.MessageUpdate, seed: true, probe: true,
 			run: func(ctx context.Context, e *env, id uuid.UUID) error {
-				_, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "new"}, instance.Condition{})
+				_, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "new"}, eventual.Condition{})
 				return err
 			},
 			want: [3]want{{found: true, name: "old"}, {found: true, name: "old", inTx: true}, {found: true, name: "new", inTx: true}},
@@ -262,7 +262,7 @@ func TestPipelineStageOrder(t *testing.T) {
 		{
 			message: eventual.MessageDelete, seed: true, probe: true,
 			run: func(ctx context.Context, e *env, id uuid.UUID) error {
-				return e.in.Delete(ctx, eventual.Ref(e.account, id), instance.Condition{})
+				return e.in.Delete(ctx, eventual.Ref(e.account, id), eventual.Condition{})
 			},
 			want: [3]want{{found: true, name: "old"}, {found: true, name: "old", inTx: true}, {inTx: true}},
 		},
@@ -389,7 +389,7 @@ func TestPipelineUpsertRunsInnerMessage(t *testing.T) {
 						e.register(t, syncStep(msg+"-"+st.String(), msg, "account", st, rec.plugin(false)))
 					}
 				}
-				created, gotID, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "upserted"}}, instance.Condition{})
+				created, gotID, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "upserted"}}, eventual.Condition{})
 				if err != nil {
 					t.Fatalf("upsert: %v", err)
 				}
@@ -537,11 +537,11 @@ func testRollback(t *testing.T, e *env, stage eventual.Stage, msg string, f fail
 	case eventual.MessageCreate:
 		_, err = e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "new"}})
 	case eventual.MessageUpdate:
-		_, err = e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "new"}, instance.Condition{})
+		_, err = e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "new"}, eventual.Condition{})
 	case eventual.MessageDelete:
-		err = e.in.Delete(ctx, eventual.Ref(e.account, id), instance.Condition{})
+		err = e.in.Delete(ctx, eventual.Ref(e.account, id), eventual.Condition{})
 	case eventual.MessageUpsert:
-		_, _, err = e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "new"}}, instance.Condition{})
+		_, _, err = e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "new"}}, eventual.Condition{})
 	}
 	if err == nil {
 		t.Fatalf("%s succeeded, want the step's error", msg)
@@ -660,9 +660,9 @@ func TestPipelineStepChangesTarget(t *testing.T) {
 				case eventual.MessageCreate:
 					_, err = e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: vals})
 				case eventual.MessageUpdate:
-					_, err = e.in.Update(ctx, eventual.Ref(e.account, id), vals, instance.Condition{})
+					_, err = e.in.Update(ctx, eventual.Ref(e.account, id), vals, eventual.Condition{})
 				case eventual.MessageUpsert:
-					_, _, err = e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: vals}, instance.Condition{})
+					_, _, err = e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: vals}, eventual.Condition{})
 				}
 				if err != nil {
 					t.Fatalf("%s: %v", tc.message, err)
@@ -697,7 +697,7 @@ func TestPipelineImages(t *testing.T) {
 		{
 			message: eventual.MessageUpdate, images: imgs,
 			run: func(ctx context.Context, e *env, id uuid.UUID) error {
-				_, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "after", "numberofemployees": int64(7)}, instance.Condition{})
+				_, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "after", "numberofemployees": int64(7)}, eventual.Condition{})
 				return err
 			},
 			wantPre: map[string]eventual.Values{
@@ -712,7 +712,7 @@ func TestPipelineImages(t *testing.T) {
 		{
 			message: eventual.MessageDelete, images: imgs[:2],
 			run: func(ctx context.Context, e *env, id uuid.UUID) error {
-				return e.in.Delete(ctx, eventual.Ref(e.account, id), instance.Condition{})
+				return e.in.Delete(ctx, eventual.Ref(e.account, id), eventual.Condition{})
 			},
 			wantPre: map[string]eventual.Values{
 				"pre":     {"name": "before", "telephone1": "555-0100", "numberofemployees": nil},
@@ -821,14 +821,14 @@ func TestPipelinePreImageBeforeMainOperation(t *testing.T) {
 		run     func(ctx context.Context, e *env, id uuid.UUID) error
 	}{
 		{"Update/PreOperation", eventual.MessageUpdate, eventual.PreOperation, func(ctx context.Context, e *env, id uuid.UUID) error {
-			_, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "after"}, instance.Condition{})
+			_, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "after"}, eventual.Condition{})
 			return err
 		}},
 		{"Delete/PreOperation", eventual.MessageDelete, eventual.PreOperation, func(ctx context.Context, e *env, id uuid.UUID) error {
-			return e.in.Delete(ctx, eventual.Ref(e.account, id), instance.Condition{})
+			return e.in.Delete(ctx, eventual.Ref(e.account, id), eventual.Condition{})
 		}},
 		{"Upsert/PostOperation", eventual.MessageUpsert, eventual.PostOperation, func(ctx context.Context, e *env, id uuid.UUID) error {
-			_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "after"}}, instance.Condition{})
+			_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "after"}}, eventual.Condition{})
 			return err
 		}},
 	}
@@ -871,7 +871,7 @@ func TestPipelineImagesArePerStep(t *testing.T) {
 		without.Rank = 2
 		e.register(t, with)
 		e.register(t, without)
-		if _, err := e.in.Update(testContext(t), eventual.Ref(e.account, id), eventual.Values{"name": "after"}, instance.Condition{}); err != nil {
+		if _, err := e.in.Update(testContext(t), eventual.Ref(e.account, id), eventual.Values{"name": "after"}, eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
 		obs := rec.all()
@@ -893,7 +893,7 @@ func TestPipelineUpdateTargetHasID(t *testing.T) {
 		for _, st := range stages {
 			e.register(t, syncStep("target-"+st.String(), eventual.MessageUpdate, "account", st, rec.plugin(false)))
 		}
-		if _, err := e.in.Update(testContext(t), eventual.Ref(e.account, id), eventual.Values{"name": "after"}, instance.Condition{}); err != nil {
+		if _, err := e.in.Update(testContext(t), eventual.Ref(e.account, id), eventual.Values{"name": "after"}, eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
 		for _, o := range rec.all() {
@@ -1000,7 +1000,7 @@ func TestPipelineLoopGuard(t *testing.T) {
 				}))
 				var err error
 				if tc.message == eventual.MessageUpdate {
-					_, err = e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "go"}, instance.Condition{})
+					_, err = e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "go"}, eventual.Condition{})
 				} else {
 					_, err = e.in.Create(ctx, &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "level 1"}})
 				}
@@ -1056,7 +1056,7 @@ func TestPipelineFilteringAttributes(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				f0, u0 := filtered.Load(), unfiltered.Load()
-				if _, err := e.in.Update(testContext(t), eventual.Ref(e.account, id), tc.values, instance.Condition{}); err != nil {
+				if _, err := e.in.Update(testContext(t), eventual.Ref(e.account, id), tc.values, eventual.Condition{}); err != nil {
 					t.Fatal(err)
 				}
 				want := int32(0)
@@ -1121,7 +1121,7 @@ func TestPipelineCorrelationID(t *testing.T) {
 		name string
 		ctx  func(context.Context) context.Context
 	}{
-		{"given", func(ctx context.Context) context.Context { return instance.WithCorrelationID(ctx, given) }},
+		{"given", func(ctx context.Context) context.Context { return eventual.WithCorrelationID(ctx, given) }},
 		{"generated", func(ctx context.Context) context.Context { return ctx }},
 	}
 	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
@@ -1232,7 +1232,7 @@ func TestPipelineConcurrentWrites(t *testing.T) {
 						errs <- fmt.Errorf("create %s: %w", name, err)
 						continue
 					}
-					if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"numberofemployees": int64(i)}, instance.Condition{}); err != nil {
+					if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"numberofemployees": int64(i)}, eventual.Condition{}); err != nil {
 						errs <- fmt.Errorf("update %s: %w", name, err)
 					}
 				}

@@ -293,7 +293,7 @@ func (in *Instance) placeholderRecord(ctx context.Context, tx eventual.Tx, ref e
 	corr := uuid.Nil
 	if p := parentOf(ctx); p != nil {
 		corr = p.CorrelationID
-	} else if c, ok := ctx.Value(correlationKey).(uuid.UUID); ok {
+	} else if c, ok := eventual.CorrelationID(ctx); ok {
 		corr = c
 	}
 	if corr != uuid.Nil {

@@ -18,7 +18,13 @@ type Session struct {
 // Atomic runs fn in one write transaction. If fn returns an error, none of
 // the session's writes persist. fn may run more than once (see
 // eventual.Store.Update), so it must not keep results of a failed run.
-func (in *Instance) Atomic(ctx context.Context, fn func(*Session) error) error {
+func (in *Instance) Atomic(ctx context.Context, fn func(eventual.RecordService) error) error {
+	return in.atomic(ctx, func(s *Session) error { return fn(s) })
+}
+
+// atomic is Atomic for the instance's own callers, which use the session's
+// type.
+func (in *Instance) atomic(ctx context.Context, fn func(*Session) error) error {
 	err := in.Store.Update(ctx, func(tx eventual.Tx) error {
 		return fn(&Session{in: in, tx: tx})
 	})
@@ -35,12 +41,12 @@ func (s *Session) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, er
 }
 
 // Upsert updates or creates a record (see Instance.Upsert).
-func (s *Session) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond Condition) (bool, uuid.UUID, error) {
+func (s *Session) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition) (bool, uuid.UUID, error) {
 	return s.in.upsertMessage(ctx, s.tx, target, e, cond, false, nil)
 }
 
 // Update updates an existing record (see Instance.Update).
-func (s *Session) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond Condition) (uuid.UUID, error) {
+func (s *Session) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond eventual.Condition) (uuid.UUID, error) {
 	if cond.IfMatch == "" {
 		cond.IfMatch = "*"
 	}
@@ -48,7 +54,7 @@ func (s *Session) Update(ctx context.Context, target eventual.EntityReference, v
 }
 
 // Delete deletes a record (see Instance.Delete).
-func (s *Session) Delete(ctx context.Context, target eventual.EntityReference, cond Condition) error {
+func (s *Session) Delete(ctx context.Context, target eventual.EntityReference, cond eventual.Condition) error {
 	return s.in.deleteMessage(ctx, s.tx, target, cond, false, nil)
 }
 
@@ -62,3 +68,31 @@ func (s *Session) Retrieve(ctx context.Context, target eventual.EntityReference,
 func (s *Session) PrimaryNames(ctx context.Context, refs []eventual.EntityReference) (map[uuid.UUID]string, error) {
 	return s.in.primaryNames(ctx, s.tx, refs)
 }
+
+// RetrieveMultiple runs a query inside the session, seeing its writes (see
+// Instance.RetrieveMultiple). Retrieve steps do not run for it.
+func (s *Session) RetrieveMultiple(ctx context.Context, q *eventual.Query, expand []eventual.Expand, count bool) (*eventual.Page, error) {
+	return s.in.retrieveMultiple(ctx, s.tx, q, expand, count)
+}
+
+// Count counts records inside the session (see Instance.Count).
+func (s *Session) Count(ctx context.Context, t *eventual.Table, filter eventual.Expr) (int64, error) {
+	return count(ctx, s.tx, t, filter)
+}
+
+// Changes reads changes inside the session (see Instance.Changes).
+func (s *Session) Changes(ctx context.Context, t *eventual.Table, columns []*eventual.Column, since, until string, cur eventual.ChangeCursor, limit int) (*eventual.ChangePage, error) {
+	return changes(ctx, s.tx, t, columns, since, until, cur, limit)
+}
+
+// Atomic runs fn in the session's own transaction: a session is already
+// atomic, so nested calls join it.
+func (s *Session) Atomic(ctx context.Context, fn func(eventual.RecordService) error) error {
+	return fn(s)
+}
+
+// The instance and its sessions are the record service webapi serves.
+var (
+	_ eventual.AtomicService = (*Instance)(nil)
+	_ eventual.AtomicService = (*Session)(nil)
+)

@@ -55,7 +55,7 @@ func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual
 	id := e.ID
 	if id == uuid.Nil {
 		if v, ok := e.Values[t.PrimaryIDAttribute]; ok && v != nil {
-			pk, err := PrimaryKeyValue(t, v)
+			pk, err := t.PrimaryKeyValue(v)
 			if err != nil {
 				return nil, err
 			}
@@ -89,7 +89,7 @@ func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventu
 	for _, rel := range related {
 		r := rel.Relationship
 		for _, ref := range rel.References {
-			if _, err := in.updateMessage(ctx, tx, ref, &eventual.Entity{Table: ref.Table, Values: eventual.Values{r.Lookup.LogicalName: eventual.Ref(t, id)}}, Condition{IfMatch: "*"}, true, lookups); err != nil {
+			if _, err := in.updateMessage(ctx, tx, ref, &eventual.Entity{Table: ref.Table, Values: eventual.Values{r.Lookup.LogicalName: eventual.Ref(t, id)}}, eventual.Condition{IfMatch: "*"}, true, lookups); err != nil {
 				return err
 			}
 		}

@@ -35,7 +35,7 @@ func servers(t *testing.T, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := webapi.NewServer(instance.New(db, schema), db.Meta())
+		srv := webapi.NewServer(instance.New(db, schema), schema, db.Meta())
 		ts := httptest.NewServer(srv.Handler())
 		t.Cleanup(func() { ts.Close(); db.Close() })
 		urls = append(urls, ts.URL+"/api/data/v9.2/")

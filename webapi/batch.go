@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
 )
 
@@ -120,7 +120,7 @@ func (q *request) batch() error {
 		} else {
 			r := it.requests[0]
 			resp := newBatchResponse(r.contentID)
-			q.runBatchRequest(resp, r, q.s.Instance, map[string]string{})
+			q.runBatchRequest(resp, r, q.s.Records, map[string]string{})
 			resps = []*batchResponse{resp}
 		}
 		out = append(out, resps)
@@ -150,7 +150,7 @@ var errChangeSetFailed = errors.New("change set failed")
 func (q *request) runChangeSet(reqs []*batchRequest) []*batchResponse {
 	var resps []*batchResponse
 	var failure *batchResponse
-	err := q.s.Instance.Atomic(q.ctx, func(s *instance.Session) error {
+	err := q.atomic(func(s eventual.RecordService) error {
 		// The store may run this more than once; start afresh each time.
 		resps, failure = nil, nil
 		ids := map[string]string{}
@@ -191,7 +191,7 @@ func (q *request) runChangeSet(reqs []*batchRequest) []*batchResponse {
 
 // runBatchRequest serves one request of a batch into resp. ids maps the
 // Content-IDs of the change set to record URLs.
-func (q *request) runBatchRequest(resp *batchResponse, br *batchRequest, ops records, ids map[string]string) {
+func (q *request) runBatchRequest(resp *batchResponse, br *batchRequest, ops eventual.RecordService, ids map[string]string) {
 	target := br.target
 	if strings.HasPrefix(target, "$") {
 		ref, rest, _ := strings.Cut(target[1:], "/")

@@ -859,7 +859,7 @@ func TestBatchBulkInChangeSet(t *testing.T) {
 			schema := metadata.Builtin()
 			db := st.Open(t, schema)
 			in := instance.New(db, schema)
-			srv := webapi.NewServer(in, db.Meta())
+			srv := webapi.NewServer(in, in.Schema, db.Meta())
 			srv.Logger = nil
 			ts := httptest.NewServer(srv.Handler())
 			hung := false

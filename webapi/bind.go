@@ -401,7 +401,7 @@ func (q *request) call(sc scope, c *odata.Call) (eventual.Expr, error) {
 
 // dateFunction binds the date query functions. Times are UTC.
 func (q *request) dateFunction(c *odata.Call, name string, params map[string]odata.Node, f eventual.Field, value func(odata.Node) (any, error)) (eventual.Expr, error) {
-	now := q.s.Instance.Time()
+	now := q.s.now()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	rng := func(from, to time.Time) eventual.Expr {
 		return eventual.And{

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
 	"github.com/google/uuid"
 )
 
@@ -47,91 +46,11 @@ func (q *request) bulk(t *eventual.Table, action string) error {
 	if len(raw) > MaxBulkTargets {
 		return errBadRequest("%s accepts at most %d targets; split the request.", name, MaxBulkTargets)
 	}
-	type target struct {
-		ref    eventual.EntityReference
-		hasRef bool
-		entity *eventual.Entity
+	targets, err := q.bulkTargets(t, name, raw)
+	if err != nil {
+		return err
 	}
-	targets := make([]target, len(raw))
-	wantType := "Microsoft.Dynamics.CRM." + t.LogicalName
-	for i, r := range raw {
-		obj, ok := r.(map[string]any)
-		if !ok {
-			return errPayload(t.EntitySetName, fmt.Sprintf("Microsoft.OData.ODataException: Target %d of %s is not an object.", i, name))
-		}
-		typ, _ := obj["@odata.type"].(string)
-		if strings.TrimPrefix(typ, "#") != wantType {
-			return errPayload(t.EntitySetName, fmt.Sprintf("Microsoft.OData.ODataException: Target %d of %s must have \"@odata.type\": \"%s\".", i, name, wantType))
-		}
-		var tg target
-		if id, ok := obj["@odata.id"].(string); ok {
-			ref, err := q.parseReferenceURL(id)
-			if err != nil {
-				return err
-			}
-			if ref.Table != t {
-				return errBadRequest("Target %d of %s names a record of '%s', not '%s'.", i, name, ref.Table.LogicalName, t.LogicalName)
-			}
-			tg.ref, tg.hasRef = ref, true
-		}
-		e, err := q.decodeEntity(t, obj, 0)
-		if err != nil {
-			return err
-		}
-		if v, ok := e.Values[t.PrimaryIDAttribute]; ok {
-			id, err := instance.PrimaryKeyValue(t, v)
-			if err != nil {
-				return err
-			}
-			if tg.hasRef && !tg.ref.ByKey() && tg.ref.ID != id {
-				return errBadRequest("Target %d of %s has a primary key different from its @odata.id.", i, name)
-			}
-			if !tg.hasRef {
-				tg.ref, tg.hasRef = eventual.Ref(t, id), true
-			}
-			delete(e.Values, t.PrimaryIDAttribute)
-			e.ID = id
-		}
-		tg.entity = e
-		if (name == "UpdateMultiple" || name == "DeleteMultiple") && !tg.hasRef {
-			return errBadRequest("Target %d of %s needs its primary key '%s' or an @odata.id.", i, name, t.PrimaryIDAttribute)
-		}
-		targets[i] = tg
-	}
-	var ids []uuid.UUID
-	err = q.atomic(func(s *instance.Session) error {
-		switch name {
-		case "CreateMultiple":
-			entities := make([]*eventual.Entity, len(targets))
-			for i, tg := range targets {
-				entities[i] = tg.entity
-				if tg.hasRef && !tg.ref.ByKey() {
-					entities[i].ID = tg.ref.ID
-				}
-			}
-			var err error
-			ids, err = s.CreateMultiple(q.ctx, entities)
-			return err
-		case "UpsertMultiple":
-			bts := make([]instance.BulkTarget, len(targets))
-			for i, tg := range targets {
-				bts[i] = instance.BulkTarget{Target: tg.ref, HasTarget: tg.hasRef, Entity: tg.entity}
-			}
-			return s.UpsertMultiple(q.ctx, bts)
-		}
-		for _, tg := range targets {
-			var err error
-			if name == "UpdateMultiple" {
-				_, err = s.Update(q.ctx, tg.ref, tg.entity.Values, instance.Condition{IfMatch: "*"})
-			} else {
-				err = s.Delete(q.ctx, tg.ref, instance.Condition{})
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	ids, err := q.runBulk(name, targets)
 	if err != nil {
 		return err
 	}
@@ -149,4 +68,92 @@ func (q *request) bulk(t *eventual.Table, action string) error {
 	}
 	b = append(b, "]}"...)
 	return q.writeJSON(http.StatusOK, b)
+}
+
+// bulkTargets decodes the Targets of a bulk message: each an entity of the
+// table with its @odata.type, naming its record by @odata.id or by its
+// primary key (UpdateMultiple and DeleteMultiple need one of them).
+func (q *request) bulkTargets(t *eventual.Table, name string, raw []any) ([]eventual.BulkTarget, error) {
+	targets := make([]eventual.BulkTarget, len(raw))
+	wantType := "Microsoft.Dynamics.CRM." + t.LogicalName
+	for i, r := range raw {
+		obj, ok := r.(map[string]any)
+		if !ok {
+			return nil, errPayload(t.EntitySetName, fmt.Sprintf("Microsoft.OData.ODataException: Target %d of %s is not an object.", i, name))
+		}
+		typ, _ := obj["@odata.type"].(string)
+		if strings.TrimPrefix(typ, "#") != wantType {
+			return nil, errPayload(t.EntitySetName, fmt.Sprintf("Microsoft.OData.ODataException: Target %d of %s must have \"@odata.type\": \"%s\".", i, name, wantType))
+		}
+		tg, err := q.bulkTarget(t, name, i, obj)
+		if err != nil {
+			return nil, err
+		}
+		if (name == "UpdateMultiple" || name == "DeleteMultiple") && !tg.HasTarget {
+			return nil, errBadRequest("Target %d of %s needs its primary key '%s' or an @odata.id.", i, name, t.PrimaryIDAttribute)
+		}
+		targets[i] = tg
+	}
+	return targets, nil
+}
+
+// bulkTarget decodes target i: its @odata.id, then the entity, whose
+// primary key (if any) must agree with the @odata.id.
+func (q *request) bulkTarget(t *eventual.Table, name string, i int, obj map[string]any) (eventual.BulkTarget, error) {
+	var tg eventual.BulkTarget
+	if id, ok := obj["@odata.id"].(string); ok {
+		ref, err := q.parseReferenceURL(id)
+		if err != nil {
+			return tg, err
+		}
+		if ref.Table != t {
+			return tg, errBadRequest("Target %d of %s names a record of '%s', not '%s'.", i, name, ref.Table.LogicalName, t.LogicalName)
+		}
+		tg.Target, tg.HasTarget = ref, true
+	}
+	e, err := q.decodeEntity(t, obj, 0)
+	if err != nil {
+		return tg, err
+	}
+	if v, ok := e.Values[t.PrimaryIDAttribute]; ok {
+		id, err := t.PrimaryKeyValue(v)
+		if err != nil {
+			return tg, err
+		}
+		if tg.HasTarget && !tg.Target.ByKey() && tg.Target.ID != id {
+			return tg, errBadRequest("Target %d of %s has a primary key different from its @odata.id.", i, name)
+		}
+		if !tg.HasTarget {
+			tg.Target, tg.HasTarget = eventual.Ref(t, id), true
+		}
+		delete(e.Values, t.PrimaryIDAttribute)
+		e.ID = id
+	}
+	tg.Entity = e
+	return tg, nil
+}
+
+// runBulk sends a bulk message's targets to the record service, which runs
+// each message in one transaction (the change set's, inside one).
+func (q *request) runBulk(name string, targets []eventual.BulkTarget) ([]uuid.UUID, error) {
+	switch name {
+	case "CreateMultiple":
+		entities := make([]*eventual.Entity, len(targets))
+		for i, tg := range targets {
+			entities[i] = tg.Entity
+			if tg.HasTarget && !tg.Target.ByKey() {
+				entities[i].ID = tg.Target.ID
+			}
+		}
+		return q.ops.CreateMultiple(q.ctx, entities)
+	case "DeleteMultiple":
+		refs := make([]eventual.EntityReference, len(targets))
+		for i, tg := range targets {
+			refs[i] = tg.Target
+		}
+		return nil, q.ops.DeleteMultiple(q.ctx, refs)
+	case "UpdateMultiple":
+		return nil, q.ops.UpdateMultiple(q.ctx, targets)
+	}
+	return nil, q.ops.UpsertMultiple(q.ctx, targets)
 }

@@ -12,7 +12,7 @@ import (
 // corsServer serves the instance of s with CORS for the origins.
 func corsServer(tb testing.TB, s *testServer, origins ...string) *testServer {
 	tb.Helper()
-	srv := webapi.NewServer(s.Instance, s.Store.Meta())
+	srv := webapi.NewServer(s.Instance, s.Instance.Schema, s.Store.Meta())
 	srv.Logger = nil
 	srv.CORSOrigins = origins
 	ts := httptest.NewServer(srv.Handler())

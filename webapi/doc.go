@@ -3,9 +3,11 @@
 // (@odata.bind), response encoding with Dataverse's annotations, ETags and
 // paging, $batch, change tracking, $metadata and the service document, and
 // Dataverse's error bodies. It translates HTTP to calls on an
-// instance.Instance.
+// eventual.RecordService: in eventual serve an instance.Instance, but any
+// implementation will do (a gateway could serve a client of another
+// instance). $batch change sets need an eventual.AtomicService.
 //
 // It knows nothing of storage or SQL: it imports no store, no
 // internal/sqlstore or internal/sqlbuild and no database/sql, and sees
-// records only through the instance and the root package's types.
+// records only through the record service and the root package's types.
 package webapi

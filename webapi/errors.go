@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/odata"
@@ -13,21 +14,39 @@ import (
 
 // statuses maps error kinds to HTTP statuses.
 var statuses = map[eventual.Kind]int{
-	eventual.KindInternal:             http.StatusInternalServerError,
-	eventual.KindInvalid:              http.StatusBadRequest,
-	eventual.KindNotFound:             http.StatusNotFound,
-	eventual.KindPrecondition:         http.StatusPreconditionFailed,
-	eventual.KindMethodNotAllowed:     http.StatusMethodNotAllowed,
-	eventual.KindTooLarge:             http.StatusRequestEntityTooLarge,
-	eventual.KindURITooLong:           http.StatusRequestURITooLong,
-	eventual.KindNotImplemented:       http.StatusNotImplemented,
-	eventual.KindUnavailable:          http.StatusServiceUnavailable,
-	eventual.KindNotModified:          http.StatusNotModified,
-	eventual.KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	eventual.KindInternal:       http.StatusInternalServerError,
+	eventual.KindInvalid:        http.StatusBadRequest,
+	eventual.KindNotFound:       http.StatusNotFound,
+	eventual.KindPrecondition:   http.StatusPreconditionFailed,
+	eventual.KindNotSupported:   http.StatusMethodNotAllowed,
+	eventual.KindNotImplemented: http.StatusNotImplemented,
+	eventual.KindUnavailable:    http.StatusServiceUnavailable,
+	eventual.KindNotModified:    http.StatusNotModified,
+	eventual.KindThrottled:      http.StatusTooManyRequests,
+}
+
+// statusError is an error only HTTP can cause (a body over the limit, a
+// URL too long, a media type the Web API does not read): the root's kinds
+// have no place for it, so it carries its status itself.
+type statusError struct {
+	status int
+	err    *eventual.Error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// errStatus returns an error answered with the HTTP status; its kind is
+// KindInvalid for everything that looks at kinds only.
+func errStatus(status int, code, format string, args ...any) error {
+	return &statusError{status: status, err: eventual.Errorf(eventual.KindInvalid, code, format, args...)}
 }
 
 // StatusOf returns the HTTP status for an error.
 func StatusOf(err error) int {
+	if se, ok := errors.AsType[*statusError](err); ok {
+		return se.status
+	}
 	if s, ok := statuses[eventual.ErrorKind(err)]; ok {
 		return s
 	}
@@ -104,6 +123,11 @@ func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status
 	prefs := parsePrefer(r.Header)
 	body := errorBody(err, status, prefs.annotations.any())
 	h := w.Header()
+	if e, ok := errors.AsType[*eventual.Error](err); ok && e.RetryAfter > 0 {
+		// Retry-After in whole seconds, rounded up so a client never
+		// comes back early.
+		h.Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 	h.Set("Content-Type", "application/json; odata.metadata=minimal")
 	h.Set("OData-Version", "4.0")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -129,7 +153,7 @@ func errNoResource(url string) error {
 }
 
 func errMethod(method string) error {
-	return eventual.Errorf(eventual.KindMethodNotAllowed, eventual.CodeBadRequest, "The requested resource does not support http method '%s'.", method)
+	return eventual.Errorf(eventual.KindNotSupported, eventual.CodeBadRequest, "The requested resource does not support http method '%s'.", method)
 }
 
 func errBadRequest(format string, args ...any) error {
@@ -166,11 +190,11 @@ func errInvalidKey(t *eventual.Table) error {
 // errMediaType is a request body in a format the Web API does not read.
 // Dataverse documents no code for it; the payload code is the closest.
 func errMediaType(format string, args ...any) error {
-	return eventual.Errorf(eventual.KindUnsupportedMediaType, eventual.CodeInvalidPayload, format, args...)
+	return errStatus(http.StatusUnsupportedMediaType, eventual.CodeInvalidPayload, format, args...)
 }
 
 func errTooLarge(limit int64) error {
-	return eventual.Errorf(eventual.KindTooLarge, eventual.CodeInvalidPayload, "The request body is larger than the limit of %d bytes.", limit)
+	return errStatus(http.StatusRequestEntityTooLarge, eventual.CodeInvalidPayload, "The request body is larger than the limit of %d bytes.", limit)
 }
 
 func internal(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -99,7 +99,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 		}
 	})
 	in := instance.New(db, schema)
-	srv := webapi.NewServer(in, db.Meta())
+	srv := webapi.NewServer(in, in.Schema, db.Meta())
 	logs := &lockedBuffer{}
 	srv.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	fs := &fuzzServer{handler: srv.Handler(), store: db, schema: schema, logs: logs}

@@ -48,7 +48,8 @@ func newServer(tb testing.TB, st store, schema *eventual.Schema) *testServer {
 	tb.Helper()
 	db := st.Open(tb, schema)
 	in := instance.New(db, schema)
-	srv := webapi.NewServer(in, db.Meta())
+	srv := webapi.NewServer(in, in.Schema, db.Meta())
+	srv.Now = in.Time
 	srv.Logger = nil
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(func() {

@@ -80,7 +80,8 @@ func TestContentType(t *testing.T) {
 // has no trailing slash.
 func listenServer(tb testing.TB, s *testServer, mount func(*httpserver.Server)) (root string, srv *webapi.Server) {
 	tb.Helper()
-	srv = webapi.NewServer(s.Instance, s.Store.Meta())
+	srv = webapi.NewServer(s.Instance, s.Instance.Schema, s.Store.Meta())
+	srv.Now = s.Instance.Time
 	srv.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	hs := httpserver.New(srv.Handler())
 	hs.Logger = srv.Logger

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
 )
 
 // This file serves navigation properties: related records, and the $ref
@@ -78,7 +77,7 @@ func (q *request) getReference(ref eventual.EntityReference, rel *eventual.Relat
 			return err
 		}
 		t := rel.ReferencingTable
-		page, err := q.s.Instance.RetrieveMultiple(q.ctx, &eventual.Query{Table: t, Columns: []*eventual.Column{}, Filter: nf.expr(), Limit: MaxPageSize}, nil, false)
+		page, err := q.ops.RetrieveMultiple(q.ctx, &eventual.Query{Table: t, Columns: []*eventual.Column{}, Filter: nf.expr(), Limit: MaxPageSize}, nil, false)
 		if err != nil {
 			return err
 		}
@@ -165,7 +164,7 @@ func (q *request) addReference(ref eventual.EntityReference, rel *eventual.Relat
 	return q.writeNoContent()
 }
 
-func (q *request) noCondition() instance.Condition { return instance.Condition{} }
+func (q *request) noCondition() eventual.Condition { return eventual.Condition{} }
 
 // removeReference serves DELETE nav/$ref (single-valued: clear the lookup)
 // and DELETE nav(<id>)/$ref or nav/$ref?$id=<url> (collection-valued: clear

@@ -138,18 +138,18 @@ func (q *request) query(t *eventual.Table, nf *navFilter) error {
 			dq.Limit = pageSize
 		}
 	}
-	var page *instance.Page
+	var page *eventual.Page
 	if pageSize == 0 { // $top=0
-		page = &instance.Page{Count: -1}
+		page = &eventual.Page{Count: -1}
 		if q.opts.Count {
-			n, err := q.s.Instance.Count(q.ctx, t, filter)
+			n, err := q.ops.Count(q.ctx, t, filter)
 			if err != nil {
 				return err
 			}
 			page.Count = n
 		}
 	} else {
-		page, err = q.s.Instance.RetrieveMultiple(q.ctx, dq, domainExpands(expands), q.opts.Count)
+		page, err = q.ops.RetrieveMultiple(q.ctx, dq, domainExpands(expands), q.opts.Count)
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func (q *request) countCollection(t *eventual.Table, nf *navFilter) error {
 		}
 		filter = f
 	}
-	n, err := q.s.Instance.Count(q.ctx, t, filter)
+	n, err := q.ops.Count(q.ctx, t, filter)
 	if err != nil {
 		return err
 	}
@@ -363,8 +363,8 @@ func (q *request) createEntity(e *eventual.Entity) error {
 }
 
 // condition reads If-Match and If-None-Match for a write.
-func (q *request) condition() (instance.Condition, error) {
-	var c instance.Condition
+func (q *request) condition() (eventual.Condition, error) {
+	var c eventual.Condition
 	if v := strings.TrimSpace(q.r.Header.Get("If-Match")); v != "" {
 		tag, ok := instance.ParseETag(v)
 		if !ok {
@@ -417,7 +417,7 @@ func (q *request) patch(ref eventual.EntityReference) error {
 			return errBadRequest("The primary key in the request body does not match the key in the URL.")
 		}
 		if ref.ByKey() {
-			if id, err := instance.PrimaryKeyValue(t, v); err == nil {
+			if id, err := t.PrimaryKeyValue(v); err == nil {
 				e.ID = id
 			}
 		}

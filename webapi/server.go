@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/odata"
 	"github.com/google/uuid"
 )
@@ -39,12 +38,17 @@ const headerSlack = 1 << 20
 // settings it applies. It does not listen; the process's HTTP server
 // (internal/httpserver in eventual serve) mounts it.
 type Server struct {
-	// Instance executes the requests.
-	Instance *instance.Instance
-	// Schema is the schema the instance serves.
+	// Records executes the requests: in eventual serve, an
+	// *instance.Instance. $batch change sets need it to be an
+	// eventual.AtomicService too; without that they are refused (501).
+	Records eventual.RecordService
+	// Schema is the schema the records follow.
 	Schema *eventual.Schema
 	// Meta identifies the instance (WhoAmI).
 	Meta eventual.Meta
+	// Now reads the clock (delta-token ages, the $filter date functions);
+	// time.Now when nil.
+	Now func() time.Time
 	// Logger receives request failures; it defaults to slog.Default().
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies (DefaultMaxBodyBytes).
@@ -63,9 +67,17 @@ type Server struct {
 	CORSOrigins []string
 }
 
-// NewServer returns a server for an instance.
-func NewServer(in *instance.Instance, meta eventual.Meta) *Server {
-	return &Server{Instance: in, Schema: in.Schema, Meta: meta}
+// NewServer returns a server for a record service of the schema.
+func NewServer(records eventual.RecordService, schema *eventual.Schema, meta eventual.Meta) *Server {
+	return &Server{Records: records, Schema: schema, Meta: meta}
+}
+
+// now reads the server's clock.
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // Handler returns the server's HTTP handler: the Web API under
@@ -149,36 +161,20 @@ func (s *Server) maxBody() int64 {
 	return DefaultMaxBodyBytes
 }
 
-// records is what handlers read and write records through: the instance
-// (each call in its own transaction) or a session (all the requests of a
-// $batch change set in one transaction).
-type records interface {
-	Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error)
-	Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond instance.Condition) (bool, uuid.UUID, error)
-	Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond instance.Condition) (uuid.UUID, error)
-	Delete(ctx context.Context, target eventual.EntityReference, cond instance.Condition) error
-	Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error)
-	PrimaryNames(ctx context.Context, refs []eventual.EntityReference) (map[uuid.UUID]string, error)
-}
-
-var (
-	_ records = (*instance.Instance)(nil)
-	_ records = (*instance.Session)(nil)
-)
-
 // atomic runs fn in one transaction: the change set's, inside a $batch
 // change set, or a new one.
-func (q *request) atomic(fn func(*instance.Session) error) error {
-	if s, ok := q.ops.(*instance.Session); ok {
-		return fn(s)
+func (q *request) atomic(fn func(eventual.RecordService) error) error {
+	a, ok := q.ops.(eventual.AtomicService)
+	if !ok {
+		return eventual.Errorf(eventual.KindNotImplemented, eventual.CodeBadRequest, "This service does not run change sets: its record service has no transactions.")
 	}
-	return q.s.Instance.Atomic(q.ctx, fn)
+	return a.Atomic(q.ctx, fn)
 }
 
 // request is one Web API request being served.
 type request struct {
 	s     *Server
-	ops   records
+	ops   eventual.RecordService
 	w     http.ResponseWriter
 	r     *http.Request
 	ctx   context.Context
@@ -196,19 +192,19 @@ type request struct {
 var versions = []string{"v9.2", "v9.1", "v9.0"}
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	s.serveRequest(w, r, s.Instance, nil)
+	s.serveRequest(w, r, s.Records, nil)
 }
 
 // serveRequest serves a Web API request with the given record operations.
 // contentIDs is non-nil for requests inside a $batch: it maps the
 // Content-IDs of the change set to record URLs.
-func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops records, contentIDs map[string]string) {
+func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops eventual.RecordService, contentIDs map[string]string) {
 	limit := s.maxURL()
 	if contentIDs != nil {
 		limit = MaxBatchURLLength
 	}
 	if len(r.RequestURI) > limit {
-		s.writeError(w, r, eventual.Errorf(eventual.KindURITooLong, eventual.CodeBadRequest,
+		s.writeError(w, r, errStatus(http.StatusRequestURITooLong, eventual.CodeBadRequest,
 			"Invalid URI: The Uri string is too long. The limit is %d characters.", limit))
 		return
 	}
@@ -236,7 +232,7 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops record
 		if err != nil {
 			corr = uuid.New()
 		}
-		ctx = instance.WithCorrelationID(ctx, corr)
+		ctx = eventual.WithCorrelationID(ctx, corr)
 		w.Header().Set("x-ms-service-request-id", corr.String())
 	}
 	req := &request{s: s, ops: ops, w: w, r: r, ctx: ctx, path: rest, prefs: parsePrefer(r.Header),

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
 	"github.com/google/uuid"
 )
 
@@ -49,13 +48,13 @@ func (q *request) deltaToken(storeToken string, at time.Time) string {
 func (q *request) parseDeltaToken(tok string) (string, error) {
 	i := strings.LastIndexByte(tok, '!')
 	if i < 0 {
-		return "", instance.ErrBadToken
+		return "", eventual.ErrTokenNotValid
 	}
 	at, err := time.Parse(tokenTimeLayout, tok[i+1:])
 	if err != nil {
-		return "", instance.ErrBadToken
+		return "", eventual.ErrTokenNotValid
 	}
-	if q.s.Instance.Time().Sub(at) > q.s.retention() {
+	if q.s.now().Sub(at) > q.s.retention() {
 		return "", eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest,
 			"The $deltatoken has expired: changes are kept for %s. Start again with Prefer: odata.track-changes to read every record.", q.s.retention())
 	}
@@ -131,17 +130,17 @@ func (q *request) tracked(t *eventual.Table) error {
 			return err
 		}
 	}
-	start := instance.ChangeCursor{Deleted: cur.deleted}
+	start := eventual.ChangeCursor{Deleted: cur.deleted}
 	if len(cur.after) > 0 {
 		start.After = cur.after[len(cur.after)-1].(uuid.UUID)
 	}
-	page, err := q.s.Instance.Changes(q.ctx, t, cols, since, until, start, pageSize)
+	page, err := q.ops.Changes(q.ctx, t, cols, since, until, start, pageSize)
 	if err != nil {
 		return err
 	}
 	token := cur.token
 	if !cur.tracking {
-		token = q.deltaToken(page.Token, q.s.Instance.Time())
+		token = q.deltaToken(page.Token, q.s.now())
 	}
 	var recs []*eventual.Record
 	for _, c := range page.Changes {
@@ -206,7 +205,7 @@ func (q *request) countChanges(t *eventual.Table) error {
 	if err != nil {
 		return err
 	}
-	page, err := q.s.Instance.Changes(q.ctx, t, []*eventual.Column{}, since, "", instance.ChangeCursor{}, instance.MaxCount)
+	page, err := q.ops.Changes(q.ctx, t, []*eventual.Column{}, since, "", eventual.ChangeCursor{}, eventual.MaxCount)
 	if err != nil {
 		return err
 	}

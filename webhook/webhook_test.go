@@ -397,7 +397,7 @@ func TestSyncWebhookPostOperationCreate(t *testing.T) {
 	}
 	corr := uuid.New()
 	before := time.Now().Add(-time.Second)
-	id, err := in.Create(instance.WithCorrelationID(context.Background(), corr), &eventual.Entity{Table: account, Values: eventual.Values{
+	id, err := in.Create(eventual.WithCorrelationID(context.Background(), corr), &eventual.Entity{Table: account, Values: eventual.Values{
 		"name": "Contoso", "numberofemployees": int64(42), "creditonhold": true, "revenue": revenue,
 	}})
 	if err != nil {
@@ -519,7 +519,7 @@ func TestSyncWebhookStages(t *testing.T) {
 			// With a client-chosen id, every stage knows the record's id.
 			id := uuid.New()
 			corr := uuid.New()
-			ctx := instance.WithCorrelationID(context.Background(), corr)
+			ctx := eventual.WithCorrelationID(context.Background(), corr)
 			if _, err := in.Create(ctx, &eventual.Entity{Table: in.Schema.Table("account"), ID: id, Values: eventual.Values{"name": "Fabrikam"}}); err != nil {
 				t.Fatalf("create: %v", err)
 			}
@@ -588,7 +588,7 @@ func TestSyncWebhookParentContext(t *testing.T) {
 	// has the Upsert's as ParentContext, at the same depth.
 	account := in.Schema.Table("account")
 	id := uuid.New()
-	created, _, err := in.Upsert(context.Background(), eventual.Ref(account, id), &eventual.Entity{Table: account, ID: id, Values: eventual.Values{"name": "Upserted"}}, instance.Condition{})
+	created, _, err := in.Upsert(context.Background(), eventual.Ref(account, id), &eventual.Entity{Table: account, ID: id, Values: eventual.Values{"name": "Upserted"}}, eventual.Condition{})
 	if err != nil || !created {
 		t.Fatalf("upsert: created %v, %v", created, err)
 	}
@@ -666,7 +666,7 @@ func TestSyncWebhookFailureRollsBackUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = in.Update(context.Background(), eventual.Ref(account, id), eventual.Values{"name": "After"}, instance.Condition{})
+	_, err = in.Update(context.Background(), eventual.Ref(account, id), eventual.Values{"name": "After"}, eventual.Condition{})
 	if eventual.ErrorCode(err) != eventual.CodePluginFailed {
 		t.Fatalf("update: %v, want the plug-in error", err)
 	}
@@ -873,7 +873,7 @@ func TestAsyncWebhookRetriedUntilSuccess(t *testing.T) {
 		Stage: eventual.PostOperation, Mode: eventual.Asynchronous, Plugin: ep.plugin()})
 
 	corr := uuid.New()
-	id, err := in.Create(instance.WithCorrelationID(context.Background(), corr), &eventual.Entity{Table: in.Schema.Table("account"), Values: eventual.Values{"name": "Later"}})
+	id, err := in.Create(eventual.WithCorrelationID(context.Background(), corr), &eventual.Entity{Table: in.Schema.Table("account"), Values: eventual.Values{"name": "Later"}})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -1034,7 +1034,7 @@ func TestSyncWebhookLargePayload(t *testing.T) {
 			id := uuid.New()
 			// Through Upsert, so that the Create has a ParentContext.
 			_, _, err := in.Upsert(context.Background(), eventual.Ref(account, id), &eventual.Entity{Table: account, ID: id, Values: eventual.Values{
-				"name": tc.name, "description": strings.Repeat("x", tc.size)}}, instance.Condition{})
+				"name": tc.name, "description": strings.Repeat("x", tc.size)}}, eventual.Condition{})
 			if err != nil {
 				t.Fatalf("upsert: %v", err)
 			}
@@ -1324,7 +1324,7 @@ func TestWebAPISyncWebhook(t *testing.T) {
 	status.Store(http.StatusOK)
 	ep := newEndpoint(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(int(status.Load())) })
 	mustRegister(t, in, eventual.Step{Name: "notify", Message: eventual.MessageCreate, Table: "account", Stage: eventual.PostOperation, Plugin: ep.plugin()})
-	srv := webapi.NewServer(in, in.Store.Meta())
+	srv := webapi.NewServer(in, in.Schema, in.Store.Meta())
 	srv.Logger = slog.New(slog.DiscardHandler)
 	api := httptest.NewServer(srv.Handler())
 	t.Cleanup(api.Close)

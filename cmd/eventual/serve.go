@@ -113,7 +113,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		store.Close()
 		return err
 	}
-	api := webapi.NewServer(in, store.Meta())
+	api := webapi.NewServer(in, in.Schema, store.Meta())
+	api.Now = in.Time
 	api.Logger = logger
 	api.MaxBodyBytes = cfg.Limits.MaxBodyBytes
 	api.MaxURLLength = cfg.Limits.MaxURLLength
