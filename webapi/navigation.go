@@ -23,20 +23,7 @@ func (q *request) relatedRecord(ref eventual.EntityReference, rel *eventual.Rela
 	if !ok || target.Table != rel.ReferencedTable {
 		return q.writeNoContent()
 	}
-	t := rel.ReferencedTable
-	cols, err := bindSelect(t, q.opts.Select)
-	if err != nil {
-		return err
-	}
-	expands, err := q.bindExpand(t, q.opts.Expand, false, 0)
-	if err != nil {
-		return err
-	}
-	rec, err := q.ops.Retrieve(q.ctx, target, cols, domainExpands(expands), q.ifNoneMatchVersion())
-	if err != nil {
-		return err
-	}
-	return q.writeRecord(http.StatusOK, rec, cols, expands, q.opts.Select)
+	return q.serveRecord(target)
 }
 
 // relatedCollection serves accounts(<id>)/contact_customer_accounts: the

@@ -94,16 +94,9 @@ func (q *request) query(t *eventual.Table, nf *navFilter) error {
 	if err != nil {
 		return err
 	}
-	filter, err := q.bindFilter(t, q.opts.Filter)
+	filter, err := q.collectionFilter(t, nf)
 	if err != nil {
 		return err
-	}
-	if nf != nil {
-		f := nf.expr()
-		if filter != nil {
-			f = eventual.And{Left: f, Right: filter}
-		}
-		filter = f
 	}
 	order, err := bindOrderBy(t, q.opts.OrderBy)
 	if err != nil {
@@ -113,46 +106,14 @@ func (q *request) query(t *eventual.Table, nf *navFilter) error {
 	if err != nil {
 		return err
 	}
-	// Page size: odata.maxpagesize wins over $top (Dataverse ignores $top
-	// when both are sent); without either, pages of 5000.
-	pageSize, remaining := MaxPageSize, 0
-	switch {
-	case q.prefs.maxPageSize > 0:
-		pageSize = q.prefs.maxPageSize
-	case q.opts.Top != nil:
-		remaining = *q.opts.Top
-		pageSize = min(remaining, MaxPageSize)
+	dq := &eventual.Query{Table: t, Columns: cols, Filter: filter, OrderBy: order}
+	cur, remaining, err := q.pagePlan(dq)
+	if err != nil {
+		return err
 	}
-	dq := &eventual.Query{Table: t, Columns: cols, Filter: filter, OrderBy: order, Limit: pageSize}
-	cur := cursor{page: 0}
-	if q.opts.HasSkipToken {
-		c, err := decodeSkipToken(t, order, q.opts.SkipToken)
-		if err != nil {
-			return err
-		}
-		cur = c
-		dq.After = c.after
-		if q.prefs.maxPageSize == 0 && c.remaining > 0 {
-			remaining = c.remaining
-			pageSize = min(remaining, MaxPageSize)
-			dq.Limit = pageSize
-		}
-	}
-	var page *eventual.Page
-	if pageSize == 0 { // $top=0
-		page = &eventual.Page{Count: -1}
-		if q.opts.Count {
-			n, err := q.ops.Count(q.ctx, t, filter)
-			if err != nil {
-				return err
-			}
-			page.Count = n
-		}
-	} else {
-		page, err = q.ops.RetrieveMultiple(q.ctx, dq, domainExpands(expands), q.opts.Count)
-		if err != nil {
-			return err
-		}
+	page, err := q.readPage(dq, expands)
+	if err != nil {
+		return err
 	}
 	more := page.More
 	if remaining > 0 {
@@ -161,6 +122,78 @@ func (q *request) query(t *eventual.Table, nf *navFilter) error {
 			more = false
 		}
 	}
+	var next string
+	if more && len(page.Records) > 0 {
+		last := page.Records[len(page.Records)-1]
+		nc := cursor{page: cur.page + 1, after: append(append([]any{}, last.SortKey...), last.ID), first: page.Records[0].ID, remaining: max(remaining, 0)}
+		next = q.nextLink(encodeSkipToken(t, order, nc))
+	}
+	return q.writeCollection(t, page, cols, expands, next)
+}
+
+// collectionFilter binds $filter and, for the records related to a
+// parent, ands it with the filter that selects them.
+func (q *request) collectionFilter(t *eventual.Table, nf *navFilter) (eventual.Expr, error) {
+	filter, err := q.bindFilter(t, q.opts.Filter)
+	if err != nil || nf == nil {
+		return filter, err
+	}
+	f := nf.expr()
+	if filter != nil {
+		f = eventual.And{Left: f, Right: filter}
+	}
+	return f, nil
+}
+
+// pagePlan sets the query's page size and start from the paging options:
+// odata.maxpagesize wins over $top (Dataverse ignores $top when both are
+// sent); without either, pages of 5000. A $skiptoken continues a read. It
+// returns the cursor read and how many records $top still allows (0: no
+// bound).
+func (q *request) pagePlan(dq *eventual.Query) (cur cursor, remaining int, err error) {
+	pageSize := MaxPageSize
+	switch {
+	case q.prefs.maxPageSize > 0:
+		pageSize = q.prefs.maxPageSize
+	case q.opts.Top != nil:
+		remaining = *q.opts.Top
+		pageSize = min(remaining, MaxPageSize)
+	}
+	if q.opts.HasSkipToken {
+		cur, err = decodeSkipToken(dq.Table, dq.OrderBy, q.opts.SkipToken)
+		if err != nil {
+			return cur, 0, err
+		}
+		dq.After = cur.after
+		if q.prefs.maxPageSize == 0 && cur.remaining > 0 {
+			remaining = cur.remaining
+			pageSize = min(remaining, MaxPageSize)
+		}
+	}
+	dq.Limit = pageSize
+	return cur, remaining, nil
+}
+
+// readPage reads a page of the query; a page size of 0 ($top=0) reads no
+// records, only the count when $count asks for it.
+func (q *request) readPage(dq *eventual.Query, expands []expandSpec) (*eventual.Page, error) {
+	if dq.Limit > 0 {
+		return q.ops.RetrieveMultiple(q.ctx, dq, domainExpands(expands), q.opts.Count)
+	}
+	page := &eventual.Page{Count: -1}
+	if q.opts.Count {
+		n, err := q.ops.Count(q.ctx, dq.Table, dq.Filter)
+		if err != nil {
+			return nil, err
+		}
+		page.Count = n
+	}
+	return page, nil
+}
+
+// writeCollection renders a page of records as a collection response, with
+// the count annotations asked for and the next link, if any.
+func (q *request) writeCollection(t *eventual.Table, page *eventual.Page, cols []*eventual.Column, expands []expandSpec, next string) error {
 	rd, err := q.newRenderer(q.ctx, page.Records, true)
 	if err != nil {
 		return err
@@ -191,11 +224,9 @@ func (q *request) query(t *eventual.Table, nf *navFilter) error {
 		b = rd.appendRecord(b, rec, cols, expands, true, "")
 	}
 	b = append(b, ']')
-	if more && len(page.Records) > 0 {
-		last := page.Records[len(page.Records)-1]
-		next := cursor{page: cur.page + 1, after: append(append([]any{}, last.SortKey...), last.ID), first: page.Records[0].ID, remaining: max(remaining, 0)}
+	if next != "" {
 		b = append(b, `,"@odata.nextLink":`...)
-		b = appendString(b, q.nextLink(encodeSkipToken(t, order, next)))
+		b = appendString(b, next)
 	}
 	b = append(b, '}')
 	if q.prefs.maxPageSize > 0 {
@@ -215,27 +246,24 @@ func (q *request) countCollection(t *eventual.Table, nf *navFilter) error {
 	if err := q.resolveParent(nf); err != nil {
 		return err
 	}
-	filter, err := q.bindFilter(t, q.opts.Filter)
+	filter, err := q.collectionFilter(t, nf)
 	if err != nil {
 		return err
-	}
-	if nf != nil {
-		f := nf.expr()
-		if filter != nil {
-			f = eventual.And{Left: f, Right: filter}
-		}
-		filter = f
 	}
 	n, err := q.ops.Count(q.ctx, t, filter)
 	if err != nil {
 		return err
 	}
-	body := strconv.FormatInt(n, 10)
+	return q.writeText(strconv.FormatInt(n, 10))
+}
+
+// writeText writes a plain-text 200 response (counts).
+func (q *request) writeText(body string) error {
 	h := q.header()
 	h.Set("Content-Type", "text/plain")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	q.w.WriteHeader(http.StatusOK)
-	_, err = q.w.Write([]byte(body))
+	_, err := q.w.Write([]byte(body))
 	return err
 }
 
@@ -258,6 +286,12 @@ func (q *request) retrieve(ref eventual.EntityReference) error {
 	if err := q.singleRecordOptions(); err != nil {
 		return err
 	}
+	return q.serveRecord(ref)
+}
+
+// serveRecord reads the record ref names with $select and $expand, and
+// writes it (or 304 when If-None-Match names its version).
+func (q *request) serveRecord(ref eventual.EntityReference) error {
 	t := ref.Table
 	cols, err := bindSelect(t, q.opts.Select)
 	if err != nil {

@@ -209,11 +209,5 @@ func (q *request) countChanges(t *eventual.Table) error {
 	if err != nil {
 		return err
 	}
-	body := strconv.Itoa(len(page.Changes))
-	h := q.header()
-	h.Set("Content-Type", "text/plain")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	q.w.WriteHeader(http.StatusOK)
-	_, err = q.w.Write([]byte(body))
-	return err
+	return q.writeText(strconv.Itoa(len(page.Changes)))
 }
