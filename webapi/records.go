@@ -229,13 +229,19 @@ func (q *request) writeCollection(t *eventual.Table, page *eventual.Page, cols [
 		b = appendString(b, next)
 	}
 	b = append(b, '}')
+	q.appliedPaging()
+	return q.writeJSON(http.StatusOK, b)
+}
+
+// appliedPaging reports the page-size and annotation preferences a
+// collection response applied.
+func (q *request) appliedPaging() {
 	if q.prefs.maxPageSize > 0 {
 		q.applied("odata.maxpagesize=" + q.prefs.maxPageSizeRaw)
 	}
 	if q.prefs.annotations.any() {
 		q.applied("odata.include-annotations=" + q.prefs.annotationsRaw)
 	}
-	return q.writeJSON(http.StatusOK, b)
 }
 
 // countCollection serves /$count: a plain-text number, at most 5000.

@@ -111,37 +111,61 @@ func (q *request) tracked(t *eventual.Table) error {
 	if q.prefs.maxPageSize > 0 {
 		pageSize = q.prefs.maxPageSize
 	}
-	var cur cursor
-	if q.opts.HasSkipToken {
-		if cur, err = decodeSkipToken(t, nil, q.opts.SkipToken); err != nil || !cur.tracking {
-			return errSkipToken()
-		}
-	}
-	delta := q.opts.HasDeltaToken || cur.since != ""
-	since := cur.since
-	if q.opts.HasDeltaToken && since == "" {
-		if since, err = q.parseDeltaToken(q.opts.DeltaToken); err != nil {
-			return err
-		}
-	}
-	until := ""
-	if cur.tracking {
-		if until, err = q.parseDeltaToken(cur.token); err != nil {
-			return err
-		}
-	}
-	start := eventual.ChangeCursor{Deleted: cur.deleted}
-	if len(cur.after) > 0 {
-		start.After = cur.after[len(cur.after)-1].(uuid.UUID)
-	}
-	page, err := q.ops.Changes(q.ctx, t, cols, since, until, start, pageSize)
+	w, err := q.changeWindow(t)
 	if err != nil {
 		return err
 	}
-	token := cur.token
-	if !cur.tracking {
+	page, err := q.ops.Changes(q.ctx, t, cols, w.since, w.until, w.start, pageSize)
+	if err != nil {
+		return err
+	}
+	token := w.cur.token
+	if !w.cur.tracking {
 		token = q.deltaToken(page.Token, q.s.now())
 	}
+	return q.writeChanges(t, cols, w, page, token)
+}
+
+// changeWindow is what a tracked read reads: changes after since (none:
+// every record) up to until (none: a new snapshot), from start.
+type changeWindow struct {
+	cur          cursor // the skip token's, on a later page
+	since, until string
+	start        eventual.ChangeCursor
+	delta        bool // a delta read, answered with a /$delta context
+}
+
+// changeWindow reads the window from the $deltatoken and the $skiptoken.
+func (q *request) changeWindow(t *eventual.Table) (changeWindow, error) {
+	var w changeWindow
+	var err error
+	if q.opts.HasSkipToken {
+		if w.cur, err = decodeSkipToken(t, nil, q.opts.SkipToken); err != nil || !w.cur.tracking {
+			return w, errSkipToken()
+		}
+	}
+	w.delta = q.opts.HasDeltaToken || w.cur.since != ""
+	w.since = w.cur.since
+	if q.opts.HasDeltaToken && w.since == "" {
+		if w.since, err = q.parseDeltaToken(q.opts.DeltaToken); err != nil {
+			return w, err
+		}
+	}
+	if w.cur.tracking {
+		if w.until, err = q.parseDeltaToken(w.cur.token); err != nil {
+			return w, err
+		}
+	}
+	w.start = eventual.ChangeCursor{Deleted: w.cur.deleted}
+	if len(w.cur.after) > 0 {
+		w.start.After = w.cur.after[len(w.cur.after)-1].(uuid.UUID)
+	}
+	return w, nil
+}
+
+// writeChanges renders a page of changes: the records, then the deleted
+// entities, and a next link or, on the last page, the delta link.
+func (q *request) writeChanges(t *eventual.Table, cols []*eventual.Column, w changeWindow, page *eventual.ChangePage, token string) error {
 	var recs []*eventual.Record
 	for _, c := range page.Changes {
 		if c.Record != nil {
@@ -153,7 +177,7 @@ func (q *request) tracked(t *eventual.Table) error {
 		return err
 	}
 	context := q.base + "$metadata#" + t.EntitySetName + contextSelect(q.opts.Select, nil)
-	if delta {
+	if w.delta {
 		context += "/$delta"
 	}
 	b := []byte(`{"@odata.context":`)
@@ -180,8 +204,8 @@ func (q *request) tracked(t *eventual.Table) error {
 	b = append(b, ']')
 	if page.More {
 		last := page.Changes[len(page.Changes)-1]
-		next := cursor{page: cur.page + 1, after: []any{last.ID}, first: page.Changes[0].ID,
-			tracking: true, token: token, since: since, deleted: last.Deleted}
+		next := cursor{page: w.cur.page + 1, after: []any{last.ID}, first: page.Changes[0].ID,
+			tracking: true, token: token, since: w.since, deleted: last.Deleted}
 		b = append(b, `,"@odata.nextLink":`...)
 		b = appendString(b, q.nextLink(encodeSkipToken(t, nil, next)))
 	}
@@ -189,12 +213,7 @@ func (q *request) tracked(t *eventual.Table) error {
 	if q.prefs.trackChanges {
 		q.applied("odata.track-changes")
 	}
-	if q.prefs.maxPageSize > 0 {
-		q.applied("odata.maxpagesize=" + q.prefs.maxPageSizeRaw)
-	}
-	if q.prefs.annotations.any() {
-		q.applied("odata.include-annotations=" + q.prefs.annotationsRaw)
-	}
+	q.appliedPaging()
 	return q.writeJSON(http.StatusOK, b)
 }
 
