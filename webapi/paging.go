@@ -148,82 +148,20 @@ func decodeSkipToken(t *eventual.Table, order []eventual.Order, token string) (c
 	if err != nil {
 		return cursor{}, errSkipToken()
 	}
-	dec := xml.NewDecoder(strings.NewReader(inner))
-	var elems []xml.StartElement
 	c := cursor{page: outer.PageNumber - 1}
-	rootSeen := false
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return cursor{}, errSkipToken()
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if !rootSeen {
-			if se.Name.Local != "cookie" {
-				return cursor{}, errSkipToken()
-			}
-			rootSeen = true
-			for _, a := range se.Attr {
-				switch a.Name.Local {
-				case "top":
-					n, err := strconv.Atoi(a.Value)
-					if err != nil || n <= 0 {
-						return cursor{}, errSkipToken()
-					}
-					c.remaining = n
-				case "token":
-					c.tracking, c.token = true, a.Value
-				case "since":
-					c.since = a.Value
-				case "deleted":
-					c.deleted = a.Value == "1"
-				}
-			}
-			continue
-		}
-		elems = append(elems, se)
-		if len(elems) > len(order)+1 {
-			return cursor{}, errSkipToken()
-		}
-	}
-	if len(elems) != len(order)+1 {
-		return cursor{}, errSkipToken()
-	}
-	attr := func(se xml.StartElement, name string) (string, bool) {
-		for _, a := range se.Attr {
-			if a.Name.Local == name {
-				return a.Value, true
-			}
-		}
-		return "", false
+	elems, err := c.readCookie(inner, len(order)+1)
+	if err != nil {
+		return cursor{}, err
 	}
 	for i, o := range order {
-		se := elems[i]
-		if se.Name.Local != o.Column.LogicalName {
-			return cursor{}, errSkipToken()
-		}
-		if v, _ := attr(se, "isnull"); v == "1" {
-			c.after = append(c.after, nil)
-			continue
-		}
-		text, ok := attr(se, "last")
-		if !ok {
-			return cursor{}, errSkipToken()
-		}
-		v, err := parseSortKey(o.Column, text)
+		v, err := sortKeyOf(elems[i], o.Column)
 		if err != nil {
-			return cursor{}, errSkipToken()
+			return cursor{}, err
 		}
 		c.after = append(c.after, v)
 	}
 	pk := elems[len(order)]
-	lastText, ok := attr(pk, "last")
+	lastText, ok := attrValue(pk, "last")
 	if pk.Name.Local != t.PrimaryIDAttribute || !ok {
 		return cursor{}, errSkipToken()
 	}
@@ -231,11 +169,103 @@ func decodeSkipToken(t *eventual.Table, order []eventual.Order, token string) (c
 	if err != nil {
 		return cursor{}, errSkipToken()
 	}
-	if firstText, ok := attr(pk, "first"); ok {
+	if firstText, ok := attrValue(pk, "first"); ok {
 		c.first, _ = uuid.Parse(strings.Trim(firstText, "{}"))
 	}
 	c.after = append(c.after, id)
 	return c, nil
+}
+
+// readCookie reads a paging cookie: the <cookie> element, whose attributes
+// it sets on c, and exactly n elements inside it (one per sort column, then
+// the primary key), which it returns.
+func (c *cursor) readCookie(cookie string, n int) ([]xml.StartElement, error) {
+	dec := xml.NewDecoder(strings.NewReader(cookie))
+	var elems []xml.StartElement
+	rootSeen := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, errSkipToken()
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if !rootSeen {
+			if se.Name.Local != "cookie" {
+				return nil, errSkipToken()
+			}
+			rootSeen = true
+			if err := c.setCookieAttrs(se.Attr); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		elems = append(elems, se)
+		if len(elems) > n {
+			return nil, errSkipToken()
+		}
+	}
+	if len(elems) != n {
+		return nil, errSkipToken()
+	}
+	return elems, nil
+}
+
+// setCookieAttrs reads the <cookie> element's attributes: the $top left,
+// and the change-tracking state of a tracked read.
+func (c *cursor) setCookieAttrs(attrs []xml.Attr) error {
+	for _, a := range attrs {
+		switch a.Name.Local {
+		case "top":
+			n, err := strconv.Atoi(a.Value)
+			if err != nil || n <= 0 {
+				return errSkipToken()
+			}
+			c.remaining = n
+		case "token":
+			c.tracking, c.token = true, a.Value
+		case "since":
+			c.since = a.Value
+		case "deleted":
+			c.deleted = a.Value == "1"
+		}
+	}
+	return nil
+}
+
+// sortKeyOf reads the last value of a sort column from its cookie element:
+// isnull="1" for null, else the value in last.
+func sortKeyOf(se xml.StartElement, col *eventual.Column) (any, error) {
+	if se.Name.Local != col.LogicalName {
+		return nil, errSkipToken()
+	}
+	if v, _ := attrValue(se, "isnull"); v == "1" {
+		return nil, nil
+	}
+	text, ok := attrValue(se, "last")
+	if !ok {
+		return nil, errSkipToken()
+	}
+	v, err := parseSortKey(col, text)
+	if err != nil {
+		return nil, errSkipToken()
+	}
+	return v, nil
+}
+
+// attrValue returns the value of an element's attribute.
+func attrValue(se xml.StartElement, name string) (string, bool) {
+	for _, a := range se.Attr {
+		if a.Name.Local == name {
+			return a.Value, true
+		}
+	}
+	return "", false
 }
 
 func parseSortKey(c *eventual.Column, text string) (any, error) {
