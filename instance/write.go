@@ -332,16 +332,7 @@ func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.
 		if !ok {
 			return nil, wrongType(t, c, v)
 		}
-		if err := eventual.ValidText(s); err != nil {
-			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload, "The value of '%s' is %v.", c.LogicalName, textProblem(err))
-		}
-		// MaxLength counts UTF-16 code units, as Dataverse does.
-		if eventual.UTF16Len(s) > c.MaxLength {
-			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeValidation,
-				"A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.",
-				c.LogicalName, t.LogicalName, c.MaxLength)
-		}
-		return s, nil
+		return checkText(t, c, s)
 	case eventual.TypeInteger, eventual.TypeBigInt:
 		n, ok := v.(int64)
 		if !ok {
@@ -357,13 +348,7 @@ func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.
 			return nil, wrongType(t, c, v)
 		}
 		if _, ok := c.OptionLabel(n); !ok {
-			vals := make([]string, len(c.Options))
-			for i, o := range c.Options {
-				vals[i] = strconv.FormatInt(o.Value, 10)
-			}
-			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeOutOfRange,
-				"A validation error occurred. The value %d of '%s' on record of type '%s' is outside the valid range. Accepted Values: %s",
-				n, c.LogicalName, t.LogicalName, strings.Join(vals, ","))
+			return nil, notAnOption(t, c, n)
 		}
 		return n, nil
 	case eventual.TypeDecimal, eventual.TypeMoney:
@@ -398,15 +383,7 @@ func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.
 		if !ok {
 			return nil, wrongType(t, c, v)
 		}
-		tm = tm.UTC().Truncate(time.Second)
-		if c.Format == eventual.DateOnly {
-			tm = time.Date(tm.Year(), tm.Month(), tm.Day(), 0, 0, 0, 0, time.UTC)
-		}
-		if tm.Year() < 1753 || tm.Year() > 9999 {
-			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeOutOfRange,
-				"A validation error occurred. The date %s of '%s' is outside the supported range (1753-01-01 to 9999-12-31).", tm.Format(time.RFC3339), c.LogicalName)
-		}
-		return tm, nil
+		return checkDateTime(c, tm)
 	case eventual.TypeUniqueIdentifier:
 		if _, ok := v.(uuid.UUID); !ok {
 			return nil, wrongType(t, c, v)
@@ -416,6 +393,45 @@ func (in *Instance) checkValue(ctx context.Context, tx eventual.Tx, t *eventual.
 		return in.resolveLookup(ctx, tx, t, c, v, lookups)
 	}
 	return nil, wrongType(t, c, v)
+}
+
+// checkText checks a text value: valid text, at most MaxLength UTF-16 code
+// units (as Dataverse counts).
+func checkText(t *eventual.Table, c *eventual.Column, s string) (any, error) {
+	if err := eventual.ValidText(s); err != nil {
+		return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeInvalidPayload, "The value of '%s' is %v.", c.LogicalName, textProblem(err))
+	}
+	if eventual.UTF16Len(s) > c.MaxLength {
+		return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeValidation,
+			"A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.",
+			c.LogicalName, t.LogicalName, c.MaxLength)
+	}
+	return s, nil
+}
+
+// notAnOption is Dataverse's error for a choice value the column lacks.
+func notAnOption(t *eventual.Table, c *eventual.Column, n int64) error {
+	vals := make([]string, len(c.Options))
+	for i, o := range c.Options {
+		vals[i] = strconv.FormatInt(o.Value, 10)
+	}
+	return eventual.Errorf(eventual.KindInvalid, eventual.CodeOutOfRange,
+		"A validation error occurred. The value %d of '%s' on record of type '%s' is outside the valid range. Accepted Values: %s",
+		n, c.LogicalName, t.LogicalName, strings.Join(vals, ","))
+}
+
+// checkDateTime stores times in UTC to the second (a date alone for
+// DateOnly columns) and keeps them in SQL Server's datetime range.
+func checkDateTime(c *eventual.Column, tm time.Time) (any, error) {
+	tm = tm.UTC().Truncate(time.Second)
+	if c.Format == eventual.DateOnly {
+		tm = time.Date(tm.Year(), tm.Month(), tm.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	if tm.Year() < 1753 || tm.Year() > 9999 {
+		return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeOutOfRange,
+			"A validation error occurred. The date %s of '%s' is outside the supported range (1753-01-01 to 9999-12-31).", tm.Format(time.RFC3339), c.LogicalName)
+	}
+	return tm, nil
 }
 
 // resolveLookup turns a lookup value into a reference by primary key to an
