@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/testrun"
 	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/google/uuid"
@@ -1201,25 +1202,16 @@ func TestPipelineConcurrentWrites(t *testing.T) {
 		e.register(t, upd)
 
 		// Registration changes while writes run: lookups must stay safe.
-		stop := make(chan struct{})
-		churned := make(chan struct{})
-		go func() {
-			defer close(churned)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name := fmt.Sprint("churn-", i)
-				if err := e.in.Pipeline.Register(syncStep(name, eventual.MessageCreate, "new_order", eventual.PreOperation, func(context.Context, *eventual.ExecutionContext) error { return nil })); err != nil {
-					t.Errorf("register: %v", err)
-					return
-				}
-				e.in.Pipeline.Unregister(name)
-				time.Sleep(time.Millisecond)
+		stopChurn := testrun.Loop(func(i int) bool {
+			name := fmt.Sprint("churn-", i)
+			if err := e.in.Pipeline.Register(syncStep(name, eventual.MessageCreate, "new_order", eventual.PreOperation, func(context.Context, *eventual.ExecutionContext) error { return nil })); err != nil {
+				t.Errorf("register: %v", err)
+				return false
 			}
-		}()
+			e.in.Pipeline.Unregister(name)
+			time.Sleep(time.Millisecond)
+			return true
+		})
 
 		var wg sync.WaitGroup
 		errs := make(chan error, workers*perWorker*2)
@@ -1239,8 +1231,7 @@ func TestPipelineConcurrentWrites(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		close(stop)
-		<-churned
+		stopChurn()
 		close(errs)
 		for err := range errs {
 			t.Error(err)
