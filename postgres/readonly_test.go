@@ -19,9 +19,7 @@ import (
 // database serving the schema: each open must fail with a message that
 // says why, and create nothing.
 func TestOpenReadOnly_Refuses(t *testing.T) {
-	if testpg.DSN() == "" {
-		t.Skipf("PostgreSQL tests are off: set %s (see README)", testpg.EnvDSN)
-	}
+	testpg.Require(t)
 	ctx := context.Background()
 	tests := []struct {
 		name string
@@ -88,9 +86,7 @@ func TestOpenReadOnly_Refuses(t *testing.T) {
 // it: the read-only store shares the identity, sees committed writes and
 // refuses writes of its own.
 func TestOpenReadOnly_BesideWriter(t *testing.T) {
-	if testpg.DSN() == "" {
-		t.Skipf("PostgreSQL tests are off: set %s (see README)", testpg.EnvDSN)
-	}
+	testpg.Require(t)
 	ctx := context.Background()
 	schema := metadata.Builtin()
 	acct := schema.Table("account")
