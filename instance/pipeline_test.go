@@ -53,8 +53,9 @@ func forEachStore(t *testing.T, fn func(t *testing.T, open func(tb testing.TB) *
 	}
 }
 
-// mustOpenEnv opens an instance over a fresh store, closed when tb ends.
-func mustOpenEnv(tb testing.TB, st storeKind) *env {
+// openStore opens a fresh store of kind st for the built-in schema,
+// closed (a failure reported) when tb ends.
+func openStore(tb testing.TB, st storeKind) (eventual.Store, *eventual.Schema) {
 	tb.Helper()
 	schema := metadata.Builtin()
 	db := st.Open(tb, schema)
@@ -63,6 +64,13 @@ func mustOpenEnv(tb testing.TB, st storeKind) *env {
 			tb.Errorf("close store: %v", err)
 		}
 	})
+	return db, schema
+}
+
+// mustOpenEnv opens an instance over a fresh store, closed when tb ends.
+func mustOpenEnv(tb testing.TB, st storeKind) *env {
+	tb.Helper()
+	db, schema := openStore(tb, st)
 	return newEnv(db, schema)
 }
 
@@ -101,6 +109,20 @@ func (e *env) mustCreate(tb testing.TB, t *eventual.Table, values eventual.Value
 	id, err := e.in.Create(testContext(tb), &eventual.Entity{Table: t, Values: values})
 	if err != nil {
 		tb.Fatalf("create %s: %v", t.LogicalName, err)
+	}
+	return id
+}
+
+// accountID returns a new account id; when exists, an account with
+// values is first created under it (through the pipeline, if steps are
+// registered).
+func (e *env) accountID(tb testing.TB, exists bool, values eventual.Values) uuid.UUID {
+	tb.Helper()
+	id := uuid.New()
+	if exists {
+		if _, err := e.in.Create(testContext(tb), &eventual.Entity{Table: e.account, ID: id, Values: values}); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return id
 }
@@ -291,12 +313,7 @@ func TestPipelineStageOrder(t *testing.T) {
 			t.Run(tc.message, func(t *testing.T) {
 				e := open(t)
 				ctx := testContext(t)
-				id := uuid.New()
-				if tc.seed {
-					if _, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "old"}}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				id := e.accountID(t, tc.seed, eventual.Values{"name": "old"})
 				var rec recorder
 				// Registered out of stage order: stages, not registration,
 				// decide the order.
@@ -378,12 +395,7 @@ func TestPipelineUpsertRunsInnerMessage(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				e := open(t)
 				ctx := testContext(t)
-				id := uuid.New()
-				if tc.exists {
-					if _, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "old"}}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				id := e.accountID(t, tc.exists, eventual.Values{"name": "old"})
 				var rec recorder
 				for _, msg := range []string{eventual.MessageUpsert, eventual.MessageCreate, eventual.MessageUpdate} {
 					for _, st := range stages {
@@ -494,12 +506,7 @@ func TestPipelineRollback(t *testing.T) {
 
 func testRollback(t *testing.T, e *env, stage eventual.Stage, msg string, f failure) {
 	ctx := testContext(t)
-	id := uuid.New()
-	if msg != eventual.MessageCreate {
-		if _, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "old"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	id := e.accountID(t, msg != eventual.MessageCreate, eventual.Values{"name": "old"})
 	before := e.get(t, e.account, id)
 	var ran, later atomic.Int32
 	var sawMain atomic.Bool
@@ -606,9 +613,7 @@ func TestPipelinePreValidationServiceWritesOutsideTransaction(t *testing.T) {
 			_, err := ec.Service.Create(ctx, &eventual.Entity{Table: e.contact, Values: eventual.Values{"lastname": "committed"}})
 			return err
 		}))
-		e.register(t, syncStep("fail", eventual.MessageCreate, "account", eventual.PreOperation, func(context.Context, *eventual.ExecutionContext) error {
-			return &eventual.PluginError{Message: "nope"}
-		}))
+		e.register(t, syncStep("fail", eventual.MessageCreate, "account", eventual.PreOperation, failNope))
 		_, err := e.in.Create(testContext(t), &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "x"}})
 		if eventual.ErrorCode(err) != eventual.CodePluginFailed {
 			t.Fatalf("create: %v, want the plug-in error", err)
@@ -639,12 +644,7 @@ func TestPipelineStepChangesTarget(t *testing.T) {
 			t.Run(tc.message+"/"+tc.stage.String(), func(t *testing.T) {
 				e := open(t)
 				ctx := testContext(t)
-				id := uuid.New()
-				if tc.message != eventual.MessageCreate {
-					if _, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "old", "telephone1": "old"}}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				id := e.accountID(t, tc.message != eventual.MessageCreate, eventual.Values{"name": "old", "telephone1": "old"})
 				e.register(t, syncStep("change", tc.message, "account", tc.stage, func(ctx context.Context, ec *eventual.ExecutionContext) error {
 					tg := ec.Target()
 					if tg == nil {
