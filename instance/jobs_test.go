@@ -127,14 +127,7 @@ func TestJobsRunAfterCommit(t *testing.T) {
 			t.Errorf("job name %q does not name the step", name)
 		}
 
-		if n := e.in.RunJobs(ctx); n != 1 {
-			t.Fatalf("RunJobs ran %d jobs, want 1", n)
-		}
-		obs := rec.all()
-		if len(obs) != 1 {
-			t.Fatalf("the step ran %d times, want 1", len(obs))
-		}
-		o := obs[0]
+		o := runOneJob(t, ctx, e, &rec)
 		if o.mode != eventual.Asynchronous || o.stage != eventual.PostOperation || o.message != eventual.MessageCreate || o.table != "account" {
 			t.Errorf("step ran as %v %v %s %s, want asynchronous PostOperation Create account", o.mode, o.stage, o.message, o.table)
 		}
@@ -337,6 +330,39 @@ func errorText(err error, unregistered bool) string {
 	return err.Error()
 }
 
+// runOneJob runs the queued jobs, which must be one, and returns what the
+// recorder saw of it: the step must have run once.
+func runOneJob(tb testing.TB, ctx context.Context, e *env, rec *recorder) observation {
+	tb.Helper()
+	if n := e.in.RunJobs(ctx); n != 1 {
+		tb.Fatalf("RunJobs ran %d jobs, want 1", n)
+	}
+	obs := rec.all()
+	if len(obs) != 1 {
+		tb.Fatalf("the step ran %d times, want 1", len(obs))
+	}
+	return obs[0]
+}
+
+// failNope is a step that fails with the plugin error "nope".
+func failNope(context.Context, *eventual.ExecutionContext) error {
+	return &eventual.PluginError{Message: "nope"}
+}
+
+// upsertNewAccount upserts an account "u" under a new id: an Upsert that
+// creates.
+func upsertNewAccount(ctx context.Context, e *env) error {
+	id := uuid.New()
+	_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "u"}}, eventual.Condition{})
+	return err
+}
+
+// createAccount creates an account "c".
+func createAccount(ctx context.Context, e *env) error {
+	_, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "c"}})
+	return err
+}
+
 func TestJobsRolledBackOperationQueuesNoJob(t *testing.T) {
 	cases := []struct {
 		name string
@@ -350,39 +376,24 @@ func TestJobsRolledBackOperationQueuesNoJob(t *testing.T) {
 			setup: func(t *testing.T, e *env, job eventual.PluginFunc) {
 				e.register(t, asyncStep("job", eventual.MessageCreate, "account", job))
 			},
-			run: func(ctx context.Context, e *env) error {
-				id := uuid.New()
-				_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "u"}}, eventual.Condition{})
-				return err
-			},
+			run:  upsertNewAccount,
 			jobs: 1,
 		},
 		{
 			name: "Upsert PostOperation fails after the inner Create queued its job",
 			setup: func(t *testing.T, e *env, job eventual.PluginFunc) {
 				e.register(t, asyncStep("job", eventual.MessageCreate, "account", job))
-				e.register(t, syncStep("fail", eventual.MessageUpsert, "account", eventual.PostOperation, func(context.Context, *eventual.ExecutionContext) error {
-					return &eventual.PluginError{Message: "nope"}
-				}))
+				e.register(t, syncStep("fail", eventual.MessageUpsert, "account", eventual.PostOperation, failNope))
 			},
-			run: func(ctx context.Context, e *env) error {
-				id := uuid.New()
-				_, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "u"}}, eventual.Condition{})
-				return err
-			},
+			run: upsertNewAccount,
 		},
 		{
 			name: "PreOperation fails",
 			setup: func(t *testing.T, e *env, job eventual.PluginFunc) {
 				e.register(t, asyncStep("job", eventual.MessageCreate, "account", job))
-				e.register(t, syncStep("fail", eventual.MessageCreate, "account", eventual.PreOperation, func(context.Context, *eventual.ExecutionContext) error {
-					return &eventual.PluginError{Message: "nope"}
-				}))
+				e.register(t, syncStep("fail", eventual.MessageCreate, "account", eventual.PreOperation, failNope))
 			},
-			run: func(ctx context.Context, e *env) error {
-				_, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "c"}})
-				return err
-			},
+			run: createAccount,
 		},
 		{
 			name: "a nested operation's job, then the caller fails",
@@ -395,10 +406,7 @@ func TestJobsRolledBackOperationQueuesNoJob(t *testing.T) {
 					return &eventual.PluginError{Message: "nope"}
 				}))
 			},
-			run: func(ctx context.Context, e *env) error {
-				_, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "c"}})
-				return err
-			},
+			run: createAccount,
 		},
 		{
 			name: "a failing batch in a session",
@@ -462,14 +470,7 @@ func TestJobsImagesAndFilteringAttributes(t *testing.T) {
 		if _, err := e.in.Update(ctx, eventual.Ref(e.account, id), eventual.Values{"name": "after", "telephone1": "555-0100"}, eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
-		if n := e.in.RunJobs(ctx); n != 1 {
-			t.Fatalf("RunJobs ran %d jobs, want 1", n)
-		}
-		obs := rec.all()
-		if len(obs) != 1 {
-			t.Fatalf("the step ran %d times, want 1", len(obs))
-		}
-		o := obs[0]
+		o := runOneJob(t, ctx, e, &rec)
 		if o.message != eventual.MessageUpdate || o.id != id {
 			t.Errorf("job context %s %s, want Update %s", o.message, o.id, id)
 		}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/metadata"
 	"github.com/google/uuid"
 )
 
@@ -40,13 +39,7 @@ func (tx *keyReadsTx) GetByKey(ctx context.Context, key *eventual.Key, values []
 // mustOpenCounted opens an env whose store counts reads of accounts by key.
 func mustOpenCounted(tb testing.TB, st storeKind) (*env, *keyReads) {
 	tb.Helper()
-	schema := metadata.Builtin()
-	db := st.Open(tb, schema)
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
-	})
+	db, schema := openStore(tb, st)
 	kr := &keyReads{Store: db, table: "account"}
 	return newEnv(kr, schema), kr
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/testrun"
 	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/google/uuid"
@@ -52,8 +53,9 @@ func forEachStore(t *testing.T, fn func(t *testing.T, open func(tb testing.TB) *
 	}
 }
 
-// mustOpenEnv opens an instance over a fresh store, closed when tb ends.
-func mustOpenEnv(tb testing.TB, st storeKind) *env {
+// openStore opens a fresh store of kind st for the built-in schema,
+// closed (a failure reported) when tb ends.
+func openStore(tb testing.TB, st storeKind) (eventual.Store, *eventual.Schema) {
 	tb.Helper()
 	schema := metadata.Builtin()
 	db := st.Open(tb, schema)
@@ -62,6 +64,13 @@ func mustOpenEnv(tb testing.TB, st storeKind) *env {
 			tb.Errorf("close store: %v", err)
 		}
 	})
+	return db, schema
+}
+
+// mustOpenEnv opens an instance over a fresh store, closed when tb ends.
+func mustOpenEnv(tb testing.TB, st storeKind) *env {
+	tb.Helper()
+	db, schema := openStore(tb, st)
 	return newEnv(db, schema)
 }
 
@@ -100,6 +109,20 @@ func (e *env) mustCreate(tb testing.TB, t *eventual.Table, values eventual.Value
 	id, err := e.in.Create(testContext(tb), &eventual.Entity{Table: t, Values: values})
 	if err != nil {
 		tb.Fatalf("create %s: %v", t.LogicalName, err)
+	}
+	return id
+}
+
+// accountID returns a new account id; when exists, an account with
+// values is first created under it (through the pipeline, if steps are
+// registered).
+func (e *env) accountID(tb testing.TB, exists bool, values eventual.Values) uuid.UUID {
+	tb.Helper()
+	id := uuid.New()
+	if exists {
+		if _, err := e.in.Create(testContext(tb), &eventual.Entity{Table: e.account, ID: id, Values: values}); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return id
 }
@@ -290,12 +313,7 @@ func TestPipelineStageOrder(t *testing.T) {
 			t.Run(tc.message, func(t *testing.T) {
 				e := open(t)
 				ctx := testContext(t)
-				id := uuid.New()
-				if tc.seed {
-					if _, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "old"}}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				id := e.accountID(t, tc.seed, eventual.Values{"name": "old"})
 				var rec recorder
 				// Registered out of stage order: stages, not registration,
 				// decide the order.
@@ -377,12 +395,7 @@ func TestPipelineUpsertRunsInnerMessage(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				e := open(t)
 				ctx := testContext(t)
-				id := uuid.New()
-				if tc.exists {
-					if _, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "old"}}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				id := e.accountID(t, tc.exists, eventual.Values{"name": "old"})
 				var rec recorder
 				for _, msg := range []string{eventual.MessageUpsert, eventual.MessageCreate, eventual.MessageUpdate} {
 					for _, st := range stages {
@@ -493,12 +506,7 @@ func TestPipelineRollback(t *testing.T) {
 
 func testRollback(t *testing.T, e *env, stage eventual.Stage, msg string, f failure) {
 	ctx := testContext(t)
-	id := uuid.New()
-	if msg != eventual.MessageCreate {
-		if _, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "old"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	id := e.accountID(t, msg != eventual.MessageCreate, eventual.Values{"name": "old"})
 	before := e.get(t, e.account, id)
 	var ran, later atomic.Int32
 	var sawMain atomic.Bool
@@ -605,9 +613,7 @@ func TestPipelinePreValidationServiceWritesOutsideTransaction(t *testing.T) {
 			_, err := ec.Service.Create(ctx, &eventual.Entity{Table: e.contact, Values: eventual.Values{"lastname": "committed"}})
 			return err
 		}))
-		e.register(t, syncStep("fail", eventual.MessageCreate, "account", eventual.PreOperation, func(context.Context, *eventual.ExecutionContext) error {
-			return &eventual.PluginError{Message: "nope"}
-		}))
+		e.register(t, syncStep("fail", eventual.MessageCreate, "account", eventual.PreOperation, failNope))
 		_, err := e.in.Create(testContext(t), &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "x"}})
 		if eventual.ErrorCode(err) != eventual.CodePluginFailed {
 			t.Fatalf("create: %v, want the plug-in error", err)
@@ -638,12 +644,7 @@ func TestPipelineStepChangesTarget(t *testing.T) {
 			t.Run(tc.message+"/"+tc.stage.String(), func(t *testing.T) {
 				e := open(t)
 				ctx := testContext(t)
-				id := uuid.New()
-				if tc.message != eventual.MessageCreate {
-					if _, err := e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "old", "telephone1": "old"}}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				id := e.accountID(t, tc.message != eventual.MessageCreate, eventual.Values{"name": "old", "telephone1": "old"})
 				e.register(t, syncStep("change", tc.message, "account", tc.stage, func(ctx context.Context, ec *eventual.ExecutionContext) error {
 					tg := ec.Target()
 					if tg == nil {
@@ -1201,25 +1202,16 @@ func TestPipelineConcurrentWrites(t *testing.T) {
 		e.register(t, upd)
 
 		// Registration changes while writes run: lookups must stay safe.
-		stop := make(chan struct{})
-		churned := make(chan struct{})
-		go func() {
-			defer close(churned)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name := fmt.Sprint("churn-", i)
-				if err := e.in.Pipeline.Register(syncStep(name, eventual.MessageCreate, "new_order", eventual.PreOperation, func(context.Context, *eventual.ExecutionContext) error { return nil })); err != nil {
-					t.Errorf("register: %v", err)
-					return
-				}
-				e.in.Pipeline.Unregister(name)
-				time.Sleep(time.Millisecond)
+		stopChurn := testrun.Loop(func(i int) bool {
+			name := fmt.Sprint("churn-", i)
+			if err := e.in.Pipeline.Register(syncStep(name, eventual.MessageCreate, "new_order", eventual.PreOperation, func(context.Context, *eventual.ExecutionContext) error { return nil })); err != nil {
+				t.Errorf("register: %v", err)
+				return false
 			}
-		}()
+			e.in.Pipeline.Unregister(name)
+			time.Sleep(time.Millisecond)
+			return true
+		})
 
 		var wg sync.WaitGroup
 		errs := make(chan error, workers*perWorker*2)
@@ -1239,8 +1231,7 @@ func TestPipelineConcurrentWrites(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		close(stop)
-		<-churned
+		stopChurn()
 		close(errs)
 		for err := range errs {
 			t.Error(err)

@@ -18,9 +18,7 @@ import (
 // the Unicode rule: the start must stop naming both records, and start
 // once one is fixed, with the index rebuilt on eventual_fold.
 func TestMigrationRebuildsKeysUnderTheFoldRule(t *testing.T) {
-	if testpg.DSN() == "" {
-		t.Skipf("PostgreSQL tests are off: set %s (see README)", testpg.EnvDSN)
-	}
+	testpg.Require(t)
 	ctx := context.Background()
 	schema := metadata.Builtin()
 	dsn := testpg.Schema(t, "fold")
@@ -91,9 +89,7 @@ func TestMigrationRebuildsKeysUnderTheFoldRule(t *testing.T) {
 // is folded to lower case by PostgreSQL, so the migration must create that
 // schema, not one spelled as written that the connection never uses.
 func TestMigrationSchemaNameAsPostgreSQLReadsIt(t *testing.T) {
-	if testpg.DSN() == "" {
-		t.Skipf("PostgreSQL tests are off: set %s (see README)", testpg.EnvDSN)
-	}
+	testpg.Require(t)
 	ctx := context.Background()
 	name := "Evt_Mixed_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
 	raw, err := pgx.Connect(ctx, testpg.DSN())

@@ -24,9 +24,7 @@ import (
 // one PostgreSQL schema, and returns their service roots.
 func servers(t *testing.T, n int) []string {
 	t.Helper()
-	if testpg.DSN() == "" {
-		t.Skipf("PostgreSQL tests are off: set %s", testpg.EnvDSN)
-	}
+	testpg.Require(t)
 	dsn := testpg.Schema(t, "multi")
 	var urls []string
 	for range n {

@@ -12,9 +12,7 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	if testpg.DSN() == "" {
-		t.Skipf("PostgreSQL tests are off: set %s (see README)", testpg.EnvDSN)
-	}
+	testpg.Require(t)
 	dsns := map[string]string{}
 	storetest.Run(t, func(tb testing.TB, name string, schema *eventual.Schema) (eventual.Store, error) {
 		dsn, ok := dsns[name]

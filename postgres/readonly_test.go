@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/eventual-pp/eventual/internal/testpg"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/postgres"
+	"github.com/eventual-pp/eventual/storetest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -19,9 +19,7 @@ import (
 // database serving the schema: each open must fail with a message that
 // says why, and create nothing.
 func TestOpenReadOnly_Refuses(t *testing.T) {
-	if testpg.DSN() == "" {
-		t.Skipf("PostgreSQL tests are off: set %s (see README)", testpg.EnvDSN)
-	}
+	testpg.Require(t)
 	ctx := context.Background()
 	tests := []struct {
 		name string
@@ -53,7 +51,7 @@ func TestOpenReadOnly_Refuses(t *testing.T) {
 			}
 			db.Close()
 			return dsn, searchPath(t, dsn)
-		}, schema: extendedSchema(t), want: []string{"is behind the configured schema", "column account.new_tier", "table new_project", "eventual serve"}},
+		}, schema: storetest.ExtendedSchema(t), want: []string{"is behind the configured schema", "column account.new_tier", "table new_project", "eventual serve"}},
 		{name: "MissingDatabase", setup: func(t *testing.T) (string, string) {
 			u, err := url.Parse(testpg.DSN())
 			if err != nil {
@@ -71,17 +69,9 @@ func TestOpenReadOnly_Refuses(t *testing.T) {
 			if s == nil {
 				s = metadata.Builtin()
 			}
-			db, err := postgres.Open(ctx, dsn, s, postgres.Options{ReadOnly: true})
-			if err == nil {
-				db.Close()
-				t.Fatalf("read-only open succeeded, want an error containing %q", tc.want)
-			}
-			t.Logf("error: %v", err)
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
+			err := storetest.OpenRefused(t, func() (eventual.Store, error) {
+				return postgres.Open(ctx, dsn, s, postgres.Options{ReadOnly: true})
+			}, tc.want)
 			if pgSchema != "" && !strings.Contains(err.Error(), `"`+pgSchema+`"`) {
 				t.Errorf("error %q does not name the schema %q", err, pgSchema)
 			}
@@ -96,9 +86,7 @@ func TestOpenReadOnly_Refuses(t *testing.T) {
 // it: the read-only store shares the identity, sees committed writes and
 // refuses writes of its own.
 func TestOpenReadOnly_BesideWriter(t *testing.T) {
-	if testpg.DSN() == "" {
-		t.Skipf("PostgreSQL tests are off: set %s (see README)", testpg.EnvDSN)
-	}
+	testpg.Require(t)
 	ctx := context.Background()
 	schema := metadata.Builtin()
 	acct := schema.Table("account")
@@ -113,36 +101,7 @@ func TestOpenReadOnly_BesideWriter(t *testing.T) {
 		t.Fatalf("read-only open beside a writer: %v", err)
 	}
 	defer r.Close()
-	if r.Meta() != w.Meta() {
-		t.Errorf("read-only Meta = %+v, want the writer's %+v", r.Meta(), w.Meta())
-	}
-	id := uuid.New()
-	err = w.Update(ctx, func(tx eventual.Tx) error {
-		return tx.Insert(ctx, &eventual.Record{Table: acct, ID: id, Values: eventual.Values{"name": "seen"}})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = r.View(ctx, func(tx eventual.ReadTx) error {
-		rec, err := tx.Get(ctx, acct, id, nil)
-		if err != nil {
-			return err
-		}
-		if rec.Values["name"] != "seen" {
-			t.Errorf("read-only Get name = %v, want %q", rec.Values["name"], "seen")
-		}
-		return nil
-	})
-	if err != nil {
-		t.Errorf("read-only View: %v", err)
-	}
-	err = r.Update(ctx, func(eventual.Tx) error {
-		t.Error("Update ran its function on a read-only store")
-		return nil
-	})
-	if !errors.Is(err, postgres.ErrReadOnly) {
-		t.Errorf("Update on a read-only store: %v, want ErrReadOnly", err)
-	}
+	storetest.ReadOnlyBesideWriter(t, w, r, acct, postgres.ErrReadOnly, nil)
 }
 
 // searchPath returns the search_path of a DSN.
@@ -181,23 +140,4 @@ func tables(tb testing.TB, pgSchema string) string {
 		tb.Fatal(err)
 	}
 	return list
-}
-
-// extendedSchema is the built-in schema with a new column on account and
-// a new table.
-func extendedSchema(tb testing.TB) *eventual.Schema {
-	tb.Helper()
-	defs := metadata.BuiltinTables()
-	for i := range defs {
-		if defs[i].LogicalName == "account" {
-			defs[i].Columns = append(defs[i].Columns, eventual.ColumnDef{LogicalName: "new_tier", Type: eventual.TypeInteger})
-		}
-	}
-	defs = append(defs, eventual.TableDef{LogicalName: "new_project", PrimaryNameAttribute: "new_name",
-		Columns: []eventual.ColumnDef{{LogicalName: "new_name", Type: eventual.TypeString}}})
-	s, err := eventual.NewSchema(defs)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
 }

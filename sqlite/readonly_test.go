@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/sqlite"
+	"github.com/eventual-pp/eventual/storetest"
 	"github.com/google/uuid"
 )
 
@@ -47,7 +47,7 @@ func TestOpenReadOnly_Refuses(t *testing.T) {
 			execSQL(t, path, "DELETE FROM eventual_meta WHERE key = 'userid'")
 		}, want: []string{"is not an eventual database", "eventual_meta has no userid"}},
 		{name: "BehindTheSchema", setup: func(t *testing.T, path string) { mustCreate(t, path, schema) },
-			schema: extendedSchema(t),
+			schema: storetest.ExtendedSchema(t),
 			want:   []string{"is behind the schema", "column account.new_tier", "table new_project", "eventual serve"}},
 	}
 	for _, tc := range tests {
@@ -60,17 +60,9 @@ func TestOpenReadOnly_Refuses(t *testing.T) {
 			if s == nil {
 				s = schema
 			}
-			db, err := sqlite.Open(ctx, path, s, sqlite.Options{ReadOnly: true})
-			if err == nil {
-				db.Close()
-				t.Fatalf("read-only open succeeded, want an error containing %q", tc.want)
-			}
-			t.Logf("error: %v", err)
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
+			err := storetest.OpenRefused(t, func() (eventual.Store, error) {
+				return sqlite.Open(ctx, path, s, sqlite.Options{ReadOnly: true})
+			}, tc.want)
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not name the database %s", err, path)
 			}
@@ -112,39 +104,14 @@ func TestOpenReadOnly_BesideWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { w.Close() }()
-	first := insertAccount(t, w, acct, "first")
+	first := storetest.InsertAccount(t, w, acct, "first")
 
 	r, err := sqlite.Open(ctx, path, schema, sqlite.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("read-only open beside a writer: %v", err)
 	}
 	defer r.Close()
-	if r.Meta() != w.Meta() {
-		t.Errorf("read-only Meta = %+v, want the writer's %+v", r.Meta(), w.Meta())
-	}
-	second := insertAccount(t, w, acct, "second")
-	for id, name := range map[uuid.UUID]string{first: "first", second: "second"} {
-		err := r.View(ctx, func(tx eventual.ReadTx) error {
-			rec, err := tx.Get(ctx, acct, id, nil)
-			if err != nil {
-				return err
-			}
-			if rec.Values["name"] != name {
-				t.Errorf("read-only Get(%s) name = %v, want %q", id, rec.Values["name"], name)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Errorf("read-only View: %v", err)
-		}
-	}
-	err = r.Update(ctx, func(tx eventual.Tx) error {
-		t.Error("Update ran its function on a read-only store")
-		return nil
-	})
-	if !errors.Is(err, sqlite.ErrReadOnly) {
-		t.Errorf("Update on a read-only store: %v, want ErrReadOnly", err)
-	}
+	storetest.ReadOnlyBesideWriter(t, w, r, acct, sqlite.ErrReadOnly, map[uuid.UUID]string{first: "first"})
 
 	// The reader holds no lock: a new writer may open once the first
 	// writer is gone, while the reader stays open.
@@ -163,37 +130,6 @@ func TestOpenReadOnly_BesideWriter(t *testing.T) {
 	if err := r2.Close(); err != nil {
 		t.Errorf("close read-only store: %v", err)
 	}
-}
-
-func insertAccount(t *testing.T, db eventual.Store, acct *eventual.Table, name string) uuid.UUID {
-	t.Helper()
-	id := uuid.New()
-	err := db.Update(context.Background(), func(tx eventual.Tx) error {
-		return tx.Insert(context.Background(), &eventual.Record{Table: acct, ID: id, Values: eventual.Values{"name": name}})
-	})
-	if err != nil {
-		t.Fatalf("insert account: %v", err)
-	}
-	return id
-}
-
-// extendedSchema is the built-in schema with a new column on account and
-// a new table.
-func extendedSchema(tb testing.TB) *eventual.Schema {
-	tb.Helper()
-	defs := metadata.BuiltinTables()
-	for i := range defs {
-		if defs[i].LogicalName == "account" {
-			defs[i].Columns = append(defs[i].Columns, eventual.ColumnDef{LogicalName: "new_tier", Type: eventual.TypeInteger})
-		}
-	}
-	defs = append(defs, eventual.TableDef{LogicalName: "new_project", PrimaryNameAttribute: "new_name",
-		Columns: []eventual.ColumnDef{{LogicalName: "new_name", Type: eventual.TypeString}}})
-	s, err := eventual.NewSchema(defs)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
 }
 
 // mustCreate creates an eventual database at path and closes it.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/testhttp"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/webapi"
 	"github.com/google/uuid"
@@ -122,21 +123,9 @@ func (s *testServer) tryPostBatch(ctx context.Context, contentType, body string,
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("OData-MaxVersion", "4.0")
-	req.Header.Set("OData-Version", "4.0")
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	testhttp.SetODataHeaders(req, contentType)
+	testhttp.SetPairs(req.Header, headers...)
+	resp, data, err := testhttp.Do(s.client, req)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/testhttp"
 	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/sqlite"
@@ -125,15 +126,12 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 func (fs *fuzzServer) serve(tb testing.TB, method, path string, body []byte, headers ...string) *httptest.ResponseRecorder {
 	tb.Helper()
 	req := httptest.NewRequest(method, fuzzBase+path, bytes.NewReader(body))
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("OData-MaxVersion", "4.0")
-	req.Header.Set("OData-Version", "4.0")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	contentType := "application/json; charset=utf-8"
+	if body == nil {
+		contentType = ""
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
+	testhttp.SetODataHeaders(req, contentType)
+	testhttp.SetPairs(req.Header, headers...)
 	return fs.serveRequest(tb, req)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/testhttp"
 	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/webapi"
@@ -134,12 +135,11 @@ func (s *testServer) do(method, path string, body any, headers ...string) *respo
 	if err != nil {
 		s.tb.Fatalf("new request %s %s: %v", method, url, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("OData-MaxVersion", "4.0")
-	req.Header.Set("OData-Version", "4.0")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	contentType := "application/json; charset=utf-8"
+	if body == nil {
+		contentType = ""
 	}
+	testhttp.SetODataHeaders(req, contentType)
 	for i := 0; i+1 < len(headers); i += 2 {
 		if http.CanonicalHeaderKey(headers[i]) == "Content-Type" {
 			if headers[i+1] == "" { // "" sends the body without one
@@ -151,12 +151,10 @@ func (s *testServer) do(method, path string, body any, headers ...string) *respo
 		}
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	resp, err := s.client.Do(req)
-	if err != nil {
+	resp, data, err := testhttp.Do(s.client, req)
+	if err != nil && resp == nil {
 		s.tb.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		s.tb.Fatalf("read body: %v", err)
 	}

@@ -1,13 +1,10 @@
 package webapi_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -17,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/testhttp"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/placeholder"
 	"github.com/google/uuid"
@@ -219,32 +217,14 @@ type sendResult struct {
 
 // send sends a request without touching testing.TB, for goroutines.
 func (s *testServer) send(method, path string, body any, headers ...string) sendResult {
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return sendResult{err: err}
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, s.URL+path, rd)
+	req, err := testhttp.NewRequest(method, s.URL+path, body, "application/json", headers...)
 	if err != nil {
 		return sendResult{err: err}
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("OData-Version", "4.0")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
+	resp, data, err := testhttp.Do(s.client, req)
+	if err != nil && resp == nil {
 		return sendResult{err: err}
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
 	return sendResult{status: resp.StatusCode, body: data, err: err}
 }
 

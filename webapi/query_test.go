@@ -7,9 +7,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/eventual-pp/eventual/internal/testrun"
 	"github.com/google/uuid"
 )
 
@@ -237,24 +237,13 @@ func TestPagingStableUnderInserts(t *testing.T) {
 		for i := range 30 {
 			before[s.create("accounts", map[string]any{"name": fmt.Sprintf("m%02d", i)})] = true
 		}
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				s.create("accounts", map[string]any{"name": fmt.Sprintf("a%03d", i)})
-				s.create("accounts", map[string]any{"name": fmt.Sprintf("z%03d", i)})
-			}
-		}()
+		stop := testrun.Loop(func(i int) bool {
+			s.create("accounts", map[string]any{"name": fmt.Sprintf("a%03d", i)})
+			s.create("accounts", map[string]any{"name": fmt.Sprintf("z%03d", i)})
+			return true
+		})
 		pages := follow(t, s, "accounts?$select=name&$orderby=name", 4, nil)
-		close(stop)
-		wg.Wait()
+		stop()
 		seen := map[string]int{}
 		for _, p := range pages {
 			for _, r := range p {

@@ -7,10 +7,10 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/eventual-pp/eventual/internal/testrun"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/google/uuid"
 )
@@ -319,41 +319,30 @@ func TestMirrorThroughChangeTracking(t *testing.T) {
 		}
 		syncOnce()
 		// Change the source while syncing.
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				switch i % 4 {
-				case 0:
+		stop := testrun.Loop(func(i int) bool {
+			switch i % 4 {
+			case 0:
+				id := uuid.NewString()
+				a.do("PATCH", "accounts("+id+")", map[string]any{"name": fmt.Sprint("Live ", i)})
+				a.do("POST", "contacts", map[string]any{"lastname": fmt.Sprint("Live ", i), "parentcustomerid_account@odata.bind": "/accounts(" + id + ")"})
+			case 1:
+				a.do("PATCH", "accounts("+accts[i%len(accts)]+")", map[string]any{"telephone1": fmt.Sprint(i), "primarycontactid@odata.bind": "/contacts(" + contacts[i%len(contacts)] + ")"})
+			case 2:
+				a.do("PATCH", "contacts("+contacts[i%len(contacts)]+")", map[string]any{"jobtitle": fmt.Sprint("t", i)})
+			case 3:
+				if i%12 == 3 {
 					id := uuid.NewString()
-					a.do("PATCH", "accounts("+id+")", map[string]any{"name": fmt.Sprint("Live ", i)})
-					a.do("POST", "contacts", map[string]any{"lastname": fmt.Sprint("Live ", i), "parentcustomerid_account@odata.bind": "/accounts(" + id + ")"})
-				case 1:
-					a.do("PATCH", "accounts("+accts[i%len(accts)]+")", map[string]any{"telephone1": fmt.Sprint(i), "primarycontactid@odata.bind": "/contacts(" + contacts[i%len(contacts)] + ")"})
-				case 2:
-					a.do("PATCH", "contacts("+contacts[i%len(contacts)]+")", map[string]any{"jobtitle": fmt.Sprint("t", i)})
-				case 3:
-					if i%12 == 3 {
-						id := uuid.NewString()
-						a.do("PATCH", "contacts("+id+")", map[string]any{"lastname": "short-lived"})
-						a.do("DELETE", "contacts("+id+")", nil)
-					}
+					a.do("PATCH", "contacts("+id+")", map[string]any{"lastname": "short-lived"})
+					a.do("DELETE", "contacts("+id+")", nil)
 				}
 			}
-		}()
+			return true
+		})
 		deadline := time.Now().Add(800 * time.Millisecond)
 		for time.Now().Before(deadline) {
 			syncOnce()
 		}
-		close(stop)
-		wg.Wait()
+		stop()
 		a.must(http.StatusNoContent, "DELETE", "accounts("+accts[0]+")", nil)
 		a.must(http.StatusNoContent, "DELETE", "contacts("+contacts[1]+")", nil)
 		syncOnce()

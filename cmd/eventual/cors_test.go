@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,13 +11,7 @@ import (
 // --cors-origins flag, which overrides it.
 func TestServe_CORS(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	write := func(name, content string) string { return writeFile(t, dir, name, content) }
 	preflight := func(t *testing.T, url, origin string) *http.Response {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodOptions, url+"accounts", nil)

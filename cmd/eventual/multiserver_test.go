@@ -1,13 +1,12 @@
 package main_test
 
 import (
+	"github.com/eventual-pp/eventual/internal/testhttp"
 	"github.com/eventual-pp/eventual/internal/testproc"
 
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,33 +28,11 @@ const (
 
 // sendH is send with extra request headers, given as name, value pairs.
 func sendH(c *http.Client, method, url string, body any, headers ...string) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, rd)
+	req, err := testhttp.NewRequest(method, url, body, "application/json", headers...)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("OData-MaxVersion", "4.0")
-	req.Header.Set("OData-Version", "4.0")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	resp, data, err := testhttp.Do(c, req)
 	if err != nil {
 		return nil, err
 	}

@@ -440,13 +440,7 @@ func TestServe_ConcurrentFirstReads(t *testing.T) {
 // TestServe_Flags checks the command line and the configuration file.
 func TestServe_Flags(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	write := func(name, content string) string { return writeFile(t, dir, name, content) }
 
 	t.Run("BadPlaceholders", func(t *testing.T) {
 		code, _, stderr := runEventual(t, exitTimeout, "serve", "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "p.db"), "--placeholders", "bogus")
@@ -565,4 +559,15 @@ func TestServe_Flags(t *testing.T) {
 		}
 		p.Stop()
 	})
+}
+
+// writeFile writes content to the file name in dir (mode 0600) and
+// returns its path; a failure ends the test.
+func writeFile(tb testing.TB, dir, name, content string) string {
+	tb.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }

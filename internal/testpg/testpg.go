@@ -19,6 +19,15 @@ const EnvDSN = "EVENTUAL_TEST_POSTGRES"
 // DSN returns the test server's DSN, or "" when PostgreSQL tests are off.
 func DSN() string { return os.Getenv(EnvDSN) }
 
+// Require skips the test, saying how to turn them on, when PostgreSQL
+// tests are off.
+func Require(tb testing.TB) {
+	tb.Helper()
+	if DSN() == "" {
+		tb.Skipf("PostgreSQL tests are off: set %s (see README)", EnvDSN)
+	}
+}
+
 // Schema creates a fresh PostgreSQL schema named after prefix and returns a
 // DSN that selects it; the schema is dropped when tb ends. It fails the
 // test if the server cannot be reached.
