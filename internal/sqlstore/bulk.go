@@ -94,26 +94,52 @@ func (tx *Tx) UpdateMany(ctx context.Context, t *eventual.Table, updates []*even
 	if err := tx.writable(); err != nil {
 		return err
 	}
-	groups := map[string][]*eventual.RowUpdate{}
-	var order []string
+	for _, g := range GroupUpdates(t, updates) {
+		if err := tx.updateGroup(ctx, t, g.Columns, g.Updates); err != nil {
+			return err
+		}
+	}
+	return AllFound(updates)
+}
+
+// UpdateGroup is updates of one table that set the same columns.
+type UpdateGroup struct {
+	// Columns are the columns the updates set, in table order, without
+	// the primary key and versionnumber.
+	Columns []*eventual.Column
+	// Updates are the updates, in the order given.
+	Updates []*eventual.RowUpdate
+}
+
+// GroupUpdates groups updates by the columns they set, in the order each
+// set of columns first appears. Stores that override UpdateMany use it.
+func GroupUpdates(t *eventual.Table, updates []*eventual.RowUpdate) []UpdateGroup {
+	index := map[string]int{}
+	var groups []UpdateGroup
 	for _, u := range updates {
+		var cols []*eventual.Column
 		var names []string
 		for _, c := range t.Columns {
 			if _, ok := u.Values[c.LogicalName]; ok && c.LogicalName != t.PrimaryIDAttribute && c.LogicalName != "versionnumber" {
+				cols = append(cols, c)
 				names = append(names, c.LogicalName)
 			}
 		}
 		k := strings.Join(names, ",")
-		if groups[k] == nil {
-			order = append(order, k)
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, UpdateGroup{Columns: cols})
 		}
-		groups[k] = append(groups[k], u)
+		groups[i].Updates = append(groups[i].Updates, u)
 	}
-	for _, k := range order {
-		if err := tx.updateGroup(ctx, t, groups[k]); err != nil {
-			return err
-		}
-	}
+	return groups
+}
+
+// AllFound returns eventual.ErrNotFound if an update wrote no row (its
+// Version is still 0 after the statements ran).
+func AllFound(updates []*eventual.RowUpdate) error {
 	for _, u := range updates {
 		if u.Version == 0 {
 			return eventual.ErrNotFound
@@ -122,13 +148,9 @@ func (tx *Tx) UpdateMany(ctx context.Context, t *eventual.Table, updates []*even
 	return nil
 }
 
-func (tx *Tx) updateGroup(ctx context.Context, t *eventual.Table, ups []*eventual.RowUpdate) error {
-	var cols []*eventual.Column
-	for _, c := range t.Columns {
-		if _, ok := ups[0].Values[c.LogicalName]; ok && c.LogicalName != t.PrimaryIDAttribute && c.LogicalName != "versionnumber" {
-			cols = append(cols, c)
-		}
-	}
+// updateGroup runs the updates ups, which all set the columns cols, in
+// chunks of UPDATE ... FROM (VALUES ...).
+func (tx *Tx) updateGroup(ctx context.Context, t *eventual.Table, cols []*eventual.Column, ups []*eventual.RowUpdate) error {
 	// SQL columns of the VALUES list: column1 is the primary key, column2
 	// the version, then each value (two for a customer lookup).
 	sqlNames := sqlbuild.ColumnList(cols, "")
