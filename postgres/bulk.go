@@ -126,29 +126,8 @@ func (tx *tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 // UpdateMany updates records that set the same columns with one
 // UPDATE ... FROM unnest(...) per chunk.
 func (tx *tx) UpdateMany(ctx context.Context, t *eventual.Table, updates []*eventual.RowUpdate) error {
-	groups := map[string][]*eventual.RowUpdate{}
-	var order []string
-	for _, u := range updates {
-		var cols []string
-		for _, c := range t.Columns {
-			if _, ok := u.Values[c.LogicalName]; ok && c.LogicalName != t.PrimaryIDAttribute && c.LogicalName != "versionnumber" {
-				cols = append(cols, c.LogicalName)
-			}
-		}
-		k := strings.Join(cols, ",")
-		if groups[k] == nil {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], u)
-	}
-	for _, k := range order {
-		ups := groups[k]
-		var cols []*eventual.Column
-		for _, c := range t.Columns {
-			if _, ok := ups[0].Values[c.LogicalName]; ok && c.LogicalName != t.PrimaryIDAttribute && c.LogicalName != "versionnumber" {
-				cols = append(cols, c)
-			}
-		}
+	for _, g := range sqlstore.GroupUpdates(t, updates) {
+		ups, cols := g.Updates, g.Columns
 		names, types := columnsOf(cols)
 		for start := 0; start < len(ups); start += bulkChunk {
 			chunk := ups[start:min(start+bulkChunk, len(ups))]
@@ -189,10 +168,5 @@ func (tx *tx) UpdateMany(ctx context.Context, t *eventual.Table, updates []*even
 			}
 		}
 	}
-	for _, u := range updates {
-		if u.Version == 0 {
-			return eventual.ErrNotFound
-		}
-	}
-	return nil
+	return sqlstore.AllFound(updates)
 }

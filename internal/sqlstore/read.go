@@ -1,0 +1,144 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlbuild"
+	"github.com/google/uuid"
+)
+
+// one runs a single-row read.
+func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Column, b *sqlbuild.Builder) (*eventual.Record, error) {
+	rows, err := tx.Q.QueryContext(ctx, b.String(), b.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", t.LogicalName, err)
+	}
+	recs, _, err := tx.scan(rows, t, cols, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, eventual.ErrNotFound
+	}
+	return recs[0], nil
+}
+
+// Get implements eventual.ReadTx.
+func (tx *Tx) Get(ctx context.Context, t *eventual.Table, id uuid.UUID, columns []*eventual.Column) (*eventual.Record, error) {
+	cols := Columns(t, columns)
+	b := sqlbuild.New(tx.D)
+	pk, err := tx.D.Encode(t.PrimaryKey(), id)
+	if err != nil {
+		return nil, err
+	}
+	b.Write("SELECT " + selectList(t, cols) + " FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + sqlbuild.Quote(t.PrimaryIDAttribute) + " = " + b.Arg(pk) + tx.lock())
+	return tx.one(ctx, t, cols, b)
+}
+
+// GetByKey implements eventual.ReadTx.
+func (tx *Tx) GetByKey(ctx context.Context, key *eventual.Key, values []any, columns []*eventual.Column) (*eventual.Record, error) {
+	t := key.Table()
+	if len(values) != len(key.Columns) {
+		return nil, fmt.Errorf("key %s has %d columns, got %d values", key.LogicalName, len(key.Columns), len(values))
+	}
+	cols := Columns(t, columns)
+	b := sqlbuild.New(tx.D)
+	conds := make([]string, len(key.Columns))
+	for i, c := range key.Columns {
+		col := sqlbuild.Quote(c.LogicalName)
+		if values[i] == nil {
+			conds[i] = col + " IS NULL"
+			continue
+		}
+		v, err := tx.D.Encode(c, values[i])
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", key.LogicalName, err)
+		}
+		if c.Type.IsText() {
+			conds[i] = tx.D.Text(col) + " = " + b.TextArg(v)
+		} else {
+			conds[i] = col + " = " + b.Arg(v)
+		}
+	}
+	b.Write("SELECT " + selectList(t, cols) + " FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + strings.Join(conds, " AND ") + " LIMIT 1" + tx.lock())
+	return tx.one(ctx, t, cols, b)
+}
+
+// Query implements eventual.ReadTx.
+func (tx *Tx) Query(ctx context.Context, q *eventual.Query) ([]*eventual.Record, error) {
+	b := sqlbuild.New(tx.D)
+	cq := *q
+	cq.Columns = Columns(q.Table, q.Columns)
+	extra, err := b.Select(&cq)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", q.Table.LogicalName, err)
+	}
+	rows, err := tx.Q.QueryContext(ctx, b.String(), b.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", q.Table.LogicalName, err)
+	}
+	recs, extras, err := tx.scan(rows, q.Table, cq.Columns, extra)
+	if err != nil {
+		return nil, err
+	}
+	for i, rec := range recs {
+		if extra == 0 {
+			break
+		}
+		keys, err := tx.sortKeys(q, extras[i])
+		if err != nil {
+			return nil, err
+		}
+		rec.SortKey = keys
+	}
+	return recs, nil
+}
+
+// sortKeys decodes the sort-key values of a row. Lookups sort by the
+// referenced primary name, a string.
+func (tx *Tx) sortKeys(q *eventual.Query, raw []any) ([]any, error) {
+	out := make([]any, len(q.OrderBy))
+	for i, o := range q.OrderBy {
+		if o.Column.Type.IsLookup() {
+			switch v := raw[i].(type) {
+			case nil:
+			case string:
+				out[i] = v
+			case []byte:
+				out[i] = string(v)
+			default:
+				return nil, fmt.Errorf("unexpected sort key %T", v)
+			}
+			continue
+		}
+		v, err := tx.D.Decode(o.Column, raw[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// Count implements eventual.ReadTx.
+func (tx *Tx) Count(ctx context.Context, t *eventual.Table, filter eventual.Expr, limit int) (int64, error) {
+	b := sqlbuild.New(tx.D)
+	if err := b.Count(t, filter, limit); err != nil {
+		return 0, fmt.Errorf("count %s: %w", t.LogicalName, err)
+	}
+	var n int64
+	rows, err := tx.Q.QueryContext(ctx, b.String(), b.Args...)
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", t.LogicalName, err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
+		}
+	}
+	return n, rows.Err()
+}

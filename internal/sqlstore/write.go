@@ -1,0 +1,184 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlbuild"
+	"github.com/google/uuid"
+)
+
+func (tx *Tx) writable() error {
+	if tx.Version == nil {
+		return errors.New("write in a read-only transaction")
+	}
+	return nil
+}
+
+// returningVersion runs a write that returns the new versionnumber of the
+// row it wrote; no row means ErrNotFound.
+func (tx *Tx) returningVersion(ctx context.Context, t *eventual.Table, op string, b *sqlbuild.Builder) (int64, error) {
+	rows, err := tx.Q.QueryContext(ctx, b.String()+" RETURNING "+sqlbuild.Quote("versionnumber"), b.Args...)
+	if err != nil {
+		return 0, tx.writeError(t, op, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, tx.writeError(t, op, err)
+		}
+		return 0, eventual.ErrNotFound
+	}
+	var v int64
+	if err := rows.Scan(&v); err != nil {
+		return 0, fmt.Errorf("%s %s: %w", op, t.LogicalName, err)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, tx.writeError(t, op, err)
+	}
+	return v, nil
+}
+
+// Insert implements eventual.Tx.
+func (tx *Tx) Insert(ctx context.Context, rec *eventual.Record) error {
+	if err := tx.writable(); err != nil {
+		return err
+	}
+	t := rec.Table
+	cols := Columns(t, nil)
+	b := sqlbuild.New(tx.D)
+	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
+	marks, err := tx.rowMarks(b, rec, cols)
+	if err != nil {
+		return err
+	}
+	b.Write("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")")
+	v, err := tx.returningVersion(ctx, t, "insert", b)
+	if err != nil {
+		return err
+	}
+	rec.Version = v
+	return nil
+}
+
+func (tx *Tx) versionSQL(b *sqlbuild.Builder) string {
+	expr, args := tx.Version()
+	for _, a := range args {
+		b.Args = append(b.Args, a)
+		expr = strings.Replace(expr, "?", b.D.Placeholder(len(b.Args)), 1)
+	}
+	return expr
+}
+
+// Update implements eventual.Tx.
+func (tx *Tx) Update(ctx context.Context, t *eventual.Table, id uuid.UUID, values eventual.Values) (int64, error) {
+	if err := tx.writable(); err != nil {
+		return 0, err
+	}
+	b := sqlbuild.New(tx.D)
+	sets := []string{sqlbuild.Quote("versionnumber") + " = " + tx.versionSQL(b)}
+	if m := tx.D.WriteMarker(); m != "" {
+		sets = append(sets, m)
+	}
+	// Columns in schema order keep the set of statement texts small.
+	for _, c := range t.Columns {
+		v, ok := values[c.LogicalName]
+		if !ok || c.LogicalName == t.PrimaryIDAttribute || c.LogicalName == "versionnumber" {
+			continue
+		}
+		vals, err := sqlbuild.EncodeValue(tx.D, c, v)
+		if err != nil {
+			return 0, fmt.Errorf("update %s: %w", t.LogicalName, err)
+		}
+		for i, name := range sqlbuild.ColumnList([]*eventual.Column{c}, "") {
+			sets = append(sets, name+" = "+b.Arg(vals[i]))
+		}
+	}
+	pk, err := tx.D.Encode(t.PrimaryKey(), id)
+	if err != nil {
+		return 0, err
+	}
+	b.Write("UPDATE " + sqlbuild.Quote(t.LogicalName) + " SET " + strings.Join(sets, ", ") + " WHERE " + sqlbuild.Quote(t.PrimaryIDAttribute) + " = " + b.Arg(pk))
+	return tx.returningVersion(ctx, t, "update", b)
+}
+
+// Delete implements eventual.Tx.
+func (tx *Tx) Delete(ctx context.Context, t *eventual.Table, id uuid.UUID) error {
+	if err := tx.writable(); err != nil {
+		return err
+	}
+	b := sqlbuild.New(tx.D)
+	pk, err := tx.D.Encode(t.PrimaryKey(), id)
+	if err != nil {
+		return err
+	}
+	b.Write("DELETE FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + sqlbuild.Quote(t.PrimaryIDAttribute) + " = " + b.Arg(pk))
+	res, err := tx.Q.ExecContext(ctx, b.String(), b.Args...)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", t.LogicalName, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return eventual.ErrNotFound
+	}
+	if !t.ChangeTracking {
+		return nil
+	}
+	// Record the deletion for change tracking. A record deleted, created
+	// again with the same id and deleted again keeps one entry.
+	b = sqlbuild.New(tx.D)
+	deletedOn, err := tx.D.Encode(&eventual.Column{Type: eventual.TypeDateTime}, tx.now())
+	if err != nil {
+		return err
+	}
+	vals := []string{b.Arg(t.LogicalName), b.Arg(pk), tx.versionSQL(b), b.Arg(deletedOn)}
+	update := "versionnumber = excluded.versionnumber, deletedon = excluded.deletedon"
+	if m := tx.D.WriteMarker(); m != "" {
+		update += ", " + m
+	}
+	b.Write("INSERT INTO " + DeletedTable + " (tablename, id, versionnumber, deletedon) VALUES (" + strings.Join(vals, ", ") +
+		") ON CONFLICT (tablename, id) DO UPDATE SET " + update)
+	if _, err := tx.Q.ExecContext(ctx, b.String(), b.Args...); err != nil {
+		return fmt.Errorf("record deletion of %s: %w", t.LogicalName, err)
+	}
+	return nil
+}
+
+// Unlink implements eventual.Tx.
+func (tx *Tx) Unlink(ctx context.Context, r *eventual.Relationship, id uuid.UUID) (int64, error) {
+	if err := tx.writable(); err != nil {
+		return 0, err
+	}
+	t, c := r.ReferencingTable, r.Lookup
+	b := sqlbuild.New(tx.D)
+	sets := sqlbuild.Quote(c.LogicalName) + " = NULL, " + sqlbuild.Quote("versionnumber") + " = " + tx.versionSQL(b)
+	if m := tx.D.WriteMarker(); m != "" {
+		sets += ", " + m
+	}
+	ref, err := tx.D.Encode(c, eventual.Ref(r.ReferencedTable, id))
+	if err != nil {
+		return 0, err
+	}
+	where := sqlbuild.Quote(c.LogicalName) + " = " + b.Arg(ref)
+	if c.Type == eventual.TypeCustomer {
+		sets += ", " + sqlbuild.Quote(sqlbuild.TypeColumn(c)) + " = NULL"
+		where += " AND " + sqlbuild.Quote(sqlbuild.TypeColumn(c)) + " = " + b.Arg(r.ReferencedTable.LogicalName)
+	}
+	res, err := tx.Q.ExecContext(ctx, "UPDATE "+sqlbuild.Quote(t.LogicalName)+" SET "+sets+" WHERE "+where, b.Args...)
+	if err != nil {
+		return 0, fmt.Errorf("unlink %s: %w", r.SchemaName, err)
+	}
+	return res.RowsAffected()
+}
+
+// writeError turns unique-constraint violations into
+// *eventual.ConflictError and marks the transaction as conflicted.
+func (tx *Tx) writeError(t *eventual.Table, op string, err error) error {
+	if ce, ok := tx.D.Conflict(t, err); ok {
+		tx.Conflicted = true
+		return ce
+	}
+	return fmt.Errorf("%s %s: %w", op, t.LogicalName, err)
+}
