@@ -196,39 +196,73 @@ func sequential(targets []eventual.BulkTarget) bool {
 }
 
 func (s *Session) bulk(ctx context.Context, targets []eventual.BulkTarget, upsert bool) ([]uuid.UUID, error) {
-	ids := make([]uuid.UUID, len(targets))
 	if len(targets) == 0 {
-		return ids, nil
+		return []uuid.UUID{}, nil
 	}
-	in, tx := s.in, s.tx
+	in := s.in
 	t := targets[0].Entity.Table
 	bulkSteps, ok := in.bulkSteps(t, upsert)
 	// System jobs follow the rules of single messages (see checkJobUpdate).
 	if !ok || isJobTable(t) || sequential(targets) {
 		return s.sequentialBulk(ctx, targets, nil)
 	}
-	if len(bulkSteps) > 0 {
-		entities := make([]*eventual.Entity, len(targets))
-		for i, tg := range targets {
-			entities[i] = tg.Entity
-		}
-		message := eventual.MessageCreate
-		if upsert {
-			message = eventual.MessageUpsert
-		}
-		x, err := in.newExecution(ctx, message, t, nil, false)
-		if err != nil {
+	if err := s.runBulkSteps(ctx, t, targets, bulkSteps, upsert); err != nil {
+		return nil, err
+	}
+	cache, err := s.bulkLookups(ctx, targets)
+	if err != nil {
+		return nil, err
+	}
+	cols := updateColumns(t)
+	if in.Pipeline.Has(eventual.MessageHydrate, t.LogicalName) {
+		cols = nil // Hydrate steps get the whole placeholder as pre-image
+	}
+	var existing map[string]*eventual.Record
+	if upsert {
+		if existing, err = s.bulkExisting(ctx, targets, cols); err != nil {
 			return nil, err
 		}
-		for _, st := range bulkSteps {
-			x.ec.Stage, x.ec.Mode, x.ec.IsInTransaction, x.ec.Step = st.Stage, st.Mode, true, st
-			x.ec.Service = &service{in: in, tx: tx}
-			if err := st.Plugin.(eventual.BulkPlugin).ExecuteMany(context.WithValue(ctx, parentKey, x.ec), x.ec, entities); err != nil {
-				return nil, pluginError(st, err)
-			}
+	}
+	plan, err := s.planBulk(ctx, t, targets, existing, cols, cache)
+	if err != nil {
+		return nil, err
+	}
+	if plan == nil { // two targets name one record
+		return s.sequentialBulk(ctx, targets, cache)
+	}
+	return plan.ids, s.applyBulk(ctx, t, plan, cache)
+}
+
+// runBulkSteps runs the bulk steps (BulkPlugin) registered for the
+// message once, on every target's entity.
+func (s *Session) runBulkSteps(ctx context.Context, t *eventual.Table, targets []eventual.BulkTarget, steps []*eventual.Step, upsert bool) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	entities := make([]*eventual.Entity, len(targets))
+	for i, tg := range targets {
+		entities[i] = tg.Entity
+	}
+	message := eventual.MessageCreate
+	if upsert {
+		message = eventual.MessageUpsert
+	}
+	x, err := s.in.newExecution(ctx, message, t, nil, false)
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		x.ec.Stage, x.ec.Mode, x.ec.IsInTransaction, x.ec.Step = st.Stage, st.Mode, true, st
+		x.ec.Service = &service{in: s.in, tx: s.tx}
+		if err := st.Plugin.(eventual.BulkPlugin).ExecuteMany(context.WithValue(ctx, parentKey, x.ec), x.ec, entities); err != nil {
+			return pluginError(st, err)
 		}
 	}
-	// Resolve, in a few queries, the lookups the records bind.
+	return nil
+}
+
+// bulkLookups resolves, in a few queries, the lookups the records bind.
+func (s *Session) bulkLookups(ctx context.Context, targets []eventual.BulkTarget) (lookupCache, error) {
 	var lookups []eventual.EntityReference
 	for _, tg := range targets {
 		for _, v := range tg.Entity.Values {
@@ -238,40 +272,52 @@ func (s *Session) bulk(ctx context.Context, targets []eventual.BulkTarget, upser
 		}
 	}
 	cache := lookupCache{}
-	if len(lookups) > 0 {
-		found, err := in.findMany(ctx, tx, lookups, []*eventual.Column{})
-		if err != nil {
-			return nil, err
-		}
-		for k, rec := range found {
-			cache[k] = rec.ID
-		}
+	if len(lookups) == 0 {
+		return cache, nil
 	}
-	// Find the records that exist.
-	var existing map[string]*eventual.Record
-	cols := updateColumns(t)
-	if in.Pipeline.Has(eventual.MessageHydrate, t.LogicalName) {
-		cols = nil // Hydrate steps get the whole placeholder as pre-image
+	found, err := s.in.findMany(ctx, s.tx, lookups, []*eventual.Column{})
+	if err != nil {
+		return nil, err
 	}
-	if upsert {
-		var refs []eventual.EntityReference
-		for _, tg := range targets {
-			if tg.HasTarget {
-				refs = append(refs, tg.Target)
-			}
-		}
-		var err error
-		if existing, err = in.findMany(ctx, tx, refs, cols); err != nil {
-			return nil, err
+	for k, rec := range found {
+		cache[k] = rec.ID
+	}
+	return cache, nil
+}
+
+// bulkExisting reads the records the targets name that exist, by refKey.
+func (s *Session) bulkExisting(ctx context.Context, targets []eventual.BulkTarget, cols []*eventual.Column) (map[string]*eventual.Record, error) {
+	var refs []eventual.EntityReference
+	for _, tg := range targets {
+		if tg.HasTarget {
+			refs = append(refs, tg.Target)
 		}
 	}
-	var inserts []*eventual.Record
-	var updates []*eventual.RowUpdate
-	type hydration struct {
-		pre *eventual.Record
-		e   *eventual.Entity
-	}
-	var hydrations []hydration
+	return s.in.findMany(ctx, s.tx, refs, cols)
+}
+
+// bulkPlan is what a set-wise bulk write does: the rows to insert and to
+// update, the placeholders the updates hydrate, and each target's id.
+type bulkPlan struct {
+	ids        []uuid.UUID
+	inserts    []*eventual.Record
+	updates    []*eventual.RowUpdate
+	hydrations []hydration
+}
+
+// hydration is a placeholder an update hydrates: its state before, and
+// the values written.
+type hydration struct {
+	pre *eventual.Record
+	e   *eventual.Entity
+}
+
+// planBulk builds every target's insert or update. It returns a nil plan
+// when two targets name one record, which only a loop of single
+// operations handles right.
+func (s *Session) planBulk(ctx context.Context, t *eventual.Table, targets []eventual.BulkTarget, existing map[string]*eventual.Record, cols []*eventual.Column, cache lookupCache) (*bulkPlan, error) {
+	in, tx := s.in, s.tx
+	plan := &bulkPlan{ids: make([]uuid.UUID, len(targets))}
 	updated := map[uuid.UUID]bool{}
 	for i, tg := range targets {
 		var rec *eventual.Record
@@ -287,62 +333,74 @@ func (s *Session) bulk(ctx context.Context, targets []eventual.BulkTarget, upser
 				return nil, err
 			}
 		}
-		if rec != nil {
-			if updated[rec.ID] { // two targets name one record
-				return s.sequentialBulk(ctx, targets, cache)
-			}
-			updated[rec.ID] = true
-			values := tg.Entity.Values.Clone()
-			if tg.Target.ByKey() {
-				for _, c := range tg.Target.Key.Columns {
-					delete(values, c.LogicalName)
-				}
-			}
-			delete(values, t.PrimaryIDAttribute)
-			vals, hydrated, err := in.buildUpdate(ctx, tx, rec, values, cache)
+		if rec == nil {
+			nr, err := in.buildCreate(ctx, tx, bulkCreateEntity(t, tg), cache)
 			if err != nil {
 				return nil, err
 			}
-			updates = append(updates, &eventual.RowUpdate{ID: rec.ID, Values: vals})
-			if hydrated {
-				hydrations = append(hydrations, hydration{rec, &eventual.Entity{Table: t, ID: rec.ID, Values: vals}})
-			}
-			ids[i] = rec.ID
+			plan.inserts = append(plan.inserts, nr)
+			plan.ids[i] = nr.ID
 			continue
 		}
-		e := tg.Entity
-		if tg.HasTarget {
-			values := e.Values.Clone()
-			ne := &eventual.Entity{Table: t, ID: tg.Target.ID, Values: values}
-			if tg.Target.ByKey() {
-				for j, c := range tg.Target.Key.Columns {
-					if _, ok := values[c.LogicalName]; !ok {
-						values[c.LogicalName] = tg.Target.KeyValues[j]
-					}
-				}
-				ne.ID = e.ID
-			}
-			e = ne
+		if updated[rec.ID] {
+			return nil, nil
 		}
-		nr, err := in.buildCreate(ctx, tx, e, cache)
+		updated[rec.ID] = true
+		values := tg.Entity.Values.Clone()
+		if tg.Target.ByKey() {
+			for _, c := range tg.Target.Key.Columns {
+				delete(values, c.LogicalName)
+			}
+		}
+		delete(values, t.PrimaryIDAttribute)
+		vals, hydrated, err := in.buildUpdate(ctx, tx, rec, values, cache)
 		if err != nil {
 			return nil, err
 		}
-		inserts = append(inserts, nr)
-		ids[i] = nr.ID
+		plan.updates = append(plan.updates, &eventual.RowUpdate{ID: rec.ID, Values: vals})
+		if hydrated {
+			plan.hydrations = append(plan.hydrations, hydration{rec, &eventual.Entity{Table: t, ID: rec.ID, Values: vals}})
+		}
+		plan.ids[i] = rec.ID
 	}
-	if err := tx.InsertMany(ctx, inserts); err != nil {
-		return nil, conflictError(err, t, uuid.Nil)
+	return plan, nil
+}
+
+// bulkCreateEntity is the entity a target creates: with the target's id or
+// key values when it names a record that does not exist.
+func bulkCreateEntity(t *eventual.Table, tg eventual.BulkTarget) *eventual.Entity {
+	e := tg.Entity
+	if !tg.HasTarget {
+		return e
 	}
-	if err := tx.UpdateMany(ctx, t, updates); err != nil {
-		return nil, conflictError(err, t, uuid.Nil)
+	values := e.Values.Clone()
+	ne := &eventual.Entity{Table: t, ID: tg.Target.ID, Values: values}
+	if tg.Target.ByKey() {
+		for j, c := range tg.Target.Key.Columns {
+			if _, ok := values[c.LogicalName]; !ok {
+				values[c.LogicalName] = tg.Target.KeyValues[j]
+			}
+		}
+		ne.ID = e.ID
 	}
-	for _, h := range hydrations {
-		if err := in.hydrate(ctx, tx, h.pre, h.e, cache); err != nil {
-			return nil, err
+	return ne
+}
+
+// applyBulk writes the plan: the inserts and updates set-wise, then the
+// hydrations' Hydrate messages.
+func (s *Session) applyBulk(ctx context.Context, t *eventual.Table, plan *bulkPlan, cache lookupCache) error {
+	if err := s.tx.InsertMany(ctx, plan.inserts); err != nil {
+		return conflictError(err, t, uuid.Nil)
+	}
+	if err := s.tx.UpdateMany(ctx, t, plan.updates); err != nil {
+		return conflictError(err, t, uuid.Nil)
+	}
+	for _, h := range plan.hydrations {
+		if err := s.in.hydrate(ctx, s.tx, h.pre, h.e, cache); err != nil {
+			return err
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // bulkSteps returns the steps a set-wise bulk write runs (those of
