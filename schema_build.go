@@ -228,6 +228,27 @@ func buildColumn(t *Table, d ColumnDef) (*Column, error) {
 		Computed:    d.Computed,
 		relNames:    d.Relationships,
 	}
+	if err := c.setTypeDefaults(d, where); err != nil {
+		return nil, err
+	}
+	if err := c.setRange(d, where); err != nil {
+		return nil, err
+	}
+	if err := c.checkOptions(where); err != nil {
+		return nil, err
+	}
+	if !d.Type.IsLookup() && (len(d.Targets) > 0 || len(d.Relationships) > 0) {
+		return nil, fmt.Errorf("%s: only lookup columns take targets", where)
+	}
+	if d.Computed && d.Type != TypeString {
+		return nil, fmt.Errorf("%s: only string columns can be computed", where)
+	}
+	return c, nil
+}
+
+// setTypeDefaults sets what the column's type implies: text lengths,
+// decimal precision and ranges, date formats, lookup targets.
+func (c *Column) setTypeDefaults(d ColumnDef, where string) error {
 	switch d.Type {
 	case TypeString, TypeMemo:
 		limit, def := MaxStringLen, DefaultStringLen
@@ -238,7 +259,7 @@ func buildColumn(t *Table, d ColumnDef) (*Column, error) {
 			c.MaxLength = def
 		}
 		if c.MaxLength < 1 || c.MaxLength > limit {
-			return nil, fmt.Errorf("%s: maxLength must be between 1 and %d", where, limit)
+			return fmt.Errorf("%s: maxLength must be between 1 and %d", where, limit)
 		}
 	case TypeDecimal, TypeMoney:
 		c.Precision = DefaultPrecision
@@ -249,7 +270,7 @@ func buildColumn(t *Table, d ColumnDef) (*Column, error) {
 			c.Precision = *d.Precision
 		}
 		if c.Precision < 0 || c.Precision > 10 {
-			return nil, fmt.Errorf("%s: precision must be between 0 and 10", where)
+			return fmt.Errorf("%s: precision must be between 0 and 10", where)
 		}
 		max := float64(defaultMaxDecimal)
 		if d.Type == TypeMoney {
@@ -281,20 +302,26 @@ func buildColumn(t *Table, d ColumnDef) (*Column, error) {
 			c.Format = DateAndTime
 		}
 		if c.Format != DateAndTime && c.Format != DateOnly {
-			return nil, fmt.Errorf("%s: format must be %q or %q", where, DateAndTime, DateOnly)
+			return fmt.Errorf("%s: format must be %q or %q", where, DateAndTime, DateOnly)
 		}
 	case TypeLookup:
 		if len(d.Targets) != 1 {
-			return nil, fmt.Errorf("%s: a lookup needs exactly one target table", where)
+			return fmt.Errorf("%s: a lookup needs exactly one target table", where)
 		}
 	case TypeCustomer:
 		if len(d.Targets) < 1 {
-			return nil, fmt.Errorf("%s: a customer lookup needs at least one target table", where)
+			return fmt.Errorf("%s: a customer lookup needs at least one target table", where)
 		}
 	}
+	return nil
+}
+
+// setRange narrows the type's range to the definition's minValue and
+// maxValue, which must lie within it.
+func (c *Column) setRange(d ColumnDef, where string) error {
 	if d.MinValue != nil || d.MaxValue != nil {
-		if !d.Type.IsNumeric() || d.Type == TypeChoice {
-			return nil, fmt.Errorf("%s: minValue and maxValue apply to numeric columns only", where)
+		if !c.Type.IsNumeric() || c.Type == TypeChoice {
+			return fmt.Errorf("%s: minValue and maxValue apply to numeric columns only", where)
 		}
 		lo, hi := c.MinValue, c.MaxValue
 		if d.MinValue != nil {
@@ -304,31 +331,31 @@ func buildColumn(t *Table, d ColumnDef) (*Column, error) {
 			hi = *d.MaxValue
 		}
 		if lo < c.MinValue || hi > c.MaxValue || lo > hi {
-			return nil, fmt.Errorf("%s: range [%v, %v] must lie within [%v, %v]", where, lo, hi, c.MinValue, c.MaxValue)
+			return fmt.Errorf("%s: range [%v, %v] must lie within [%v, %v]", where, lo, hi, c.MinValue, c.MaxValue)
 		}
 		c.MinValue, c.MaxValue = lo, hi
 	}
-	if d.Type == TypeChoice {
+	return nil
+}
+
+// checkOptions checks that choice columns, and only they, have options,
+// each value once.
+func (c *Column) checkOptions(where string) error {
+	if c.Type == TypeChoice {
 		if len(c.Options) == 0 {
-			return nil, fmt.Errorf("%s: a choice column needs options", where)
+			return fmt.Errorf("%s: a choice column needs options", where)
 		}
 		seen := map[int64]bool{}
 		for _, o := range c.Options {
 			if seen[o.Value] {
-				return nil, fmt.Errorf("%s: option value %d is listed twice", where, o.Value)
+				return fmt.Errorf("%s: option value %d is listed twice", where, o.Value)
 			}
 			seen[o.Value] = true
 		}
 	} else if len(c.Options) > 0 {
-		return nil, fmt.Errorf("%s: only choice columns take options", where)
+		return fmt.Errorf("%s: only choice columns take options", where)
 	}
-	if !d.Type.IsLookup() && (len(d.Targets) > 0 || len(d.Relationships) > 0) {
-		return nil, fmt.Errorf("%s: only lookup columns take targets", where)
-	}
-	if d.Computed && d.Type != TypeString {
-		return nil, fmt.Errorf("%s: only string columns can be computed", where)
-	}
-	return c, nil
+	return nil
 }
 
 func buildKey(t *Table, d KeyDef) (*Key, error) {
