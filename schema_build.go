@@ -137,36 +137,7 @@ func buildTable(d TableDef, pos int) (*Table, error) {
 	if t.ObjectTypeCode == 0 {
 		t.ObjectTypeCode = defaultObjectCode + pos
 	}
-	// System columns first, in a fixed order (NewSchema relies on their
-	// number to map columns back to definitions).
-	t.Columns = []*Column{
-		{LogicalName: t.PrimaryIDAttribute, Type: TypeUniqueIdentifier, System: true, DisplayName: t.DisplayName},
-		{LogicalName: "createdon", Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Created On"},
-		{LogicalName: "modifiedon", Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Modified On"},
-		{LogicalName: "versionnumber", Type: TypeBigInt, System: true, DisplayName: "Version Number"},
-		{LogicalName: "statecode", Type: TypeChoice, DisplayName: "Status", Default: int64(0),
-			Options: []Option{{0, "Active"}, {1, "Inactive"}}},
-		{LogicalName: "statuscode", Type: TypeChoice, DisplayName: "Status Reason", Default: int64(1),
-			Options: []Option{{1, "Active"}, {2, "Inactive"}}},
-		// The placeholder lifecycle (see ColumnHydrationState).
-		{LogicalName: ColumnHydrationState, Type: TypeChoice, System: true, DisplayName: "Hydration State", Default: int64(HydrationRecord),
-			Options: []Option{{HydrationRecord, "Record"}, {HydrationPlaceholder, "Placeholder"}, {HydrationHydrated, "Hydrated"}}},
-		{LogicalName: ColumnPlaceholderOn, Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Placeholder Created On"},
-		{LogicalName: ColumnPlaceholderCorrelation, Type: TypeUniqueIdentifier, System: true, DisplayName: "Placeholder Correlation Id"},
-		{LogicalName: ColumnHydratedOn, Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Hydrated On"},
-	}
-	if d.StateOptions != nil {
-		t.Columns[4].Options = d.StateOptions
-	}
-	if d.StatusOptions != nil {
-		t.Columns[5].Options = d.StatusOptions
-	}
-	if d.DefaultState != nil {
-		t.Columns[4].Default = *d.DefaultState
-	}
-	if d.DefaultStatus != nil {
-		t.Columns[5].Default = *d.DefaultStatus
-	}
+	t.Columns = systemColumns(t, d)
 	for _, cd := range d.Columns {
 		c, err := buildColumn(t, cd)
 		if err != nil {
@@ -174,19 +145,8 @@ func buildTable(d TableDef, pos int) (*Table, error) {
 		}
 		t.Columns = append(t.Columns, c)
 	}
-	t.columns = map[string]*Column{}
-	for _, c := range t.Columns {
-		if t.columns[c.LogicalName] != nil {
-			return nil, fmt.Errorf("table %q: column %q is defined twice (or clashes with a system column)", t.LogicalName, c.LogicalName)
-		}
-		if c.SchemaName == "" {
-			c.SchemaName = upperFirst(c.LogicalName)
-		}
-		if c.DisplayName == "" {
-			c.DisplayName = c.SchemaName
-		}
-		c.table = t
-		t.columns[c.LogicalName] = c
+	if err := t.indexColumns(); err != nil {
+		return nil, err
 	}
 	if t.PrimaryNameAttribute != "" {
 		pn := t.columns[t.PrimaryNameAttribute]
@@ -205,6 +165,61 @@ func buildTable(d TableDef, pos int) (*Table, error) {
 		t.Keys = append(t.Keys, k)
 	}
 	return t, nil
+}
+
+// systemColumns returns the columns every table has, first and in a
+// fixed order (NewSchema relies on their number to map columns back to
+// definitions), with the definition's state and status options.
+func systemColumns(t *Table, d TableDef) []*Column {
+	cols := []*Column{
+		{LogicalName: t.PrimaryIDAttribute, Type: TypeUniqueIdentifier, System: true, DisplayName: t.DisplayName},
+		{LogicalName: "createdon", Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Created On"},
+		{LogicalName: "modifiedon", Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Modified On"},
+		{LogicalName: "versionnumber", Type: TypeBigInt, System: true, DisplayName: "Version Number"},
+		{LogicalName: "statecode", Type: TypeChoice, DisplayName: "Status", Default: int64(0),
+			Options: []Option{{0, "Active"}, {1, "Inactive"}}},
+		{LogicalName: "statuscode", Type: TypeChoice, DisplayName: "Status Reason", Default: int64(1),
+			Options: []Option{{1, "Active"}, {2, "Inactive"}}},
+		// The placeholder lifecycle (see ColumnHydrationState).
+		{LogicalName: ColumnHydrationState, Type: TypeChoice, System: true, DisplayName: "Hydration State", Default: int64(HydrationRecord),
+			Options: []Option{{HydrationRecord, "Record"}, {HydrationPlaceholder, "Placeholder"}, {HydrationHydrated, "Hydrated"}}},
+		{LogicalName: ColumnPlaceholderOn, Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Placeholder Created On"},
+		{LogicalName: ColumnPlaceholderCorrelation, Type: TypeUniqueIdentifier, System: true, DisplayName: "Placeholder Correlation Id"},
+		{LogicalName: ColumnHydratedOn, Type: TypeDateTime, Format: DateAndTime, System: true, DisplayName: "Hydrated On"},
+	}
+	if d.StateOptions != nil {
+		cols[4].Options = d.StateOptions
+	}
+	if d.StatusOptions != nil {
+		cols[5].Options = d.StatusOptions
+	}
+	if d.DefaultState != nil {
+		cols[4].Default = *d.DefaultState
+	}
+	if d.DefaultStatus != nil {
+		cols[5].Default = *d.DefaultStatus
+	}
+	return cols
+}
+
+// indexColumns indexes the table's columns by logical name, fills in
+// their schema and display names, and refuses a name defined twice.
+func (t *Table) indexColumns() error {
+	t.columns = map[string]*Column{}
+	for _, c := range t.Columns {
+		if t.columns[c.LogicalName] != nil {
+			return fmt.Errorf("table %q: column %q is defined twice (or clashes with a system column)", t.LogicalName, c.LogicalName)
+		}
+		if c.SchemaName == "" {
+			c.SchemaName = upperFirst(c.LogicalName)
+		}
+		if c.DisplayName == "" {
+			c.DisplayName = c.SchemaName
+		}
+		c.table = t
+		t.columns[c.LogicalName] = c
+	}
+	return nil
 }
 
 func buildColumn(t *Table, d ColumnDef) (*Column, error) {
