@@ -56,44 +56,8 @@ const ShutdownTimeout = 30 * time.Second
 
 // Run runs the command until ctx ends (SIGINT or SIGTERM).
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("eventual serve", flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
-	listen := fs.String("listen", DefaultListen, "address to listen on (host:port; port 0 picks a free port)")
-	db := fs.String("db", DefaultDB, "SQLite database file, or a PostgreSQL DSN (postgres://user@host:5432/db?search_path=schema)")
-	configPath := fs.String("config", "", "YAML configuration file (optional)")
-	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
-	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
-	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
-	}
-	cfg := DefaultConfig()
-	if *configPath != "" {
-		var err error
-		if cfg, err = ReadConfigFile(*configPath); err != nil {
-			return err
-		}
-	}
-	// Flags given on the command line override the file.
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "listen":
-			cfg.Listen = *listen
-		case "db":
-			cfg.DB = *db
-		case "placeholders":
-			cfg.Placeholders = *placeholders
-		case "cors-origins":
-			cfg.CORS.AllowedOrigins = splitOrigins(*corsOrigins)
-		}
-	})
-	if err := cfg.Validate(); err != nil {
+	cfg, err := c.config(args)
+	if err != nil {
 		return err
 	}
 	schema, err := cfg.Schema.Schema()
@@ -113,24 +77,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		store.Close()
 		return err
 	}
-	api := webapi.NewServer(in, in.Schema, store.Meta())
-	api.Now = in.Time
-	api.Logger = logger
-	api.MaxBodyBytes = cfg.Limits.MaxBodyBytes
-	api.MaxURLLength = cfg.Limits.MaxURLLength
-	api.CORSOrigins = cfg.CORS.AllowedOrigins
-	retention, _ := cfg.Changes.RetentionDuration()
-	api.ChangeRetention = retention
-	// The process's HTTP server: /healthz, and the Web API for every
-	// other path. It reads request heads well past the Web API's limits,
-	// so that the Web API answers 414 and 431 with Dataverse's body.
-	srv := httpserver.New(api.Handler())
-	srv.Logger = logger
-	srv.MaxHeaderBytes = api.MaxHeadBytes()
+	srv := newHTTPServer(cfg, in, store.Meta(), logger)
 	// The instance's background loops: the job runner and the purge of
 	// deletions past the retention. From here on, the store closes only
 	// after they stop.
-	in.ChangeRetention = retention
+	in.ChangeRetention, _ = cfg.Changes.RetentionDuration()
 	if err := in.Start(ctx); err != nil {
 		store.Close()
 		return err
@@ -160,6 +111,66 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	logger.Info("stopped")
 	return serveErr
+}
+
+// config reads the flags and the configuration file they name: flags given
+// on the command line override the file.
+func (c *ServeCommand) config(args []string) (Config, error) {
+	fs := flag.NewFlagSet("eventual serve", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	listen := fs.String("listen", DefaultListen, "address to listen on (host:port; port 0 picks a free port)")
+	db := fs.String("db", DefaultDB, "SQLite database file, or a PostgreSQL DSN (postgres://user@host:5432/db?search_path=schema)")
+	configPath := fs.String("config", "", "YAML configuration file (optional)")
+	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
+	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
+	fs.Usage = func() {
+		fmt.Fprintln(c.Stderr, "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg := DefaultConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = ReadConfigFile(*configPath); err != nil {
+			return Config{}, err
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "listen":
+			cfg.Listen = *listen
+		case "db":
+			cfg.DB = *db
+		case "placeholders":
+			cfg.Placeholders = *placeholders
+		case "cors-origins":
+			cfg.CORS.AllowedOrigins = splitOrigins(*corsOrigins)
+		}
+	})
+	return cfg, cfg.Validate()
+}
+
+// newHTTPServer builds the Web API over the instance and the process's
+// HTTP server around it: /healthz, and the Web API for every other path.
+// The server reads request heads well past the Web API's limits, so that
+// the Web API answers 414 and 431 with Dataverse's body.
+func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger *slog.Logger) *httpserver.Server {
+	api := webapi.NewServer(in, in.Schema, meta)
+	api.Now = in.Time
+	api.Logger = logger
+	api.MaxBodyBytes = cfg.Limits.MaxBodyBytes
+	api.MaxURLLength = cfg.Limits.MaxURLLength
+	api.CORSOrigins = cfg.CORS.AllowedOrigins
+	api.ChangeRetention, _ = cfg.Changes.RetentionDuration()
+	srv := httpserver.New(api.Handler())
+	srv.Logger = logger
+	srv.MaxHeaderBytes = api.MaxHeadBytes()
+	return srv
 }
 
 // shutdown stops a server in order: first the background loops, and waits
