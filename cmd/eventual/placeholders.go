@@ -81,48 +81,68 @@ func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
 	}
 	total := 0
 	for _, t := range tables {
-		var recs []*eventual.Record
-		err := store.View(ctx, func(tx eventual.ReadTx) error {
-			var err error
-			recs, err = tx.Query(ctx, &eventual.Query{Table: t,
-				Filter: eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: t.Column(eventual.ColumnHydrationState)},
-					Right: eventual.Literal{Value: eventual.HydrationPlaceholder}},
-				OrderBy: []eventual.Order{{Column: t.Column(eventual.ColumnPlaceholderOn)}}})
-			return err
-		})
+		recs, err := readPlaceholders(ctx, store, t)
 		if err != nil {
-			return fmt.Errorf("placeholders: read %s: %w", t.LogicalName, err)
+			return err
 		}
 		total += len(recs)
 		if verb == "count" {
-			oldest := "-"
-			if len(recs) > 0 {
-				if on, ok := recs[0].Values[eventual.ColumnPlaceholderOn].(time.Time); ok {
-					oldest = age(now.Sub(on))
-				}
-			}
 			if len(recs) > 0 || *table != "" {
-				fmt.Fprintf(w, "%s\t%d\t%s\n", t.LogicalName, len(recs), oldest)
+				countPlaceholders(w, t, recs, now)
 			}
 			continue
 		}
-		for _, r := range recs {
-			name, _ := r.Values[t.PrimaryNameAttribute].(string)
-			created, ago := "-", "-"
-			if on, ok := r.Values[eventual.ColumnPlaceholderOn].(time.Time); ok {
-				created, ago = on.UTC().Format(time.RFC3339), age(now.Sub(on))
-			}
-			corr := "-"
-			if v := r.Values[eventual.ColumnPlaceholderCorrelation]; v != nil {
-				corr = fmt.Sprint(v)
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.LogicalName, r.ID, name, created, ago, corr)
-		}
+		listPlaceholders(w, t, recs, now)
 	}
 	if verb == "count" {
 		fmt.Fprintf(w, "total\t%d\t\n", total)
 	}
 	return nil
+}
+
+// readPlaceholders reads a table's placeholders, oldest first.
+func readPlaceholders(ctx context.Context, store eventual.Store, t *eventual.Table) ([]*eventual.Record, error) {
+	var recs []*eventual.Record
+	err := store.View(ctx, func(tx eventual.ReadTx) error {
+		var err error
+		recs, err = tx.Query(ctx, &eventual.Query{Table: t,
+			Filter: eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: t.Column(eventual.ColumnHydrationState)},
+				Right: eventual.Literal{Value: eventual.HydrationPlaceholder}},
+			OrderBy: []eventual.Order{{Column: t.Column(eventual.ColumnPlaceholderOn)}}})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("placeholders: read %s: %w", t.LogicalName, err)
+	}
+	return recs, nil
+}
+
+// countPlaceholders writes a table's row of "count": how many, and the
+// age of the oldest.
+func countPlaceholders(w io.Writer, t *eventual.Table, recs []*eventual.Record, now time.Time) {
+	oldest := "-"
+	if len(recs) > 0 {
+		if on, ok := recs[0].Values[eventual.ColumnPlaceholderOn].(time.Time); ok {
+			oldest = age(now.Sub(on))
+		}
+	}
+	fmt.Fprintf(w, "%s\t%d\t%s\n", t.LogicalName, len(recs), oldest)
+}
+
+// listPlaceholders writes a row of "list" per placeholder.
+func listPlaceholders(w io.Writer, t *eventual.Table, recs []*eventual.Record, now time.Time) {
+	for _, r := range recs {
+		name, _ := r.Values[t.PrimaryNameAttribute].(string)
+		created, ago := "-", "-"
+		if on, ok := r.Values[eventual.ColumnPlaceholderOn].(time.Time); ok {
+			created, ago = on.UTC().Format(time.RFC3339), age(now.Sub(on))
+		}
+		corr := "-"
+		if v := r.Values[eventual.ColumnPlaceholderCorrelation]; v != nil {
+			corr = fmt.Sprint(v)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.LogicalName, r.ID, name, created, ago, corr)
+	}
 }
 
 // openStoreReadOnly opens the existing store --db names for reading: it
