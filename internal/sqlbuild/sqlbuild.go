@@ -425,28 +425,13 @@ func (b *Builder) literal(c *eventual.Column, v any) (string, error) {
 
 var sqlOps = [...]string{"=", "<>", ">", ">=", "<", "<="}
 
+// expr renders a filter expression on t's rows, as alias.
 func (b *Builder) expr(e eventual.Expr, t *eventual.Table, alias string) (string, error) {
 	switch x := e.(type) {
 	case eventual.And:
-		l, err := b.expr(x.Left, t, alias)
-		if err != nil {
-			return "", err
-		}
-		r, err := b.expr(x.Right, t, alias)
-		if err != nil {
-			return "", err
-		}
-		return "(" + l + " AND " + r + ")", nil
+		return b.binary(x.Left, x.Right, " AND ", t, alias)
 	case eventual.Or:
-		l, err := b.expr(x.Left, t, alias)
-		if err != nil {
-			return "", err
-		}
-		r, err := b.expr(x.Right, t, alias)
-		if err != nil {
-			return "", err
-		}
-		return "(" + l + " OR " + r + ")", nil
+		return b.binary(x.Left, x.Right, " OR ", t, alias)
 	case eventual.Not:
 		inner, err := b.expr(x.X, t, alias)
 		if err != nil {
@@ -457,73 +442,106 @@ func (b *Builder) expr(e eventual.Expr, t *eventual.Table, alias string) (string
 		// two-valued logic requires.
 		return "(NOT COALESCE(" + inner + ", " + b.D.Bool(false) + "))", nil
 	case eventual.Const:
-		if x.Value {
-			return "(1 = 1)", nil
-		}
-		return "(1 = 0)", nil
+		return constSQL(x.Value), nil
 	case eventual.Compare:
 		return b.compare(x, t, alias)
 	case eventual.Match:
-		expr := b.field(x.Field, t, alias)
-		pattern := eventual.FoldCase(escapeLike(x.Pattern))
-		switch x.Kind {
-		case eventual.MatchContains:
-			pattern = "%" + pattern + "%"
-		case eventual.MatchStartsWith:
-			pattern = pattern + "%"
-		case eventual.MatchEndsWith:
-			pattern = "%" + pattern
-		}
-		return b.D.Like(expr, b.Arg(pattern)), nil
+		return b.match(x, t, alias), nil
 	case eventual.In:
-		expr := b.field(x.Field, t, alias)
-		if len(x.Values) == 0 {
-			if x.Not {
-				return "(1 = 1)", nil
-			}
-			return "(1 = 0)", nil
-		}
-		args := make([]string, len(x.Values))
-		for i, v := range x.Values {
-			a, err := b.literal(x.Field.Column, v)
-			if err != nil {
-				return "", err
-			}
-			args[i] = a
-		}
-		if x.Field.Column.Type.IsText() {
-			expr = b.D.Text(expr)
-		}
-		if x.Not {
-			return "(" + expr + " NOT IN (" + strings.Join(args, ", ") + ") OR " + expr + " IS NULL)", nil
-		}
-		return "(" + expr + " IN (" + strings.Join(args, ", ") + "))", nil
+		return b.in(x, t, alias)
 	case eventual.Any:
-		r := x.Relationship
-		child := r.ReferencingTable
-		a := b.alias()
-		cond := fmt.Sprintf("%s.%s = %s", a, Quote(r.Lookup.LogicalName), qualify(alias, t.PrimaryIDAttribute))
-		if r.Lookup.Type == eventual.TypeCustomer {
-			cond += fmt.Sprintf(" AND %s.%s = '%s'", a, Quote(TypeColumn(r.Lookup)), t.LogicalName)
-		}
-		sub := fmt.Sprintf("SELECT 1 FROM %s AS %s WHERE %s", Quote(child.LogicalName), a, cond)
-		if x.Filter != nil {
-			inner, err := b.expr(x.Filter, child, a)
-			if err != nil {
-				return "", err
-			}
-			if x.All {
-				sub += " AND NOT COALESCE(" + inner + ", " + b.D.Bool(false) + ")"
-			} else {
-				sub += " AND " + inner
-			}
-		}
-		if x.All {
-			return "(NOT EXISTS (" + sub + "))", nil
-		}
-		return "(EXISTS (" + sub + "))", nil
+		return b.any(x, t, alias)
 	}
 	return "", fmt.Errorf("sqlbuild: unknown expression %T", e)
+}
+
+// constSQL renders a constant condition.
+func constSQL(v bool) string {
+	if v {
+		return "(1 = 1)"
+	}
+	return "(1 = 0)"
+}
+
+// binary renders two expressions joined by AND or OR.
+func (b *Builder) binary(left, right eventual.Expr, op string, t *eventual.Table, alias string) (string, error) {
+	l, err := b.expr(left, t, alias)
+	if err != nil {
+		return "", err
+	}
+	r, err := b.expr(right, t, alias)
+	if err != nil {
+		return "", err
+	}
+	return "(" + l + op + r + ")", nil
+}
+
+// match renders contains, startswith and endswith as a LIKE on the folded
+// text.
+func (b *Builder) match(x eventual.Match, t *eventual.Table, alias string) string {
+	expr := b.field(x.Field, t, alias)
+	pattern := eventual.FoldCase(escapeLike(x.Pattern))
+	switch x.Kind {
+	case eventual.MatchContains:
+		pattern = "%" + pattern + "%"
+	case eventual.MatchStartsWith:
+		pattern = pattern + "%"
+	case eventual.MatchEndsWith:
+		pattern = "%" + pattern
+	}
+	return b.D.Like(expr, b.Arg(pattern))
+}
+
+// in renders a field's membership in a list of values; NOT IN also selects
+// nulls, as "not (x in ...)" does in OData.
+func (b *Builder) in(x eventual.In, t *eventual.Table, alias string) (string, error) {
+	expr := b.field(x.Field, t, alias)
+	if len(x.Values) == 0 {
+		return constSQL(x.Not), nil
+	}
+	args := make([]string, len(x.Values))
+	for i, v := range x.Values {
+		a, err := b.literal(x.Field.Column, v)
+		if err != nil {
+			return "", err
+		}
+		args[i] = a
+	}
+	if x.Field.Column.Type.IsText() {
+		expr = b.D.Text(expr)
+	}
+	if x.Not {
+		return "(" + expr + " NOT IN (" + strings.Join(args, ", ") + ") OR " + expr + " IS NULL)", nil
+	}
+	return "(" + expr + " IN (" + strings.Join(args, ", ") + "))", nil
+}
+
+// any renders any/all over a one-to-many relationship as an EXISTS
+// subquery on the related rows.
+func (b *Builder) any(x eventual.Any, t *eventual.Table, alias string) (string, error) {
+	r := x.Relationship
+	child := r.ReferencingTable
+	a := b.alias()
+	cond := fmt.Sprintf("%s.%s = %s", a, Quote(r.Lookup.LogicalName), qualify(alias, t.PrimaryIDAttribute))
+	if r.Lookup.Type == eventual.TypeCustomer {
+		cond += fmt.Sprintf(" AND %s.%s = '%s'", a, Quote(TypeColumn(r.Lookup)), t.LogicalName)
+	}
+	sub := fmt.Sprintf("SELECT 1 FROM %s AS %s WHERE %s", Quote(child.LogicalName), a, cond)
+	if x.Filter != nil {
+		inner, err := b.expr(x.Filter, child, a)
+		if err != nil {
+			return "", err
+		}
+		if x.All {
+			sub += " AND NOT COALESCE(" + inner + ", " + b.D.Bool(false) + ")"
+		} else {
+			sub += " AND " + inner
+		}
+	}
+	if x.All {
+		return "(NOT EXISTS (" + sub + "))", nil
+	}
+	return "(EXISTS (" + sub + "))", nil
 }
 
 func (b *Builder) compare(x eventual.Compare, t *eventual.Table, alias string) (string, error) {
