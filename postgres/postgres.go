@@ -231,52 +231,86 @@ func (db *DB) check(ctx context.Context, searchPath string) error {
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
 	defer tx.Rollback()
-	name := firstSchema(searchPath)
+	current, err := checkSchema(ctx, tx, firstSchema(searchPath))
+	if err != nil {
+		return err
+	}
+	have, err := readColumns(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, system := range []string{"eventual_meta", sqlstore.DeletedTable} {
+		if have[system] == nil {
+			return fmt.Errorf("postgres: schema %q holds no eventual database (it has no %s table)", current, system)
+		}
+	}
+	if missing := db.missingColumns(have); len(missing) > 0 {
+		list := strings.Join(missing, ", ")
+		if len(missing) > maxListed {
+			list = fmt.Sprintf("%s and %d more", strings.Join(missing[:maxListed], ", "), len(missing)-maxListed)
+		}
+		return fmt.Errorf("postgres: the eventual database in schema %q is behind the configured schema: it has no %s; opening it for writing (eventual serve with this schema) adds them", current, list)
+	}
+	if err := db.readMeta(ctx, tx, current); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// checkSchema checks that the schema the search path names (if any)
+// exists and is usable, and returns the current schema.
+func checkSchema(ctx context.Context, tx *sql.Tx, name string) (string, error) {
 	if name != "" {
 		var exists bool
 		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", name).Scan(&exists); err != nil {
-			return fmt.Errorf("postgres: read schemas: %w", err)
+			return "", fmt.Errorf("postgres: read schemas: %w", err)
 		}
 		if !exists {
-			return fmt.Errorf("postgres: schema %q does not exist (the DSN's search_path selects it)", name)
+			return "", fmt.Errorf("postgres: schema %q does not exist (the DSN's search_path selects it)", name)
 		}
 	}
 	var current sql.NullString
 	if err := tx.QueryRowContext(ctx, "SELECT current_schema()").Scan(&current); err != nil {
-		return fmt.Errorf("postgres: read current schema: %w", err)
+		return "", fmt.Errorf("postgres: read current schema: %w", err)
 	}
 	switch {
 	case name != "" && current.String != name:
 		// current_schema() skips schemas the user may not use.
-		return fmt.Errorf("postgres: schema %q is not usable: this user lacks the USAGE privilege on it", name)
+		return "", fmt.Errorf("postgres: schema %q is not usable: this user lacks the USAGE privilege on it", name)
 	case !current.Valid:
-		return errNoSchema
+		return "", errNoSchema
 	}
+	return current.String, nil
+}
+
+// readColumns returns the columns of the current schema's tables, by
+// table.
+func readColumns(ctx context.Context, tx *sql.Tx) (map[string]map[string]bool, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`)
 	if err != nil {
-		return fmt.Errorf("postgres: read columns: %w", err)
+		return nil, fmt.Errorf("postgres: read columns: %w", err)
 	}
+	defer rows.Close()
 	have := map[string]map[string]bool{}
 	for rows.Next() {
 		var table, column string
 		if err := rows.Scan(&table, &column); err != nil {
-			rows.Close()
-			return fmt.Errorf("postgres: read columns: %w", err)
+			return nil, fmt.Errorf("postgres: read columns: %w", err)
 		}
 		if have[table] == nil {
 			have[table] = map[string]bool{}
 		}
 		have[table][column] = true
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: read columns: %w", err)
+		return nil, fmt.Errorf("postgres: read columns: %w", err)
 	}
-	for _, system := range []string{"eventual_meta", sqlstore.DeletedTable} {
-		if have[system] == nil {
-			return fmt.Errorf("postgres: schema %q holds no eventual database (it has no %s table)", current.String, system)
-		}
-	}
+	return have, nil
+}
+
+// missingColumns lists the tables and columns the schema needs that the
+// database lacks.
+func (db *DB) missingColumns(have map[string]map[string]bool) []string {
 	var missing []string
 	for _, t := range db.schema.Tables() {
 		if have[t.LogicalName] == nil {
@@ -289,13 +323,11 @@ func (db *DB) check(ctx context.Context, searchPath string) error {
 			}
 		}
 	}
-	if len(missing) > 0 {
-		list := strings.Join(missing, ", ")
-		if len(missing) > maxListed {
-			list = fmt.Sprintf("%s and %d more", strings.Join(missing[:maxListed], ", "), len(missing)-maxListed)
-		}
-		return fmt.Errorf("postgres: the eventual database in schema %q is behind the configured schema: it has no %s; opening it for writing (eventual serve with this schema) adds them", current.String, list)
-	}
+	return missing
+}
+
+// readMeta reads the instance identity from eventual_meta.
+func (db *DB) readMeta(ctx context.Context, tx *sql.Tx, schema string) error {
 	for _, f := range []struct {
 		key string
 		id  *uuid.UUID
@@ -303,7 +335,7 @@ func (db *DB) check(ctx context.Context, searchPath string) error {
 		var v string
 		err := tx.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = $1", f.key).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("postgres: schema %q holds no eventual database (eventual_meta has no %s)", current.String, f.key)
+			return fmt.Errorf("postgres: schema %q holds no eventual database (eventual_meta has no %s)", schema, f.key)
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: read eventual_meta: %w", err)
@@ -312,7 +344,7 @@ func (db *DB) check(ctx context.Context, searchPath string) error {
 			return fmt.Errorf("postgres: read eventual_meta: %s: %w", f.key, err)
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // now is the time of a write transaction beginning: Options.Now, or
