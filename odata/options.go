@@ -135,21 +135,11 @@ func ParseOptions(rawQuery string) (*Options, error) {
 	return o, nil
 }
 
+// set reads one system query option.
 func (o *Options) set(name, v string, depth int) error {
 	switch name {
 	case "$select":
-		items, err := splitTop(v, ',')
-		if err != nil {
-			return optErr("The $select option '%s' is not valid: %v", v, err)
-		}
-		o.Select = []string{}
-		for _, it := range items {
-			it = strings.TrimSpace(it)
-			if it == "" || !validPath(it) {
-				return optErr("Syntax error in $select: '%s' is not a valid property name.", it)
-			}
-			o.Select = append(o.Select, it)
-		}
+		return o.setSelect(v)
 	case "$filter":
 		n, err := ParseFilter(v)
 		if err != nil {
@@ -157,28 +147,7 @@ func (o *Options) set(name, v string, depth int) error {
 		}
 		o.Filter, o.FilterText = n, v
 	case "$orderby":
-		items, err := splitTop(v, ',')
-		if err != nil {
-			return optErr("The $orderby option '%s' is not valid: %v", v, err)
-		}
-		o.OrderBy = []OrderItem{}
-		for _, it := range items {
-			f := strings.Fields(it)
-			if len(f) == 0 || len(f) > 2 || !validPath(f[0]) {
-				return optErr("Syntax error in $orderby: '%s' is not valid.", strings.TrimSpace(it))
-			}
-			item := OrderItem{Path: strings.Split(f[0], "/")}
-			if len(f) == 2 {
-				switch f[1] {
-				case "asc":
-				case "desc":
-					item.Desc = true
-				default:
-					return optErr("Syntax error in $orderby: expected 'asc' or 'desc' but found '%s'.", f[1])
-				}
-			}
-			o.OrderBy = append(o.OrderBy, item)
-		}
+		return o.setOrderBy(v)
 	case "$top", "$skip":
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 {
@@ -214,6 +183,51 @@ func (o *Options) set(name, v string, depth int) error {
 		o.ID = v
 	default:
 		o.Unsupported = append(o.Unsupported, name)
+	}
+	return nil
+}
+
+// setSelect reads $select: property paths, comma-separated.
+func (o *Options) setSelect(v string) error {
+	items, err := splitTop(v, ',')
+	if err != nil {
+		return optErr("The $select option '%s' is not valid: %v", v, err)
+	}
+	o.Select = []string{}
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		if it == "" || !validPath(it) {
+			return optErr("Syntax error in $select: '%s' is not a valid property name.", it)
+		}
+		o.Select = append(o.Select, it)
+	}
+	return nil
+}
+
+// setOrderBy reads $orderby: property paths, each optionally followed by
+// asc or desc.
+func (o *Options) setOrderBy(v string) error {
+	items, err := splitTop(v, ',')
+	if err != nil {
+		return optErr("The $orderby option '%s' is not valid: %v", v, err)
+	}
+	o.OrderBy = []OrderItem{}
+	for _, it := range items {
+		f := strings.Fields(it)
+		if len(f) == 0 || len(f) > 2 || !validPath(f[0]) {
+			return optErr("Syntax error in $orderby: '%s' is not valid.", strings.TrimSpace(it))
+		}
+		item := OrderItem{Path: strings.Split(f[0], "/")}
+		if len(f) == 2 {
+			switch f[1] {
+			case "asc":
+			case "desc":
+				item.Desc = true
+			default:
+				return optErr("Syntax error in $orderby: expected 'asc' or 'desc' but found '%s'.", f[1])
+			}
+		}
+		o.OrderBy = append(o.OrderBy, item)
 	}
 	return nil
 }
