@@ -2,7 +2,6 @@ package codec_test
 
 import (
 	"bytes"
-	"os"
 	"testing"
 
 	"github.com/eventual-pp/eventual/codec"
@@ -19,11 +18,7 @@ func TestErrorBody(t *testing.T) {
 		{"error_annotated.json", "0x80040217", "Entity 'account' With Id = 1 Does Not Exist", 404, true},
 		{"error_plain.json", "0x0", "Could not find a property named 'Name' on type 'Microsoft.Dynamics.CRM.account'.", 400, false},
 	} {
-		want, err := os.ReadFile("testdata/" + tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = bytes.TrimSpace(want)
+		want := fixture(t, tc.file)
 		if got := codec.ErrorBody(tc.code, tc.msg, tc.status, tc.annotations); !bytes.Equal(got, want) {
 			t.Errorf("%s: ErrorBody =\n%s\nwant\n%s", tc.file, got, want)
 		}

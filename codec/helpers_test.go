@@ -1,6 +1,8 @@
 package codec_test
 
 import (
+	"bytes"
+	"os"
 	"testing"
 
 	"github.com/eventual-pp/eventual"
@@ -17,4 +19,14 @@ func col(t testing.TB, table, name string) *eventual.Column {
 		t.Fatalf("no column %s.%s", table, name)
 	}
 	return c
+}
+
+// fixture returns a file of testdata without its surrounding white space.
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSpace(b)
 }

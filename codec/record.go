@@ -9,10 +9,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// Annotations of record properties the server writes.
+// Annotations of record properties the server writes: a value's
+// formatted form, and a lookup's table and navigation property.
 const (
-	AnnotationLookupTable = "Microsoft.Dynamics.CRM.lookuplogicalname"
 	AnnotationFormatted   = "OData.Community.Display.V1.FormattedValue"
+	AnnotationLookupTable = "Microsoft.Dynamics.CRM.lookuplogicalname"
+	AnnotationLookupNav   = "Microsoft.Dynamics.CRM.associatednavigationproperty"
 )
 
 // DecodeRecord reads a record of table t from a JSON object as the server

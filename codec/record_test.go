@@ -1,7 +1,6 @@
 package codec_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +13,7 @@ import (
 // TestDecodeRecord: a record as the server renders it, with annotations
 // and an expanded lookup, back into a Record.
 func TestDecodeRecord(t *testing.T) {
-	body, err := os.ReadFile("testdata/record_order.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := fixture(t, "record_order.json")
 	orders, accounts := schema.Table("new_order"), schema.Table("account")
 	rec, err := codec.DecodeRecord(orders, body)
 	if err != nil {
