@@ -36,11 +36,19 @@ type Decimal struct {
 // it half away from zero to scale decimal places. It fails if the text is
 // not a finite number or the rounded value does not fit.
 func ParseDecimal(text string, scale int) (Decimal, error) {
+	d, _, err := parseDecimal(text, scale)
+	return d, err
+}
+
+// parseDecimal is ParseDecimal, also telling an out-of-range number from
+// text that is no number.
+func parseDecimal(text string, scale int) (d Decimal, outOfRange bool, err error) {
 	r, ok := new(big.Rat).SetString(text)
 	if !ok || strings.ContainsAny(text, "/") {
-		return Decimal{}, fmt.Errorf("%q is not a decimal number", text)
+		return Decimal{}, false, fmt.Errorf("%q is not a decimal number", text)
 	}
-	return DecimalFromRat(r, scale)
+	d, err = DecimalFromRat(r, scale)
+	return d, err != nil, err
 }
 
 // DecimalFromRat rounds r half away from zero to scale decimal places.

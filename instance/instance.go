@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -77,27 +76,6 @@ func (in *Instance) newID() uuid.UUID {
 	}
 	return id
 }
-
-// ParseETag returns the row version in a weak ETag (W/"123"), or "*".
-// It reports false for anything else.
-func ParseETag(tag string) (string, bool) {
-	tag = strings.TrimSpace(tag)
-	if tag == "*" {
-		return tag, true
-	}
-	tag = strings.TrimPrefix(tag, "W/")
-	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
-		return "", false
-	}
-	v := tag[1 : len(tag)-1]
-	if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-		return "", false
-	}
-	return v, true
-}
-
-// ETag returns the weak ETag of a row version.
-func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
 // Create creates a record (and the related records of a deep insert)
 // through the pipeline and returns its primary key.

@@ -2,6 +2,7 @@ package placeholder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -273,63 +274,17 @@ func expand(tmpl string, r eventual.EntityReference) string {
 }
 
 // Convert turns a configuration value (string, number, bool) into a value
-// of the column's type.
+// of the column's type, by eventual.ConvertValue. A date or a GUID that
+// does not parse keeps its parse error; any other misfit is reported as
+// the value not fitting the column.
 func Convert(c *eventual.Column, v any) (any, error) {
-	if v == nil {
-		return nil, nil
+	out, err := eventual.ConvertValue(c, v)
+	if err == nil {
+		return out, nil
 	}
-	bad := fmt.Errorf("value %v does not fit the %s column %s", v, c.Type, c.LogicalName)
-	switch c.Type {
-	case eventual.TypeString, eventual.TypeMemo:
-		s, ok := v.(string)
-		if !ok {
-			return nil, bad
-		}
-		return s, nil
-	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
-		switch n := v.(type) {
-		case int:
-			return int64(n), nil
-		case int64:
-			return n, nil
-		case float64:
-			if n == float64(int64(n)) {
-				return int64(n), nil
-			}
-		}
-		return nil, bad
-	case eventual.TypeDecimal, eventual.TypeMoney:
-		d, err := eventual.ParseDecimal(fmt.Sprint(v), c.Precision)
-		if err != nil {
-			return nil, bad
-		}
-		return d, nil
-	case eventual.TypeDouble:
-		switch n := v.(type) {
-		case int:
-			return float64(n), nil
-		case float64:
-			return n, nil
-		}
-		return nil, bad
-	case eventual.TypeBoolean:
-		b, ok := v.(bool)
-		if !ok {
-			return nil, bad
-		}
-		return b, nil
-	case eventual.TypeDateTime:
-		s, ok := v.(string)
-		if !ok {
-			return nil, bad
-		}
-		return eventual.ParseDateTime(s, c.Format)
-	case eventual.TypeUniqueIdentifier:
-		s, ok := v.(string)
-		if !ok {
-			return nil, bad
-		}
-		return eventual.ParseGUID(s)
+	var ce *eventual.ConvertError
+	if errors.As(err, &ce) && !ce.Mismatch && (c.Type == eventual.TypeDateTime || c.Type == eventual.TypeUniqueIdentifier) {
+		return nil, ce.Err
 	}
-	return nil, bad
+	return nil, fmt.Errorf("value %v does not fit the %s column %s", v, c.Type, c.LogicalName)
 }

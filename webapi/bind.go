@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/odata"
 )
 
@@ -98,7 +99,7 @@ func (q *request) filterExpr(sc scope, n odata.Node) (eventual.Expr, error) {
 			return nil, err
 		}
 		if f.Column.Type != eventual.TypeBoolean {
-			return nil, errBadRequest("The $filter expression must evaluate to a single boolean value; '%s' is %s.", x, edmType(f.Column))
+			return nil, errBadRequest("The $filter expression must evaluate to a single boolean value; '%s' is %s.", x, codec.EdmType(f.Column))
 		}
 		return eventual.Compare{Op: eventual.OpEq, Left: f, Right: eventual.Literal{Value: true}}, nil
 	case *odata.Literal:
@@ -173,8 +174,8 @@ func (q *request) comparison(sc scope, x *odata.Binary) (eventual.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if edmType(lf.Column) != edmType(rf.Column) {
-			return nil, errBadRequest("A binary operator with incompatible types was detected. Found operand types '%s' and '%s' for operator kind '%s'.", edmType(lf.Column), edmType(rf.Column), opKinds[x.Op])
+		if codec.EdmType(lf.Column) != codec.EdmType(rf.Column) {
+			return nil, errBadRequest("A binary operator with incompatible types was detected. Found operand types '%s' and '%s' for operator kind '%s'.", codec.EdmType(lf.Column), codec.EdmType(rf.Column), opKinds[x.Op])
 		}
 		return eventual.Compare{Op: op, Left: lf, Right: rf}, nil
 	case lIsPath && rIsLit:
@@ -190,11 +191,11 @@ func (q *request) compareLiteral(sc scope, op eventual.CompareOp, name string, p
 	if err != nil {
 		return nil, err
 	}
-	v, err := literalValue(f.Column, l)
+	v, err := codec.LiteralValue(f.Column, l)
 	if err != nil {
-		var le *errLiteral
+		var le *codec.LiteralError
 		if errors.As(err, &le) {
-			return nil, errBadRequest("%s", strings.Replace(le.msg, "'Equal'", "'"+opKinds[name]+"'", 1))
+			return nil, errBadRequest("%s", strings.Replace(le.Msg, "'Equal'", "'"+opKinds[name]+"'", 1))
 		}
 		return nil, err
 	}
@@ -305,7 +306,7 @@ func (q *request) call(sc scope, c *odata.Call) (eventual.Expr, error) {
 				lit.Kind = odata.LitDateTime
 			}
 		}
-		v, err := literalValue(col, &lit)
+		v, err := codec.LiteralValue(col, &lit)
 		if err != nil {
 			return nil, errBadRequest("The value %s is not valid for the property '%s' in function '%s': %v", l.String(), pn, c.Name, err)
 		}

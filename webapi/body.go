@@ -1,107 +1,19 @@
 package webapi
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"math"
-	"math/big"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 )
 
 // MaxBodyDepth bounds the nesting of JSON bodies (deep inserts).
 const MaxBodyDepth = 16
 
-// decodeJSON parses a JSON body into generic values, keeping numbers as
-// json.Number so that decimals stay exact. It fails on invalid UTF-8, on
-// duplicate property names (OData's JSON format forbids them) and on
-// trailing data.
-func decodeJSON(body []byte) (any, error) {
-	if !utf8.Valid(body) {
-		return nil, errors.New("Invalid JSON. The request body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	v, err := readValue(dec, 0)
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errors.New("Invalid JSON. Unexpected end of input was found in JSON content. Not all object and array scopes were closed")
-		}
-		if strings.HasPrefix(err.Error(), "Invalid JSON.") || strings.HasPrefix(err.Error(), "Multiple properties") {
-			return nil, err
-		}
-		return nil, fmt.Errorf("Invalid JSON. %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("Invalid JSON. More than one value was found at the root of the JSON content. JSON content can only have one value at the root level, which is an array, an object or a primitive value")
-	}
-	return v, nil
-}
-
-// readValue reads one JSON value token by token.
-func readValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > 64 {
-		return nil, errors.New("Invalid JSON. The JSON content is nested too deeply")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch d := tok.(type) {
-	case json.Delim:
-		switch d {
-		case '{':
-			m := map[string]any{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("Invalid JSON. A property name was expected")
-				}
-				if _, dup := m[k]; dup {
-					return nil, fmt.Errorf("Multiple properties with the name '%s' were detected in an entry or a complex value. In OData, duplicate property names are not allowed", k)
-				}
-				v, err := readValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m[k] = v
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return m, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := readValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return arr, nil
-		}
-		return nil, fmt.Errorf("Invalid JSON. Unexpected token '%v'", d)
-	}
-	return tok, nil
-}
-
 // decodeObject parses a JSON body that must be an object.
 func (q *request) decodeObject(body []byte, set string) (map[string]any, error) {
-	v, err := decodeJSON(body)
+	v, err := codec.DecodeJSON(body)
 	if err != nil {
 		return nil, errPayload(set, "Microsoft.OData.ODataException: "+err.Error()+".")
 	}
@@ -147,7 +59,7 @@ func (q *request) decodeEntity(t *eventual.Table, m map[string]any, depth int) (
 				return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest,
 					"CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.")
 			}
-			val, err := jsonValue(c, v)
+			val, err := codec.JSONValue(c, v)
 			if err != nil {
 				return nil, errPayload(set, "Microsoft.OData.ODataException: "+err.Error())
 			}
@@ -273,116 +185,4 @@ func (q *request) deepInsert(t *eventual.Table, e *eventual.Entity, related map[
 	}
 	e.Values[c.LogicalName] = child
 	return nil
-}
-
-// jsonValue converts a JSON value to a value of the column's type.
-func jsonValue(c *eventual.Column, v any) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	conv := func() error {
-		text := fmt.Sprint(v)
-		switch v.(type) {
-		case map[string]any:
-			text = "{...}"
-		case []any:
-			text = "[...]"
-		}
-		return fmt.Errorf("Cannot convert the literal '%s' to the expected type '%s'.", text, edmType(c))
-	}
-	switch c.Type {
-	case eventual.TypeString, eventual.TypeMemo:
-		s, ok := v.(string)
-		if !ok {
-			return nil, conv()
-		}
-		return s, nil
-	case eventual.TypeInteger, eventual.TypeChoice:
-		n, ok := v.(json.Number)
-		if !ok {
-			return nil, conv()
-		}
-		i, err := strconv.ParseInt(n.String(), 10, 64)
-		if err != nil {
-			return nil, conv()
-		}
-		return i, nil
-	case eventual.TypeBigInt:
-		var text string
-		switch x := v.(type) {
-		case json.Number:
-			text = x.String()
-		case string: // IEEE754Compatible clients send Int64 as strings
-			text = x
-		default:
-			return nil, conv()
-		}
-		i, err := strconv.ParseInt(text, 10, 64)
-		if err != nil {
-			return nil, conv()
-		}
-		return i, nil
-	case eventual.TypeDecimal, eventual.TypeMoney:
-		var text string
-		switch x := v.(type) {
-		case json.Number:
-			text = x.String()
-		case string:
-			text = x
-		default:
-			return nil, conv()
-		}
-		r, ok := new(big.Rat).SetString(text)
-		if !ok || strings.ContainsAny(text, "/") {
-			return nil, conv()
-		}
-		d, err := eventual.DecimalFromRat(r, c.Precision)
-		if err != nil {
-			return nil, fmt.Errorf("The value '%s' is out of range for the column '%s'.", text, c.LogicalName)
-		}
-		return d, nil
-	case eventual.TypeDouble:
-		n, ok := v.(json.Number)
-		if !ok {
-			return nil, conv()
-		}
-		f, err := strconv.ParseFloat(n.String(), 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, conv()
-		}
-		return f, nil
-	case eventual.TypeBoolean:
-		b, ok := v.(bool)
-		if !ok {
-			return nil, conv()
-		}
-		return b, nil
-	case eventual.TypeDateTime:
-		s, ok := v.(string)
-		if !ok {
-			return nil, conv()
-		}
-		var t any
-		var err error
-		if c.Format == eventual.DateOnly {
-			t, err = eventual.ParseDate(s) // Edm.Date: a date alone
-		} else {
-			t, err = eventual.ParseDateTime(s, c.Format)
-		}
-		if err != nil {
-			return nil, conv()
-		}
-		return t, nil
-	case eventual.TypeUniqueIdentifier:
-		s, ok := v.(string)
-		if !ok {
-			return nil, conv()
-		}
-		id, err := eventual.ParseGUID(s)
-		if err != nil {
-			return nil, conv()
-		}
-		return id, nil
-	}
-	return nil, conv()
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/google/uuid"
 )
 
@@ -91,7 +91,7 @@ func (rd *renderer) appendRecord(b []byte, rec *eventual.Record, cols []*eventua
 	}
 	if etag {
 		key("@odata.etag")
-		b = appendString(b, instance.ETag(rec.Version))
+		b = appendString(b, codec.ETag(rec.Version))
 	}
 	render := columnsToRender(t, cols)
 	for _, x := range expands {
@@ -200,30 +200,13 @@ func dedupe(cols []*eventual.Column) []*eventual.Column {
 	return out
 }
 
-// appendValue appends a column value as JSON.
-func appendValue(b []byte, c *eventual.Column, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case string:
-		return appendString(b, x)
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case eventual.Decimal:
-		return append(b, x.String()...)
-	case float64:
-		return appendFloat(b, x)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case time.Time:
-		return appendString(b, eventual.FormatDateTime(x, c.Format))
-	case uuid.UUID:
-		return appendString(b, x.String())
-	case eventual.EntityReference:
-		return appendString(b, x.ID.String())
-	}
-	return append(b, "null"...)
-}
+// The JSON writers of codec, under the names the webapi files that write
+// JSON use.
+var (
+	appendString = codec.AppendString
+	appendFloat  = codec.AppendFloat
+	appendValue  = codec.AppendValue
+)
 
 // formatted returns the formatted value Dataverse gives a column value
 // (OData.Community.Display.V1.FormattedValue), in en-US format and UTC.

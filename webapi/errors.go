@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/odata"
 )
 
@@ -71,33 +72,6 @@ func apiError(err error) error {
 	return err
 }
 
-// errorBody renders Dataverse's error body. With annotations requested it
-// adds the Microsoft.PowerApps.CDS annotations Dataverse sends.
-func errorBody(err error, status int, annotations bool) []byte {
-	code, msg := eventual.ErrorCode(err), eventual.ErrorMessage(err)
-	b := make([]byte, 0, 128+len(msg))
-	b = append(b, `{"error":{"code":`...)
-	b = appendString(b, code)
-	b = append(b, `,"message":`...)
-	b = appendString(b, msg)
-	if annotations {
-		b = append(b, `,"@Microsoft.PowerApps.CDS.ErrorDetails.ApiExceptionHttpStatusCode":`...)
-		b = appendString(b, strconv.Itoa(status))
-		b = append(b, `,"@Microsoft.PowerApps.CDS.HelpLink":`...)
-		b = appendString(b, "http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a"+trimHex(code)+"&client=platform")
-		b = append(b, `,"@Microsoft.PowerApps.CDS.InnerError.Message":`...)
-		b = appendString(b, msg)
-	}
-	return append(b, "}}"...)
-}
-
-func trimHex(code string) string {
-	if len(code) > 2 && code[:2] == "0x" {
-		return code[2:]
-	}
-	return code
-}
-
 // writeError writes an error response. Internal errors are logged with
 // their cause and shown as a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -121,7 +95,7 @@ func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status
 		}
 	}
 	prefs := parsePrefer(r.Header)
-	body := errorBody(err, status, prefs.annotations.any())
+	body := codec.ErrorBody(eventual.ErrorCode(err), eventual.ErrorMessage(err), status, prefs.annotations.any())
 	h := w.Header()
 	if e, ok := errors.AsType[*eventual.Error](err); ok && e.RetryAfter > 0 {
 		// Retry-After in whole seconds, rounded up so a client never

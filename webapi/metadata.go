@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/odata"
 	"github.com/google/uuid"
 )
@@ -84,7 +85,7 @@ func CSDL(s *eventual.Schema) string {
 	for _, t := range s.Tables() {
 		w(`<EntityType Name="`, xmlEsc(t.LogicalName), `" BaseType="mscrm.crmbaseentity"><Key><PropertyRef Name="`, xmlEsc(t.PrimaryIDAttribute), `" /></Key>`)
 		for _, c := range t.Columns {
-			w(`<Property Name="`, xmlEsc(c.ValueProperty()), `" Type="`, edmType(c), `"`)
+			w(`<Property Name="`, xmlEsc(c.ValueProperty()), `" Type="`, codec.EdmType(c), `"`)
 			switch {
 			case c.Type.IsText():
 				w(` Unicode="false"`)

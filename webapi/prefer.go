@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/eventual-pp/eventual/codec"
 )
 
 // preferences are the Prefer header values the Web API honours.
@@ -40,9 +42,9 @@ func (f annotationFilter) match(name string) bool {
 
 // Annotation names.
 const (
-	annFormatted   = "OData.Community.Display.V1.FormattedValue"
-	annLookupTable = "Microsoft.Dynamics.CRM.lookuplogicalname"
-	annLookupNav   = "Microsoft.Dynamics.CRM.associatednavigationproperty"
+	annFormatted   = codec.AnnotationFormatted
+	annLookupTable = codec.AnnotationLookupTable
+	annLookupNav   = codec.AnnotationLookupNav
 	annTotal       = "Microsoft.Dynamics.CRM.totalrecordcount"
 	annTotalLimit  = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"
 	annMetaVersion = "Microsoft.Dynamics.CRM.globalmetadataversion"

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/odata"
 )
 
@@ -281,7 +281,7 @@ func (q *request) ifNoneMatchVersion() string {
 	if v == "" || v == "null" || v == "*" || len(q.opts.Expand) > 0 || q.prefs.annotations.any() {
 		return ""
 	}
-	ver, ok := instance.ParseETag(v)
+	ver, ok := codec.ParseETag(v)
 	if !ok || ver == "*" {
 		return ""
 	}
@@ -326,7 +326,7 @@ func (q *request) writeRecord(status int, rec *eventual.Record, cols []*eventual
 	}
 	context := q.base + "$metadata#" + rec.Table.EntitySetName + contextSelect(selectItems, expands) + "/$entity"
 	b := rd.appendRecord(make([]byte, 0, 512), rec, cols, expands, true, context)
-	q.w.Header().Set("ETag", instance.ETag(rec.Version))
+	q.w.Header().Set("ETag", codec.ETag(rec.Version))
 	if q.prefs.annotations.any() {
 		q.applied("odata.include-annotations=" + q.prefs.annotationsRaw)
 	}
@@ -406,7 +406,7 @@ func (q *request) createEntity(e *eventual.Entity) error {
 func (q *request) condition() (eventual.Condition, error) {
 	var c eventual.Condition
 	if v := strings.TrimSpace(q.r.Header.Get("If-Match")); v != "" {
-		tag, ok := instance.ParseETag(v)
+		tag, ok := codec.ParseETag(v)
 		if !ok {
 			return c, errBadRequest("The If-Match header value '%s' is not a valid ETag.", v)
 		}
@@ -564,7 +564,7 @@ func (q *request) putProperty(ref eventual.EntityReference, c *eventual.Column) 
 	if !ok || len(m) != 1 {
 		return errPayload(ref.Table.EntitySetName, "Microsoft.OData.ODataException: The body of a single property update must be {\"value\": ...}.")
 	}
-	v, err := jsonValue(c, raw)
+	v, err := codec.JSONValue(c, raw)
 	if err != nil {
 		return errPayload(ref.Table.EntitySetName, "Microsoft.OData.ODataException: "+err.Error())
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/odata"
 )
 
@@ -266,7 +267,7 @@ func (q *request) keyRef(t *eventual.Table, seg odata.Segment) (eventual.EntityR
 		if !ok || lit.Kind == odata.LitNull {
 			return eventual.EntityReference{}, syntax
 		}
-		v, err := literalValue(c, lit)
+		v, err := codec.LiteralValue(c, lit)
 		if err != nil {
 			return eventual.EntityReference{}, syntax
 		}

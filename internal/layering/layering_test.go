@@ -53,6 +53,11 @@ var rules = []rule{
 		only: []string{"std"},
 	},
 	{
+		name: "codec, the Web API's wire form, imports only the root, odata and the standard library",
+		from: []string{"codec"},
+		only: []string{".", "odata", "std", "github.com/google/uuid"},
+	},
+	{
 		name: "a store adapter does not import the other",
 		from: stores,
 		deny: stores,

@@ -1,13 +1,13 @@
-package webapi
+package codec
 
 import (
 	"strconv"
 	"unicode/utf8"
 )
 
-// appendString appends s as a JSON string. Unlike encoding/json it does not
+// AppendString appends s as a JSON string. Unlike encoding/json it does not
 // escape <, > and &, as ODataLib does not.
-func appendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -60,8 +60,8 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendFloat appends a float as a JSON number.
-func appendFloat(b []byte, f float64) []byte {
+// AppendFloat appends a float as a JSON number.
+func AppendFloat(b []byte, f float64) []byte {
 	abs := f
 	if abs < 0 {
 		abs = -abs

@@ -1,0 +1,95 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxJSONDepth bounds the nesting of the JSON values DecodeJSON reads.
+const MaxJSONDepth = 64
+
+// DecodeJSON parses a JSON body into generic values, keeping numbers as
+// json.Number so that decimals stay exact. It fails on invalid UTF-8, on
+// duplicate property names (OData's JSON format forbids them) and on
+// trailing data.
+func DecodeJSON(body []byte) (any, error) {
+	if !utf8.Valid(body) {
+		return nil, errors.New("Invalid JSON. The request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	v, err := readValue(dec, 0)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, errors.New("Invalid JSON. Unexpected end of input was found in JSON content. Not all object and array scopes were closed")
+		}
+		if strings.HasPrefix(err.Error(), "Invalid JSON.") || strings.HasPrefix(err.Error(), "Multiple properties") {
+			return nil, err
+		}
+		return nil, fmt.Errorf("Invalid JSON. %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("Invalid JSON. More than one value was found at the root of the JSON content. JSON content can only have one value at the root level, which is an array, an object or a primitive value")
+	}
+	return v, nil
+}
+
+// readValue reads one JSON value token by token.
+func readValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > MaxJSONDepth {
+		return nil, errors.New("Invalid JSON. The JSON content is nested too deeply")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch d := tok.(type) {
+	case json.Delim:
+		switch d {
+		case '{':
+			m := map[string]any{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, ok := kt.(string)
+				if !ok {
+					return nil, errors.New("Invalid JSON. A property name was expected")
+				}
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("Multiple properties with the name '%s' were detected in an entry or a complex value. In OData, duplicate property names are not allowed", k)
+				}
+				v, err := readValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				m[k] = v
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return m, nil
+		case '[':
+			arr := []any{}
+			for dec.More() {
+				v, err := readValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return arr, nil
+		}
+		return nil, fmt.Errorf("Invalid JSON. Unexpected token '%v'", d)
+	}
+	return tok, nil
+}
