@@ -238,166 +238,192 @@ const MaxInValues = 5000
 func (q *request) call(sc scope, c *odata.Call) (eventual.Expr, error) {
 	switch c.Name {
 	case "contains", "startswith", "endswith":
-		if len(c.Args) != 2 || len(c.Named) > 0 {
-			return nil, errBadRequest("The function '%s' takes two arguments.", c.Name)
-		}
-		p, ok := c.Args[0].(*odata.Path)
-		if !ok {
-			return nil, errBadRequest("The first argument of '%s' must be a property.", c.Name)
-		}
-		f, err := q.field(sc, p)
-		if err != nil {
-			return nil, err
-		}
-		if !f.Column.Type.IsText() {
-			return nil, errBadRequest("No function signature for the function with name '%s' matches the specified arguments. The function signatures considered are: %s(Edm.String Nullable=true, Edm.String Nullable=true).", c.Name, c.Name)
-		}
-		s, err := q.stringArg(sc, c.Args[1], c.Name)
-		if err != nil {
-			return nil, err
-		}
-		kind := map[string]eventual.MatchKind{"contains": eventual.MatchContains, "startswith": eventual.MatchStartsWith, "endswith": eventual.MatchEndsWith}[c.Name]
-		return eventual.Match{Kind: kind, Field: f, Pattern: s}, nil
+		return q.matchCall(sc, c)
 	}
 	name, ok := strings.CutPrefix(c.Name, "Microsoft.Dynamics.CRM.")
 	if !ok {
 		return nil, errBadRequest("An unknown function with name '%s' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed.", c.Name)
 	}
-	if len(c.Args) > 0 {
-		return nil, errBadRequest("The function '%s' takes named parameters (PropertyName=..., PropertyValue=...).", c.Name)
-	}
-	params := map[string]odata.Node{}
-	for _, a := range c.Named {
-		v, err := q.resolveAlias(a.Value)
-		if err != nil {
-			return nil, err
-		}
-		params[a.Name] = v
-	}
-	pn, err := q.stringArg(sc, params["PropertyName"], c.Name)
-	if err != nil {
-		return nil, errBadRequest("The function '%s' needs a PropertyName parameter.", c.Name)
-	}
-	f, err := q.field(sc, &odata.Path{Segments: strings.Split(pn, "/")})
+	fc, err := q.newFunctionCall(sc, c)
 	if err != nil {
 		return nil, err
 	}
-	col := f.Column
-	// value converts a function parameter value for the property.
-	value := func(n odata.Node) (any, error) {
-		l, ok := n.(*odata.Literal)
-		if !ok {
-			return nil, errBadRequest("The function '%s' needs literal values.", c.Name)
-		}
-		lit := *l
-		if lit.Kind == odata.LitString {
-			// Query functions take values as strings whatever the type.
-			switch {
-			case col.Type.IsNumeric():
-				lit.Kind = odata.LitNumber
-			case col.Type == eventual.TypeBoolean:
-				lit.Kind = odata.LitBool
-				if lit.Value == "1" {
-					lit.Value = "true"
-				} else if lit.Value == "0" {
-					lit.Value = "false"
-				}
-			case col.Type == eventual.TypeDateTime:
-				lit.Kind = odata.LitDateTime
-			}
-		}
-		v, err := codec.LiteralValue(col, &lit)
-		if err != nil {
-			return nil, errBadRequest("The value %s is not valid for the property '%s' in function '%s': %v", l.String(), pn, c.Name, err)
-		}
-		return v, nil
-	}
-	values := func() ([]any, error) {
-		arr, ok := params["PropertyValues"].(*odata.Array)
-		if !ok {
-			return nil, errBadRequest("The function '%s' needs a PropertyValues array.", c.Name)
-		}
-		if len(arr.Items) > MaxInValues {
-			return nil, errBadRequest("The function '%s' accepts at most %d values.", c.Name, MaxInValues)
-		}
-		out := make([]any, len(arr.Items))
-		for i, it := range arr.Items {
-			v, err := value(it)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
-	}
-	cmp := func(op eventual.CompareOp, v any) eventual.Expr {
-		return eventual.Compare{Op: op, Left: f, Right: eventual.Literal{Value: v}}
-	}
 	switch name {
 	case "In", "NotIn":
-		vs, err := values()
+		vs, err := fc.values()
 		if err != nil {
 			return nil, err
 		}
-		return eventual.In{Field: f, Values: vs, Not: name == "NotIn"}, nil
+		return eventual.In{Field: fc.f, Values: vs, Not: name == "NotIn"}, nil
 	case "Between", "NotBetween":
-		vs, err := values()
+		vs, err := fc.values()
 		if err != nil {
 			return nil, err
 		}
 		if len(vs) != 2 {
 			return nil, errBadRequest("The function '%s' needs exactly two PropertyValues.", c.Name)
 		}
-		between := eventual.And{Left: cmp(eventual.OpGe, vs[0]), Right: cmp(eventual.OpLe, vs[1])}
+		between := eventual.And{Left: fc.cmp(eventual.OpGe, vs[0]), Right: fc.cmp(eventual.OpLe, vs[1])}
 		if name == "NotBetween" {
 			return eventual.Not{X: between}, nil
 		}
 		return between, nil
 	case "Null":
-		return cmp(eventual.OpEq, nil), nil
+		return fc.cmp(eventual.OpEq, nil), nil
 	case "NotNull":
-		return cmp(eventual.OpNe, nil), nil
+		return fc.cmp(eventual.OpNe, nil), nil
 	case "Equal", "NotEqual", "GreaterThan", "GreaterEqual", "LessThan", "LessEqual", "Like", "NotLike", "BeginsWith", "EndsWith":
-		pv, ok := params["PropertyValue"]
-		if !ok {
-			return nil, errBadRequest("The function '%s' needs a PropertyValue parameter.", c.Name)
-		}
-		v, err := value(pv)
+		return fc.compare(name)
+	}
+	if fc.f.Column.Type != eventual.TypeDateTime {
+		return nil, errBadRequest("An unknown function with name '%s' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed.", c.Name)
+	}
+	return q.dateFunction(c, name, fc.params, fc.f, fc.value)
+}
+
+// matchCall binds contains, startswith and endswith on a text property.
+func (q *request) matchCall(sc scope, c *odata.Call) (eventual.Expr, error) {
+	if len(c.Args) != 2 || len(c.Named) > 0 {
+		return nil, errBadRequest("The function '%s' takes two arguments.", c.Name)
+	}
+	p, ok := c.Args[0].(*odata.Path)
+	if !ok {
+		return nil, errBadRequest("The first argument of '%s' must be a property.", c.Name)
+	}
+	f, err := q.field(sc, p)
+	if err != nil {
+		return nil, err
+	}
+	if !f.Column.Type.IsText() {
+		return nil, errBadRequest("No function signature for the function with name '%s' matches the specified arguments. The function signatures considered are: %s(Edm.String Nullable=true, Edm.String Nullable=true).", c.Name, c.Name)
+	}
+	s, err := q.stringArg(sc, c.Args[1], c.Name)
+	if err != nil {
+		return nil, err
+	}
+	kind := map[string]eventual.MatchKind{"contains": eventual.MatchContains, "startswith": eventual.MatchStartsWith, "endswith": eventual.MatchEndsWith}[c.Name]
+	return eventual.Match{Kind: kind, Field: f, Pattern: s}, nil
+}
+
+// functionCall is a call of a Dataverse query function
+// (Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=[...])): its
+// named parameters, aliases resolved, and the property it applies to.
+type functionCall struct {
+	c      *odata.Call
+	params map[string]odata.Node
+	pn     string // PropertyName
+	f      eventual.Field
+}
+
+func (q *request) newFunctionCall(sc scope, c *odata.Call) (*functionCall, error) {
+	if len(c.Args) > 0 {
+		return nil, errBadRequest("The function '%s' takes named parameters (PropertyName=..., PropertyValue=...).", c.Name)
+	}
+	fc := &functionCall{c: c, params: map[string]odata.Node{}}
+	for _, a := range c.Named {
+		v, err := q.resolveAlias(a.Value)
 		if err != nil {
 			return nil, err
 		}
-		switch name {
-		case "Equal":
-			return cmp(eventual.OpEq, v), nil
-		case "NotEqual":
-			return cmp(eventual.OpNe, v), nil
-		case "GreaterThan":
-			return cmp(eventual.OpGt, v), nil
-		case "GreaterEqual":
-			return cmp(eventual.OpGe, v), nil
-		case "LessThan":
-			return cmp(eventual.OpLt, v), nil
-		case "LessEqual":
-			return cmp(eventual.OpLe, v), nil
-		}
-		s, ok := v.(string)
-		if !ok {
-			return nil, errBadRequest("The function '%s' applies to text properties only.", c.Name)
-		}
-		switch name {
-		case "Like":
-			return eventual.Match{Kind: eventual.MatchStartsWith, Field: f, Pattern: s}, nil
-		case "NotLike":
-			return eventual.Not{X: eventual.Match{Kind: eventual.MatchStartsWith, Field: f, Pattern: s}}, nil
-		case "BeginsWith":
-			return eventual.Match{Kind: eventual.MatchStartsWith, Field: f, Pattern: s}, nil
-		}
-		return eventual.Match{Kind: eventual.MatchEndsWith, Field: f, Pattern: s}, nil
+		fc.params[a.Name] = v
 	}
-	if col.Type != eventual.TypeDateTime {
-		return nil, errBadRequest("An unknown function with name '%s' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed.", c.Name)
+	pn, err := q.stringArg(sc, fc.params["PropertyName"], c.Name)
+	if err != nil {
+		return nil, errBadRequest("The function '%s' needs a PropertyName parameter.", c.Name)
 	}
-	return q.dateFunction(c, name, params, f, value)
+	fc.pn = pn
+	if fc.f, err = q.field(sc, &odata.Path{Segments: strings.Split(pn, "/")}); err != nil {
+		return nil, err
+	}
+	return fc, nil
+}
+
+// value converts a parameter value for the property. Query functions take
+// values as strings whatever the property's type.
+func (fc *functionCall) value(n odata.Node) (any, error) {
+	l, ok := n.(*odata.Literal)
+	if !ok {
+		return nil, errBadRequest("The function '%s' needs literal values.", fc.c.Name)
+	}
+	col := fc.f.Column
+	lit := *l
+	if lit.Kind == odata.LitString {
+		switch {
+		case col.Type.IsNumeric():
+			lit.Kind = odata.LitNumber
+		case col.Type == eventual.TypeBoolean:
+			lit.Kind = odata.LitBool
+			if lit.Value == "1" {
+				lit.Value = "true"
+			} else if lit.Value == "0" {
+				lit.Value = "false"
+			}
+		case col.Type == eventual.TypeDateTime:
+			lit.Kind = odata.LitDateTime
+		}
+	}
+	v, err := codec.LiteralValue(col, &lit)
+	if err != nil {
+		return nil, errBadRequest("The value %s is not valid for the property '%s' in function '%s': %v", l.String(), fc.pn, fc.c.Name, err)
+	}
+	return v, nil
+}
+
+// values converts the PropertyValues array.
+func (fc *functionCall) values() ([]any, error) {
+	arr, ok := fc.params["PropertyValues"].(*odata.Array)
+	if !ok {
+		return nil, errBadRequest("The function '%s' needs a PropertyValues array.", fc.c.Name)
+	}
+	if len(arr.Items) > MaxInValues {
+		return nil, errBadRequest("The function '%s' accepts at most %d values.", fc.c.Name, MaxInValues)
+	}
+	out := make([]any, len(arr.Items))
+	for i, it := range arr.Items {
+		v, err := fc.value(it)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (fc *functionCall) cmp(op eventual.CompareOp, v any) eventual.Expr {
+	return eventual.Compare{Op: op, Left: fc.f, Right: eventual.Literal{Value: v}}
+}
+
+// functionOps are the comparison functions and their operators.
+var functionOps = map[string]eventual.CompareOp{
+	"Equal": eventual.OpEq, "NotEqual": eventual.OpNe, "GreaterThan": eventual.OpGt,
+	"GreaterEqual": eventual.OpGe, "LessThan": eventual.OpLt, "LessEqual": eventual.OpLe,
+}
+
+// compare binds the functions of one PropertyValue: the comparisons, and
+// the text matches Like, NotLike, BeginsWith and EndsWith.
+func (fc *functionCall) compare(name string) (eventual.Expr, error) {
+	pv, ok := fc.params["PropertyValue"]
+	if !ok {
+		return nil, errBadRequest("The function '%s' needs a PropertyValue parameter.", fc.c.Name)
+	}
+	v, err := fc.value(pv)
+	if err != nil {
+		return nil, err
+	}
+	if op, ok := functionOps[name]; ok {
+		return fc.cmp(op, v), nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, errBadRequest("The function '%s' applies to text properties only.", fc.c.Name)
+	}
+	switch name {
+	case "Like", "BeginsWith":
+		return eventual.Match{Kind: eventual.MatchStartsWith, Field: fc.f, Pattern: s}, nil
+	case "NotLike":
+		return eventual.Not{X: eventual.Match{Kind: eventual.MatchStartsWith, Field: fc.f, Pattern: s}}, nil
+	}
+	return eventual.Match{Kind: eventual.MatchEndsWith, Field: fc.f, Pattern: s}, nil
 }
 
 // dateFunction binds the date query functions. Times are UTC.
