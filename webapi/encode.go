@@ -2,6 +2,7 @@ package webapi
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,111 +75,119 @@ func columnsToRender(t *eventual.Table, cols []*eventual.Column) []*eventual.Col
 // appendRecord appends a record as a JSON object. context, if not empty,
 // is written as @odata.context first.
 func (rd *renderer) appendRecord(b []byte, rec *eventual.Record, cols []*eventual.Column, expands []expandSpec, etag bool, context string) []byte {
-	t := rec.Table
-	b = append(b, '{')
-	first := true
-	key := func(name string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendString(b, name)
-		b = append(b, ':')
-	}
+	o := object{b: append(b, '{'), first: true}
 	if context != "" {
-		key("@odata.context")
-		b = appendString(b, context)
+		o.key("@odata.context")
+		o.b = appendString(o.b, context)
 	}
 	if etag {
-		key("@odata.etag")
-		b = appendString(b, codec.ETag(rec.Version))
+		o.key("@odata.etag")
+		o.b = appendString(o.b, codec.ETag(rec.Version))
 	}
-	render := columnsToRender(t, cols)
+	render := columnsToRender(rec.Table, cols)
 	for _, x := range expands {
-		if x.ref {
-			// nav/$ref also returns the lookup value.
-			found := false
-			for _, c := range render {
-				if c == x.Relationship.Lookup {
-					found = true
-				}
-			}
-			if !found {
-				render = append(render, x.Relationship.Lookup)
-			}
+		// nav/$ref also returns the lookup value.
+		if x.ref && !slices.Contains(render, x.Relationship.Lookup) {
+			render = append(render, x.Relationship.Lookup)
 		}
 	}
 	for _, c := range render {
-		v := rec.Get(c.LogicalName)
-		prop := c.ValueProperty()
-		if v != nil {
-			if rd.ann.match(annFormatted) {
-				if f, ok := rd.formatted(c, v); ok {
-					key(prop + "@" + annFormatted)
-					b = appendString(b, f)
-				}
-			}
-			if ref, ok := v.(eventual.EntityReference); ok && ref.Table != nil {
-				if rd.ann.match(annLookupNav) {
-					key(prop + "@" + annLookupNav)
-					nav := c.LogicalName
-					if c.Type == eventual.TypeCustomer {
-						nav = c.LogicalName + "_" + ref.Table.LogicalName
-					}
-					b = appendString(b, nav)
-				}
-				if rd.ann.match(annLookupTable) {
-					key(prop + "@" + annLookupTable)
-					b = appendString(b, ref.Table.LogicalName)
-				}
-			}
-		}
-		key(prop)
-		b = appendValue(b, c, v)
+		rd.appendProperty(&o, c, rec.Get(c.LogicalName))
 	}
 	for _, x := range expands {
-		related := rec.Related[x.Navigation]
-		if !x.Collection {
-			key(x.Navigation)
-			if len(related) == 0 {
-				b = append(b, "null"...)
-				continue
+		rd.appendExpansion(&o, rec, x)
+	}
+	return append(o.b, '}')
+}
+
+// object is a JSON object being appended to: key writes the comma before
+// every member but the first.
+type object struct {
+	b     []byte
+	first bool
+}
+
+func (o *object) key(name string) {
+	if !o.first {
+		o.b = append(o.b, ',')
+	}
+	o.first = false
+	o.b = appendString(o.b, name)
+	o.b = append(o.b, ':')
+}
+
+// appendProperty appends a column's value, after the annotations asked for
+// (formatted value, lookup navigation and table).
+func (rd *renderer) appendProperty(o *object, c *eventual.Column, v any) {
+	prop := c.ValueProperty()
+	if v != nil {
+		if rd.ann.match(annFormatted) {
+			if f, ok := rd.formatted(c, v); ok {
+				o.key(prop + "@" + annFormatted)
+				o.b = appendString(o.b, f)
 			}
-			rr := related[0]
-			if x.ref {
-				b = append(b, `{"@odata.id":`...)
-				b = appendString(b, rd.base+rr.Table.EntitySetName+"("+rr.ID.String()+")")
-				b = append(b, '}')
-				continue
-			}
-			b = rd.appendRecord(b, rr, x.Columns, x.children, !rd.inSet, "")
-			continue
 		}
-		key(x.Navigation)
-		b = append(b, '[')
-		for i, rr := range related {
-			if i > 0 {
-				b = append(b, ',')
+		if ref, ok := v.(eventual.EntityReference); ok && ref.Table != nil {
+			if rd.ann.match(annLookupNav) {
+				o.key(prop + "@" + annLookupNav)
+				nav := c.LogicalName
+				if c.Type == eventual.TypeCustomer {
+					nav = c.LogicalName + "_" + ref.Table.LogicalName
+				}
+				o.b = appendString(o.b, nav)
 			}
-			cols := x.Columns
-			if cols != nil {
-				// Dataverse returns the back-reference lookup of expanded
-				// collection records.
-				cols = append(append([]*eventual.Column{}, cols...), x.Relationship.Lookup)
+			if rd.ann.match(annLookupTable) {
+				o.key(prop + "@" + annLookupTable)
+				o.b = appendString(o.b, ref.Table.LogicalName)
 			}
-			b = rd.appendRecord(b, rr, dedupe(cols), x.children, true, "")
-		}
-		b = append(b, ']')
-		if rd.inSet {
-			key(x.Navigation + "@odata.nextLink")
-			link := rd.base + t.EntitySetName + "(" + rec.ID.String() + ")/" + x.Navigation
-			if len(x.selectText) > 0 {
-				link += "?$select=" + strings.Join(x.selectText, ",")
-			}
-			b = appendString(b, link)
 		}
 	}
-	return append(b, '}')
+	o.key(prop)
+	o.b = appendValue(o.b, c, v)
+}
+
+// appendExpansion appends an expanded navigation property: the related
+// record (or its @odata.id for $ref, or null), or the related collection
+// with, in a collection response, its next link.
+func (rd *renderer) appendExpansion(o *object, rec *eventual.Record, x expandSpec) {
+	related := rec.Related[x.Navigation]
+	o.key(x.Navigation)
+	if !x.Collection {
+		switch {
+		case len(related) == 0:
+			o.b = append(o.b, "null"...)
+		case x.ref:
+			rr := related[0]
+			o.b = append(o.b, `{"@odata.id":`...)
+			o.b = appendString(o.b, rd.base+rr.Table.EntitySetName+"("+rr.ID.String()+")")
+			o.b = append(o.b, '}')
+		default:
+			o.b = rd.appendRecord(o.b, related[0], x.Columns, x.children, !rd.inSet, "")
+		}
+		return
+	}
+	o.b = append(o.b, '[')
+	for i, rr := range related {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		cols := x.Columns
+		if cols != nil {
+			// Dataverse returns the back-reference lookup of expanded
+			// collection records.
+			cols = append(append([]*eventual.Column{}, cols...), x.Relationship.Lookup)
+		}
+		o.b = rd.appendRecord(o.b, rr, dedupe(cols), x.children, true, "")
+	}
+	o.b = append(o.b, ']')
+	if rd.inSet {
+		o.key(x.Navigation + "@odata.nextLink")
+		link := rd.base + rec.Table.EntitySetName + "(" + rec.ID.String() + ")/" + x.Navigation
+		if len(x.selectText) > 0 {
+			link += "?$select=" + strings.Join(x.selectText, ",")
+		}
+		o.b = appendString(o.b, link)
+	}
 }
 
 func dedupe(cols []*eventual.Column) []*eventual.Column {
