@@ -98,6 +98,11 @@ var rules = []rule{
 		deny: append([]string{"instance", "webapi", "internal/sqlstore", "internal/sqlbuild"}, stores...),
 	},
 	{
+		name: "client, the Web API client, talks HTTP only: no instance, store, SQL, webapi or layer above",
+		from: []string{"client"},
+		deny: append(append([]string{"instance", "pipeline", "placeholder", "steps", "webhook", "webapi", "metadata", "internal/httpserver"}, stores...), sqlCode...),
+	},
+	{
 		name:  "nothing imports cmd/...",
 		from:  []string{"..."},
 		deny:  []string{"cmd/..."},
