@@ -40,15 +40,7 @@ func (q *request) createRelated(ref eventual.EntityReference, rel *eventual.Rela
 		return err
 	}
 	t := rel.ReferencingTable
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, t.EntitySetName)
-	if err != nil {
-		return err
-	}
-	e, err := q.decodeEntity(t, m, 0)
+	e, err := q.readEntity(t)
 	if err != nil {
 		return err
 	}
@@ -100,11 +92,7 @@ func (q *request) getReference(ref eventual.EntityReference, rel *eventual.Relat
 
 // readReferenceBody reads {"@odata.id": "<url>"}.
 func (q *request) readReferenceBody(set string) (eventual.EntityReference, error) {
-	body, err := q.readBody()
-	if err != nil {
-		return eventual.EntityReference{}, err
-	}
-	m, err := q.decodeObject(body, set)
+	m, err := q.readObject(set)
 	if err != nil {
 		return eventual.EntityReference{}, err
 	}

@@ -355,15 +355,7 @@ func (q *request) create(t *eventual.Table) error {
 	if q.opts.HasSkipToken || q.opts.Filter != nil || q.opts.OrderBy != nil || q.opts.Top != nil {
 		return errBadRequest("Query options other than $select and $expand are not supported when creating a record.")
 	}
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, t.EntitySetName)
-	if err != nil {
-		return err
-	}
-	e, err := q.decodeEntity(t, m, 0)
+	e, err := q.readEntity(t)
 	if err != nil {
 		return err
 	}
@@ -440,15 +432,7 @@ func (q *request) patch(ref eventual.EntityReference) error {
 			return err
 		}
 	}
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, t.EntitySetName)
-	if err != nil {
-		return err
-	}
-	e, err := q.decodeEntity(t, m, 0)
+	e, err := q.readEntity(t)
 	if err != nil {
 		return err
 	}
@@ -552,11 +536,7 @@ func (q *request) putProperty(ref eventual.EntityReference, c *eventual.Column) 
 	if err != nil {
 		return err
 	}
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, ref.Table.EntitySetName)
+	m, err := q.readObject(ref.Table.EntitySetName)
 	if err != nil {
 		return err
 	}
