@@ -408,15 +408,7 @@ func (db *DB) loadMeta(ctx context.Context, conn *sql.Conn) error {
 		}
 		return uuid.Parse(v)
 	}
-	var err error
-	if db.meta.OrganizationID, err = get("organizationid"); err != nil {
-		return err
-	}
-	if db.meta.BusinessUnitID, err = get("businessunitid"); err != nil {
-		return err
-	}
-	db.meta.UserID, err = get("userid")
-	return err
+	return sqlstore.ReadMeta(&db.meta, get)
 }
 
 // lastVersion reads the highest row version ever handed out.
