@@ -327,20 +327,9 @@ type reader struct {
 
 // QueryContext runs a query on a cached prepared statement.
 func (r *reader) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
-	s, ok := r.stmts[text]
-	if !ok {
-		var err error
-		if s, err = r.conn.PrepareContext(ctx, text); err != nil {
-			return nil, err
-		}
-		if len(r.stmts) >= maxCachedStatements {
-			for k, old := range r.stmts {
-				old.Close()
-				delete(r.stmts, k)
-				break
-			}
-		}
-		r.stmts[text] = s
+	s, err := cachedStmt(ctx, r.conn, r.stmts, text)
+	if err != nil {
+		return nil, err
 	}
 	return s.QueryContext(ctx, args...)
 }
