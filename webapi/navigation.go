@@ -15,15 +15,25 @@ func (q *request) relatedRecord(ref eventual.EntityReference, rel *eventual.Rela
 	if err := q.singleRecordOptions(); err != nil {
 		return err
 	}
-	parent, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
+	target, ok, err := q.lookupTarget(ref, rel)
 	if err != nil {
 		return err
 	}
-	target, ok := parent.Values[rel.Lookup.LogicalName].(eventual.EntityReference)
-	if !ok || target.Table != rel.ReferencedTable {
+	if !ok {
 		return q.writeNoContent()
 	}
 	return q.serveRecord(target)
+}
+
+// lookupTarget reads the record that the lookup of rel on the record ref
+// references; false when the lookup is empty or names another table.
+func (q *request) lookupTarget(ref eventual.EntityReference, rel *eventual.Relationship) (eventual.EntityReference, bool, error) {
+	parent, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
+	if err != nil {
+		return eventual.EntityReference{}, false, err
+	}
+	target, ok := parent.Values[rel.Lookup.LogicalName].(eventual.EntityReference)
+	return target, ok && target.Table == rel.ReferencedTable, nil
 }
 
 // relatedCollection serves accounts(<id>)/contact_customer_accounts: the
@@ -74,12 +84,11 @@ func (q *request) getReference(ref eventual.EntityReference, rel *eventual.Relat
 		b = append(b, "]}"...)
 		return q.writeJSON(http.StatusOK, b)
 	}
-	parent, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
+	target, ok, err := q.lookupTarget(ref, rel)
 	if err != nil {
 		return err
 	}
-	target, ok := parent.Values[rel.Lookup.LogicalName].(eventual.EntityReference)
-	if !ok || target.Table != rel.ReferencedTable {
+	if !ok {
 		return q.writeNoContent()
 	}
 	b := []byte(`{"@odata.context":`)
