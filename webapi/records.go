@@ -295,15 +295,25 @@ func (q *request) retrieve(ref eventual.EntityReference) error {
 	return q.serveRecord(ref)
 }
 
+// bindProjection binds the request's $select and then its $expand on
+// table t.
+func (q *request) bindProjection(t *eventual.Table) ([]*eventual.Column, []expandSpec, error) {
+	cols, err := bindSelect(t, q.opts.Select)
+	if err != nil {
+		return nil, nil, err
+	}
+	expands, err := q.bindExpand(t, q.opts.Expand, false, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cols, expands, nil
+}
+
 // serveRecord reads the record ref names with $select and $expand, and
 // writes it (or 304 when If-None-Match names its version).
 func (q *request) serveRecord(ref eventual.EntityReference) error {
 	t := ref.Table
-	cols, err := bindSelect(t, q.opts.Select)
-	if err != nil {
-		return err
-	}
-	expands, err := q.bindExpand(t, q.opts.Expand, false, 0)
+	cols, expands, err := q.bindProjection(t)
 	if err != nil {
 		return err
 	}
@@ -371,10 +381,7 @@ func (q *request) createEntity(e *eventual.Entity) error {
 	var err error
 	if q.prefs.returnRepresentation {
 		// Check $select and $expand before writing anything.
-		if cols, err = bindSelect(t, q.opts.Select); err != nil {
-			return err
-		}
-		if expands, err = q.bindExpand(t, q.opts.Expand, false, 0); err != nil {
+		if cols, expands, err = q.bindProjection(t); err != nil {
 			return err
 		}
 	}
