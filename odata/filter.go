@@ -440,114 +440,126 @@ func (p *filterParser) lambda(coll *Path, op Token) (Node, error) {
 func (p *filterParser) call(name Token) (Node, error) {
 	p.lx.Next() // (
 	c := &Call{Name: name.Text, Pos: name.Pos}
-	t, err := p.lx.Peek()
+	err := p.list(TokRParen, "',' or ')' expected", func() error { return p.argument(c) })
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind == TokRParen {
+	return c, nil
+}
+
+// argument parses one argument of a call: named (name=value) or, before
+// any named one, positional.
+func (p *filterParser) argument(c *Call) error {
+	t, err := p.lx.Peek()
+	if err != nil {
+		return err
+	}
+	if t.Kind == TokIdent {
+		// A named argument is an identifier followed by '='. Peek two
+		// tokens ahead by saving the lexer state.
+		save := *p.lx
 		p.lx.Next()
-		return c, nil
+		n, err := p.lx.Peek()
+		if err == nil && n.Kind == TokEquals {
+			p.lx.Next()
+			v, err := p.expr(0)
+			if err != nil {
+				return err
+			}
+			c.Named = append(c.Named, NamedArg{Name: t.Text, Value: v})
+			return nil
+		}
+		*p.lx = save
+	}
+	if len(c.Named) > 0 {
+		return p.lx.errorf(t.Pos, "Syntax error: positional argument after named arguments")
+	}
+	a, err := p.expr(0)
+	if err != nil {
+		return err
+	}
+	c.Args = append(c.Args, a)
+	return nil
+}
+
+// list parses a comma-separated list whose opening token is read, up to
+// and including the closing token end, with item parsing each element.
+// sepErr is the message when neither a comma nor end follows an element.
+func (p *filterParser) list(end TokenKind, sepErr string, item func() error) error {
+	t, err := p.lx.Peek()
+	if err != nil {
+		return err
+	}
+	if t.Kind == end {
+		p.lx.Next()
+		return nil
 	}
 	for {
-		t, err := p.lx.Peek()
+		if err := item(); err != nil {
+			return err
+		}
+		t, err := p.lx.Next()
 		if err != nil {
-			return nil, err
-		}
-		if t.Kind == TokIdent {
-			// A named argument is an identifier followed by '='. Peek two
-			// tokens ahead by saving the lexer state.
-			save := *p.lx
-			p.lx.Next()
-			n, err := p.lx.Peek()
-			if err == nil && n.Kind == TokEquals {
-				p.lx.Next()
-				v, err := p.expr(0)
-				if err != nil {
-					return nil, err
-				}
-				c.Named = append(c.Named, NamedArg{Name: t.Text, Value: v})
-				goto next
-			}
-			*p.lx = save
-		}
-		if len(c.Named) > 0 {
-			return nil, p.lx.errorf(t.Pos, "Syntax error: positional argument after named arguments")
-		}
-		{
-			a, err := p.expr(0)
-			if err != nil {
-				return nil, err
-			}
-			c.Args = append(c.Args, a)
-		}
-	next:
-		t, err = p.lx.Next()
-		if err != nil {
-			return nil, err
+			return err
 		}
 		switch t.Kind {
 		case TokComma:
 			continue
-		case TokRParen:
-			return c, nil
+		case end:
+			return nil
 		}
-		return nil, p.lx.errorf(t.Pos, "',' or ')' expected")
+		return p.lx.errorf(t.Pos, "%s", sepErr)
 	}
 }
 
 func (p *filterParser) array(open Token) (Node, error) {
 	a := &Array{Pos: open.Pos}
-	t, err := p.lx.Peek()
+	err := p.list(TokRBracket, "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas", func() error {
+		if err := p.enter(open.Pos); err != nil {
+			return err
+		}
+		p.leave()
+		item, err := p.arrayItem()
+		if err != nil {
+			return err
+		}
+		a.Items = append(a.Items, item)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind == TokRBracket {
-		p.lx.Next()
-		return a, nil
+	return a, nil
+}
+
+// arrayItem parses one literal of an array.
+func (p *filterParser) arrayItem() (Node, error) {
+	t, err := p.lx.Next()
+	if err != nil {
+		return nil, err
 	}
-	for {
-		if err := p.enter(open.Pos); err != nil {
-			return nil, err
+	var item Node
+	switch t.Kind {
+	case TokString:
+		item = &Literal{Kind: LitString, Value: t.Value, Pos: t.Pos}
+	case TokNumber:
+		item = &Literal{Kind: LitNumber, Value: t.Text, Pos: t.Pos}
+	case TokGUID:
+		item = &Literal{Kind: LitGUID, Value: t.Text, Pos: t.Pos}
+	case TokDateTime:
+		item = &Literal{Kind: LitDateTime, Value: t.Text, Pos: t.Pos}
+	case TokIdent:
+		switch t.Text {
+		case "true", "false":
+			item = &Literal{Kind: LitBool, Value: t.Text, Pos: t.Pos}
+		case "null":
+			item = &Literal{Kind: LitNull, Value: t.Text, Pos: t.Pos}
 		}
-		p.leave()
-		t, err := p.lx.Next()
-		if err != nil {
-			return nil, err
-		}
-		var item Node
-		switch t.Kind {
-		case TokString:
-			item = &Literal{Kind: LitString, Value: t.Value, Pos: t.Pos}
-		case TokNumber:
-			item = &Literal{Kind: LitNumber, Value: t.Text, Pos: t.Pos}
-		case TokGUID:
-			item = &Literal{Kind: LitGUID, Value: t.Text, Pos: t.Pos}
-		case TokDateTime:
-			item = &Literal{Kind: LitDateTime, Value: t.Text, Pos: t.Pos}
-		case TokIdent:
-			switch t.Text {
-			case "true", "false":
-				item = &Literal{Kind: LitBool, Value: t.Text, Pos: t.Pos}
-			case "null":
-				item = &Literal{Kind: LitNull, Value: t.Text, Pos: t.Pos}
-			}
-		}
-		if item == nil {
-			return nil, p.lx.errorf(t.Pos, "Invalid JSON. A literal was expected in scope 'Array'")
-		}
-		a.Items = append(a.Items, item)
-		t, err = p.lx.Next()
-		if err != nil {
-			return nil, err
-		}
-		switch t.Kind {
-		case TokComma:
-			continue
-		case TokRBracket:
-			return a, nil
-		}
-		return nil, p.lx.errorf(t.Pos, "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas")
 	}
+	if item == nil {
+		return nil, p.lx.errorf(t.Pos, "Invalid JSON. A literal was expected in scope 'Array'")
+	}
+	return item, nil
 }
 
 // ParseValue parses a single literal or array value, as used for

@@ -256,6 +256,20 @@ func (l *lexer) scanNumber() (Token, error) {
 	return Token{Kind: TokNumber, Text: s[start:l.pos], Pos: start}, nil
 }
 
+// unterminated is the error of a string literal that the input ends in.
+func (l *lexer) unterminated() *SyntaxError {
+	return &SyntaxError{Msg: "There is an unterminated literal", Pos: len(l.src), Input: l.src}
+}
+
+// stringToken returns the string token from start to the current position
+// with its decoded value, which must be valid text.
+func (l *lexer) stringToken(start int, value string) (Token, error) {
+	if !validText(value) {
+		return Token{}, l.errorf(start, errInvalidText)
+	}
+	return Token{Kind: TokString, Text: l.src[start:l.pos], Value: value, Pos: start}, nil
+}
+
 // scanQuoted scans an OData string literal: single quotes, with a quote
 // inside written as two.
 func (l *lexer) scanQuoted() (Token, error) {
@@ -264,7 +278,7 @@ func (l *lexer) scanQuoted() (Token, error) {
 	l.pos++
 	for {
 		if l.pos >= len(s) {
-			return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: len(s), Input: s}
+			return Token{}, l.unterminated()
 		}
 		c := s[l.pos]
 		if c == '\'' {
@@ -274,10 +288,7 @@ func (l *lexer) scanQuoted() (Token, error) {
 				continue
 			}
 			l.pos++
-			if !validText(b.String()) {
-				return Token{}, l.errorf(start, errInvalidText)
-			}
-			return Token{Kind: TokString, Text: s[start:l.pos], Value: b.String(), Pos: start}, nil
+			return l.stringToken(start, b.String())
 		}
 		b.WriteByte(c)
 		l.pos++
@@ -292,20 +303,17 @@ func (l *lexer) scanJSONString() (Token, error) {
 	l.pos++
 	for {
 		if l.pos >= len(s) {
-			return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: len(s), Input: s}
+			return Token{}, l.unterminated()
 		}
 		c := s[l.pos]
 		switch c {
 		case '"':
 			l.pos++
 			// \u0000 decodes to NUL even when the URL holds none.
-			if !validText(b.String()) {
-				return Token{}, l.errorf(start, errInvalidText)
-			}
-			return Token{Kind: TokString, Text: s[start:l.pos], Value: b.String(), Pos: start}, nil
+			return l.stringToken(start, b.String())
 		case '\\':
 			if l.pos+1 >= len(s) {
-				return Token{}, &SyntaxError{Msg: "There is an unterminated literal", Pos: len(s), Input: s}
+				return Token{}, l.unterminated()
 			}
 			e := s[l.pos+1]
 			switch e {

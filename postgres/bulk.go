@@ -70,6 +70,26 @@ func baseType(t string) string {
 	return t
 }
 
+// appendRow appends a row to the column arrays of an unnest: its primary
+// key, then the text form of each stored value of cols. op names the write
+// in errors.
+func (tx *tx) appendRow(arrays [][]*string, op string, t *eventual.Table, id uuid.UUID, cols []*eventual.Column, values eventual.Values) error {
+	s := id.String()
+	arrays[0] = append(arrays[0], &s)
+	j := 1
+	for _, c := range cols {
+		vals, err := sqlbuild.EncodeValue(tx.D, c, values[c.LogicalName])
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", op, t.LogicalName, err)
+		}
+		for _, v := range vals {
+			arrays[j] = append(arrays[j], text(v))
+			j++
+		}
+	}
+	return nil
+}
+
 // InsertMany inserts records with INSERT ... SELECT FROM unnest(...).
 func (tx *tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 	if len(recs) == 0 {
@@ -86,18 +106,8 @@ func (tx *tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 			if rec.Table != t {
 				return fmt.Errorf("insert many: records of %s and %s mixed", t.LogicalName, rec.Table.LogicalName)
 			}
-			id := rec.ID.String()
-			arrays[0] = append(arrays[0], &id)
-			j := 1
-			for _, c := range cols {
-				vals, err := sqlbuild.EncodeValue(tx.D, c, rec.Values[c.LogicalName])
-				if err != nil {
-					return fmt.Errorf("insert %s: %w", t.LogicalName, err)
-				}
-				for _, v := range vals {
-					arrays[j] = append(arrays[j], text(v))
-					j++
-				}
+			if err := tx.appendRow(arrays, "insert", t, rec.ID, cols, rec.Values); err != nil {
+				return err
 			}
 			byID[rec.ID] = rec
 		}
@@ -134,18 +144,8 @@ func (tx *tx) UpdateMany(ctx context.Context, t *eventual.Table, updates []*even
 			arrays := make([][]*string, len(names)+1)
 			byID := make(map[uuid.UUID]*eventual.RowUpdate, len(chunk))
 			for _, u := range chunk {
-				id := u.ID.String()
-				arrays[0] = append(arrays[0], &id)
-				j := 1
-				for _, c := range cols {
-					vals, err := sqlbuild.EncodeValue(tx.D, c, u.Values[c.LogicalName])
-					if err != nil {
-						return fmt.Errorf("update %s: %w", t.LogicalName, err)
-					}
-					for _, v := range vals {
-						arrays[j] = append(arrays[j], text(v))
-						j++
-					}
+				if err := tx.appendRow(arrays, "update", t, u.ID, cols, u.Values); err != nil {
+					return err
 				}
 				byID[u.ID] = u
 			}

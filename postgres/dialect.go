@@ -55,40 +55,19 @@ func (dialect) Text(expr string) string { return foldFunction + "(" + expr + ")"
 
 // Like matches the folded expression against a folded pattern.
 func (d dialect) Like(expr, pattern string) string {
-	return "(" + d.Text(expr) + " LIKE " + pattern + ` ESCAPE '\')`
+	return sqlbuild.LikeFolded(d.Text(expr), pattern)
 }
 
-func (dialect) NullsOrder(desc bool) string {
-	if desc {
-		return " NULLS LAST"
-	}
-	return " NULLS FIRST"
-}
+// NullsOrder is the standard NULLS FIRST/LAST.
+func (dialect) NullsOrder(desc bool) string { return sqlbuild.StandardNullsOrder(desc) }
 
-func (dialect) Bool(v bool) string {
-	if v {
-		return "TRUE"
-	}
-	return "FALSE"
-}
+// Bool is TRUE or FALSE.
+func (dialect) Bool(v bool) string { return sqlbuild.StandardBool(v) }
 
+// Encode stores booleans as booleans and times as UTC timestamps.
 func (dialect) Encode(c *eventual.Column, v any) (any, error) {
-	switch c.Type {
-	case eventual.TypeBoolean:
-		if b, ok := v.(bool); ok {
-			return b, nil
-		}
-	case eventual.TypeDateTime:
-		if t, ok := v.(time.Time); ok {
-			return t.UTC(), nil
-		}
-	default:
-		return sqlbuild.EncodeScalar(c, v)
-	}
-	if v == nil {
-		return nil, nil
-	}
-	return nil, fmt.Errorf("value %v (%T) does not fit a %s column", v, v, c.Type)
+	return sqlbuild.EncodeWith(c, v, func(b bool) any { return b },
+		func(t time.Time) any { return t.UTC() })
 }
 
 func decodeUUID(v any) (uuid.UUID, bool) {
@@ -115,28 +94,17 @@ func (dialect) Decode(c *eventual.Column, v any) (any, error) {
 	bad := func() (any, error) {
 		return nil, fmt.Errorf("column %s: stored value %v (%T) is not a %s", c.LogicalName, v, v, c.Type)
 	}
+	if x, ok := sqlbuild.DecodeScalar(c, v); ok {
+		return x, nil
+	}
 	switch c.Type {
 	case eventual.TypeString, eventual.TypeMemo:
-		switch s := v.(type) {
-		case string:
-			return s, nil
-		case []byte:
+		if s, ok := v.([]byte); ok {
 			return string(s), nil
 		}
 	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
-		switch n := v.(type) {
-		case int64:
-			return n, nil
-		case int32:
+		if n, ok := v.(int32); ok {
 			return int64(n), nil
-		}
-	case eventual.TypeDecimal, eventual.TypeMoney:
-		if n, ok := v.(int64); ok {
-			return eventual.Decimal{Units: n, Scale: c.Precision}, nil
-		}
-	case eventual.TypeDouble:
-		if f, ok := v.(float64); ok {
-			return f, nil
 		}
 	case eventual.TypeBoolean:
 		if b, ok := v.(bool); ok {

@@ -191,15 +191,7 @@ func (db *DB) loadMeta(ctx context.Context, tx *sql.Tx) error {
 		}
 		return uuid.Parse(v)
 	}
-	var err error
-	if db.meta.OrganizationID, err = get("organizationid"); err != nil {
-		return err
-	}
-	if db.meta.BusinessUnitID, err = get("businessunitid"); err != nil {
-		return err
-	}
-	db.meta.UserID, err = get("userid")
-	return err
+	return sqlstore.ReadMeta(&db.meta, get)
 }
 
 var errNoSchema = errors.New("postgres: no schema is selected; set search_path in the DSN or create the public schema")
@@ -328,23 +320,21 @@ func (db *DB) missingColumns(have map[string]map[string]bool) []string {
 
 // readMeta reads the instance identity from eventual_meta.
 func (db *DB) readMeta(ctx context.Context, tx *sql.Tx, schema string) error {
-	for _, f := range []struct {
-		key string
-		id  *uuid.UUID
-	}{{"organizationid", &db.meta.OrganizationID}, {"businessunitid", &db.meta.BusinessUnitID}, {"userid", &db.meta.UserID}} {
+	return sqlstore.ReadMeta(&db.meta, func(key string) (uuid.UUID, error) {
 		var v string
-		err := tx.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = $1", f.key).Scan(&v)
+		err := tx.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = $1", key).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("postgres: schema %q holds no eventual database (eventual_meta has no %s)", schema, f.key)
+			return uuid.Nil, fmt.Errorf("postgres: schema %q holds no eventual database (eventual_meta has no %s)", schema, key)
 		}
 		if err != nil {
-			return fmt.Errorf("postgres: read eventual_meta: %w", err)
+			return uuid.Nil, fmt.Errorf("postgres: read eventual_meta: %w", err)
 		}
-		if *f.id, err = uuid.Parse(v); err != nil {
-			return fmt.Errorf("postgres: read eventual_meta: %s: %w", f.key, err)
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return id, fmt.Errorf("postgres: read eventual_meta: %s: %w", key, err)
 		}
-	}
-	return nil
+		return id, nil
+	})
 }
 
 // now is the time of a write transaction beginning: Options.Now, or

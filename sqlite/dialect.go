@@ -120,7 +120,7 @@ func (dialect) Text(expr string) string { return foldFunction + "(" + expr + ")"
 // Like matches the folded expression; SQLite's LIKE also ignores ASCII
 // case, which changes nothing once both sides are folded.
 func (d dialect) Like(expr, pattern string) string {
-	return "(" + d.Text(expr) + " LIKE " + pattern + ` ESCAPE '\')`
+	return sqlbuild.LikeFolded(d.Text(expr), pattern)
 }
 
 func (dialect) NullsOrder(bool) string { return "" }
@@ -134,26 +134,14 @@ func (dialect) Bool(v bool) string {
 
 const timeLayout = "2006-01-02T15:04:05Z"
 
+// Encode stores booleans as 1 and 0 and times as UTC text in timeLayout.
 func (dialect) Encode(c *eventual.Column, v any) (any, error) {
-	switch c.Type {
-	case eventual.TypeBoolean:
-		if b, ok := v.(bool); ok {
-			if b {
-				return int64(1), nil
-			}
-			return int64(0), nil
+	return sqlbuild.EncodeWith(c, v, func(b bool) any {
+		if b {
+			return int64(1)
 		}
-	case eventual.TypeDateTime:
-		if t, ok := v.(time.Time); ok {
-			return t.UTC().Format(timeLayout), nil
-		}
-	default:
-		return sqlbuild.EncodeScalar(c, v)
-	}
-	if v == nil {
-		return nil, nil
-	}
-	return nil, fmt.Errorf("value %v (%T) does not fit a %s column", v, v, c.Type)
+		return int64(0)
+	}, func(t time.Time) any { return t.UTC().Format(timeLayout) })
 }
 
 func (dialect) Decode(c *eventual.Column, v any) (any, error) {
@@ -166,24 +154,12 @@ func (dialect) Decode(c *eventual.Column, v any) (any, error) {
 	bad := func() (any, error) {
 		return nil, fmt.Errorf("column %s: stored value %v (%T) is not a %s", c.LogicalName, v, v, c.Type)
 	}
+	if x, ok := sqlbuild.DecodeScalar(c, v); ok {
+		return x, nil
+	}
 	switch c.Type {
-	case eventual.TypeString, eventual.TypeMemo:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
-		if n, ok := v.(int64); ok {
-			return n, nil
-		}
-	case eventual.TypeDecimal, eventual.TypeMoney:
-		if n, ok := v.(int64); ok {
-			return eventual.Decimal{Units: n, Scale: c.Precision}, nil
-		}
 	case eventual.TypeDouble:
-		switch f := v.(type) {
-		case float64:
-			return f, nil
-		case int64:
+		if f, ok := v.(int64); ok {
 			return float64(f), nil
 		}
 	case eventual.TypeBoolean:

@@ -115,21 +115,19 @@ func listMissing(missing []string) string {
 
 // readMeta reads the instance identity without writing one.
 func (db *DB) readMeta(ctx context.Context, conn *sql.Conn) error {
-	for _, f := range []struct {
-		key string
-		id  *uuid.UUID
-	}{{"organizationid", &db.meta.OrganizationID}, {"businessunitid", &db.meta.BusinessUnitID}, {"userid", &db.meta.UserID}} {
+	return sqlstore.ReadMeta(&db.meta, func(key string) (uuid.UUID, error) {
 		var v string
-		err := conn.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = ?", f.key).Scan(&v)
+		err := conn.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = ?", key).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: %s is not an eventual database (eventual_meta has no %s)", db.path, f.key)
+			return uuid.Nil, fmt.Errorf("sqlite: %s is not an eventual database (eventual_meta has no %s)", db.path, key)
 		}
 		if err != nil {
-			return fmt.Errorf("sqlite: read %s: %w", db.path, err)
+			return uuid.Nil, fmt.Errorf("sqlite: read %s: %w", db.path, err)
 		}
-		if *f.id, err = uuid.Parse(v); err != nil {
-			return fmt.Errorf("sqlite: read %s: %s: %w", db.path, f.key, err)
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return id, fmt.Errorf("sqlite: read %s: %s: %w", db.path, key, err)
 		}
-	}
-	return nil
+		return id, nil
+	})
 }

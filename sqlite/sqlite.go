@@ -327,20 +327,9 @@ type reader struct {
 
 // QueryContext runs a query on a cached prepared statement.
 func (r *reader) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
-	s, ok := r.stmts[text]
-	if !ok {
-		var err error
-		if s, err = r.conn.PrepareContext(ctx, text); err != nil {
-			return nil, err
-		}
-		if len(r.stmts) >= maxCachedStatements {
-			for k, old := range r.stmts {
-				old.Close()
-				delete(r.stmts, k)
-				break
-			}
-		}
-		r.stmts[text] = s
+	s, err := cachedStmt(ctx, r.conn, r.stmts, text)
+	if err != nil {
+		return nil, err
 	}
 	return s.QueryContext(ctx, args...)
 }
@@ -408,15 +397,7 @@ func (db *DB) loadMeta(ctx context.Context, conn *sql.Conn) error {
 		}
 		return uuid.Parse(v)
 	}
-	var err error
-	if db.meta.OrganizationID, err = get("organizationid"); err != nil {
-		return err
-	}
-	if db.meta.BusinessUnitID, err = get("businessunitid"); err != nil {
-		return err
-	}
-	db.meta.UserID, err = get("userid")
-	return err
+	return sqlstore.ReadMeta(&db.meta, get)
 }
 
 // lastVersion reads the highest row version ever handed out.

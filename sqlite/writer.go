@@ -174,21 +174,28 @@ func (w *writer) runOp(op *writeOp) (err error) {
 }
 
 func (w *writer) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
-	if s, ok := w.stmts[text]; ok {
+	return cachedStmt(ctx, w.conn, w.stmts, text)
+}
+
+// cachedStmt returns the statement of text prepared on conn, from stmts or
+// prepared now and kept there; a full cache first closes and drops one
+// statement.
+func cachedStmt(ctx context.Context, conn *sql.Conn, stmts map[string]*sql.Stmt, text string) (*sql.Stmt, error) {
+	if s, ok := stmts[text]; ok {
 		return s, nil
 	}
-	s, err := w.conn.PrepareContext(ctx, text)
+	s, err := conn.PrepareContext(ctx, text)
 	if err != nil {
 		return nil, err
 	}
-	if len(w.stmts) >= maxCachedStatements {
-		for k, old := range w.stmts {
+	if len(stmts) >= maxCachedStatements {
+		for k, old := range stmts {
 			old.Close()
-			delete(w.stmts, k)
+			delete(stmts, k)
 			break
 		}
 	}
-	w.stmts[text] = s
+	stmts[text] = s
 	return s, nil
 }
 

@@ -238,52 +238,52 @@ func BenchmarkRawPgxUpsert(b *testing.B) {
 // BenchmarkRawPgxBatchUpsert is the PostgreSQL baseline for bulk writes:
 // 1000 upserts per transaction, sent as one pipelined batch.
 func BenchmarkRawPgxBatchUpsert(b *testing.B) {
-	conn, done := pgxBench(b)
-	defer done()
-	ctx := context.Background()
-	now := time.Now().UTC()
-	const size = 1000
-	start := time.Now()
-	n := 0
-	for b.Loop() {
+	benchPgxBatches(b, func(ctx context.Context, conn *pgx.Conn, n int, now time.Time) error {
 		batch := &pgx.Batch{}
-		for range size {
-			batch.Queue(rawPgxUpsert, uuid.New(), fmt.Sprint("Account ", n), fmt.Sprint("RAW-", n), now)
-			n++
+		for i := range pgxBatchSize {
+			batch.Queue(rawPgxUpsert, uuid.New(), fmt.Sprint("Account ", n+i), fmt.Sprint("RAW-", n+i), now)
 		}
 		tx, err := conn.Begin(ctx)
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if err := tx.Commit(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+		return tx.Commit(ctx)
+	})
 }
 
 // BenchmarkRawPgxCopy is the PostgreSQL ceiling for bulk inserts: COPY of
 // 1000 new rows per transaction.
 func BenchmarkRawPgxCopy(b *testing.B) {
+	benchPgxBatches(b, func(ctx context.Context, conn *pgx.Conn, n int, now time.Time) error {
+		rows := make([][]any, pgxBatchSize)
+		for i := range rows {
+			rows[i] = []any{uuid.New(), int64(n + i), fmt.Sprint("Account ", n+i), fmt.Sprint("RAW-", n+i), now, now}
+		}
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{"account"}, []string{"accountid", "versionnumber", "name", "accountnumber", "createdon", "modifiedon"}, pgx.CopyFromRows(rows))
+		return err
+	})
+}
+
+// pgxBatchSize is the rows a raw pgx bulk baseline writes per transaction.
+const pgxBatchSize = 1000
+
+// benchPgxBatches runs a raw pgx bulk baseline: each loop calls write for
+// pgxBatchSize rows numbered from n, and the rows per second are reported.
+func benchPgxBatches(b *testing.B, write func(ctx context.Context, conn *pgx.Conn, n int, now time.Time) error) {
 	conn, done := pgxBench(b)
 	defer done()
 	ctx := context.Background()
 	now := time.Now().UTC()
-	const size = 1000
 	start := time.Now()
 	n := 0
 	for b.Loop() {
-		rows := make([][]any, size)
-		for i := range rows {
-			rows[i] = []any{uuid.New(), int64(n), fmt.Sprint("Account ", n), fmt.Sprint("RAW-", n), now, now}
-			n++
-		}
-		if _, err := conn.CopyFrom(ctx, pgx.Identifier{"account"}, []string{"accountid", "versionnumber", "name", "accountnumber", "createdon", "modifiedon"}, pgx.CopyFromRows(rows)); err != nil {
+		if err := write(ctx, conn, n, now); err != nil {
 			b.Fatal(err)
 		}
+		n += pgxBatchSize
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
 }

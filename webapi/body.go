@@ -24,6 +24,25 @@ func (q *request) decodeObject(body []byte, set string) (map[string]any, error) 
 	return m, nil
 }
 
+// readObject reads the request body, which must be a JSON object; set
+// names the entity set in errors.
+func (q *request) readObject(set string) (map[string]any, error) {
+	body, err := q.readBody()
+	if err != nil {
+		return nil, err
+	}
+	return q.decodeObject(body, set)
+}
+
+// readEntity reads the request body as one record of table t.
+func (q *request) readEntity(t *eventual.Table) (*eventual.Entity, error) {
+	m, err := q.readObject(t.EntitySetName)
+	if err != nil {
+		return nil, err
+	}
+	return q.decodeEntity(t, m, 0)
+}
+
 // decodeEntity turns a JSON object into an entity of table t: column
 // values, lookup binds (@odata.bind), deep inserts (nested objects and
 // arrays under navigation properties).

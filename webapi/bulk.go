@@ -28,11 +28,7 @@ func (q *request) bulk(t *eventual.Table, action string) error {
 	if q.r.Method != http.MethodPost {
 		return errMethod(q.r.Method)
 	}
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, t.EntitySetName)
+	m, err := q.readObject(t.EntitySetName)
 	if err != nil {
 		return err
 	}

@@ -179,23 +179,9 @@ func appendAny(b []byte, v any) []byte {
 		}
 		return append(b, '}')
 	case []any:
-		b = append(b, '[')
-		for i, it := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendAny(b, it)
-		}
-		return append(b, ']')
+		return appendArray(b, x, appendAny)
 	case []string:
-		b = append(b, '[')
-		for i, it := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, it)
-		}
-		return append(b, ']')
+		return appendArray(b, x, appendString)
 	case string:
 		return appendString(b, x)
 	case bool:
@@ -789,4 +775,16 @@ func metaEqual(v any, lit *odata.Literal) bool {
 		return (lit.Kind == odata.LitGUID || lit.Kind == odata.LitString) && strings.EqualFold(x.String(), lit.Value)
 	}
 	return false
+}
+
+// appendArray appends a JSON array of items, each appended by item.
+func appendArray[T any](b []byte, items []T, item func([]byte, T) []byte) []byte {
+	b = append(b, '[')
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = item(b, it)
+	}
+	return append(b, ']')
 }

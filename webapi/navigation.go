@@ -15,15 +15,25 @@ func (q *request) relatedRecord(ref eventual.EntityReference, rel *eventual.Rela
 	if err := q.singleRecordOptions(); err != nil {
 		return err
 	}
-	parent, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
+	target, ok, err := q.lookupTarget(ref, rel)
 	if err != nil {
 		return err
 	}
-	target, ok := parent.Values[rel.Lookup.LogicalName].(eventual.EntityReference)
-	if !ok || target.Table != rel.ReferencedTable {
+	if !ok {
 		return q.writeNoContent()
 	}
 	return q.serveRecord(target)
+}
+
+// lookupTarget reads the record that the lookup of rel on the record ref
+// references; false when the lookup is empty or names another table.
+func (q *request) lookupTarget(ref eventual.EntityReference, rel *eventual.Relationship) (eventual.EntityReference, bool, error) {
+	parent, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
+	if err != nil {
+		return eventual.EntityReference{}, false, err
+	}
+	target, ok := parent.Values[rel.Lookup.LogicalName].(eventual.EntityReference)
+	return target, ok && target.Table == rel.ReferencedTable, nil
 }
 
 // relatedCollection serves accounts(<id>)/contact_customer_accounts: the
@@ -40,15 +50,7 @@ func (q *request) createRelated(ref eventual.EntityReference, rel *eventual.Rela
 		return err
 	}
 	t := rel.ReferencingTable
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, t.EntitySetName)
-	if err != nil {
-		return err
-	}
-	e, err := q.decodeEntity(t, m, 0)
+	e, err := q.readEntity(t)
 	if err != nil {
 		return err
 	}
@@ -82,12 +84,11 @@ func (q *request) getReference(ref eventual.EntityReference, rel *eventual.Relat
 		b = append(b, "]}"...)
 		return q.writeJSON(http.StatusOK, b)
 	}
-	parent, err := q.ops.Retrieve(q.ctx, ref, []*eventual.Column{rel.Lookup}, nil, "")
+	target, ok, err := q.lookupTarget(ref, rel)
 	if err != nil {
 		return err
 	}
-	target, ok := parent.Values[rel.Lookup.LogicalName].(eventual.EntityReference)
-	if !ok || target.Table != rel.ReferencedTable {
+	if !ok {
 		return q.writeNoContent()
 	}
 	b := []byte(`{"@odata.context":`)
@@ -100,11 +101,7 @@ func (q *request) getReference(ref eventual.EntityReference, rel *eventual.Relat
 
 // readReferenceBody reads {"@odata.id": "<url>"}.
 func (q *request) readReferenceBody(set string) (eventual.EntityReference, error) {
-	body, err := q.readBody()
-	if err != nil {
-		return eventual.EntityReference{}, err
-	}
-	m, err := q.decodeObject(body, set)
+	m, err := q.readObject(set)
 	if err != nil {
 		return eventual.EntityReference{}, err
 	}

@@ -38,33 +38,22 @@ type cursor struct {
 	deleted  bool
 }
 
-func lowerEscape(s string) string {
-	const hex = "0123456789abcdef"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if isUnreserved(c) {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
+func lowerEscape(s string) string { return percentEscape(s, "0123456789abcdef", "") }
 
 func isUnreserved(c byte) bool {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~'
 }
 
 // upperEscape escapes for the query string, keeping '=' as Dataverse does.
-func upperEscape(s string) string {
-	const hex = "0123456789ABCDEF"
+func upperEscape(s string) string { return percentEscape(s, "0123456789ABCDEF", "=") }
+
+// percentEscape percent-encodes every byte of s but the unreserved ones
+// and those in keep, with the hex digits given.
+func percentEscape(s, hex, keep string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isUnreserved(c) || c == '=' {
+		if isUnreserved(c) || strings.IndexByte(keep, c) >= 0 {
 			b.WriteByte(c)
 			continue
 		}

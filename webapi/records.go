@@ -295,15 +295,25 @@ func (q *request) retrieve(ref eventual.EntityReference) error {
 	return q.serveRecord(ref)
 }
 
+// bindProjection binds the request's $select and then its $expand on
+// table t.
+func (q *request) bindProjection(t *eventual.Table) ([]*eventual.Column, []expandSpec, error) {
+	cols, err := bindSelect(t, q.opts.Select)
+	if err != nil {
+		return nil, nil, err
+	}
+	expands, err := q.bindExpand(t, q.opts.Expand, false, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cols, expands, nil
+}
+
 // serveRecord reads the record ref names with $select and $expand, and
 // writes it (or 304 when If-None-Match names its version).
 func (q *request) serveRecord(ref eventual.EntityReference) error {
 	t := ref.Table
-	cols, err := bindSelect(t, q.opts.Select)
-	if err != nil {
-		return err
-	}
-	expands, err := q.bindExpand(t, q.opts.Expand, false, 0)
+	cols, expands, err := q.bindProjection(t)
 	if err != nil {
 		return err
 	}
@@ -355,15 +365,7 @@ func (q *request) create(t *eventual.Table) error {
 	if q.opts.HasSkipToken || q.opts.Filter != nil || q.opts.OrderBy != nil || q.opts.Top != nil {
 		return errBadRequest("Query options other than $select and $expand are not supported when creating a record.")
 	}
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, t.EntitySetName)
-	if err != nil {
-		return err
-	}
-	e, err := q.decodeEntity(t, m, 0)
+	e, err := q.readEntity(t)
 	if err != nil {
 		return err
 	}
@@ -379,10 +381,7 @@ func (q *request) createEntity(e *eventual.Entity) error {
 	var err error
 	if q.prefs.returnRepresentation {
 		// Check $select and $expand before writing anything.
-		if cols, err = bindSelect(t, q.opts.Select); err != nil {
-			return err
-		}
-		if expands, err = q.bindExpand(t, q.opts.Expand, false, 0); err != nil {
+		if cols, expands, err = q.bindProjection(t); err != nil {
 			return err
 		}
 	}
@@ -440,15 +439,7 @@ func (q *request) patch(ref eventual.EntityReference) error {
 			return err
 		}
 	}
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, t.EntitySetName)
-	if err != nil {
-		return err
-	}
-	e, err := q.decodeEntity(t, m, 0)
+	e, err := q.readEntity(t)
 	if err != nil {
 		return err
 	}
@@ -552,11 +543,7 @@ func (q *request) putProperty(ref eventual.EntityReference, c *eventual.Column) 
 	if err != nil {
 		return err
 	}
-	body, err := q.readBody()
-	if err != nil {
-		return err
-	}
-	m, err := q.decodeObject(body, ref.Table.EntitySetName)
+	m, err := q.readObject(ref.Table.EntitySetName)
 	if err != nil {
 		return err
 	}

@@ -383,14 +383,7 @@ func (b *Builder) sortArg(c *eventual.Column, v any) (string, error) {
 	if c.Type.IsLookup() {
 		return b.TextArg(v), nil
 	}
-	enc, err := b.D.Encode(c, v)
-	if err != nil {
-		return "", err
-	}
-	if c.Type.IsText() {
-		return b.TextArg(enc), nil
-	}
-	return b.Arg(enc), nil
+	return b.literal(c, v)
 }
 
 // field renders the SQL expression of a field: a column of the current

@@ -29,63 +29,24 @@ func (dialect) Placeholder(n int) string             { return "$" + strconv.Itoa
 func (dialect) ColumnType(c *eventual.Column) string { return strings.ToUpper(string(c.Type)) }
 func (dialect) Text(expr string) string              { return "fold(" + expr + ")" }
 func (d dialect) Like(expr, pattern string) string {
-	return "(" + d.Text(expr) + " LIKE " + pattern + ` ESCAPE '\')`
+	return sqlbuild.LikeFolded(d.Text(expr), pattern)
 }
-
-func (dialect) NullsOrder(desc bool) string {
-	if desc {
-		return " NULLS LAST"
-	}
-	return " NULLS FIRST"
-}
-
-func (dialect) Bool(v bool) string {
-	if v {
-		return "TRUE"
-	}
-	return "FALSE"
-}
+func (dialect) NullsOrder(desc bool) string { return sqlbuild.StandardNullsOrder(desc) }
+func (dialect) Bool(v bool) string          { return sqlbuild.StandardBool(v) }
 
 func (dialect) Encode(c *eventual.Column, v any) (any, error) {
-	switch c.Type {
-	case eventual.TypeBoolean:
-		if b, ok := v.(bool); ok {
-			return b, nil
-		}
-	case eventual.TypeDateTime:
-		if t, ok := v.(time.Time); ok {
-			return t.UTC().Format(time.RFC3339), nil
-		}
-	default:
-		return sqlbuild.EncodeScalar(c, v)
-	}
-	if v == nil {
-		return nil, nil
-	}
-	return nil, fmt.Errorf("value %v (%T) does not fit a %s column", v, v, c.Type)
+	return sqlbuild.EncodeWith(c, v, func(b bool) any { return b },
+		func(t time.Time) any { return t.UTC().Format(time.RFC3339) })
 }
 
 func (dialect) Decode(c *eventual.Column, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if x, ok := sqlbuild.DecodeScalar(c, v); ok {
+		return x, nil
+	}
 	switch c.Type {
-	case eventual.TypeString, eventual.TypeMemo:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
-		if n, ok := v.(int64); ok {
-			return n, nil
-		}
-	case eventual.TypeDecimal, eventual.TypeMoney:
-		if n, ok := v.(int64); ok {
-			return eventual.Decimal{Units: n, Scale: c.Precision}, nil
-		}
-	case eventual.TypeDouble:
-		if f, ok := v.(float64); ok {
-			return f, nil
-		}
 	case eventual.TypeBoolean:
 		if b, ok := v.(bool); ok {
 			return b, nil

@@ -15,6 +15,19 @@ import (
 // PostgreSQL 65535).
 const maxParams = 30000
 
+// chunked calls each with a fresh Builder on successive chunks of items,
+// each of at most 500 rows and few enough that rows of width parameters
+// stay within maxParams.
+func chunked[T any](tx *Tx, items []T, width int, each func(b *sqlbuild.Builder, chunk []T) error) error {
+	per := max(1, min(500, maxParams/(width+1)))
+	for start := 0; start < len(items); start += per {
+		if err := each(sqlbuild.New(tx.D), items[start:min(start+per, len(items))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // InsertMany implements eventual.Tx with multi-row INSERTs.
 func (tx *Tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 	if err := tx.writable(); err != nil {
@@ -26,11 +39,8 @@ func (tx *Tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 	t := recs[0].Table
 	cols := Columns(t, nil)
 	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
-	per := max(1, min(500, maxParams/(len(names)+1)))
 	byID := make(map[uuid.UUID]*eventual.Record, len(recs))
-	for start := 0; start < len(recs); start += per {
-		chunk := recs[start:min(start+per, len(recs))]
-		b := sqlbuild.New(tx.D)
+	return chunked(tx, recs, len(names), func(b *sqlbuild.Builder, chunk []*eventual.Record) error {
 		rows := make([]string, len(chunk))
 		for i, rec := range chunk {
 			if rec.Table != t {
@@ -45,11 +55,8 @@ func (tx *Tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 		}
 		b.Write("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES " + strings.Join(rows, ", ") +
 			" RETURNING " + sqlbuild.Quote(t.PrimaryIDAttribute) + ", " + sqlbuild.Quote("versionnumber"))
-		if err := tx.ReadVersions(ctx, t, "insert", b, byID, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+		return tx.ReadVersions(ctx, t, "insert", b, byID, nil)
+	})
 }
 
 // ReadVersions runs a write returning (primary key, versionnumber) rows
@@ -168,11 +175,8 @@ func (tx *Tx) updateGroup(ctx context.Context, t *eventual.Table, cols []*eventu
 	if m := tx.D.WriteMarker(); m != "" {
 		sets = append(sets, m)
 	}
-	per := max(1, min(500, maxParams/(len(sqlTypes)+1)))
 	byID := make(map[uuid.UUID]*eventual.RowUpdate, len(ups))
-	for start := 0; start < len(ups); start += per {
-		chunk := ups[start:min(start+per, len(ups))]
-		b := sqlbuild.New(tx.D)
+	return chunked(tx, ups, len(sqlTypes), func(b *sqlbuild.Builder, chunk []*eventual.RowUpdate) error {
 		rows := make([]string, len(chunk))
 		for i, u := range chunk {
 			pk, err := tx.D.Encode(t.PrimaryKey(), u.ID)
@@ -198,11 +202,8 @@ func (tx *Tx) updateGroup(ctx context.Context, t *eventual.Table, cols []*eventu
 		pkCol := sqlbuild.Quote(t.PrimaryIDAttribute)
 		b.Write("UPDATE " + tbl + " SET " + strings.Join(sets, ", ") + " FROM (VALUES " + strings.Join(rows, ", ") + ") AS v WHERE " +
 			tbl + "." + pkCol + " = v.column1 RETURNING " + tbl + "." + pkCol + ", " + tbl + "." + sqlbuild.Quote("versionnumber"))
-		if err := tx.ReadVersions(ctx, t, "update", b, nil, byID); err != nil {
-			return err
-		}
-	}
-	return nil
+		return tx.ReadVersions(ctx, t, "update", b, nil, byID)
+	})
 }
 
 // rowMarks binds the values of a new row (primary key, a fresh version,
