@@ -49,6 +49,7 @@ type breaker struct {
 
 	mu        sync.Mutex
 	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cur       State     // gobreaker's state as its last change left it
 	trips     int       // trips since the breaker last closed
 	openUntil time.Time // the gate: nothing passes before it
 	notBefore time.Time // the latest Retry-After named; floors openUntil
@@ -91,6 +92,7 @@ func state(s gobreaker.State) State {
 
 // changed records a state change; b.mu is held.
 func (b *breaker) changed(from, to State) {
+	b.cur = to
 	switch to {
 	case StateOpen:
 		b.trips++
@@ -153,6 +155,12 @@ func (b *breaker) allow() (done func(outcome error, retryAt time.Time), err erro
 			b.notBefore = retryAt
 		}
 		report(outcome)
+		// An answer from before the trip (gobreaker ignores its outcome)
+		// may name a Retry-After beyond the open period: the gate holds
+		// until then too.
+		if b.cur == StateOpen && b.notBefore.After(b.openUntil) {
+			b.openUntil = b.notBefore
+		}
 	}, nil
 }
 

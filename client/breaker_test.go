@@ -281,3 +281,49 @@ func TestBreakerHonoursRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestBreakerRetryAfterOfALateAnswer: a request sent while the breaker was
+// closed answers 503 with a Retry-After after another failure has opened
+// it. The breaker must not half-open before that Retry-After either.
+func TestBreakerRetryAfterOfALateAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var tr transitions
+		o := breakerOptions(&tr, nil)
+		o.Breaker.Failures = 1
+		slow := make(chan struct{})
+		c, f := newFake(t, o, func(n int, w http.ResponseWriter, r *http.Request) error {
+			switch n {
+			case 0:
+				<-slow
+				answer(w, 503, "", "Retry-After", "60")
+			case 1:
+				answer(w, 500, "")
+			default:
+				answer(w, 200, "")
+			}
+			return nil
+		})
+		t0 := time.Now()
+		late := make(chan error)
+		go func() { _, err := get(t.Context(), c); late <- err }()
+		synctest.Wait()
+		if _, err := get(t.Context(), c); err == nil || c.State() != StateOpen {
+			t.Fatalf("second request: %v, state %v; want the 500, open", err, c.State())
+		}
+		close(slow)
+		if err := <-late; err == nil {
+			t.Fatal("late request succeeded")
+		}
+		time.Sleep(60*time.Second - time.Nanosecond)
+		if _, err := get(t.Context(), c); !IsBreakerOpen(err) || f.count() != 2 {
+			t.Fatalf("before the Retry-After: %v, %d requests; want breaker-open, 2", err, f.count())
+		}
+		time.Sleep(time.Nanosecond)
+		if _, err := get(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.times(t0); !slices.Equal(got, []time.Duration{0, 0, 60 * time.Second}) {
+			t.Fatalf("requests at %v, want [0 0 60s]", got)
+		}
+	})
+}
