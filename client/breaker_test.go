@@ -2,11 +2,13 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -324,6 +326,60 @@ func TestBreakerRetryAfterOfALateAnswer(t *testing.T) {
 		}
 		if got := f.times(t0); !slices.Equal(got, []time.Duration{0, 0, 60 * time.Second}) {
 			t.Fatalf("requests at %v, want [0 0 60s]", got)
+		}
+	})
+}
+
+// blockingHandler is a slog handler whose first record waits for release:
+// a slow log sink.
+type blockingHandler struct {
+	slog.Handler
+	first   atomic.Bool
+	release chan struct{}
+}
+
+func (h *blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *blockingHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.first.CompareAndSwap(false, true) {
+		<-h.release
+	}
+	return nil
+}
+
+// TestBreakerReportsInOrder: the goroutine that trips the breaker is slow
+// to report it (its log write blocks); meanwhile another caller's probe
+// half-opens and closes the breaker. OnStateChange must still see the
+// changes in the order they happened.
+func TestBreakerReportsInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var tr transitions
+		o := breakerOptions(&tr, nil)
+		o.Breaker.Failures = 1
+		h := &blockingHandler{Handler: slog.DiscardHandler, release: make(chan struct{})}
+		o.Logger = slog.New(h)
+		c, _ := newFake(t, o, func(n int, w http.ResponseWriter, r *http.Request) error {
+			if n == 0 {
+				answer(w, 500, "")
+			} else {
+				answer(w, 200, "")
+			}
+			return nil
+		})
+		tripped := make(chan struct{})
+		go func() { get(t.Context(), c); close(tripped) }()
+		synctest.Wait() // tripped; its report is stuck in the log
+		time.Sleep(5 * time.Second)
+		done := make(chan struct{})
+		go func() { get(t.Context(), c); close(done) }()
+		synctest.Wait()
+		close(h.release)
+		<-tripped
+		<-done
+		synctest.Wait()
+		want := []string{"closed>open", "open>half-open", "half-open>closed"}
+		if got := tr.list(); !slices.Equal(got, want) {
+			t.Fatalf("OnStateChange got %v, want %v", got, want)
 		}
 	})
 }
