@@ -383,3 +383,40 @@ func TestBreakerReportsInOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestBreakerCallbackMayCallTheClient: OnStateChange runs outside the
+// client's locks, so it may ask the client its state or send a request
+// without deadlocking, and the changes those cause are reported too.
+func TestBreakerCallbackMayCallTheClient(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var tr transitions
+		var c *Client
+		o := breakerOptions(&tr, nil)
+		o.Breaker.Failures = 1
+		var states []State
+		o.OnStateChange = func(from, to State) {
+			tr.record(from, to)
+			states = append(states, c.State())
+			if to == StateOpen && len(states) == 1 {
+				time.Sleep(5 * time.Second)
+				get(context.Background(), c) // the probe, from inside the callback
+			}
+		}
+		c, f := newFake(t, o, func(n int, w http.ResponseWriter, r *http.Request) error {
+			if n == 0 {
+				answer(w, 500, "")
+			} else {
+				answer(w, 200, "")
+			}
+			return nil
+		})
+		get(t.Context(), c)
+		want := []string{"closed>open", "open>half-open", "half-open>closed"}
+		if got := tr.list(); !slices.Equal(got, want) || f.count() != 2 {
+			t.Fatalf("OnStateChange got %v, %d requests; want %v, 2", got, f.count(), want)
+		}
+		if !slices.Equal(states, []State{StateOpen, StateClosed, StateClosed}) {
+			t.Fatalf("State() inside the callback: %v", states)
+		}
+	})
+}
