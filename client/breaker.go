@@ -49,13 +49,18 @@ type breaker struct {
 
 	mu        sync.Mutex
 	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cur       State     // gobreaker's state as its last change left it
 	trips     int       // trips since the breaker last closed
 	openUntil time.Time // the gate: nothing passes before it
 	notBefore time.Time // the latest Retry-After named; floors openUntil
 	changes   []change  // state changes to report once mu is released
+	reporting bool      // a goroutine is reporting changes
 }
 
-type change struct{ from, to State }
+type change struct {
+	from, to State
+	until    time.Time // the gate's end, for a change to open
+}
 
 func newBreaker(name string, o BreakerOptions, log *slog.Logger, onChange func(from, to State)) *breaker {
 	b := &breaker{opts: o, log: log, onChange: onChange}
@@ -91,6 +96,7 @@ func state(s gobreaker.State) State {
 
 // changed records a state change; b.mu is held.
 func (b *breaker) changed(from, to State) {
+	b.cur = to
 	switch to {
 	case StateOpen:
 		b.trips++
@@ -105,19 +111,45 @@ func (b *breaker) changed(from, to State) {
 	case StateClosed:
 		b.trips = 0
 	}
-	b.changes = append(b.changes, change{from, to})
+	b.changes = append(b.changes, change{from, to, b.openUntil})
 }
 
-// unlock releases mu, then logs and reports the state changes.
+// unlock releases mu, then logs and reports the state changes. One
+// goroutine at a time reports, draining the queue in the order the changes
+// happened; an unlock that finds a report under way leaves its changes to
+// that reporter, so a slow logger or callback cannot reorder them, and a
+// callback that calls the client does not deadlock.
 func (b *breaker) unlock() {
-	changes := b.changes
-	b.changes = nil
-	until := b.openUntil
-	b.mu.Unlock()
+	if b.reporting || len(b.changes) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	b.reporting = true
+	defer func() { // also if a callback panics
+		b.reporting = false
+		b.mu.Unlock()
+	}()
+	for len(b.changes) > 0 {
+		changes := b.changes
+		b.changes = nil
+		b.mu.Unlock()
+		b.report(changes)
+		b.mu.Lock()
+	}
+}
+
+// report logs and passes on changes; b.mu is not held.
+func (b *breaker) report(changes []change) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.mu.Lock() // the deferred unlock in unlock releases it
+			panic(p)
+		}
+	}()
 	for _, c := range changes {
 		attrs := []any{"endpoint", b.cb.Name(), "from", c.from.String(), "to", c.to.String()}
 		if c.to == StateOpen {
-			attrs = append(attrs, "until", until)
+			attrs = append(attrs, "until", c.until)
 		}
 		b.log.Warn("client: circuit breaker state change", attrs...)
 		if b.onChange != nil {
@@ -153,6 +185,12 @@ func (b *breaker) allow() (done func(outcome error, retryAt time.Time), err erro
 			b.notBefore = retryAt
 		}
 		report(outcome)
+		// An answer from before the trip (gobreaker ignores its outcome)
+		// may name a Retry-After beyond the open period: the gate holds
+		// until then too.
+		if b.cur == StateOpen && b.notBefore.After(b.openUntil) {
+			b.openUntil = b.notBefore
+		}
 	}, nil
 }
 
