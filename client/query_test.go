@@ -26,7 +26,7 @@ func col(tb testing.TB, s *eventual.Schema, table, name string) eventual.Field {
 	return eventual.Field{Column: c}
 }
 
-func cmp(f eventual.Field, op eventual.CompareOp, v any) eventual.Expr {
+func compareExpr(f eventual.Field, op eventual.CompareOp, v any) eventual.Expr {
 	return eventual.Compare{Op: op, Left: f, Right: eventual.Literal{Value: v}}
 }
 
@@ -41,22 +41,22 @@ func TestFormatFilter(t *testing.T) {
 		e    eventual.Expr
 		want string
 	}{
-		{cmp(name, eventual.OpEq, "O'Hara"), "name eq 'O''Hara'"},
-		{cmp(emp, eventual.OpGe, int64(5)), "numberofemployees ge 5"},
-		{cmp(name, eventual.OpEq, nil), "name eq null"},
-		{cmp(pc, eventual.OpEq, id), "_primarycontactid_value eq " + id.String()},
+		{compareExpr(name, eventual.OpEq, "O'Hara"), "name eq 'O''Hara'"},
+		{compareExpr(emp, eventual.OpGe, int64(5)), "numberofemployees ge 5"},
+		{compareExpr(name, eventual.OpEq, nil), "name eq null"},
+		{compareExpr(pc, eventual.OpEq, id), "_primarycontactid_value eq " + id.String()},
 		{eventual.Match{Kind: eventual.MatchStartsWith, Field: name, Pattern: "a'b"}, "startswith(name,'a''b')"},
 		{eventual.In{Field: emp, Values: []any{int64(1), int64(2)}}, "Microsoft.Dynamics.CRM.In(PropertyName='numberofemployees',PropertyValues=['1','2'])"},
 		{eventual.Not{X: eventual.In{Field: name, Values: []any{"x"}}}, "Microsoft.Dynamics.CRM.NotIn(PropertyName='name',PropertyValues=['x'])"},
-		{eventual.And{Left: eventual.Const{Value: true}, Right: eventual.Not{X: cmp(emp, eventual.OpLt, int64(3))}}, "(true and not (numberofemployees lt 3))"},
-		{eventual.Or{Left: cmp(emp, eventual.OpEq, int64(1)), Right: cmp(emp, eventual.OpEq, int64(2))}, "(numberofemployees eq 1 or numberofemployees eq 2)"},
+		{eventual.And{Left: eventual.Const{Value: true}, Right: eventual.Not{X: compareExpr(emp, eventual.OpLt, int64(3))}}, "(true and not (numberofemployees lt 3))"},
+		{eventual.Or{Left: compareExpr(emp, eventual.OpEq, int64(1)), Right: compareExpr(emp, eventual.OpEq, int64(2))}, "(numberofemployees eq 1 or numberofemployees eq 2)"},
 	}
 	if orders != nil {
 		qty := col(t, s, "new_order", "new_quantity")
 		tests = append(tests, struct {
 			e    eventual.Expr
 			want string
-		}{eventual.Any{Relationship: orders, Filter: cmp(qty, eventual.OpGt, int64(2))}, orders.ReferencedNavigation + "/any(o:o/new_quantity gt 2)"})
+		}{eventual.Any{Relationship: orders, Filter: compareExpr(qty, eventual.OpGt, int64(2))}, orders.ReferencedNavigation + "/any(o:o/new_quantity gt 2)"})
 	}
 	for _, tc := range tests {
 		got, err := FormatFilter(tc.e)
@@ -67,7 +67,7 @@ func TestFormatFilter(t *testing.T) {
 			t.Errorf("ParseFilter(%q): %v", got, err)
 		}
 	}
-	if _, err := FormatFilter(cmp(emp, eventual.OpEq, "five")); err == nil {
+	if _, err := FormatFilter(compareExpr(emp, eventual.OpEq, "five")); err == nil {
 		t.Error("a string literal for an integer column was accepted")
 	}
 }
@@ -119,12 +119,12 @@ func TestFormatFilterRoundTrip(t *testing.T) {
 	rev := col(t, s, "account", "revenue")
 	d, _ := eventual.ParseDecimal("10.5", 2)
 	exprs := []eventual.Expr{
-		cmp(name, eventual.OpEq, "O'Hara"), cmp(name, eventual.OpEq, "Zoë ünïcode"), cmp(name, eventual.OpEq, nil),
-		cmp(name, eventual.OpNe, nil), cmp(emp, eventual.OpGt, int64(2)), cmp(rev, eventual.OpEq, d),
+		compareExpr(name, eventual.OpEq, "O'Hara"), compareExpr(name, eventual.OpEq, "Zoë ünïcode"), compareExpr(name, eventual.OpEq, nil),
+		compareExpr(name, eventual.OpNe, nil), compareExpr(emp, eventual.OpGt, int64(2)), compareExpr(rev, eventual.OpEq, d),
 		eventual.Match{Kind: eventual.MatchContains, Field: name, Pattern: ", "},
 		eventual.In{Field: emp, Values: []any{int64(1), int64(7)}},
 		eventual.Not{X: eventual.In{Field: name, Values: []any{"plain"}}},
-		eventual.Or{Left: cmp(emp, eventual.OpEq, nil), Right: eventual.Not{X: cmp(emp, eventual.OpLe, int64(3))}},
+		eventual.Or{Left: compareExpr(emp, eventual.OpEq, nil), Right: eventual.Not{X: compareExpr(emp, eventual.OpLe, int64(3))}},
 		eventual.Const{Value: false}, eventual.Const{Value: true},
 	}
 	for _, e := range exprs {
@@ -133,7 +133,7 @@ func TestFormatFilterRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := oracle(t, in, &eventual.Query{Table: acc, Filter: e})
-		got := get(t, ts, "accounts?$select=name&$orderby=accountid&$filter="+Escape(f))
+		got := getIDs(t, ts, "accounts?$select=name&$orderby=accountid&$filter="+Escape(f))
 		slices.SortFunc(want, func(a, b uuid.UUID) int { return compareIDs(a, b) })
 		slices.SortFunc(got, func(a, b uuid.UUID) int { return compareIDs(a, b) })
 		if !slices.Equal(got, want) {
@@ -146,7 +146,7 @@ func compareIDs(a, b uuid.UUID) int {
 	return slices.Compare(a[:], b[:])
 }
 
-func get(t *testing.T, ts *httptest.Server, path string) []uuid.UUID {
+func getIDs(t *testing.T, ts *httptest.Server, path string) []uuid.UUID {
 	t.Helper()
 	resp, err := http.Get(ts.URL + "/api/data/v9.2/" + path)
 	if err != nil {
@@ -218,7 +218,7 @@ func FuzzFormatFilterLiteral(f *testing.F) {
 		f.Add(x)
 	}
 	f.Fuzz(func(t *testing.T, x string) {
-		text, err := FormatFilter(cmp(name, eventual.OpEq, x))
+		text, err := FormatFilter(compareExpr(name, eventual.OpEq, x))
 		if err != nil {
 			return
 		}
