@@ -49,13 +49,7 @@ func (q *request) whoAmI() error {
 }
 
 func (q *request) metadataDocument() error {
-	doc := CSDL(q.s.Schema)
-	h := q.header()
-	h.Set("Content-Type", "application/xml")
-	h.Set("Content-Length", strconv.Itoa(len(doc)))
-	q.w.WriteHeader(http.StatusOK)
-	_, err := q.w.Write([]byte(doc))
-	return err
+	return q.writeBody(http.StatusOK, "application/xml", []byte(CSDL(q.s.Schema)))
 }
 
 func xmlEsc(s string) string {

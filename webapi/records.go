@@ -263,14 +263,9 @@ func (q *request) countCollection(t *eventual.Table, nf *navFilter) error {
 	return q.writeText(strconv.FormatInt(n, 10))
 }
 
-// writeText writes a plain-text 200 response (counts).
+// writeText writes a plain-text 200 response (counts, raw $value).
 func (q *request) writeText(body string) error {
-	h := q.header()
-	h.Set("Content-Type", "text/plain")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	q.w.WriteHeader(http.StatusOK)
-	_, err := q.w.Write([]byte(body))
-	return err
+	return q.writeBody(http.StatusOK, "text/plain", []byte(body))
 }
 
 // ifNoneMatchVersion returns the version of an If-None-Match ETag that
@@ -504,12 +499,7 @@ func (q *request) getProperty(ref eventual.EntityReference, c *eventual.Column, 
 		if s, ok := v.(string); ok {
 			text = s
 		}
-		h := q.header()
-		h.Set("Content-Type", "text/plain")
-		h.Set("Content-Length", strconv.Itoa(len(text)))
-		q.w.WriteHeader(http.StatusOK)
-		_, err := q.w.Write([]byte(text))
-		return err
+		return q.writeText(text)
 	}
 	b := []byte(`{"@odata.context":`)
 	b = appendString(b, q.base+"$metadata#"+ref.Table.EntitySetName+"("+rec.ID.String()+")/"+c.ValueProperty())

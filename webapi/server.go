@@ -331,8 +331,14 @@ func (q *request) header() http.Header {
 
 // writeJSON writes a JSON response.
 func (q *request) writeJSON(status int, body []byte) error {
+	return q.writeBody(status, "application/json; odata.metadata=minimal", body)
+}
+
+// writeBody writes a response with the common headers, the body and its
+// content type.
+func (q *request) writeBody(status int, contentType string, body []byte) error {
 	h := q.header()
-	h.Set("Content-Type", "application/json; odata.metadata=minimal")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	q.w.WriteHeader(status)
 	_, err := q.w.Write(body)
