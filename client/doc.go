@@ -8,7 +8,10 @@
 // It owns the HTTP exchange and its failure modes: Client.Do, the Replay
 // classification that decides what may be sent again, and *Error, which
 // unwraps to an *eventual.Error of the kind a local instance would return.
-// The record operations (Create, Retrieve, …) build on Do.
+// Records sends the record messages (Create, Retrieve, Update, Upsert,
+// Delete, RetrieveMultiple, Count) over Do, in the root package's types,
+// with the wire form of the codec package; FormatFilter, QueryOptions and
+// AfterFilter build query options without pasting caller text.
 //
 // It must not know the instance, the stores or the webapi package: it
 // talks to any Dataverse Web API endpoint, eventual's or Microsoft's,

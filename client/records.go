@@ -1,0 +1,345 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
+	"github.com/google/uuid"
+)
+
+// Records sends Dataverse's record messages over a Client, in the root
+// package's types: what eventual.RecordService calls Create, Retrieve,
+// Update, Upsert, Delete, RetrieveMultiple and Count. The schema says how
+// values are encoded and decoded; it must describe the tables of the
+// endpoint (for eventual, the configuration it serves).
+//
+// The bulk messages and change tracking over HTTP are not here yet, so
+// Records does not yet implement eventual.RecordService.
+type Records struct {
+	c      *Client
+	schema *eventual.Schema
+}
+
+// NewRecords returns the record messages of a client for a schema.
+func NewRecords(c *Client, schema *eventual.Schema) *Records {
+	return &Records{c: c, schema: schema}
+}
+
+// Create creates a record and returns its primary key. With e.ID set the
+// body carries the primary key, so a request that may have been applied
+// can be sent again (a replay answers 412 and makes no second record).
+func (r *Records) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
+	body, err := entityBody(e, e.ID != uuid.Nil)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	replay := ReplayAuto
+	if e.ID != uuid.Nil {
+		replay = ReplaySafe
+	}
+	resp, err := r.c.Do(ctx, &Request{Method: http.MethodPost, Path: e.Table.EntitySetName, Body: body, Replay: replay})
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return entityID(resp)
+}
+
+// Retrieve reads the record the target names, with the columns asked for
+// (nil for all). With ifNoneMatch set to the record's version, an
+// unchanged record is a KindNotModified error. Expansions are not sent
+// yet: expand must be empty.
+func (r *Records) Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error) {
+	if len(expand) > 0 {
+		return nil, eventual.Errorf(eventual.KindNotImplemented, eventual.CodeBadRequest, "client: Retrieve with $expand is not supported yet")
+	}
+	path, err := keyPath(target)
+	if err != nil {
+		return nil, err
+	}
+	if columns != nil {
+		path += "?$select=" + Escape(selectList(columns))
+	}
+	h := http.Header{}
+	if ifNoneMatch != "" {
+		h.Set("If-None-Match", codec.ETag(mustVersion(ifNoneMatch)))
+	}
+	resp, err := r.c.Do(ctx, &Request{Method: http.MethodGet, Path: path, Header: h})
+	if err != nil {
+		return nil, err
+	}
+	return codec.DecodeRecord(target.Table, resp.Body)
+}
+
+// Update writes values to an existing record and returns its id.
+func (r *Records) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond eventual.Condition) (uuid.UUID, error) {
+	if cond.IfMatch == "" {
+		cond.IfMatch = "*"
+	}
+	_, id, err := r.patch(ctx, target, &eventual.Entity{Table: target.Table, Values: values}, cond)
+	return id, err
+}
+
+// Upsert updates the record the target names or creates it with the
+// target's key, and reports whether it created it.
+func (r *Records) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition) (bool, uuid.UUID, error) {
+	return r.patch(ctx, target, e, cond)
+}
+
+// patch sends a PATCH with the conditions. It asks for the record back
+// (return=representation, primary key only) to learn whether the PATCH
+// created it: 201 created, 200 updated.
+func (r *Records) patch(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition) (bool, uuid.UUID, error) {
+	path, err := keyPath(target)
+	if err != nil {
+		return false, uuid.Nil, err
+	}
+	body, err := entityBody(e, false)
+	if err != nil {
+		return false, uuid.Nil, err
+	}
+	h := conditionHeader(cond)
+	h.Set("Prefer", "return=representation")
+	path += "?$select=" + target.Table.PrimaryIDAttribute
+	resp, err := r.c.Do(ctx, &Request{Method: http.MethodPatch, Path: path, Header: h, Body: body})
+	if err != nil {
+		return false, uuid.Nil, err
+	}
+	rec, err := codec.DecodeRecord(target.Table, resp.Body)
+	if err != nil {
+		return false, uuid.Nil, err
+	}
+	return resp.StatusCode == http.StatusCreated, rec.ID, nil
+}
+
+// Delete deletes the record the target names.
+func (r *Records) Delete(ctx context.Context, target eventual.EntityReference, cond eventual.Condition) error {
+	path, err := keyPath(target)
+	if err != nil {
+		return err
+	}
+	_, err = r.c.Do(ctx, &Request{Method: http.MethodDelete, Path: path, Header: conditionHeader(cond)})
+	return err
+}
+
+// RetrieveMultiple reads one page of a query: q.Limit records at most
+// (the odata.maxpagesize preference), continuing after q.After when set
+// (as a keyset filter, see AfterFilter). Page.More reports a next link.
+func (r *Records) RetrieveMultiple(ctx context.Context, q *eventual.Query, expand []eventual.Expand, count bool) (*eventual.Page, error) {
+	qq := *q
+	after, err := AfterFilter(q)
+	if err != nil {
+		return nil, err
+	}
+	if after != nil {
+		qq.Filter = after
+		if q.Filter != nil {
+			qq.Filter = eventual.And{Left: q.Filter, Right: after}
+		}
+	}
+	opts, err := QueryOptions(&qq, expand, 0)
+	if err != nil {
+		return nil, err
+	}
+	if count {
+		opts.Set("$count", "true")
+	}
+	h := http.Header{}
+	if q.Limit > 0 {
+		h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(q.Limit))
+	}
+	path := q.Table.EntitySetName
+	if enc := Encode(opts); enc != "" {
+		path += "?" + enc
+	}
+	resp, err := r.c.Do(ctx, &Request{Method: http.MethodGet, Path: path, Header: h})
+	if err != nil {
+		return nil, err
+	}
+	return decodePage(q.Table, resp.Body)
+}
+
+// Count returns the number of records the filter selects (at most
+// eventual.MaxCount, as the Web API counts).
+func (r *Records) Count(ctx context.Context, t *eventual.Table, filter eventual.Expr) (int64, error) {
+	path := t.EntitySetName + "/$count"
+	if filter != nil {
+		f, err := FormatFilter(filter)
+		if err != nil {
+			return 0, err
+		}
+		path += "?$filter=" + Escape(f)
+	}
+	resp, err := r.c.Do(ctx, &Request{Method: http.MethodGet, Path: path})
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(resp.Body)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("client: count of %s: %q is not a number", t.EntitySetName, resp.Body)
+	}
+	return n, nil
+}
+
+// decodePage decodes a collection response: its value array, the count
+// annotations and whether a next link follows.
+func decodePage(t *eventual.Table, body []byte) (*eventual.Page, error) {
+	v, err := codec.DecodeJSON(body)
+	if err != nil {
+		return nil, fmt.Errorf("client: collection of %s: %w", t.EntitySetName, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("client: collection of %s is not a JSON object", t.EntitySetName)
+	}
+	items, _ := m["value"].([]any)
+	page := &eventual.Page{Count: -1, Records: make([]*eventual.Record, 0, len(items))}
+	for _, it := range items {
+		obj, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("client: collection of %s holds a non-object", t.EntitySetName)
+		}
+		rec, err := codec.RecordFromJSON(t, obj)
+		if err != nil {
+			return nil, err
+		}
+		page.Records = append(page.Records, rec)
+	}
+	_, page.More = m["@odata.nextLink"]
+	if n, ok := m["@odata.count"].(interface{ Int64() (int64, error) }); ok {
+		page.Count, _ = n.Int64()
+	}
+	if x, ok := m["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"].(bool); ok {
+		page.CountLimitExceeded = x
+	}
+	return page, nil
+}
+
+// keyPath is the URL path of the record a reference names: set(id) or
+// set(key1=literal,...).
+func keyPath(ref eventual.EntityReference) (string, error) {
+	if ref.Table == nil {
+		return "", fmt.Errorf("client: a reference without a table")
+	}
+	if !ref.ByKey() {
+		return ref.Table.EntitySetName + "(" + ref.ID.String() + ")", nil
+	}
+	if len(ref.KeyValues) != len(ref.Key.Columns) {
+		return "", fmt.Errorf("client: key %s takes %d values, not %d", ref.Key.LogicalName, len(ref.Key.Columns), len(ref.KeyValues))
+	}
+	parts := make([]string, len(ref.Key.Columns))
+	for i, c := range ref.Key.Columns {
+		lit, err := literal(c, ref.KeyValues[i])
+		if err != nil {
+			return "", err
+		}
+		parts[i] = c.LogicalName + "=" + lit
+	}
+	return ref.Table.EntitySetName + "(" + Escape(strings.Join(parts, ",")) + ")", nil
+}
+
+// entityBody encodes an entity's values as a Web API body: plain columns
+// as properties, lookups as nav@odata.bind to the record they reference.
+// Deep inserts (e.Related) are not encoded yet.
+func entityBody(e *eventual.Entity, withID bool) ([]byte, error) {
+	if len(e.Related) > 0 {
+		return nil, eventual.Errorf(eventual.KindNotImplemented, eventual.CodeBadRequest, "client: deep insert is not supported yet")
+	}
+	o := jsonObject{b: []byte{'{'}, first: true}
+	if withID {
+		o.key(e.Table.PrimaryIDAttribute)
+		o.b = codec.AppendString(o.b, e.ID.String())
+	}
+	for name, v := range e.Values {
+		c := e.Table.Column(name)
+		if c == nil {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "client: table %s has no column %s", e.Table.LogicalName, name)
+		}
+		ref, isRef := v.(eventual.EntityReference)
+		if !c.Type.IsLookup() || !isRef {
+			o.key(name)
+			o.b = codec.AppendValue(o.b, c, v)
+			continue
+		}
+		if err := o.bind(c, ref); err != nil {
+			return nil, err
+		}
+	}
+	return append(o.b, '}'), nil
+}
+
+// jsonObject is a JSON object being appended to.
+type jsonObject struct {
+	b     []byte
+	first bool
+}
+
+func (o *jsonObject) key(name string) {
+	if !o.first {
+		o.b = append(o.b, ',')
+	}
+	o.first = false
+	o.b = codec.AppendString(o.b, name)
+	o.b = append(o.b, ':')
+}
+
+// bind appends a lookup as nav@odata.bind: "/set(key)".
+func (o *jsonObject) bind(c *eventual.Column, ref eventual.EntityReference) error {
+	if ref.Table == nil {
+		return fmt.Errorf("client: the value of %s names no table", c.LogicalName)
+	}
+	rel := c.RelationshipTo(ref.Table.LogicalName)
+	if rel == nil {
+		return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "client: %s cannot reference %s", c.LogicalName, ref.Table.LogicalName)
+	}
+	path, err := keyPath(ref)
+	if err != nil {
+		return err
+	}
+	o.key(rel.ReferencingNavigation + "@odata.bind")
+	o.b = codec.AppendString(o.b, "/"+path)
+	return nil
+}
+
+// conditionHeader renders a write's conditions as If-Match and
+// If-None-Match.
+func conditionHeader(cond eventual.Condition) http.Header {
+	h := http.Header{}
+	switch cond.IfMatch {
+	case "":
+	case "*":
+		h.Set("If-Match", "*")
+	default:
+		h.Set("If-Match", codec.ETag(mustVersion(cond.IfMatch)))
+	}
+	if cond.IfNoneMatch != "" {
+		h.Set("If-None-Match", cond.IfNoneMatch)
+	}
+	return h
+}
+
+// mustVersion reads a row version as the conditions carry it (decimal
+// text); anything else is sent as version 0, which matches no record.
+func mustVersion(v string) int64 {
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+// entityID reads the id of the record a write answered with, from
+// OData-EntityId (".../accounts(<id>)").
+func entityID(resp *Response) (uuid.UUID, error) {
+	loc := resp.Header.Get("OData-EntityId")
+	open, end := strings.LastIndexByte(loc, '('), strings.LastIndexByte(loc, ')')
+	if open < 0 || end < open {
+		return uuid.Nil, fmt.Errorf("client: the answer names no record (OData-EntityId %q)", loc)
+	}
+	id, err := uuid.Parse(loc[open+1 : end])
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("client: OData-EntityId %q: %w", loc, err)
+	}
+	return id, nil
+}

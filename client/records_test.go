@@ -1,0 +1,154 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/instance"
+	"github.com/eventual-pp/eventual/internal/teststore"
+	"github.com/eventual-pp/eventual/metadata"
+	"github.com/eventual-pp/eventual/webapi"
+	"github.com/google/uuid"
+)
+
+// liveRecords serves the Web API over a real store on loopback and returns
+// the client's record messages for it, and the instance behind it (the
+// oracle).
+func liveRecords(t *testing.T, kind teststore.Kind) (*Records, *instance.Instance, *eventual.Schema) {
+	t.Helper()
+	schema := metadata.Builtin()
+	db := kind.Open(t, schema)
+	in := instance.New(db, schema)
+	srv := webapi.NewServer(in, schema, db.Meta())
+	srv.Logger = slog.New(slog.DiscardHandler)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	c, err := New(ts.URL, Options{MaxAttempts: 1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewRecords(c, schema), in, schema
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	for _, kind := range teststore.All() {
+		t.Run(kind.Name, func(t *testing.T) {
+			testRecordsRoundTrip(t, kind)
+		})
+	}
+}
+
+func testRecordsRoundTrip(t *testing.T, kind teststore.Kind) {
+	ctx := context.Background()
+	r, in, schema := liveRecords(t, kind)
+	acc, con := schema.Table("account"), schema.Table("contact")
+	byNumber := func(n string) eventual.EntityReference {
+		return eventual.EntityReference{Table: acc, Key: acc.Key("accountnumber_key"), KeyValues: []any{n}}
+	}
+
+	// Create with and without a client-chosen id; quotes and unicode in
+	// values and keys.
+	id, err := r.Create(ctx, &eventual.Entity{Table: acc, Values: eventual.Values{"name": "O'Hara & Zoë", "accountnumber": "A 1'x"}})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	own := uuid.New()
+	if got, err := r.Create(ctx, &eventual.Entity{Table: acc, ID: own, Values: eventual.Values{"name": "Own"}}); err != nil || got != own {
+		t.Fatalf("create with id: %v, %v; want %v", got, err, own)
+	}
+	if _, err := r.Create(ctx, &eventual.Entity{Table: acc, ID: own, Values: eventual.Values{"name": "Again"}}); !IsPreconditionFailed(err) {
+		t.Errorf("second create with the same id: %v, want 412", err)
+	}
+
+	// Retrieve by alternate key; the instance agrees.
+	rec, err := r.Retrieve(ctx, byNumber("A 1'x"), []*eventual.Column{acc.Column("name")}, nil, "")
+	if err != nil {
+		t.Fatalf("retrieve by key: %v", err)
+	}
+	if rec.ID != id || rec.Values["name"] != "O'Hara & Zoë" || rec.Version == 0 {
+		t.Errorf("retrieve by key = %v %v v%d, want %v O'Hara & Zoë", rec.ID, rec.Values["name"], rec.Version, id)
+	}
+	if _, err := r.Retrieve(ctx, byNumber("A 1'x"), nil, nil, strconv.FormatInt(rec.Version, 10)); eventual.ErrorKind(err) != eventual.KindNotModified {
+		t.Errorf("retrieve with the current version: %v, want NotModified", err)
+	}
+
+	// A lookup bound by key travels as @odata.bind and reads back.
+	cid, err := r.Create(ctx, &eventual.Entity{Table: con, Values: eventual.Values{"lastname": "Smith", "parentcustomerid": byNumber("A 1'x")}})
+	if err != nil {
+		t.Fatalf("create contact: %v", err)
+	}
+	crec, err := in.Retrieve(ctx, eventual.Ref(con, cid), nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref, _ := crec.Values["parentcustomerid"].(eventual.EntityReference); ref.ID != id || ref.Table != acc {
+		t.Errorf("contact's parentcustomerid = %v, want account %v", crec.Values["parentcustomerid"], id)
+	}
+
+	// Update: stale version 412, current version ok; missing record 404.
+	if _, err := r.Update(ctx, eventual.Ref(acc, id), eventual.Values{"name": "x"}, eventual.Condition{IfMatch: strconv.FormatInt(rec.Version+100, 10)}); !IsPreconditionFailed(err) {
+		t.Errorf("update with a stale version: %v, want 412", err)
+	}
+	if got, err := r.Update(ctx, eventual.Ref(acc, id), eventual.Values{"name": "Renamed"}, eventual.Condition{IfMatch: strconv.FormatInt(rec.Version, 10)}); err != nil || got != id {
+		t.Errorf("update: %v, %v", got, err)
+	}
+	if _, err := r.Update(ctx, eventual.Ref(acc, uuid.New()), eventual.Values{"name": "x"}, eventual.Condition{}); !IsNotFound(err) {
+		t.Errorf("update of a missing record: %v, want 404", err)
+	}
+
+	// Upsert reports whether it created.
+	created, uid, err := r.Upsert(ctx, byNumber("U-1"), &eventual.Entity{Table: acc, Values: eventual.Values{"name": "Up"}}, eventual.Condition{})
+	if err != nil || !created {
+		t.Fatalf("upsert new: created=%v %v", created, err)
+	}
+	created, again, err := r.Upsert(ctx, byNumber("U-1"), &eventual.Entity{Table: acc, Values: eventual.Values{"name": "Up2"}}, eventual.Condition{})
+	if err != nil || created || again != uid {
+		t.Errorf("upsert existing: created=%v id=%v %v, want false %v", created, again, err, uid)
+	}
+
+	// RetrieveMultiple pages with AfterFilter and agrees with the instance.
+	q := &eventual.Query{Table: acc, Columns: []*eventual.Column{acc.Column("name")},
+		OrderBy: []eventual.Order{{Column: acc.Column("name")}}, Limit: 2}
+	var seen []uuid.UUID
+	for {
+		page, err := r.RetrieveMultiple(ctx, q, nil, false)
+		if err != nil {
+			t.Fatalf("retrieve multiple: %v", err)
+		}
+		for _, rec := range page.Records {
+			seen = append(seen, rec.ID)
+		}
+		if !page.More || len(page.Records) == 0 {
+			break
+		}
+		last := page.Records[len(page.Records)-1]
+		q.After = []any{last.Values["name"], last.ID}
+	}
+	want, err := in.RetrieveMultiple(ctx, &eventual.Query{Table: acc, OrderBy: []eventual.Order{{Column: acc.Column("name")}}}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(want.Records) {
+		t.Fatalf("paged %d accounts, want %d", len(seen), len(want.Records))
+	}
+	for i, rec := range want.Records {
+		if seen[i] != rec.ID {
+			t.Errorf("record %d: %v, want %v", i, seen[i], rec.ID)
+		}
+	}
+	if n, err := r.Count(ctx, acc, eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: acc.Column("name")}, Right: eventual.Literal{Value: "Own"}}); err != nil || n != 1 {
+		t.Errorf("count = %d, %v; want 1", n, err)
+	}
+
+	// Delete, then it is gone.
+	if err := r.Delete(ctx, byNumber("U-1"), eventual.Condition{}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := r.Retrieve(ctx, eventual.Ref(acc, uid), nil, nil, ""); !IsNotFound(err) {
+		t.Errorf("retrieve after delete: %v, want 404", err)
+	}
+}
