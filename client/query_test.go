@@ -104,9 +104,14 @@ func oracle(t *testing.T, in *instance.Instance, q *eventual.Query) []uuid.UUID 
 	if err != nil {
 		t.Fatalf("RetrieveMultiple: %v", err)
 	}
+	return collectIDs(p.Records, func(r *eventual.Record) uuid.UUID { return r.ID })
+}
+
+// collectIDs returns the ids of xs, in order.
+func collectIDs[T any](xs []T, id func(T) uuid.UUID) []uuid.UUID {
 	var ids []uuid.UUID
-	for _, r := range p.Records {
-		ids = append(ids, r.ID)
+	for _, x := range xs {
+		ids = append(ids, id(x))
 	}
 	return ids
 }
@@ -153,10 +158,11 @@ func getIDs(t *testing.T, ts *httptest.Server, path string) []uuid.UUID {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	type row struct {
+		ID uuid.UUID `json:"accountid"`
+	}
 	var body struct {
-		Value []struct {
-			ID uuid.UUID `json:"accountid"`
-		} `json:"value"`
+		Value []row `json:"value"`
 	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %s", path, resp.Status)
@@ -164,11 +170,7 @@ func getIDs(t *testing.T, ts *httptest.Server, path string) []uuid.UUID {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
-	var ids []uuid.UUID
-	for _, v := range body.Value {
-		ids = append(ids, v.ID)
-	}
-	return ids
+	return collectIDs(body.Value, func(v row) uuid.UUID { return v.ID })
 }
 
 func TestAfterFilterPaging(t *testing.T) {

@@ -37,6 +37,16 @@ func newFakeClock() *fakeClock {
 	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
+// openClocked opens an env whose instance reads the time from a new fake
+// clock, and returns it with the clock and a test context.
+func openClocked(t *testing.T, open func(testing.TB) *env) (*env, *fakeClock, context.Context) {
+	t.Helper()
+	e := open(t)
+	clk := newFakeClock()
+	e.in.Now = clk.Now
+	return e, clk, testContext(t)
+}
+
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -87,10 +97,7 @@ func statusIs(rec *eventual.Record, status int64) eventual.Expr {
 
 func TestJobsRunAfterCommit(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
-		e := open(t)
-		clk := newFakeClock()
-		e.in.Now = clk.Now
-		ctx := testContext(t)
+		e, clk, ctx := openClocked(t, open)
 		var rec recorder
 		e.register(t, asyncStep("audit", eventual.MessageCreate, "account", rec.plugin(true)))
 		// A synchronous step in the same request: the asynchronous one
@@ -229,10 +236,7 @@ func TestJobsRetries(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				e := open(t)
-				clk := newFakeClock()
-				e.in.Now = clk.Now
-				ctx := testContext(t)
+				e, clk, ctx := openClocked(t, open)
 				var attempts atomic.Int32
 				e.register(t, asyncStep("flaky", eventual.MessageCreate, "account", func(ctx context.Context, ec *eventual.ExecutionContext) error {
 					n := int(attempts.Add(1))
@@ -513,10 +517,7 @@ func decimalIs(v any, s string) bool {
 // each claim and outcome, and the queue would feed itself for ever.
 func TestJobsRunnerBookkeepingRunsNoSteps(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
-		e := open(t)
-		clk := newFakeClock()
-		e.in.Now = clk.Now
-		ctx := testContext(t)
+		e, clk, ctx := openClocked(t, open)
 		id := e.mustCreate(t, e.account, eventual.Values{"name": "x"})
 		var asyncRuns, syncOnJobs atomic.Int32
 		e.register(t, asyncStep("every-update", eventual.MessageUpdate, "", func(context.Context, *eventual.ExecutionContext) error {
@@ -551,11 +552,8 @@ func TestJobsRunnerBookkeepingRunsNoSteps(t *testing.T) {
 // longer error must still end its attempt, not leave the job in progress.
 func TestJobsLongErrorMessage(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
-		e := open(t)
+		e, clk, ctx := openClocked(t, open)
 		e.in.Logger = slog.New(slog.DiscardHandler)
-		clk := newFakeClock()
-		e.in.Now = clk.Now
-		ctx := testContext(t)
 		long := strings.Repeat("x", 20000)
 		var attempts atomic.Int32
 		e.register(t, asyncStep("long", eventual.MessageCreate, "account", func(context.Context, *eventual.ExecutionContext) error {
@@ -675,11 +673,8 @@ func TestJobsConcurrentRunnersRunEachJobOnce(t *testing.T) {
 // through the job queue; the depth carried by each job stops it.
 func TestJobsAsyncLoopStopsAtMaxDepth(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
-		e := open(t)
+		e, clk, ctx := openClocked(t, open)
 		e.in.MaxDepth = 3
-		clk := newFakeClock()
-		e.in.Now = clk.Now
-		ctx := testContext(t)
 		var depths []int
 		var mu sync.Mutex
 		e.register(t, asyncStep("again", eventual.MessageCreate, "account", func(ctx context.Context, ec *eventual.ExecutionContext) error {

@@ -53,6 +53,17 @@ func forEachStore(t *testing.T, fn func(t *testing.T, open func(tb testing.TB) *
 	}
 }
 
+// forEachStoreCase runs fn for each case on every store, in a subtest
+// named name(tc), with a fresh env and a test context.
+func forEachStoreCase[C any](t *testing.T, cases []C, name func(C) string, fn func(t *testing.T, e *env, ctx context.Context, tc C)) {
+	t.Helper()
+	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
+		for _, tc := range cases {
+			t.Run(name(tc), func(t *testing.T) { fn(t, open(t), testContext(t), tc) })
+		}
+	})
+}
+
 // openStore opens a fresh store of kind st for the built-in schema,
 // closed (a failure reported) when tb ends.
 func openStore(tb testing.TB, st storeKind) (eventual.Store, *eventual.Schema) {
@@ -259,13 +270,14 @@ func TestPipelineStageOrder(t *testing.T) {
 		inTx   bool
 		output string // the OutputParameters key set, "" for none
 	}
-	cases := []struct {
+	type pipelineStageOrderCase struct {
 		message string
 		seed    bool // create the record before registering steps
 		probe   bool
 		run     func(ctx context.Context, e *env, id uuid.UUID) error
 		want    [3]want // PreValidation, PreOperation, PostOperation
-	}{
+	}
+	cases := []pipelineStageOrderCase{
 		{
 			message: eventual.MessageCreate, probe: true,
 			run: func(ctx context.Context, e *env, id uuid.UUID) error {
@@ -308,137 +320,126 @@ func TestPipelineStageOrder(t *testing.T) {
 			want: [3]want{{}, {}, {output: "BusinessEntityCollection"}},
 		},
 	}
-	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
-		for _, tc := range cases {
-			t.Run(tc.message, func(t *testing.T) {
-				e := open(t)
-				ctx := testContext(t)
-				id := e.accountID(t, tc.seed, eventual.Values{"name": "old"})
-				var rec recorder
-				// Registered out of stage order: stages, not registration,
-				// decide the order.
-				for _, st := range []eventual.Stage{eventual.PostOperation, eventual.PreOperation, eventual.PreValidation} {
-					e.register(t, syncStep("rec-"+st.String(), tc.message, "account", st, rec.plugin(tc.probe)))
-				}
-				if err := tc.run(ctx, e, id); err != nil {
-					t.Fatalf("%s: %v", tc.message, err)
-				}
-				obs := rec.all()
-				if got, want := rec.labels(), []string{tc.message + "/PreValidation", tc.message + "/PreOperation", tc.message + "/PostOperation"}; !slices.Equal(got, want) {
-					t.Fatalf("steps ran as %v, want %v", got, want)
-				}
-				for i, o := range obs {
-					w := tc.want[i]
-					if o.err != nil {
-						t.Errorf("%s: probe: %v", o.stage, o.err)
-					}
-					if o.stage != stages[i] || o.mode != eventual.Synchronous || o.table != "account" || o.depth != 1 || o.parent != nil {
-						t.Errorf("%s: stage %v mode %v table %q depth %d parent %v, want %v synchronous account depth 1 no parent",
-							stages[i], o.stage, o.mode, o.table, o.depth, o.parent != nil, stages[i])
-					}
-					if tc.message != eventual.MessageRetrieveMultiple && o.id != id {
-						t.Errorf("%s: PrimaryEntityID = %s, want %s", o.stage, o.id, id)
-					}
-					if tc.probe && (o.found != w.found || o.name != w.name) {
-						t.Errorf("%s: step sees record found=%v name=%v, want found=%v name=%v", o.stage, o.found, o.name, w.found, w.name)
-					}
-					if o.inTx != w.inTx {
-						t.Errorf("%s: IsInTransaction = %v, want %v", o.stage, o.inTx, w.inTx)
-					}
-					var keys []string
-					for k := range o.output {
-						keys = append(keys, k)
-					}
-					if w.output == "" && len(keys) > 0 {
-						t.Errorf("%s: OutputParameters = %v before the main operation, want none", o.stage, keys)
-					}
-					if w.output != "" && o.output[w.output] == nil {
-						t.Errorf("%s: OutputParameters has %v, want %q", o.stage, keys, w.output)
-					}
-				}
-				post := obs[2].output
-				switch tc.message {
-				case eventual.MessageCreate:
-					if got := post["id"]; got != id {
-						t.Errorf("OutputParameters[id] = %v, want %s", got, id)
-					}
-				case eventual.MessageRetrieve:
-					if r, ok := post["BusinessEntity"].(*eventual.Record); !ok || r.ID != id {
-						t.Errorf("OutputParameters[BusinessEntity] = %#v, want the record %s", post["BusinessEntity"], id)
-					}
-				case eventual.MessageRetrieveMultiple:
-					if rs, ok := post["BusinessEntityCollection"].([]*eventual.Record); !ok || len(rs) != 1 || rs[0].ID != id {
-						t.Errorf("OutputParameters[BusinessEntityCollection] = %#v, want the one record %s", post["BusinessEntityCollection"], id)
-					}
-				}
-				// One execution context runs through the stages.
-				if obs[0].ec != obs[1].ec || obs[1].ec != obs[2].ec || obs[0].ec.OperationID == uuid.Nil {
-					t.Errorf("stages did not share one execution context with an operation id")
-				}
-			})
+	forEachStoreCase(t, cases, func(tc pipelineStageOrderCase) string { return tc.message }, func(t *testing.T, e *env, ctx context.Context, tc pipelineStageOrderCase) {
+		id := e.accountID(t, tc.seed, eventual.Values{"name": "old"})
+		var rec recorder
+		// Registered out of stage order: stages, not registration,
+		// decide the order.
+		for _, st := range []eventual.Stage{eventual.PostOperation, eventual.PreOperation, eventual.PreValidation} {
+			e.register(t, syncStep("rec-"+st.String(), tc.message, "account", st, rec.plugin(tc.probe)))
+		}
+		if err := tc.run(ctx, e, id); err != nil {
+			t.Fatalf("%s: %v", tc.message, err)
+		}
+		obs := rec.all()
+		if got, want := rec.labels(), []string{tc.message + "/PreValidation", tc.message + "/PreOperation", tc.message + "/PostOperation"}; !slices.Equal(got, want) {
+			t.Fatalf("steps ran as %v, want %v", got, want)
+		}
+		for i, o := range obs {
+			w := tc.want[i]
+			if o.err != nil {
+				t.Errorf("%s: probe: %v", o.stage, o.err)
+			}
+			if o.stage != stages[i] || o.mode != eventual.Synchronous || o.table != "account" || o.depth != 1 || o.parent != nil {
+				t.Errorf("%s: stage %v mode %v table %q depth %d parent %v, want %v synchronous account depth 1 no parent",
+					stages[i], o.stage, o.mode, o.table, o.depth, o.parent != nil, stages[i])
+			}
+			if tc.message != eventual.MessageRetrieveMultiple && o.id != id {
+				t.Errorf("%s: PrimaryEntityID = %s, want %s", o.stage, o.id, id)
+			}
+			if tc.probe && (o.found != w.found || o.name != w.name) {
+				t.Errorf("%s: step sees record found=%v name=%v, want found=%v name=%v", o.stage, o.found, o.name, w.found, w.name)
+			}
+			if o.inTx != w.inTx {
+				t.Errorf("%s: IsInTransaction = %v, want %v", o.stage, o.inTx, w.inTx)
+			}
+			var keys []string
+			for k := range o.output {
+				keys = append(keys, k)
+			}
+			if w.output == "" && len(keys) > 0 {
+				t.Errorf("%s: OutputParameters = %v before the main operation, want none", o.stage, keys)
+			}
+			if w.output != "" && o.output[w.output] == nil {
+				t.Errorf("%s: OutputParameters has %v, want %q", o.stage, keys, w.output)
+			}
+		}
+		post := obs[2].output
+		switch tc.message {
+		case eventual.MessageCreate:
+			if got := post["id"]; got != id {
+				t.Errorf("OutputParameters[id] = %v, want %s", got, id)
+			}
+		case eventual.MessageRetrieve:
+			if r, ok := post["BusinessEntity"].(*eventual.Record); !ok || r.ID != id {
+				t.Errorf("OutputParameters[BusinessEntity] = %#v, want the record %s", post["BusinessEntity"], id)
+			}
+		case eventual.MessageRetrieveMultiple:
+			if rs, ok := post["BusinessEntityCollection"].([]*eventual.Record); !ok || len(rs) != 1 || rs[0].ID != id {
+				t.Errorf("OutputParameters[BusinessEntityCollection] = %#v, want the one record %s", post["BusinessEntityCollection"], id)
+			}
+		}
+		// One execution context runs through the stages.
+		if obs[0].ec != obs[1].ec || obs[1].ec != obs[2].ec || obs[0].ec.OperationID == uuid.Nil {
+			t.Errorf("stages did not share one execution context with an operation id")
 		}
 	})
 }
 
 func TestPipelineUpsertRunsInnerMessage(t *testing.T) {
-	cases := []struct {
+	type pipelineUpsertRunsInnerMessageCase struct {
 		name    string
 		exists  bool
 		inner   string
 		created bool
-	}{
+	}
+	cases := []pipelineUpsertRunsInnerMessageCase{
 		{"Create", false, eventual.MessageCreate, true},
 		{"Update", true, eventual.MessageUpdate, false},
 	}
-	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				e := open(t)
-				ctx := testContext(t)
-				id := e.accountID(t, tc.exists, eventual.Values{"name": "old"})
-				var rec recorder
-				for _, msg := range []string{eventual.MessageUpsert, eventual.MessageCreate, eventual.MessageUpdate} {
-					for _, st := range stages {
-						e.register(t, syncStep(msg+"-"+st.String(), msg, "account", st, rec.plugin(false)))
-					}
-				}
-				created, gotID, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "upserted"}}, eventual.Condition{})
-				if err != nil {
-					t.Fatalf("upsert: %v", err)
-				}
-				if created != tc.created || gotID != id {
-					t.Errorf("upsert = (%v, %s), want (%v, %s)", created, gotID, tc.created, id)
-				}
-				want := []string{"Upsert/PreValidation", "Upsert/PreOperation",
-					tc.inner + "/PreValidation", tc.inner + "/PreOperation", tc.inner + "/PostOperation", "Upsert/PostOperation"}
-				if got := rec.labels(); !slices.Equal(got, want) {
-					t.Fatalf("steps ran as %v, want %v", got, want)
-				}
-				obs := rec.all()
-				outer := obs[0].ec
-				for _, o := range obs[2:5] {
-					if o.parent != outer || o.parent.MessageName != eventual.MessageUpsert {
-						t.Errorf("%s/%s: ParentContext is not the Upsert's context", o.message, o.stage)
-					}
-					// The platform runs the inner message: same depth, same
-					// correlation, inside the Upsert's transaction.
-					if o.depth != 1 || o.correlation != obs[0].correlation || !o.inTx || o.id != id {
-						t.Errorf("%s/%s: depth %d correlation-shared %v inTx %v id %s, want depth 1, shared, in transaction, %s",
-							o.message, o.stage, o.depth, o.correlation == obs[0].correlation, o.inTx, o.id, id)
-					}
-				}
-				if got := obs[5].output["RecordCreated"]; got != tc.created {
-					t.Errorf("Upsert PostOperation RecordCreated = %v, want %v", got, tc.created)
-				}
-				if tc.created {
-					if got := obs[4].output["id"]; got != id {
-						t.Errorf("inner Create PostOperation id = %v, want %s", got, id)
-					}
-				}
-				if r := e.get(t, e.account, id); r == nil || r.Values["name"] != "upserted" {
-					t.Errorf("stored record = %v, want name upserted", r)
-				}
-			})
+	forEachStoreCase(t, cases, func(tc pipelineUpsertRunsInnerMessageCase) string { return tc.name }, func(t *testing.T, e *env, ctx context.Context, tc pipelineUpsertRunsInnerMessageCase) {
+		id := e.accountID(t, tc.exists, eventual.Values{"name": "old"})
+		var rec recorder
+		for _, msg := range []string{eventual.MessageUpsert, eventual.MessageCreate, eventual.MessageUpdate} {
+			for _, st := range stages {
+				e.register(t, syncStep(msg+"-"+st.String(), msg, "account", st, rec.plugin(false)))
+			}
+		}
+		created, gotID, err := e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: eventual.Values{"name": "upserted"}}, eventual.Condition{})
+		if err != nil {
+			t.Fatalf("upsert: %v", err)
+		}
+		if created != tc.created || gotID != id {
+			t.Errorf("upsert = (%v, %s), want (%v, %s)", created, gotID, tc.created, id)
+		}
+		want := []string{"Upsert/PreValidation", "Upsert/PreOperation",
+			tc.inner + "/PreValidation", tc.inner + "/PreOperation", tc.inner + "/PostOperation", "Upsert/PostOperation"}
+		if got := rec.labels(); !slices.Equal(got, want) {
+			t.Fatalf("steps ran as %v, want %v", got, want)
+		}
+		obs := rec.all()
+		outer := obs[0].ec
+		for _, o := range obs[2:5] {
+			if o.parent != outer || o.parent.MessageName != eventual.MessageUpsert {
+				t.Errorf("%s/%s: ParentContext is not the Upsert's context", o.message, o.stage)
+			}
+			// The platform runs the inner message: same depth, same
+			// correlation, inside the Upsert's transaction.
+			if o.depth != 1 || o.correlation != obs[0].correlation || !o.inTx || o.id != id {
+				t.Errorf("%s/%s: depth %d correlation-shared %v inTx %v id %s, want depth 1, shared, in transaction, %s",
+					o.message, o.stage, o.depth, o.correlation == obs[0].correlation, o.inTx, o.id, id)
+			}
+		}
+		if got := obs[5].output["RecordCreated"]; got != tc.created {
+			t.Errorf("Upsert PostOperation RecordCreated = %v, want %v", got, tc.created)
+		}
+		if tc.created {
+			if got := obs[4].output["id"]; got != id {
+				t.Errorf("inner Create PostOperation id = %v, want %s", got, id)
+			}
+		}
+		if r := e.get(t, e.account, id); r == nil || r.Values["name"] != "upserted" {
+			t.Errorf("stored record = %v, want name upserted", r)
 		}
 	})
 }
@@ -628,10 +629,11 @@ func TestPipelinePreValidationServiceWritesOutsideTransaction(t *testing.T) {
 }
 
 func TestPipelineStepChangesTarget(t *testing.T) {
-	cases := []struct {
+	type pipelineStepChangesTargetCase struct {
 		message string
 		stage   eventual.Stage
-	}{
+	}
+	cases := []pipelineStepChangesTargetCase{
 		{eventual.MessageCreate, eventual.PreValidation},
 		{eventual.MessageCreate, eventual.PreOperation},
 		{eventual.MessageUpdate, eventual.PreValidation},
@@ -639,43 +641,37 @@ func TestPipelineStepChangesTarget(t *testing.T) {
 		{eventual.MessageUpsert, eventual.PreValidation},
 		{eventual.MessageUpsert, eventual.PreOperation},
 	}
-	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
-		for _, tc := range cases {
-			t.Run(tc.message+"/"+tc.stage.String(), func(t *testing.T) {
-				e := open(t)
-				ctx := testContext(t)
-				id := e.accountID(t, tc.message != eventual.MessageCreate, eventual.Values{"name": "old", "telephone1": "old"})
-				e.register(t, syncStep("change", tc.message, "account", tc.stage, func(ctx context.Context, ec *eventual.ExecutionContext) error {
-					tg := ec.Target()
-					if tg == nil {
-						return errors.New("no target")
-					}
-					tg.Values["name"] = strings.ToUpper(tg.Values["name"].(string))
-					tg.Values["telephone1"] = "set by step"
-					delete(tg.Values, "description")
-					return nil
-				}))
-				vals := eventual.Values{"name": "sent", "description": "dropped by step"}
-				var err error
-				switch tc.message {
-				case eventual.MessageCreate:
-					_, err = e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: vals})
-				case eventual.MessageUpdate:
-					_, err = e.in.Update(ctx, eventual.Ref(e.account, id), vals, eventual.Condition{})
-				case eventual.MessageUpsert:
-					_, _, err = e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: vals}, eventual.Condition{})
-				}
-				if err != nil {
-					t.Fatalf("%s: %v", tc.message, err)
-				}
-				r := e.get(t, e.account, id)
-				if r == nil {
-					t.Fatal("record not stored")
-				}
-				if r.Values["name"] != "SENT" || r.Values["telephone1"] != "set by step" || r.Values["description"] != nil {
-					t.Errorf("stored name %v telephone1 %v description %v, want SENT, set by step, null", r.Values["name"], r.Values["telephone1"], r.Values["description"])
-				}
-			})
+	forEachStoreCase(t, cases, func(tc pipelineStepChangesTargetCase) string { return tc.message + "/" + tc.stage.String() }, func(t *testing.T, e *env, ctx context.Context, tc pipelineStepChangesTargetCase) {
+		id := e.accountID(t, tc.message != eventual.MessageCreate, eventual.Values{"name": "old", "telephone1": "old"})
+		e.register(t, syncStep("change", tc.message, "account", tc.stage, func(ctx context.Context, ec *eventual.ExecutionContext) error {
+			tg := ec.Target()
+			if tg == nil {
+				return errors.New("no target")
+			}
+			tg.Values["name"] = strings.ToUpper(tg.Values["name"].(string))
+			tg.Values["telephone1"] = "set by step"
+			delete(tg.Values, "description")
+			return nil
+		}))
+		vals := eventual.Values{"name": "sent", "description": "dropped by step"}
+		var err error
+		switch tc.message {
+		case eventual.MessageCreate:
+			_, err = e.in.Create(ctx, &eventual.Entity{Table: e.account, ID: id, Values: vals})
+		case eventual.MessageUpdate:
+			_, err = e.in.Update(ctx, eventual.Ref(e.account, id), vals, eventual.Condition{})
+		case eventual.MessageUpsert:
+			_, _, err = e.in.Upsert(ctx, eventual.Ref(e.account, id), &eventual.Entity{Table: e.account, ID: id, Values: vals}, eventual.Condition{})
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.message, err)
+		}
+		r := e.get(t, e.account, id)
+		if r == nil {
+			t.Fatal("record not stored")
+		}
+		if r.Values["name"] != "SENT" || r.Values["telephone1"] != "set by step" || r.Values["description"] != nil {
+			t.Errorf("stored name %v telephone1 %v description %v, want SENT, set by step, null", r.Values["name"], r.Values["telephone1"], r.Values["description"])
 		}
 	})
 }
@@ -687,14 +683,15 @@ func TestPipelineImages(t *testing.T) {
 		{Alias: "post", Kind: eventual.PostImage},
 		{Alias: "postName", Kind: eventual.PostImage, Columns: []string{"name", "numberofemployees"}},
 	}
-	cases := []struct {
+	type pipelineImagesCase struct {
 		message string
 		images  []eventual.Image
 		run     func(ctx context.Context, e *env, id uuid.UUID) error
 		// want maps aliases to the values the image must hold exactly;
 		// aliases not listed must be absent.
 		wantPre, wantPost map[string]eventual.Values
-	}{
+	}
+	cases := []pipelineImagesCase{
 		{
 			message: eventual.MessageUpdate, images: imgs,
 			run: func(ctx context.Context, e *env, id uuid.UUID) error {
@@ -732,39 +729,33 @@ func TestPipelineImages(t *testing.T) {
 			},
 		},
 	}
-	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
-		for _, tc := range cases {
-			t.Run(tc.message, func(t *testing.T) {
-				e := open(t)
-				ctx := testContext(t)
-				id := uuid.New()
-				var seeded *eventual.Record
-				if tc.message != eventual.MessageCreate {
-					e.mustCreate(t, e.account, eventual.Values{"accountid": id, "name": "before", "telephone1": "555-0100"})
-					seeded = e.get(t, e.account, id)
-				}
-				var rec recorder
-				st := syncStep("images", tc.message, "account", eventual.PostOperation, rec.plugin(false))
-				st.Images = tc.images
-				e.register(t, st)
-				if err := tc.run(ctx, e, id); err != nil {
-					t.Fatal(err)
-				}
-				obs := rec.all()
-				if len(obs) != 1 {
-					t.Fatalf("step ran %d times, want 1", len(obs))
-				}
-				checkImages(t, tc.images, "pre-image", obs[0].pre, tc.wantPre, id)
-				checkImages(t, tc.images, "post-image", obs[0].post, tc.wantPost, id)
-				if seeded != nil && obs[0].pre["pre"] != nil && obs[0].pre["pre"].Version != seeded.Version {
-					t.Errorf("pre-image version %d, want the version before the operation %d", obs[0].pre["pre"].Version, seeded.Version)
-				}
-				if tc.message == eventual.MessageUpdate {
-					if p := obs[0].post["post"]; p != nil && p.Version == seeded.Version {
-						t.Errorf("post-image has the version before the update")
-					}
-				}
-			})
+	forEachStoreCase(t, cases, func(tc pipelineImagesCase) string { return tc.message }, func(t *testing.T, e *env, ctx context.Context, tc pipelineImagesCase) {
+		id := uuid.New()
+		var seeded *eventual.Record
+		if tc.message != eventual.MessageCreate {
+			e.mustCreate(t, e.account, eventual.Values{"accountid": id, "name": "before", "telephone1": "555-0100"})
+			seeded = e.get(t, e.account, id)
+		}
+		var rec recorder
+		st := syncStep("images", tc.message, "account", eventual.PostOperation, rec.plugin(false))
+		st.Images = tc.images
+		e.register(t, st)
+		if err := tc.run(ctx, e, id); err != nil {
+			t.Fatal(err)
+		}
+		obs := rec.all()
+		if len(obs) != 1 {
+			t.Fatalf("step ran %d times, want 1", len(obs))
+		}
+		checkImages(t, tc.images, "pre-image", obs[0].pre, tc.wantPre, id)
+		checkImages(t, tc.images, "post-image", obs[0].post, tc.wantPost, id)
+		if seeded != nil && obs[0].pre["pre"] != nil && obs[0].pre["pre"].Version != seeded.Version {
+			t.Errorf("pre-image version %d, want the version before the operation %d", obs[0].pre["pre"].Version, seeded.Version)
+		}
+		if tc.message == eventual.MessageUpdate {
+			if p := obs[0].post["post"]; p != nil && p.Version == seeded.Version {
+				t.Errorf("post-image has the version before the update")
+			}
 		}
 	})
 }

@@ -106,9 +106,7 @@ func TestCreateMultiple(t *testing.T) {
 			if r.Status < 400 || r.Status >= 500 {
 				t.Errorf("binding a missing record: status %d, want 4xx: %s", r.Status, r.Body)
 			}
-			if n := s.count("contacts", "startswith(lastname,'CMB ')"); n != 0 {
-				t.Errorf("%d contacts created by a failed CreateMultiple", n)
-			}
+			expectCount(t, s, "contacts", "startswith(lastname,'CMB ')", 0, "created by a failed CreateMultiple")
 		})
 		t.Run("MissingODataType", func(t *testing.T) {
 			r := s.do("POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", map[string]any{"Targets": []any{
@@ -118,9 +116,7 @@ func TestCreateMultiple(t *testing.T) {
 			expectError(t, r, http.StatusBadRequest, "0x80048d19", "@odata.type")
 			r = s.do("POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", targets(target(contactType, "lastname", "wrong type")))
 			expectError(t, r, http.StatusBadRequest, "0x80048d19", "")
-			if n := s.count("accounts", "startswith(accountnumber,'CMT-')"); n != 0 {
-				t.Errorf("%d accounts created", n)
-			}
+			expectCount(t, s, "accounts", "startswith(accountnumber,'CMT-')", 0, "created")
 		})
 		t.Run("OneInvalidTargetWritesNothing", func(t *testing.T) {
 			r := s.do("POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", targets(
@@ -134,9 +130,7 @@ func TestCreateMultiple(t *testing.T) {
 				target(accountType, "name", "no such column", "accountnumber", "CMI-5", "nosuchcolumn", 1),
 			))
 			expectError(t, r, http.StatusBadRequest, "", "nosuchcolumn")
-			if n := s.count("accounts", "startswith(accountnumber,'CMI-')"); n != 0 {
-				t.Errorf("%d accounts created by failed CreateMultiple requests", n)
-			}
+			expectCount(t, s, "accounts", "startswith(accountnumber,'CMI-')", 0, "created by failed CreateMultiple requests")
 		})
 		t.Run("DuplicateKeyWritesNothing", func(t *testing.T) {
 			r := s.do("POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", targets(
@@ -144,9 +138,7 @@ func TestCreateMultiple(t *testing.T) {
 				target(accountType, "name", "second", "accountnumber", "CMD-1"),
 			))
 			expectError(t, r, http.StatusPreconditionFailed, "0x80060892", "")
-			if n := s.count("accounts", "accountnumber eq 'CMD-1'"); n != 0 {
-				t.Errorf("%d accounts created", n)
-			}
+			expectCount(t, s, "accounts", "accountnumber eq 'CMD-1'", 0, "created")
 		})
 		t.Run("BadBodies", func(t *testing.T) {
 			for _, c := range []struct {
@@ -220,17 +212,13 @@ func TestUpsertMultiple(t *testing.T) {
 					t.Errorf("round %d: name %q, want %q", round, got, want)
 				}
 			}
-			if n := s.count("accounts", "startswith(name,'by url ') or startswith(name,'by body ')"); n != 2 {
-				t.Errorf("%d records, want 2", n)
-			}
+			expectCount(t, s, "accounts", "startswith(name,'by url ') or startswith(name,'by body ')", 2, "matched")
 		})
 		t.Run("NoKeyCreates", func(t *testing.T) {
 			for range 2 {
 				upsert(targets(target(accountType, "name", "UMN keyless")))
 			}
-			if n := s.count("accounts", "name eq 'UMN keyless'"); n != 2 {
-				t.Errorf("%d records, want 2 (a target without a key creates)", n)
-			}
+			expectCount(t, s, "accounts", "name eq 'UMN keyless'", 2, "matched (a target without a key creates)")
 		})
 		t.Run("UpdatesKeepOtherColumns", func(t *testing.T) {
 			id := s.create("accounts", map[string]any{"name": "UMU", "accountnumber": "UMU-1", "telephone1": "555"})
@@ -262,9 +250,7 @@ func TestUpsertMultiple(t *testing.T) {
 			if got := s.accountName(id); got != "UMI before" {
 				t.Errorf("name %q: the update of a failed UpsertMultiple persisted", got)
 			}
-			if n := s.count("accounts", "startswith(accountnumber,'UMI-') or name eq 'UMI keyless'"); n != 1 {
-				t.Errorf("%d records, want only the one created before", n)
-			}
+			expectCount(t, s, "accounts", "startswith(accountnumber,'UMI-') or name eq 'UMI keyless'", 1, "matched (only the one created before)")
 		})
 		t.Run("BadTargets", func(t *testing.T) {
 			r := s.do("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(map[string]any{"@odata.id": "accounts(accountnumber='UMX-1')", "name": "x"}))
@@ -274,9 +260,7 @@ func TestUpsertMultiple(t *testing.T) {
 			r = s.do("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(target(accountType, "@odata.id", "not a url", "name", "x")))
 			expectError(t, r, http.StatusBadRequest, "", "")
 			expectError(t, s.do("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", map[string]any{"Targets": []any{}}), http.StatusBadRequest, "", "")
-			if n := s.count("accounts", "name eq 'x'"); n != 0 {
-				t.Errorf("%d records created", n)
-			}
+			expectCount(t, s, "accounts", "name eq 'x'", 0, "created")
 		})
 	})
 }
@@ -324,9 +308,7 @@ func TestUpdateMultiple(t *testing.T) {
 			if got := s.accountName(ids[0]); got != "UPM 0 updated" {
 				t.Errorf("name %q after a rejected UpdateMultiple", got)
 			}
-			if n := s.count("accounts", "name eq 'UPM keyless'"); n != 0 {
-				t.Errorf("UpdateMultiple created a record")
-			}
+			expectCount(t, s, "accounts", "name eq 'UPM keyless'", 0, "created by UpdateMultiple")
 		})
 		t.Run("MissingRecordChangesNothing", func(t *testing.T) {
 			missing := uuid.NewString()
@@ -399,4 +381,13 @@ func TestDeleteMultiple(t *testing.T) {
 			s.must(http.StatusOK, "GET", "accounts("+ids[3]+")", nil)
 		})
 	})
+}
+
+// expectCount checks that filter matches want records of set; what says
+// how they came to be.
+func expectCount(t *testing.T, s *testServer, set, filter string, want int, what string) {
+	t.Helper()
+	if n := s.count(set, filter); n != want {
+		t.Errorf("%d %s %s, want %d", n, set, what, want)
+	}
 }

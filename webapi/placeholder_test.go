@@ -760,31 +760,35 @@ func TestPlaceholderHydration(t *testing.T) {
 			}
 			checkFired(t, c, id, "Real by key")
 		})
-		subtest(t, s, "UpdateIfMatch", func(t *testing.T, s *testServer) {
+		// hydratesBy checks that write, given a new placeholder, hydrates it
+		// to name, running Hydrate once.
+		hydratesBy := func(t *testing.T, s *testServer, byKey bool, name string, write func(b accountBind, id string)) {
+			t.Helper()
 			c := hydrateStep(t, s)
-			id, before := newPlaceholder(t, s, missingAccount(false))
-			s.must(http.StatusNoContent, "PATCH", "accounts("+id+")", map[string]any{"name": "Real by update"}, "If-Match", "*")
+			b := missingAccount(byKey)
+			id, before := newPlaceholder(t, s, b)
+			write(b, id)
 			hydrated(t, s, id, before)
-			checkFired(t, c, id, "Real by update")
+			checkFired(t, c, id, name)
+		}
+		subtest(t, s, "UpdateIfMatch", func(t *testing.T, s *testServer) {
+			hydratesBy(t, s, false, "Real by update", func(_ accountBind, id string) {
+				s.must(http.StatusNoContent, "PATCH", "accounts("+id+")", map[string]any{"name": "Real by update"}, "If-Match", "*")
+			})
 		})
 		subtest(t, s, "UpsertMultiple", func(t *testing.T, s *testServer) {
-			c := hydrateStep(t, s)
-			b := missingAccount(true)
-			id, before := newPlaceholder(t, s, b)
-			s.must(http.StatusNoContent, "POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
-				target("Microsoft.Dynamics.CRM.account", "@odata.id", "accounts(accountnumber='"+b.key+"')", "name", "Real by bulk"),
-				target("Microsoft.Dynamics.CRM.account", "@odata.id", "accounts("+uuid.NewString()+")", "name", "Other"),
-			))
-			hydrated(t, s, id, before)
-			checkFired(t, c, id, "Real by bulk")
+			hydratesBy(t, s, true, "Real by bulk", func(b accountBind, _ string) {
+				s.must(http.StatusNoContent, "POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+					target("Microsoft.Dynamics.CRM.account", "@odata.id", "accounts(accountnumber='"+b.key+"')", "name", "Real by bulk"),
+					target("Microsoft.Dynamics.CRM.account", "@odata.id", "accounts("+uuid.NewString()+")", "name", "Other"),
+				))
+			})
 		})
 		subtest(t, s, "BatchChangeSet", func(t *testing.T, s *testServer) {
-			c := hydrateStep(t, s)
-			id, before := newPlaceholder(t, s, missingAccount(false))
-			res := s.batch(nil, changeSet{{Method: "PATCH", URL: "accounts(" + id + ")", ContentID: "1", Body: map[string]any{"name": "Real by batch"}}})
-			wantStatuses(t, res, 204)
-			hydrated(t, s, id, before)
-			checkFired(t, c, id, "Real by batch")
+			hydratesBy(t, s, false, "Real by batch", func(_ accountBind, id string) {
+				res := s.batch(nil, changeSet{{Method: "PATCH", URL: "accounts(" + id + ")", ContentID: "1", Body: map[string]any{"name": "Real by batch"}}})
+				wantStatuses(t, res, 204)
+			})
 		})
 		subtest(t, s, "EmptyWriteDoesNotHydrate", func(t *testing.T, s *testServer) {
 			c := hydrateStep(t, s)

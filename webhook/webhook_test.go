@@ -202,25 +202,28 @@ func (ps params) Keys() []string {
 	return keys
 }
 
-type entityJSON struct {
-	Type            string    `json:"__type"`
-	Attributes      params    `json:"Attributes"`
-	EntityState     *int      `json:"EntityState"`
-	FormattedValues params    `json:"FormattedValues"`
-	ID              uuid.UUID `json:"Id"`
-	KeyAttributes   params    `json:"KeyAttributes"`
-	LogicalName     string    `json:"LogicalName"`
-	RelatedEntities params    `json:"RelatedEntities"`
-	RowVersion      *string   `json:"RowVersion"`
-}
-
-type entityReferenceJSON struct {
-	Type          string    `json:"__type"`
+// recordIDJSON holds the fields that identify a record, which the
+// contract's Entity, EntityReference and OwningExtension all carry.
+type recordIDJSON struct {
 	ID            uuid.UUID `json:"Id"`
 	KeyAttributes params    `json:"KeyAttributes"`
 	LogicalName   string    `json:"LogicalName"`
-	Name          *string   `json:"Name"`
 	RowVersion    *string   `json:"RowVersion"`
+}
+
+type entityJSON struct {
+	recordIDJSON
+	Type            string `json:"__type"`
+	Attributes      params `json:"Attributes"`
+	EntityState     *int   `json:"EntityState"`
+	FormattedValues params `json:"FormattedValues"`
+	RelatedEntities params `json:"RelatedEntities"`
+}
+
+type entityReferenceJSON struct {
+	recordIDJSON
+	Type string  `json:"__type"`
+	Name *string `json:"Name"`
 }
 
 type moneyJSON struct {
@@ -229,11 +232,8 @@ type moneyJSON struct {
 }
 
 type owningExtensionJSON struct {
-	ID            uuid.UUID `json:"Id"`
-	KeyAttributes params    `json:"KeyAttributes"`
-	LogicalName   string    `json:"LogicalName"`
-	Name          string    `json:"Name"`
-	RowVersion    *string   `json:"RowVersion"`
+	recordIDJSON
+	Name string `json:"Name"`
 }
 
 type remoteContext struct {

@@ -489,15 +489,20 @@ func TestServe_Flags(t *testing.T) {
 
 	t.Run("CustomTable", func(t *testing.T) {
 		db := filepath.Join(dir, "custom.db")
-		v1 := write("v1.yaml", `schema:
+		// projectConfig configures the table new_project, keyed by new_name,
+		// with the column lines extra after new_name.
+		projectConfig := func(extra string) string {
+			return `schema:
   tables:
     - logicalName: new_project
       primaryName: new_name
       columns:
         - {name: new_name, type: string}
-      keys:
+` + extra + `      keys:
         - {name: new_name_key, columns: [new_name]}
-`)
+`
+		}
+		v1 := write("v1.yaml", projectConfig(""))
 		p := startServe(t, "--listen", "127.0.0.1:0", "--db", db, "--config", v1)
 		c := newClient(t, requestTimeout)
 		r := must(t, c, http.StatusNoContent, "POST", p.URL+"new_projects", map[string]any{"new_name": "alpha"})
@@ -518,16 +523,7 @@ func TestServe_Flags(t *testing.T) {
 		must(t, c, http.StatusNoContent, "POST", p.URL+"accounts", map[string]any{"name": "still here"})
 		p.Stop()
 
-		v2 := write("v2.yaml", `schema:
-  tables:
-    - logicalName: new_project
-      primaryName: new_name
-      columns:
-        - {name: new_name, type: string}
-        - {name: new_code, type: string, maxLength: 20}
-      keys:
-        - {name: new_name_key, columns: [new_name]}
-`)
+		v2 := write("v2.yaml", projectConfig("        - {name: new_code, type: string, maxLength: 20}\n"))
 		p = startServe(t, "--listen", "127.0.0.1:0", "--db", db, "--config", v2)
 		c = newClient(t, requestTimeout)
 		r = must(t, c, http.StatusOK, "GET", p.URL+"new_projects("+id+")", nil)
