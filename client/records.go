@@ -249,10 +249,10 @@ func entityBody(e *eventual.Entity, withID bool) ([]byte, error) {
 	if len(e.Related) > 0 {
 		return nil, eventual.Errorf(eventual.KindNotImplemented, eventual.CodeBadRequest, "client: deep insert is not supported yet")
 	}
-	o := jsonObject{b: []byte{'{'}, first: true}
+	o := codec.NewObject(nil)
 	if withID {
-		o.key(e.Table.PrimaryIDAttribute)
-		o.b = codec.AppendString(o.b, e.ID.String())
+		o.Key(e.Table.PrimaryIDAttribute)
+		o.B = codec.AppendString(o.B, e.ID.String())
 	}
 	for name, v := range e.Values {
 		c := e.Table.Column(name)
@@ -261,34 +261,19 @@ func entityBody(e *eventual.Entity, withID bool) ([]byte, error) {
 		}
 		ref, isRef := v.(eventual.EntityReference)
 		if !c.Type.IsLookup() || !isRef {
-			o.key(name)
-			o.b = codec.AppendValue(o.b, c, v)
+			o.Key(name)
+			o.B = codec.AppendValue(o.B, c, v)
 			continue
 		}
-		if err := o.bind(c, ref); err != nil {
+		if err := bind(&o, c, ref); err != nil {
 			return nil, err
 		}
 	}
-	return append(o.b, '}'), nil
-}
-
-// jsonObject is a JSON object being appended to.
-type jsonObject struct {
-	b     []byte
-	first bool
-}
-
-func (o *jsonObject) key(name string) {
-	if !o.first {
-		o.b = append(o.b, ',')
-	}
-	o.first = false
-	o.b = codec.AppendString(o.b, name)
-	o.b = append(o.b, ':')
+	return o.Close(), nil
 }
 
 // bind appends a lookup as nav@odata.bind: "/set(key)".
-func (o *jsonObject) bind(c *eventual.Column, ref eventual.EntityReference) error {
+func bind(o *codec.Object, c *eventual.Column, ref eventual.EntityReference) error {
 	if ref.Table == nil {
 		return fmt.Errorf("client: the value of %s names no table", c.LogicalName)
 	}
@@ -300,8 +285,8 @@ func (o *jsonObject) bind(c *eventual.Column, ref eventual.EntityReference) erro
 	if err != nil {
 		return err
 	}
-	o.key(rel.ReferencingNavigation + "@odata.bind")
-	o.b = codec.AppendString(o.b, "/"+path)
+	o.Key(rel.ReferencingNavigation + "@odata.bind")
+	o.B = codec.AppendString(o.B, "/"+path)
 	return nil
 }
 

@@ -75,14 +75,14 @@ func columnsToRender(t *eventual.Table, cols []*eventual.Column) []*eventual.Col
 // appendRecord appends a record as a JSON object. context, if not empty,
 // is written as @odata.context first.
 func (rd *renderer) appendRecord(b []byte, rec *eventual.Record, cols []*eventual.Column, expands []expandSpec, etag bool, context string) []byte {
-	o := object{b: append(b, '{'), first: true}
+	o := codec.NewObject(b)
 	if context != "" {
-		o.key("@odata.context")
-		o.b = appendString(o.b, context)
+		o.Key("@odata.context")
+		o.B = appendString(o.B, context)
 	}
 	if etag {
-		o.key("@odata.etag")
-		o.b = appendString(o.b, codec.ETag(rec.Version))
+		o.Key("@odata.etag")
+		o.B = appendString(o.B, codec.ETag(rec.Version))
 	}
 	render := columnsToRender(rec.Table, cols)
 	for _, x := range expands {
@@ -97,79 +97,63 @@ func (rd *renderer) appendRecord(b []byte, rec *eventual.Record, cols []*eventua
 	for _, x := range expands {
 		rd.appendExpansion(&o, rec, x)
 	}
-	return append(o.b, '}')
-}
-
-// object is a JSON object being appended to: key writes the comma before
-// every member but the first.
-type object struct {
-	b     []byte
-	first bool
-}
-
-func (o *object) key(name string) {
-	if !o.first {
-		o.b = append(o.b, ',')
-	}
-	o.first = false
-	o.b = appendString(o.b, name)
-	o.b = append(o.b, ':')
+	return o.Close()
 }
 
 // appendProperty appends a column's value, after the annotations asked for
 // (formatted value, lookup navigation and table).
-func (rd *renderer) appendProperty(o *object, c *eventual.Column, v any) {
+func (rd *renderer) appendProperty(o *codec.Object, c *eventual.Column, v any) {
 	prop := c.ValueProperty()
 	if v != nil {
 		if rd.ann.match(annFormatted) {
 			if f, ok := rd.formatted(c, v); ok {
-				o.key(prop + "@" + annFormatted)
-				o.b = appendString(o.b, f)
+				o.Key(prop + "@" + annFormatted)
+				o.B = appendString(o.B, f)
 			}
 		}
 		if ref, ok := v.(eventual.EntityReference); ok && ref.Table != nil {
 			if rd.ann.match(annLookupNav) {
-				o.key(prop + "@" + annLookupNav)
+				o.Key(prop + "@" + annLookupNav)
 				nav := c.LogicalName
 				if c.Type == eventual.TypeCustomer {
 					nav = c.LogicalName + "_" + ref.Table.LogicalName
 				}
-				o.b = appendString(o.b, nav)
+				o.B = appendString(o.B, nav)
 			}
 			if rd.ann.match(annLookupTable) {
-				o.key(prop + "@" + annLookupTable)
-				o.b = appendString(o.b, ref.Table.LogicalName)
+				o.Key(prop + "@" + annLookupTable)
+				o.B = appendString(o.B, ref.Table.LogicalName)
 			}
 		}
 	}
-	o.key(prop)
-	o.b = appendValue(o.b, c, v)
+	o.Key(prop)
+	o.B = appendValue(o.B, c, v)
 }
 
 // appendExpansion appends an expanded navigation property: the related
 // record (or its @odata.id for $ref, or null), or the related collection
 // with, in a collection response, its next link.
-func (rd *renderer) appendExpansion(o *object, rec *eventual.Record, x expandSpec) {
+func (rd *renderer) appendExpansion(o *codec.Object, rec *eventual.Record, x expandSpec) {
 	related := rec.Related[x.Navigation]
-	o.key(x.Navigation)
+	o.Key(x.Navigation)
 	if !x.Collection {
 		switch {
 		case len(related) == 0:
-			o.b = append(o.b, "null"...)
+			o.B = append(o.B, "null"...)
 		case x.ref:
 			rr := related[0]
-			o.b = append(o.b, `{"@odata.id":`...)
-			o.b = appendString(o.b, rd.base+rr.Table.EntitySetName+"("+rr.ID.String()+")")
-			o.b = append(o.b, '}')
+			o.B = append(o.B, `{"@odata.id":`...)
+			o.B = appendString(o.B, rd.base+rr.Table.EntitySetName+"("+rr.ID.String()+")")
+			o.B = append(o.B, '}')
 		default:
-			o.b = rd.appendRecord(o.b, related[0], x.Columns, x.children, !rd.inSet, "")
+			o.B = rd.appendRecord(o.B, related[0], x.Columns, x.children, !rd.inSet, "")
 		}
 		return
 	}
-	o.b = append(o.b, '[')
+	o.B = append(o.B, '[')
 	for i, rr := range related {
 		if i > 0 {
-			o.b = append(o.b, ',')
+			o.B = append(o.B, ',')
 		}
 		cols := x.Columns
 		if cols != nil {
@@ -177,16 +161,16 @@ func (rd *renderer) appendExpansion(o *object, rec *eventual.Record, x expandSpe
 			// collection records.
 			cols = append(append([]*eventual.Column{}, cols...), x.Relationship.Lookup)
 		}
-		o.b = rd.appendRecord(o.b, rr, dedupe(cols), x.children, true, "")
+		o.B = rd.appendRecord(o.B, rr, dedupe(cols), x.children, true, "")
 	}
-	o.b = append(o.b, ']')
+	o.B = append(o.B, ']')
 	if rd.inSet {
-		o.key(x.Navigation + "@odata.nextLink")
+		o.Key(x.Navigation + "@odata.nextLink")
 		link := rd.base + rec.Table.EntitySetName + "(" + rec.ID.String() + ")/" + x.Navigation
 		if len(x.selectText) > 0 {
 			link += "?$select=" + strings.Join(x.selectText, ",")
 		}
-		o.b = appendString(o.b, link)
+		o.B = appendString(o.B, link)
 	}
 }
 
