@@ -259,6 +259,12 @@ func entityBody(e *eventual.Entity, withID bool) ([]byte, error) {
 		if c == nil {
 			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "client: table %s has no column %s", e.Table.LogicalName, name)
 		}
+		if cr, ok := v.(ContentRef); ok && c.Type.IsLookup() {
+			if err := bindContent(&o, c, cr); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		ref, isRef := v.(eventual.EntityReference)
 		if !c.Type.IsLookup() || !isRef {
 			o.Key(name)
@@ -287,6 +293,29 @@ func bind(o *codec.Object, c *eventual.Column, ref eventual.EntityReference) err
 	}
 	o.Key(rel.ReferencingNavigation + "@odata.bind")
 	o.B = codec.AppendString(o.B, "/"+path)
+	return nil
+}
+
+// ContentRef is a lookup value naming a record created earlier in the same
+// $batch change set, by the Content-ID of the request that created it:
+// it is sent as nav@odata.bind: "$<id>". Table is the referenced table
+// (a lookup may reference several).
+type ContentRef struct {
+	Table     *eventual.Table
+	ContentID string
+}
+
+// bindContent appends a lookup to a change set's earlier record.
+func bindContent(o *codec.Object, c *eventual.Column, cr ContentRef) error {
+	if cr.Table == nil || cr.ContentID == "" {
+		return fmt.Errorf("client: the content reference of %s names no table or Content-ID", c.LogicalName)
+	}
+	rel := c.RelationshipTo(cr.Table.LogicalName)
+	if rel == nil {
+		return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "client: %s cannot reference %s", c.LogicalName, cr.Table.LogicalName)
+	}
+	o.Key(rel.ReferencingNavigation + "@odata.bind")
+	o.B = codec.AppendString(o.B, "$"+cr.ContentID)
 	return nil
 }
 
