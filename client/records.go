@@ -50,19 +50,20 @@ func (r *Records) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, er
 }
 
 // Retrieve reads the record the target names, with the columns asked for
-// (nil for all). With ifNoneMatch set to the record's version, an
-// unchanged record is a KindNotModified error. Expansions are not sent
-// yet: expand must be empty.
+// (nil for all) and the expansions (expanded records are in
+// Record.Related, by navigation property). With ifNoneMatch set to the
+// record's version, an unchanged record is a KindNotModified error.
 func (r *Records) Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error) {
-	if len(expand) > 0 {
-		return nil, eventual.Errorf(eventual.KindNotImplemented, eventual.CodeBadRequest, "client: Retrieve with $expand is not supported yet")
-	}
 	path, err := keyPath(target)
 	if err != nil {
 		return nil, err
 	}
-	if columns != nil {
-		path += "?$select=" + Escape(selectList(columns))
+	opts, err := QueryOptions(&eventual.Query{Table: target.Table, Columns: columns}, expand, 0)
+	if err != nil {
+		return nil, err
+	}
+	if enc := Encode(opts); enc != "" {
+		path += "?" + enc
 	}
 	h := http.Header{}
 	if ifNoneMatch != "" {
@@ -130,37 +131,16 @@ func (r *Records) Delete(ctx context.Context, target eventual.EntityReference, c
 // (the odata.maxpagesize preference), continuing after q.After when set
 // (as a keyset filter, see AfterFilter). Page.More reports a next link.
 func (r *Records) RetrieveMultiple(ctx context.Context, q *eventual.Query, expand []eventual.Expand, count bool) (*eventual.Page, error) {
-	qq := *q
-	after, err := AfterFilter(q)
+	path, h, err := r.queryRequest(q, expand, count)
 	if err != nil {
 		return nil, err
-	}
-	if after != nil {
-		qq.Filter = after
-		if q.Filter != nil {
-			qq.Filter = eventual.And{Left: q.Filter, Right: after}
-		}
-	}
-	opts, err := QueryOptions(&qq, expand, 0)
-	if err != nil {
-		return nil, err
-	}
-	if count {
-		opts.Set("$count", "true")
-	}
-	h := http.Header{}
-	if q.Limit > 0 {
-		h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(q.Limit))
-	}
-	path := q.Table.EntitySetName
-	if enc := Encode(opts); enc != "" {
-		path += "?" + enc
 	}
 	resp, err := r.c.Do(ctx, &Request{Method: http.MethodGet, Path: path, Header: h})
 	if err != nil {
 		return nil, err
 	}
-	return decodePage(q.Table, resp.Body)
+	page, _, err := decodePage(q.Table, resp.Body)
+	return page, err
 }
 
 // Count returns the number of records the filter selects (at most
@@ -186,37 +166,38 @@ func (r *Records) Count(ctx context.Context, t *eventual.Table, filter eventual.
 }
 
 // decodePage decodes a collection response: its value array, the count
-// annotations and whether a next link follows.
-func decodePage(t *eventual.Table, body []byte) (*eventual.Page, error) {
+// annotations and the next link, if one follows.
+func decodePage(t *eventual.Table, body []byte) (*eventual.Page, string, error) {
 	v, err := codec.DecodeJSON(body)
 	if err != nil {
-		return nil, fmt.Errorf("client: collection of %s: %w", t.EntitySetName, err)
+		return nil, "", fmt.Errorf("client: collection of %s: %w", t.EntitySetName, err)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("client: collection of %s is not a JSON object", t.EntitySetName)
+		return nil, "", fmt.Errorf("client: collection of %s is not a JSON object", t.EntitySetName)
 	}
 	items, _ := m["value"].([]any)
 	page := &eventual.Page{Count: -1, Records: make([]*eventual.Record, 0, len(items))}
 	for _, it := range items {
 		obj, ok := it.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("client: collection of %s holds a non-object", t.EntitySetName)
+			return nil, "", fmt.Errorf("client: collection of %s holds a non-object", t.EntitySetName)
 		}
 		rec, err := codec.RecordFromJSON(t, obj)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		page.Records = append(page.Records, rec)
 	}
-	_, page.More = m["@odata.nextLink"]
+	next, _ := m["@odata.nextLink"].(string)
+	page.More = next != ""
 	if n, ok := m["@odata.count"].(interface{ Int64() (int64, error) }); ok {
 		page.Count, _ = n.Int64()
 	}
 	if x, ok := m["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"].(bool); ok {
 		page.CountLimitExceeded = x
 	}
-	return page, nil
+	return page, next, nil
 }
 
 // keyPath is the URL path of the record a reference names: set(id) or
@@ -243,39 +224,93 @@ func keyPath(ref eventual.EntityReference) (string, error) {
 }
 
 // entityBody encodes an entity's values as a Web API body: plain columns
-// as properties, lookups as nav@odata.bind to the record they reference.
-// Deep inserts (e.Related) are not encoded yet.
+// as properties, lookups as nav@odata.bind to the record they reference,
+// and the related records of a deep insert as the collection-valued
+// navigation property (new records nested, existing ones bound).
 func entityBody(e *eventual.Entity, withID bool) ([]byte, error) {
-	if len(e.Related) > 0 {
-		return nil, eventual.Errorf(eventual.KindNotImplemented, eventual.CodeBadRequest, "client: deep insert is not supported yet")
-	}
 	o := codec.NewObject(nil)
+	if err := appendEntity(&o, e, withID); err != nil {
+		return nil, err
+	}
+	return o.Close(), nil
+}
+
+// appendEntity appends an entity's properties to an open object.
+func appendEntity(o *codec.Object, e *eventual.Entity, withID bool) error {
 	if withID {
 		o.Key(e.Table.PrimaryIDAttribute)
 		o.B = codec.AppendString(o.B, e.ID.String())
 	}
 	for name, v := range e.Values {
-		c := e.Table.Column(name)
-		if c == nil {
-			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "client: table %s has no column %s", e.Table.LogicalName, name)
-		}
-		if cr, ok := v.(ContentRef); ok && c.Type.IsLookup() {
-			if err := bindContent(&o, c, cr); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		ref, isRef := v.(eventual.EntityReference)
-		if !c.Type.IsLookup() || !isRef {
-			o.Key(name)
-			o.B = codec.AppendValue(o.B, c, v)
-			continue
-		}
-		if err := bind(&o, c, ref); err != nil {
-			return nil, err
+		if err := appendValue(o, e.Table, name, v); err != nil {
+			return err
 		}
 	}
-	return o.Close(), nil
+	for _, rel := range e.Related {
+		if err := appendRelated(o, e.Table, rel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendValue appends one column's value: a property, or a lookup's bind.
+func appendValue(o *codec.Object, t *eventual.Table, name string, v any) error {
+	c := t.Column(name)
+	if c == nil {
+		return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "client: table %s has no column %s", t.LogicalName, name)
+	}
+	if cr, ok := v.(ContentRef); ok && c.Type.IsLookup() {
+		return bindContent(o, c, cr)
+	}
+	ref, isRef := v.(eventual.EntityReference)
+	if !c.Type.IsLookup() || !isRef {
+		o.Key(name)
+		o.B = codec.AppendValue(o.B, c, v)
+		return nil
+	}
+	return bind(o, c, ref)
+}
+
+// appendRelated appends a deep insert's collection-valued navigation
+// property: the new records as nested objects, the existing ones as
+// nav@odata.bind paths.
+func appendRelated(o *codec.Object, t *eventual.Table, rel eventual.RelatedEntities) error {
+	r := rel.Relationship
+	if r == nil || r.ReferencedTable != t {
+		return fmt.Errorf("client: a deep insert into %s through a relationship of another table", t.LogicalName)
+	}
+	if len(rel.Entities) > 0 {
+		o.Key(r.ReferencedNavigation)
+		o.B = append(o.B, '[')
+		for i, child := range rel.Entities {
+			if i > 0 {
+				o.B = append(o.B, ',')
+			}
+			co := codec.NewObject(o.B)
+			if err := appendEntity(&co, child, child.ID != uuid.Nil); err != nil {
+				return err
+			}
+			o.B = co.Close()
+		}
+		o.B = append(o.B, ']')
+	}
+	if len(rel.References) > 0 {
+		o.Key(r.ReferencedNavigation + "@odata.bind")
+		o.B = append(o.B, '[')
+		for i, ref := range rel.References {
+			path, err := keyPath(ref)
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				o.B = append(o.B, ',')
+			}
+			o.B = codec.AppendString(o.B, "/"+path)
+		}
+		o.B = append(o.B, ']')
+	}
+	return nil
 }
 
 // bind appends a lookup as nav@odata.bind: "/set(key)".

@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/eventual-pp/eventual"
@@ -19,13 +21,23 @@ import (
 // the client's record messages for it, and the instance behind it (the
 // oracle).
 func liveRecords(t *testing.T, kind teststore.Kind) (*Records, *instance.Instance, *eventual.Schema) {
+	return liveRecordsVia(t, kind, nil)
+}
+
+// liveRecordsVia is liveRecords with the server's handler wrapped (nil
+// for none), to count or alter what the client sends.
+func liveRecordsVia(t *testing.T, kind teststore.Kind, wrap func(http.Handler) http.Handler) (*Records, *instance.Instance, *eventual.Schema) {
 	t.Helper()
 	schema := metadata.Builtin()
 	db := kind.Open(t, schema)
 	in := instance.New(db, schema)
 	srv := webapi.NewServer(in, schema, db.Meta())
 	srv.Logger = slog.New(slog.DiscardHandler)
-	ts := httptest.NewServer(srv.Handler())
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	c, err := New(ts.URL, Options{MaxAttempts: 1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -150,5 +162,70 @@ func testRecordsRoundTrip(t *testing.T, kind teststore.Kind) {
 	}
 	if _, err := r.Retrieve(ctx, eventual.Ref(acc, uid), nil, nil, ""); !IsNotFound(err) {
 		t.Errorf("retrieve after delete: %v, want 404", err)
+	}
+}
+
+func TestRecordsDeepInsertAndExpand(t *testing.T) {
+	for _, kind := range teststore.All() {
+		t.Run(kind.Name, func(t *testing.T) {
+			ctx := context.Background()
+			r, in, schema := liveRecords(t, kind)
+			acc, con := schema.Table("account"), schema.Table("contact")
+			rel := schema.Relationship("contact_customer_accounts")
+			existing, err := in.Create(ctx, &eventual.Entity{Table: con, Values: eventual.Values{"lastname": "Existing"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			child := uuid.New()
+			id, err := r.Create(ctx, &eventual.Entity{Table: acc, Values: eventual.Values{"name": "Parent"},
+				Related: []eventual.RelatedEntities{{Relationship: rel,
+					Entities:   []*eventual.Entity{{Table: con, ID: child, Values: eventual.Values{"lastname": "New"}}, {Table: con, Values: eventual.Values{"lastname": "Other"}}},
+					References: []eventual.EntityReference{eventual.Ref(con, existing)}}}})
+			if err != nil {
+				t.Fatalf("deep insert: %v", err)
+			}
+
+			// The instance holds the three contacts bound to the account.
+			n, err := in.Count(ctx, con, eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: con.Column("parentcustomerid")}, Right: eventual.Literal{Value: id}})
+			if err != nil || n != 3 {
+				t.Fatalf("contacts of the new account = %d, %v; want 3", n, err)
+			}
+			if _, err := in.Retrieve(ctx, eventual.Ref(con, child), nil, nil, ""); err != nil {
+				t.Errorf("the nested contact with its own id: %v", err)
+			}
+
+			// Retrieve expands the collection (ordered, filtered) and the
+			// single-valued navigation back.
+			last := con.Column("lastname")
+			rec, err := r.Retrieve(ctx, eventual.Ref(acc, id), []*eventual.Column{acc.Column("name")}, []eventual.Expand{{
+				Navigation: rel.ReferencedNavigation, Relationship: rel, Collection: true,
+				Columns: []*eventual.Column{last}, OrderBy: []eventual.Order{{Column: last}},
+				Filter: eventual.Compare{Op: eventual.OpNe, Left: eventual.Field{Column: last}, Right: eventual.Literal{Value: "Other"}},
+			}}, "")
+			if err != nil {
+				t.Fatalf("retrieve with expand: %v", err)
+			}
+			var names []string
+			for _, c := range rec.Related[rel.ReferencedNavigation] {
+				names = append(names, c.Values["lastname"].(string))
+			}
+			if strings.Join(names, ",") != "Existing,New" {
+				t.Errorf("expanded contacts = %v, want [Existing New]", names)
+			}
+			crec, err := r.Retrieve(ctx, eventual.Ref(con, child), []*eventual.Column{last}, []eventual.Expand{{
+				Navigation: rel.ReferencingNavigation, Relationship: rel, Columns: []*eventual.Column{acc.Column("name")}}}, "")
+			if err != nil {
+				t.Fatalf("retrieve contact with expand: %v", err)
+			}
+			if p := crec.Related[rel.ReferencingNavigation]; len(p) != 1 || p[0].ID != id || p[0].Values["name"] != "Parent" {
+				t.Errorf("expanded parent = %v, want account %v Parent", p, id)
+			}
+
+			// A relationship of another table is refused before sending.
+			if _, err := r.Create(ctx, &eventual.Entity{Table: con, Values: eventual.Values{"lastname": "x"},
+				Related: []eventual.RelatedEntities{{Relationship: rel}}}); err == nil {
+				t.Error("a deep insert through another table's relationship was sent")
+			}
+		})
 	}
 }
