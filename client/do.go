@@ -49,6 +49,7 @@ type call struct {
 	policy    *jitter
 	attempts  int
 	refreshed bool // a 401 has already cost the token
+	replayed  bool // an earlier attempt may have been applied
 }
 
 // Do sends req until it succeeds, fails for good, or runs out of attempts
@@ -176,7 +177,7 @@ func (c *Client) setHeaders(hr *http.Request, req *Request, auth string) {
 // transportFailure handles an attempt that got no response.
 func (c *Client) transportFailure(ctx context.Context, cl *call, start time.Time, done func(error, time.Time), wrote bool, err error) error {
 	c.gov.release(start, false, false, "")
-	e := &Error{Method: cl.req.Method, URL: cl.url, MaybeApplied: wrote, Err: err}
+	e := &Error{Method: cl.req.Method, URL: cl.url, MaybeApplied: wrote, Replayed: cl.replayed, Err: err}
 	if ctx.Err() != nil { // the caller gave up: nothing learnt of the endpoint
 		done(errExcluded, time.Time{})
 		return backoff.Permanent(e.finish())
@@ -186,6 +187,7 @@ func (c *Client) transportFailure(ctx context.Context, cl *call, start time.Time
 	if wrote && !cl.req.Replay.idempotent(cl.req.Method) {
 		return backoff.Permanent(e.finish())
 	}
+	cl.replayed = cl.replayed || wrote
 	return e.finish()
 }
 
@@ -200,7 +202,7 @@ func (c *Client) errorResponse(cl *call, start time.Time, done func(error, time.
 	if hasRA {
 		retryAt = now.Add(ra)
 	}
-	e := &Error{Method: cl.req.Method, URL: cl.url, StatusCode: status, Code: code, Message: msg, RetryAfter: ra}
+	e := &Error{Method: cl.req.Method, URL: cl.url, StatusCode: status, Code: code, Message: msg, RetryAfter: ra, Replayed: cl.replayed}
 	failed := breakerFailure(status)
 	if failed {
 		done(errFailed, retryAt)
@@ -225,5 +227,6 @@ func (c *Client) errorResponse(cl *call, start time.Time, done func(error, time.
 	if hasRA {
 		cl.policy.set(time.Until(retryAt))
 	}
+	cl.replayed = cl.replayed || e.MaybeApplied
 	return e.finish()
 }

@@ -39,6 +39,12 @@ type Error struct {
 	// answer came back, so it may have been applied; the client re-sends
 	// such a request only when it is idempotent.
 	MaybeApplied bool
+	// Replayed reports that an earlier attempt of the same call may have
+	// been applied (its MaybeApplied was set) and the request was sent
+	// again: a 412 or 404 answer may then be that attempt's own effect.
+	// Records resolves it where it can (a create with its own id, a
+	// delete); a caller of Do decides itself.
+	Replayed bool
 	// Err is the cause: a transport error, ErrOpen, or nil.
 	Err error
 

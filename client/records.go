@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -32,7 +33,9 @@ func NewRecords(c *Client, schema *eventual.Schema) *Records {
 
 // Create creates a record and returns its primary key. With e.ID set the
 // body carries the primary key, so a request that may have been applied
-// can be sent again (a replay answers 412 and makes no second record).
+// can be sent again: a replay answers 412 and makes no second record, and
+// Create then confirms the record exists and reports success. Without
+// e.ID a create is never re-sent once it may have been applied.
 func (r *Records) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
 	body, err := entityBody(e, e.ID != uuid.Nil)
 	if err != nil {
@@ -44,9 +47,26 @@ func (r *Records) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, er
 	}
 	resp, err := r.c.Do(ctx, &Request{Method: http.MethodPost, Path: e.Table.EntitySetName, Body: body, Replay: replay})
 	if err != nil {
+		if replayed(err) && IsPreconditionFailed(err) && r.exists(ctx, eventual.Ref(e.Table, e.ID)) {
+			return e.ID, nil // the earlier attempt created it
+		}
 		return uuid.Nil, err
 	}
 	return entityID(resp)
+}
+
+// replayed reports an error answered to a replay of a request that may
+// have been applied (Error.Replayed).
+func replayed(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Replayed
+}
+
+// exists reports whether the record is there, reading its primary key
+// only; any failure reads as no.
+func (r *Records) exists(ctx context.Context, ref eventual.EntityReference) bool {
+	_, err := r.Retrieve(ctx, ref, []*eventual.Column{ref.Table.PrimaryKey()}, nil, "")
+	return err == nil
 }
 
 // Retrieve reads the record the target names, with the columns asked for
@@ -76,7 +96,10 @@ func (r *Records) Retrieve(ctx context.Context, target eventual.EntityReference,
 	return codec.DecodeRecord(target.Table, resp.Body)
 }
 
-// Update writes values to an existing record and returns its id.
+// Update writes values to an existing record and returns its id. With
+// cond.IfMatch a version, a 412 answered to a replay (Error.Replayed) may
+// be the earlier attempt's own success: the caller must read the record to
+// tell.
 func (r *Records) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond eventual.Condition) (uuid.UUID, error) {
 	if cond.IfMatch == "" {
 		cond.IfMatch = "*"
@@ -117,13 +140,17 @@ func (r *Records) patch(ctx context.Context, target eventual.EntityReference, e 
 	return resp.StatusCode == http.StatusCreated, rec.ID, nil
 }
 
-// Delete deletes the record the target names.
+// Delete deletes the record the target names. A 404 answered to a replay
+// of an attempt that may have been applied is that attempt's success.
 func (r *Records) Delete(ctx context.Context, target eventual.EntityReference, cond eventual.Condition) error {
 	path, err := keyPath(target)
 	if err != nil {
 		return err
 	}
 	_, err = r.c.Do(ctx, &Request{Method: http.MethodDelete, Path: path, Header: conditionHeader(cond)})
+	if replayed(err) && IsNotFound(err) {
+		return nil
+	}
 	return err
 }
 

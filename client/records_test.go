@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 	"testing"
 
 	"github.com/eventual-pp/eventual"
@@ -28,6 +30,18 @@ func liveRecords(t *testing.T, kind teststore.Kind) (*Records, *instance.Instanc
 // for none), to count or alter what the client sends.
 func liveRecordsVia(t *testing.T, kind teststore.Kind, wrap func(http.Handler) http.Handler) (*Records, *instance.Instance, *eventual.Schema) {
 	t.Helper()
+	url, in, schema := liveServer(t, kind, wrap)
+	c, err := New(url, Options{MaxAttempts: 1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewRecords(c, schema), in, schema
+}
+
+// liveServer serves the Web API over a real store on loopback, its
+// handler wrapped (nil for none), and returns its URL and the instance.
+func liveServer(t *testing.T, kind teststore.Kind, wrap func(http.Handler) http.Handler) (string, *instance.Instance, *eventual.Schema) {
+	t.Helper()
 	schema := metadata.Builtin()
 	db := kind.Open(t, schema)
 	in := instance.New(db, schema)
@@ -39,11 +53,7 @@ func liveRecordsVia(t *testing.T, kind teststore.Kind, wrap func(http.Handler) h
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	c, err := New(ts.URL, Options{MaxAttempts: 1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewRecords(c, schema), in, schema
+	return ts.URL, in, schema
 }
 
 func TestRecordsRoundTrip(t *testing.T) {
@@ -225,6 +235,74 @@ func TestRecordsDeepInsertAndExpand(t *testing.T) {
 			if _, err := r.Create(ctx, &eventual.Entity{Table: con, Values: eventual.Values{"lastname": "x"},
 				Related: []eventual.RelatedEntities{{Relationship: rel}}}); err == nil {
 				t.Error("a deep insert through another table's relationship was sent")
+			}
+		})
+	}
+}
+
+// applyThenDrop serves the first request of a method in full and then
+// drops the connection instead of answering, as a server that dies after
+// committing does.
+func applyThenDrop(method string, dropped *atomic.Int32) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != method || dropped.Load() > 0 {
+				h.ServeHTTP(w, r)
+				return
+			}
+			dropped.Add(1)
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		})
+	}
+}
+
+// TestRecordsReplayResolved: a create with its own id and a delete whose
+// first attempt was applied but unanswered succeed on the replay, which
+// the server answers 412 and 404.
+func TestRecordsReplayResolved(t *testing.T) {
+	for _, kind := range teststore.All() {
+		t.Run(kind.Name, func(t *testing.T) {
+			for _, method := range []string{http.MethodPost, http.MethodDelete} {
+				ctx := context.Background()
+				var dropped atomic.Int32
+				url, in, schema := liveServer(t, kind, applyThenDrop(method, &dropped))
+				c, err := New(url, Options{MaxAttempts: 3, RetryBase: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, acc := NewRecords(c, schema), schema.Table("account")
+				id := uuid.New()
+				if method == http.MethodDelete {
+					if _, err := in.Create(ctx, &eventual.Entity{Table: acc, ID: id, Values: eventual.Values{"name": "x"}}); err != nil {
+						t.Fatal(err)
+					}
+					if err := r.Delete(ctx, eventual.Ref(acc, id), eventual.Condition{}); err != nil {
+						t.Errorf("delete replayed after an applied attempt: %v", err)
+					}
+					if _, err := in.Retrieve(ctx, eventual.Ref(acc, id), nil, nil, ""); eventual.ErrorKind(err) != eventual.KindNotFound {
+						t.Errorf("the deleted record: %v", err)
+					}
+				} else {
+					got, err := r.Create(ctx, &eventual.Entity{Table: acc, ID: id, Values: eventual.Values{"name": "x"}})
+					if err != nil || got != id {
+						t.Errorf("create replayed after an applied attempt: %v, %v", got, err)
+					}
+					if n, err := in.Count(ctx, acc, nil); err != nil || n != 1 {
+						t.Errorf("%d accounts, %v; want 1", n, err)
+					}
+					// Without its own id a create is not re-sent at all.
+					dropped.Store(0)
+					if _, err := r.Create(ctx, &eventual.Entity{Table: acc, Values: eventual.Values{"name": "y"}}); err == nil || replayed(err) {
+						t.Errorf("create without an id after a dropped answer: %v, want a MaybeApplied error without replay", err)
+					}
+				}
+				if dropped.Load() != 1 {
+					t.Errorf("%s: %d attempts dropped, want 1", method, dropped.Load())
+				}
 			}
 		})
 	}
