@@ -307,3 +307,44 @@ func TestRecordsReplayResolved(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordsCompositeKey upserts, retrieves, updates and deletes a
+// contact by its two-column alternate key, with values URL and OData
+// literals must escape.
+func TestRecordsCompositeKey(t *testing.T) {
+	for _, kind := range teststore.All() {
+		t.Run(kind.Name, func(t *testing.T) {
+			ctx := context.Background()
+			r, in, schema := liveRecords(t, kind)
+			con := schema.Table("contact")
+			key := eventual.EntityReference{Table: con, Key: con.Key("contact_name_email"), KeyValues: []any{"Zoë O'Neil", "a+b&c=d/e#f?@x.com"}}
+			created, id, err := r.Upsert(ctx, key, &eventual.Entity{Table: con, Values: eventual.Values{"lastname": "O'Neil"}}, eventual.Condition{IfNoneMatch: "*"})
+			if err != nil || !created {
+				t.Fatalf("upsert by composite key: created=%v %v", created, err)
+			}
+			rec, err := in.Retrieve(ctx, eventual.Ref(con, id), nil, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Values["firstname"] != "Zoë O'Neil" || rec.Values["emailaddress1"] != "a+b&c=d/e#f?@x.com" {
+				t.Errorf("the key columns read back as %q %q", rec.Values["firstname"], rec.Values["emailaddress1"])
+			}
+			if _, _, err := r.Upsert(ctx, key, &eventual.Entity{Table: con, Values: eventual.Values{"lastname": "x"}}, eventual.Condition{IfNoneMatch: "*"}); !IsPreconditionFailed(err) {
+				t.Errorf("create-only upsert of an existing key: %v, want 412", err)
+			}
+			if got, err := r.Update(ctx, key, eventual.Values{"jobtitle": "Engineer"}, eventual.Condition{}); err != nil || got != id {
+				t.Errorf("update by composite key: %v, %v", got, err)
+			}
+			got, err := r.Retrieve(ctx, key, []*eventual.Column{con.Column("jobtitle")}, nil, "")
+			if err != nil || got.ID != id || got.Values["jobtitle"] != "Engineer" {
+				t.Errorf("retrieve by composite key: %v %v, %v", got.ID, got.Values, err)
+			}
+			if err := r.Delete(ctx, key, eventual.Condition{}); err != nil {
+				t.Fatalf("delete by composite key: %v", err)
+			}
+			if _, err := r.Retrieve(ctx, key, nil, nil, ""); !IsNotFound(err) {
+				t.Errorf("retrieve after delete: %v, want 404", err)
+			}
+		})
+	}
+}
