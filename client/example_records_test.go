@@ -3,46 +3,24 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/client"
-	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/metadata"
-	"github.com/eventual-pp/eventual/sqlite"
-	"github.com/eventual-pp/eventual/webapi"
 )
 
-// exampleServer serves eventual's Web API over a SQLite file in a
-// temporary directory, as `eventual serve` does, and returns a client for
-// it with the built-in schema, and a function that stops it all. Against
-// real Dataverse, the client is client.New("https://<org>.crm.dynamics.com",
-// client.Options{ClientCredentials: …}).
+// exampleServer serves eventual's Web API with the built-in schema (see
+// serveExample) and returns a client for it, the schema, and a function
+// that stops it all. Against real Dataverse the client is
+// client.New("https://<org>.crm.dynamics.com", client.Options{ClientCredentials: …}).
 func exampleServer() (*client.Records, *eventual.Schema, func()) {
-	dir, err := os.MkdirTemp("", "eventual-example")
-	if err != nil {
-		panic(err)
-	}
 	schema := metadata.Builtin()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "example.db"), schema, sqlite.Options{})
+	url, stop := serveExample(schema)
+	c, err := client.New(url, client.Options{})
 	if err != nil {
 		panic(err)
 	}
-	srv := webapi.NewServer(instance.New(db, schema), schema, db.Meta())
-	srv.Logger = slog.New(slog.DiscardHandler)
-	ts := httptest.NewServer(srv.Handler())
-	c, err := client.New(ts.URL, client.Options{})
-	if err != nil {
-		panic(err)
-	}
-	return client.NewRecords(c, schema), schema, func() {
-		ts.Close()
-		db.Close()
-		os.RemoveAll(dir)
-	}
+	return client.NewRecords(c, schema), schema, stop
 }
 
 // ExampleRecords_Create creates an account and reads it back by its id.
