@@ -33,4 +33,3 @@ func serveExample(schema *eventual.Schema) (string, func()) {
 		os.RemoveAll(dir)
 	}
 }
-
