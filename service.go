@@ -76,6 +76,13 @@ type RecordService interface {
 	// since reads from the beginning (every record, no deletions). An
 	// empty until reads up to a new snapshot and returns its token. A
 	// token the service cannot read is ErrTokenNotValid.
+	//
+	// Callers page the same way whatever the service: the next page is
+	// Changes(since, page.Token, the cursor after the page's last change,
+	// limit); the last page's Token (More false) is the since of the next
+	// read. Tokens are strings a caller may persist. (A local instance's
+	// Token is the snapshot's on every page; a Web API client's is a
+	// continuation until the last page, which carries the delta token.)
 	Changes(ctx context.Context, t *Table, columns []*Column, since, until string, cur ChangeCursor, limit int) (*ChangePage, error)
 
 	// PrimaryNames returns the primary name of each referenced record that
