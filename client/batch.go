@@ -288,7 +288,7 @@ func (b *Batch) do(ctx context.Context, h http.Header, body []byte) (int, http.H
 		return resp.StatusCode, resp.Header, resp.Body, nil
 	}
 	var ce *Error
-	if errors.As(err, &ce) && ce.StatusCode >= 400 && ce.StatusCode < 500 && isMultipart(ce.Header) {
+	if errors.As(err, &ce) && ce.StatusCode >= 400 && ce.StatusCode < 500 && batchBoundary(ce.Header, ce.Body) != "" {
 		return ce.StatusCode, ce.Header, ce.Body, nil
 	}
 	return 0, nil, nil, err
@@ -391,10 +391,22 @@ func (b *Batch) target(path string) (string, error) {
 	return t, nil
 }
 
-// isMultipart reports whether a response's body is multipart/mixed.
-func isMultipart(h http.Header) bool {
+// batchBoundary is the boundary of a multipart/mixed batch response: from
+// its Content-Type, or, when that names none (Microsoft's examples of a
+// failed batch show none), from a body that starts with a boundary line.
+func batchBoundary(h http.Header, body []byte) string {
 	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	return err == nil && mt == "multipart/mixed" && params["boundary"] != ""
+	if err == nil && mt == "multipart/mixed" && params["boundary"] != "" {
+		return params["boundary"]
+	}
+	if err == nil && mt != "" && mt != "text/plain" && mt != "application/octet-stream" {
+		return "" // a JSON error, say
+	}
+	line, _, ok := bytes.Cut(body, []byte("\r\n"))
+	if !ok || !bytes.HasPrefix(line, []byte("--")) || len(line) < 3 || len(line) > 72 {
+		return ""
+	}
+	return string(bytes.TrimRight(line[2:], " \t"))
 }
 
 // partResponse is one application/http part of a batch response.
@@ -413,11 +425,11 @@ type batchPart struct {
 
 // decode reads the multipart answer and matches it to the requests.
 func (b *Batch) decode(status int, header http.Header, body []byte) (*BatchResult, error) {
-	_, params, err := mime.ParseMediaType(header.Get("Content-Type"))
-	if err != nil || params["boundary"] == "" {
+	boundary := batchBoundary(header, body)
+	if boundary == "" {
 		return nil, fmt.Errorf("client: $batch answered %d with Content-Type %q, not multipart/mixed", status, header.Get("Content-Type"))
 	}
-	parts, err := readBatchParts(body, params["boundary"])
+	parts, err := readBatchParts(body, boundary)
 	if err != nil {
 		return nil, err
 	}

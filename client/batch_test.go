@@ -3,7 +3,9 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -210,5 +212,34 @@ func TestBatchReplayAndEncoding(t *testing.T) {
 	}
 	if _, err := NewBatch(c).Send(context.Background()); eventual.ErrorKind(err) != eventual.KindInvalid {
 		t.Errorf("empty batch: %v, want KindInvalid", err)
+	}
+}
+
+func TestBatchDecodesDataverseFailure(t *testing.T) {
+	// Microsoft's example of a batch stopped by its first request, which
+	// names no Content-Type on the batch response.
+	body := "--batchresponse_156da4b8\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+		"HTTP/1.1 400 Bad Request\r\nREQ_ID: 5ecd1cb3\r\nContent-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\n\r\n" +
+		`{"error":{"code":"0x80044331","message":"A validation error occurred."}}` + "\r\n--batchresponse_156da4b8--\r\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("OData-Version", "4.0")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, Options{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatch(c)
+	b.Add(&Request{Method: http.MethodPost, Path: "tasks", Body: []byte(`{"subject":"x"}`)})
+	b.Add(&Request{Method: http.MethodPost, Path: "tasks", Body: []byte(`{"subject":"y"}`)})
+	res, err := b.Send(context.Background())
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Code != "0x80044331" || ce.StatusCode != 400 || eventual.ErrorKind(err) != eventual.KindInvalid {
+		t.Fatalf("send: %v, want the first request's 400", err)
+	}
+	if res.StatusCode != 400 || len(res.Responses) != 2 || res.Responses[0].Err != err || !errors.Is(res.Responses[1].Err, ErrNotRun) {
+		t.Errorf("result %+v", res)
 	}
 }
