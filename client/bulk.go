@@ -141,7 +141,9 @@ func (r *Records) UpsertMultiple(ctx context.Context, targets []eventual.BulkTar
 // "DeleteMultiple has not yet been implemented." for standard tables; then
 // the client deletes through a $batch with one change set of DELETEs
 // (atomic as well, so at most MaxBatchRequests records) and remembers, per
-// client and table, to go straight to the batch next time.
+// client and table, to go straight to the batch next time. The message is
+// sent again after an attempt that may have been applied (a replay of an
+// applied delete answers 404); the batch is not.
 func (r *Records) DeleteMultiple(ctx context.Context, targets []eventual.EntityReference) error {
 	if len(targets) == 0 {
 		return nil
