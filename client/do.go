@@ -202,7 +202,7 @@ func (c *Client) errorResponse(cl *call, start time.Time, done func(error, time.
 	if hasRA {
 		retryAt = now.Add(ra)
 	}
-	e := &Error{Method: cl.req.Method, URL: cl.url, StatusCode: status, Code: code, Message: msg, RetryAfter: ra, Replayed: cl.replayed}
+	e := &Error{Method: cl.req.Method, URL: cl.url, StatusCode: status, Code: code, Message: msg, RetryAfter: ra, Header: header, Body: body, Replayed: cl.replayed}
 	failed := breakerFailure(status)
 	if failed {
 		done(errFailed, retryAt)

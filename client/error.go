@@ -47,6 +47,11 @@ type Error struct {
 	Replayed bool
 	// Err is the cause: a transport error, ErrOpen, or nil.
 	Err error
+	// Header and Body are the error response's headers and body, as
+	// read; nil when no response arrived. A $batch answered 400 carries
+	// its multipart body here.
+	Header http.Header
+	Body   []byte
 
 	domain *eventual.Error
 }
