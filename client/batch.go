@@ -230,7 +230,8 @@ func (r *BatchResponse) Page(t *eventual.Table) (*eventual.Page, error) {
 	if r.Err != nil {
 		return nil, r.Err
 	}
-	return decodePage(t, r.Body)
+	page, _, err := decodePage(t, r.Body)
+	return page, err
 }
 
 // Err returns the first failure among the responses, or nil.

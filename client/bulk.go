@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/codec"
@@ -167,28 +166,16 @@ func (r *Records) DeleteMultiple(ctx context.Context, targets []eventual.EntityR
 		o.B = codec.AppendString(o.B, ref.ID.String())
 		bodies[i] = bulkTarget(t, "", o.Close())
 	}
-	key := deleteMultipleKey{r.c, t.EntitySetName}
-	if _, off := noDeleteMultiple.Load(key); off {
+	if _, off := r.c.noDeleteMultiple.Load(t.EntitySetName); off {
 		return r.deleteBatch(ctx, targets)
 	}
 	_, err := r.bulk(ctx, t, "DeleteMultiple", bodies, ReplaySafe)
 	if err == nil || !deleteMultipleUnavailable(err) {
 		return err
 	}
-	noDeleteMultiple.Store(key, true)
+	r.c.noDeleteMultiple.Store(t.EntitySetName, true)
 	return r.deleteBatch(ctx, targets)
 }
-
-// deleteMultipleKey names a table of an endpoint.
-type deleteMultipleKey struct {
-	c   *Client
-	set string
-}
-
-// noDeleteMultiple holds the tables whose endpoint answered that
-// DeleteMultiple is not available. It lives as long as the process: a few
-// entries per client and table.
-var noDeleteMultiple sync.Map
 
 // deleteMultipleUnavailable reports whether an error is Dataverse's refusal
 // of DeleteMultiple for the table. Microsoft documents only the message

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,26 +13,8 @@ import (
 	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
-	"github.com/eventual-pp/eventual/webapi"
 	"github.com/google/uuid"
 )
-
-// liveWrapped is liveRecords with a handler in front of the Web API.
-func liveWrapped(t *testing.T, kind teststore.Kind, wrap func(http.Handler) http.Handler) (*Records, *instance.Instance, *eventual.Schema) {
-	t.Helper()
-	schema := metadata.Builtin()
-	db := kind.Open(t, schema)
-	in := instance.New(db, schema)
-	srv := webapi.NewServer(in, schema, db.Meta())
-	srv.Logger = slog.New(slog.DiscardHandler)
-	ts := httptest.NewServer(wrap(srv.Handler()))
-	t.Cleanup(ts.Close)
-	c, err := New(ts.URL, Options{MaxAttempts: 1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewRecords(c, schema), in, schema
-}
 
 // retrieveName reads a record's name by the oracle; "" when it is gone.
 func retrieveName(t *testing.T, in *instance.Instance, ref eventual.EntityReference) string {
@@ -241,7 +221,7 @@ func TestDeleteMultipleFallsBackToBatch(t *testing.T) {
 		t.Run(kind.Name, func(t *testing.T) {
 			ctx := context.Background()
 			var h *notImplementedDeleteMultiple
-			r, in, schema := liveWrapped(t, kind, func(next http.Handler) http.Handler {
+			r, in, schema := liveRecordsVia(t, kind, func(next http.Handler) http.Handler {
 				h = &notImplementedDeleteMultiple{next: next}
 				return h
 			})

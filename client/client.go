@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -96,6 +97,11 @@ type Client struct {
 	log     *slog.Logger
 	gov     *governor
 	breaker *breaker
+
+	// noDeleteMultiple holds the entity sets for which the endpoint
+	// answered that DeleteMultiple is not available (real Dataverse, for
+	// standard tables), so later deletes go straight to a $batch.
+	noDeleteMultiple sync.Map
 }
 
 // New returns a client for the Web API at baseURL: an instance's base URL

@@ -3,17 +3,9 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/client"
-	"github.com/eventual-pp/eventual/instance"
-	"github.com/eventual-pp/eventual/metadata"
-	"github.com/eventual-pp/eventual/sqlite"
-	"github.com/eventual-pp/eventual/webapi"
 )
 
 // ExampleBatch_Send creates an account and a contact bound to it in one
@@ -22,27 +14,8 @@ import (
 // does.
 func ExampleBatch_Send() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "eventual-example")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-	schema := metadata.Builtin()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "example.db"), schema, sqlite.Options{})
-	if err != nil {
-		panic(err)
-	}
-	defer db.Close()
-	srv := webapi.NewServer(instance.New(db, schema), schema, db.Meta())
-	srv.Logger = slog.New(slog.DiscardHandler)
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-
-	c, err := client.New(ts.URL, client.Options{})
-	if err != nil {
-		panic(err)
-	}
-	records := client.NewRecords(c, schema)
+	records, schema, stop := exampleServer()
+	defer stop()
 	account, contact := schema.Table("account"), schema.Table("contact")
 
 	b := records.Batch()
