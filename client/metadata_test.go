@@ -277,3 +277,196 @@ func TestDiscoveredSchemaRoundTrip(t *testing.T) {
 		t.Errorf("account's primarycontactid = %+v, want contact %v", arec.Values["primarycontactid"], cid)
 	}
 }
+
+func intp(v int) *int           { return &v }
+func floatp(v float64) *float64 { return &v }
+
+// TestColumnDef maps Dataverse attribute definitions onto column
+// definitions, one AttributeType (or variant) a case.
+func TestColumnDef(t *testing.T) {
+	known := map[string]bool{"account": true, "contact": true}
+	rels := map[string]RelationshipDefinition{
+		"parentcustomerid→account": {SchemaName: "contact_customer_accounts", ReferencingEntityNavigationPropertyName: "parentcustomerid_account"},
+		"new_customer→account":     {SchemaName: "new_account_new_order", ReferencingEntityNavigationPropertyName: "new_Customer"},
+	}
+	cases := []struct {
+		name string
+		in   AttributeDefinition
+		want eventual.ColumnDef
+		skip string // a part of the reason, for a column left out
+		note string // a part of the note, when one is expected
+	}{
+		{name: "String", in: AttributeDefinition{AttributeType: "String", MaxLength: intp(20), IsValidForCreate: true, IsValidForUpdate: true, RequiredLevel: "ApplicationRequired"},
+			want: eventual.ColumnDef{Type: eventual.TypeString, MaxLength: 20, Required: true}},
+		{name: "String computed", in: AttributeDefinition{AttributeType: "String", MaxLength: intp(160)},
+			want: eventual.ColumnDef{Type: eventual.TypeString, MaxLength: 160, Computed: true}},
+		{name: "Memo", in: AttributeDefinition{AttributeType: "Memo", MaxLength: intp(2000), IsValidForCreate: true, RequiredLevel: "Recommended"},
+			want: eventual.ColumnDef{Type: eventual.TypeMemo, MaxLength: 2000}},
+		{name: "Integer default range", in: AttributeDefinition{AttributeType: "Integer", MinValue: floatp(-2147483648), MaxValue: floatp(2147483647)},
+			want: eventual.ColumnDef{Type: eventual.TypeInteger}},
+		{name: "Integer narrowed", in: AttributeDefinition{AttributeType: "Integer", MinValue: floatp(0), MaxValue: floatp(1000000)},
+			want: eventual.ColumnDef{Type: eventual.TypeInteger, MinValue: floatp(0), MaxValue: floatp(1000000)}},
+		{name: "BigInt", in: AttributeDefinition{AttributeType: "BigInt", MinValue: floatp(-9223372036854775808), MaxValue: floatp(9223372036854775807)},
+			want: eventual.ColumnDef{Type: eventual.TypeBigInt}},
+		{name: "Decimal", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(4), MinValue: floatp(-100000000000), MaxValue: floatp(100000000000)},
+			want: eventual.ColumnDef{Type: eventual.TypeDecimal, Precision: intp(4)}},
+		{name: "Decimal clamped", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(10), MinValue: floatp(-100000000000), MaxValue: floatp(100000000000)},
+			want: eventual.ColumnDef{Type: eventual.TypeDecimal, Precision: intp(10)}, note: "range narrowed"},
+		{name: "Decimal precision out of range", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(12)}, skip: "precision"},
+		{name: "Money", in: AttributeDefinition{AttributeType: "Money", Precision: intp(2)},
+			want: eventual.ColumnDef{Type: eventual.TypeMoney, Precision: intp(2)}},
+		{name: "Double", in: AttributeDefinition{AttributeType: "Double", Precision: intp(2), MinValue: floatp(0), MaxValue: floatp(1000)},
+			want: eventual.ColumnDef{Type: eventual.TypeDouble, Precision: intp(2), MinValue: floatp(0), MaxValue: floatp(1000)}},
+		{name: "Boolean", in: AttributeDefinition{AttributeType: "Boolean"}, want: eventual.ColumnDef{Type: eventual.TypeBoolean}},
+		{name: "DateTime", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateAndTime", DateTimeBehavior: "UserLocal"},
+			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}},
+		{name: "DateTime date only", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly", DateTimeBehavior: "DateOnly"},
+			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateOnly}},
+		{name: "DateTime date only, no behavior", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly"},
+			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateOnly}},
+		{name: "DateTime user local date", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly", DateTimeBehavior: "UserLocal"},
+			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}, note: "travel as date-times"},
+		{name: "DateTime time zone independent", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateAndTime", DateTimeBehavior: "TimeZoneIndependent"},
+			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}},
+		{name: "Uniqueidentifier", in: AttributeDefinition{AttributeType: "Uniqueidentifier"}, want: eventual.ColumnDef{Type: eventual.TypeUniqueIdentifier}},
+		{name: "Lookup", in: AttributeDefinition{LogicalName: "primarycontactid", AttributeType: "Lookup", Targets: []string{"contact"}},
+			want: eventual.ColumnDef{LogicalName: "primarycontactid", Type: eventual.TypeLookup, Targets: []string{"contact"}, Relationships: []string{""}}},
+		{name: "Lookup custom navigation", in: AttributeDefinition{LogicalName: "new_customer", AttributeType: "Lookup", Targets: []string{"account"}},
+			want: eventual.ColumnDef{LogicalName: "new_customer", Type: eventual.TypeLookup, Targets: []string{"account"}, Relationships: []string{"new_account_new_order"}},
+			note: `"new_Customer"`},
+		{name: "Lookup to an unknown table", in: AttributeDefinition{AttributeType: "Lookup", Targets: []string{"transactioncurrency"}}, skip: "not among the discovered tables"},
+		{name: "Lookup multi-table", in: AttributeDefinition{LogicalName: "new_party", AttributeType: "Lookup", Targets: []string{"account", "contact"}},
+			want: eventual.ColumnDef{LogicalName: "new_party", Type: eventual.TypeCustomer, Targets: []string{"account", "contact"}, Relationships: []string{"", ""}}},
+		{name: "Customer", in: AttributeDefinition{LogicalName: "parentcustomerid", AttributeType: "Customer", Targets: []string{"account", "lead"}},
+			want: eventual.ColumnDef{LogicalName: "parentcustomerid", Type: eventual.TypeCustomer, Targets: []string{"account"}, Relationships: []string{"contact_customer_accounts"}},
+			note: "[lead] are not among"},
+		{name: "Owner", in: AttributeDefinition{AttributeType: "Owner", Targets: []string{"systemuser", "team"}}, skip: "not among the discovered tables"},
+		{name: "Picklist", in: AttributeDefinition{AttributeType: "Picklist", Options: []OptionDefinition{{Value: 1, Label: "One"}}},
+			want: eventual.ColumnDef{Type: eventual.TypeChoice, Options: []eventual.Option{{Value: 1, Label: "One"}}}},
+		{name: "Picklist without options", in: AttributeDefinition{AttributeType: "Picklist"}, skip: "without options"},
+		{name: "EntityName", in: AttributeDefinition{AttributeType: "EntityName"}, skip: "EntityName"},
+		{name: "Virtual", in: AttributeDefinition{AttributeType: "Virtual", AttributeTypeName: "MultiSelectPicklistType"}, skip: "virtual"},
+		{name: "PartyList", in: AttributeDefinition{AttributeType: "PartyList"}, skip: "activity parties"},
+		{name: "unknown type", in: AttributeDefinition{AttributeType: "Spatial"}, skip: `"Spatial" is not supported`},
+		{name: "AttributeOf", in: AttributeDefinition{AttributeType: "String", AttributeOf: "primarycontactid"}, skip: "describes column primarycontactid"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var notes []string
+			note := func(_, format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
+			got, why := columnDef(tc.in, known, rels, note)
+			if tc.skip != "" {
+				if !strings.Contains(why, tc.skip) {
+					t.Errorf("reason = %q, want it left out for %q", why, tc.skip)
+				}
+				return
+			}
+			if why != "" {
+				t.Fatalf("left out: %s", why)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("columnDef =\n  %+v\nwant\n  %+v", got, tc.want)
+			}
+			if all := strings.Join(notes, "; "); tc.note == "" && all != "" || !strings.Contains(all, tc.note) {
+				t.Errorf("notes = %q, want %q", all, tc.note)
+			}
+		})
+	}
+}
+
+// TestAttributeTypesCovered checks that every column type is reachable
+// from some AttributeType.
+func TestAttributeTypesCovered(t *testing.T) {
+	reached := map[eventual.ColumnType]bool{}
+	for _, e := range AttributeTypes {
+		if (e.Type == "") == (e.Why == "") {
+			t.Errorf("%s: give a type or a reason, not both or neither", e.AttributeType)
+		}
+		reached[e.Type] = true
+	}
+	for _, ct := range eventual.ColumnTypes {
+		if !reached[ct] {
+			t.Errorf("column type %s is reached by no AttributeType", ct)
+		}
+	}
+}
+
+// TestTableDefs converts a Dataverse-like definition: system columns
+// are left to the builder but keep their options, keys over left-out
+// columns or inactive indexes are dropped with a note.
+func TestTableDefs(t *testing.T) {
+	zero, one := int64(0), int64(1)
+	td := &TableDefinition{
+		LogicalName: "new_thing", SchemaName: "new_Thing", EntitySetName: "new_things", PrimaryIDAttribute: "new_thingid",
+		PrimaryNameAttribute: "new_name", IsCustomEntity: true,
+		Attributes: []AttributeDefinition{
+			{LogicalName: "new_thingid", AttributeType: "Uniqueidentifier", IsPrimaryID: true},
+			{LogicalName: "new_name", AttributeType: "String", MaxLength: intp(100), IsValidForCreate: true, IsValidForUpdate: true},
+			{LogicalName: "new_code", AttributeType: "String", MaxLength: intp(20), IsValidForCreate: true, IsValidForUpdate: true},
+			{LogicalName: "new_photo", AttributeType: "Virtual", AttributeTypeName: "ImageType"},
+			{LogicalName: "ownerid", AttributeType: "Owner", Targets: []string{"systemuser", "team"}},
+			{LogicalName: "statecode", AttributeType: "State", Options: []OptionDefinition{{Value: 0, Label: "Open", DefaultStatus: &one}, {Value: 1, Label: "Closed", DefaultStatus: &zero}}},
+			{LogicalName: "statuscode", AttributeType: "Status", Options: []OptionDefinition{{Value: 1, Label: "New"}, {Value: 2, Label: "Done"}}},
+		},
+		Keys: []KeyDefinition{
+			{LogicalName: "new_code_key", KeyAttributes: []string{"new_code"}, IndexStatus: "Active"},
+			{LogicalName: "new_pending_key", KeyAttributes: []string{"new_name"}, IndexStatus: "Pending"},
+			{LogicalName: "new_photo_key", KeyAttributes: []string{"new_photo"}, IndexStatus: "Active"},
+		},
+	}
+	defs, notes, err := TableDefs([]*TableDefinition{td})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := defs[0]
+	var cols []string
+	for _, c := range d.Columns {
+		cols = append(cols, c.LogicalName)
+	}
+	if !reflect.DeepEqual(cols, []string{"new_name", "new_code"}) {
+		t.Errorf("columns = %v, want new_name, new_code", cols)
+	}
+	if !reflect.DeepEqual(d.Keys, []eventual.KeyDef{{LogicalName: "new_code_key", Columns: []string{"new_code"}}}) {
+		t.Errorf("keys = %+v", d.Keys)
+	}
+	if !reflect.DeepEqual(d.StateOptions, []eventual.Option{{Value: 0, Label: "Open"}, {Value: 1, Label: "Closed"}}) ||
+		len(d.StatusOptions) != 2 || d.DefaultStatus == nil || *d.DefaultStatus != 1 {
+		t.Errorf("state %+v status %+v default status %v", d.StateOptions, d.StatusOptions, d.DefaultStatus)
+	}
+	var got []string
+	for _, n := range notes {
+		got = append(got, n.Name)
+	}
+	if want := []string{"new_photo", "ownerid", "new_pending_key", "new_photo_key"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("notes on %v, want %v: %v", got, want, notes)
+	}
+	if _, err := eventual.NewSchema(defs); err != nil {
+		t.Errorf("the definitions do not build: %v", err)
+	}
+
+	bad := *td
+	bad.PrimaryIDAttribute = "activityid"
+	if _, _, err := TableDefs([]*TableDefinition{&bad}); err == nil || !strings.Contains(err.Error(), "primary key") {
+		t.Errorf("a primary key other than <table>id: %v", err)
+	}
+	bad = *td
+	bad.PrimaryNameAttribute = "new_photo"
+	if _, _, err := TableDefs([]*TableDefinition{&bad}); err == nil || !strings.Contains(err.Error(), "primary name") {
+		t.Errorf("a primary name of an unsupported type: %v", err)
+	}
+}
+
+// TestTableDiff checks that the comparison of the discovery test reports
+// differences.
+func TestTableDiff(t *testing.T) {
+	s := metadata.Builtin()
+	if d := tableDiff(s.Table("account"), s.Table("account")); d != "" {
+		t.Errorf("a table differs from itself:\n%s", d)
+	}
+	d := tableDiff(s.Table("contact"), s.Table("account"))
+	for _, part := range []string{"table:", "column names:", "keys:", "many-to-one relationships:"} {
+		if !strings.Contains(d, part) {
+			t.Errorf("the diff of contact and account does not report %q:\n%s", part, d)
+		}
+	}
+}
