@@ -241,7 +241,7 @@ func (c *Client) fillOptions(ctx context.Context, td *TableDefinition) error {
 // enumOptions reads the options of a table's attributes of a derived
 // metadata type, by logical name.
 func (c *Client) enumOptions(ctx context.Context, table, metaType string) (map[string][]OptionDefinition, error) {
-	path, err := definitionPath(table, "/Attributes/"+metadataTypesPrefix+metaType+"?$select=LogicalName&$expand=OptionSet($select=Options)")
+	path, err := definitionPath(table, "/Attributes/"+metadataTypesPrefix+metaType+"?$select=LogicalName&$expand=OptionSet($select=Options),GlobalOptionSet($select=Options)")
 	if err != nil {
 		return nil, err
 	}
@@ -324,31 +324,34 @@ func (w *wireTable) definition() *TableDefinition {
 }
 
 type wireAttribute struct {
-	LogicalName       string     `json:"LogicalName"`
-	SchemaName        string     `json:"SchemaName"`
-	DisplayName       *wireLabel `json:"DisplayName"`
-	AttributeType     string     `json:"AttributeType"`
-	AttributeTypeName *wireValue `json:"AttributeTypeName"`
-	AttributeOf       *string    `json:"AttributeOf"`
-	IsPrimaryID       bool       `json:"IsPrimaryId"`
-	IsPrimaryName     bool       `json:"IsPrimaryName"`
-	IsValidForCreate  *bool      `json:"IsValidForCreate"`
-	IsValidForUpdate  *bool      `json:"IsValidForUpdate"`
-	RequiredLevel     *wireValue `json:"RequiredLevel"`
-	MaxLength         *int       `json:"MaxLength"`
-	Precision         *int       `json:"Precision"`
-	MinValue          *float64   `json:"MinValue"`
-	MaxValue          *float64   `json:"MaxValue"`
-	Format            *string    `json:"Format"`
-	DateTimeBehavior  *wireValue `json:"DateTimeBehavior"`
-	Targets           []string   `json:"Targets"`
-	OptionSet         *struct {
-		Options []struct {
-			Value         int64      `json:"Value"`
-			Label         *wireLabel `json:"Label"`
-			DefaultStatus *int64     `json:"DefaultStatus"`
-		} `json:"Options"`
-	} `json:"OptionSet"`
+	LogicalName       string         `json:"LogicalName"`
+	SchemaName        string         `json:"SchemaName"`
+	DisplayName       *wireLabel     `json:"DisplayName"`
+	AttributeType     string         `json:"AttributeType"`
+	AttributeTypeName *wireValue     `json:"AttributeTypeName"`
+	AttributeOf       *string        `json:"AttributeOf"`
+	IsPrimaryID       bool           `json:"IsPrimaryId"`
+	IsPrimaryName     bool           `json:"IsPrimaryName"`
+	IsValidForCreate  *bool          `json:"IsValidForCreate"`
+	IsValidForUpdate  *bool          `json:"IsValidForUpdate"`
+	RequiredLevel     *wireValue     `json:"RequiredLevel"`
+	MaxLength         *int           `json:"MaxLength"`
+	Precision         *int           `json:"Precision"`
+	MinValue          *float64       `json:"MinValue"`
+	MaxValue          *float64       `json:"MaxValue"`
+	Format            *string        `json:"Format"`
+	DateTimeBehavior  *wireValue     `json:"DateTimeBehavior"`
+	Targets           []string       `json:"Targets"`
+	OptionSet         *wireOptionSet `json:"OptionSet"`
+	GlobalOptionSet   *wireOptionSet `json:"GlobalOptionSet"`
+}
+
+type wireOptionSet struct {
+	Options []struct {
+		Value         int64      `json:"Value"`
+		Label         *wireLabel `json:"Label"`
+		DefaultStatus *int64     `json:"DefaultStatus"`
+	} `json:"Options"`
 }
 
 func (a *wireAttribute) definition() AttributeDefinition {
@@ -380,13 +383,18 @@ func (a *wireAttribute) definition() AttributeDefinition {
 	return d
 }
 
-// options are the attribute's options, nil when it carries no OptionSet.
+// options are the attribute's options, nil when it carries no OptionSet:
+// those of its OptionSet, or of the GlobalOptionSet of a global choice.
 func (a *wireAttribute) options() []OptionDefinition {
-	if a.OptionSet == nil {
+	set := a.OptionSet
+	if (set == nil || len(set.Options) == 0) && a.GlobalOptionSet != nil {
+		set = a.GlobalOptionSet
+	}
+	if set == nil {
 		return nil
 	}
-	out := make([]OptionDefinition, 0, len(a.OptionSet.Options))
-	for _, o := range a.OptionSet.Options {
+	out := make([]OptionDefinition, 0, len(set.Options))
+	for _, o := range set.Options {
 		out = append(out, OptionDefinition{Value: o.Value, Label: o.Label.text(), DefaultStatus: o.DefaultStatus})
 	}
 	return out
