@@ -281,6 +281,70 @@ func TestDiscoveredSchemaRoundTrip(t *testing.T) {
 func intp(v int) *int           { return &v }
 func floatp(v float64) *float64 { return &v }
 
+// columnDefCases are TestColumnDef's cases, one AttributeType (or
+// variant) each.
+var columnDefCases = []struct {
+	name string
+	in   AttributeDefinition
+	want eventual.ColumnDef
+	skip string // a part of the reason, for a column left out
+	note string // a part of the note, when one is expected
+}{
+	{name: "String", in: AttributeDefinition{AttributeType: "String", MaxLength: intp(20), IsValidForCreate: true, IsValidForUpdate: true, RequiredLevel: "ApplicationRequired"},
+		want: eventual.ColumnDef{Type: eventual.TypeString, MaxLength: 20, Required: true}},
+	{name: "String computed", in: AttributeDefinition{AttributeType: "String", MaxLength: intp(160)},
+		want: eventual.ColumnDef{Type: eventual.TypeString, MaxLength: 160, Computed: true}},
+	{name: "Memo", in: AttributeDefinition{AttributeType: "Memo", MaxLength: intp(2000), IsValidForCreate: true, RequiredLevel: "Recommended"},
+		want: eventual.ColumnDef{Type: eventual.TypeMemo, MaxLength: 2000}},
+	{name: "Integer default range", in: AttributeDefinition{AttributeType: "Integer", MinValue: floatp(-2147483648), MaxValue: floatp(2147483647)},
+		want: eventual.ColumnDef{Type: eventual.TypeInteger}},
+	{name: "Integer narrowed", in: AttributeDefinition{AttributeType: "Integer", MinValue: floatp(0), MaxValue: floatp(1000000)},
+		want: eventual.ColumnDef{Type: eventual.TypeInteger, MinValue: floatp(0), MaxValue: floatp(1000000)}},
+	{name: "BigInt", in: AttributeDefinition{AttributeType: "BigInt", MinValue: floatp(-9223372036854775808), MaxValue: floatp(9223372036854775807)},
+		want: eventual.ColumnDef{Type: eventual.TypeBigInt}},
+	{name: "Decimal", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(4), MinValue: floatp(-100000000000), MaxValue: floatp(100000000000)},
+		want: eventual.ColumnDef{Type: eventual.TypeDecimal, Precision: intp(4)}},
+	{name: "Decimal clamped", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(10), MinValue: floatp(-100000000000), MaxValue: floatp(100000000000)},
+		want: eventual.ColumnDef{Type: eventual.TypeDecimal, Precision: intp(10)}, note: "range narrowed"},
+	{name: "Decimal precision out of range", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(12)}, skip: "precision"},
+	{name: "Money", in: AttributeDefinition{AttributeType: "Money", Precision: intp(2)},
+		want: eventual.ColumnDef{Type: eventual.TypeMoney, Precision: intp(2)}},
+	{name: "Double", in: AttributeDefinition{AttributeType: "Double", Precision: intp(2), MinValue: floatp(0), MaxValue: floatp(1000)},
+		want: eventual.ColumnDef{Type: eventual.TypeDouble, Precision: intp(2), MinValue: floatp(0), MaxValue: floatp(1000)}},
+	{name: "Boolean", in: AttributeDefinition{AttributeType: "Boolean"}, want: eventual.ColumnDef{Type: eventual.TypeBoolean}},
+	{name: "DateTime", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateAndTime", DateTimeBehavior: "UserLocal"},
+		want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}},
+	{name: "DateTime date only", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly", DateTimeBehavior: "DateOnly"},
+		want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateOnly}},
+	{name: "DateTime date only, no behavior", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly"},
+		want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateOnly}},
+	{name: "DateTime user local date", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly", DateTimeBehavior: "UserLocal"},
+		want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}, note: "travel as date-times"},
+	{name: "DateTime time zone independent", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateAndTime", DateTimeBehavior: "TimeZoneIndependent"},
+		want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}},
+	{name: "Uniqueidentifier", in: AttributeDefinition{AttributeType: "Uniqueidentifier"}, want: eventual.ColumnDef{Type: eventual.TypeUniqueIdentifier}},
+	{name: "Lookup", in: AttributeDefinition{LogicalName: "primarycontactid", AttributeType: "Lookup", Targets: []string{"contact"}},
+		want: eventual.ColumnDef{LogicalName: "primarycontactid", Type: eventual.TypeLookup, Targets: []string{"contact"}, Relationships: []string{""}}},
+	{name: "Lookup custom navigation", in: AttributeDefinition{LogicalName: "new_customer", AttributeType: "Lookup", Targets: []string{"account"}},
+		want: eventual.ColumnDef{LogicalName: "new_customer", Type: eventual.TypeLookup, Targets: []string{"account"}, Relationships: []string{"new_account_new_order"}},
+		note: `"new_Customer"`},
+	{name: "Lookup to an unknown table", in: AttributeDefinition{AttributeType: "Lookup", Targets: []string{"transactioncurrency"}}, skip: "not among the discovered tables"},
+	{name: "Lookup multi-table", in: AttributeDefinition{LogicalName: "new_party", AttributeType: "Lookup", Targets: []string{"account", "contact"}},
+		want: eventual.ColumnDef{LogicalName: "new_party", Type: eventual.TypeCustomer, Targets: []string{"account", "contact"}, Relationships: []string{"", ""}}},
+	{name: "Customer", in: AttributeDefinition{LogicalName: "parentcustomerid", AttributeType: "Customer", Targets: []string{"account", "lead"}},
+		want: eventual.ColumnDef{LogicalName: "parentcustomerid", Type: eventual.TypeCustomer, Targets: []string{"account"}, Relationships: []string{"contact_customer_accounts"}},
+		note: "[lead] are not among"},
+	{name: "Owner", in: AttributeDefinition{AttributeType: "Owner", Targets: []string{"systemuser", "team"}}, skip: "not among the discovered tables"},
+	{name: "Picklist", in: AttributeDefinition{AttributeType: "Picklist", Options: []OptionDefinition{{Value: 1, Label: "One"}}},
+		want: eventual.ColumnDef{Type: eventual.TypeChoice, Options: []eventual.Option{{Value: 1, Label: "One"}}}},
+	{name: "Picklist without options", in: AttributeDefinition{AttributeType: "Picklist"}, skip: "without options"},
+	{name: "EntityName", in: AttributeDefinition{AttributeType: "EntityName"}, skip: "EntityName"},
+	{name: "Virtual", in: AttributeDefinition{AttributeType: "Virtual", AttributeTypeName: "MultiSelectPicklistType"}, skip: "virtual"},
+	{name: "PartyList", in: AttributeDefinition{AttributeType: "PartyList"}, skip: "activity parties"},
+	{name: "unknown type", in: AttributeDefinition{AttributeType: "Spatial"}, skip: `"Spatial" is not supported`},
+	{name: "AttributeOf", in: AttributeDefinition{AttributeType: "String", AttributeOf: "primarycontactid"}, skip: "describes column primarycontactid"},
+}
+
 // TestColumnDef maps Dataverse attribute definitions onto column
 // definitions, one AttributeType (or variant) a case.
 func TestColumnDef(t *testing.T) {
@@ -289,68 +353,7 @@ func TestColumnDef(t *testing.T) {
 		"parentcustomerid→account": {SchemaName: "contact_customer_accounts", ReferencingEntityNavigationPropertyName: "parentcustomerid_account"},
 		"new_customer→account":     {SchemaName: "new_account_new_order", ReferencingEntityNavigationPropertyName: "new_Customer"},
 	}
-	cases := []struct {
-		name string
-		in   AttributeDefinition
-		want eventual.ColumnDef
-		skip string // a part of the reason, for a column left out
-		note string // a part of the note, when one is expected
-	}{
-		{name: "String", in: AttributeDefinition{AttributeType: "String", MaxLength: intp(20), IsValidForCreate: true, IsValidForUpdate: true, RequiredLevel: "ApplicationRequired"},
-			want: eventual.ColumnDef{Type: eventual.TypeString, MaxLength: 20, Required: true}},
-		{name: "String computed", in: AttributeDefinition{AttributeType: "String", MaxLength: intp(160)},
-			want: eventual.ColumnDef{Type: eventual.TypeString, MaxLength: 160, Computed: true}},
-		{name: "Memo", in: AttributeDefinition{AttributeType: "Memo", MaxLength: intp(2000), IsValidForCreate: true, RequiredLevel: "Recommended"},
-			want: eventual.ColumnDef{Type: eventual.TypeMemo, MaxLength: 2000}},
-		{name: "Integer default range", in: AttributeDefinition{AttributeType: "Integer", MinValue: floatp(-2147483648), MaxValue: floatp(2147483647)},
-			want: eventual.ColumnDef{Type: eventual.TypeInteger}},
-		{name: "Integer narrowed", in: AttributeDefinition{AttributeType: "Integer", MinValue: floatp(0), MaxValue: floatp(1000000)},
-			want: eventual.ColumnDef{Type: eventual.TypeInteger, MinValue: floatp(0), MaxValue: floatp(1000000)}},
-		{name: "BigInt", in: AttributeDefinition{AttributeType: "BigInt", MinValue: floatp(-9223372036854775808), MaxValue: floatp(9223372036854775807)},
-			want: eventual.ColumnDef{Type: eventual.TypeBigInt}},
-		{name: "Decimal", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(4), MinValue: floatp(-100000000000), MaxValue: floatp(100000000000)},
-			want: eventual.ColumnDef{Type: eventual.TypeDecimal, Precision: intp(4)}},
-		{name: "Decimal clamped", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(10), MinValue: floatp(-100000000000), MaxValue: floatp(100000000000)},
-			want: eventual.ColumnDef{Type: eventual.TypeDecimal, Precision: intp(10)}, note: "range narrowed"},
-		{name: "Decimal precision out of range", in: AttributeDefinition{AttributeType: "Decimal", Precision: intp(12)}, skip: "precision"},
-		{name: "Money", in: AttributeDefinition{AttributeType: "Money", Precision: intp(2)},
-			want: eventual.ColumnDef{Type: eventual.TypeMoney, Precision: intp(2)}},
-		{name: "Double", in: AttributeDefinition{AttributeType: "Double", Precision: intp(2), MinValue: floatp(0), MaxValue: floatp(1000)},
-			want: eventual.ColumnDef{Type: eventual.TypeDouble, Precision: intp(2), MinValue: floatp(0), MaxValue: floatp(1000)}},
-		{name: "Boolean", in: AttributeDefinition{AttributeType: "Boolean"}, want: eventual.ColumnDef{Type: eventual.TypeBoolean}},
-		{name: "DateTime", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateAndTime", DateTimeBehavior: "UserLocal"},
-			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}},
-		{name: "DateTime date only", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly", DateTimeBehavior: "DateOnly"},
-			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateOnly}},
-		{name: "DateTime date only, no behavior", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly"},
-			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateOnly}},
-		{name: "DateTime user local date", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateOnly", DateTimeBehavior: "UserLocal"},
-			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}, note: "travel as date-times"},
-		{name: "DateTime time zone independent", in: AttributeDefinition{AttributeType: "DateTime", Format: "DateAndTime", DateTimeBehavior: "TimeZoneIndependent"},
-			want: eventual.ColumnDef{Type: eventual.TypeDateTime, Format: eventual.DateAndTime}},
-		{name: "Uniqueidentifier", in: AttributeDefinition{AttributeType: "Uniqueidentifier"}, want: eventual.ColumnDef{Type: eventual.TypeUniqueIdentifier}},
-		{name: "Lookup", in: AttributeDefinition{LogicalName: "primarycontactid", AttributeType: "Lookup", Targets: []string{"contact"}},
-			want: eventual.ColumnDef{LogicalName: "primarycontactid", Type: eventual.TypeLookup, Targets: []string{"contact"}, Relationships: []string{""}}},
-		{name: "Lookup custom navigation", in: AttributeDefinition{LogicalName: "new_customer", AttributeType: "Lookup", Targets: []string{"account"}},
-			want: eventual.ColumnDef{LogicalName: "new_customer", Type: eventual.TypeLookup, Targets: []string{"account"}, Relationships: []string{"new_account_new_order"}},
-			note: `"new_Customer"`},
-		{name: "Lookup to an unknown table", in: AttributeDefinition{AttributeType: "Lookup", Targets: []string{"transactioncurrency"}}, skip: "not among the discovered tables"},
-		{name: "Lookup multi-table", in: AttributeDefinition{LogicalName: "new_party", AttributeType: "Lookup", Targets: []string{"account", "contact"}},
-			want: eventual.ColumnDef{LogicalName: "new_party", Type: eventual.TypeCustomer, Targets: []string{"account", "contact"}, Relationships: []string{"", ""}}},
-		{name: "Customer", in: AttributeDefinition{LogicalName: "parentcustomerid", AttributeType: "Customer", Targets: []string{"account", "lead"}},
-			want: eventual.ColumnDef{LogicalName: "parentcustomerid", Type: eventual.TypeCustomer, Targets: []string{"account"}, Relationships: []string{"contact_customer_accounts"}},
-			note: "[lead] are not among"},
-		{name: "Owner", in: AttributeDefinition{AttributeType: "Owner", Targets: []string{"systemuser", "team"}}, skip: "not among the discovered tables"},
-		{name: "Picklist", in: AttributeDefinition{AttributeType: "Picklist", Options: []OptionDefinition{{Value: 1, Label: "One"}}},
-			want: eventual.ColumnDef{Type: eventual.TypeChoice, Options: []eventual.Option{{Value: 1, Label: "One"}}}},
-		{name: "Picklist without options", in: AttributeDefinition{AttributeType: "Picklist"}, skip: "without options"},
-		{name: "EntityName", in: AttributeDefinition{AttributeType: "EntityName"}, skip: "EntityName"},
-		{name: "Virtual", in: AttributeDefinition{AttributeType: "Virtual", AttributeTypeName: "MultiSelectPicklistType"}, skip: "virtual"},
-		{name: "PartyList", in: AttributeDefinition{AttributeType: "PartyList"}, skip: "activity parties"},
-		{name: "unknown type", in: AttributeDefinition{AttributeType: "Spatial"}, skip: `"Spatial" is not supported`},
-		{name: "AttributeOf", in: AttributeDefinition{AttributeType: "String", AttributeOf: "primarycontactid"}, skip: "describes column primarycontactid"},
-	}
-	for _, tc := range cases {
+	for _, tc := range columnDefCases {
 		t.Run(tc.name, func(t *testing.T) {
 			var notes []string
 			note := func(_, format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
