@@ -473,3 +473,29 @@ func TestTableDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoverDefinitionsNotes: the built-in account and contact carry
+// over whole; account alone loses its lookup to contact, with a note,
+// and keeps the one to itself.
+func TestDiscoverDefinitionsNotes(t *testing.T) {
+	ctx := context.Background()
+	c := liveMetadata(t)
+	if _, notes, err := DiscoverDefinitions(ctx, c, "account", "contact"); err != nil || len(notes) != 0 {
+		t.Errorf("account, contact: notes %v, %v; want none", notes, err)
+	}
+	defs, notes, err := DiscoverDefinitions(ctx, c, "account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || notes[0].Name != "primarycontactid" || !strings.Contains(notes[0].String(), "account.primarycontactid: left out") {
+		t.Errorf("account alone: notes %v, want one on primarycontactid", notes)
+	}
+	s, err := eventual.NewSchema(defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := s.Table("account")
+	if acc.Column("primarycontactid") != nil || acc.Column("parentaccountid").RelationshipTo("account").SchemaName != "account_parent_account" {
+		t.Errorf("account alone: primarycontactid %v, parentaccountid %+v", acc.Column("primarycontactid"), acc.Column("parentaccountid"))
+	}
+}
