@@ -89,7 +89,7 @@ func (b *Batch) Retrieve(target eventual.EntityReference, columns []*eventual.Co
 	if columns != nil {
 		path += "?$select=" + Escape(selectList(columns))
 	}
-	b.Get(path, nil)
+	b.Get(path, readHeader())
 	return nil
 }
 

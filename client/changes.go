@@ -126,12 +126,11 @@ func (r *Records) changes(ctx context.Context, t *eventual.Table, columns []*eve
 	if err != nil {
 		return nil, "", err
 	}
-	h := http.Header{}
-	prefer := "odata.track-changes"
+	prefs := []string{"odata.track-changes"}
 	if limit > 0 {
-		prefer += ",odata.maxpagesize=" + strconv.Itoa(limit)
+		prefs = append(prefs, "odata.maxpagesize="+strconv.Itoa(limit))
 	}
-	h.Set("Prefer", prefer)
+	h := readHeader(prefs...)
 	resp, err := r.c.Do(ctx, &Request{Method: http.MethodGet, Path: path, Header: h})
 	if err != nil {
 		if since != "" || until != "" {

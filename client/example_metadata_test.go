@@ -4,16 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/client"
-	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/metadata"
-	"github.com/eventual-pp/eventual/sqlite"
-	"github.com/eventual-pp/eventual/webapi"
 )
 
 // ExampleDiscoverSchema reads the account and contact tables' definitions
@@ -21,23 +15,11 @@ import (
 // schema of them and writes and reads records with it.
 func ExampleDiscoverSchema() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "example")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
 	served := metadata.Builtin()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "example.db"), served, sqlite.Options{})
-	if err != nil {
-		panic(err)
-	}
-	defer db.Close()
-	srv := webapi.NewServer(instance.New(db, served), served, db.Meta())
-	srv.Logger = slog.New(slog.DiscardHandler)
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
+	url, stop := serveExample(served)
+	defer stop()
 
-	c, err := client.New(ts.URL, client.Options{Logger: slog.New(slog.DiscardHandler)})
+	c, err := client.New(url, client.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}

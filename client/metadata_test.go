@@ -3,13 +3,11 @@ package client
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/internal/teststore"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/google/uuid"
@@ -243,17 +241,11 @@ func TestDiscoveredSchemaRoundTrip(t *testing.T) {
 	if arec.ID != aid || arec.Values["name"] != "Contoso" || arec.Values["accountcategorycode"] != int64(2) || arec.Values["creditonhold"] != true {
 		t.Errorf("account = %v %+v", arec.ID, arec.Values)
 	}
-	// Records.Retrieve does not ask for the lookuplogicalname annotation,
-	// which names the table of a customer lookup's value: read the contact
-	// with it and decode it with the discovered table.
-	resp, err := c.Do(ctx, &Request{Method: http.MethodGet, Path: "contacts(" + cid.String() + ")",
-		Header: http.Header{"Prefer": {`odata.include-annotations="` + codec.AnnotationLookupTable + `"`}}})
+	// A customer lookup reads back with its table (Records asks for the
+	// lookuplogicalname annotation).
+	crec, err := r.Retrieve(ctx, eventual.Ref(con, cid), nil, nil, "")
 	if err != nil {
 		t.Fatalf("retrieve contact: %v", err)
-	}
-	crec, err := codec.DecodeRecord(con, resp.Body)
-	if err != nil {
-		t.Fatalf("decode contact: %v", err)
 	}
 	ref, _ := crec.Values["parentcustomerid"].(eventual.EntityReference)
 	if ref.ID != aid || ref.Table != acc {

@@ -81,10 +81,11 @@ func (r *Records) queryRequest(q *eventual.Query, expand []eventual.Expand, coun
 	if count {
 		opts.Set("$count", "true")
 	}
-	h := http.Header{}
+	var prefs []string
 	if q.Limit > 0 {
-		h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(q.Limit))
+		prefs = append(prefs, "odata.maxpagesize="+strconv.Itoa(q.Limit))
 	}
+	h := readHeader(prefs...)
 	path := q.Table.EntitySetName
 	if enc := Encode(opts); enc != "" {
 		path += "?" + enc

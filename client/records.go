@@ -73,6 +73,12 @@ func (r *Records) exists(ctx context.Context, ref eventual.EntityReference) bool
 // (nil for all) and the expansions (expanded records are in
 // Record.Related, by navigation property). With ifNoneMatch set to the
 // record's version, an unchanged record is a KindNotModified error.
+//
+// Dataverse never answers 304 to a request asking for annotations, and a
+// lookup of several tables (customer, owner) names its table only in the
+// lookuplogicalname annotation. So a conditional retrieve is sent without
+// it, and when the record has changed and such a lookup is read, read
+// again with it.
 func (r *Records) Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error) {
 	path, err := keyPath(target)
 	if err != nil {
@@ -85,15 +91,34 @@ func (r *Records) Retrieve(ctx context.Context, target eventual.EntityReference,
 	if enc := Encode(opts); enc != "" {
 		path += "?" + enc
 	}
-	h := http.Header{}
-	if ifNoneMatch != "" {
-		h.Set("If-None-Match", codec.ETag(mustVersion(ifNoneMatch)))
+	h := readHeader()
+	if ifNoneMatch != "" && len(expand) == 0 {
+		h = http.Header{"If-None-Match": {codec.ETag(mustVersion(ifNoneMatch))}}
 	}
 	resp, err := r.c.Do(ctx, &Request{Method: http.MethodGet, Path: path, Header: h})
 	if err != nil {
 		return nil, err
 	}
+	if h.Get("If-None-Match") != "" && readsMultiTableLookup(target.Table, columns) {
+		if resp, err = r.c.Do(ctx, &Request{Method: http.MethodGet, Path: path, Header: readHeader()}); err != nil {
+			return nil, err
+		}
+	}
 	return codec.DecodeRecord(target.Table, resp.Body)
+}
+
+// readsMultiTableLookup reports whether the columns (nil: all of the
+// table's) hold a lookup that may reference more than one table.
+func readsMultiTableLookup(t *eventual.Table, columns []*eventual.Column) bool {
+	if columns == nil {
+		columns = t.Columns
+	}
+	for _, c := range columns {
+		if c.Type.IsLookup() && len(c.Targets) > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // Update writes values to an existing record and returns its id. With
@@ -379,6 +404,18 @@ func bindContent(o *codec.Object, c *eventual.Column, cr ContentRef) error {
 	o.Key(rel.ReferencingNavigation + "@odata.bind")
 	o.B = codec.AppendString(o.B, "$"+cr.ContentID)
 	return nil
+}
+
+// lookupAnnotations asks for the table each lookup value references (its
+// @Microsoft.Dynamics.CRM.lookuplogicalname annotation): without it a
+// customer or owner lookup read back names no table.
+const lookupAnnotations = `odata.include-annotations="` + codec.AnnotationLookupTable + `"`
+
+// readHeader is the header of a request that reads records: the Prefer
+// that annotates lookups, then the preferences given (maxpagesize,
+// track-changes), in the one Prefer header Dataverse reads.
+func readHeader(prefs ...string) http.Header {
+	return http.Header{"Prefer": {strings.Join(append([]string{lookupAnnotations}, prefs...), ",")}}
 }
 
 // conditionHeader renders a write's conditions as If-Match and

@@ -111,6 +111,18 @@ func testRecordsRoundTrip(t *testing.T, kind teststore.Kind) {
 		t.Errorf("contact's parentcustomerid = %v, want account %v", crec.Values["parentcustomerid"], id)
 	}
 
+	// A conditional retrieve of a changed record still names the table of
+	// a customer lookup (read again with the annotation Dataverse never
+	// answers 304 to); an unchanged one is NotModified.
+	if got, err := r.Retrieve(ctx, eventual.Ref(con, cid), nil, nil, strconv.FormatInt(crec.Version-1, 10)); err != nil {
+		t.Errorf("conditional retrieve of a changed contact: %v", err)
+	} else if ref, _ := got.Values["parentcustomerid"].(eventual.EntityReference); ref.ID != id || ref.Table != acc {
+		t.Errorf("conditional retrieve: parentcustomerid = %v, want account %v", got.Values["parentcustomerid"], id)
+	}
+	if _, err := r.Retrieve(ctx, eventual.Ref(con, cid), nil, nil, strconv.FormatInt(crec.Version, 10)); eventual.ErrorKind(err) != eventual.KindNotModified {
+		t.Errorf("conditional retrieve of an unchanged contact: %v, want NotModified", err)
+	}
+
 	// Update: stale version 412, current version ok; missing record 404.
 	if _, err := r.Update(ctx, eventual.Ref(acc, id), eventual.Values{"name": "x"}, eventual.Condition{IfMatch: strconv.FormatInt(rec.Version+100, 10)}); !IsPreconditionFailed(err) {
 		t.Errorf("update with a stale version: %v, want 412", err)
