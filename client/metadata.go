@@ -399,4 +399,3 @@ func (a *wireAttribute) options() []OptionDefinition {
 	}
 	return out
 }
-
