@@ -26,6 +26,8 @@ type Records struct {
 	schema *eventual.Schema
 }
 
+var _ eventual.RecordService = (*Records)(nil)
+
 // NewRecords returns the record messages of a client for a schema.
 func NewRecords(c *Client, schema *eventual.Schema) *Records {
 	return &Records{c: c, schema: schema}

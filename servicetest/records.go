@@ -19,7 +19,7 @@ func testValues(t *testing.T, s *suite) {
 		"new_name":        "Zoë's \"order\" <1> & \u2028",
 		"new_ordernumber": "ORD/1?#&'",
 		"new_customer":    parent,
-		"new_amount":      eventual.Decimal{Units: 123456, Scale: 2},
+		"new_amount":      eventual.Decimal{Units: 12345600, Scale: 4}, // money: precision 4 by default
 		"new_quantity":    int64(-42),
 		"new_unitprice":   eventual.Decimal{Units: 15, Scale: 4},
 		"new_weight":      2.5e-3,

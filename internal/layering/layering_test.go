@@ -109,10 +109,10 @@ var rules = []rule{
 		tests: true,
 	},
 	{
-		name:   "test helpers (internal/test*, storetest, tests/..., internal/layering) are imported only by tests",
+		name:   "test helpers (internal/test*, storetest, servicetest, tests/..., internal/layering) are imported only by tests",
 		from:   []string{"..."},
-		unless: []string{"internal/test*", "storetest", "tests/...", "internal/layering"},
-		deny:   []string{"internal/test*", "storetest", "tests/...", "internal/layering"},
+		unless: []string{"internal/test*", "storetest", "servicetest", "tests/...", "internal/layering"},
+		deny:   []string{"internal/test*", "storetest", "servicetest", "tests/...", "internal/layering"},
 	},
 }
 
