@@ -14,13 +14,13 @@ import (
 )
 
 // Records sends Dataverse's record messages over a Client, in the root
-// package's types: what eventual.RecordService calls Create, Retrieve,
-// Update, Upsert, Delete, RetrieveMultiple and Count. The schema says how
-// values are encoded and decoded; it must describe the tables of the
-// endpoint (for eventual, the configuration it serves).
-//
-// The bulk messages and change tracking over HTTP are not here yet, so
-// Records does not yet implement eventual.RecordService.
+// package's types: it implements eventual.RecordService over HTTP (single
+// records here, iterators and PrimaryNames in pages.go, the bulk messages
+// in bulk.go, change tracking in changes.go), so a remote instance can
+// stand where a local one does. The schema says how values are encoded
+// and decoded; it must describe the tables of the endpoint (for eventual,
+// the configuration it serves; DiscoverSchema reads one from any
+// endpoint). Records is safe for concurrent use.
 type Records struct {
 	c      *Client
 	schema *eventual.Schema
