@@ -68,12 +68,14 @@ var ErrLeaseLost = errors.New("replication: the lease of the table pair is held 
 type Phase string
 
 // The phases: the initial load (the track-changes initial read), deltas
-// after it, and a full re-read after the source refused the delta token
-// (then records the re-read did not see are deleted on the target).
+// after it, and a full re-read after the source refused the delta token,
+// followed by the sweep that deletes on the target the records the
+// re-read did not see.
 const (
 	PhaseInitial Phase = "initial"
 	PhaseDelta   Phase = "delta"
 	PhaseResync  Phase = "resync"
+	PhaseSweep   Phase = "sweep"
 )
 
 // Cursor is where a pair's change feed is read from: the read from Since

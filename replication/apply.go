@@ -1,0 +1,239 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
+	"github.com/google/uuid"
+)
+
+// applied is the outcome of writing a set of changes to the target: what
+// to record in the state, and the records refused for good.
+type applied struct {
+	records []AppliedRecord
+	dead    []DeadLetter
+	writes  int // records written (upserted or deleted)
+}
+
+// retryable reports a failure that may heal by itself: the peer is down,
+// slow or throttling, or the breaker is open. Anything else is the
+// record's fault and will not heal.
+func retryable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var e *eventual.Error
+	if !errors.As(err, &e) {
+		return true // a transport failure, an open breaker
+	}
+	switch e.Kind {
+	case eventual.KindInvalid, eventual.KindNotFound, eventual.KindPrecondition, eventual.KindNotSupported, eventual.KindNotImplemented:
+		return false
+	}
+	return true
+}
+
+// apply writes a page of changes to the target: the newer records by
+// UpsertMultiple (parents of the page before their children), then the
+// deletions. Records no newer than what this sync already wrote are
+// skipped (but recorded in epoch). A retryable failure is returned, and
+// nothing of the page counts as applied; a record the target refuses for
+// good becomes a dead letter and the rest goes on.
+//
+// With force, records no older than the sync's are written again:
+// pull-through reads the source's latest state for a placeholder the
+// target holds, whatever the sync wrote before.
+func (s *Syncer) apply(ctx context.Context, p *pair, changes []eventual.Change, epoch int64, force bool) (*applied, error) {
+	ids := make([]uuid.UUID, len(changes))
+	for i, ch := range changes {
+		ids[i] = ch.ID
+	}
+	known, err := s.opts.State.Versions(ctx, p.name, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := &applied{}
+	var upserts []*eventual.Record
+	var deletes []uuid.UUID
+	for _, ch := range changes {
+		prev, seen := known[ch.ID]
+		switch {
+		case ch.Deleted:
+			deletes = append(deletes, ch.ID)
+			out.records = append(out.records, AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Deleted: true, Epoch: epoch}})
+		case seen && !prev.Deleted && (prev.Version > ch.Record.Version || prev.Version == ch.Record.Version && !force):
+			out.records = append(out.records, AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Epoch: epoch}})
+		default:
+			upserts = append(upserts, ch.Record)
+		}
+	}
+	if err := s.upsert(ctx, p, parentsFirst(p, upserts), epoch, out); err != nil {
+		return nil, err
+	}
+	if err := s.delete(ctx, p, deletes); err != nil {
+		return nil, err
+	}
+	out.writes += len(deletes)
+	return out, nil
+}
+
+// upsert writes records to the target in bulk, falling back to one by one
+// to isolate the records the target refuses.
+func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, epoch int64, out *applied) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	targets := make([]eventual.BulkTarget, len(recs))
+	for i, rec := range recs {
+		targets[i] = s.target(p, rec)
+	}
+	wctx := s.writeContext(ctx)
+	err := s.opts.Target.UpsertMultiple(wctx, targets)
+	if err != nil && retryable(err) {
+		return fmt.Errorf("replication: writing %d %s records: %w", len(recs), p.name, err)
+	}
+	for i, rec := range recs {
+		if err != nil { // the bulk write was refused: find the culprits
+			if _, _, e := s.opts.Target.Upsert(wctx, targets[i].Target, targets[i].Entity, eventual.Condition{}); e != nil {
+				if retryable(e) {
+					return fmt.Errorf("replication: writing %s %v: %w", p.name, rec.ID, e)
+				}
+				out.dead = append(out.dead, deadLetter(p, rec, e, s.opts.Now()))
+				continue
+			}
+		}
+		out.records = append(out.records, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch}})
+		out.writes++
+	}
+	return nil
+}
+
+// writeContext marks the target's writes: placeholders are adopted when
+// the target offers it.
+func (s *Syncer) writeContext(ctx context.Context) context.Context {
+	if s.opts.Adopt {
+		return eventual.WithAdoptPlaceholders(ctx)
+	}
+	return ctx
+}
+
+// target is the target's write of a source record: an upsert by the
+// source's primary key with the copied columns, lookups retargeted to the
+// target's tables.
+func (s *Syncer) target(p *pair, rec *eventual.Record) eventual.BulkTarget {
+	vals := eventual.Values{}
+	for _, name := range p.copy {
+		v, ok := rec.Values[name]
+		if !ok {
+			continue
+		}
+		if ref, isRef := v.(eventual.EntityReference); isRef {
+			t := s.opts.TargetSchema.Table(ref.Table.LogicalName)
+			if t == nil {
+				continue // a table the target does not have
+			}
+			v = eventual.Ref(t, ref.ID)
+		}
+		vals[name] = v
+	}
+	return eventual.BulkTarget{Target: eventual.Ref(p.dst, rec.ID), HasTarget: true, Entity: &eventual.Entity{Table: p.dst, Values: vals}}
+}
+
+// delete deletes records on the target; a record the target does not
+// have is deleted already. A deletion the target refuses for good is
+// logged and given up (there is no record to keep as a dead letter).
+func (s *Syncer) delete(ctx context.Context, p *pair, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	refs := make([]eventual.EntityReference, len(ids))
+	for i, id := range ids {
+		refs[i] = eventual.Ref(p.dst, id)
+	}
+	err := s.opts.Target.DeleteMultiple(ctx, refs)
+	if err == nil {
+		return nil
+	}
+	if retryable(err) {
+		return fmt.Errorf("replication: deleting %d %s records: %w", len(ids), p.name, err)
+	}
+	for _, ref := range refs { // one is missing (or refused): one by one
+		err := s.opts.Target.Delete(ctx, ref, eventual.Condition{})
+		switch {
+		case err == nil, eventual.ErrorKind(err) == eventual.KindNotFound:
+		case retryable(err):
+			return fmt.Errorf("replication: deleting %s %v: %w", p.name, ref.ID, err)
+		default:
+			s.log.Warn("replication: the target refused a deletion", "table", p.name, "id", ref.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// parentsFirst orders records so a record referencing another of the same
+// page through a self-referencing lookup (account.parentaccountid) comes
+// after it. Cycles keep their order.
+func parentsFirst(p *pair, recs []*eventual.Record) []*eventual.Record {
+	if len(p.selfRefs) == 0 || len(recs) < 2 {
+		return recs
+	}
+	index := make(map[uuid.UUID]*eventual.Record, len(recs))
+	for _, r := range recs {
+		index[r.ID] = r
+	}
+	out := make([]*eventual.Record, 0, len(recs))
+	state := map[uuid.UUID]int{} // 1 visiting, 2 done
+	var visit func(r *eventual.Record)
+	visit = func(r *eventual.Record) {
+		if state[r.ID] != 0 {
+			return
+		}
+		state[r.ID] = 1
+		for _, name := range p.selfRefs {
+			if ref, ok := r.Values[name].(eventual.EntityReference); ok && ref.ID != r.ID {
+				if parent := index[ref.ID]; parent != nil {
+					visit(parent)
+				}
+			}
+		}
+		state[r.ID] = 2
+		out = append(out, r)
+	}
+	for _, r := range recs {
+		visit(r)
+	}
+	return out
+}
+
+// deadLetter records a refused record with its error and payload.
+func deadLetter(p *pair, rec *eventual.Record, err error, now time.Time) DeadLetter {
+	payload := recordJSON(p, rec)
+	d := DeadLetter{Pair: p.name, ID: rec.ID, Version: rec.Version, Payload: payload, Message: err.Error(), Attempts: 1, First: now, Last: now}
+	var e *eventual.Error
+	if errors.As(err, &e) {
+		d.Code, d.Message = e.Code, e.Message
+	}
+	var st interface{ HTTPStatus() int }
+	if errors.As(err, &st) {
+		d.Status = st.HTTPStatus()
+	}
+	return d
+}
+
+// recordJSON is a record's copied columns in the Web API's JSON form.
+func recordJSON(p *pair, rec *eventual.Record) []byte {
+	o := codec.NewObject(nil)
+	o.Key(p.src.PrimaryIDAttribute)
+	o.B = codec.AppendString(o.B, rec.ID.String())
+	for _, name := range p.copy {
+		if v, ok := rec.Values[name]; ok {
+			o.Key(name)
+			o.B = codec.AppendValue(o.B, p.src.Column(name), v)
+		}
+	}
+	return o.Close()
+}

@@ -1,0 +1,187 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// cycle runs one table's pass: under its lease, the change feed from the
+// stored cursor to its end, page by page, each page committed to the
+// state after the target acknowledged it; then the sweep of a resync;
+// then pull-through hydration.
+func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
+	r := TableReport{Table: p.name, Started: s.opts.Now()}
+	defer func() { r.Ended = s.opts.Now(); s.saveStatus(ctx, p, &r) }()
+	if !s.holdLease(ctx, p, &r) {
+		return r
+	}
+	cur, err := s.opts.State.Cursor(ctx, p.name)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	if cur.Phase == "" {
+		cur = Cursor{Phase: PhaseInitial, Epoch: 1, ReadStarted: r.Started}
+		s.log.Info("replication: initial load", "table", p.name)
+	}
+	if cur, r.Err = s.readFeed(ctx, p, cur, &r); r.Err != nil {
+		return r
+	}
+	if cur.Phase == PhaseSweep {
+		if r.Err = s.sweep(ctx, p, cur); r.Err != nil {
+			return r
+		}
+	}
+	r.CaughtUp = true
+	r.Err = s.pullThrough(ctx, p, cur, &r)
+	return r
+}
+
+// readFeed reads the change feed from cur to its end and applies it. It
+// returns the cursor it ended at.
+func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableReport) (Cursor, error) {
+	for {
+		page, err := s.opts.Source.Changes(ctx, p.src, p.cols, cur.Since, cur.Until,
+			eventual.ChangeCursor{After: cur.After, Deleted: cur.Deleted}, s.opts.Batch)
+		if errors.Is(err, eventual.ErrBadToken) {
+			if cur, err = s.tokenRefused(p, cur, err); err != nil {
+				return cur, err
+			}
+			continue
+		}
+		if err != nil {
+			return cur, fmt.Errorf("reading changes: %w", err)
+		}
+		next := nextCursor(cur, page)
+		if err := s.applyAndCommit(ctx, p, page.Changes, cur.Epoch, next, r, false); err != nil {
+			return cur, err
+		}
+		cur = next
+		if !page.More {
+			return cur, nil
+		}
+	}
+}
+
+// nextCursor is where the feed goes on after a page.
+func nextCursor(cur Cursor, page *eventual.ChangePage) Cursor {
+	if page.More && len(page.Changes) > 0 {
+		last := page.Changes[len(page.Changes)-1]
+		cur.Until, cur.After, cur.Deleted = page.Token, last.ID, last.Deleted
+		return cur
+	}
+	next := Cursor{Phase: PhaseDelta, Since: page.Token, Epoch: cur.Epoch}
+	if cur.Phase == PhaseResync {
+		next.Phase = PhaseSweep
+	}
+	return next
+}
+
+// tokenRefused handles a token the source cannot read: a page token (the
+// read restarts from its delta token), or an expired delta token (a full
+// re-read, then a sweep of what the source no longer has).
+func (s *Syncer) tokenRefused(p *pair, cur Cursor, err error) (Cursor, error) {
+	switch {
+	case cur.Until != "":
+		s.log.Warn("replication: the source refused the page token; reading the delta again", "table", p.name, "err", err)
+		cur.Until, cur.After, cur.Deleted = "", uuid.Nil, false
+		return cur, nil
+	case cur.Since != "":
+		s.log.Error("replication: THE SOURCE REFUSED THE DELTA TOKEN (expired: it kept changes for less time than the sync was away); re-reading the whole table and deleting on the target what the source no longer has",
+			"table", p.name, "err", err)
+		return Cursor{Phase: PhaseResync, Epoch: cur.Epoch + 1, ReadStarted: s.opts.Now()}, nil
+	}
+	return cur, fmt.Errorf("reading changes: %w", err)
+}
+
+// applyAndCommit applies a page and commits it with the cursor after it.
+func (s *Syncer) applyAndCommit(ctx context.Context, p *pair, changes []eventual.Change, epoch int64, next Cursor, r *TableReport, force bool) error {
+	a, err := s.apply(ctx, p, changes, epoch, force)
+	if err != nil {
+		return err
+	}
+	for _, d := range a.dead {
+		s.log.Warn("replication: the target refused a record for good; kept as a dead letter", "table", p.name, "id", d.ID, "code", d.Code, "message", d.Message)
+		if err := s.opts.State.AddDeadLetter(ctx, d); err != nil {
+			return err
+		}
+	}
+	resolved := make([]uuid.UUID, 0, len(a.records))
+	for _, rec := range a.records {
+		resolved = append(resolved, rec.ID)
+	}
+	err = s.opts.State.Commit(ctx, p.name, Commit{Cursor: next, Applied: a.records, Resolved: resolved, Lease: s.lease()})
+	if errors.Is(err, ErrLeaseLost) {
+		r.Standby = true
+	}
+	if err != nil {
+		return fmt.Errorf("committing progress: %w", err)
+	}
+	r.Written += a.writes
+	r.DeadLetters += len(a.dead)
+	return nil
+}
+
+// lease is the owner Commit checks, "" with leases off.
+func (s *Syncer) lease() string {
+	if s.opts.LeaseTTL < 0 {
+		return ""
+	}
+	return s.opts.Owner
+}
+
+// holdLease takes or renews the table's lease. Without it the table is
+// another process's: the report says standby.
+func (s *Syncer) holdLease(ctx context.Context, p *pair, r *TableReport) bool {
+	if s.opts.LeaseTTL < 0 {
+		return true
+	}
+	ok, err := s.opts.State.AcquireLease(ctx, p.name, s.opts.Owner, s.opts.LeaseTTL)
+	if err != nil {
+		r.Err = err
+		return false
+	}
+	s.mu.Lock()
+	was := s.standbys[p.name]
+	s.standbys[p.name] = !ok
+	s.mu.Unlock()
+	if was != !ok {
+		if ok {
+			s.log.Info("replication: active for the table (lease taken)", "table", p.name, "owner", s.opts.Owner)
+		} else {
+			s.log.Info("replication: standby for the table (another sync holds the lease)", "table", p.name)
+		}
+	}
+	r.Standby = !ok
+	return ok
+}
+
+// saveStatus records the cycle for `eventual sync status`.
+func (s *Syncer) saveStatus(ctx context.Context, p *pair, r *TableReport) {
+	if r.Standby || ctx.Err() != nil {
+		return
+	}
+	st, err := s.opts.State.Statuses(ctx)
+	if err != nil {
+		return
+	}
+	prev := st[p.name]
+	next := prev
+	next.Applied += int64(r.Written)
+	next.Placeholder = int64(r.Placeholders)
+	next.LastError = ""
+	if r.Err != nil {
+		next.LastError = r.Err.Error()
+	}
+	if r.CaughtUp {
+		next.LastCycle = r.Ended
+		next.Lag = r.Ended.Sub(r.Started)
+	}
+	if err := s.opts.State.SetStatus(ctx, p.name, next); err != nil {
+		s.log.Warn("replication: saving the status", "table", p.name, "err", err)
+	}
+}

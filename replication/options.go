@@ -1,0 +1,158 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// Table is one table to replicate: a table of the source's schema to the
+// table of the same logical name in the target's.
+type Table struct {
+	// Name is the table's logical name ("account").
+	Name string
+	// Columns limits the columns copied; nil copies every column both
+	// tables have that clients may write (not system or computed ones).
+	Columns []string
+}
+
+// Options configure a Syncer.
+type Options struct {
+	// Source and Target are the two ends: usually client.Records of two
+	// Web API endpoints, each with its circuit breaker.
+	Source, Target eventual.RecordService
+	// SourceSchema and TargetSchema describe them (for eventual servers
+	// of one configuration, the same schema).
+	SourceSchema, TargetSchema *eventual.Schema
+	// Tables are the tables to replicate. Within a cycle they run parents
+	// first (by their lookups); the order given breaks ties.
+	Tables []Table
+	// State keeps the progress.
+	State State
+
+	// Batch is the page size of the change feed and the size of each
+	// bulk write; default 500.
+	Batch int
+	// Interval is the pause between cycles when nothing wakes the
+	// syncer; default 250ms.
+	Interval time.Duration
+
+	// Adopt asks the target to adopt a placeholder that holds a source
+	// record's alternate key under a GUID of its own (eventual's
+	// x-eventual-adopt-placeholders; real Dataverse has no such request).
+	Adopt bool
+	// PlaceholderColumn and PlaceholderValue select the target's pending
+	// placeholders for pull-through hydration: by default
+	// eventual_hydrationstate eq 1, when the target table has that column.
+	// An empty column on a table without it turns pull-through off.
+	PlaceholderColumn string
+	PlaceholderValue  any
+
+	// Owner names this process in leases; default host-pid-random.
+	Owner string
+	// LeaseTTL is how long a lease lasts without renewal; default 15s.
+	// Zero Owner and a negative LeaseTTL turn leases off.
+	LeaseTTL time.Duration
+
+	// Logger receives the syncer's state changes; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// pair is one table's replication plan: the tables on both ends and the
+// columns copied.
+type pair struct {
+	name     string // the state's key: the logical name
+	src, dst *eventual.Table
+	cols     []*eventual.Column // source columns read
+	copy     []string           // logical names written
+	selfRefs []string           // lookups of the table to itself
+	phCol    *eventual.Column   // the target's placeholder marker, or nil
+	phValue  any
+}
+
+// withDefaults checks the options and fills the defaults in.
+func (o Options) withDefaults() (Options, error) {
+	switch {
+	case o.Source == nil || o.Target == nil:
+		return o, errors.New("replication: a source and a target are required")
+	case o.SourceSchema == nil || o.TargetSchema == nil:
+		return o, errors.New("replication: the source and target schemas are required")
+	case o.State == nil:
+		return o, errors.New("replication: a state is required")
+	case len(o.Tables) == 0:
+		return o, errors.New("replication: no tables to replicate")
+	}
+	if o.Batch <= 0 {
+		o.Batch = 500
+	}
+	if o.Interval <= 0 {
+		o.Interval = 250 * time.Millisecond
+	}
+	if o.PlaceholderColumn == "" && o.PlaceholderValue == nil {
+		o.PlaceholderColumn, o.PlaceholderValue = eventual.ColumnHydrationState, eventual.HydrationPlaceholder
+	}
+	if o.Owner == "" && o.LeaseTTL >= 0 {
+		host, _ := os.Hostname()
+		o.Owner = host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = 15 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}
+
+// plan resolves a table on both ends and the columns copied.
+func (o Options) plan(t Table) (*pair, error) {
+	src, dst := o.SourceSchema.Table(t.Name), o.TargetSchema.Table(t.Name)
+	if src == nil || dst == nil {
+		return nil, fmt.Errorf("replication: table %s is not in both schemas", t.Name)
+	}
+	if !src.ChangeTracking {
+		return nil, fmt.Errorf("replication: the source does not track changes of %s", t.Name)
+	}
+	p := &pair{name: t.Name, src: src, dst: dst, cols: []*eventual.Column{src.PrimaryKey()}}
+	names := t.Columns
+	if names == nil {
+		for _, c := range src.Columns {
+			names = append(names, c.LogicalName)
+		}
+	}
+	for _, name := range names {
+		sc, dc := src.Column(name), dst.Column(name)
+		if sc == nil || dc == nil {
+			if t.Columns != nil {
+				return nil, fmt.Errorf("replication: column %s.%s is not in both schemas", t.Name, name)
+			}
+			continue
+		}
+		if sc.System || sc.Computed || dc.System || dc.Computed || sc.Type != dc.Type {
+			continue
+		}
+		p.cols = append(p.cols, sc)
+		p.copy = append(p.copy, name)
+		if sc.Type.IsLookup() && slices.Contains(sc.Targets, t.Name) {
+			p.selfRefs = append(p.selfRefs, name)
+		}
+	}
+	if c := dst.Column(o.PlaceholderColumn); c != nil {
+		p.phCol, p.phValue = c, o.PlaceholderValue
+	}
+	return p, nil
+}
+

@@ -1,0 +1,59 @@
+package replication
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/teststore"
+)
+
+func forEachStore(t *testing.T, fn func(t *testing.T, kind teststore.Kind)) {
+	for _, kind := range teststore.All() {
+		t.Run(kind.Name, func(t *testing.T) { fn(t, kind) })
+	}
+}
+
+// TestInitialLoadThenDeltas: the initial load copies every record (pages
+// of 3, children referencing parents and each other), then deltas bring
+// updates, creates and deletes, a delete of a record B never had
+// included.
+func TestInitialLoadThenDeltas(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnv(t, kind, "contact", "account")
+		if got := e.sync.Tables(); fmt.Sprint(got) != "[account contact]" && fmt.Sprint(got) != "[contact account]" {
+			t.Fatalf("tables %v", got)
+		}
+		acc := e.schema.Table("account")
+		var ids []eventual.EntityReference
+		for i := range 8 {
+			vals := eventual.Values{"name": fmt.Sprintf("acc %d", i), "accountnumber": fmt.Sprintf("N%d", i), "revenue": eventual.Decimal{Units: int64(i) * 100, Scale: 2}}
+			if i > 0 {
+				vals["parentaccountid"] = ids[i-1] // a chain: parents in earlier pages and the same page
+			}
+			ids = append(ids, eventual.Ref(acc, e.create(e.a, "account", vals)))
+		}
+		for i := range 5 {
+			e.create(e.a, "contact", eventual.Values{"lastname": fmt.Sprintf("c%d", i), "parentcustomerid": ids[i]})
+		}
+		e.catchUp()
+		e.converged("account", "contact")
+
+		if _, err := e.a.Update(e.ctx, ids[2], eventual.Values{"name": "renamed", "telephone1": "555"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.a.Delete(e.ctx, ids[7], eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		never := e.create(e.a, "account", eventual.Values{"name": "short-lived"})
+		if err := e.a.Delete(e.ctx, eventual.Ref(acc, never), eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		e.create(e.a, "account", eventual.Values{"name": "new"})
+		e.catchUp()
+		e.converged("account", "contact")
+		if n := len(e.rows(e.b, "account")); n != 8 {
+			t.Errorf("%d accounts on B, want 8", n)
+		}
+	})
+}
