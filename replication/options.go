@@ -155,4 +155,3 @@ func (o Options) plan(t Table) (*pair, error) {
 	}
 	return p, nil
 }
-
