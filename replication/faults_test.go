@@ -1,0 +1,150 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"sync/atomic"
+	"testing"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/teststore"
+)
+
+// TestHydratesPlaceholders: an order written to B referencing an account
+// B has not received gets a placeholder; the delta hydrates it, the
+// Hydrate message runs once, and a placeholder the feed will not mention
+// again is hydrated by pull-through.
+func TestHydratesPlaceholders(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnv(t, kind, "account")
+		acc := e.schema.Table("account")
+		hydrates := countHydrates(t, e)
+		id := e.create(e.a, "account", eventual.Values{"name": "Contoso", "accountnumber": "C-1"})
+		e.create(e.b, "new_order", eventual.Values{"new_name": "o1", "new_customer": eventual.Ref(acc, id)})
+		if st := e.rows(e.b, "account")[id].Values[eventual.ColumnHydrationState]; st != eventual.HydrationPlaceholder {
+			t.Fatalf("B's account is %v, want a placeholder", st)
+		}
+		e.catchUp()
+		e.converged("account")
+		if n := hydrates.Load(); n != 1 {
+			t.Errorf("Hydrate ran %d times, want 1", n)
+		}
+
+		// B loses the account; an order makes it a placeholder again. The
+		// feed has nothing new: pull-through fetches it from A.
+		if err := e.b.Delete(e.ctx, eventual.Ref(acc, id), eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		e.create(e.b, "new_order", eventual.Values{"new_name": "o2", "new_customer": eventual.Ref(acc, id)})
+		reports, err := e.sync.Cycle(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reports[0].Hydrated != 1 {
+			t.Errorf("pull-through hydrated %d, want 1", reports[0].Hydrated)
+		}
+		e.converged("account")
+		if n := hydrates.Load(); n != 2 {
+			t.Errorf("Hydrate ran %d times in all, want 2", n)
+		}
+	})
+}
+
+// countHydrates registers a step on B's Hydrate message that counts.
+func countHydrates(t *testing.T, e *env) *atomic.Int64 {
+	n := &atomic.Int64{}
+	st := eventual.Step{Name: "count-hydrate", Message: eventual.MessageHydrate, Table: "account", Stage: eventual.PostOperation,
+		Plugin: eventual.PluginFunc(func(context.Context, *eventual.ExecutionContext) error { n.Add(1); return nil })}
+	if err := e.b.Pipeline.Register(st); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestTargetDown: while B answers 503, cycles fail without committing,
+// the breaker keeps the requests bounded, and when B is back one cycle
+// brings it level.
+func TestTargetDown(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnv(t, kind, "account")
+		e.create(e.a, "account", eventual.Values{"name": "before"})
+		e.catchUp()
+		e.down.Store(true)
+		for i := range 10 {
+			e.create(e.a, "account", eventual.Values{"name": fmt.Sprintf("during %d", i)})
+		}
+		e.sentB.Store(0)
+		start := time.Now()
+		for range 50 {
+			if _, err := e.sync.Cycle(e.ctx); err == nil {
+				t.Fatal("a cycle against a down target succeeded")
+			}
+		}
+		// The breaker opens after 3 failures; then one probe per open
+		// period (20ms, doubling on each failed probe) at most.
+		limit := 3 + 1 + int64(time.Since(start)/(20*time.Millisecond))
+		if n := e.sentB.Load(); n > limit || n < 3 {
+			t.Errorf("50 cycles sent %d requests to a down target, want 3 to %d", n, limit)
+		}
+		e.down.Store(false)
+		// The breaker lets a probe through after its open period (20ms
+		// here): cycles fail fast until then, then one catches up.
+		deadline := time.Now().Add(5 * time.Second)
+		for err := e.sync.CatchUp(e.ctx); err != nil; err = e.sync.CatchUp(e.ctx) {
+			if time.Now().After(deadline) {
+				t.Fatalf("B is back and the sync still fails: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		e.converged("account")
+	})
+}
+
+// failingState fails Commit once after a number of commits, as a sync
+// killed between the target's acknowledgement and the state's commit.
+type failingState struct {
+	State
+	left int
+}
+
+var errCrash = errors.New("crash")
+
+func (f *failingState) Commit(ctx context.Context, pair string, c Commit) error {
+	if f.left == 0 {
+		f.left = -1
+		return errCrash
+	}
+	f.left--
+	return f.State.Commit(ctx, pair, c)
+}
+
+// TestCrashBetweenWriteAndCommit: pages the target applied but the state
+// did not record are applied again after a restart, into the same state:
+// nothing lost, nothing duplicated, at every point of the load.
+func TestCrashBetweenWriteAndCommit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		for crashAt := range 5 {
+			e := newEnv(t, kind, "account", "contact")
+			acc := e.schema.Table("account")
+			for i := range 7 {
+				id := e.create(e.a, "account", eventual.Values{"name": fmt.Sprintf("a%d", i), "accountnumber": fmt.Sprintf("K%d", i)})
+				e.create(e.a, "contact", eventual.Values{"lastname": fmt.Sprintf("c%d", i), "parentcustomerid": eventual.Ref(acc, id)})
+			}
+			mem := e.state
+			e.sync.opts.State = &failingState{State: mem, left: crashAt}
+			if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errCrash) {
+				t.Fatalf("crash at commit %d: %v", crashAt, err)
+			}
+			restarted, err := New(e.sync.opts) // a new process on the same state
+			if err != nil {
+				t.Fatal(err)
+			}
+			restarted.opts.State = mem
+			e.sync = restarted
+			e.catchUp()
+			e.converged("account", "contact")
+		}
+	})
+}
