@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/teststore"
