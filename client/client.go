@@ -178,12 +178,12 @@ func (c *Client) Root() string { return c.root.String() }
 // root ("accounts(…)?$select=name", "$batch"), or an absolute URL on the
 // same host (an @odata.nextLink or @odata.deltaLink).
 func (c *Client) resolve(path string) (string, error) {
-	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+	if lower := strings.ToLower(path); strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
 		u, err := url.Parse(path)
 		if err != nil {
 			return "", fmt.Errorf("client: request URL: %w", err)
 		}
-		if u.Scheme != c.root.Scheme || u.Host != c.root.Host {
+		if !sameOrigin(u, c.root) {
 			return "", fmt.Errorf("client: request URL %q is not on %s", path, c.root.Host)
 		}
 		return u.String(), nil
@@ -200,3 +200,20 @@ func (c *Client) Concurrency() int { return c.gov.currentLimit() }
 // PausedUntil returns the end of the service-protection pause the last
 // Retry-After set; before now, no pause is on.
 func (c *Client) PausedUntil() time.Time { return c.gov.pausedUntilTime() }
+
+// sameOrigin reports whether two absolute URLs share scheme, host and
+// port: host names compare without regard to case (a server may write its
+// own name in another case than the base URL), and a missing port is the
+// scheme's default.
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}

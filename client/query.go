@@ -172,10 +172,13 @@ func writeIn(b *strings.Builder, in eventual.In, prefix string) error {
 		if err != nil {
 			return err
 		}
-		if !strings.HasPrefix(s, "'") {
-			s = quote(s) // query functions take values as strings
+		if str, ok := v.(string); ok {
+			s = str // the value itself, not its OData literal
 		}
-		vals[i] = s
+		// Dataverse reads PropertyValues as a JSON array of strings: a
+		// single-quoted 'O''Brian' is "Invalid JSON" there, "O'Brian"
+		// is not (filter-rows.md, Manage single quotes).
+		vals[i] = string(codec.AppendString(nil, s))
 	}
 	fmt.Fprintf(b, "Microsoft.Dynamics.CRM.%s(PropertyName=%s,PropertyValues=[%s])", name, quote(p), strings.Join(vals, ","))
 	return nil

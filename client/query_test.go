@@ -46,8 +46,11 @@ func TestFormatFilter(t *testing.T) {
 		{compareExpr(name, eventual.OpEq, nil), "name eq null"},
 		{compareExpr(pc, eventual.OpEq, id), "_primarycontactid_value eq " + id.String()},
 		{eventual.Match{Kind: eventual.MatchStartsWith, Field: name, Pattern: "a'b"}, "startswith(name,'a''b')"},
-		{eventual.In{Field: emp, Values: []any{int64(1), int64(2)}}, "Microsoft.Dynamics.CRM.In(PropertyName='numberofemployees',PropertyValues=['1','2'])"},
-		{eventual.Not{X: eventual.In{Field: name, Values: []any{"x"}}}, "Microsoft.Dynamics.CRM.NotIn(PropertyName='name',PropertyValues=['x'])"},
+		{eventual.In{Field: emp, Values: []any{int64(1), int64(2)}}, `Microsoft.Dynamics.CRM.In(PropertyName='numberofemployees',PropertyValues=["1","2"])`},
+		{eventual.Not{X: eventual.In{Field: name, Values: []any{"x"}}}, `Microsoft.Dynamics.CRM.NotIn(PropertyName='name',PropertyValues=["x"])`},
+		// Dataverse reads PropertyValues as JSON: a quote inside a value
+		// needs double-quoted strings (filter-rows.md, Manage single quotes).
+		{eventual.In{Field: name, Values: []any{"O'Brian", `say "hi" \ now`}}, `Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["O'Brian","say \"hi\" \\ now"])`},
 		{eventual.And{Left: eventual.Const{Value: true}, Right: eventual.Not{X: compareExpr(emp, eventual.OpLt, int64(3))}}, "(true and not (numberofemployees lt 3))"},
 		{eventual.Or{Left: compareExpr(emp, eventual.OpEq, int64(1)), Right: compareExpr(emp, eventual.OpEq, int64(2))}, "(numberofemployees eq 1 or numberofemployees eq 2)"},
 	}
