@@ -177,3 +177,8 @@ func IsThrottled(err error) bool { return eventual.ErrorKind(err) == eventual.Ki
 // IsBreakerOpen reports whether err is a refusal by the open circuit
 // breaker; nothing was sent.
 func IsBreakerOpen(err error) bool { return errors.Is(err, ErrOpen) }
+
+// HTTPStatus returns the HTTP status of the failure, 0 when no response
+// arrived: callers that must not import this package (the sync engine)
+// read it through an interface.
+func (e *Error) HTTPStatus() int { return e.StatusCode }

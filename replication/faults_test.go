@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,6 +146,91 @@ func TestCrashBetweenWriteAndCommit(t *testing.T) {
 			e.sync = restarted
 			e.catchUp()
 			e.converged("account", "contact")
+		}
+	})
+}
+
+// TestPoisonRecord: a record B refuses for good becomes a dead letter
+// with its error and payload; the rest of the table goes on, and once
+// fixed at the source the record arrives and its dead letter goes.
+func TestPoisonRecord(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnv(t, kind, "account")
+		for _, msg := range []string{eventual.MessageCreate, eventual.MessageUpdate, eventual.MessageUpsert} {
+			refuse := eventual.Step{Name: "refuse-poison-" + msg, Message: msg, Table: "account", Stage: eventual.PreValidation,
+				Plugin: eventual.PluginFunc(func(_ context.Context, ec *eventual.ExecutionContext) error {
+					if tg := ec.Target(); tg != nil && tg.Values["name"] == "poison" {
+						return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "poison is not welcome")
+					}
+					return nil
+				})}
+			if err := e.b.Pipeline.Register(refuse); err != nil {
+				t.Fatal(err)
+			}
+		}
+		acc := e.schema.Table("account")
+		for i := range 5 {
+			e.create(e.a, "account", eventual.Values{"name": fmt.Sprintf("ok %d", i)})
+		}
+		bad := e.create(e.a, "account", eventual.Values{"name": "poison"})
+		e.catchUp()
+		if _, ok := e.rows(e.b, "account")[bad]; ok {
+			t.Fatal("B holds the record its step refused")
+		}
+		if n := len(e.rows(e.b, "account")); n != 5 {
+			t.Errorf("%d accounts on B, want the 5 good ones", n)
+		}
+		dead, err := e.state.DeadLetters(e.ctx, "account")
+		if err != nil || len(dead) != 1 || dead[0].ID != bad || !strings.Contains(dead[0].Message, "poison is not welcome") || dead[0].Status != 400 || !strings.Contains(string(dead[0].Payload), `"poison"`) {
+			t.Fatalf("dead letters = %+v, %v; want the poison record with its error and payload", dead, err)
+		}
+		if _, err := e.a.Update(e.ctx, eventual.Ref(acc, bad), eventual.Values{"name": "cured"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		e.catchUp()
+		e.converged("account")
+		if dead, _ := e.state.DeadLetters(e.ctx, "account"); len(dead) != 0 {
+			t.Errorf("dead letters after the cure: %+v", dead)
+		}
+	})
+}
+
+// TestExpiredToken: when the source refuses the delta token, the sync
+// re-reads the table and deletes on B what it wrote there that A no
+// longer has, leaving B's own records alone.
+func TestExpiredToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnv(t, kind, "account")
+		acc := e.schema.Table("account")
+		keep := e.create(e.a, "account", eventual.Values{"name": "keep"})
+		gone := e.create(e.a, "account", eventual.Values{"name": "gone"})
+		e.catchUp()
+		own := e.create(e.b, "account", eventual.Values{"name": "B's own"})
+		if err := e.a.Delete(e.ctx, eventual.Ref(acc, gone), eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.a.Update(e.ctx, eventual.Ref(acc, keep), eventual.Values{"name": "kept"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		// The deletion is forgotten and the token no longer readable.
+		cur, _ := e.state.Cursor(e.ctx, "account")
+		cur.Since = "9!expired"
+		if err := e.state.Commit(e.ctx, "account", Commit{Cursor: cur}); err != nil {
+			t.Fatal(err)
+		}
+		e.catchUp()
+		bs := e.rows(e.b, "account")
+		if _, ok := bs[gone]; ok {
+			t.Error("the resync left on B a record A no longer has")
+		}
+		if bs[keep] == nil || bs[keep].Values["name"] != "kept" {
+			t.Errorf("the kept record on B: %v", bs[keep])
+		}
+		if _, ok := bs[own]; !ok {
+			t.Error("the resync deleted a record B made itself")
+		}
+		if cur, _ := e.state.Cursor(e.ctx, "account"); cur.Phase != PhaseDelta || cur.Epoch != 2 {
+			t.Errorf("after the resync the cursor is %+v, want delta of epoch 2", cur)
 		}
 	})
 }
