@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"net/http"
 	"strconv"
@@ -35,6 +36,10 @@ func (r *Records) Pages(ctx context.Context, q *eventual.Query, expand []eventua
 				return
 			}
 			if !yield(page, nil) {
+				return
+			}
+			if next == path {
+				yield(nil, fmt.Errorf("client: the server answered %s with a next link to itself", q.Table.EntitySetName))
 				return
 			}
 			path = next

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/teststore"
+	"github.com/eventual-pp/eventual/metadata"
 	"github.com/google/uuid"
 )
 
@@ -128,5 +130,33 @@ func TestRecordsPrimaryNames(t *testing.T) {
 				t.Errorf("%d account requests, want 2 (of at most %d ids)", gets.Load(), namesPerRequest)
 			}
 		})
+	}
+}
+
+// TestPagesNextLinkLoop: a server whose next link points at the page
+// itself ends the sequence with an error instead of looping.
+func TestPagesNextLinkLoop(t *testing.T) {
+	var calls atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"value":[],"@odata.nextLink":%q}`, srv.URL+r.URL.RequestURI())
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, Options{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := metadata.Builtin()
+	r := NewRecords(c, schema)
+	var errs int
+	for _, err := range r.Pages(context.Background(), &eventual.Query{Table: schema.Table("account")}, nil) {
+		if err != nil {
+			errs++
+		}
+	}
+	if errs != 1 || calls.Load() > 3 {
+		t.Errorf("%d errors after %d requests, want 1 error after at most 3", errs, calls.Load())
 	}
 }
