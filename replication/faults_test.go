@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/teststore"
+	"github.com/google/uuid"
 )
 
 // TestHydratesPlaceholders: an order written to B referencing an account
@@ -168,7 +169,6 @@ func TestPoisonRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		acc := e.schema.Table("account")
 		for i := range 5 {
 			e.create(e.a, "account", eventual.Values{"name": fmt.Sprintf("ok %d", i)})
 		}
@@ -184,13 +184,23 @@ func TestPoisonRecord(t *testing.T) {
 		if err != nil || len(dead) != 1 || dead[0].ID != bad || !strings.Contains(dead[0].Message, "poison is not welcome") || dead[0].Status != 400 || !strings.Contains(string(dead[0].Payload), `"poison"`) {
 			t.Fatalf("dead letters = %+v, %v; want the poison record with its error and payload", dead, err)
 		}
-		if _, err := e.a.Update(e.ctx, eventual.Ref(acc, bad), eventual.Values{"name": "cured"}, eventual.Condition{}); err != nil {
-			t.Fatal(err)
+		// A retry while B still refuses keeps the dead letter, one attempt
+		// more; once B takes it, the retry writes it and the letter goes.
+		if n, err := e.sync.RetryDeadLetters(e.ctx, "account", nil); err != nil || n != 0 {
+			t.Fatalf("retry while refused: %d written, %v", n, err)
 		}
-		e.catchUp()
+		if dead, _ := e.state.DeadLetters(e.ctx, "account"); len(dead) != 1 || dead[0].Attempts != 2 {
+			t.Fatalf("dead letters after a refused retry: %+v, want one with 2 attempts", dead)
+		}
+		for _, msg := range []string{eventual.MessageCreate, eventual.MessageUpdate, eventual.MessageUpsert} {
+			e.b.Pipeline.Unregister("refuse-poison-" + msg)
+		}
+		if n, err := e.sync.RetryDeadLetters(e.ctx, "account", []uuid.UUID{bad}); err != nil || n != 1 {
+			t.Fatalf("retry once B takes it: %d written, %v", n, err)
+		}
 		e.converged("account")
 		if dead, _ := e.state.DeadLetters(e.ctx, "account"); len(dead) != 0 {
-			t.Errorf("dead letters after the cure: %+v", dead)
+			t.Errorf("dead letters after the retry: %+v", dead)
 		}
 	})
 }
