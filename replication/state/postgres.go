@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eventual-pp/eventual/replication"
@@ -49,24 +50,18 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	return p, nil
 }
 
-// firstSchema returns the first schema of a search_path, "" for none.
-func firstSchema(path string) string {
-	for i := 0; i < len(path); i++ {
-		if path[i] == ',' {
-			path = path[:i]
-			break
-		}
-	}
-	for len(path) > 0 && path[0] == ' ' {
-		path = path[1:]
-	}
-	for len(path) > 0 && path[len(path)-1] == ' ' {
-		path = path[:len(path)-1]
-	}
-	if path == "$user" {
+// firstSchema returns the first schema of a search_path as PostgreSQL
+// reads it (unquoted names fold to lower case), "" for none.
+func firstSchema(searchPath string) string {
+	first, _, _ := strings.Cut(searchPath, ",")
+	first = strings.TrimSpace(first)
+	if first == "" || first == "$user" {
 		return ""
 	}
-	return path
+	if len(first) >= 2 && first[0] == '"' && first[len(first)-1] == '"' {
+		return strings.ReplaceAll(first[1:len(first)-1], `""`, `"`)
+	}
+	return strings.ToLower(first)
 }
 
 // pgSchema creates the tables; every statement is idempotent.

@@ -75,3 +75,14 @@ func TestPostgresOpenTogether(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFirstSchema reads search_path values as PostgreSQL does.
+func TestFirstSchema(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "", "$user, public": "", " Sync ,public": "sync", `"My ""S"""`: `My "S"`, "a": "a",
+	} {
+		if got := firstSchema(in); got != want {
+			t.Errorf("firstSchema(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
