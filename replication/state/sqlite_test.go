@@ -3,11 +3,13 @@ package state
 import (
 	"bufio"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -129,6 +131,10 @@ func TestHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if owner := os.Getenv(contendEnv); owner != "" {
+		contend(ctx, t, s, owner)
+		os.Exit(0)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for n := int64(1); time.Now().Before(deadline); n++ {
 		err := s.Commit(ctx, "p", replication.Commit{
@@ -221,5 +227,89 @@ func TestSQLiteDurabilitySettings(t *testing.T) {
 		if got != want {
 			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
 		}
+	}
+}
+
+// contendEnv makes TestHelperProcess a contender of
+// TestSQLiteProcessesContend, under the owner name it holds.
+const contendEnv = "EVENTUAL_STATE_CONTEND"
+
+// contendRounds is how many commits each contender tries.
+const contendRounds = 40
+
+// contend tries contendRounds commits of pair p under owner's lease and
+// as many status writes of a pair of its own, and prints how many commits
+// landed. Any failure but a lost lease (SQLITE_BUSY among them) fails.
+func contend(ctx context.Context, t *testing.T, s *SQLite, owner string) {
+	landed := 0
+	for k := range contendRounds {
+		if _, err := s.AcquireLease(ctx, "p", owner, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Commit(ctx, "p", replication.Commit{
+			Cursor:  replication.Cursor{Since: owner + "/" + strconv.Itoa(k)},
+			Applied: []replication.AppliedRecord{{ID: uuid.New(), Applied: replication.Applied{Version: int64(k)}}},
+			Lease:   owner,
+		})
+		switch {
+		case err == nil:
+			landed++
+		case !errors.Is(err, replication.ErrLeaseLost):
+			t.Fatal(err)
+		}
+		if err := s.SetStatus(ctx, owner, replication.Status{Applied: int64(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Stdout.WriteString(strconv.Itoa(landed) + "\n")
+}
+
+// TestSQLiteProcessesContend has processes share one file and race for
+// a pair's lease: writes wait on the busy timeout instead of failing,
+// and only the holder's commits land.
+func TestSQLiteProcessesContend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	const procs = 3
+	outs := make([][]byte, procs)
+	var wg sync.WaitGroup
+	for i := range procs {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+path, contendEnv+"=owner"+strconv.Itoa(i))
+		cmd.Stderr = os.Stderr
+		wg.Go(func() {
+			out, err := cmd.Output()
+			if err != nil {
+				t.Errorf("contender %d: %v", i, err)
+			}
+			outs[i] = out
+		})
+	}
+	wg.Wait()
+	holders := 0
+	for i, out := range outs {
+		n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+		if err != nil {
+			t.Fatalf("contender %d printed %q", i, out)
+		}
+		if n > 0 {
+			holders++
+			if n != contendRounds {
+				t.Errorf("contender %d: %d commits landed, want all %d or none", i, n, contendRounds)
+			}
+		}
+	}
+	if holders != 1 {
+		t.Errorf("%d contenders' commits landed, want exactly one", holders)
+	}
+	s, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st, err := s.Statuses(context.Background()); err != nil || len(st) != procs+1 {
+		t.Errorf("Statuses = %v, %v; want the %d contenders' and p", st, err, procs)
 	}
 }
