@@ -20,16 +20,17 @@
 // server's settings make them.
 //
 // Leases: AcquireLease makes owner the holder of a pair until now + ttl,
-// when nobody else holds an unexpired lease. A Commit made under a lease
-// checks, in its own transaction, that the lease row still names its
-// owner, and fails with replication.ErrLeaseLost writing nothing
-// otherwise: when another owner took the pair (after the lease expired),
-// when the lease was released, or when it was never acquired. A Commit
-// whose own lease expired but which nobody took since still succeeds:
-// nobody else can have written progress meanwhile. PostgreSQL measures
-// expiry on the database clock (now()), so processes on machines with
-// skewed clocks agree; SQLite uses the process clock (WithClock), its
-// processes sharing one machine.
+// when nobody else holds an unexpired lease; the holder renews by
+// acquiring again, and ReleaseLease deletes the lease. A Commit made under
+// a lease checks, in its own transaction (PostgreSQL locks the lease row
+// FOR UPDATE), that no other owner holds an unexpired lease of the pair,
+// and fails with replication.ErrLeaseLost writing nothing otherwise. A
+// Commit under an owner's name when nobody holds the pair (no lease, or
+// only an expired one) lands, as the State contract says, so a one-off
+// command may commit while no sync runs. PostgreSQL measures expiry on
+// the database's clock (now()), so processes on machines with skewed
+// clocks agree; SQLite uses the process clock (WithClock), its processes
+// sharing one machine.
 //
 // The package imports the SQL drivers and package replication, never the
 // instance, the Web API or the client.

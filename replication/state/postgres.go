@@ -81,7 +81,8 @@ var pgSchema = []string{
 		backlog bigint NOT NULL DEFAULT 0,
 		applied bigint NOT NULL DEFAULT 0,
 		placeholder bigint NOT NULL DEFAULT 0,
-		breaker text NOT NULL DEFAULT ''
+		breaker text NOT NULL DEFAULT '',
+		status_set boolean NOT NULL DEFAULT false
 	)`,
 	`CREATE TABLE IF NOT EXISTS ` + tableApplied + ` (
 		pair text NOT NULL,
@@ -171,17 +172,12 @@ func (p *Postgres) Cursor(ctx context.Context, pair string) (replication.Cursor,
 
 // Commit saves the cursor, the applied versions and the resolved dead
 // letters in one transaction, which first locks the pair's lease row and
-// checks it names c.Lease.
+// checks that no other owner than c.Lease holds it unexpired.
 func (p *Postgres) Commit(ctx context.Context, pair string, c replication.Commit) error {
 	return p.tx(ctx, func(tx pgx.Tx) error {
 		if c.Lease != "" {
-			var owner string
-			err := tx.QueryRow(ctx, `SELECT owner FROM `+tableLeases+` WHERE pair = $1 FOR UPDATE`, pair).Scan(&owner)
-			if errors.Is(err, pgx.ErrNoRows) || err == nil && owner != c.Lease {
-				return replication.ErrLeaseLost
-			}
-			if err != nil {
-				return fmt.Errorf("state: commit %s: lease: %w", pair, err)
+			if err := checkLease(ctx, tx, pair, c.Lease); err != nil {
+				return err
 			}
 		}
 		cur := c.Cursor
@@ -203,6 +199,25 @@ func (p *Postgres) Commit(ctx context.Context, pair string, c replication.Commit
 			return nil
 		})
 	})
+}
+
+// checkLease locks the pair's lease row, if any, until the transaction
+// ends and fails with ErrLeaseLost when another owner than lease holds it
+// unexpired by the database's clock.
+func checkLease(ctx context.Context, tx pgx.Tx, pair, lease string) error {
+	var owner string
+	var live bool
+	err := tx.QueryRow(ctx, `SELECT owner, expires > now() FROM `+tableLeases+` WHERE pair = $1 FOR UPDATE`, pair).Scan(&owner, &live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state: commit %s: lease: %w", pair, err)
+	}
+	if owner != lease && live {
+		return replication.ErrLeaseLost
+	}
+	return nil
 }
 
 // apply upserts the applied records, a chunk per statement.

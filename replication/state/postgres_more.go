@@ -87,10 +87,10 @@ func (p *Postgres) ReleaseLease(ctx context.Context, pair, owner string) error {
 // SetStatus saves the pair's status, leaving its cursor alone.
 func (p *Postgres) SetStatus(ctx context.Context, pair string, st replication.Status) error {
 	_, err := p.pool.Exec(ctx, `INSERT INTO `+tablePairs+`
-		(pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		(pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker, status_set) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)
 		ON CONFLICT (pair) DO UPDATE SET last_cycle = excluded.last_cycle, last_error = excluded.last_error,
 		lag = excluded.lag, backlog = excluded.backlog, applied = excluded.applied,
-		placeholder = excluded.placeholder, breaker = excluded.breaker`,
+		placeholder = excluded.placeholder, breaker = excluded.breaker, status_set = true`,
 		pair, toPG(st.LastCycle), st.LastError, int64(st.Lag), st.Backlog, st.Applied, st.Placeholder, st.Breaker)
 	if err != nil {
 		return fmt.Errorf("state: set status of %s: %w", pair, err)
@@ -98,11 +98,10 @@ func (p *Postgres) SetStatus(ctx context.Context, pair string, st replication.St
 	return nil
 }
 
-// Statuses returns the status of every pair the state knows (a pair
-// with a cursor and no status has the zero Status).
+// Statuses returns the status of every pair whose status was saved.
 func (p *Postgres) Statuses(ctx context.Context) (map[string]replication.Status, error) {
 	rows, err := p.pool.Query(ctx, `SELECT pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker
-		FROM `+tablePairs)
+		FROM `+tablePairs+` WHERE status_set`)
 	if err != nil {
 		return nil, fmt.Errorf("state: statuses: %w", err)
 	}

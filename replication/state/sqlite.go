@@ -91,7 +91,8 @@ var sqliteSchema = []string{
 		backlog INTEGER NOT NULL DEFAULT 0,
 		applied INTEGER NOT NULL DEFAULT 0,
 		placeholder INTEGER NOT NULL DEFAULT 0,
-		breaker TEXT NOT NULL DEFAULT ''
+		breaker TEXT NOT NULL DEFAULT '',
+		status_set INTEGER NOT NULL DEFAULT 0
 	)`,
 	`CREATE TABLE IF NOT EXISTS ` + tableApplied + ` (
 		pair TEXT NOT NULL,
@@ -183,17 +184,13 @@ func (s *SQLite) Cursor(ctx context.Context, pair string) (replication.Cursor, e
 }
 
 // Commit saves the cursor, the applied versions and the resolved dead
-// letters in one transaction, after checking the lease in it.
+// letters in one transaction, after checking in it that no other owner
+// than c.Lease holds an unexpired lease of the pair.
 func (s *SQLite) Commit(ctx context.Context, pair string, c replication.Commit) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if c.Lease != "" {
-			var owner string
-			err := tx.QueryRowContext(ctx, `SELECT owner FROM `+tableLeases+` WHERE pair = ?`, pair).Scan(&owner)
-			if errors.Is(err, sql.ErrNoRows) || err == nil && owner != c.Lease {
-				return replication.ErrLeaseLost
-			}
-			if err != nil {
-				return fmt.Errorf("state: commit %s: lease: %w", pair, err)
+			if err := s.checkLease(ctx, tx, pair, c.Lease); err != nil {
+				return err
 			}
 		}
 		cur := c.Cursor
@@ -216,6 +213,23 @@ func (s *SQLite) Commit(ctx context.Context, pair string, c replication.Commit) 
 			return nil
 		})
 	})
+}
+
+// checkLease fails with ErrLeaseLost when another owner than lease holds
+// an unexpired lease of the pair.
+func (s *SQLite) checkLease(ctx context.Context, tx *sql.Tx, pair, lease string) error {
+	var owner, expires string
+	err := tx.QueryRowContext(ctx, `SELECT owner, expires FROM `+tableLeases+` WHERE pair = ?`, pair).Scan(&owner, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state: commit %s: lease: %w", pair, err)
+	}
+	if owner != lease && expires > s.now().UTC().Format(sqliteTime) {
+		return replication.ErrLeaseLost
+	}
+	return nil
 }
 
 // apply upserts the applied records.

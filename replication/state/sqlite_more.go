@@ -104,10 +104,10 @@ func (s *SQLite) ReleaseLease(ctx context.Context, pair, owner string) error {
 // SetStatus saves the pair's status, leaving its cursor alone.
 func (s *SQLite) SetStatus(ctx context.Context, pair string, st replication.Status) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO `+tablePairs+`
-		(pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		(pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker, status_set) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (pair) DO UPDATE SET last_cycle = excluded.last_cycle, last_error = excluded.last_error,
 		lag = excluded.lag, backlog = excluded.backlog, applied = excluded.applied,
-		placeholder = excluded.placeholder, breaker = excluded.breaker`,
+		placeholder = excluded.placeholder, breaker = excluded.breaker, status_set = 1`,
 		pair, formatTime(st.LastCycle), st.LastError, int64(st.Lag), st.Backlog, st.Applied, st.Placeholder, st.Breaker)
 	if err != nil {
 		return fmt.Errorf("state: set status of %s: %w", pair, err)
@@ -115,11 +115,10 @@ func (s *SQLite) SetStatus(ctx context.Context, pair string, st replication.Stat
 	return nil
 }
 
-// Statuses returns the status of every pair the state knows (a pair
-// with a cursor and no status has the zero Status).
+// Statuses returns the status of every pair whose status was saved.
 func (s *SQLite) Statuses(ctx context.Context) (map[string]replication.Status, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker
-		FROM `+tablePairs)
+		FROM `+tablePairs+` WHERE status_set = 1`)
 	if err != nil {
 		return nil, fmt.Errorf("state: statuses: %w", err)
 	}

@@ -163,13 +163,14 @@ func testCommitAtomic(t *testing.T, h *harness) {
 		ids[0]: {Version: 10, Epoch: 1}, ids[1]: {Version: 11, Deleted: true, Epoch: 1}})
 	wantDeadIDs(t, s, "p", ids[2:])
 
-	// A lease never acquired is lost too; a commit without a lease is not
-	// checked.
-	if err := s.Commit(ctx, "q", replication.Commit{Cursor: sampleCursor(3), Lease: "me"}); !errors.Is(err, replication.ErrLeaseLost) {
-		t.Fatalf("Commit under no lease = %v, want ErrLeaseLost", err)
+	// Nobody holding an unexpired lease, any owner's commit lands: the
+	// other's lease expired, and pair q has none.
+	h.expireAll(t, s)
+	if err := s.Commit(ctx, "p", replication.Commit{Cursor: sampleCursor(3), Lease: "me"}); err != nil {
+		t.Fatalf("Commit after the other's lease expired: %v", err)
 	}
-	if c := mustCursor(t, s, "q"); c != (replication.Cursor{}) {
-		t.Errorf("a lost commit wrote the cursor %+v", c)
+	if err := s.Commit(ctx, "q", replication.Commit{Cursor: sampleCursor(3), Lease: "me"}); err != nil {
+		t.Fatalf("Commit under a lease nobody holds: %v", err)
 	}
 	if err := s.Commit(ctx, "p", replication.Commit{Cursor: sampleCursor(4)}); err != nil {
 		t.Fatalf("Commit without a lease: %v", err)
@@ -329,6 +330,7 @@ func testLeases(t *testing.T, h *harness) {
 
 	h.expire(t)
 	commit("a", nil) // expired, but nobody took it
+	commit("c", nil) // expired: nobody holds it
 	acquire("p", "b", true)
 	acquire("p", "a", false)
 	commit("a", replication.ErrLeaseLost)
@@ -344,8 +346,9 @@ func testLeases(t *testing.T, h *harness) {
 	if err := s.ReleaseLease(ctx, "p", "b"); err != nil {
 		t.Fatal(err)
 	}
-	commit("b", replication.ErrLeaseLost) // released
+	commit("c", nil) // released: nobody holds it
 	acquire("p", "a", true)
+	commit("c", replication.ErrLeaseLost)
 	if _, err := s.AcquireLease(ctx, "p", "", h.ttl); err == nil {
 		t.Error("AcquireLease with no owner succeeded")
 	}
@@ -368,6 +371,10 @@ func testStatuses(t *testing.T, h *harness) {
 		if err := s.SetStatus(ctx, pair, st); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A pair with only a cursor has no status.
+	if err := s.Commit(ctx, "c", replication.Commit{Cursor: sampleCursor(1)}); err != nil {
+		t.Fatal(err)
 	}
 	wantStatuses(t, s, want)
 	// Status and cursor are saved apart.
