@@ -313,3 +313,24 @@ func TestSQLiteProcessesContend(t *testing.T) {
 		t.Errorf("Statuses = %v, %v; want the %d contenders'", st, err, procs)
 	}
 }
+
+// TestSQLiteTimesInUTC checks the file keeps times as UTC text of a
+// fixed width, which its comparisons of lease expiry rely on.
+func TestSQLiteTimesInUTC(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Commit(ctx, "p", replication.Commit{Cursor: replication.Cursor{ReadStarted: stamp}}); err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	if err := s.db.QueryRow(`SELECT read_started FROM ` + tablePairs).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if want := "2026-03-04T04:06:07.123456000Z"; raw != want {
+		t.Errorf("stored %q, want %q", raw, want)
+	}
+}
