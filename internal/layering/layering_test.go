@@ -103,6 +103,16 @@ var rules = []rule{
 		deny: append(append([]string{"instance", "pipeline", "placeholder", "steps", "webhook", "webapi", "metadata", "internal/httpserver"}, stores...), sqlCode...),
 	},
 	{
+		name: "replication, the sync engine, imports no instance, webapi, store or cmd: it sees both ends as eventual.RecordService",
+		from: []string{"replication"},
+		deny: append([]string{"instance", "webapi", "cmd/..."}, stores...),
+	},
+	{
+		name: "replication/state keeps the sync's state with SQL drivers of its own: no instance, webapi, client or store",
+		from: []string{"replication/state"},
+		deny: append([]string{"instance", "webapi", "client", "cmd/..."}, stores...),
+	},
+	{
 		name:  "nothing imports cmd/...",
 		from:  []string{"..."},
 		deny:  []string{"cmd/..."},
