@@ -317,6 +317,13 @@ func appendValue(o *codec.Object, t *eventual.Table, name string, v any) error {
 	if cr, ok := v.(ContentRef); ok && c.Type.IsLookup() {
 		return bindContent(o, c, cr)
 	}
+	if c.Type.IsLookup() && v == nil && len(c.Relationships()) > 0 {
+		// Cleared through its navigation property: a customer lookup has
+		// no property of its own name (parentcustomerid_account does).
+		o.Key(c.Relationships()[0].ReferencingNavigation + "@odata.bind")
+		o.B = append(o.B, "null"...)
+		return nil
+	}
 	ref, isRef := v.(eventual.EntityReference)
 	if !c.Type.IsLookup() || !isRef {
 		o.Key(name)

@@ -23,6 +23,13 @@ func (s *Syncer) RetryDeadLetters(ctx context.Context, table string, ids []uuid.
 	if p == nil {
 		return 0, fmt.Errorf("replication: %s is not a replicated table", table)
 	}
+	var lr TableReport
+	if !s.holdLease(ctx, p, &lr) {
+		if lr.Err != nil {
+			return 0, lr.Err
+		}
+		return 0, fmt.Errorf("replication: another sync holds the lease of %s; retry there, or when it stops", table)
+	}
 	dead, err := s.opts.State.DeadLetters(ctx, table)
 	if err != nil {
 		return 0, err

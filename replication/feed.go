@@ -174,6 +174,9 @@ func (s *Syncer) saveStatus(ctx context.Context, p *pair, r *TableReport) {
 	next.Applied += int64(r.Written)
 	next.Placeholder = int64(r.Placeholders)
 	next.LastError = ""
+	if s.opts.Breakers != nil {
+		next.Breaker = s.opts.Breakers()
+	}
 	if r.Err != nil {
 		next.LastError = r.Err.Error()
 	}

@@ -57,9 +57,15 @@ type Options struct {
 
 	// Owner names this process in leases; default host-pid-random.
 	Owner string
-	// LeaseTTL is how long a lease lasts without renewal; default 15s.
+	// LeaseTTL is how long a lease lasts without renewal, so how long
+	// the tables of a killed sync wait before another takes them; default
+	// 5s.
 	// Zero Owner and a negative LeaseTTL turn leases off.
 	LeaseTTL time.Duration
+
+	// Breakers, when set, describes the endpoints' circuit breakers for
+	// the status ("source closed, target open").
+	Breakers func() string
 
 	// Logger receives the syncer's state changes; nil means
 	// slog.Default().
@@ -106,7 +112,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Owner = host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 	}
 	if o.LeaseTTL == 0 {
-		o.LeaseTTL = 15 * time.Second
+		o.LeaseTTL = 5 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -124,7 +124,7 @@ func (s *Syncer) Reports() map[string]TableReport {
 // clients' breakers keep the requests to a down peer few). It returns
 // nil when ctx ends.
 func (s *Syncer) Run(ctx context.Context) error {
-	defer s.releaseLeases()
+	defer s.ReleaseLeases()
 	for ctx.Err() == nil {
 		reports, err := s.Cycle(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -146,19 +146,40 @@ func (s *Syncer) Run(ctx context.Context) error {
 
 // CatchUp runs cycles until one writes nothing and reads every feed to
 // its end, and returns nil; or until a cycle fails, and returns its error
-// (the caller decides whether to try again). Pending placeholders whose
+// (the caller decides whether to try again). While another process holds
+// a table's lease it waits for it. Pending placeholders whose
 // source row does not exist do not hold it up.
 func (s *Syncer) CatchUp(ctx context.Context) error {
-	defer s.releaseLeases()
+	defer s.ReleaseLeases()
 	for {
 		reports, err := s.Cycle(ctx)
 		if err != nil {
 			return err
 		}
+		if standby(reports) { // wait for the lease: another sync holds it, or a killed one did
+			t := time.NewTimer(s.opts.Interval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
 		if !busy(reports) {
 			return nil
 		}
 	}
+}
+
+// standby reports whether a table of the cycle was another process's.
+func standby(reports []TableReport) bool {
+	for _, r := range reports {
+		if r.Standby {
+			return true
+		}
+	}
+	return false
 }
 
 // busy reports whether a cycle wrote anything or stopped before the end
@@ -175,9 +196,9 @@ func busy(reports []TableReport) bool {
 	return false
 }
 
-// releaseLeases gives up the leases this syncer holds, so a standby takes
+// ReleaseLeases gives up the leases this syncer holds, so a standby takes
 // over at once rather than after their expiry.
-func (s *Syncer) releaseLeases() {
+func (s *Syncer) ReleaseLeases() {
 	if s.opts.LeaseTTL < 0 {
 		return
 	}

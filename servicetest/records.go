@@ -41,6 +41,15 @@ func testValues(t *testing.T, s *suite) {
 			}
 		}
 	}
+	// A customer lookup (several target tables) clears too.
+	con := s.table("contact")
+	cref := s.create(con, eventual.Values{"lastname": "c", "parentcustomerid": parent})
+	if _, err := s.svc.Update(s.ctx, cref, eventual.Values{"parentcustomerid": nil}, eventual.Condition{}); err != nil {
+		t.Fatalf("clearing a customer lookup: %v", err)
+	}
+	if v := s.get(cref).Values["parentcustomerid"]; v != nil {
+		t.Errorf("the cleared customer lookup reads %v", v)
+	}
 	// A column set to null reads back as null.
 	if _, err := s.svc.Update(s.ctx, ref, eventual.Values{"new_notes": nil, "new_customer": nil}, eventual.Condition{}); err != nil {
 		t.Fatal(err)

@@ -42,6 +42,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "serve":
 		return (&ServeCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "sync":
+		return (&SyncCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "version":
 		return (&VersionCommand{Stdout: m.Stdout}).Run(ctx, args[1:])
 	case "placeholders":
@@ -64,6 +66,7 @@ Usage:
 Commands:
 
 	serve          run an instance that speaks the Dataverse Web API
+	sync           replicate tables from one instance to another, hydrating placeholders
 	placeholders   list or count the placeholders waiting for their real data
 	version        print the version
 

@@ -30,6 +30,7 @@ import (
 //	state: ./sync.db                             # or postgres://… (several sync processes, one state)
 //	interval: 250ms
 //	batch: 500
+//	lease: 5s          # a killed sync's tables wait this long for another sync
 //	adopt: true        # ask an eventual target to adopt placeholders made by alternate key
 //	placeholders:      # how pull-through finds the target's placeholders
 //	  column: eventual_hydrationstate
@@ -48,6 +49,7 @@ type SyncConfig struct {
 	Placeholders SyncPlaceholdersConfig `yaml:"placeholders"`
 	Tables       []SyncTableConfig      `yaml:"tables"`
 	Listen       string                 `yaml:"listen"`
+	Lease        string                 `yaml:"lease"`
 	Breaker      SyncBreakerConfig      `yaml:"breaker"`
 }
 
@@ -101,7 +103,7 @@ const DefaultSyncState = "./eventual-sync.db"
 // second.
 func DefaultSyncConfig() SyncConfig {
 	adopt := true
-	return SyncConfig{State: DefaultSyncState, Interval: "250ms", Batch: 500, Adopt: &adopt,
+	return SyncConfig{State: DefaultSyncState, Interval: "250ms", Batch: 500, Adopt: &adopt, Lease: "5s",
 		Breaker: SyncBreakerConfig{Failures: 5, OpenFor: "250ms", MaxOpenFor: "1s"}}
 }
 
@@ -141,6 +143,9 @@ func (c SyncConfig) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if _, err := c.LeaseDuration(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, _, err := c.Breaker.durations(); err != nil {
 		errs = append(errs, err)
 	}
@@ -152,6 +157,15 @@ func (c SyncConfig) IntervalDuration() (time.Duration, error) {
 	d, err := time.ParseDuration(c.Interval)
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("interval %q: a positive duration such as 250ms", c.Interval)
+	}
+	return d, nil
+}
+
+// LeaseDuration is how long a table's lease lasts without renewal.
+func (c SyncConfig) LeaseDuration() (time.Duration, error) {
+	d, err := time.ParseDuration(c.Lease)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("lease %q: a positive duration such as 5s", c.Lease)
 	}
 	return d, nil
 }

@@ -81,6 +81,29 @@ var servingLine = regexp.MustCompile(`eventual: serving the Dataverse Web API at
 // it prints its base URL.
 func Start(t testing.TB, binary string, args ...string) *Proc {
 	t.Helper()
+	p := Spawn(t, binary, args...)
+	deadline := time.After(ReadyTimeout)
+	for {
+		if m := servingLine.FindStringSubmatch(p.Stdout.String()); m != nil {
+			p.Root = m[1]
+			p.URL = m[1] + "api/data/v9.2/"
+			return p
+		}
+		select {
+		case <-p.Exited:
+			t.Fatalf("eventual %v exited before it was ready (%v)\nstdout:\n%s\nstderr:\n%s", args, p.Cmd.ProcessState, p.Stdout.String(), p.Stderr.String())
+		case <-deadline:
+			t.Fatalf("eventual %v printed no base URL within %v\nstdout:\n%s\nstderr:\n%s", args, ReadyTimeout, p.Stdout.String(), p.Stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Spawn runs the binary with args and returns at once (for commands that
+// serve nothing, such as "sync"). The process is killed at the end of the
+// test if the test has not stopped it.
+func Spawn(t testing.TB, binary string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{T: t, Exited: make(chan struct{})}
 	p.Cmd = exec.Command(binary, args...)
 	p.Cmd.Stdout = &p.Stdout
@@ -106,21 +129,7 @@ func Start(t testing.TB, binary string, args ...string) *Proc {
 			t.Errorf("eventual (pid %d) did not exit after SIGKILL", p.Cmd.Process.Pid)
 		}
 	})
-	deadline := time.After(ReadyTimeout)
-	for {
-		if m := servingLine.FindStringSubmatch(p.Stdout.String()); m != nil {
-			p.Root = m[1]
-			p.URL = m[1] + "api/data/v9.2/"
-			return p
-		}
-		select {
-		case <-p.Exited:
-			t.Fatalf("eventual %v exited before it was ready (%v)\nstdout:\n%s\nstderr:\n%s", args, p.Cmd.ProcessState, p.Stdout.String(), p.Stderr.String())
-		case <-deadline:
-			t.Fatalf("eventual %v printed no base URL within %v\nstdout:\n%s\nstderr:\n%s", args, ReadyTimeout, p.Stdout.String(), p.Stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return p
 }
 
 // Signal sends sig to the process by its pid.

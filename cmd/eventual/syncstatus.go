@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/eventual-pp/eventual/replication/state"
+	"github.com/google/uuid"
+)
+
+// status prints each table's replication: phase, last cycle that reached
+// the end of the feed, lag, records applied, placeholders pending on the
+// target, breakers, dead letters and the last error.
+func (c *SyncCommand) status(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("eventual sync status", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	statePath := fs.String("state", DefaultSyncState, "the sync's state (SQLite file or postgres://…)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := state.Open(ctx, *statePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	statuses, err := st.Statuses(ctx)
+	if err != nil {
+		return err
+	}
+	dead, err := st.DeadLetters(ctx, "")
+	if err != nil {
+		return err
+	}
+	deadBy := map[string]int{}
+	for _, d := range dead {
+		deadBy[d.Pair]++
+	}
+	names := make([]string, 0, len(statuses))
+	for n := range statuses {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TABLE\tPHASE\tLAST CYCLE\tLAG\tAPPLIED\tPLACEHOLDERS\tDEAD LETTERS\tBREAKERS\tLAST ERROR")
+	for _, n := range names {
+		s := statuses[n]
+		cur, err := st.Cursor(ctx, n)
+		if err != nil {
+			return err
+		}
+		last, lag := "never", "-"
+		if !s.LastCycle.IsZero() {
+			last = s.LastCycle.UTC().Format(time.RFC3339)
+			lag = (time.Since(s.LastCycle) + s.Lag).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", n, cur.Phase, last, lag, s.Applied, s.Placeholder, deadBy[n], dash(s.Breaker), dash(s.LastError))
+	}
+	return w.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// deadLetters lists, drops or retries the records the target refused.
+func (c *SyncCommand) deadLetters(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "drop" && args[0] != "retry") {
+		fmt.Fprintln(c.Stderr, "Usage: eventual sync deadletters list [--state FILE] [--table T]\n       eventual sync deadletters drop --table T (--id ID | --all) [--state FILE]\n       eventual sync deadletters retry --table T [--id ID] [sync flags: --source, --target, --config, …]")
+		return flag.ErrHelp
+	}
+	if args[0] == "retry" {
+		return c.retryDeadLetters(ctx, args[1:])
+	}
+	fs := flag.NewFlagSet("eventual sync deadletters "+args[0], flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	statePath := fs.String("state", DefaultSyncState, "the sync's state (SQLite file or postgres://…)")
+	table := fs.String("table", "", "the table (logical name)")
+	id := fs.String("id", "", "the record's id (drop)")
+	all := fs.Bool("all", false, "every dead letter of the table (drop)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	st, err := state.Open(ctx, *statePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	dead, err := st.DeadLetters(ctx, *table)
+	if err != nil {
+		return err
+	}
+	if args[0] == "list" {
+		w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "TABLE\tID\tVERSION\tSTATUS\tCODE\tATTEMPTS\tLAST\tMESSAGE")
+		for _, d := range dead {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\n", d.Pair, d.ID, d.Version, d.Status, dash(d.Code), d.Attempts, d.Last.UTC().Format(time.RFC3339), strings.ReplaceAll(d.Message, "\n", " "))
+		}
+		return w.Flush()
+	}
+	if *table == "" || (*id == "") == !*all {
+		return fmt.Errorf("deadletters drop: give --table and either --id or --all")
+	}
+	n := 0
+	for _, d := range dead {
+		if *all || d.ID.String() == strings.ToLower(*id) {
+			if err := st.DropDeadLetter(ctx, d.Pair, d.ID); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	fmt.Fprintf(c.Stdout, "dropped %d dead letters\n", n)
+	return nil
+}
+
+// retryDeadLetters writes a table's dead letters again from the source.
+func (c *SyncCommand) retryDeadLetters(ctx context.Context, args []string) error {
+	var table, id string
+	var rest []string
+	for i := 0; i < len(args); i++ { // --table and --id are ours; the rest are the sync's flags
+		switch a := args[i]; {
+		case (a == "--table" || a == "-table" || a == "--id" || a == "-id") && i+1 < len(args):
+			if strings.HasSuffix(a, "table") {
+				table = args[i+1]
+			} else {
+				id = args[i+1]
+			}
+			i++
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if table == "" {
+		return fmt.Errorf("deadletters retry: give --table")
+	}
+	var ids []uuid.UUID
+	if id != "" {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return fmt.Errorf("deadletters retry: --id %q: %w", id, err)
+		}
+		ids = append(ids, u)
+	}
+	if !strings.Contains(strings.Join(rest, " "), "-tables") {
+		rest = append(rest, "--tables", table)
+	}
+	cfg, _, err := c.config("eventual sync deadletters retry", rest)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, st, err := c.syncer(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := s.RetryDeadLetters(ctx, table, ids)
+	s.ReleaseLeases()
+	if err != nil {
+		return err
+	}
+	left, _ := st.DeadLetters(ctx, table)
+	fmt.Fprintf(c.Stdout, "written %d; %d dead letters left\n", n, len(left))
+	return nil
+}
