@@ -44,6 +44,7 @@ func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
 // readFeed reads the change feed from cur to its end and applies it. It
 // returns the cursor it ended at.
 func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableReport) (Cursor, error) {
+	prog := s.newProgress(ctx, p, cur)
 	for {
 		page, err := s.opts.Source.Changes(ctx, p.src, p.cols, cur.Since, cur.Until,
 			eventual.ChangeCursor{After: cur.After, Deleted: cur.Deleted}, s.opts.Batch)
@@ -60,6 +61,7 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 		if err := s.applyAndCommit(ctx, p, page.Changes, cur.Epoch, next, r, false); err != nil {
 			return cur, err
 		}
+		prog.page(len(page.Changes), page.More)
 		cur = next
 		if !page.More {
 			return cur, nil
