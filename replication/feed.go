@@ -148,10 +148,10 @@ func (s *Syncer) holdLease(ctx context.Context, p *pair, r *TableReport) bool {
 		return false
 	}
 	s.mu.Lock()
-	was := s.standbys[p.name]
+	was, known := s.standbys[p.name]
 	s.standbys[p.name] = !ok
 	s.mu.Unlock()
-	if was != !ok {
+	if !known || was != !ok {
 		if ok {
 			s.log.Info("replication: active for the table (lease taken)", "table", p.name, "owner", s.opts.Owner)
 		} else {
