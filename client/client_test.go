@@ -1,8 +1,13 @@
 package client
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 )
 
 func TestNewNormalisesBaseURL(t *testing.T) {
@@ -69,5 +74,28 @@ func TestReplayClassification(t *testing.T) {
 		if got := tt.r.idempotent(tt.method); got != tt.want {
 			t.Errorf("%v %s: %v", tt.r, tt.method, got)
 		}
+	}
+}
+
+// TestAdoptHeader: a call whose context asks for placeholder adoption
+// carries eventual's header; others do not.
+func TestAdoptHeader(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get(codec.HeaderAdoptPlaceholders))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, Options{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ctx := range []context.Context{context.Background(), eventual.WithAdoptPlaceholders(context.Background())} {
+		if _, err := c.Do(ctx, &Request{Method: http.MethodPatch, Path: "accounts(00000000-0000-0000-0000-000000000001)", Body: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 2 || got[0] != "" || got[1] != "true" {
+		t.Errorf("adopt headers sent: %q, want [\"\" \"true\"]", got)
 	}
 }

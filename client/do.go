@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 )
 
 // Request is one Web API call. Its body is bytes, so an attempt can be sent
@@ -168,6 +170,9 @@ func (c *Client) setHeaders(hr *http.Request, req *Request, auth string) {
 	}
 	for k, vs := range req.Header {
 		h[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+	}
+	if eventual.AdoptPlaceholders(hr.Context()) {
+		h.Set(codec.HeaderAdoptPlaceholders, "true")
 	}
 	if auth != "" {
 		h.Set("Authorization", auth)
