@@ -163,7 +163,10 @@ var ErrTokenNotValid = &Error{Kind: KindInvalid, Code: CodeBadRequest, Err: ErrB
 
 type ctxKey int
 
-const correlationKey ctxKey = iota
+const (
+	correlationKey ctxKey = iota
+	adoptKey
+)
 
 // WithCorrelationID returns a context whose messages carry the correlation
 // id (the Web API takes it from x-ms-correlation-request-id or makes one
@@ -177,4 +180,25 @@ func WithCorrelationID(ctx context.Context, id uuid.UUID) context.Context {
 func CorrelationID(ctx context.Context) (uuid.UUID, bool) {
 	id, ok := ctx.Value(correlationKey).(uuid.UUID)
 	return id, ok
+}
+
+// WithAdoptPlaceholders returns a context whose upserts by primary key
+// adopt placeholders (the Web API sets it for a request with the header
+// x-eventual-adopt-placeholders: true). An upsert of record G that finds
+// no record G, but whose alternate-key values match a placeholder P (a
+// record in HydrationPlaceholder state), turns P into G: P's primary key
+// becomes G, every lookup that referenced P references G, and the upsert
+// hydrates it, in one transaction. Without it such an upsert fails with
+// the duplicate-key error, as in Dataverse, which cannot change a primary
+// key. A replication engine sets it when it copies records whose
+// placeholders the target made under ids of its own.
+func WithAdoptPlaceholders(ctx context.Context) context.Context {
+	return context.WithValue(ctx, adoptKey, true)
+}
+
+// AdoptPlaceholders reports whether WithAdoptPlaceholders marked the
+// context.
+func AdoptPlaceholders(ctx context.Context) bool {
+	v, _ := ctx.Value(adoptKey).(bool)
+	return v
 }

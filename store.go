@@ -146,6 +146,15 @@ type Tx interface {
 	// records changed. Deletes use it so that no lookup dangles.
 	Unlink(ctx context.Context, r *Relationship, id uuid.UUID) (int64, error)
 
+	// ChangeID gives the record of t with primary key old the primary key
+	// new, and repoints every lookup that referenced old (in any table,
+	// through t.OneToMany()) to new. The record and each record whose
+	// lookup changed get a new version; when t is change-tracked, old is
+	// recorded as deleted, so a change-tracking reader sees old deleted and
+	// new changed. It returns ErrNotFound if there is no record old and a
+	// *ConflictError if new is taken.
+	ChangeID(ctx context.Context, t *Table, old, new uuid.UUID) error
+
 	// PurgeDeleted forgets deletions recorded before the time (change
 	// tracking retention) and returns how many it forgot.
 	PurgeDeleted(ctx context.Context, before time.Time) (int64, error)

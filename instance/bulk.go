@@ -333,6 +333,12 @@ func (s *Session) planBulk(ctx context.Context, t *eventual.Table, targets []eve
 				return nil, err
 			}
 		}
+		if rec == nil && tg.HasTarget && !tg.Target.ByKey() && eventual.AdoptPlaceholders(ctx) {
+			var err error
+			if rec, err = in.adopt(ctx, tx, t, tg.Target.ID, tg.Entity.Values, cols, cache); err != nil {
+				return nil, err
+			}
+		}
 		if rec == nil {
 			nr, err := in.buildCreate(ctx, tx, bulkCreateEntity(t, tg), cache)
 			if err != nil {

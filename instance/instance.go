@@ -104,6 +104,10 @@ func (in *Instance) Update(ctx context.Context, target eventual.EntityReference,
 // Dataverse tells clients not to repeat key values in the body. IfMatch
 // "*" forbids the create (404), IfNoneMatch "*" forbids the update (412).
 // It reports whether it created the record.
+// With eventual.WithAdoptPlaceholders, an upsert by primary key that finds
+// no record but whose key values match a placeholder adopts it (see
+// adopt.go): the placeholder takes the primary key and is updated, so the
+// upsert reports no creation.
 // The Upsert message runs through the pipeline, and so does the Create or
 // Update it becomes.
 func (in *Instance) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition) (created bool, id uuid.UUID, err error) {
@@ -448,8 +452,15 @@ func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.
 		return false, uuid.Nil, err
 	}
 	values := e.Values.Clone()
+	adopted := false
+	if existing == nil && !target.ByKey() && cond.IfMatch == "" && eventual.AdoptPlaceholders(ctx) {
+		if existing, err = in.adopt(ctx, tx, target.Table, target.ID, values, []*eventual.Column{}, lookups); err != nil {
+			return false, uuid.Nil, err
+		}
+		adopted = existing != nil
+	}
 	if existing != nil {
-		if cond.IfNoneMatch == "*" {
+		if cond.IfNoneMatch == "*" && !adopted {
 			return false, uuid.Nil, eventual.Errorf(eventual.KindPrecondition, eventual.CodeDuplicateRecord,
 				"A record with matching key values already exists.")
 		}

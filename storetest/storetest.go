@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"Count", testCount},
 		{"RelatedFilters", testRelatedFilters},
 		{"Unlink", testUnlink},
+		{"ChangeID", testChangeID},
 		{"Migration", testMigration},
 		{"BulkWrites", testBulkWrites},
 		{"Changes", testChanges},
@@ -845,6 +846,77 @@ func testUnlink(t *testing.T, open Opener) {
 	if get(t, s, con, k2.ID).Values["parentcustomerid"] == nil {
 		t.Error("Unlink of the account relationship cleared a contact parent")
 	}
+}
+
+// testChangeID re-keys an account: the row keeps its values under the new
+// id, the lookups that referenced it (another table's, a customer lookup,
+// its own self-reference) follow, the contact that referenced a contact of
+// the same id does not, and change tracking reports the old id deleted and
+// every written row changed.
+func testChangeID(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "changeid", schema)
+	defer s.Close()
+	ctx := context.Background()
+	acct, con, ord := table("account"), table("contact"), table("new_order")
+	a := insert(t, s, "account", eventual.Values{"name": "A", "accountnumber": "ACC-9"})
+	mustUpdate(t, s, func(tx eventual.Tx) error {
+		_, err := tx.Update(ctx, acct, a.ID, eventual.Values{"parentaccountid": eventual.Ref(acct, a.ID)})
+		return err
+	})
+	child := insert(t, s, "account", eventual.Values{"name": "child", "parentaccountid": eventual.Ref(acct, a.ID)})
+	k := insert(t, s, "contact", eventual.Values{"lastname": "k", "parentcustomerid": eventual.Ref(acct, a.ID)})
+	o := insert(t, s, "new_order", eventual.Values{"new_name": "o", "new_customer": eventual.Ref(acct, a.ID)})
+	other := insert(t, s, "contact", eventual.Values{"lastname": "other"})
+	byContact := insert(t, s, "contact", eventual.Values{"lastname": "c", "parentcustomerid": eventual.Ref(con, other.ID)})
+	tok := token(t, s)
+	g := uuid.New()
+	mustUpdate(t, s, func(tx eventual.Tx) error { return tx.ChangeID(ctx, acct, a.ID, g) })
+	got := get(t, s, acct, g)
+	if got.Values["accountnumber"] != "ACC-9" || !refersTo(got.Values["parentaccountid"], eventual.Ref(acct, g)) {
+		t.Errorf("re-keyed account: %v", got.Values)
+	}
+	if err := s.View(ctx, func(tx eventual.ReadTx) error {
+		_, err := tx.Get(ctx, acct, a.ID, nil)
+		return err
+	}); !errors.Is(err, eventual.ErrNotFound) {
+		t.Errorf("old id after ChangeID: %v, want ErrNotFound", err)
+	}
+	for _, c := range []struct {
+		tbl  *eventual.Table
+		id   uuid.UUID
+		col  string
+		want eventual.EntityReference
+	}{{acct, child.ID, "parentaccountid", eventual.Ref(acct, g)}, {con, k.ID, "parentcustomerid", eventual.Ref(acct, g)},
+		{ord, o.ID, "new_customer", eventual.Ref(acct, g)}, {con, byContact.ID, "parentcustomerid", eventual.Ref(con, other.ID)}} {
+		if v := get(t, s, c.tbl, c.id).Values[c.col]; !refersTo(v, c.want) {
+			t.Errorf("%s(%s).%s = %v, want %v", c.tbl.LogicalName, c.id, c.col, v, c.want)
+		}
+	}
+	changed, deleted, _ := changesSince(t, s, acct, tok, 100)
+	if !deleted[a.ID] || len(deleted) != 1 || changed[g] == nil || changed[child.ID] == nil || len(changed) != 2 {
+		t.Errorf("account changes: changed %v deleted %v, want %s and %s changed, %s deleted", keys(changed), keys(deleted), g, child.ID, a.ID)
+	}
+	if changed, _, _ := changesSince(t, s, con, tok, 100); changed[k.ID] == nil || len(changed) != 1 {
+		t.Errorf("contact changes %v, want %s", keys(changed), k.ID)
+	}
+	if changed, _, _ := changesSince(t, s, ord, tok, 100); changed[o.ID] == nil {
+		t.Errorf("order changes %v, want %s", keys(changed), o.ID)
+	}
+	// A taken id is a conflict; a missing one is not found.
+	var ce *eventual.ConflictError
+	if err := s.Update(ctx, func(tx eventual.Tx) error { return tx.ChangeID(ctx, acct, child.ID, g) }); !errors.As(err, &ce) {
+		t.Errorf("ChangeID to a taken id: %v, want a conflict", err)
+	}
+	if err := s.Update(ctx, func(tx eventual.Tx) error { return tx.ChangeID(ctx, acct, a.ID, uuid.New()) }); !errors.Is(err, eventual.ErrNotFound) {
+		t.Errorf("ChangeID of a missing id: %v, want ErrNotFound", err)
+	}
+}
+
+// refersTo reports whether a lookup value is a reference by id to want's
+// record.
+func refersTo(v any, want eventual.EntityReference) bool {
+	r, ok := v.(eventual.EntityReference)
+	return ok && r.Table == want.Table && r.ID == want.ID && !r.ByKey()
 }
 
 func testMigration(t *testing.T, open Opener) {

@@ -28,6 +28,23 @@ const (
 	DefaultMaxHeaderBytes = 64 << 10
 )
 
+// HeaderAdoptPlaceholders is eventual's request header that lets the
+// upserts of a request adopt placeholders (eventual.WithAdoptPlaceholders):
+// with the value "true", a PATCH upsert by primary key, an UpsertMultiple
+// target by primary key, and the same inside a $batch (set on the $batch
+// request, it holds for every part; set on a part, for that part) whose
+// alternate-key values match a placeholder turns the placeholder into the
+// record with that key, instead of failing with the duplicate-key error.
+// Dataverse has no such header: a replication engine sends it to
+// eventual only.
+const HeaderAdoptPlaceholders = "x-eventual-adopt-placeholders"
+
+// adoptRequested reports whether the request asks for placeholder
+// adoption.
+func adoptRequested(h http.Header) bool {
+	return strings.EqualFold(strings.TrimSpace(h.Get(HeaderAdoptPlaceholders)), "true")
+}
+
 // headerSlack is how far past the URL and header limits the process's
 // HTTP server reads a request head (MaxHeadBytes) before net/http answers
 // 431 itself, in plain text. Between the limits and the slack the handler
@@ -234,6 +251,9 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops eventu
 		}
 		ctx = eventual.WithCorrelationID(ctx, corr)
 		w.Header().Set("x-ms-service-request-id", corr.String())
+	}
+	if adoptRequested(r.Header) {
+		ctx = eventual.WithAdoptPlaceholders(ctx)
 	}
 	req := &request{s: s, ops: ops, w: w, r: r, ctx: ctx, path: rest, prefs: parsePrefer(r.Header),
 		inBatch: contentIDs != nil, contentIDs: contentIDs}

@@ -123,12 +123,18 @@ func (tx *Tx) Delete(ctx context.Context, t *eventual.Table, id uuid.UUID) error
 	if n, _ := res.RowsAffected(); n == 0 {
 		return eventual.ErrNotFound
 	}
+	return tx.recordDeletion(ctx, t, pk)
+}
+
+// recordDeletion records the deletion of the record of t with the encoded
+// primary key pk for change tracking, when t is change-tracked. A record
+// deleted, created again with the same id and deleted again keeps one
+// entry.
+func (tx *Tx) recordDeletion(ctx context.Context, t *eventual.Table, pk any) error {
 	if !t.ChangeTracking {
 		return nil
 	}
-	// Record the deletion for change tracking. A record deleted, created
-	// again with the same id and deleted again keeps one entry.
-	b = sqlbuild.New(tx.D)
+	b := sqlbuild.New(tx.D)
 	deletedOn, err := tx.D.Encode(&eventual.Column{Type: eventual.TypeDateTime}, tx.now())
 	if err != nil {
 		return err

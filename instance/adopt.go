@@ -1,0 +1,93 @@
+package instance
+
+import (
+	"context"
+	"errors"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// This file holds placeholder adoption (eventual.WithAdoptPlaceholders).
+// A placeholder made for a reference by alternate key has an id of this
+// instance's own. When a replication engine later copies the source
+// record, it upserts it by the source's id, which finds no record: a
+// create would collide with the placeholder's key. With the context flag
+// set, the upsert adopts the placeholder instead: Tx.ChangeID gives it the
+// source's id (every lookup that referenced it follows, and change
+// tracking reports the old id deleted), and the upsert goes on as an
+// update of the re-keyed record, which hydrates it and runs Hydrate once.
+
+// adopt finds, for an upsert of the record of t with id that does not
+// exist, the record whose alternate-key values (any key of t, with values
+// from the entity) match values. A placeholder is re-keyed to id and
+// returned, read again with the columns; so is a record that already has
+// id (a concurrent adopter won). No match returns nil. A match that is not
+// a placeholder, or matches of different records, are the duplicate-key
+// error. lookups, if not nil, follows the re-keying.
+func (in *Instance) adopt(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, values eventual.Values, cols []*eventual.Column, lookups lookupCache) (*eventual.Record, error) {
+	lockCols := []*eventual.Column{t.Column(eventual.ColumnHydrationState)}
+	var match *eventual.Record
+	for _, k := range t.Keys {
+		kv, ok := keyValues(k, values)
+		if !ok {
+			continue
+		}
+		// GetByKey locks the row in write transactions, so of two
+		// adopters of one placeholder the second sees it re-keyed.
+		rec, err := tx.GetByKey(ctx, k, kv, lockCols)
+		if errors.Is(err, eventual.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if match != nil && match.ID != rec.ID {
+			return nil, DuplicateKey(k) // keys of different records: refuse to guess
+		}
+		if rec.ID != id && rec.Values[eventual.ColumnHydrationState] != eventual.HydrationPlaceholder {
+			return nil, DuplicateKey(k)
+		}
+		match = rec
+	}
+	if match == nil {
+		return nil, nil
+	}
+	if match.ID != id {
+		if err := tx.ChangeID(ctx, t, match.ID, id); err != nil {
+			return nil, conflictError(err, t, id)
+		}
+		lookups.follow(match.ID, id)
+	}
+	return tx.Get(ctx, t, id, cols)
+}
+
+// keyValues returns the values of the key's columns in values, if all are
+// set to plain values (a lookup by id at most: references by key and deep
+// inserts would need resolving).
+func keyValues(k *eventual.Key, values eventual.Values) ([]any, bool) {
+	out := make([]any, len(k.Columns))
+	for i, c := range k.Columns {
+		v := values[c.LogicalName]
+		switch x := v.(type) {
+		case nil, *eventual.Entity:
+			return nil, false
+		case eventual.EntityReference:
+			if x.Table == nil || x.ByKey() {
+				return nil, false
+			}
+		}
+		out[i] = v
+	}
+	return out, true
+}
+
+// follow makes the cache's entries for the record old name new, after
+// Tx.ChangeID re-keyed it.
+func (c lookupCache) follow(old, new uuid.UUID) {
+	for k, v := range c {
+		if v == old {
+			c[k] = new
+		}
+	}
+}
