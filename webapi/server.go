@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/odata"
 	"github.com/google/uuid"
 )
@@ -29,15 +30,11 @@ const (
 )
 
 // HeaderAdoptPlaceholders is eventual's request header that lets the
-// upserts of a request adopt placeholders (eventual.WithAdoptPlaceholders):
-// with the value "true", a PATCH upsert by primary key, an UpsertMultiple
-// target by primary key, and the same inside a $batch (set on the $batch
-// request, it holds for every part; set on a part, for that part) whose
-// alternate-key values match a placeholder turns the placeholder into the
-// record with that key, instead of failing with the duplicate-key error.
-// Dataverse has no such header: a replication engine sends it to
-// eventual only.
-const HeaderAdoptPlaceholders = "x-eventual-adopt-placeholders"
+// upserts of a request adopt placeholders (see codec.HeaderAdoptPlaceholders):
+// read on a PATCH upsert by primary key, UpsertMultiple, and in a $batch
+// (on the $batch request it holds for every part; on a part, for that
+// part).
+const HeaderAdoptPlaceholders = codec.HeaderAdoptPlaceholders
 
 // adoptRequested reports whether the request asks for placeholder
 // adoption.
