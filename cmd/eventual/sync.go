@@ -59,7 +59,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := c.logger()
 	s, st, err := c.syncer(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -81,6 +81,11 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	return s.Run(ctx)
+}
+
+// logger writes the sync's structured logs to stderr.
+func (c *SyncCommand) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // config reads the flags over the configuration file over the defaults.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -157,7 +156,7 @@ func (c *SyncCommand) retryDeadLetters(ctx context.Context, args []string) error
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := c.logger()
 	s, st, err := c.syncer(ctx, cfg, logger)
 	if err != nil {
 		return err
