@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -184,4 +185,38 @@ func TestSync_TwoProcessesOnePostgresState(t *testing.T) {
 		t.Fatalf("sync --once exited %d\n%s", code, stderr)
 	}
 	equalTables(t, c, a.URL, b.URL)
+}
+
+// TestSync_WakeUps: with an hour between polls, a webhook call on
+// --listen starts a cycle at once.
+func TestSync_WakeUps(t *testing.T) {
+	dir := t.TempDir()
+	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
+	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
+	c := newClient(t, requestTimeout)
+	p := testproc.Spawn(t, binary, "sync", "--source", a.Root, "--target", b.Root, "--tables", "account",
+		"--state", filepath.Join(dir, "sync.db"), "--interval", "1h", "--listen", "127.0.0.1:0")
+	p.WaitStderr("accepting webhook wake-ups", 20*time.Second)
+	p.WaitStderr("replication: loaded", 20*time.Second)
+	m := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`).FindStringSubmatch(p.Stderr.String())
+	if m == nil {
+		t.Fatalf("no wake-up URL in:\n%s", p.Stderr.String())
+	}
+	id := idFromEntityID(t, must(t, c, 204, "POST", a.URL+"accounts", map[string]any{"name": "woken"}))
+	must(t, c, 204, "POST", m[1], map[string]any{"MessageName": "Create", "PrimaryEntityName": "account"})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := send(c, "GET", b.URL+"accounts("+id+")?$select=name", nil)
+		if err == nil && r.Status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the woken sync did not deliver the account within 10s\n%s", p.Stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := must(t, c, 405, "GET", m[1], nil); r.Header.Get("Allow") != "POST" {
+		t.Errorf("GET on the wake-up listener: Allow %q", r.Header.Get("Allow"))
+	}
+	p.Stop()
 }
