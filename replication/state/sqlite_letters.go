@@ -1,3 +1,5 @@
+// Dead letters, leases and statuses, and the value conversions they share.
+
 package state
 
 import (
