@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,17 +38,25 @@ func retryable(err error) bool {
 	return true
 }
 
+// writeMode says how apply writes a page.
+type writeMode struct {
+	// force writes records no older than the sync's again: pull-through
+	// reads the source's latest state for a placeholder the target holds,
+	// whatever the sync wrote before.
+	force bool
+	// byID lists records written by primary key although the table is
+	// matched by alternate key: placeholders the target holds under the
+	// source's GUID (see pullThrough).
+	byID map[uuid.UUID]bool
+}
+
 // apply writes a page of changes to the target: the newer records by
 // UpsertMultiple (parents of the page before their children), then the
 // deletions. Records no newer than what this sync already wrote are
 // skipped (but recorded in epoch). A retryable failure is returned, and
 // nothing of the page counts as applied; a record the target refuses for
 // good becomes a dead letter and the rest goes on.
-//
-// With force, records no older than the sync's are written again:
-// pull-through reads the source's latest state for a placeholder the
-// target holds, whatever the sync wrote before.
-func (s *Syncer) apply(ctx context.Context, p *pair, changes []eventual.Change, epoch int64, force bool) (*applied, error) {
+func (s *Syncer) apply(ctx context.Context, p *pair, changes []eventual.Change, epoch int64, mode writeMode) (*applied, error) {
 	ids := make([]uuid.UUID, len(changes))
 	for i, ch := range changes {
 		ids[i] = ch.ID
@@ -58,20 +67,21 @@ func (s *Syncer) apply(ctx context.Context, p *pair, changes []eventual.Change, 
 	}
 	out := &applied{}
 	var upserts []*eventual.Record
-	var deletes []uuid.UUID
+	var deletes []AppliedRecord
 	for _, ch := range changes {
 		prev, seen := known[ch.ID]
 		switch {
 		case ch.Deleted:
-			deletes = append(deletes, ch.ID)
-			out.records = append(out.records, AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Deleted: true, Epoch: epoch}})
-		case seen && !prev.Deleted && (prev.Version > ch.Record.Version || prev.Version == ch.Record.Version && !force):
-			out.records = append(out.records, AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Epoch: epoch}})
+			gone := AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Deleted: true, Epoch: epoch, Key: prev.Key}}
+			deletes = append(deletes, gone)
+			out.records = append(out.records, gone)
+		case seen && !prev.Deleted && (prev.Version > ch.Record.Version || prev.Version == ch.Record.Version && !mode.force):
+			out.records = append(out.records, AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Epoch: epoch, Key: prev.Key}})
 		default:
 			upserts = append(upserts, ch.Record)
 		}
 	}
-	if err := s.upsert(ctx, p, parentsFirst(p, upserts), epoch, out); err != nil {
+	if err := s.upsert(ctx, p, parentsFirst(p, upserts), known, epoch, mode, out); err != nil {
 		return nil, err
 	}
 	if err := s.delete(ctx, p, deletes); err != nil {
@@ -83,20 +93,41 @@ func (s *Syncer) apply(ctx context.Context, p *pair, changes []eventual.Change, 
 
 // upsert writes records to the target in bulk, falling back to one by one
 // to isolate the records the target refuses.
-func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, epoch int64, out *applied) error {
+func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, known map[uuid.UUID]Applied, epoch int64, mode writeMode, out *applied) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	targets := make([]eventual.BulkTarget, len(recs))
-	for i, rec := range recs {
-		targets[i] = s.target(p, rec)
+	refs, err := s.refKeys(ctx, p, recs)
+	if err != nil {
+		return err
 	}
 	wctx := s.writeContext(ctx)
-	err := s.opts.Target.UpsertMultiple(wctx, targets)
-	if err != nil && retryable(err) {
-		return fmt.Errorf("replication: writing %d %s records: %w", len(recs), p.name, err)
+	targets := make([]eventual.BulkTarget, 0, len(recs))
+	written := make([]AppliedRecord, 0, len(recs))
+	kept := make([]*eventual.Record, 0, len(recs))
+	for _, rec := range recs {
+		tg, key, err := s.target(p, rec, refs, mode.byID[rec.ID])
+		if err != nil {
+			out.dead = append(out.dead, deadLetter(p, rec, err, s.opts.Now()))
+			continue
+		}
+		if prev := known[rec.ID]; key != nil && prev.Key != nil && !prev.Deleted && !bytes.Equal(prev.Key, key) {
+			if err := s.rekey(wctx, p, prev.Key, tg.Entity.Values); err != nil {
+				return err
+			}
+		}
+		targets = append(targets, tg)
+		kept = append(kept, rec)
+		written = append(written, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch, Key: key}})
 	}
-	for i, rec := range recs {
+	if len(targets) == 0 {
+		return nil
+	}
+	err = s.opts.Target.UpsertMultiple(wctx, targets)
+	if err != nil && retryable(err) {
+		return fmt.Errorf("replication: writing %d %s records: %w", len(targets), p.name, err)
+	}
+	for i, rec := range kept {
 		if err != nil { // the bulk write was refused: find the culprits
 			if _, _, e := s.opts.Target.Upsert(wctx, targets[i].Target, targets[i].Entity, eventual.Condition{}); e != nil {
 				if retryable(e) {
@@ -106,7 +137,7 @@ func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, e
 				continue
 			}
 		}
-		out.records = append(out.records, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch}})
+		out.records = append(out.records, written[i])
 		out.writes++
 	}
 	return nil
@@ -122,9 +153,11 @@ func (s *Syncer) writeContext(ctx context.Context) context.Context {
 }
 
 // target is the target's write of a source record: an upsert by the
-// source's primary key with the copied columns, lookups retargeted to the
-// target's tables.
-func (s *Syncer) target(p *pair, rec *eventual.Record) eventual.BulkTarget {
+// source's primary key (or, for a table matched by alternate key, by the
+// record's key values, returned as the state keeps them) with the copied
+// columns, lookups retargeted to the target's tables and bound by key to
+// tables matched by key.
+func (s *Syncer) target(p *pair, rec *eventual.Record, refs map[uuid.UUID][]any, byID bool) (eventual.BulkTarget, []byte, error) {
 	vals := eventual.Values{}
 	for _, name := range p.copy {
 		v, ok := rec.Values[name]
@@ -137,38 +170,49 @@ func (s *Syncer) target(p *pair, rec *eventual.Record) eventual.BulkTarget {
 				continue // a table the target does not have
 			}
 			v = eventual.Ref(t, ref.ID)
+			if rp := s.byName[t.LogicalName]; rp != nil && rp.key != nil && refs[ref.ID] != nil {
+				v = rp.keyRef(refs[ref.ID])
+			}
 		}
 		vals[name] = v
 	}
-	return eventual.BulkTarget{Target: eventual.Ref(p.dst, rec.ID), HasTarget: true, Entity: &eventual.Entity{Table: p.dst, Values: vals}}
+	tg := eventual.BulkTarget{Target: eventual.Ref(p.dst, rec.ID), HasTarget: true, Entity: &eventual.Entity{Table: p.dst, Values: vals}}
+	if p.key == nil {
+		return tg, nil, nil
+	}
+	kv, err := p.keyValues(rec.Values)
+	if err != nil {
+		return tg, nil, err
+	}
+	if !byID {
+		tg.Target = p.keyRef(kv)
+	}
+	return tg, p.encodeKey(kv), nil
 }
 
 // delete deletes records on the target; a record the target does not
 // have is deleted already. A deletion the target refuses for good is
 // logged and given up (there is no record to keep as a dead letter).
-func (s *Syncer) delete(ctx context.Context, p *pair, ids []uuid.UUID) error {
-	if len(ids) == 0 {
-		return nil
+func (s *Syncer) delete(ctx context.Context, p *pair, recs []AppliedRecord) error {
+	refs, err := s.deletionRefs(ctx, p, recs)
+	if err != nil || len(refs) == 0 {
+		return err
 	}
-	refs := make([]eventual.EntityReference, len(ids))
-	for i, id := range ids {
-		refs[i] = eventual.Ref(p.dst, id)
-	}
-	err := s.opts.Target.DeleteMultiple(ctx, refs)
+	err = s.opts.Target.DeleteMultiple(ctx, refs)
 	if err == nil {
 		return nil
 	}
 	if retryable(err) {
-		return fmt.Errorf("replication: deleting %d %s records: %w", len(ids), p.name, err)
+		return fmt.Errorf("replication: deleting %d %s records: %w", len(refs), p.name, err)
 	}
 	for _, ref := range refs { // one is missing (or refused): one by one
 		err := s.opts.Target.Delete(ctx, ref, eventual.Condition{})
 		switch {
 		case err == nil, eventual.ErrorKind(err) == eventual.KindNotFound:
 		case retryable(err):
-			return fmt.Errorf("replication: deleting %s %v: %w", p.name, ref.ID, err)
+			return fmt.Errorf("replication: deleting %s %v: %w", p.name, ref, err)
 		default:
-			s.log.Warn("replication: the target refused a deletion", "table", p.name, "id", ref.ID, "err", err)
+			s.log.Warn("replication: the target refused a deletion", "table", p.name, "record", ref.String(), "err", err)
 		}
 	}
 	return nil

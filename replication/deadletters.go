@@ -69,6 +69,6 @@ func (s *Syncer) RetryDeadLetters(ctx context.Context, table string, ids []uuid.
 		return 0, err
 	}
 	var r TableReport
-	err = s.applyAndCommit(ctx, p, changes, cur.Epoch, cur, &r, true)
+	err = s.applyAndCommit(ctx, p, changes, cur.Epoch, cur, &r, writeMode{force: true})
 	return r.Written, err
 }

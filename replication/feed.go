@@ -28,6 +28,14 @@ func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
 		cur = Cursor{Phase: PhaseInitial, Epoch: 1, ReadStarted: r.Started}
 		s.log.Info("replication: initial load", "table", p.name)
 	}
+	if p.key != nil {
+		// Matched by key, the feed's upsert by key would make a second
+		// record beside a placeholder the target holds under the source's
+		// GUID: those are claimed first.
+		if r.Err = s.pullThrough(ctx, p, cur, &r); r.Err != nil {
+			return r
+		}
+	}
 	if cur, r.Err = s.readFeed(ctx, p, cur, &r); r.Err != nil {
 		return r
 	}
@@ -58,7 +66,7 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 			return cur, fmt.Errorf("reading changes: %w", err)
 		}
 		next := nextCursor(cur, page)
-		if err := s.applyAndCommit(ctx, p, page.Changes, cur.Epoch, next, r, false); err != nil {
+		if err := s.applyAndCommit(ctx, p, page.Changes, cur.Epoch, next, r, writeMode{}); err != nil {
 			return cur, err
 		}
 		prog.page(len(page.Changes), page.More)
@@ -101,8 +109,8 @@ func (s *Syncer) tokenRefused(p *pair, cur Cursor, err error) (Cursor, error) {
 }
 
 // applyAndCommit applies a page and commits it with the cursor after it.
-func (s *Syncer) applyAndCommit(ctx context.Context, p *pair, changes []eventual.Change, epoch int64, next Cursor, r *TableReport, force bool) error {
-	a, err := s.apply(ctx, p, changes, epoch, force)
+func (s *Syncer) applyAndCommit(ctx context.Context, p *pair, changes []eventual.Change, epoch int64, next Cursor, r *TableReport, mode writeMode) error {
+	a, err := s.apply(ctx, p, changes, epoch, mode)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"reflect"
 	"sync/atomic"
@@ -36,6 +37,17 @@ type env struct {
 // newEnv starts A and B over a store kind and a syncer of the tables.
 func newEnv(t *testing.T, kind teststore.Kind, tables ...string) *env {
 	t.Helper()
+	var ts []Table
+	for _, name := range tables {
+		ts = append(ts, Table{Name: name})
+	}
+	return newEnvWith(t, kind, Options{Tables: ts, Adopt: true})
+}
+
+// newEnvWith is newEnv with the syncer's options: Tables, Adopt and the
+// other settings a test gives over the harness's ends, state and logger.
+func newEnvWith(t *testing.T, kind teststore.Kind, opts Options) *env {
+	t.Helper()
 	e := &env{t: t, ctx: context.Background(), schema: metadata.Builtin(), state: newMemState()}
 	e.a = instance.New(kind.Open(t, e.schema), e.schema)
 	e.b = instance.New(kind.Open(t, e.schema), e.schema)
@@ -51,13 +63,16 @@ func newEnv(t *testing.T, kind teststore.Kind, tables ...string) *env {
 			h.ServeHTTP(w, r)
 		})
 	})
-	var ts []Table
-	for _, name := range tables {
-		ts = append(ts, Table{Name: name})
+	opts.Source, opts.Target, opts.SourceSchema, opts.TargetSchema, opts.State = src, dst, e.schema, e.schema, e.state
+	if opts.Batch == 0 {
+		opts.Batch = 3
+	}
+	opts.Logger = slog.New(slog.DiscardHandler)
+	if os.Getenv("SYNC_TEST_LOG") != "" {
+		opts.Logger = slog.Default()
 	}
 	var err error
-	e.sync, err = New(Options{Source: src, Target: dst, SourceSchema: e.schema, TargetSchema: e.schema,
-		Tables: ts, State: e.state, Batch: 3, Adopt: true, Logger: slog.New(slog.DiscardHandler)})
+	e.sync, err = New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

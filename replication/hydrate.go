@@ -24,7 +24,7 @@ func (s *Syncer) pullThrough(ctx context.Context, p *pair, cur Cursor, r *TableR
 		return err
 	}
 	r.Placeholders = len(holders)
-	found, err := s.fetchSources(ctx, p, holders)
+	found, byID, err := s.fetchSources(ctx, p, holders)
 	if err != nil || len(found) == 0 {
 		return err
 	}
@@ -33,7 +33,7 @@ func (s *Syncer) pullThrough(ctx context.Context, p *pair, cur Cursor, r *TableR
 		changes[i] = eventual.Change{ID: rec.ID, Record: rec}
 	}
 	before := r.Written
-	if err := s.applyAndCommit(ctx, p, changes, cur.Epoch, cur, r, true); err != nil {
+	if err := s.applyAndCommit(ctx, p, changes, cur.Epoch, cur, r, writeMode{force: true, byID: byID}); err != nil {
 		return err
 	}
 	r.Hydrated += r.Written - before
@@ -74,8 +74,10 @@ func (s *Syncer) placeholders(ctx context.Context, p *pair) ([]*eventual.Record,
 
 // fetchSources reads from the source the records the placeholders stand
 // for: by primary key, then by each alternate key whose values a
-// placeholder holds. Each record comes once.
-func (s *Syncer) fetchSources(ctx context.Context, p *pair, holders []*eventual.Record) ([]*eventual.Record, error) {
+// placeholder holds. Each record comes once. For a table matched by key,
+// byID lists the records found by primary key: the target holds a
+// placeholder under the source's GUID, which only a write by GUID fills.
+func (s *Syncer) fetchSources(ctx context.Context, p *pair, holders []*eventual.Record) (found []*eventual.Record, byID map[uuid.UUID]bool, err error) {
 	ids := make([]any, len(holders))
 	for i, h := range holders {
 		ids[i] = h.ID
@@ -87,20 +89,26 @@ func (s *Syncer) fetchSources(ctx context.Context, p *pair, holders []*eventual.
 		}
 	}
 	seen := map[uuid.UUID]bool{}
-	var out []*eventual.Record
-	for _, f := range filters {
+	for i, f := range filters {
 		page, err := s.opts.Source.RetrieveMultiple(ctx, &eventual.Query{Table: p.src, Columns: p.cols, Filter: f, Limit: len(holders) * 2}, nil, false)
 		if err != nil {
-			return nil, fmt.Errorf("reading placeholders' records from the source: %w", err)
+			return nil, nil, fmt.Errorf("reading placeholders' records from the source: %w", err)
 		}
 		for _, rec := range page.Records {
-			if !seen[rec.ID] {
-				seen[rec.ID] = true
-				out = append(out, rec)
+			if seen[rec.ID] {
+				continue
+			}
+			seen[rec.ID] = true
+			found = append(found, rec)
+			if i == 0 && p.key != nil {
+				if byID == nil {
+					byID = map[uuid.UUID]bool{}
+				}
+				byID[rec.ID] = true
 			}
 		}
 	}
-	return out, nil
+	return found, byID, nil
 }
 
 // keyFilter selects the source records holding any placeholder's values

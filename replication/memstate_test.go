@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"sort"
 	"sync"
@@ -68,6 +69,19 @@ func (m *memState) Versions(_ context.Context, pair string, ids []uuid.UUID) (ma
 		}
 	}
 	return out, nil
+}
+
+func (m *memState) Stale(_ context.Context, pair string, epoch int64, after uuid.UUID, limit int) ([]AppliedRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []AppliedRecord
+	for id, a := range m.applied[pair] {
+		if !a.Deleted && a.Epoch < epoch && bytes.Compare(id[:], after[:]) > 0 {
+			out = append(out, AppliedRecord{ID: id, Applied: a})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID[:], out[j].ID[:]) < 0 })
+	return out[:min(limit, len(out))], nil
 }
 
 func (m *memState) AddDeadLetter(_ context.Context, d DeadLetter) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eventual-pp/eventual"
@@ -21,6 +22,15 @@ type Table struct {
 	// Columns limits the columns copied; nil copies every column both
 	// tables have that clients may write (not system or computed ones).
 	Columns []string
+	// Key names the target's alternate key the table is matched by: the
+	// key's logical name ("accountnumber_key") or its columns, comma
+	// separated ("accountnumber"). Empty matches by primary key, the
+	// source's GUID (with Options.Adopt, a placeholder made by key is
+	// adopted). Matched by key, the target keeps GUIDs of its own: records
+	// are upserted by key, lookups to the table are bound by key and
+	// deletions find the record by the key values last written. This is
+	// the way to a target that cannot adopt, such as Dataverse.
+	Key string
 }
 
 // Options configure a Syncer.
@@ -84,6 +94,9 @@ type pair struct {
 	selfRefs []string           // lookups of the table to itself
 	phCol    *eventual.Column   // the target's placeholder marker, or nil
 	phValue  any
+	// key is the target's alternate key the table is matched by; nil
+	// matches by primary key.
+	key *eventual.Key
 }
 
 // withDefaults checks the options and fills the defaults in.
@@ -159,5 +172,41 @@ func (o Options) plan(t Table) (*pair, error) {
 	if c := dst.Column(o.PlaceholderColumn); c != nil {
 		p.phCol, p.phValue = c, o.PlaceholderValue
 	}
+	if t.Key != "" {
+		k, err := matchKey(p, t.Key)
+		if err != nil {
+			return nil, err
+		}
+		p.key = k
+	}
 	return p, nil
+}
+
+// matchKey resolves the target key a table is matched by: by name or by
+// its columns, every one of them copied and none a lookup.
+func matchKey(p *pair, name string) (*eventual.Key, error) {
+	k := p.dst.Key(name)
+	if k == nil {
+		cols := strings.Split(name, ",")
+		for i := range cols {
+			cols[i] = strings.TrimSpace(cols[i])
+		}
+		k = p.dst.KeyFor(cols)
+	}
+	if k == nil {
+		var names []string
+		for _, k := range p.dst.Keys {
+			names = append(names, k.LogicalName)
+		}
+		return nil, fmt.Errorf("replication: table %s: the target has no alternate key %q (it has %v)", p.name, name, names)
+	}
+	for _, c := range k.Columns {
+		if c.Type.IsLookup() {
+			return nil, fmt.Errorf("replication: table %s: key %s has the lookup %s; matching by a key with lookups is not supported", p.name, k.LogicalName, c.LogicalName)
+		}
+		if !slices.Contains(p.copy, c.LogicalName) {
+			return nil, fmt.Errorf("replication: table %s: key %s needs the column %s copied", p.name, k.LogicalName, c.LogicalName)
+		}
+	}
+	return k, nil
 }

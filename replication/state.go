@@ -34,6 +34,10 @@ type State interface {
 	// Versions returns the recorded source version of each id that has
 	// one.
 	Versions(ctx context.Context, pair string, ids []uuid.UUID) (map[uuid.UUID]Applied, error)
+	// Stale lists, in id order after the id after, at most limit records
+	// applied and not deleted whose Epoch is older than epoch: the records
+	// a full re-read of that epoch did not see.
+	Stale(ctx context.Context, pair string, epoch int64, after uuid.UUID, limit int) ([]AppliedRecord, error)
 
 	// AddDeadLetter records a record the target refused for good; a
 	// dead letter of the same pair and record replaces the earlier one.
@@ -105,6 +109,11 @@ type Applied struct {
 	Deleted bool
 	// Epoch is the full read that last saw the record (see Cursor.Epoch).
 	Epoch int64
+	// Key is, for a pair matched on the target by alternate key, the
+	// record's key values as the sync last wrote them (a JSON object of
+	// the key's columns); nil for a pair matched by primary key. A
+	// deletion finds the target's record by it.
+	Key []byte
 }
 
 // AppliedRecord is one record of a Commit.

@@ -17,7 +17,8 @@ import (
 // ends; CatchUp runs passes until nothing is left.
 type Syncer struct {
 	opts  Options
-	pairs []*pair // parents first
+	pairs  []*pair          // parents first
+	byName map[string]*pair // by table
 	log   *slog.Logger
 	wake  chan struct{}
 
@@ -55,13 +56,14 @@ func New(opts Options) (*Syncer, error) {
 		return nil, err
 	}
 	s := &Syncer{opts: opts, log: opts.Logger, wake: make(chan struct{}, 1),
-		phAfter: map[string]uuid.UUID{}, reports: map[string]TableReport{}, standbys: map[string]bool{}}
+		byName: map[string]*pair{}, phAfter: map[string]uuid.UUID{}, reports: map[string]TableReport{}, standbys: map[string]bool{}}
 	for _, t := range opts.Tables {
 		p, err := opts.plan(t)
 		if err != nil {
 			return nil, err
 		}
 		s.pairs = append(s.pairs, p)
+		s.byName[p.name] = p
 	}
 	s.pairs = orderParentsFirst(s.pairs)
 	return s, nil
@@ -212,36 +214,32 @@ func (s *Syncer) ReleaseLeases() {
 }
 
 // orderParentsFirst sorts pairs so a table comes after the tables its
-// lookups reference (among the pairs); the given order breaks ties, and
-// cycles keep it.
+// lookups reference (among the pairs). The given order breaks ties, and
+// settles cycles (account and contact reference each other): of tables
+// waiting on one another, the first given goes first.
 func orderParentsFirst(pairs []*pair) []*pair {
-	byName := map[string]*pair{}
-	for _, p := range pairs {
-		byName[p.name] = p
-	}
-	var out []*pair
-	state := map[string]int{}
-	var visit func(p *pair)
-	visit = func(p *pair) {
-		if state[p.name] != 0 {
-			return
-		}
-		state[p.name] = 1
+	left := slices.Clone(pairs)
+	out := make([]*pair, 0, len(pairs))
+	waits := func(p *pair) bool { // on a table still left
 		for _, c := range p.cols {
 			if !c.Type.IsLookup() {
 				continue
 			}
 			for _, t := range c.Targets {
-				if parent := byName[t]; parent != nil && t != p.name {
-					visit(parent)
+				if t != p.name && slices.ContainsFunc(left, func(q *pair) bool { return q.name == t }) {
+					return true
 				}
 			}
 		}
-		state[p.name] = 2
-		out = append(out, p)
+		return false
 	}
-	for _, p := range pairs {
-		visit(p)
+	for len(left) > 0 {
+		next := slices.IndexFunc(left, func(p *pair) bool { return !waits(p) })
+		if next < 0 {
+			next = 0 // a cycle: the first given
+		}
+		out = append(out, left[next])
+		left = slices.Delete(left, next, next+1)
 	}
-	return slices.Clip(out)
+	return out
 }

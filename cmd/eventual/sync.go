@@ -194,7 +194,7 @@ func (c *SyncCommand) syncer(ctx context.Context, cfg SyncConfig, logger *slog.L
 		Breakers: func() string { return "source " + src.State().String() + ", target " + dst.State().String() },
 	}
 	for _, t := range cfg.Tables {
-		opts.Tables = append(opts.Tables, replication.Table{Name: t.Name, Columns: t.Columns})
+		opts.Tables = append(opts.Tables, replication.Table{Name: t.Name, Columns: t.Columns, Key: t.Key})
 	}
 	if s, err = replication.New(opts); err != nil {
 		st.Close()

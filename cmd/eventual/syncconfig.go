@@ -37,6 +37,7 @@ import (
 //	  value: 1
 //	tables:
 //	  - name: account
+//	    key: accountnumber_key   # match by this alternate key on the target (default: primary key)
 //	  - name: contact
 //	    columns: [firstname, lastname, emailaddress1, parentcustomerid]
 type SyncConfig struct {
@@ -80,6 +81,10 @@ type AuthConfig struct {
 type SyncTableConfig struct {
 	Name    string   `yaml:"name"`
 	Columns []string `yaml:"columns"`
+	// Key is the target's alternate key the table is matched by (its
+	// name, or its columns comma separated); empty matches by primary key.
+	// Match by key on a target that cannot adopt placeholders (Dataverse).
+	Key string `yaml:"key"`
 }
 
 // SyncPlaceholdersConfig selects the target's pending placeholders.

@@ -90,8 +90,11 @@ var pgSchema = []string{
 		version bigint NOT NULL,
 		deleted boolean NOT NULL,
 		epoch bigint NOT NULL,
+		target_key bytea,
 		PRIMARY KEY (pair, id)
 	)`,
+	// States from before matching by alternate key lack target_key.
+	`ALTER TABLE ` + tableApplied + ` ADD COLUMN IF NOT EXISTS target_key bytea`,
 	`CREATE TABLE IF NOT EXISTS ` + tableDead + ` (
 		pair text NOT NULL,
 		id uuid NOT NULL,
@@ -224,14 +227,15 @@ func checkLease(ctx context.Context, tx pgx.Tx, pair, lease string) error {
 func (p *Postgres) apply(ctx context.Context, tx pgx.Tx, pair string, recs []replication.AppliedRecord) error {
 	for len(recs) > 0 {
 		k := min(pgChunk, len(recs))
-		ids, versions, deleted, epochs := make([]string, k), make([]int64, k), make([]bool, k), make([]int64, k)
+		ids, versions, deleted, epochs, keys := make([]string, k), make([]int64, k), make([]bool, k), make([]int64, k), make([][]byte, k)
 		for i, r := range recs[:k] {
-			ids[i], versions[i], deleted[i], epochs[i] = r.ID.String(), r.Version, r.Deleted, r.Epoch
+			ids[i], versions[i], deleted[i], epochs[i], keys[i] = r.ID.String(), r.Version, r.Deleted, r.Epoch, r.Key
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch)
-			SELECT $1, * FROM unnest($2::uuid[], $3::bigint[], $4::boolean[], $5::bigint[])
+		if _, err := tx.Exec(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch, target_key)
+			SELECT $1, * FROM unnest($2::uuid[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[])
 			ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version,
-			deleted = excluded.deleted, epoch = excluded.epoch`, pair, ids, versions, deleted, epochs); err != nil {
+			deleted = excluded.deleted, epoch = excluded.epoch, target_key = excluded.target_key`,
+			pair, ids, versions, deleted, epochs, keys); err != nil {
 			return fmt.Errorf("state: commit %s: applied: %w", pair, err)
 		}
 		recs = recs[k:]
@@ -243,7 +247,7 @@ func (p *Postgres) apply(ctx context.Context, tx pgx.Tx, pair string, recs []rep
 func (p *Postgres) Versions(ctx context.Context, pair string, ids []uuid.UUID) (map[uuid.UUID]replication.Applied, error) {
 	out := make(map[uuid.UUID]replication.Applied, len(ids))
 	err := chunks(ids, pgChunk, func(ids []uuid.UUID) error {
-		rows, err := p.pool.Query(ctx, `SELECT id, version, deleted, epoch FROM `+tableApplied+`
+		rows, err := p.pool.Query(ctx, `SELECT id, version, deleted, epoch, target_key FROM `+tableApplied+`
 			WHERE pair = $1 AND id = ANY($2::uuid[])`, pair, strs(ids))
 		if err != nil {
 			return fmt.Errorf("state: versions of %s: %w", pair, err)
@@ -252,7 +256,7 @@ func (p *Postgres) Versions(ctx context.Context, pair string, ids []uuid.UUID) (
 		for rows.Next() {
 			var id uuid.UUID
 			var a replication.Applied
-			if err := rows.Scan(&id, &a.Version, &a.Deleted, &a.Epoch); err != nil {
+			if err := rows.Scan(&id, &a.Version, &a.Deleted, &a.Epoch, &a.Key); err != nil {
 				return fmt.Errorf("state: versions of %s: %w", pair, err)
 			}
 			out[id] = a
@@ -263,4 +267,27 @@ func (p *Postgres) Versions(ctx context.Context, pair string, ids []uuid.UUID) (
 		return nil
 	})
 	return out, err
+}
+
+// Stale lists the records applied, not deleted, of an epoch older than
+// epoch, in id order after after.
+func (p *Postgres) Stale(ctx context.Context, pair string, epoch int64, after uuid.UUID, limit int) ([]replication.AppliedRecord, error) {
+	rows, err := p.pool.Query(ctx, `SELECT id, version, deleted, epoch, target_key FROM `+tableApplied+`
+		WHERE pair = $1 AND NOT deleted AND epoch < $2 AND id > $3 ORDER BY id LIMIT $4`, pair, epoch, after.String(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
+	}
+	defer rows.Close()
+	var out []replication.AppliedRecord
+	for rows.Next() {
+		var r replication.AppliedRecord
+		if err := rows.Scan(&r.ID, &r.Version, &r.Deleted, &r.Epoch, &r.Key); err != nil {
+			return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
+	}
+	return out, nil
 }

@@ -100,6 +100,7 @@ var sqliteSchema = []string{
 		version INTEGER NOT NULL,
 		deleted INTEGER NOT NULL,
 		epoch INTEGER NOT NULL,
+		target_key BLOB,
 		PRIMARY KEY (pair, id)
 	) WITHOUT ROWID`,
 	`CREATE TABLE IF NOT EXISTS ` + tableDead + ` (
@@ -126,6 +127,16 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, stmt := range sqliteSchema {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("state: migrate %s: %w", s.path, err)
+			}
+		}
+		// Files from before matching by alternate key lack target_key.
+		var has int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('`+tableApplied+`') WHERE name = 'target_key'`).Scan(&has); err != nil {
+			return fmt.Errorf("state: migrate %s: %w", s.path, err)
+		}
+		if has == 0 {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE `+tableApplied+` ADD COLUMN target_key BLOB`); err != nil {
 				return fmt.Errorf("state: migrate %s: %w", s.path, err)
 			}
 		}
@@ -237,15 +248,15 @@ func (s *SQLite) apply(ctx context.Context, tx *sql.Tx, pair string, recs []repl
 	if len(recs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version,
-		deleted = excluded.deleted, epoch = excluded.epoch`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch, target_key)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version,
+		deleted = excluded.deleted, epoch = excluded.epoch, target_key = excluded.target_key`)
 	if err != nil {
 		return fmt.Errorf("state: commit %s: applied: %w", pair, err)
 	}
 	defer stmt.Close()
 	for _, r := range recs {
-		if _, err := stmt.ExecContext(ctx, pair, r.ID[:], r.Version, r.Deleted, r.Epoch); err != nil {
+		if _, err := stmt.ExecContext(ctx, pair, r.ID[:], r.Version, r.Deleted, r.Epoch, r.Key); err != nil {
 			return fmt.Errorf("state: commit %s: applied %s: %w", pair, r.ID, err)
 		}
 	}
@@ -257,7 +268,7 @@ func (s *SQLite) Versions(ctx context.Context, pair string, ids []uuid.UUID) (ma
 	out := make(map[uuid.UUID]replication.Applied, len(ids))
 	err := chunks(ids, sqliteChunk, func(ids []uuid.UUID) error {
 		args := append([]any{pair}, blobs(ids)...)
-		rows, err := s.db.QueryContext(ctx, `SELECT id, version, deleted, epoch FROM `+tableApplied+`
+		rows, err := s.db.QueryContext(ctx, `SELECT id, version, deleted, epoch, target_key FROM `+tableApplied+`
 			WHERE pair = ? AND id IN (`+marks(len(ids))+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("state: versions of %s: %w", pair, err)
@@ -266,7 +277,7 @@ func (s *SQLite) Versions(ctx context.Context, pair string, ids []uuid.UUID) (ma
 		for rows.Next() {
 			var b []byte
 			var a replication.Applied
-			if err := rows.Scan(&b, &a.Version, &a.Deleted, &a.Epoch); err != nil {
+			if err := rows.Scan(&b, &a.Version, &a.Deleted, &a.Epoch, &a.Key); err != nil {
 				return fmt.Errorf("state: versions of %s: %w", pair, err)
 			}
 			id, err := blobUUID(b)
@@ -281,4 +292,31 @@ func (s *SQLite) Versions(ctx context.Context, pair string, ids []uuid.UUID) (ma
 		return nil
 	})
 	return out, err
+}
+
+// Stale lists the records applied, not deleted, of an epoch older than
+// epoch, in id order after after.
+func (s *SQLite) Stale(ctx context.Context, pair string, epoch int64, after uuid.UUID, limit int) ([]replication.AppliedRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, version, deleted, epoch, target_key FROM `+tableApplied+`
+		WHERE pair = ? AND deleted = 0 AND epoch < ? AND id > ? ORDER BY id LIMIT ?`, pair, epoch, after[:], limit)
+	if err != nil {
+		return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
+	}
+	defer rows.Close()
+	var out []replication.AppliedRecord
+	for rows.Next() {
+		var b []byte
+		var r replication.AppliedRecord
+		if err := rows.Scan(&b, &r.Version, &r.Deleted, &r.Epoch, &r.Key); err != nil {
+			return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
+		}
+		if r.ID, err = blobUUID(b); err != nil {
+			return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
+	}
+	return out, nil
 }

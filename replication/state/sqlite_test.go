@@ -3,7 +3,9 @@ package state
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -332,5 +334,43 @@ func TestSQLiteTimesInUTC(t *testing.T) {
 	}
 	if want := "2026-03-04T04:06:07.123456000Z"; raw != want {
 		t.Errorf("stored %q, want %q", raw, want)
+	}
+}
+
+// TestSQLiteMigratesOldFile: a state file from before matching by
+// alternate key (no target_key column) opens, keeps its records and takes
+// keys.
+func TestSQLiteMigratesOldFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, other := uuid.New(), uuid.New()
+	for _, stmt := range []string{
+		`CREATE TABLE ` + tableApplied + ` (pair TEXT NOT NULL, id BLOB NOT NULL, version INTEGER NOT NULL,
+			deleted INTEGER NOT NULL, epoch INTEGER NOT NULL, PRIMARY KEY (pair, id)) WITHOUT ROWID`,
+		`INSERT INTO ` + tableApplied + ` VALUES ('p', X'` + fmt.Sprintf("%x", id[:]) + `', 7, 0, 1)`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatalf("open an old state file: %v", err)
+	}
+	defer s.Close()
+	if err := s.Commit(ctx, "p", replication.Commit{Applied: []replication.AppliedRecord{{ID: other, Applied: replication.Applied{Version: 2, Epoch: 1, Key: []byte(`{"k":1}`)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Versions(ctx, "p", []uuid.UUID{id, other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[id].Version != 7 || got[id].Key != nil || string(got[other].Key) != `{"k":1}` {
+		t.Errorf("versions after the migration = %+v", got)
 	}
 }

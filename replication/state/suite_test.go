@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,7 @@ func runSuite(t *testing.T, mk func(t *testing.T) *harness) {
 		{"Leases", testLeases},
 		{"Statuses", testStatuses},
 		{"Reopen", testReopen},
+		{"Stale", testStale},
 		{"LeaseRace", testLeaseRace},
 	}
 	for _, tc := range tests {
@@ -187,7 +189,7 @@ func wantVersions(t *testing.T, s replication.State, pair string, ids []uuid.UUI
 		t.Errorf("Versions returned %d ids, want %d", len(got), len(want))
 	}
 	for id, w := range want {
-		if got[id] != w {
+		if g := got[id]; g.Version != w.Version || g.Deleted != w.Deleted || g.Epoch != w.Epoch || !bytes.Equal(g.Key, w.Key) {
 			t.Errorf("Versions[%s] = %+v, want %+v", id, got[id], w)
 		}
 	}
@@ -218,6 +220,9 @@ func testVersionsMany(t *testing.T, h *harness) {
 	for i := range n {
 		id := uuid.New()
 		a := replication.Applied{Version: int64(i + 1), Deleted: i%7 == 0, Epoch: int64(i % 3)}
+		if i%5 == 0 {
+			a.Key = fmt.Appendf(nil, `{"accountnumber":"K%d"}`, i)
+		}
 		recs = append(recs, replication.AppliedRecord{ID: id, Applied: a})
 		ids = append(ids, id)
 		want[id] = a
@@ -493,5 +498,53 @@ func testLeaseRace(t *testing.T, h *harness) {
 		}
 		previous = holder
 		h.expireAll(t, s)
+	}
+}
+
+// testStale: Stale pages, in id order, through the records not deleted of
+// an older epoch, keys included.
+func testStale(t *testing.T, h *harness) {
+	ctx := context.Background()
+	s := openT(t, h)
+	var recs []replication.AppliedRecord
+	var want []uuid.UUID
+	for i := range 30 {
+		r := replication.AppliedRecord{ID: uuid.New(), Applied: replication.Applied{Version: int64(i), Epoch: int64(1 + i%2), Deleted: i%3 == 0,
+			Key: fmt.Appendf(nil, `{"k":%d}`, i)}}
+		recs = append(recs, r)
+		if r.Epoch == 1 && !r.Deleted {
+			want = append(want, r.ID)
+		}
+	}
+	if err := s.Commit(ctx, "p", replication.Commit{Applied: recs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, "q", replication.Commit{Applied: recs}); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(want, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	var got []uuid.UUID
+	after := uuid.Nil
+	for {
+		page, err := s.Stale(ctx, "p", 2, after, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			if r.Deleted || r.Epoch >= 2 || !bytes.HasPrefix(r.Key, []byte(`{"k":`)) {
+				t.Errorf("Stale returned %+v", r)
+			}
+			got = append(got, r.ID)
+		}
+		if len(page) < 4 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Stale = %v, want %v", got, want)
+	}
+	if page, err := s.Stale(ctx, "p", 1, uuid.Nil, 100); err != nil || len(page) != 0 {
+		t.Errorf("Stale of epoch 1 = %v, %v; want none", page, err)
 	}
 }

@@ -1,0 +1,219 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
+	"github.com/google/uuid"
+)
+
+// This file holds matching by alternate key (Table.Key): the target keeps
+// GUIDs of its own, so a record is found there by the values of its key,
+// which the state keeps per record (Applied.Key) for deletions and for
+// lookups bound by key.
+
+// keyValues returns a record's values of the pair's key, in the key's
+// column order; a record without one cannot be matched, and is refused
+// like a record the target refuses.
+func (p *pair) keyValues(vals eventual.Values) ([]any, error) {
+	out := make([]any, len(p.key.Columns))
+	for i, c := range p.key.Columns {
+		v := vals[c.LogicalName]
+		if v == nil {
+			return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest,
+				"the record has no %s, a column of the key %s that %s is matched by on the target", c.LogicalName, p.key.LogicalName, p.name)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// keyRef is the target reference of the record holding key values.
+func (p *pair) keyRef(vals []any) eventual.EntityReference {
+	return eventual.EntityReference{Table: p.dst, Key: p.key, KeyValues: vals}
+}
+
+// encodeKey is key values as the state keeps them: a JSON object of the
+// key's columns in the Web API's form.
+func (p *pair) encodeKey(vals []any) []byte {
+	o := codec.NewObject(nil)
+	for i, c := range p.key.Columns {
+		o.Key(c.LogicalName)
+		o.B = codec.AppendValue(o.B, c, vals[i])
+	}
+	return o.Close()
+}
+
+// decodeKey reads what encodeKey wrote.
+func (p *pair) decodeKey(b []byte) ([]any, error) {
+	rec, err := codec.DecodeRecord(p.dst, b)
+	if err != nil {
+		return nil, fmt.Errorf("replication: the state's key of a %s record: %w", p.name, err)
+	}
+	return p.keyValues(rec.Values)
+}
+
+// refKeys finds, for the lookups of recs to tables matched by key, the key
+// values of the records they reference, by the referenced record's source
+// GUID: from recs themselves, then from what the state says the sync
+// wrote, then from the source. A record found nowhere stays out; its
+// lookup is bound by GUID.
+func (s *Syncer) refKeys(ctx context.Context, p *pair, recs []*eventual.Record) (map[uuid.UUID][]any, error) {
+	out := map[uuid.UUID][]any{}
+	want := map[*pair][]uuid.UUID{}
+	for _, rec := range recs {
+		if p.key != nil {
+			if kv, err := p.keyValues(rec.Values); err == nil {
+				out[rec.ID] = kv
+			}
+		}
+		for _, name := range p.copy {
+			ref, ok := rec.Values[name].(eventual.EntityReference)
+			if !ok || ref.ID == uuid.Nil {
+				continue
+			}
+			if rp := s.byName[ref.Table.LogicalName]; rp != nil && rp.key != nil {
+				want[rp] = append(want[rp], ref.ID)
+			}
+		}
+	}
+	for rp, ids := range want {
+		if err := s.lookUpKeys(ctx, rp, ids, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// lookUpKeys adds to out the key values of the records of rp with the ids
+// that out lacks: from the state, then from the source.
+func (s *Syncer) lookUpKeys(ctx context.Context, rp *pair, ids []uuid.UUID, out map[uuid.UUID][]any) error {
+	var missing []uuid.UUID
+	for _, id := range ids {
+		if out[id] == nil {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	known, err := s.opts.State.Versions(ctx, rp.name, missing)
+	if err != nil {
+		return err
+	}
+	var fetch []any
+	for _, id := range missing {
+		if a, ok := known[id]; ok && a.Key != nil && !a.Deleted {
+			if kv, err := rp.decodeKey(a.Key); err == nil {
+				out[id] = kv
+				continue
+			}
+		}
+		if out[id] == nil {
+			fetch = append(fetch, id)
+		}
+	}
+	if len(fetch) == 0 {
+		return nil
+	}
+	cols := []*eventual.Column{rp.src.PrimaryKey()}
+	for _, c := range rp.key.Columns {
+		cols = append(cols, rp.src.Column(c.LogicalName))
+	}
+	page, err := s.opts.Source.RetrieveMultiple(ctx, &eventual.Query{Table: rp.src, Columns: cols, Limit: len(fetch),
+		Filter: eventual.In{Field: eventual.Field{Column: rp.src.PrimaryKey()}, Values: fetch}}, nil, false)
+	if err != nil {
+		return fmt.Errorf("replication: reading the keys of referenced %s records from the source: %w", rp.name, err)
+	}
+	for _, rec := range page.Records {
+		if kv, err := rp.keyValues(rec.Values); err == nil {
+			out[rec.ID] = kv
+		}
+	}
+	return nil
+}
+
+// rekey moves the target's record from the key values the sync last
+// wrote to the record's new ones, so the upsert by the new values that
+// follows updates it rather than adding a second record. The record is
+// found by its old values and updated by its GUID (a PATCH by key does
+// not change the key it is addressed by). A record the target no longer
+// has is no error; a move the target refuses is logged and left to the
+// upsert.
+func (s *Syncer) rekey(ctx context.Context, p *pair, old []byte, vals eventual.Values) error {
+	kv, err := p.decodeKey(old)
+	if err != nil {
+		return nil // nothing to move from
+	}
+	moved := eventual.Values{}
+	for _, c := range p.key.Columns {
+		moved[c.LogicalName] = vals[c.LogicalName]
+	}
+	rec, err := s.opts.Target.Retrieve(ctx, p.keyRef(kv), []*eventual.Column{p.dst.PrimaryKey()}, nil, "")
+	if err == nil {
+		_, err = s.opts.Target.Update(ctx, eventual.Ref(p.dst, rec.ID), moved, eventual.Condition{IfMatch: "*"})
+	}
+	switch {
+	case err == nil, eventual.ErrorKind(err) == eventual.KindNotFound:
+		return nil
+	case retryable(err):
+		return fmt.Errorf("replication: changing the key of a %s record: %w", p.name, err)
+	}
+	s.log.Warn("replication: the target refused a change of key values", "table", p.name, "from", string(old), "err", err)
+	return nil
+}
+
+// deletionRefs are the target's records of deleted source records: by
+// GUID, or, for a table matched by key, by the key values the sync last
+// wrote — none for a record it never wrote, and none when the source now
+// has another record with those values (the key passed to it, and the
+// target's record is that one's).
+func (s *Syncer) deletionRefs(ctx context.Context, p *pair, recs []AppliedRecord) ([]eventual.EntityReference, error) {
+	var refs []eventual.EntityReference
+	if p.key == nil {
+		for _, r := range recs {
+			refs = append(refs, eventual.Ref(p.dst, r.ID))
+		}
+		return refs, nil
+	}
+	var holders []*eventual.Record
+	for _, r := range recs {
+		if r.Key == nil {
+			continue
+		}
+		kv, err := p.decodeKey(r.Key)
+		if err != nil {
+			s.log.Warn("replication: cannot delete a record on the target: its key values in the state do not read", "table", p.name, "id", r.ID, "err", err)
+			continue
+		}
+		h := &eventual.Record{Table: p.dst, Values: eventual.Values{}}
+		for i, c := range p.key.Columns {
+			h.Values[c.LogicalName] = kv[i]
+		}
+		holders = append(holders, h)
+		refs = append(refs, p.keyRef(kv))
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	page, err := s.opts.Source.RetrieveMultiple(ctx, &eventual.Query{Table: p.src, Columns: p.cols, Limit: len(refs) * 2,
+		Filter: keyFilter(p.src, p.key, holders)}, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("replication: checking the keys of deleted %s records on the source: %w", p.name, err)
+	}
+	held := map[string]bool{}
+	for _, rec := range page.Records {
+		if kv, err := p.keyValues(rec.Values); err == nil {
+			held[string(p.encodeKey(kv))] = true
+		}
+	}
+	out := refs[:0]
+	for _, ref := range refs {
+		if !held[string(p.encodeKey(ref.KeyValues))] {
+			out = append(out, ref)
+		}
+	}
+	return out, nil
+}
