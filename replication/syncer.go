@@ -16,11 +16,11 @@ import (
 // documentation). Cycle runs one pass; Run runs passes until its context
 // ends; CatchUp runs passes until nothing is left.
 type Syncer struct {
-	opts  Options
+	opts   Options
 	pairs  []*pair          // parents first
 	byName map[string]*pair // by table
-	log   *slog.Logger
-	wake  chan struct{}
+	log    *slog.Logger
+	wake   chan struct{}
 
 	mu       sync.Mutex
 	phAfter  map[string]uuid.UUID // where each table's placeholder scan goes on
