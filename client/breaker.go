@@ -158,6 +158,14 @@ func (b *breaker) report(changes []change) {
 	}
 }
 
+// remaining is how long the gate still refuses calls; 0 when it does not.
+// It is never earlier than a Retry-After the server named while open.
+func (b *breaker) remaining() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(time.Until(b.openUntil), 0)
+}
+
 // open reports whether the gate refuses calls now, without taking a probe.
 func (b *breaker) open() bool {
 	b.mu.Lock()

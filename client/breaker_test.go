@@ -420,3 +420,60 @@ func TestBreakerCallbackMayCallTheClient(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryWaitEndsWithTheOpenPeriod: a call whose failures trip the
+// breaker does not sleep its (long) backoff past the open period, while
+// nothing else probes: its next attempt is the probe, sent the moment the
+// period ends, and when the peer is back the call succeeds then. A
+// Retry-After longer than the period is still honoured to the instant.
+func TestRetryWaitEndsWithTheOpenPeriod(t *testing.T) {
+	for _, retryAfter := range []string{"", "3"} {
+		t.Run("retry-after="+retryAfter, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var tr transitions
+				o := breakerOptions(&tr, nil)
+				o.MaxAttempts = 10
+				o.RetryBase, o.RetryMax = time.Minute, time.Minute
+				o.Breaker = BreakerOptions{Failures: 3, OpenFor: time.Second, MaxOpenFor: 4 * time.Second}
+				c, f := newFake(t, o, func(n int, w http.ResponseWriter, r *http.Request) error {
+					switch {
+					case n < 2:
+						answer(w, 503, "")
+					case n == 2 && retryAfter != "":
+						answer(w, 429, "0x80072322", "Retry-After", retryAfter)
+					case n == 2:
+						answer(w, 503, "")
+					default:
+						answer(w, 200, "")
+					}
+					return nil
+				})
+				// The first two retries wait their backoff of up to a
+				// minute (the breaker is closed); the third would too.
+				start := time.Now()
+				done := make(chan error, 1)
+				go func() { _, err := get(t.Context(), c); done <- err }()
+				var err error
+				select {
+				case err = <-done:
+				case <-time.After(10 * time.Minute):
+					t.Fatal("the call did not end")
+				}
+				if err != nil {
+					t.Fatalf("call: %v", err)
+				}
+				seen := f.times(start)
+				if len(seen) != 4 {
+					t.Fatalf("requests at %v, want 3 failures and the probe", seen)
+				}
+				want := time.Second
+				if retryAfter != "" {
+					want = 3 * time.Second
+				}
+				if gap := seen[3] - seen[2]; gap != want {
+					t.Errorf("the probe came %v after the trip, want %v (requests at %v)", gap, want, seen)
+				}
+			})
+		})
+	}
+}

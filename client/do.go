@@ -64,6 +64,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	cl := &call{req: req, url: u, policy: newJitter(c.opts.RetryBase, c.opts.RetryMax)}
+	cl.policy.gate = c.breaker.remaining
 	var last error
 	resp, err := backoff.Retry(ctx, func() (*Response, error) {
 		cl.attempts++

@@ -97,6 +97,11 @@ type jitter struct {
 	exp     *backoff.ExponentialBackOff
 	next    time.Duration
 	nextSet bool
+	// gate, when set, is how long the breaker stays open: no wait
+	// outlasts it, so a call that tripped the breaker (or found it open)
+	// sends the probe the moment the open period ends rather than sleep
+	// past it while nothing else probes.
+	gate func() time.Duration
 }
 
 func newJitter(base, maxWait time.Duration) *jitter {
@@ -112,6 +117,17 @@ func (j *jitter) set(d time.Duration) { j.next, j.nextSet = max(d, 0), true }
 
 // NextBackOff implements backoff.BackOff.
 func (j *jitter) NextBackOff() time.Duration {
+	d := j.wait()
+	if j.gate != nil && d > 0 {
+		if open := j.gate(); open > 0 && open < d {
+			return open
+		}
+	}
+	return d
+}
+
+// wait is the next wait before the breaker's gate bounds it.
+func (j *jitter) wait() time.Duration {
 	if j.nextSet {
 		j.nextSet = false
 		return j.next
