@@ -299,10 +299,14 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 		return ctx.Err()
 	}
 	defer func() { db.readers <- r }()
+	// The transaction ends with a ROLLBACK that no context cuts short,
+	// even when BEGIN reports the context's end: it may have run all the
+	// same, and a reader handed back inside a transaction fails every
+	// later read that draws it.
+	defer r.control(context.Background(), "ROLLBACK")
 	if err := r.control(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
-	defer r.control(context.Background(), "ROLLBACK")
 	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema})
 }
 
