@@ -88,6 +88,12 @@ func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status
 		w.WriteHeader(status)
 		return
 	}
+	if r.Context().Err() != nil {
+		// The client hung up (or its deadline passed): nobody reads an
+		// answer, and the failure is its going, not the server's.
+		s.logger().Debug("request abandoned by the client", "method", r.Method, "url", r.URL.String(), "err", err)
+		return
+	}
 	if status >= 500 {
 		s.logger().Error("request failed", "method", r.Method, "url", r.URL.String(), "err", err)
 		if eventual.ErrorKind(err) == eventual.KindInternal {
