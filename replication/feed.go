@@ -50,22 +50,32 @@ func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
 }
 
 // readFeed reads the change feed from cur to its end and applies it. It
-// returns the cursor it ended at.
+// returns the cursor it ended at. The next page is read from the source
+// while the current one is written to the target (the two ends work at
+// once); only the page written counts, so a failure or a crash loses
+// nothing but the read ahead.
 func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableReport) (Cursor, error) {
 	prog := s.newProgress(ctx, p, cur)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops a read ahead the loop leaves behind
+	ahead := s.readPage(ctx, p, cur)
 	for {
-		page, err := s.opts.Source.Changes(ctx, p.src, p.cols, cur.Since, cur.Until,
-			eventual.ChangeCursor{After: cur.After, Deleted: cur.Deleted}, s.opts.Batch)
+		f := <-ahead
+		page, err := f.page, f.err
 		if errors.Is(err, eventual.ErrBadToken) {
 			if cur, err = s.tokenRefused(p, cur, err); err != nil {
 				return cur, err
 			}
+			ahead = s.readPage(ctx, p, cur)
 			continue
 		}
 		if err != nil {
 			return cur, fmt.Errorf("reading changes: %w", err)
 		}
 		next := nextCursor(cur, page)
+		if page.More {
+			ahead = s.readPage(ctx, p, next)
+		}
 		if err := s.applyAndCommit(ctx, p, page.Changes, cur.Epoch, next, r, writeMode{}); err != nil {
 			return cur, err
 		}
@@ -75,6 +85,23 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 			return cur, nil
 		}
 	}
+}
+
+// readResult is a page of the change feed, or why it could not be read.
+type readResult struct {
+	page *eventual.ChangePage
+	err  error
+}
+
+// readPage reads the feed's page at cur in the background.
+func (s *Syncer) readPage(ctx context.Context, p *pair, cur Cursor) <-chan readResult {
+	ch := make(chan readResult, 1)
+	go func() {
+		page, err := s.opts.Source.Changes(ctx, p.src, p.cols, cur.Since, cur.Until,
+			eventual.ChangeCursor{After: cur.After, Deleted: cur.Deleted}, s.opts.Batch)
+		ch <- readResult{page, err}
+	}()
+	return ch
 }
 
 // nextCursor is where the feed goes on after a page.

@@ -55,7 +55,21 @@ type syncBuffer = testproc.Buffer
 // has not stopped it.
 func startServe(t testing.TB, args ...string) *proc {
 	t.Helper()
-	return testproc.Start(t, binary, append([]string{"serve"}, args...)...)
+	p := testproc.Start(t, binary, append([]string{"serve"}, args...)...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			var errs []string
+			for line := range strings.Lines(p.Stderr.String()) {
+				if strings.Contains(line, "level=ERROR") && !strings.Contains(line, "context canceled") && !strings.Contains(line, "broken pipe") {
+					errs = append(errs, line)
+				}
+			}
+			if len(errs) > 0 {
+				t.Logf("eventual serve %v logged %d errors, the last:\n%.3000s", args, len(errs), errs[len(errs)-1])
+			}
+		}
+	})
+	return p
 }
 
 // runEventual runs the binary to completion (bounded by timeout) and

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -71,18 +70,6 @@ func benchOutage(b *testing.B) time.Duration {
 		return d
 	}
 	return 60 * time.Second
-}
-
-// freePort returns a loopback port nothing listens on (listened on and
-// closed), for a process that must keep its address across a restart or
-// be known before it starts.
-func freePort(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // benchSeed returns n accounts and n contacts, each contact bound to an

@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -37,12 +38,16 @@ func table(t testing.TB, c *http.Client, serviceRoot, set string) map[string]map
 		t.Fatalf("read %s: %v", set, err)
 	}
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", set, err)
+	}
 	var body struct {
 		Value []map[string]any `json:"value"`
 		Next  string           `json:"@odata.nextLink"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 || body.Next != "" {
-		t.Fatalf("read %s: %d %v (next %q)", set, resp.StatusCode, err, body.Next)
+	if err := json.Unmarshal(raw, &body); err != nil || resp.StatusCode != 200 || body.Next != "" {
+		t.Fatalf("read %s: %d %v (next %q): %.500s", set, resp.StatusCode, err, body.Next, raw)
 	}
 	out := map[string]map[string]any{}
 	key := strings.TrimSuffix(set, "s") + "id"
