@@ -74,8 +74,22 @@ func TestTargetDown(t *testing.T) {
 		e.create(e.a, "account", eventual.Values{"name": "before"})
 		e.catchUp()
 		e.down.Store(true)
+		firstWrite := time.Now()
 		for i := range 10 {
 			e.create(e.a, "account", eventual.Values{"name": fmt.Sprintf("during %d", i)})
+		}
+		// The status counts what waits and dates the oldest change not
+		// applied.
+		if _, err := e.sync.Cycle(e.ctx); err == nil {
+			t.Fatal("a cycle against a down target succeeded")
+		}
+		st, err := e.state.Statuses(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := st["account"]; s.Backlog != 10 || s.Oldest.Before(firstWrite.Add(-time.Second)) || s.Oldest.After(time.Now()) || s.LastError == "" {
+			t.Errorf("status with B down: backlog %d, oldest %v (first write at %v), error %q; want 10, the first write's time, an error",
+				s.Backlog, s.Oldest, firstWrite, s.LastError)
 		}
 		e.sentB.Store(0)
 		start := time.Now()
@@ -101,6 +115,13 @@ func TestTargetDown(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		e.converged("account")
+		st, err = e.state.Statuses(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := st["account"]; s.Backlog != 0 || !s.Oldest.IsZero() || s.LastError != "" {
+			t.Errorf("status caught up: backlog %d, oldest %v, error %q; want 0, none, none", s.Backlog, s.Oldest, s.LastError)
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -14,7 +15,7 @@ import (
 // state after the target acknowledged it; then the sweep of a resync;
 // then pull-through hydration.
 func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
-	r := TableReport{Table: p.name, Started: s.opts.Now()}
+	r := TableReport{Table: p.name, Started: s.opts.Now(), Backlog: -1}
 	defer func() { r.Ended = s.opts.Now(); s.saveStatus(ctx, p, &r) }()
 	if !s.holdLease(ctx, p, &r) {
 		return r
@@ -44,7 +45,7 @@ func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
 			return r
 		}
 	}
-	r.CaughtUp = true
+	r.CaughtUp, r.Backlog = true, 0
 	r.Err = s.pullThrough(ctx, p, cur, &r)
 	return r
 }
@@ -70,6 +71,7 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 			continue
 		}
 		if err != nil {
+			s.measureBacklog(ctx, p, cur, prog, r)
 			return cur, fmt.Errorf("reading changes: %w", err)
 		}
 		next := nextCursor(cur, page)
@@ -77,12 +79,51 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 			ahead = s.readPage(ctx, p, next)
 		}
 		if err := s.applyAndCommit(ctx, p, page.Changes, cur.Epoch, next, r, writeMode{}); err != nil {
+			r.Oldest = oldestChange(page.Changes)
+			s.measureBacklog(ctx, p, cur, prog, r)
 			return cur, err
 		}
 		prog.page(len(page.Changes), page.More)
 		cur = next
 		if !page.More {
 			return cur, nil
+		}
+	}
+}
+
+// oldestChange is the earliest modification time of the changes (deletions
+// carry none); zero when none has one.
+func oldestChange(changes []eventual.Change) time.Time {
+	var oldest time.Time
+	for _, ch := range changes {
+		if ch.Record == nil {
+			continue
+		}
+		if t, ok := ch.Record.Values["modifiedon"].(time.Time); ok && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	return oldest
+}
+
+// changeCounter is a source that counts the changes after a delta token
+// (client.Records does, with GET set/$count?$deltatoken=).
+type changeCounter interface {
+	CountChanges(ctx context.Context, t *eventual.Table, token string) (int64, error)
+}
+
+// measureBacklog sets the report's backlog when the feed stopped at cur:
+// during a full read, the rows not yet read; after it, the changes since
+// the delta token, if the source counts them. Unknown stays -1.
+func (s *Syncer) measureBacklog(ctx context.Context, p *pair, cur Cursor, prog *progress, r *TableReport) {
+	switch {
+	case prog.on && prog.total >= 0:
+		r.Backlog = max(prog.total-prog.rows, 0)
+	case cur.Since != "":
+		if cc, ok := s.opts.Source.(changeCounter); ok {
+			if n, err := cc.CountChanges(ctx, p.src, cur.Since); err == nil {
+				r.Backlog = n
+			}
 		}
 	}
 }
@@ -217,9 +258,18 @@ func (s *Syncer) saveStatus(ctx context.Context, p *pair, r *TableReport) {
 	if r.Err != nil {
 		next.LastError = r.Err.Error()
 	}
-	if r.CaughtUp {
+	if r.Backlog >= 0 {
+		next.Backlog = r.Backlog
+	}
+	switch {
+	case r.CaughtUp:
 		next.LastCycle = r.Ended
 		next.Lag = r.Ended.Sub(r.Started)
+		next.Oldest = time.Time{}
+	case r.Written > 0: // the oldest change not applied before may be applied now
+		next.Oldest = r.Oldest
+	case !r.Oldest.IsZero() && (next.Oldest.IsZero() || r.Oldest.Before(next.Oldest)):
+		next.Oldest = r.Oldest
 	}
 	if err := s.opts.State.SetStatus(ctx, p.name, next); err != nil {
 		s.log.Warn("replication: saving the status", "table", p.name, "err", err)

@@ -172,6 +172,9 @@ func (o Options) plan(t Table) (*pair, error) {
 	if c := dst.Column(o.PlaceholderColumn); c != nil {
 		p.phCol, p.phValue = c, o.PlaceholderValue
 	}
+	if c := src.Column("modifiedon"); c != nil && !slices.Contains(p.cols, c) {
+		p.cols = append(p.cols, c) // read, not copied: the lag of a change not applied
+	}
 	if t.Key != "" {
 		k, err := matchKey(p, t.Key)
 		if err != nil {

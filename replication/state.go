@@ -149,9 +149,18 @@ type DeadLetter struct {
 
 // Status is what a pair last reported, for `eventual sync status`.
 type Status struct {
-	LastCycle   time.Time // the end of the last cycle that reached the end of the feed
-	LastError   string    // the last cycle's failure, "" after a success
-	Lag         time.Duration
+	LastCycle time.Time // the end of the last cycle that reached the end of the feed
+	LastError string    // the last cycle's failure, "" after a success
+	// Lag is the last cycle that reached the end of the feed's duration:
+	// with LastCycle, a bound on the age of the oldest change not applied
+	// while nothing better is known.
+	Lag time.Duration
+	// Oldest is the source's modification time of the oldest change read
+	// and not applied (the target refused or was down); zero when every
+	// change read was applied.
+	Oldest time.Time
+	// Backlog is how many changes wait on the source, as last counted;
+	// -1 when unknown.
 	Backlog     int64
 	Applied     int64 // records applied since the state was created
 	Placeholder int64 // placeholders pending on the target at the last look

@@ -43,6 +43,13 @@ type TableReport struct {
 	// Placeholders is the number of pending placeholders the target
 	// showed (in the one page looked at).
 	Placeholders int
+	// Oldest is the source's modification time of the oldest change the
+	// cycle read and could not apply; zero when none.
+	Oldest time.Time
+	// Backlog counts the changes left on the source when the cycle
+	// stopped short of the end of the feed; -1 when unknown, 0 when it
+	// caught up.
+	Backlog int64
 	// Started and Ended bound the cycle.
 	Started, Ended time.Time
 	// Err is the cycle's failure, if any.

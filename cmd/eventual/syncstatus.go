@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/eventual-pp/eventual/replication"
 	"github.com/eventual-pp/eventual/replication/state"
 	"github.com/google/uuid"
 )
@@ -46,21 +48,39 @@ func (c *SyncCommand) status(ctx context.Context, args []string) error {
 	}
 	sort.Strings(names)
 	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "TABLE\tPHASE\tLAST CYCLE\tLAG\tAPPLIED\tPLACEHOLDERS\tDEAD LETTERS\tBREAKERS\tLAST ERROR")
+	fmt.Fprintln(w, "TABLE\tPHASE\tLAST CYCLE\tLAG\tBACKLOG\tAPPLIED\tPLACEHOLDERS\tDEAD LETTERS\tBREAKERS\tLAST ERROR")
 	for _, n := range names {
 		s := statuses[n]
 		cur, err := st.Cursor(ctx, n)
 		if err != nil {
 			return err
 		}
-		last, lag := "never", "-"
+		last := "never"
 		if !s.LastCycle.IsZero() {
 			last = s.LastCycle.UTC().Format(time.RFC3339)
-			lag = (time.Since(s.LastCycle) + s.Lag).Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", n, cur.Phase, last, lag, s.Applied, s.Placeholder, deadBy[n], dash(s.Breaker), dash(s.LastError))
+		backlog := "-"
+		if s.Backlog >= 0 {
+			backlog = strconv.FormatInt(s.Backlog, 10)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", n, cur.Phase, last, statusLag(s, time.Now()), backlog,
+			s.Applied, s.Placeholder, deadBy[n], dash(s.Breaker), dash(s.LastError))
 	}
 	return w.Flush()
+}
+
+// statusLag is the age of the oldest change not applied: known when a
+// cycle read one it could not apply; else bounded ("≤") by the time since
+// the last cycle that reached the end of the feed began, as anything
+// older was applied then.
+func statusLag(s replication.Status, now time.Time) string {
+	switch {
+	case !s.Oldest.IsZero():
+		return now.Sub(s.Oldest).Round(time.Millisecond).String()
+	case !s.LastCycle.IsZero():
+		return "≤" + (now.Sub(s.LastCycle) + s.Lag).Round(time.Millisecond).String()
+	}
+	return "-"
 }
 
 func dash(s string) string {

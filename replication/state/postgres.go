@@ -78,6 +78,7 @@ var pgSchema = []string{
 		last_cycle timestamptz,
 		last_error text NOT NULL DEFAULT '',
 		lag bigint NOT NULL DEFAULT 0,
+		oldest timestamptz,
 		backlog bigint NOT NULL DEFAULT 0,
 		applied bigint NOT NULL DEFAULT 0,
 		placeholder bigint NOT NULL DEFAULT 0,
@@ -93,8 +94,9 @@ var pgSchema = []string{
 		target_key bytea,
 		PRIMARY KEY (pair, id)
 	)`,
-	// States from before matching by alternate key lack target_key.
+	// States from before these columns lack them.
 	`ALTER TABLE ` + tableApplied + ` ADD COLUMN IF NOT EXISTS target_key bytea`,
+	`ALTER TABLE ` + tablePairs + ` ADD COLUMN IF NOT EXISTS oldest timestamptz`,
 	`CREATE TABLE IF NOT EXISTS ` + tableDead + ` (
 		pair text NOT NULL,
 		id uuid NOT NULL,

@@ -89,11 +89,11 @@ func (p *Postgres) ReleaseLease(ctx context.Context, pair, owner string) error {
 // SetStatus saves the pair's status, leaving its cursor alone.
 func (p *Postgres) SetStatus(ctx context.Context, pair string, st replication.Status) error {
 	_, err := p.pool.Exec(ctx, `INSERT INTO `+tablePairs+`
-		(pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker, status_set) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)
+		(pair, last_cycle, last_error, lag, oldest, backlog, applied, placeholder, breaker, status_set) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true)
 		ON CONFLICT (pair) DO UPDATE SET last_cycle = excluded.last_cycle, last_error = excluded.last_error,
-		lag = excluded.lag, backlog = excluded.backlog, applied = excluded.applied,
+		lag = excluded.lag, oldest = excluded.oldest, backlog = excluded.backlog, applied = excluded.applied,
 		placeholder = excluded.placeholder, breaker = excluded.breaker, status_set = true`,
-		pair, toPG(st.LastCycle), st.LastError, int64(st.Lag), st.Backlog, st.Applied, st.Placeholder, st.Breaker)
+		pair, toPG(st.LastCycle), st.LastError, int64(st.Lag), toPG(st.Oldest), st.Backlog, st.Applied, st.Placeholder, st.Breaker)
 	if err != nil {
 		return fmt.Errorf("state: set status of %s: %w", pair, err)
 	}
@@ -102,7 +102,7 @@ func (p *Postgres) SetStatus(ctx context.Context, pair string, st replication.St
 
 // Statuses returns the status of every pair whose status was saved.
 func (p *Postgres) Statuses(ctx context.Context) (map[string]replication.Status, error) {
-	rows, err := p.pool.Query(ctx, `SELECT pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker
+	rows, err := p.pool.Query(ctx, `SELECT pair, last_cycle, last_error, lag, oldest, backlog, applied, placeholder, breaker
 		FROM `+tablePairs+` WHERE status_set`)
 	if err != nil {
 		return nil, fmt.Errorf("state: statuses: %w", err)
@@ -112,12 +112,12 @@ func (p *Postgres) Statuses(ctx context.Context) (map[string]replication.Status,
 	for rows.Next() {
 		var pair string
 		var st replication.Status
-		var last *time.Time
+		var last, oldest *time.Time
 		var lag int64
-		if err := rows.Scan(&pair, &last, &st.LastError, &lag, &st.Backlog, &st.Applied, &st.Placeholder, &st.Breaker); err != nil {
+		if err := rows.Scan(&pair, &last, &st.LastError, &lag, &oldest, &st.Backlog, &st.Applied, &st.Placeholder, &st.Breaker); err != nil {
 			return nil, fmt.Errorf("state: statuses: %w", err)
 		}
-		st.Lag, st.LastCycle = time.Duration(lag), fromPG(last)
+		st.Lag, st.LastCycle, st.Oldest = time.Duration(lag), fromPG(last), fromPG(oldest)
 		out[pair] = st
 	}
 	if err := rows.Err(); err != nil {

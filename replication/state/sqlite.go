@@ -88,6 +88,7 @@ var sqliteSchema = []string{
 		last_cycle TEXT,
 		last_error TEXT NOT NULL DEFAULT '',
 		lag INTEGER NOT NULL DEFAULT 0,
+		oldest TEXT,
 		backlog INTEGER NOT NULL DEFAULT 0,
 		applied INTEGER NOT NULL DEFAULT 0,
 		placeholder INTEGER NOT NULL DEFAULT 0,
@@ -130,14 +131,18 @@ func (s *SQLite) migrate(ctx context.Context) error {
 				return fmt.Errorf("state: migrate %s: %w", s.path, err)
 			}
 		}
-		// Files from before matching by alternate key lack target_key.
-		var has int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('`+tableApplied+`') WHERE name = 'target_key'`).Scan(&has); err != nil {
-			return fmt.Errorf("state: migrate %s: %w", s.path, err)
-		}
-		if has == 0 {
-			if _, err := tx.ExecContext(ctx, `ALTER TABLE `+tableApplied+` ADD COLUMN target_key BLOB`); err != nil {
+		// Files from before these columns lack them.
+		for _, c := range []struct{ table, column, typ string }{
+			{tableApplied, "target_key", "BLOB"}, {tablePairs, "oldest", "TEXT"},
+		} {
+			var has int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('`+c.table+`') WHERE name = ?`, c.column).Scan(&has); err != nil {
 				return fmt.Errorf("state: migrate %s: %w", s.path, err)
+			}
+			if has == 0 {
+				if _, err := tx.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.typ); err != nil {
+					return fmt.Errorf("state: migrate %s: %w", s.path, err)
+				}
 			}
 		}
 		return nil

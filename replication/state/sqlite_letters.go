@@ -106,11 +106,11 @@ func (s *SQLite) ReleaseLease(ctx context.Context, pair, owner string) error {
 // SetStatus saves the pair's status, leaving its cursor alone.
 func (s *SQLite) SetStatus(ctx context.Context, pair string, st replication.Status) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO `+tablePairs+`
-		(pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker, status_set) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+		(pair, last_cycle, last_error, lag, oldest, backlog, applied, placeholder, breaker, status_set) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (pair) DO UPDATE SET last_cycle = excluded.last_cycle, last_error = excluded.last_error,
-		lag = excluded.lag, backlog = excluded.backlog, applied = excluded.applied,
+		lag = excluded.lag, oldest = excluded.oldest, backlog = excluded.backlog, applied = excluded.applied,
 		placeholder = excluded.placeholder, breaker = excluded.breaker, status_set = 1`,
-		pair, formatTime(st.LastCycle), st.LastError, int64(st.Lag), st.Backlog, st.Applied, st.Placeholder, st.Breaker)
+		pair, formatTime(st.LastCycle), st.LastError, int64(st.Lag), formatTime(st.Oldest), st.Backlog, st.Applied, st.Placeholder, st.Breaker)
 	if err != nil {
 		return fmt.Errorf("state: set status of %s: %w", pair, err)
 	}
@@ -119,7 +119,7 @@ func (s *SQLite) SetStatus(ctx context.Context, pair string, st replication.Stat
 
 // Statuses returns the status of every pair whose status was saved.
 func (s *SQLite) Statuses(ctx context.Context) (map[string]replication.Status, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT pair, last_cycle, last_error, lag, backlog, applied, placeholder, breaker
+	rows, err := s.db.QueryContext(ctx, `SELECT pair, last_cycle, last_error, lag, oldest, backlog, applied, placeholder, breaker
 		FROM `+tablePairs+` WHERE status_set = 1`)
 	if err != nil {
 		return nil, fmt.Errorf("state: statuses: %w", err)
@@ -129,13 +129,16 @@ func (s *SQLite) Statuses(ctx context.Context) (map[string]replication.Status, e
 	for rows.Next() {
 		var pair string
 		var st replication.Status
-		var last sql.NullString
+		var last, oldest sql.NullString
 		var lag int64
-		if err := rows.Scan(&pair, &last, &st.LastError, &lag, &st.Backlog, &st.Applied, &st.Placeholder, &st.Breaker); err != nil {
+		if err := rows.Scan(&pair, &last, &st.LastError, &lag, &oldest, &st.Backlog, &st.Applied, &st.Placeholder, &st.Breaker); err != nil {
 			return nil, fmt.Errorf("state: statuses: %w", err)
 		}
 		st.Lag = time.Duration(lag)
 		if st.LastCycle, err = parseTime(last); err != nil {
+			return nil, fmt.Errorf("state: statuses: %w", err)
+		}
+		if st.Oldest, err = parseTime(oldest); err != nil {
 			return nil, fmt.Errorf("state: statuses: %w", err)
 		}
 		out[pair] = st

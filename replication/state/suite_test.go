@@ -366,7 +366,7 @@ func testStatuses(t *testing.T, h *harness) {
 		t.Fatalf("Statuses of a new state = %v, %v", m, err)
 	}
 	want := map[string]replication.Status{
-		"a": {LastCycle: stamp, LastError: "boom", Lag: 1500 * time.Millisecond, Backlog: 3, Applied: 42, Placeholder: 2, Breaker: "open"},
+		"a": {LastCycle: stamp, LastError: "boom", Lag: 1500 * time.Millisecond, Oldest: stamp.Add(-time.Minute), Backlog: 3, Applied: 42, Placeholder: 2, Breaker: "open"},
 		"b": {Applied: 1},
 	}
 	if err := s.Commit(ctx, "a", replication.Commit{Cursor: sampleCursor(5)}); err != nil {
@@ -407,7 +407,10 @@ func wantStatuses(t *testing.T, s replication.State, want map[string]replication
 		if !g.LastCycle.Equal(w.LastCycle) || !g.LastCycle.IsZero() && g.LastCycle.Location() != time.UTC {
 			t.Errorf("status %s: LastCycle = %v, want %v in UTC", pair, g.LastCycle, w.LastCycle)
 		}
-		g.LastCycle, w.LastCycle = time.Time{}, time.Time{}
+		if !g.Oldest.Equal(w.Oldest) {
+			t.Errorf("status %s: Oldest = %v, want %v", pair, g.Oldest, w.Oldest)
+		}
+		g.LastCycle, w.LastCycle, g.Oldest, w.Oldest = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		if g != w {
 			t.Errorf("status %s = %+v, want %+v", pair, g, w)
 		}
