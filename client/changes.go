@@ -217,7 +217,7 @@ func deltaToken(link string) (string, error) {
 // form, deletions as $deletedEntity entries, and the next link or the
 // delta link.
 func decodeChanges(t *eventual.Table, body []byte) (page *eventual.ChangePage, next, delta string, err error) {
-	v, err := codec.DecodeJSON(body)
+	v, err := codec.DecodeResponse(body)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("client: changes of %s: %w", t.EntitySetName, err)
 	}

@@ -222,7 +222,7 @@ func (r *Records) Count(ctx context.Context, t *eventual.Table, filter eventual.
 // decodePage decodes a collection response: its value array, the count
 // annotations and the next link, if one follows.
 func decodePage(t *eventual.Table, body []byte) (*eventual.Page, string, error) {
-	v, err := codec.DecodeJSON(body)
+	v, err := codec.DecodeResponse(body)
 	if err != nil {
 		return nil, "", fmt.Errorf("client: collection of %s: %w", t.EntitySetName, err)
 	}

@@ -39,6 +39,25 @@ func DecodeJSON(body []byte) (any, error) {
 	return v, nil
 }
 
+// DecodeResponse parses a server's JSON answer into generic values,
+// numbers kept as json.Number, and fails on trailing data. It is
+// DecodeJSON without the checks a server makes of what clients send
+// (duplicate property names, a nesting depth of 64, UTF-8) and several
+// times faster, as it parses in one pass rather than token by token:
+// clients read pages of thousands of records with it.
+func DecodeResponse(body []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("Invalid JSON. %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("Invalid JSON. More than one value was found at the root of the JSON content")
+	}
+	return v, nil
+}
+
 // readValue reads one JSON value token by token.
 func readValue(dec *json.Decoder, depth int) (any, error) {
 	if depth > MaxJSONDepth {

@@ -2,6 +2,8 @@ package codec_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -28,6 +30,62 @@ func TestDecodeJSON(t *testing.T) {
 		_, err := codec.DecodeJSON([]byte(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("DecodeJSON(%.20q) = %v, want %q", tc.body, err, tc.err)
+		}
+	}
+}
+
+// TestDecodeResponse: a server's answer decodes to what DecodeJSON gives
+// for it, numbers exact; broken JSON and trailing data fail.
+func TestDecodeResponse(t *testing.T) {
+	body := []byte(`{"value":[{"a":1.10,"b":"x","c":null,"d":[true,{"e":12345678901234567890}]}],"@odata.nextLink":"n"}`)
+	want, err := codec.DecodeJSON(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := codec.DecodeResponse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DecodeResponse = %#v, want %#v", got, want)
+	}
+	for _, bad := range []string{``, `{`, `{"a":1}{}`, `{"a":1} x`, `[1,]`} {
+		if _, err := codec.DecodeResponse([]byte(bad)); err == nil {
+			t.Errorf("DecodeResponse(%q) succeeded", bad)
+		}
+	}
+}
+
+// benchPage is a change page of n records as a server renders it.
+func benchPage(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"@odata.context":"x","value":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"@odata.etag":"W/\"%d\"","accountid":"01a236f3-a55b-70ed-99f4-c8e0cde8%04d","name":"account %d","accountnumber":"N%d","telephone1":null,"revenue":12.50,"numberofemployees":%d,"creditonhold":false,"_parentaccountid_value":null,"modifiedon":"2026-12-02T13:31:08Z"}`, i, i%10000, i, i, i)
+	}
+	b.WriteString(`],"@odata.deltaLink":"d"}`)
+	return []byte(b.String())
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	body := benchPage(500)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := codec.DecodeJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeResponse(b *testing.B) {
+	body := benchPage(500)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := codec.DecodeResponse(body); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
