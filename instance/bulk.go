@@ -319,6 +319,13 @@ func (s *Session) planBulk(ctx context.Context, t *eventual.Table, targets []eve
 	in, tx := s.in, s.tx
 	plan := &bulkPlan{ids: make([]uuid.UUID, len(targets))}
 	updated := map[uuid.UUID]bool{}
+	var adoptable map[int]bool
+	if eventual.AdoptPlaceholders(ctx) {
+		var err error
+		if adoptable, err = s.adoptable(ctx, t, targets, existing); err != nil {
+			return nil, err
+		}
+	}
 	for i, tg := range targets {
 		var rec *eventual.Record
 		if tg.HasTarget {
@@ -333,7 +340,7 @@ func (s *Session) planBulk(ctx context.Context, t *eventual.Table, targets []eve
 				return nil, err
 			}
 		}
-		if rec == nil && tg.HasTarget && !tg.Target.ByKey() && eventual.AdoptPlaceholders(ctx) {
+		if rec == nil && adoptable[i] {
 			var err error
 			if rec, err = in.adopt(ctx, tx, t, tg.Target.ID, tg.Entity.Values, cols, cache); err != nil {
 				return nil, err
@@ -468,4 +475,57 @@ func updateColumns(t *eventual.Table) []*eventual.Column {
 		}
 	}
 	return cols
+}
+
+// adoptable lists the targets of an upsert with adoption that may adopt a
+// placeholder: those naming by primary key a record that does not exist,
+// whose values of some alternate key another record holds. A one-column
+// key is looked up for the whole request in one query, so that creates
+// without a match (most of an initial load) cost no query each; a
+// composite key's targets are left to adopt's lookups.
+func (s *Session) adoptable(ctx context.Context, t *eventual.Table, targets []eventual.BulkTarget, existing map[string]*eventual.Record) (map[int]bool, error) {
+	out := map[int]bool{}
+	var creates []int
+	for i, tg := range targets {
+		if tg.HasTarget && !tg.Target.ByKey() && existing[refKey(tg.Target)] == nil {
+			creates = append(creates, i)
+		}
+	}
+	for _, k := range t.Keys {
+		if len(k.Columns) > 1 {
+			for _, i := range creates {
+				if _, ok := keyValues(k, targets[i].Entity.Values); ok {
+					out[i] = true
+				}
+			}
+			continue
+		}
+		c := k.Columns[0]
+		byText := map[string][]int{}
+		var vals []any
+		for _, i := range creates {
+			kv, ok := keyValues(k, targets[i].Entity.Values)
+			if !ok {
+				continue
+			}
+			text := k.KeyValueText(kv)
+			if byText[text] == nil {
+				vals = append(vals, kv[0])
+			}
+			byText[text] = append(byText[text], i)
+		}
+		for start := 0; start < len(vals); start += chunk {
+			recs, err := s.tx.Query(ctx, &eventual.Query{Table: t, Columns: []*eventual.Column{t.PrimaryKey(), c},
+				Filter: eventual.In{Field: eventual.Field{Column: c}, Values: vals[start:min(start+chunk, len(vals))]}})
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range recs {
+				for _, i := range byText[k.KeyValueText([]any{rec.Values[c.LogicalName]})] {
+					out[i] = true
+				}
+			}
+		}
+	}
+	return out, nil
 }
