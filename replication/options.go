@@ -77,6 +77,11 @@ type Options struct {
 	// the status ("source closed, target open").
 	Breakers func() string
 
+	// Progress, when set, receives a full read's progress on every page
+	// (a terminal draws a bar); the periodic "loading" log lines are then
+	// left out. Without it they are logged every 5s.
+	Progress func(Progress)
+
 	// Logger receives the syncer's state changes; nil means
 	// slog.Default().
 	Logger *slog.Logger

@@ -60,3 +60,34 @@ func TestInitialLoadProgress(t *testing.T) {
 		t.Errorf("progress lines %q: want 1 to 3, with an ETA", loading)
 	}
 }
+
+// TestInitialLoadProgressHook: with Options.Progress, every page of the
+// load is reported, rows growing to the total, the last one Done, and no
+// periodic "loading" line is logged.
+func TestInitialLoadProgressHook(t *testing.T) {
+	e := newEnv(t, teststore.SQLite, "account")
+	for i := range 10 {
+		e.create(e.a, "account", eventual.Values{"name": fmt.Sprint(i)})
+	}
+	var logs lockedBuffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.sync.opts.Now = func() time.Time { clock = clock.Add(2 * time.Second); return clock }
+	e.sync.log = slog.New(slog.NewTextHandler(&logs, nil))
+	var reps []Progress
+	e.sync.opts.Progress = func(p Progress) { reps = append(reps, p) }
+	e.catchUp()
+	if len(reps) != 4 {
+		t.Fatalf("%d reports for 4 pages of 3: %+v", len(reps), reps)
+	}
+	for i, r := range reps {
+		if r.Table != "account" || r.Total != 10 || r.Rows != min(int64(3*(i+1)), 10) || r.Done != (i == 3) || r.Rate <= 0 {
+			t.Errorf("report %d = %+v", i, r)
+		}
+	}
+	if reps[0].ETA <= 0 || reps[3].ETA != 0 {
+		t.Errorf("ETAs %v then %v: want one while rows are left, none at the end", reps[0].ETA, reps[3].ETA)
+	}
+	if strings.Contains(logs.String(), "replication: loading") || !strings.Contains(logs.String(), "replication: loaded") {
+		t.Errorf("with a progress hook the log holds:\n%s", logs.String())
+	}
+}

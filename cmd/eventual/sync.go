@@ -129,10 +129,20 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 		case "target":
 			cfg.Target.URL = *target
 		case "tables":
+			// The flag picks the tables; what the file says of one of them
+			// (columns, key) still holds.
+			fromFile := map[string]SyncTableConfig{}
+			for _, t := range cfg.Tables {
+				fromFile[t.Name] = t
+			}
 			cfg.Tables = nil
 			for _, t := range strings.Split(*tables, ",") {
 				if t = strings.TrimSpace(t); t != "" {
-					cfg.Tables = append(cfg.Tables, SyncTableConfig{Name: t})
+					tc, ok := fromFile[t]
+					if !ok {
+						tc = SyncTableConfig{Name: t}
+					}
+					cfg.Tables = append(cfg.Tables, tc)
 				}
 			}
 		case "state":
@@ -191,6 +201,7 @@ func (c *SyncCommand) syncer(ctx context.Context, cfg SyncConfig, logger *slog.L
 		Batch: cfg.Batch, Interval: interval, LeaseTTL: lease, Adopt: cfg.Adopt == nil || *cfg.Adopt,
 		PlaceholderColumn: cfg.Placeholders.Column, PlaceholderValue: cfg.Placeholders.Value,
 		Logger:   logger,
+		Progress: terminalProgress(c.Stderr),
 		Breakers: func() string { return "source " + src.State().String() + ", target " + dst.State().String() },
 	}
 	for _, t := range cfg.Tables {
