@@ -221,6 +221,16 @@ func (s *SQLite) Commit(ctx context.Context, pair string, c replication.Commit) 
 		if err := s.apply(ctx, tx, pair, dedupe(c.Applied)); err != nil {
 			return err
 		}
+		if len(c.Resolved) == 0 {
+			return nil
+		}
+		var dead bool // most commits resolve nothing: skip the deletes
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+tableDead+` WHERE pair = ?)`, pair).Scan(&dead); err != nil {
+			return fmt.Errorf("state: commit %s: dead letters: %w", pair, err)
+		}
+		if !dead {
+			return nil
+		}
 		return chunks(c.Resolved, sqliteChunk, func(ids []uuid.UUID) error {
 			args := append([]any{pair}, blobs(ids)...)
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+tableDead+` WHERE pair = ? AND id IN (`+marks(len(ids))+`)`, args...); err != nil {
@@ -248,25 +258,28 @@ func (s *SQLite) checkLease(ctx context.Context, tx *sql.Tx, pair, lease string)
 	return nil
 }
 
-// apply upserts the applied records.
+// apply upserts the applied records, sqliteRows to a statement.
 func (s *SQLite) apply(ctx context.Context, tx *sql.Tx, pair string, recs []replication.AppliedRecord) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch, target_key)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version,
-		deleted = excluded.deleted, epoch = excluded.epoch, target_key = excluded.target_key`)
-	if err != nil {
-		return fmt.Errorf("state: commit %s: applied: %w", pair, err)
-	}
-	defer stmt.Close()
-	for _, r := range recs {
-		if _, err := stmt.ExecContext(ctx, pair, r.ID[:], r.Version, r.Deleted, r.Epoch, r.Key); err != nil {
-			return fmt.Errorf("state: commit %s: applied %s: %w", pair, r.ID, err)
+	for len(recs) > 0 {
+		part := recs[:min(sqliteRows, len(recs))]
+		recs = recs[len(part):]
+		args := make([]any, 0, 6*len(part))
+		for _, r := range part {
+			args = append(args, pair, r.ID[:], r.Version, r.Deleted, r.Epoch, r.Key)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch, target_key)
+			VALUES `+strings.Repeat("(?, ?, ?, ?, ?, ?), ", len(part)-1)+`(?, ?, ?, ?, ?, ?)
+			ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version,
+			deleted = excluded.deleted, epoch = excluded.epoch, target_key = excluded.target_key`, args...); err != nil {
+			return fmt.Errorf("state: commit %s: applied: %w", pair, err)
 		}
 	}
 	return nil
 }
+
+// sqliteRows bounds the applied records of one INSERT (6 variables each,
+// well under SQLite's limit).
+const sqliteRows = 100
 
 // Versions returns the recorded source version of each id that has one.
 func (s *SQLite) Versions(ctx context.Context, pair string, ids []uuid.UUID) (map[uuid.UUID]replication.Applied, error) {
