@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,20 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if once {
 		if err := s.CatchUp(ctx); err != nil {
 			return fmt.Errorf("sync: not caught up: %w", err)
+		}
+		// A dead letter is a record the target has not got: left undone.
+		dead, err := st.DeadLetters(ctx, "")
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, d := range dead {
+			if slices.Contains(s.Tables(), d.Pair) {
+				n++
+			}
+		}
+		if n > 0 {
+			return fmt.Errorf("sync: caught up, but the target refused %d records for good; see eventual sync deadletters list --state %s", n, redactDSN(cfg.State))
 		}
 		logger.Info("sync: caught up")
 		return nil

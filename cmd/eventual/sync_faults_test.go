@@ -563,3 +563,42 @@ func TestSync_DeleteOfRowNeverSeen(t *testing.T) {
 	}
 	equalTables(t, c, a.URL, b.URL)
 }
+
+// TestSync_OncePoisonRecord: a record B refuses for good (a step on B
+// requires a column A left empty) becomes a dead letter, the rest of the
+// table arrives, and "sync --once" exits non-zero naming it, as a record
+// is left undone; "deadletters list" shows it with B's error; after
+// "deadletters drop" --once exits 0.
+func TestSync_OncePoisonRecord(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "b.yaml")
+	if err := os.WriteFile(cfg, []byte("steps:\n  - {name: phone-required, type: require, message: Create, table: account, stage: prevalidation, columns: [telephone1]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
+	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--config", cfg)
+	c := newClient(t, requestTimeout)
+	for i := range 5 {
+		must(t, c, 204, "POST", a.URL+"accounts", map[string]any{"name": fmt.Sprint("ok ", i), "telephone1": "555"})
+	}
+	poison := idFromEntityID(t, must(t, c, 204, "POST", a.URL+"accounts", map[string]any{"name": "no phone"}))
+	statePath := filepath.Join(dir, "sync.db")
+	args := []string{"sync", "--source", a.Root, "--target", b.Root, "--tables", "account", "--state", statePath, "--once"}
+	code, _, stderr := runEventual(t, 60*time.Second, args...)
+	if code == 0 || !strings.Contains(stderr, "refused 1 records") {
+		t.Fatalf("sync --once with a poison record exited %d:\n%s", code, stderr)
+	}
+	if n := len(table(t, c, b.URL, "accounts")); n != 5 {
+		t.Errorf("B has %d accounts, want the 5 it takes", n)
+	}
+	code, out, _ := runEventual(t, 30*time.Second, "sync", "deadletters", "list", "--state", statePath)
+	if code != 0 || !strings.Contains(out, poison) || !strings.Contains(out, "0x80040265") {
+		t.Errorf("deadletters list exited %d:\n%s", code, out)
+	}
+	if code, _, stderr := runEventual(t, 30*time.Second, "sync", "deadletters", "drop", "--table", "account", "--id", poison, "--state", statePath); code != 0 {
+		t.Fatalf("deadletters drop exited %d:\n%s", code, stderr)
+	}
+	if code, _, stderr := runEventual(t, 60*time.Second, args...); code != 0 {
+		t.Errorf("sync --once after the drop exited %d:\n%s", code, stderr)
+	}
+}
