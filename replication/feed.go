@@ -51,44 +51,152 @@ func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
 }
 
 // readFeed reads the change feed from cur to its end and applies it. It
-// returns the cursor it ended at. The next page is read from the source
-// while the current one is written to the target (the two ends work at
-// once); only the page written counts, so a failure or a crash loses
-// nothing but the read ahead.
+// returns the cursor it ended at (the last one committed).
+//
+// The ends work at once: the next page is read from the source while
+// pages are written to the target, up to Options.Writers pages at a time
+// (a target such as eventual decodes one request while its writer
+// commits another). Pages are committed strictly in order, each after
+// the target acknowledged it and every page before it, so a failure or a
+// crash loses nothing but writes that are done again. A page whose
+// records reference, through a self-referencing lookup, a record of a
+// page still in flight waits for that page, so parents land first.
 func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableReport) (Cursor, error) {
 	prog := s.newProgress(ctx, p, cur)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops a read ahead the loop leaves behind
+	w := &writes{s: s, p: p, r: r, prog: prog, cur: cur}
+	defer w.wait(context.WithoutCancel(ctx), 0) // never leave a write behind uncommitted or running
 	ahead := s.readPage(ctx, p, cur)
+	read := cur // where the feed is read from; w.cur is where it is committed to
 	for {
 		f := <-ahead
 		page, err := f.page, f.err
 		if errors.Is(err, eventual.ErrBadToken) {
-			if cur, err = s.tokenRefused(p, cur, err); err != nil {
-				return cur, err
+			if err := w.wait(ctx, 0); err != nil {
+				return w.cur, err
 			}
-			ahead = s.readPage(ctx, p, cur)
+			if read, err = s.tokenRefused(p, w.cur, err); err != nil {
+				return w.cur, err
+			}
+			w.cur = read
+			ahead = s.readPage(ctx, p, read)
 			continue
 		}
 		if err != nil {
-			s.measureBacklog(ctx, p, cur, prog, r)
-			return cur, fmt.Errorf("reading changes: %w", err)
+			werr := w.wait(ctx, 0)
+			s.measureBacklog(ctx, p, w.cur, prog, r)
+			return w.cur, errors.Join(fmt.Errorf("reading changes: %w", err), werr)
 		}
-		next := nextCursor(cur, page)
+		next := nextCursor(read, page)
 		if page.More {
 			ahead = s.readPage(ctx, p, next)
 		}
-		if err := s.applyAndCommit(ctx, p, page.Changes, cur.Epoch, next, r, writeMode{}); err != nil {
-			r.Oldest = oldestChange(page.Changes)
-			s.measureBacklog(ctx, p, cur, prog, r)
-			return cur, err
+		if w.dependsOnFlight(page.Changes) {
+			if err := w.wait(ctx, 0); err != nil {
+				return w.cur, err
+			}
 		}
-		prog.page(len(page.Changes), page.More)
-		cur = next
+		w.start(ctx, page, read.Epoch, next)
+		if err := w.wait(ctx, max(s.opts.Writers-1, 0)); err != nil {
+			return w.cur, err
+		}
+		read = next
 		if !page.More {
-			return cur, nil
+			return w.cur, w.wait(ctx, 0)
 		}
 	}
+}
+
+// writes are the pages of a feed being written to the target, oldest
+// first, and the cursor committed so far.
+type writes struct {
+	s      *Syncer
+	p      *pair
+	r      *TableReport
+	prog   *progress
+	cur    Cursor
+	flight []*write
+	failed error
+}
+
+// write is one page being written.
+type write struct {
+	page  *eventual.ChangePage
+	next  Cursor
+	ids   map[uuid.UUID]bool
+	done  chan struct{}
+	a     *applied
+	err   error
+	epoch int64
+}
+
+// start writes a page to the target in the background.
+func (w *writes) start(ctx context.Context, page *eventual.ChangePage, epoch int64, next Cursor) {
+	wr := &write{page: page, next: next, epoch: epoch, done: make(chan struct{})}
+	if len(w.p.selfRefs) > 0 {
+		wr.ids = make(map[uuid.UUID]bool, len(page.Changes))
+		for _, ch := range page.Changes {
+			wr.ids[ch.ID] = true
+		}
+	}
+	w.flight = append(w.flight, wr)
+	go func() {
+		defer close(wr.done)
+		wr.a, wr.err = w.s.apply(ctx, w.p, page.Changes, epoch, writeMode{})
+	}()
+}
+
+// dependsOnFlight reports whether a record of changes references, through
+// a self-referencing lookup, a record of a page in flight.
+func (w *writes) dependsOnFlight(changes []eventual.Change) bool {
+	if len(w.flight) == 0 || len(w.p.selfRefs) == 0 {
+		return false
+	}
+	for _, ch := range changes {
+		if ch.Record == nil {
+			continue
+		}
+		for _, name := range w.p.selfRefs {
+			ref, ok := ch.Record.Values[name].(eventual.EntityReference)
+			if !ok {
+				continue
+			}
+			for _, wr := range w.flight {
+				if wr.ids[ref.ID] {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// wait commits, in order, the pages in flight until at most keep are
+// left. After a failure nothing more is committed: the failure is
+// returned (again) and the pages after it are waited for and dropped.
+func (w *writes) wait(ctx context.Context, keep int) error {
+	for len(w.flight) > keep {
+		wr := w.flight[0]
+		w.flight = w.flight[1:]
+		<-wr.done
+		if w.failed != nil {
+			continue
+		}
+		err := wr.err
+		if err == nil {
+			err = w.s.commit(ctx, w.p, wr.a, wr.next, w.r)
+		}
+		if err != nil {
+			w.failed = err
+			w.r.Oldest = oldestChange(wr.page.Changes)
+			w.s.measureBacklog(ctx, w.p, w.cur, w.prog, w.r)
+			continue
+		}
+		w.cur = wr.next
+		w.prog.page(len(wr.page.Changes), wr.page.More)
+	}
+	return w.failed
 }
 
 // oldestChange is the earliest modification time of the changes (deletions
@@ -182,6 +290,13 @@ func (s *Syncer) applyAndCommit(ctx context.Context, p *pair, changes []eventual
 	if err != nil {
 		return err
 	}
+	return s.commit(ctx, p, a, next, r)
+}
+
+// commit records an applied page: its dead letters, then, in one
+// transaction, the cursor after it, what it applied and the dead letters
+// it resolved.
+func (s *Syncer) commit(ctx context.Context, p *pair, a *applied, next Cursor, r *TableReport) error {
 	for _, d := range a.dead {
 		s.log.Warn("replication: the target refused a record for good; kept as a dead letter", "table", p.name, "id", d.ID, "code", d.Code, "message", d.Message)
 		if err := s.opts.State.AddDeadLetter(ctx, d); err != nil {
@@ -192,7 +307,7 @@ func (s *Syncer) applyAndCommit(ctx context.Context, p *pair, changes []eventual
 	for _, rec := range a.records {
 		resolved = append(resolved, rec.ID)
 	}
-	err = s.opts.State.Commit(ctx, p.name, Commit{Cursor: next, Applied: a.records, Resolved: resolved, Lease: s.lease()})
+	err := s.opts.State.Commit(ctx, p.name, Commit{Cursor: next, Applied: a.records, Resolved: resolved, Lease: s.lease()})
 	if errors.Is(err, ErrLeaseLost) {
 		r.Standby = true
 	}

@@ -50,6 +50,10 @@ type Options struct {
 	// Batch is the page size of the change feed and the size of each
 	// bulk write; default 500.
 	Batch int
+	// Writers is how many pages of a table's feed are written to the
+	// target at once (committed in order all the same); default 2, 1
+	// writes page after page.
+	Writers int
 	// Interval is the pause between cycles when nothing wakes the
 	// syncer; default 250ms.
 	Interval time.Duration
@@ -121,6 +125,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Interval <= 0 {
 		o.Interval = 250 * time.Millisecond
+	}
+	if o.Writers <= 0 {
+		o.Writers = 2
 	}
 	if o.PlaceholderColumn == "" && o.PlaceholderValue == nil {
 		o.PlaceholderColumn, o.PlaceholderValue = eventual.ColumnHydrationState, eventual.HydrationPlaceholder
