@@ -31,9 +31,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// TestInitialLoadProgress: the initial load logs rows, rate, the share
-// done and an ETA at most every 5s of its clock, and once at the end.
-func TestInitialLoadProgress(t *testing.T) {
+// progressEnv is an env whose A holds 10 accounts, with a clock that
+// moves 2s a reading and the syncer's log in a buffer.
+func progressEnv(t *testing.T) (*env, *lockedBuffer) {
 	e := newEnv(t, teststore.SQLite, "account")
 	for i := range 10 {
 		e.create(e.a, "account", eventual.Values{"name": fmt.Sprint(i)})
@@ -42,6 +42,13 @@ func TestInitialLoadProgress(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	e.sync.opts.Now = func() time.Time { clock = clock.Add(2 * time.Second); return clock }
 	e.sync.log = slog.New(slog.NewTextHandler(&logs, nil))
+	return e, &logs
+}
+
+// TestInitialLoadProgress: the initial load logs rows, rate, the share
+// done and an ETA at most every 5s of its clock, and once at the end.
+func TestInitialLoadProgress(t *testing.T) {
+	e, logs := progressEnv(t)
 	e.catchUp()
 	var loading, loaded []string
 	for _, line := range strings.Split(logs.String(), "\n") {
@@ -65,14 +72,7 @@ func TestInitialLoadProgress(t *testing.T) {
 // load is reported, rows growing to the total, the last one Done, and no
 // periodic "loading" line is logged.
 func TestInitialLoadProgressHook(t *testing.T) {
-	e := newEnv(t, teststore.SQLite, "account")
-	for i := range 10 {
-		e.create(e.a, "account", eventual.Values{"name": fmt.Sprint(i)})
-	}
-	var logs lockedBuffer
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e.sync.opts.Now = func() time.Time { clock = clock.Add(2 * time.Second); return clock }
-	e.sync.log = slog.New(slog.NewTextHandler(&logs, nil))
+	e, logs := progressEnv(t)
 	var reps []Progress
 	e.sync.opts.Progress = func(p Progress) { reps = append(reps, p) }
 	e.catchUp()

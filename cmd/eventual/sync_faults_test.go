@@ -293,10 +293,8 @@ func TestSync_SourceDown(t *testing.T) {
 func targetOutage(t *testing.T) (during int, resumed time.Duration) {
 	t.Helper()
 	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
+	a, b, c := startAB(t, dir)
 	fp := startFaultProxy(t, b.Root)
-	c := newClient(t, requestTimeout)
 	p := testproc.Spawn(t, binary, faultSyncArgs(t, dir, a.Root, fp.URL)...)
 	writeLoad(t, c, a.URL, 0, 10)
 	waitEqual(t, c, a.URL, b.URL, 20*time.Second, p)
@@ -393,10 +391,8 @@ var serviceProtection429 = []string{
 // A.
 func TestSync_429Storm(t *testing.T) {
 	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
+	a, b, c := startAB(t, dir)
 	fp := startFaultProxy(t, b.Root)
-	c := newClient(t, requestTimeout)
 	writeLoad(t, c, a.URL, 0, 40)
 	const storm = 14 // requests: every second of them is throttled, 7 in all
 	fp.set(func(n int, r *http.Request) *fault {
@@ -455,9 +451,7 @@ func TestSync_429Storm(t *testing.T) {
 // contacts are bound to them.
 func TestSync_ChildBeforeParent(t *testing.T) {
 	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
-	c := newClient(t, requestTimeout)
+	a, b, c := startAB(t, dir)
 	byID := idFromEntityID(t, must(t, c, 204, "POST", a.URL+"accounts", map[string]any{"name": "Parent by id", "accountnumber": "PID"}))
 	byKey := idFromEntityID(t, must(t, c, 204, "POST", a.URL+"accounts", map[string]any{"name": "Parent by key", "accountnumber": "PKEY"}))
 	writeLoad(t, c, a.URL, 0, 10)
@@ -518,9 +512,7 @@ func TestSync_ChildBeforeParent(t *testing.T) {
 // 0, no dead letter, B equals A.
 func TestSync_DeleteOfRowNeverSeen(t *testing.T) {
 	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
-	c := newClient(t, requestTimeout)
+	a, b, c := startAB(t, dir)
 	writeLoad(t, c, a.URL, 0, 10) // deletes some of its accounts too
 	for i := range 5 {
 		acc := idFromEntityID(t, must(t, c, 204, "POST", a.URL+"accounts", map[string]any{"name": fmt.Sprintf("gone %d", i)}))
@@ -575,9 +567,7 @@ func TestSync_OncePoisonRecord(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("steps:\n  - {name: phone-required, type: require, message: Create, table: account, stage: prevalidation, columns: [telephone1]}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--config", cfg)
-	c := newClient(t, requestTimeout)
+	a, b, c := startAB(t, dir, "--config", cfg)
 	for i := range 5 {
 		must(t, c, 204, "POST", a.URL+"accounts", map[string]any{"name": fmt.Sprint("ok ", i), "telephone1": "555"})
 	}

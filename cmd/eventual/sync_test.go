@@ -95,6 +95,16 @@ func equalTables(t testing.TB, c *http.Client, a, b string) {
 	}
 }
 
+// startAB starts Instance A (placeholders off) and B (placeholders on,
+// with bArgs) on loopback ports with their files in dir, and returns a
+// client for both.
+func startAB(t testing.TB, dir string, bArgs ...string) (a, b *proc, c *http.Client) {
+	t.Helper()
+	a = startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
+	b = startServe(t, append([]string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db")}, bArgs...)...)
+	return a, b, newClient(t, requestTimeout)
+}
+
 // writeLoad creates, updates and deletes accounts and contacts on A.
 func writeLoad(t testing.TB, c *http.Client, a string, round, n int) {
 	t.Helper()
@@ -118,9 +128,7 @@ func writeLoad(t testing.TB, c *http.Client, a string, round, n int) {
 // duplicated, deletes propagated, placeholders hydrated.
 func TestSync_KilledRepeatedly(t *testing.T) {
 	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
-	c := newClient(t, requestTimeout)
+	a, b, c := startAB(t, dir)
 	// B already references an account A has, by key: a placeholder the
 	// sync must hydrate (by adoption) rather than duplicate.
 	must(t, c, 204, "POST", a.URL+"accounts", map[string]any{"name": "Early", "accountnumber": "EARLY"})
@@ -165,9 +173,7 @@ func TestSync_TwoProcessesOnePostgresState(t *testing.T) {
 		t.Skipf("PostgreSQL process tests are off: set %s", testpg.EnvDSN)
 	}
 	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
-	c := newClient(t, requestTimeout)
+	a, b, c := startAB(t, dir)
 	stateDSN := testpg.Schema(t, "syncstate")
 	args := []string{"sync", "--source", a.URL, "--target", b.Root, "--tables", "account,contact",
 		"--state", stateDSN, "--batch", "20", "--interval", "20ms", "--lease", "500ms"}
@@ -196,9 +202,7 @@ func TestSync_TwoProcessesOnePostgresState(t *testing.T) {
 // --listen starts a cycle at once.
 func TestSync_WakeUps(t *testing.T) {
 	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
-	c := newClient(t, requestTimeout)
+	a, b, c := startAB(t, dir)
 	p := testproc.Spawn(t, binary, "sync", "--source", a.Root, "--target", b.Root, "--tables", "account",
 		"--state", filepath.Join(dir, "sync.db"), "--interval", "1h", "--listen", "127.0.0.1:0")
 	p.WaitStderr("accepting webhook wake-ups", 20*time.Second)
