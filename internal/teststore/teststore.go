@@ -11,7 +11,9 @@ import (
 	"github.com/eventual-pp/eventual/sqlite"
 )
 
-// Kind opens empty stores of one kind. The caller closes them.
+// Kind opens empty stores of one kind. A store is closed when the test
+// that opened it ends (after what the test set up later, such as its
+// servers); closing it sooner is no harm.
 type Kind struct {
 	// Name is "sqlite" or "postgres", for subtest names.
 	Name string
@@ -26,6 +28,7 @@ var SQLite = Kind{Name: "sqlite", Open: func(tb testing.TB, schema *eventual.Sch
 	if err != nil {
 		tb.Fatalf("open sqlite: %v", err)
 	}
+	tb.Cleanup(func() { db.Close() })
 	return db
 }}
 
@@ -36,6 +39,7 @@ var Postgres = Kind{Name: "postgres", Open: func(tb testing.TB, schema *eventual
 	if err != nil {
 		tb.Fatalf("open postgres: %v", err)
 	}
+	tb.Cleanup(func() { db.Close() })
 	return db
 }}
 
