@@ -45,7 +45,9 @@ func (m *memState) Commit(_ context.Context, pair string, c Commit) error {
 	if l, ok := m.leases[pair]; c.Lease != "" && ok && l.owner != c.Lease && time.Now().Before(l.expires) {
 		return ErrLeaseLost
 	}
-	m.cursors[pair] = c.Cursor
+	if !c.KeepCursor {
+		m.cursors[pair] = c.Cursor
+	}
 	if m.applied[pair] == nil {
 		m.applied[pair] = map[uuid.UUID]Applied{}
 	}

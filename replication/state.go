@@ -126,10 +126,14 @@ type AppliedRecord struct {
 // applied, the dead letters it resolved, and the lease it was made under
 // ("" for none).
 type Commit struct {
-	Cursor   Cursor
-	Applied  []AppliedRecord
-	Resolved []uuid.UUID
-	Lease    string
+	Cursor Cursor
+	// KeepCursor leaves the pair's cursor as it is (Cursor is ignored):
+	// the commit records applied records only, as the key values a page
+	// is about to write (Applied.Key) before the target sees them.
+	KeepCursor bool
+	Applied    []AppliedRecord
+	Resolved   []uuid.UUID
+	Lease      string
 }
 
 // DeadLetter is a record the target refused for good (a 4xx that will not

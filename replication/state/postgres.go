@@ -185,14 +185,16 @@ func (p *Postgres) Commit(ctx context.Context, pair string, c replication.Commit
 				return err
 			}
 		}
-		cur := c.Cursor
-		if _, err := tx.Exec(ctx, `INSERT INTO `+tablePairs+`
-			(pair, phase, since, until, after, deleted, epoch, read_started) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (pair) DO UPDATE SET phase = excluded.phase, since = excluded.since,
-			until = excluded.until, after = excluded.after, deleted = excluded.deleted,
-			epoch = excluded.epoch, read_started = excluded.read_started`,
-			pair, string(cur.Phase), cur.Since, cur.Until, cur.After.String(), cur.Deleted, cur.Epoch, toPG(cur.ReadStarted)); err != nil {
-			return fmt.Errorf("state: commit %s: cursor: %w", pair, err)
+		if !c.KeepCursor {
+			cur := c.Cursor
+			if _, err := tx.Exec(ctx, `INSERT INTO `+tablePairs+`
+				(pair, phase, since, until, after, deleted, epoch, read_started) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT (pair) DO UPDATE SET phase = excluded.phase, since = excluded.since,
+				until = excluded.until, after = excluded.after, deleted = excluded.deleted,
+				epoch = excluded.epoch, read_started = excluded.read_started`,
+				pair, string(cur.Phase), cur.Since, cur.Until, cur.After.String(), cur.Deleted, cur.Epoch, toPG(cur.ReadStarted)); err != nil {
+				return fmt.Errorf("state: commit %s: cursor: %w", pair, err)
+			}
 		}
 		if err := p.apply(ctx, tx, pair, dedupe(c.Applied)); err != nil {
 			return err

@@ -209,14 +209,16 @@ func (s *SQLite) Commit(ctx context.Context, pair string, c replication.Commit) 
 				return err
 			}
 		}
-		cur := c.Cursor
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+tablePairs+`
-			(pair, phase, since, until, after, deleted, epoch, read_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (pair) DO UPDATE SET phase = excluded.phase, since = excluded.since,
-			until = excluded.until, after = excluded.after, deleted = excluded.deleted,
-			epoch = excluded.epoch, read_started = excluded.read_started`,
-			pair, string(cur.Phase), cur.Since, cur.Until, cur.After[:], cur.Deleted, cur.Epoch, formatTime(cur.ReadStarted)); err != nil {
-			return fmt.Errorf("state: commit %s: cursor: %w", pair, err)
+		if !c.KeepCursor {
+			cur := c.Cursor
+			if _, err := tx.ExecContext(ctx, `INSERT INTO `+tablePairs+`
+				(pair, phase, since, until, after, deleted, epoch, read_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (pair) DO UPDATE SET phase = excluded.phase, since = excluded.since,
+				until = excluded.until, after = excluded.after, deleted = excluded.deleted,
+				epoch = excluded.epoch, read_started = excluded.read_started`,
+				pair, string(cur.Phase), cur.Since, cur.Until, cur.After[:], cur.Deleted, cur.Epoch, formatTime(cur.ReadStarted)); err != nil {
+				return fmt.Errorf("state: commit %s: cursor: %w", pair, err)
+			}
 		}
 		if err := s.apply(ctx, tx, pair, dedupe(c.Applied)); err != nil {
 			return err

@@ -42,6 +42,7 @@ func runSuite(t *testing.T, mk func(t *testing.T) *harness) {
 		{"Statuses", testStatuses},
 		{"Reopen", testReopen},
 		{"Stale", testStale},
+		{"KeepCursor", testKeepCursor},
 		{"LeaseRace", testLeaseRace},
 	}
 	for _, tc := range tests {
@@ -550,4 +551,22 @@ func testStale(t *testing.T, h *harness) {
 	if page, err := s.Stale(ctx, "p", 1, uuid.Nil, 100); err != nil || len(page) != 0 {
 		t.Errorf("Stale of epoch 1 = %v, %v; want none", page, err)
 	}
+}
+
+// testKeepCursor: a commit with KeepCursor records applied records and
+// leaves the cursor alone.
+func testKeepCursor(t *testing.T, h *harness) {
+	ctx := context.Background()
+	s := openT(t, h)
+	want := sampleCursor(3)
+	if err := s.Commit(ctx, "p", replication.Commit{Cursor: want}); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	if err := s.Commit(ctx, "p", replication.Commit{KeepCursor: true, Cursor: sampleCursor(9),
+		Applied: []replication.AppliedRecord{{ID: id, Applied: replication.Applied{Epoch: 3, Key: []byte(`[{"k":1}]`)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	sameCursor(t, mustCursor(t, s, "p"), want)
+	wantVersions(t, s, "p", []uuid.UUID{id}, map[uuid.UUID]replication.Applied{id: {Epoch: 3, Key: []byte(`[{"k":1}]`)}})
 }
