@@ -1,10 +1,10 @@
 package replication
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/eventual-pp/eventual"
@@ -48,6 +48,11 @@ type writeMode struct {
 	// matched by alternate key: placeholders the target holds under the
 	// source's GUID (see pullThrough).
 	byID map[uuid.UUID]bool
+	// full marks a page of a full read: records the state does not know
+	// are recorded (in the read's epoch) before they are written, so that
+	// if the read starts again from scratch, its sweep finds those that
+	// landed unacknowledged and that the source has deleted since.
+	full bool
 }
 
 // apply writes a page of changes to the target: the newer records by
@@ -105,15 +110,36 @@ func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, k
 	targets := make([]eventual.BulkTarget, 0, len(recs))
 	written := make([]AppliedRecord, 0, len(recs))
 	kept := make([]*eventual.Record, 0, len(recs))
+	var ahead []AppliedRecord // key values about to be written, recorded first
+	var moves []func() error  // key changes, made before the upsert
 	for _, rec := range recs {
-		tg, key, err := s.target(p, rec, refs, mode.byID[rec.ID])
+		tg, kv, err := s.target(p, rec, refs, mode.byID[rec.ID])
 		if err != nil {
 			out.dead = append(out.dead, deadLetter(p, rec, err, s.opts.Now()))
 			continue
 		}
-		if prev := known[rec.ID]; key != nil && prev.Key != nil && !prev.Deleted && !bytes.Equal(prev.Key, key) {
-			if err := s.rekey(wctx, p, prev.Key, tg.Entity.Values); err != nil {
-				return err
+		var key []byte
+		if _, seen := known[rec.ID]; kv == nil && mode.full && !seen {
+			ahead = append(ahead, AppliedRecord{ID: rec.ID, Applied: Applied{Epoch: epoch}})
+		}
+		if kv != nil {
+			key = p.encodeKeys([][]any{kv})
+			prev, seen := known[rec.ID]
+			var old [][]any
+			if seen && !prev.Deleted {
+				old, _ = p.decodeKeys(prev.Key)
+			}
+			if !p.hasKey(old, kv) {
+				if !seen {
+					prev = Applied{Epoch: epoch}
+				}
+				prev.Deleted = false
+				prev.Key = p.encodeKeys(append(slices.Clone(old), kv))
+				ahead = append(ahead, AppliedRecord{ID: rec.ID, Applied: prev})
+			}
+			if stale := slices.DeleteFunc(old, func(k []any) bool { return string(p.encodeKey(k)) == string(p.encodeKey(kv)) }); len(stale) > 0 {
+				vals := tg.Entity.Values
+				moves = append(moves, func() error { return s.rekey(wctx, p, stale, vals) })
 			}
 		}
 		targets = append(targets, tg)
@@ -122,6 +148,21 @@ func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, k
 	}
 	if len(targets) == 0 {
 		return nil
+	}
+	if len(ahead) > 0 {
+		// Matched by key, the target's record is found again only by its
+		// key values: they are in the state before the target sees them,
+		// so a write that lands but is never acknowledged (a crash, a
+		// timeout, a page behind a failed one) is not lost track of. So
+		// are the records of a full read (see writeMode.full).
+		if err := s.opts.State.Commit(ctx, p.name, Commit{KeepCursor: true, Applied: ahead, Lease: s.lease()}); err != nil {
+			return fmt.Errorf("replication: recording the keys of %d %s records: %w", len(ahead), p.name, err)
+		}
+	}
+	for _, move := range moves {
+		if err := move(); err != nil {
+			return err
+		}
 	}
 	err = s.opts.Target.UpsertMultiple(wctx, targets)
 	if err != nil && retryable(err) {
@@ -154,10 +195,10 @@ func (s *Syncer) writeContext(ctx context.Context) context.Context {
 
 // target is the target's write of a source record: an upsert by the
 // source's primary key (or, for a table matched by alternate key, by the
-// record's key values, returned as the state keeps them) with the copied
+// record's key values, returned) with the copied
 // columns, lookups retargeted to the target's tables and bound by key to
 // tables matched by key.
-func (s *Syncer) target(p *pair, rec *eventual.Record, refs map[uuid.UUID][]any, byID bool) (eventual.BulkTarget, []byte, error) {
+func (s *Syncer) target(p *pair, rec *eventual.Record, refs map[uuid.UUID][]any, byID bool) (eventual.BulkTarget, []any, error) {
 	vals := eventual.Values{}
 	for _, name := range p.copy {
 		v, ok := rec.Values[name]
@@ -187,7 +228,7 @@ func (s *Syncer) target(p *pair, rec *eventual.Record, refs map[uuid.UUID][]any,
 	if !byID {
 		tg.Target = p.keyRef(kv)
 	}
-	return tg, p.encodeKey(kv), nil
+	return tg, kv, nil
 }
 
 // delete deletes records on the target; a record the target does not

@@ -24,9 +24,18 @@ func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
 		r.Err = err
 		return r
 	}
-	if cur.Phase == "" {
-		cur = Cursor{Phase: PhaseInitial, Epoch: 1, ReadStarted: r.Started}
-		s.log.Info("replication: initial load", "table", p.name)
+	if cur.Phase == "" || fullRead(cur) && cur.Until == "" {
+		// A full read starts from scratch, under an epoch of its own
+		// (saved first): what an earlier attempt wrote before it failed,
+		// and this one does not see, is swept at its end.
+		if cur.Phase == "" {
+			cur = Cursor{Phase: PhaseInitial, ReadStarted: r.Started}
+			s.log.Info("replication: initial load", "table", p.name)
+		}
+		cur.Epoch++
+		if r.Err = s.opts.State.Commit(ctx, p.name, Commit{Cursor: cur, Lease: s.lease()}); r.Err != nil {
+			return r
+		}
 	}
 	if p.key != nil {
 		// Matched by key, the feed's upsert by key would make a second
@@ -75,7 +84,7 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 			if err := w.wait(ctx, 0); err != nil {
 				return w.cur, err
 			}
-			if read, err = s.tokenRefused(p, w.cur, err); err != nil {
+			if read, err = s.tokenRefused(ctx, p, w.cur, err); err != nil {
 				return w.cur, err
 			}
 			w.cur = read
@@ -96,7 +105,7 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 				return w.cur, err
 			}
 		}
-		w.start(ctx, page, read.Epoch, next)
+		w.start(ctx, page, read.Epoch, next, writeMode{full: fullRead(read)})
 		if err := w.wait(ctx, max(s.opts.Writers-1, 0)); err != nil {
 			return w.cur, err
 		}
@@ -132,20 +141,30 @@ func nextCursor(cur Cursor, page *eventual.ChangePage) Cursor {
 		return cur
 	}
 	next := Cursor{Phase: PhaseDelta, Since: page.Token, Epoch: cur.Epoch}
-	if cur.Phase == PhaseResync {
+	if fullRead(cur) {
 		next.Phase = PhaseSweep
 	}
 	return next
 }
 
+// fullRead reports a cursor in a read of the whole table (the initial
+// load or a resync), which ends with a sweep.
+func fullRead(cur Cursor) bool { return cur.Phase == PhaseInitial || cur.Phase == PhaseResync }
+
 // tokenRefused handles a token the source cannot read: a page token (the
 // read restarts from its delta token), or an expired delta token (a full
 // re-read, then a sweep of what the source no longer has).
-func (s *Syncer) tokenRefused(p *pair, cur Cursor, err error) (Cursor, error) {
+func (s *Syncer) tokenRefused(ctx context.Context, p *pair, cur Cursor, err error) (Cursor, error) {
 	switch {
 	case cur.Until != "":
 		s.log.Warn("replication: the source refused the page token; reading the delta again", "table", p.name, "err", err)
 		cur.Until, cur.After, cur.Deleted = "", uuid.Nil, false
+		if fullRead(cur) {
+			// From scratch, in an epoch of its own: its sweep removes what
+			// it no longer sees.
+			cur.Epoch++
+			return cur, s.opts.State.Commit(ctx, p.name, Commit{Cursor: cur, Lease: s.lease()})
+		}
 		return cur, nil
 	case cur.Since != "":
 		s.log.Error("replication: THE SOURCE REFUSED THE DELTA TOKEN (expired: it kept changes for less time than the sync was away); re-reading the whole table and deleting on the target what the source no longer has",

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/eventual-pp/eventual"
@@ -35,8 +36,8 @@ func (p *pair) keyRef(vals []any) eventual.EntityReference {
 	return eventual.EntityReference{Table: p.dst, Key: p.key, KeyValues: vals}
 }
 
-// encodeKey is key values as the state keeps them: a JSON object of the
-// key's columns in the Web API's form.
+// encodeKey is key values in the Web API's form: a JSON object of the
+// key's columns.
 func (p *pair) encodeKey(vals []any) []byte {
 	o := codec.NewObject(nil)
 	for i, c := range p.key.Columns {
@@ -53,6 +54,62 @@ func (p *pair) decodeKey(b []byte) ([]any, error) {
 		return nil, fmt.Errorf("replication: the state's key of a %s record: %w", p.name, err)
 	}
 	return p.keyValues(rec.Values)
+}
+
+// encodeKeys is the key values a record may hold on the target, as the
+// state keeps them (Applied.Key): a JSON array of encodeKey objects, the
+// current values last. Before a page is written, the values it writes
+// are added to those the target may still hold (a write the state never
+// recorded as acknowledged may have landed); once acknowledged, only
+// they remain.
+func (p *pair) encodeKeys(keys [][]any) []byte {
+	b := []byte{'['}
+	for i, kv := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, p.encodeKey(kv)...)
+	}
+	return append(b, ']')
+}
+
+// decodeKeys reads what encodeKeys wrote (or one encodeKey object, the
+// form of earlier states); nil reads as none.
+func (p *pair) decodeKeys(b []byte) ([][]any, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if b[0] == '{' {
+		kv, err := p.decodeKey(b)
+		if err != nil {
+			return nil, err
+		}
+		return [][]any{kv}, nil
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(b, &raws); err != nil {
+		return nil, fmt.Errorf("replication: the state's keys of a %s record: %w", p.name, err)
+	}
+	out := make([][]any, 0, len(raws))
+	for _, raw := range raws {
+		kv, err := p.decodeKey(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kv)
+	}
+	return out, nil
+}
+
+// hasKey reports whether keys holds kv.
+func (p *pair) hasKey(keys [][]any, kv []any) bool {
+	want := string(p.encodeKey(kv))
+	for _, k := range keys {
+		if string(p.encodeKey(k)) == want {
+			return true
+		}
+	}
+	return false
 }
 
 // refKeys finds, for the lookups of recs to tables matched by key, the key
@@ -106,8 +163,8 @@ func (s *Syncer) lookUpKeys(ctx context.Context, rp *pair, ids []uuid.UUID, out 
 	var fetch []any
 	for _, id := range missing {
 		if a, ok := known[id]; ok && a.Key != nil && !a.Deleted {
-			if kv, err := rp.decodeKey(a.Key); err == nil {
-				out[id] = kv
+			if keys, err := rp.decodeKeys(a.Key); err == nil && len(keys) > 0 {
+				out[id] = keys[len(keys)-1]
 				continue
 			}
 		}
@@ -135,41 +192,43 @@ func (s *Syncer) lookUpKeys(ctx context.Context, rp *pair, ids []uuid.UUID, out 
 	return nil
 }
 
-// rekey moves the target's record from the key values the sync last
-// wrote to the record's new ones, so the upsert by the new values that
-// follows updates it rather than adding a second record. The record is
-// found by its old values and updated by its GUID (a PATCH by key does
-// not change the key it is addressed by). A record the target no longer
-// has is no error; a move the target refuses is logged and left to the
-// upsert.
-func (s *Syncer) rekey(ctx context.Context, p *pair, old []byte, vals eventual.Values) error {
-	kv, err := p.decodeKey(old)
-	if err != nil {
-		return nil // nothing to move from
-	}
+// rekey moves the target's record from key values the sync may have
+// written before (latest first) to the record's new ones, so the upsert
+// by the new values that follows updates it rather than adding a second
+// record. The record is found by its old values and updated by its GUID
+// (a PATCH by key does not change the key it is addressed by). Old values
+// the target does not hold are passed over; a move the target refuses is
+// logged and left to the upsert.
+func (s *Syncer) rekey(ctx context.Context, p *pair, old [][]any, vals eventual.Values) error {
 	moved := eventual.Values{}
 	for _, c := range p.key.Columns {
 		moved[c.LogicalName] = vals[c.LogicalName]
 	}
-	rec, err := s.opts.Target.Retrieve(ctx, p.keyRef(kv), []*eventual.Column{p.dst.PrimaryKey()}, nil, "")
-	if err == nil {
-		_, err = s.opts.Target.Update(ctx, eventual.Ref(p.dst, rec.ID), moved, eventual.Condition{IfMatch: "*"})
-	}
-	switch {
-	case err == nil, eventual.ErrorKind(err) == eventual.KindNotFound:
+	for i := len(old) - 1; i >= 0; i-- {
+		rec, err := s.opts.Target.Retrieve(ctx, p.keyRef(old[i]), []*eventual.Column{p.dst.PrimaryKey()}, nil, "")
+		if err == nil {
+			_, err = s.opts.Target.Update(ctx, eventual.Ref(p.dst, rec.ID), moved, eventual.Condition{IfMatch: "*"})
+			if err == nil {
+				return nil
+			}
+		}
+		switch {
+		case eventual.ErrorKind(err) == eventual.KindNotFound:
+			continue
+		case retryable(err):
+			return fmt.Errorf("replication: changing the key of a %s record: %w", p.name, err)
+		}
+		s.log.Warn("replication: the target refused a change of key values", "table", p.name, "from", string(p.encodeKey(old[i])), "err", err)
 		return nil
-	case retryable(err):
-		return fmt.Errorf("replication: changing the key of a %s record: %w", p.name, err)
 	}
-	s.log.Warn("replication: the target refused a change of key values", "table", p.name, "from", string(old), "err", err)
 	return nil
 }
 
 // deletionRefs are the target's records of deleted source records: by
-// GUID, or, for a table matched by key, by the key values the sync last
-// wrote — none for a record it never wrote, and none when the source now
-// has another record with those values (the key passed to it, and the
-// target's record is that one's).
+// GUID, or, for a table matched by key, by every key value the sync may
+// have written (see encodeKeys) — none for a record it never wrote, and
+// none when the source now has another record with those values (the
+// key passed to it, and the target's record is that one's).
 func (s *Syncer) deletionRefs(ctx context.Context, p *pair, recs []AppliedRecord) ([]eventual.EntityReference, error) {
 	var refs []eventual.EntityReference
 	if p.key == nil {
@@ -179,21 +238,24 @@ func (s *Syncer) deletionRefs(ctx context.Context, p *pair, recs []AppliedRecord
 		return refs, nil
 	}
 	var holders []*eventual.Record
+	seen := map[string]bool{}
 	for _, r := range recs {
-		if r.Key == nil {
-			continue
-		}
-		kv, err := p.decodeKey(r.Key)
+		keys, err := p.decodeKeys(r.Key)
 		if err != nil {
 			s.log.Warn("replication: cannot delete a record on the target: its key values in the state do not read", "table", p.name, "id", r.ID, "err", err)
 			continue
 		}
-		h := &eventual.Record{Table: p.dst, Values: eventual.Values{}}
-		for i, c := range p.key.Columns {
-			h.Values[c.LogicalName] = kv[i]
+		for _, kv := range keys { // every value it may hold there
+			if enc := string(p.encodeKey(kv)); !seen[enc] {
+				seen[enc] = true
+				h := &eventual.Record{Table: p.dst, Values: eventual.Values{}}
+				for i, c := range p.key.Columns {
+					h.Values[c.LogicalName] = kv[i]
+				}
+				holders = append(holders, h)
+				refs = append(refs, p.keyRef(kv))
+			}
 		}
-		holders = append(holders, h)
-		refs = append(refs, p.keyRef(kv))
 	}
 	if len(refs) == 0 {
 		return nil, nil

@@ -34,7 +34,7 @@ type write struct {
 }
 
 // start writes a page to the target in the background.
-func (w *writes) start(ctx context.Context, page *eventual.ChangePage, epoch int64, next Cursor) {
+func (w *writes) start(ctx context.Context, page *eventual.ChangePage, epoch int64, next Cursor, mode writeMode) {
 	wr := &write{page: page, next: next, epoch: epoch, done: make(chan struct{})}
 	if len(w.p.selfRefs) > 0 {
 		wr.ids = make(map[uuid.UUID]bool, len(page.Changes))
@@ -45,7 +45,7 @@ func (w *writes) start(ctx context.Context, page *eventual.ChangePage, epoch int
 	w.flight = append(w.flight, wr)
 	go func() {
 		defer close(wr.done)
-		wr.a, wr.err = w.s.apply(ctx, w.p, page.Changes, epoch, writeMode{})
+		wr.a, wr.err = w.s.apply(ctx, w.p, page.Changes, epoch, mode)
 	}()
 }
 

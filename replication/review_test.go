@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ type failCommitState struct {
 }
 
 func (f *failCommitState) Commit(ctx context.Context, pair string, c Commit) error {
-	if pair == f.pair {
+	if pair == f.pair && !c.KeepCursor { // the write-ahead of keys comes before the target write
 		if f.left == 0 {
 			return errCrash
 		}
@@ -109,7 +110,6 @@ func (f *failCommitState) Commit(ctx context.Context, pair string, c Commit) err
 // B too (B must converge to A), as it does when matched by GUID.
 func TestReviewKeyCrashThenDelete(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
-		t.Skip("BUG: matched by key, a record written to B but not committed (crash) and then deleted on A stays on B forever: deletionRefs skips records without key in the state")
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
 		acc := e.schema.Table("account")
 		e.create(e.a, "account", eventual.Values{"name": "first", "accountnumber": "K0"})
@@ -147,7 +147,7 @@ func TestReviewKeyCrashThenDelete(t *testing.T) {
 // K2 ("a key that changes on A moves B's record rather than adding one").
 func TestReviewKeyPassesAcrossPages(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
-		t.Skip("BUG: matched by key, Y taking X's old key in an earlier page overwrites X's B record, then X's rekey moves it away: Y is lost on B")
+		t.Skip("OPEN BUG (key matching, see the closing note): matched by key, Y taking X's old key in an earlier page overwrites X's B record, then X's rekey moves it away: Y is lost on B")
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}, Batch: 1, Writers: 1})
 		acc := e.schema.Table("account")
 		x := e.createID(e.a, "account", uuid.MustParse("ffffffff-0000-0000-0000-000000000001"), eventual.Values{"name": "X", "accountnumber": "K1"})
@@ -448,7 +448,9 @@ func TestReviewCancelInFlight(t *testing.T) {
 			bs := e.rows(e.b, "account")
 			mem.mu.Lock()
 			for id, a := range mem.applied["account"] {
-				if _, ok := bs[id]; !ok && !a.Deleted {
+				// Version 0 is a write-ahead (the record may have been
+				// written); only an acknowledged write has its version.
+				if _, ok := bs[id]; !ok && !a.Deleted && a.Version != 0 {
 					t.Errorf("cancel at write %d: the state says %v was applied (version %d); B does not have it", at, id, a.Version)
 				}
 			}
@@ -470,7 +472,7 @@ func TestReviewCancelInFlight(t *testing.T) {
 // moves B's record rather than adding one").
 func TestReviewKeyMovesToDeletedRecordsKey(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
-		t.Skip("BUG: matched by key, Y taking the key of X deleted in the same delta: the rekey is refused (X still holds it on B), the upsert overwrites X's record and Y's old record stays on B under its old key")
+		t.Skip("OPEN BUG (key matching, see the closing note): matched by key, Y taking the key of X deleted in the same delta: the rekey is refused (X still holds it on B), the upsert overwrites X's record and Y's old record stays on B under its old key")
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
 		acc := e.schema.Table("account")
 		x := e.create(e.a, "account", eventual.Values{"name": "X", "accountnumber": "K1"})
@@ -492,7 +494,7 @@ func TestReviewKeyMovesToDeletedRecordsKey(t *testing.T) {
 // K1, and each contact must still reference its own account's record.
 func TestReviewKeySwap(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
-		t.Skip("BUG: matched by key, a swap of two records' keys swaps B's records' contents under their GUIDs: contacts on B then reference the other account")
+		t.Skip("OPEN BUG (key matching, see the closing note): matched by key, a swap of two records' keys swaps B's records' contents under their GUIDs: contacts on B then reference the other account")
 		e := newEnvWith(t, kind, Options{Tables: []Table{
 			{Name: "account", Key: "accountnumber_key"},
 			{Name: "contact", Key: "firstname,emailaddress1"},
@@ -523,7 +525,7 @@ func TestReviewKeySwap(t *testing.T) {
 // dead letter for a record B already has, nor a placeholder pending.
 func TestReviewKeyPlaceholderByGUIDAfterSync(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
-		t.Skip("BUG: matched by key, a placeholder B makes under A's GUID after the record was synced by key is claimed by GUID, collides with the key (412) and becomes a dead letter; the placeholder stays")
+		t.Skip("OPEN BUG (key matching, see the closing note): matched by key, a placeholder B makes under A's GUID after the record was synced by key is claimed by GUID, collides with the key (412) and becomes a dead letter; the placeholder stays")
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
 		acc := e.schema.Table("account")
 		x := e.create(e.a, "account", eventual.Values{"name": "X", "accountnumber": "K1"})
@@ -608,7 +610,6 @@ func TestReviewKeylessDeadLetterThenDeleted(t *testing.T) {
 // After the restart B must hold the record once, under its new key.
 func TestReviewKeyCrashThenKeyChange(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
-		t.Skip("BUG: matched by key, a record written to B but not committed (crash) whose key then changes on A is added again under the new key: the old one stays on B")
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
 		acc := e.schema.Table("account")
 		e.create(e.a, "account", eventual.Values{"name": "first", "accountnumber": "K0"})
@@ -640,7 +641,6 @@ func TestReviewKeyCrashThenKeyChange(t *testing.T) {
 // of another. The next cycle must leave B equal to A by key.
 func TestReviewKeyPipelineFailureThenDelete(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
-		t.Skip("BUG: matched by key, a page acknowledged by B behind a failed page is not committed; a delete or key change on A before the retry leaves an orphan on B (no crash needed)")
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
 		acc := e.schema.Table("account")
 		var ids []uuid.UUID
@@ -665,5 +665,36 @@ func TestReviewKeyPipelineFailureThenDelete(t *testing.T) {
 		}
 		e.catchUp()
 		e.convergedByKeyTables("account")
+	})
+}
+
+// TestPipelineFailureThenDeleteByGUID: matched by GUID, the first of two
+// pages in flight fails while the second lands on B; A then deletes one
+// of the second page's records. The initial read starts again from
+// scratch (nothing of it was committed), so no delta will report that
+// deletion: the sweep at its end must remove the record, which the state
+// knows from the write-ahead of the full read's records.
+func TestPipelineFailureThenDeleteByGUID(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnv(t, kind, "account")
+		acc := e.schema.Table("account")
+		var ids []uuid.UUID
+		for i := range 9 {
+			ids = append(ids, e.create(e.a, "account", eventual.Values{"name": "acc " + strconv.Itoa(i)}))
+		}
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		f := &firstFailsTarget{RecordService: e.sync.opts.Target, secondOK: make(chan struct{})}
+		e.sync.opts.Target = f
+		if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errFlaky) {
+			t.Fatalf("catch up with the first page failing: %v", err)
+		}
+		if n := len(e.rows(e.b, "account")); n != 3 {
+			t.Fatalf("%d accounts on B, want the second page's 3", n)
+		}
+		if err := e.a.Delete(e.ctx, eventual.Ref(acc, ids[3]), eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		e.catchUp()
+		e.converged("account")
 	})
 }

@@ -6,8 +6,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// sweep ends a resync: it deletes on the target every record this sync
-// wrote there that the full re-read did not see (the state's records of
+// sweep ends a full read (the initial load, a resync): it deletes on the
+// target every record this sync wrote (or may have written) there that
+// the full read did not see (the state's records of
 // an older epoch: an anti-join of the state and the re-read), as the
 // source no longer has it, then moves the pair on to deltas. Records the
 // sync never wrote (placeholders, records made on the target) are left
@@ -38,7 +39,7 @@ func (s *Syncer) sweep(ctx context.Context, p *pair, cur Cursor) error {
 		after = stale[len(stale)-1].ID
 	}
 	if total > 0 {
-		s.log.Warn("replication: resync deleted on the target the records the source no longer has", "table", p.name, "records", total)
+		s.log.Warn("replication: the full read deleted on the target the records the source no longer has", "table", p.name, "records", total)
 	}
 	next := cur
 	next.Phase = PhaseDelta
