@@ -111,7 +111,8 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 		}
 		read = next
 		if !page.More {
-			return w.cur, w.wait(ctx, 0)
+			err := w.wait(ctx, 0) // before w.cur is read: it moves the cursor
+			return w.cur, err
 		}
 	}
 }
