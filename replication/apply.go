@@ -48,10 +48,11 @@ type writeMode struct {
 	// matched by alternate key: placeholders the target holds under the
 	// source's GUID (see pullThrough).
 	byID map[uuid.UUID]bool
-	// full marks a page of a full read: records the state does not know
-	// are recorded (in the read's epoch) before they are written, so that
-	// if the read starts again from scratch, its sweep finds those that
-	// landed unacknowledged and that the source has deleted since.
+	// full marks a page of a full read that has committed nothing yet:
+	// records the state does not know are recorded (in the read's epoch)
+	// before they are written, so that if the read starts again from
+	// scratch, its sweep finds those that landed unacknowledged and that
+	// the source has deleted since.
 	full bool
 }
 

@@ -105,7 +105,13 @@ func (s *Syncer) readFeed(ctx context.Context, p *pair, cur Cursor, r *TableRepo
 				return w.cur, err
 			}
 		}
-		w.start(ctx, page, read.Epoch, next, writeMode{full: fullRead(read)})
+		// Until a full read has committed a page, a failure makes it start
+		// again from scratch, under a snapshot that no longer shows what
+		// the source deleted meanwhile: its records are written ahead to
+		// the state, for the sweep. Once a page is committed, a failed
+		// read goes on from there, under its first snapshot, and the
+		// deltas after it report those deletions.
+		w.start(ctx, page, read.Epoch, next, writeMode{full: fullRead(read) && w.cur.Until == ""})
 		if err := w.wait(ctx, max(s.opts.Writers-1, 0)); err != nil {
 			return w.cur, err
 		}
