@@ -642,21 +642,10 @@ func TestReviewKeyCrashThenKeyChange(t *testing.T) {
 func TestReviewKeyPipelineFailureThenDelete(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
+		ids := secondPageLands(t, e, func(i int) eventual.Values {
+			return eventual.Values{"name": "acc", "accountnumber": string(rune('a' + i))}
+		})
 		acc := e.schema.Table("account")
-		var ids []uuid.UUID
-		for i := range 9 {
-			ids = append(ids, e.create(e.a, "account", eventual.Values{"name": "acc", "accountnumber": string(rune('a' + i))}))
-		}
-		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-		f := &firstFailsTarget{RecordService: e.sync.opts.Target, secondOK: make(chan struct{})}
-		e.sync.opts.Target = f
-		if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errFlaky) {
-			t.Fatalf("catch up with the first page failing: %v", err)
-		}
-		if n := len(e.rows(e.b, "account")); n != 3 {
-			t.Fatalf("%d accounts on B, want the second page's 3", n)
-		}
-		// ids[3:6] are the second page (Batch 3, the feed in GUID order).
 		if err := e.a.Delete(e.ctx, eventual.Ref(acc, ids[3]), eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
@@ -677,24 +666,32 @@ func TestReviewKeyPipelineFailureThenDelete(t *testing.T) {
 func TestPipelineFailureThenDeleteByGUID(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
 		e := newEnv(t, kind, "account")
-		acc := e.schema.Table("account")
-		var ids []uuid.UUID
-		for i := range 9 {
-			ids = append(ids, e.create(e.a, "account", eventual.Values{"name": "acc " + strconv.Itoa(i)}))
-		}
-		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-		f := &firstFailsTarget{RecordService: e.sync.opts.Target, secondOK: make(chan struct{})}
-		e.sync.opts.Target = f
-		if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errFlaky) {
-			t.Fatalf("catch up with the first page failing: %v", err)
-		}
-		if n := len(e.rows(e.b, "account")); n != 3 {
-			t.Fatalf("%d accounts on B, want the second page's 3", n)
-		}
-		if err := e.a.Delete(e.ctx, eventual.Ref(acc, ids[3]), eventual.Condition{}); err != nil {
+		ids := secondPageLands(t, e, func(i int) eventual.Values { return eventual.Values{"name": "acc " + strconv.Itoa(i)} })
+		if err := e.a.Delete(e.ctx, eventual.Ref(e.schema.Table("account"), ids[3]), eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
 		e.catchUp()
 		e.converged("account")
 	})
+}
+
+// secondPageLands creates 9 accounts on A and runs an initial load, in
+// pages of 3, whose first page fails while the second lands on B. It
+// returns the accounts' ids in the feed's (GUID) order: ids[3:6] are the
+// page on B that the state did not commit.
+func secondPageLands(t *testing.T, e *env, vals func(i int) eventual.Values) []uuid.UUID {
+	t.Helper()
+	var ids []uuid.UUID
+	for i := range 9 {
+		ids = append(ids, e.create(e.a, "account", vals(i)))
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	e.sync.opts.Target = &firstFailsTarget{RecordService: e.sync.opts.Target, secondOK: make(chan struct{})}
+	if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errFlaky) {
+		t.Fatalf("catch up with the first page failing: %v", err)
+	}
+	if n := len(e.rows(e.b, "account")); n != 3 {
+		t.Fatalf("%d accounts on B, want the second page's 3", n)
+	}
+	return ids
 }

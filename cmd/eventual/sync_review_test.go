@@ -136,59 +136,7 @@ func TestSyncReview_KeyConfigWithTablesFlag(t *testing.T) {
 // holds exactly A's accounts by key, and A's contacts. Neither server
 // answers 5xx or logs an error.
 func TestSyncReview_KeySIGTERMMidFlight(t *testing.T) {
-	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
-	c := newClient(t, requestTimeout)
-	cfg := filepath.Join(dir, "sync.yaml")
-	if err := os.WriteFile(cfg, []byte("adopt: false\ntables:\n  - name: account\n    key: accountnumber_key\n  - name: contact\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	writeLoad(t, c, a.URL, 0, 150)
-	args := []string{"sync", "--source", a.Root, "--target", b.Root, "--config", cfg, "--state", filepath.Join(dir, "sync.db"),
-		"--batch", "5", "--interval", "20ms", "--lease", "200ms"}
-	for round := range 4 {
-		p := testproc.Spawn(t, binary, args...)
-		time.Sleep(time.Duration(150+rand.IntN(300)) * time.Millisecond)
-		p.Signal(syscall.SIGTERM)
-		if code := p.Wait(15 * time.Second); code != 0 {
-			t.Fatalf("round %d: sync exited %d after SIGTERM:\n%s", round, code, p.Stderr.String())
-		}
-		writeLoad(t, c, a.URL, round+1, 20)
-	}
-	if code, _, stderr := runEventual(t, 60*time.Second, append(args, "--once")...); code != 0 {
-		t.Fatalf("sync --once exited %d:\n%s", code, stderr)
-	}
-	byNumber := func(root string) map[string]map[string]any {
-		out := map[string]map[string]any{}
-		for _, r := range table(t, c, root, "accounts") {
-			n, _ := r["accountnumber"].(string)
-			if out[n] != nil {
-				t.Errorf("%s: two accounts %q", root, n)
-			}
-			out[n] = r
-		}
-		return out
-	}
-	as, bs := byNumber(a.URL), byNumber(b.URL)
-	for n, ar := range as {
-		if br := bs[n]; br == nil || br["name"] != ar["name"] || br["telephone1"] != ar["telephone1"] {
-			t.Errorf("account %q: A %v, B %v", n, ar, br)
-		}
-	}
-	for n := range bs {
-		if as[n] == nil {
-			t.Errorf("account %q is on B, not on A", n)
-		}
-	}
-	if na, nb := len(table(t, c, a.URL, "contacts")), len(table(t, c, b.URL, "contacts")); na != nb {
-		t.Errorf("%d contacts on A, %d on B", na, nb)
-	}
-	for _, p := range []*proc{a, b} {
-		if errs := serveErrors(p); len(errs) > 0 {
-			t.Errorf("a server logged %d errors or 5xx, the first:\n%.2000s", len(errs), errs[0])
-		}
-	}
+	interruptedKeySync(t, syscall.SIGTERM, 4, 150*time.Millisecond)
 }
 
 // TestSyncReview_KeySIGKILLMidFlight: as the SIGTERM test, but the sync
@@ -197,10 +145,17 @@ func TestSyncReview_KeySIGTERMMidFlight(t *testing.T) {
 // holds exactly A's accounts by key, and A's contacts. Neither server
 // answers 5xx or logs an error.
 func TestSyncReview_KeySIGKILLMidFlight(t *testing.T) {
+	interruptedKeySync(t, syscall.SIGKILL, 8, 100*time.Millisecond)
+}
+
+// interruptedKeySync runs the sync with accounts matched by key while A
+// takes writes, stops it rounds times with sig after a random moment,
+// then runs --once, which must exit 0, and checks that B holds exactly
+// A's accounts by key and A's contacts, and that neither server answered
+// 5xx or logged an error.
+func interruptedKeySync(t *testing.T, sig syscall.Signal, rounds int, pause time.Duration) {
 	dir := t.TempDir()
-	a := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "a.db"), "--placeholders", "off")
-	b := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"))
-	c := newClient(t, requestTimeout)
+	a, b, c := startAB(t, dir)
 	cfg := filepath.Join(dir, "sync.yaml")
 	if err := os.WriteFile(cfg, []byte("adopt: false\ntables:\n  - name: account\n    key: accountnumber_key\n  - name: contact\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -208,11 +163,13 @@ func TestSyncReview_KeySIGKILLMidFlight(t *testing.T) {
 	writeLoad(t, c, a.URL, 0, 150)
 	args := []string{"sync", "--source", a.Root, "--target", b.Root, "--config", cfg, "--state", filepath.Join(dir, "sync.db"),
 		"--batch", "5", "--interval", "20ms", "--lease", "200ms"}
-	for round := range 8 {
+	for round := range rounds {
 		p := testproc.Spawn(t, binary, args...)
-		time.Sleep(time.Duration(100+rand.IntN(250)) * time.Millisecond)
-		p.Signal(syscall.SIGKILL)
-		p.Wait(15 * time.Second)
+		time.Sleep(pause + time.Duration(rand.Int64N(int64(2*pause))))
+		p.Signal(sig)
+		if code := p.Wait(15 * time.Second); sig == syscall.SIGTERM && code != 0 {
+			t.Fatalf("round %d: sync exited %d after SIGTERM:\n%s", round, code, p.Stderr.String())
+		}
 		writeLoad(t, c, a.URL, round+1, 20)
 	}
 	if code, _, stderr := runEventual(t, 60*time.Second, append(args, "--once")...); code != 0 {
