@@ -37,6 +37,9 @@ type firstFailsTarget struct {
 	mu       sync.Mutex
 	calls    int
 	secondOK chan struct{}
+	// first, when set, names (by name) the records of the page that
+	// fails, whichever call it comes in; else the first call fails.
+	first map[string]bool
 }
 
 var errFlaky = errors.New("connection reset (review)")
@@ -45,18 +48,32 @@ func (f *firstFailsTarget) UpsertMultiple(ctx context.Context, targets []eventua
 	f.mu.Lock()
 	f.calls++
 	n := f.calls
+	fail := n == 1
+	if f.first != nil {
+		name, _ := targets[0].Entity.Values["name"].(string)
+		if fail = f.first[name]; fail {
+			f.first = map[string]bool{} // once
+		}
+	}
+	byName := f.first != nil
 	f.mu.Unlock()
-	if n == 1 {
+	if fail {
+		f.mu.Lock()
+		ok := f.secondOK
+		f.mu.Unlock()
 		select { // fail only after the second page was acknowledged
-		case <-f.secondOK:
+		case <-ok:
 		case <-time.After(2 * time.Second):
 		}
 		return errFlaky
 	}
 	err := f.RecordService.UpsertMultiple(ctx, targets)
-	if n == 2 {
+	f.mu.Lock()
+	if f.secondOK != nil && (n == 2 || byName) {
 		close(f.secondOK)
+		f.secondOK = nil
 	}
+	f.mu.Unlock()
 	return err
 }
 
@@ -675,18 +692,24 @@ func TestPipelineFailureThenDeleteByGUID(t *testing.T) {
 	})
 }
 
-// secondPageLands creates 9 accounts on A and runs an initial load, in
-// pages of 3, whose first page fails while the second lands on B. It
+// secondPageLands creates 9 accounts on A (named "acc i") and runs an
+// initial load, in pages of 3, whose first page fails while the second
+// lands on B. It
 // returns the accounts' ids in the feed's (GUID) order: ids[3:6] are the
 // page on B that the state did not commit.
 func secondPageLands(t *testing.T, e *env, vals func(i int) eventual.Values) []uuid.UUID {
 	t.Helper()
 	var ids []uuid.UUID
+	names := map[uuid.UUID]string{}
 	for i := range 9 {
-		ids = append(ids, e.create(e.a, "account", vals(i)))
+		v := vals(i)
+		v["name"] = "acc " + strconv.Itoa(i)
+		id := e.create(e.a, "account", v)
+		ids, names[id] = append(ids, id), v["name"].(string)
 	}
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	e.sync.opts.Target = &firstFailsTarget{RecordService: e.sync.opts.Target, secondOK: make(chan struct{})}
+	first := map[string]bool{names[ids[0]]: true, names[ids[1]]: true, names[ids[2]]: true}
+	e.sync.opts.Target = &firstFailsTarget{RecordService: e.sync.opts.Target, secondOK: make(chan struct{}), first: first}
 	if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errFlaky) {
 		t.Fatalf("catch up with the first page failing: %v", err)
 	}
