@@ -129,14 +129,7 @@ func TestReviewKeyCrashThenDelete(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
 		acc := e.schema.Table("account")
-		e.create(e.a, "account", eventual.Values{"name": "first", "accountnumber": "K0"})
-		e.catchUp()
-		doomed := e.create(e.a, "account", eventual.Values{"name": "doomed", "accountnumber": "K1"})
-		mem := e.state
-		e.sync.opts.State = &failCommitState{State: mem, pair: "account"}
-		if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errCrash) {
-			t.Fatalf("crash at the commit: %v", err)
-		}
+		doomed, mem := crashAfterAck(t, e, eventual.Values{"name": "doomed", "accountnumber": "K1"})
 		if n := len(e.rows(e.b, "account")); n != 2 {
 			t.Fatalf("%d accounts on B after the write, want 2 (the write reached B)", n)
 		}
@@ -629,14 +622,7 @@ func TestReviewKeyCrashThenKeyChange(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
 		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
 		acc := e.schema.Table("account")
-		e.create(e.a, "account", eventual.Values{"name": "first", "accountnumber": "K0"})
-		e.catchUp()
-		x := e.create(e.a, "account", eventual.Values{"name": "X", "accountnumber": "K1"})
-		mem := e.state
-		e.sync.opts.State = &failCommitState{State: mem, pair: "account"}
-		if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errCrash) {
-			t.Fatalf("crash at the commit: %v", err)
-		}
+		x, mem := crashAfterAck(t, e, eventual.Values{"name": "X", "accountnumber": "K1"})
 		if _, err := e.a.Update(e.ctx, eventual.Ref(acc, x), eventual.Values{"accountnumber": "K2"}, eventual.Condition{}); err != nil {
 			t.Fatal(err)
 		}
@@ -717,4 +703,21 @@ func secondPageLands(t *testing.T, e *env, vals func(i int) eventual.Values) []u
 		t.Fatalf("%d accounts on B, want the second page's 3", n)
 	}
 	return ids
+}
+
+// crashAfterAck loads one account, then creates another with vals on A
+// and runs a sync whose state fails every commit of a cursor, as a sync
+// killed after B acknowledged the page. It returns the record's id and
+// the state underneath, for a restart.
+func crashAfterAck(t *testing.T, e *env, vals eventual.Values) (uuid.UUID, State) {
+	t.Helper()
+	e.create(e.a, "account", eventual.Values{"name": "first", "accountnumber": "K0"})
+	e.catchUp()
+	id := e.create(e.a, "account", vals)
+	mem := e.state
+	e.sync.opts.State = &failCommitState{State: mem, pair: "account"}
+	if err := e.sync.CatchUp(e.ctx); !errors.Is(err, errCrash) {
+		t.Fatalf("crash at the commit: %v", err)
+	}
+	return id, mem
 }
