@@ -8,4 +8,13 @@
 // nothing lost and nothing applied into an older state. It knows neither
 // HTTP nor the stores: the sync command gives it client.Records for both
 // ends (each with its circuit breaker), and tests may give it instances.
+//
+// The files: syncer.go (Syncer, Run, CatchUp), feed.go (one cycle of a
+// table and its feed), pipeline.go (pages read ahead and written several
+// at a time, committed in order), apply.go (a page's upserts and
+// deletions, version skips, dead letters), keys.go (matching by an
+// alternate key, for targets that cannot adopt placeholders), hydrate.go
+// (pull-through of the target's placeholders), sweep.go (the end of a
+// full read), status.go, lease.go, progress.go, deadletters.go, and
+// state.go (the State contract; package replication/state implements it).
 package replication
