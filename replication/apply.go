@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/eventual-pp/eventual"
@@ -44,9 +43,11 @@ type writeMode struct {
 	// reads the source's latest state for a placeholder the target holds,
 	// whatever the sync wrote before.
 	force bool
-	// byID lists records written by primary key although the table is
-	// matched by alternate key: placeholders the target holds under the
-	// source's GUID (see pullThrough).
+	// byID lists, for a table matched by alternate key, the records the
+	// target holds a placeholder of under the source's GUID (see
+	// pullThrough): written there, unless the record is the target's
+	// under another id already (then the placeholder is filled, see
+	// fillTwin).
 	byID map[uuid.UUID]bool
 	// full marks a page of a full read that has committed nothing yet:
 	// records the state does not know are recorded (in the read's epoch)
@@ -78,14 +79,28 @@ func (s *Syncer) apply(ctx context.Context, p *pair, changes []eventual.Change, 
 		prev, seen := known[ch.ID]
 		switch {
 		case ch.Deleted:
-			gone := AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Deleted: true, Epoch: epoch, Key: prev.Key}}
+			gone := AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Deleted: true, Epoch: epoch, Key: prev.Key, Target: prev.Target}}
 			deletes = append(deletes, gone)
 			out.records = append(out.records, gone)
 		case seen && !prev.Deleted && (prev.Version > ch.Record.Version || prev.Version == ch.Record.Version && !mode.force):
-			out.records = append(out.records, AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Epoch: epoch, Key: prev.Key}})
+			out.records = append(out.records, AppliedRecord{ID: ch.ID, Applied: Applied{Version: prev.Version, Epoch: epoch, Key: prev.Key, Target: prev.Target}})
 		default:
 			upserts = append(upserts, ch.Record)
 		}
+	}
+	if p.key != nil {
+		// Deletions first: they free key values the page's writes may
+		// take.
+		if err := s.delete(ctx, p, deletes); err != nil {
+			return nil, err
+		}
+		out.writes += len(deletes)
+		if len(upserts) > 0 {
+			if err := s.upsertByKey(ctx, p, parentsFirst(p, upserts), known, epoch, mode, out); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	}
 	if err := s.upsert(ctx, p, parentsFirst(p, upserts), known, epoch, mode, out); err != nil {
 		return nil, err
@@ -97,8 +112,9 @@ func (s *Syncer) apply(ctx context.Context, p *pair, changes []eventual.Change, 
 	return out, nil
 }
 
-// upsert writes records to the target in bulk, falling back to one by one
-// to isolate the records the target refuses.
+// upsert writes records of a table matched by primary key to the target
+// in bulk, falling back to one by one to isolate the records the target
+// refuses. (A table matched by key is upsertByKey's.)
 func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, known map[uuid.UUID]Applied, epoch int64, mode writeMode, out *applied) error {
 	if len(recs) == 0 {
 		return nil
@@ -109,80 +125,65 @@ func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, k
 	}
 	wctx := s.writeContext(ctx)
 	targets := make([]eventual.BulkTarget, 0, len(recs))
-	written := make([]AppliedRecord, 0, len(recs))
 	kept := make([]*eventual.Record, 0, len(recs))
-	var ahead []AppliedRecord // key values about to be written, recorded first
-	var moves []func() error  // key changes, made before the upsert
+	var ahead []AppliedRecord // records of a full read, recorded first
 	for _, rec := range recs {
-		tg, kv, err := s.target(p, rec, refs, mode.byID[rec.ID])
+		tg, _, err := s.target(p, rec, refs)
 		if err != nil {
 			out.dead = append(out.dead, deadLetter(p, rec, err, s.opts.Now()))
 			continue
 		}
-		var key []byte
-		if _, seen := known[rec.ID]; kv == nil && mode.full && !seen {
+		if _, seen := known[rec.ID]; mode.full && !seen {
 			ahead = append(ahead, AppliedRecord{ID: rec.ID, Applied: Applied{Epoch: epoch}})
-		}
-		if kv != nil {
-			key = p.encodeKeys([][]any{kv})
-			prev, seen := known[rec.ID]
-			var old [][]any
-			if seen && !prev.Deleted {
-				old, _ = p.decodeKeys(prev.Key)
-			}
-			if !p.hasKey(old, kv) {
-				if !seen {
-					prev = Applied{Epoch: epoch}
-				}
-				prev.Deleted = false
-				prev.Key = p.encodeKeys(append(slices.Clone(old), kv))
-				ahead = append(ahead, AppliedRecord{ID: rec.ID, Applied: prev})
-			}
-			if stale := slices.DeleteFunc(old, func(k []any) bool { return string(p.encodeKey(k)) == string(p.encodeKey(kv)) }); len(stale) > 0 {
-				vals := tg.Entity.Values
-				moves = append(moves, func() error { return s.rekey(wctx, p, stale, vals) })
-			}
 		}
 		targets = append(targets, tg)
 		kept = append(kept, rec)
-		written = append(written, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch, Key: key}})
 	}
 	if len(targets) == 0 {
 		return nil
 	}
 	if len(ahead) > 0 {
-		// Matched by key, the target's record is found again only by its
-		// key values: they are in the state before the target sees them,
-		// so a write that lands but is never acknowledged (a crash, a
-		// timeout, a page behind a failed one) is not lost track of. So
-		// are the records of a full read (see writeMode.full).
+		// See writeMode.full.
 		if err := s.opts.State.Commit(ctx, p.name, Commit{KeepCursor: true, Applied: ahead, Lease: s.lease()}); err != nil {
-			return fmt.Errorf("replication: recording the keys of %d %s records: %w", len(ahead), p.name, err)
+			return fmt.Errorf("replication: recording %d %s records of a full read: %w", len(ahead), p.name, err)
 		}
 	}
-	for _, move := range moves {
-		if err := move(); err != nil {
-			return err
-		}
-	}
-	err = s.opts.Target.UpsertMultiple(wctx, targets)
-	if err != nil && retryable(err) {
-		return fmt.Errorf("replication: writing %d %s records: %w", len(targets), p.name, err)
+	landed, err := s.writeBulk(wctx, p, targets, kept, out)
+	if err != nil {
+		return err
 	}
 	for i, rec := range kept {
+		if landed[i] {
+			out.records = append(out.records, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch}})
+			out.writes++
+		}
+	}
+	return nil
+}
+
+// writeBulk upserts targets (the writes of recs) in one UpsertMultiple,
+// falling back to one by one to isolate the records the target refuses,
+// which become dead letters. It reports which landed; a retryable
+// failure is returned.
+func (s *Syncer) writeBulk(ctx context.Context, p *pair, targets []eventual.BulkTarget, recs []*eventual.Record, out *applied) ([]bool, error) {
+	landed := make([]bool, len(targets))
+	err := s.opts.Target.UpsertMultiple(ctx, targets)
+	if err != nil && retryable(err) {
+		return nil, fmt.Errorf("replication: writing %d %s records: %w", len(targets), p.name, err)
+	}
+	for i, rec := range recs {
 		if err != nil { // the bulk write was refused: find the culprits
-			if _, _, e := s.opts.Target.Upsert(wctx, targets[i].Target, targets[i].Entity, eventual.Condition{}); e != nil {
+			if _, _, e := s.opts.Target.Upsert(ctx, targets[i].Target, targets[i].Entity, eventual.Condition{}); e != nil {
 				if retryable(e) {
-					return fmt.Errorf("replication: writing %s %v: %w", p.name, rec.ID, e)
+					return nil, fmt.Errorf("replication: writing %s %v: %w", p.name, rec.ID, e)
 				}
 				out.dead = append(out.dead, deadLetter(p, rec, e, s.opts.Now()))
 				continue
 			}
 		}
-		out.records = append(out.records, written[i])
-		out.writes++
+		landed[i] = true
 	}
-	return nil
+	return landed, nil
 }
 
 // writeContext marks the target's writes: placeholders are adopted when
@@ -195,11 +196,11 @@ func (s *Syncer) writeContext(ctx context.Context) context.Context {
 }
 
 // target is the target's write of a source record: an upsert by the
-// source's primary key (or, for a table matched by alternate key, by the
-// record's key values, returned) with the copied
-// columns, lookups retargeted to the target's tables and bound by key to
-// tables matched by key.
-func (s *Syncer) target(p *pair, rec *eventual.Record, refs map[uuid.UUID][]any, byID bool) (eventual.BulkTarget, []any, error) {
+// source's primary key with the copied columns, lookups retargeted to the
+// target's tables and bound by key to tables matched by key; for a table
+// matched by alternate key, the record's key values too (upsertByKey
+// chooses the record written to).
+func (s *Syncer) target(p *pair, rec *eventual.Record, refs map[uuid.UUID][]any) (eventual.BulkTarget, []any, error) {
 	vals := eventual.Values{}
 	for _, name := range p.copy {
 		v, ok := rec.Values[name]
@@ -225,9 +226,6 @@ func (s *Syncer) target(p *pair, rec *eventual.Record, refs map[uuid.UUID][]any,
 	kv, err := p.keyValues(rec.Values)
 	if err != nil {
 		return tg, nil, err
-	}
-	if !byID {
-		tg.Target = p.keyRef(kv)
 	}
 	return tg, kv, nil
 }

@@ -12,8 +12,10 @@
 // The files: syncer.go (Syncer, Run, CatchUp), feed.go (one cycle of a
 // table and its feed), pipeline.go (pages read ahead and written several
 // at a time, committed in order), apply.go (a page's upserts and
-// deletions, version skips, dead letters), keys.go (matching by an
-// alternate key, for targets that cannot adopt placeholders), hydrate.go
+// deletions, version skips, dead letters), keys.go (the key values of
+// records of a table matched by an alternate key, for targets that cannot
+// adopt placeholders), keywrites.go (that table's writes: by the target's
+// record id, in an order that frees each key before it is taken), hydrate.go
 // (pull-through of the target's placeholders), sweep.go (the end of a
 // full read), status.go, lease.go, progress.go, deadletters.go, and
 // state.go (the State contract; package replication/state implements it).

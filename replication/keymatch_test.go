@@ -12,8 +12,9 @@ import (
 
 // TestMatchByAlternateKey: with accounts matched by accountnumber and
 // contacts by (firstname, emailaddress1) on a target that does not adopt
-// (as Dataverse cannot), B keeps GUIDs of its own, holds exactly one
-// record per key, binds lookups by key, hydrates placeholders made by key
+// (as Dataverse cannot), B creates the records it lacks under A's GUIDs,
+// keeps the GUIDs of those it had by key, holds exactly one record per
+// key, binds lookups by key, hydrates placeholders made by key
 // and by the source's GUID, follows a key's change and deletes by key,
 // without deleting a record whose key passed to another source record.
 func TestMatchByAlternateKey(t *testing.T) {
@@ -39,8 +40,15 @@ func TestMatchByAlternateKey(t *testing.T) {
 		e.catchUp()
 		e.convergedByKey()
 		for id, r := range e.rows(e.b, "account") {
-			if r.Values["accountnumber"] == "K1" && id == a["K1"] {
-				t.Errorf("B's K1 has A's GUID: not matched by key")
+			switch r.Values["accountnumber"] {
+			case "K1": // new to B: created under A's GUID, so references by it find it
+				if id != a["K1"] {
+					t.Errorf("B's K1 is %v, want A's GUID %v", id, a["K1"])
+				}
+			case "K3": // B's placeholder made by key: taken over, its GUID kept
+				if id == a["K3"] {
+					t.Errorf("B's K3 has A's GUID: the placeholder made by key was not matched by key")
+				}
 			}
 		}
 
@@ -128,4 +136,87 @@ func (e *env) convergedByKey() {
 			e.t.Errorf("order %v references %v, not a record of B's", o.Values["new_name"], ref.ID)
 		}
 	}
+}
+
+// TestMatchByKeyTwinPlaceholder: matched by key, B made a placeholder by
+// key that the sync took over (B's GUID); later an order on B references
+// the account by A's GUID, so B makes a second placeholder under it. The
+// sync fills that twin (all but the key, which one record holds), leaves
+// no dead letter and no placeholder pending, and B's keyed record keeps
+// following A.
+func TestMatchByKeyTwinPlaceholder(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
+		acc := e.schema.Table("account")
+		keyRef := eventual.EntityReference{Table: acc, Key: acc.Key("accountnumber_key"), KeyValues: []any{"K1"}}
+		e.create(e.b, "new_order", eventual.Values{"new_name": "by key", "new_customer": keyRef})
+		x := e.create(e.a, "account", eventual.Values{"name": "X", "accountnumber": "K1"})
+		e.catchUp()
+		e.create(e.b, "new_order", eventual.Values{"new_name": "by guid", "new_customer": eventual.Ref(acc, x)})
+		e.catchUp()
+		if dead, _ := e.state.DeadLetters(e.ctx, ""); len(dead) > 0 {
+			t.Errorf("dead letters: %s %v %s", dead[0].Pair, dead[0].ID, dead[0].Message)
+		}
+		bs := e.rows(e.b, "account")
+		if len(bs) != 2 {
+			t.Fatalf("B holds %d accounts, want the keyed record and the twin", len(bs))
+		}
+		for id, r := range bs {
+			if r.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder {
+				t.Errorf("B's account %v is still a placeholder", id)
+			}
+			if r.Values["name"] != "X" {
+				t.Errorf("B's account %v is named %v, want X", id, r.Values["name"])
+			}
+		}
+		if bs[x] == nil || bs[x].Values["accountnumber"] != nil {
+			t.Errorf("the twin under A's GUID: %v, want it without the key", bs[x])
+		}
+		if _, err := e.a.Update(e.ctx, eventual.Ref(acc, x), eventual.Values{"name": "X2", "accountnumber": "K2"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		e.catchUp()
+		for id, r := range e.rows(e.b, "account") {
+			if id != x && (r.Values["accountnumber"] != "K2" || r.Values["name"] != "X2") {
+				t.Errorf("B's keyed record after A's change: %v %v, want K2 X2", r.Values["accountnumber"], r.Values["name"])
+			}
+		}
+	})
+}
+
+// TestMatchByKeyStateWithoutTargets: a state from before the target's
+// record ids were kept (keys only) goes on: a change of key moves B's
+// record, a deletion deletes it, and the ids are learnt on the way.
+func TestMatchByKeyStateWithoutTargets(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
+		acc := e.schema.Table("account")
+		x := e.create(e.a, "account", eventual.Values{"name": "X", "accountnumber": "K1"})
+		y := e.create(e.a, "account", eventual.Values{"name": "Y", "accountnumber": "K2"})
+		e.catchUp()
+		mem := e.state.(*memState)
+		mem.mu.Lock()
+		for id, a := range mem.applied["account"] {
+			if a.Target == uuid.Nil {
+				t.Errorf("the state knows no target of %v", id)
+			}
+			a.Target = uuid.Nil
+			mem.applied["account"][id] = a
+		}
+		mem.mu.Unlock()
+		if _, err := e.a.Update(e.ctx, eventual.Ref(acc, x), eventual.Values{"accountnumber": "K1b"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.a.Delete(e.ctx, eventual.Ref(acc, y), eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		e.catchUp()
+		e.convergedByKeyTables("account")
+		if n := len(e.rows(e.b, "account")); n != 1 {
+			t.Errorf("B holds %d accounts, want 1", n)
+		}
+		if a, _ := e.state.Versions(e.ctx, "account", []uuid.UUID{x}); a[x].Target != x {
+			t.Errorf("the state's target of X is %v, want %v", a[x].Target, x)
+		}
+	})
 }

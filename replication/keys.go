@@ -10,10 +10,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// This file holds matching by alternate key (Table.Key): the target keeps
-// GUIDs of its own, so a record is found there by the values of its key,
-// which the state keeps per record (Applied.Key) for deletions and for
-// lookups bound by key.
+// This file holds the key values of matching by alternate key
+// (Table.Key): a record's values of the key, their form in the state
+// (Applied.Key), the key values of the records lookups reference (bound
+// by key), and the deletions of records the state knows only by key
+// values (a state from before Applied.Target). The writes are
+// keywrites.go's.
 
 // keyValues returns a record's values of the pair's key, in the key's
 // column order; a record without one cannot be matched, and is refused
@@ -192,43 +194,13 @@ func (s *Syncer) lookUpKeys(ctx context.Context, rp *pair, ids []uuid.UUID, out 
 	return nil
 }
 
-// rekey moves the target's record from key values the sync may have
-// written before (latest first) to the record's new ones, so the upsert
-// by the new values that follows updates it rather than adding a second
-// record. The record is found by its old values and updated by its GUID
-// (a PATCH by key does not change the key it is addressed by). Old values
-// the target does not hold are passed over; a move the target refuses is
-// logged and left to the upsert.
-func (s *Syncer) rekey(ctx context.Context, p *pair, old [][]any, vals eventual.Values) error {
-	moved := eventual.Values{}
-	for _, c := range p.key.Columns {
-		moved[c.LogicalName] = vals[c.LogicalName]
-	}
-	for i := len(old) - 1; i >= 0; i-- {
-		rec, err := s.opts.Target.Retrieve(ctx, p.keyRef(old[i]), []*eventual.Column{p.dst.PrimaryKey()}, nil, "")
-		if err == nil {
-			_, err = s.opts.Target.Update(ctx, eventual.Ref(p.dst, rec.ID), moved, eventual.Condition{IfMatch: "*"})
-			if err == nil {
-				return nil
-			}
-		}
-		switch {
-		case eventual.ErrorKind(err) == eventual.KindNotFound:
-			continue
-		case retryable(err):
-			return fmt.Errorf("replication: changing the key of a %s record: %w", p.name, err)
-		}
-		s.log.Warn("replication: the target refused a change of key values", "table", p.name, "from", string(p.encodeKey(old[i])), "err", err)
-		return nil
-	}
-	return nil
-}
-
 // deletionRefs are the target's records of deleted source records: by
-// GUID, or, for a table matched by key, by every key value the sync may
-// have written (see encodeKeys) — none for a record it never wrote, and
-// none when the source now has another record with those values (the
-// key passed to it, and the target's record is that one's).
+// GUID, or, for a table matched by key, by the id of the target's record
+// it was written to (Applied.Target), or, in a state from before that was
+// kept, by every key value the sync may have written (see encodeKeys) —
+// none for a record it never wrote, and none when the source now has
+// another record with those values (the key passed to it, and the
+// target's record is that one's).
 func (s *Syncer) deletionRefs(ctx context.Context, p *pair, recs []AppliedRecord) ([]eventual.EntityReference, error) {
 	var refs []eventual.EntityReference
 	if p.key == nil {
@@ -239,7 +211,12 @@ func (s *Syncer) deletionRefs(ctx context.Context, p *pair, recs []AppliedRecord
 	}
 	var holders []*eventual.Record
 	seen := map[string]bool{}
+	var byTarget []eventual.EntityReference
 	for _, r := range recs {
+		if r.Target != uuid.Nil {
+			byTarget = append(byTarget, eventual.Ref(p.dst, r.Target))
+			continue
+		}
 		keys, err := p.decodeKeys(r.Key)
 		if err != nil {
 			s.log.Warn("replication: cannot delete a record on the target: its key values in the state do not read", "table", p.name, "id", r.ID, "err", err)
@@ -258,7 +235,7 @@ func (s *Syncer) deletionRefs(ctx context.Context, p *pair, recs []AppliedRecord
 		}
 	}
 	if len(refs) == 0 {
-		return nil, nil
+		return byTarget, nil
 	}
 	page, err := s.opts.Source.RetrieveMultiple(ctx, &eventual.Query{Table: p.src, Columns: p.cols, Limit: len(refs) * 2,
 		Filter: keyFilter(p.src, p.key, holders)}, nil, false)
@@ -271,7 +248,7 @@ func (s *Syncer) deletionRefs(ctx context.Context, p *pair, recs []AppliedRecord
 			held[string(p.encodeKey(kv))] = true
 		}
 	}
-	out := refs[:0]
+	out := byTarget
 	for _, ref := range refs {
 		if !held[string(p.encodeKey(ref.KeyValues))] {
 			out = append(out, ref)

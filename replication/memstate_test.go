@@ -73,6 +73,22 @@ func (m *memState) Versions(_ context.Context, pair string, ids []uuid.UUID) (ma
 	return out, nil
 }
 
+func (m *memState) Owners(_ context.Context, pair string, targets []uuid.UUID) (map[uuid.UUID]uuid.UUID, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := map[uuid.UUID]bool{}
+	for _, t := range targets {
+		want[t] = true
+	}
+	out := map[uuid.UUID]uuid.UUID{}
+	for id, a := range m.applied[pair] {
+		if a.Target != uuid.Nil && !a.Deleted && want[a.Target] {
+			out[a.Target] = id
+		}
+	}
+	return out, nil
+}
+
 func (m *memState) Stale(_ context.Context, pair string, epoch int64, after uuid.UUID, limit int) ([]AppliedRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -38,6 +38,9 @@ type State interface {
 	// applied and not deleted whose Epoch is older than epoch: the records
 	// a full re-read of that epoch did not see.
 	Stale(ctx context.Context, pair string, epoch int64, after uuid.UUID, limit int) ([]AppliedRecord, error)
+	// Owners returns, for each of the target's record ids that a record
+	// applied and not deleted names as its Target, that record's id.
+	Owners(ctx context.Context, pair string, targets []uuid.UUID) (map[uuid.UUID]uuid.UUID, error)
 
 	// AddDeadLetter records a record the target refused for good; a
 	// dead letter of the same pair and record replaces the earlier one.
@@ -110,10 +113,18 @@ type Applied struct {
 	// Epoch is the full read that last saw the record (see Cursor.Epoch).
 	Epoch int64
 	// Key is, for a pair matched on the target by alternate key, the
-	// record's key values as the sync last wrote them (a JSON object of
-	// the key's columns); nil for a pair matched by primary key. A
-	// deletion finds the target's record by it.
+	// key values the record may hold there (a JSON array of objects of
+	// the key's columns, the current values last); nil for a pair matched
+	// by primary key. A deletion of a record whose Target is not known
+	// finds the target's record by them.
 	Key []byte
+	// Target is, for a pair matched by alternate key, the id of the
+	// target's record the source record is written to: the source's own
+	// id when the sync created it, the target's when the sync took over a
+	// record the target had (a placeholder made by key). uuid.Nil when
+	// not known: matched by primary key, or a state from before it was
+	// kept.
+	Target uuid.UUID
 }
 
 // AppliedRecord is one record of a Commit.

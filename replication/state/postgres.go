@@ -92,11 +92,14 @@ var pgSchema = []string{
 		deleted boolean NOT NULL,
 		epoch bigint NOT NULL,
 		target_key bytea,
+		target_id uuid,
 		PRIMARY KEY (pair, id)
 	)`,
 	// States from before these columns lack them.
 	`ALTER TABLE ` + tableApplied + ` ADD COLUMN IF NOT EXISTS target_key bytea`,
 	`ALTER TABLE ` + tablePairs + ` ADD COLUMN IF NOT EXISTS oldest timestamptz`,
+	`ALTER TABLE ` + tableApplied + ` ADD COLUMN IF NOT EXISTS target_id uuid`,
+	`CREATE INDEX IF NOT EXISTS ` + tableApplied + `_target ON ` + tableApplied + ` (pair, target_id) WHERE target_id IS NOT NULL`,
 	`CREATE TABLE IF NOT EXISTS ` + tableDead + ` (
 		pair text NOT NULL,
 		id uuid NOT NULL,
@@ -232,14 +235,19 @@ func (p *Postgres) apply(ctx context.Context, tx pgx.Tx, pair string, recs []rep
 	for len(recs) > 0 {
 		k := min(pgChunk, len(recs))
 		ids, versions, deleted, epochs, keys := make([]string, k), make([]int64, k), make([]bool, k), make([]int64, k), make([][]byte, k)
+		targets := make([]*string, k)
 		for i, r := range recs[:k] {
 			ids[i], versions[i], deleted[i], epochs[i], keys[i] = r.ID.String(), r.Version, r.Deleted, r.Epoch, r.Key
+			if r.Target != uuid.Nil {
+				t := r.Target.String()
+				targets[i] = &t
+			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch, target_key)
-			SELECT $1, * FROM unnest($2::uuid[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[])
-			ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version,
-			deleted = excluded.deleted, epoch = excluded.epoch, target_key = excluded.target_key`,
-			pair, ids, versions, deleted, epochs, keys); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch, target_key, target_id)
+			SELECT $1, * FROM unnest($2::uuid[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[], $7::uuid[])
+			ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
+			epoch = excluded.epoch, target_key = excluded.target_key, target_id = excluded.target_id`,
+			pair, ids, versions, deleted, epochs, keys, targets); err != nil {
 			return fmt.Errorf("state: commit %s: applied: %w", pair, err)
 		}
 		recs = recs[k:]
@@ -251,7 +259,7 @@ func (p *Postgres) apply(ctx context.Context, tx pgx.Tx, pair string, recs []rep
 func (p *Postgres) Versions(ctx context.Context, pair string, ids []uuid.UUID) (map[uuid.UUID]replication.Applied, error) {
 	out := make(map[uuid.UUID]replication.Applied, len(ids))
 	err := chunks(ids, pgChunk, func(ids []uuid.UUID) error {
-		rows, err := p.pool.Query(ctx, `SELECT id, version, deleted, epoch, target_key FROM `+tableApplied+`
+		rows, err := p.pool.Query(ctx, `SELECT id, version, deleted, epoch, target_key, coalesce(target_id, '00000000-0000-0000-0000-000000000000') FROM `+tableApplied+`
 			WHERE pair = $1 AND id = ANY($2::uuid[])`, pair, strs(ids))
 		if err != nil {
 			return fmt.Errorf("state: versions of %s: %w", pair, err)
@@ -260,7 +268,7 @@ func (p *Postgres) Versions(ctx context.Context, pair string, ids []uuid.UUID) (
 		for rows.Next() {
 			var id uuid.UUID
 			var a replication.Applied
-			if err := rows.Scan(&id, &a.Version, &a.Deleted, &a.Epoch, &a.Key); err != nil {
+			if err := rows.Scan(&id, &a.Version, &a.Deleted, &a.Epoch, &a.Key, &a.Target); err != nil {
 				return fmt.Errorf("state: versions of %s: %w", pair, err)
 			}
 			out[id] = a
@@ -276,7 +284,7 @@ func (p *Postgres) Versions(ctx context.Context, pair string, ids []uuid.UUID) (
 // Stale lists the records applied, not deleted, of an epoch older than
 // epoch, in id order after after.
 func (p *Postgres) Stale(ctx context.Context, pair string, epoch int64, after uuid.UUID, limit int) ([]replication.AppliedRecord, error) {
-	rows, err := p.pool.Query(ctx, `SELECT id, version, deleted, epoch, target_key FROM `+tableApplied+`
+	rows, err := p.pool.Query(ctx, `SELECT id, version, deleted, epoch, target_key, coalesce(target_id, '00000000-0000-0000-0000-000000000000') FROM `+tableApplied+`
 		WHERE pair = $1 AND NOT deleted AND epoch < $2 AND id > $3 ORDER BY id LIMIT $4`, pair, epoch, after.String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
@@ -285,7 +293,7 @@ func (p *Postgres) Stale(ctx context.Context, pair string, epoch int64, after uu
 	var out []replication.AppliedRecord
 	for rows.Next() {
 		var r replication.AppliedRecord
-		if err := rows.Scan(&r.ID, &r.Version, &r.Deleted, &r.Epoch, &r.Key); err != nil {
+		if err := rows.Scan(&r.ID, &r.Version, &r.Deleted, &r.Epoch, &r.Key, &r.Target); err != nil {
 			return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
 		}
 		out = append(out, r)
@@ -294,4 +302,29 @@ func (p *Postgres) Stale(ctx context.Context, pair string, epoch int64, after uu
 		return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
 	}
 	return out, nil
+}
+
+// Owners returns the applied, not deleted record naming each target id.
+func (p *Postgres) Owners(ctx context.Context, pair string, targets []uuid.UUID) (map[uuid.UUID]uuid.UUID, error) {
+	out := make(map[uuid.UUID]uuid.UUID, len(targets))
+	err := chunks(targets, pgChunk, func(ids []uuid.UUID) error {
+		rows, err := p.pool.Query(ctx, `SELECT target_id, id FROM `+tableApplied+`
+			WHERE pair = $1 AND target_id = ANY($2::uuid[]) AND NOT deleted`, pair, strs(ids))
+		if err != nil {
+			return fmt.Errorf("state: owners in %s: %w", pair, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var target, id uuid.UUID
+			if err := rows.Scan(&target, &id); err != nil {
+				return fmt.Errorf("state: owners in %s: %w", pair, err)
+			}
+			out[target] = id
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("state: owners in %s: %w", pair, err)
+		}
+		return nil
+	})
+	return out, err
 }

@@ -11,7 +11,8 @@ import (
 
 	"github.com/eventual-pp/eventual/replication"
 	"github.com/google/uuid"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // SQLite is a replication.State in a SQLite file.
@@ -67,11 +68,26 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	s.db = db
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
+	// Processes opening a new file at once race to make it a WAL
+	// database; the loser's first transaction is refused at once
+	// (SQLITE_BUSY, which the busy timeout does not cover), and tries
+	// again.
+	for attempt := 0; ; attempt++ {
+		err = s.migrate(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if e, ok := errors.AsType[*sqlite.Error](err); !ok || e.Code()&0xff != sqlite3.SQLITE_BUSY || attempt == 50 {
+			db.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			db.Close()
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(10+attempt*10) * time.Millisecond):
+		}
 	}
-	return s, nil
 }
 
 // sqliteSchema creates the tables; every statement is idempotent.
@@ -102,6 +118,7 @@ var sqliteSchema = []string{
 		deleted INTEGER NOT NULL,
 		epoch INTEGER NOT NULL,
 		target_key BLOB,
+		target_id BLOB,
 		PRIMARY KEY (pair, id)
 	) WITHOUT ROWID`,
 	`CREATE TABLE IF NOT EXISTS ` + tableDead + ` (
@@ -133,7 +150,7 @@ func (s *SQLite) migrate(ctx context.Context) error {
 		}
 		// Files from before these columns lack them.
 		for _, c := range []struct{ table, column, typ string }{
-			{tableApplied, "target_key", "BLOB"}, {tablePairs, "oldest", "TEXT"},
+			{tableApplied, "target_key", "BLOB"}, {tablePairs, "oldest", "TEXT"}, {tableApplied, "target_id", "BLOB"},
 		} {
 			var has int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('`+c.table+`') WHERE name = ?`, c.column).Scan(&has); err != nil {
@@ -144,6 +161,9 @@ func (s *SQLite) migrate(ctx context.Context) error {
 					return fmt.Errorf("state: migrate %s: %w", s.path, err)
 				}
 			}
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS `+tableApplied+`_target ON `+tableApplied+` (pair, target_id) WHERE target_id IS NOT NULL`); err != nil {
+			return fmt.Errorf("state: migrate %s: %w", s.path, err)
 		}
 		return nil
 	})
@@ -265,21 +285,21 @@ func (s *SQLite) apply(ctx context.Context, tx *sql.Tx, pair string, recs []repl
 	for len(recs) > 0 {
 		part := recs[:min(sqliteRows, len(recs))]
 		recs = recs[len(part):]
-		args := make([]any, 0, 6*len(part))
+		args := make([]any, 0, 7*len(part))
 		for _, r := range part {
-			args = append(args, pair, r.ID[:], r.Version, r.Deleted, r.Epoch, r.Key)
+			args = append(args, pair, r.ID[:], r.Version, r.Deleted, r.Epoch, r.Key, nilBlob(r.Target))
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch, target_key)
-			VALUES `+strings.Repeat("(?, ?, ?, ?, ?, ?), ", len(part)-1)+`(?, ?, ?, ?, ?, ?)
-			ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version,
-			deleted = excluded.deleted, epoch = excluded.epoch, target_key = excluded.target_key`, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+tableApplied+` (pair, id, version, deleted, epoch, target_key, target_id)
+			VALUES `+strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(part)-1)+`(?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (pair, id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
+			epoch = excluded.epoch, target_key = excluded.target_key, target_id = excluded.target_id`, args...); err != nil {
 			return fmt.Errorf("state: commit %s: applied: %w", pair, err)
 		}
 	}
 	return nil
 }
 
-// sqliteRows bounds the applied records of one INSERT (6 variables each,
+// sqliteRows bounds the applied records of one INSERT (7 variables each,
 // well under SQLite's limit).
 const sqliteRows = 100
 
@@ -288,19 +308,22 @@ func (s *SQLite) Versions(ctx context.Context, pair string, ids []uuid.UUID) (ma
 	out := make(map[uuid.UUID]replication.Applied, len(ids))
 	err := chunks(ids, sqliteChunk, func(ids []uuid.UUID) error {
 		args := append([]any{pair}, blobs(ids)...)
-		rows, err := s.db.QueryContext(ctx, `SELECT id, version, deleted, epoch, target_key FROM `+tableApplied+`
+		rows, err := s.db.QueryContext(ctx, `SELECT id, version, deleted, epoch, target_key, target_id FROM `+tableApplied+`
 			WHERE pair = ? AND id IN (`+marks(len(ids))+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("state: versions of %s: %w", pair, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var b []byte
+			var b, tb []byte
 			var a replication.Applied
-			if err := rows.Scan(&b, &a.Version, &a.Deleted, &a.Epoch, &a.Key); err != nil {
+			if err := rows.Scan(&b, &a.Version, &a.Deleted, &a.Epoch, &a.Key, &tb); err != nil {
 				return fmt.Errorf("state: versions of %s: %w", pair, err)
 			}
 			id, err := blobUUID(b)
+			if err == nil {
+				a.Target, err = nullBlobUUID(tb)
+			}
 			if err != nil {
 				return fmt.Errorf("state: versions of %s: %w", pair, err)
 			}
@@ -317,7 +340,7 @@ func (s *SQLite) Versions(ctx context.Context, pair string, ids []uuid.UUID) (ma
 // Stale lists the records applied, not deleted, of an epoch older than
 // epoch, in id order after after.
 func (s *SQLite) Stale(ctx context.Context, pair string, epoch int64, after uuid.UUID, limit int) ([]replication.AppliedRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, version, deleted, epoch, target_key FROM `+tableApplied+`
+	rows, err := s.db.QueryContext(ctx, `SELECT id, version, deleted, epoch, target_key, target_id FROM `+tableApplied+`
 		WHERE pair = ? AND deleted = 0 AND epoch < ? AND id > ? ORDER BY id LIMIT ?`, pair, epoch, after[:], limit)
 	if err != nil {
 		return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
@@ -325,12 +348,15 @@ func (s *SQLite) Stale(ctx context.Context, pair string, epoch int64, after uuid
 	defer rows.Close()
 	var out []replication.AppliedRecord
 	for rows.Next() {
-		var b []byte
+		var b, tb []byte
 		var r replication.AppliedRecord
-		if err := rows.Scan(&b, &r.Version, &r.Deleted, &r.Epoch, &r.Key); err != nil {
+		if err := rows.Scan(&b, &r.Version, &r.Deleted, &r.Epoch, &r.Key, &tb); err != nil {
 			return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
 		}
-		if r.ID, err = blobUUID(b); err != nil {
+		if r.ID, err = blobUUID(b); err == nil {
+			r.Target, err = nullBlobUUID(tb)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
 		}
 		out = append(out, r)
@@ -339,4 +365,54 @@ func (s *SQLite) Stale(ctx context.Context, pair string, epoch int64, after uuid
 		return nil, fmt.Errorf("state: stale records of %s: %w", pair, err)
 	}
 	return out, nil
+}
+
+// Owners returns the applied, not deleted record naming each target id.
+func (s *SQLite) Owners(ctx context.Context, pair string, targets []uuid.UUID) (map[uuid.UUID]uuid.UUID, error) {
+	out := make(map[uuid.UUID]uuid.UUID, len(targets))
+	err := chunks(targets, sqliteChunk, func(ids []uuid.UUID) error {
+		args := append([]any{pair}, blobs(ids)...)
+		rows, err := s.db.QueryContext(ctx, `SELECT target_id, id FROM `+tableApplied+`
+			WHERE pair = ? AND target_id IN (`+marks(len(ids))+`) AND deleted = 0`, args...)
+		if err != nil {
+			return fmt.Errorf("state: owners in %s: %w", pair, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var tb, b []byte
+			if err := rows.Scan(&tb, &b); err != nil {
+				return fmt.Errorf("state: owners in %s: %w", pair, err)
+			}
+			target, err := blobUUID(tb)
+			if err != nil {
+				return fmt.Errorf("state: owners in %s: %w", pair, err)
+			}
+			id, err := blobUUID(b)
+			if err != nil {
+				return fmt.Errorf("state: owners in %s: %w", pair, err)
+			}
+			out[target] = id
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("state: owners in %s: %w", pair, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// nilBlob is an id as a BLOB, NULL for uuid.Nil.
+func nilBlob(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id[:]
+}
+
+// nullBlobUUID reads what nilBlob wrote.
+func nullBlobUUID(b []byte) (uuid.UUID, error) {
+	if b == nil {
+		return uuid.Nil, nil
+	}
+	return blobUUID(b)
 }

@@ -43,6 +43,7 @@ func runSuite(t *testing.T, mk func(t *testing.T) *harness) {
 		{"Reopen", testReopen},
 		{"Stale", testStale},
 		{"KeepCursor", testKeepCursor},
+		{"Owners", testOwners},
 		{"LeaseRace", testLeaseRace},
 	}
 	for _, tc := range tests {
@@ -569,4 +570,57 @@ func testKeepCursor(t *testing.T, h *harness) {
 	}
 	sameCursor(t, mustCursor(t, s, "p"), want)
 	wantVersions(t, s, "p", []uuid.UUID{id}, map[uuid.UUID]replication.Applied{id: {Epoch: 3, Key: []byte(`[{"k":1}]`)}})
+}
+
+// testOwners: the target id a record is written to reads back with it,
+// and Owners finds the record by it, in its own pair only, while the
+// record is not deleted; a record without a target is nobody's owner.
+func testOwners(t *testing.T, h *harness) {
+	ctx := context.Background()
+	s := openT(t, h)
+	var recs []replication.AppliedRecord
+	var ids, targets []uuid.UUID
+	for i := range 250 { // more than a statement's chunk
+		r := replication.AppliedRecord{ID: uuid.New(), Applied: replication.Applied{Version: int64(i), Epoch: 1, Key: []byte(`[{"k":1}]`), Target: uuid.New()}}
+		recs = append(recs, r)
+		ids, targets = append(ids, r.ID), append(targets, r.Target)
+	}
+	keyless := replication.AppliedRecord{ID: uuid.New(), Applied: replication.Applied{Version: 1, Epoch: 1}}
+	recs = append(recs, keyless)
+	if err := s.Commit(ctx, "p", replication.Commit{Applied: recs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, "q", replication.Commit{Applied: recs[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Versions(ctx, "p", []uuid.UUID{ids[0], keyless.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[ids[0]].Target != targets[0] || got[keyless.ID].Target != uuid.Nil {
+		t.Errorf("Versions: targets %v and %v, want %v and none", got[ids[0]].Target, got[keyless.ID].Target, targets[0])
+	}
+	owners, err := s.Owners(ctx, "p", append(slices.Clone(targets), uuid.New(), uuid.Nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) != len(targets) {
+		t.Errorf("Owners found %d, want %d", len(owners), len(targets))
+	}
+	for i, tg := range targets {
+		if owners[tg] != ids[i] {
+			t.Fatalf("Owners[%v] = %v, want %v", tg, owners[tg], ids[i])
+		}
+	}
+	gone := recs[0]
+	gone.Deleted = true
+	if err := s.Commit(ctx, "p", replication.Commit{Applied: []replication.AppliedRecord{gone}}); err != nil {
+		t.Fatal(err)
+	}
+	if owners, err := s.Owners(ctx, "p", targets[:2]); err != nil || len(owners) != 1 || owners[targets[1]] != ids[1] {
+		t.Errorf("Owners after a deletion = %v, %v; want only %v", owners, err, ids[1])
+	}
+	if owners, err := s.Owners(ctx, "q", targets[1:3]); err != nil || len(owners) != 0 {
+		t.Errorf("Owners in another pair = %v, %v; want none", owners, err)
+	}
 }
