@@ -108,6 +108,16 @@ func (d *demo) waitFor(ctx context.Context, what string, timeout time.Duration, 
 	}
 }
 
+// pause waits for dur, or until ctx ends.
+func (d *demo) pause(ctx context.Context, dur time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	case <-time.After(dur):
+		return nil
+	}
+}
+
 // waitDelivered waits until B has every account of A with its name and
 // accountnumber.
 func (d *demo) waitDelivered(ctx context.Context, what string) error {
@@ -155,7 +165,9 @@ func (d *demo) targetDown(ctx context.Context) error {
 		if _, err := d.createAccount(ctx, name, fmt.Sprintf("ACC-2%d", i+1)); err != nil {
 			return err
 		}
-		time.Sleep(1500 * time.Millisecond)
+		if err := d.pause(ctx, 1500*time.Millisecond); err != nil {
+			return err
+		}
 	}
 	var breaker []string
 	for line := range strings.Lines(d.sync.err.String()[logFrom:]) {
