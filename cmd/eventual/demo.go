@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -81,8 +83,8 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		if !*keep {
 			defer os.RemoveAll(workDir)
 		}
-	} else if err := os.MkdirAll(workDir, 0o755); err != nil {
-		return fmt.Errorf("demo: folder %s: %w", workDir, err)
+	} else if err := freshDemoDir(workDir); err != nil {
+		return err
 	}
 	d := newDemo(c.Stdout, exe, workDir)
 	defer func() {
@@ -91,6 +93,9 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		}
 	}()
 	if err := d.play(ctx); err != nil {
+		if *keep {
+			d.listRunning()
+		}
 		return fmt.Errorf("demo: %w", err)
 	}
 	if *keep {
@@ -234,23 +239,31 @@ func (d *demo) section(title string) {
 	d.say("%s", d.paint(ansiBold+ansiCyan, "== "+title+" =="))
 }
 
-// servingLine is what "eventual serve" prints once it accepts connections.
+// demoServingLine is what "eventual serve" prints once it accepts connections.
 var demoServingLine = regexp.MustCompile(`eventual: serving the Dataverse Web API at (http://\S+/)api/data/v9\.2/ \(database `)
 
 // spawn starts the binary with args as a child, in its own process group
 // (a Ctrl-C at the terminal reaches the demo, which stops its children).
-func (d *demo) spawn(name string, args ...string) (*demoChild, error) {
+// The child's stderr is kept, and appended to the file log in the
+// working folder.
+func (d *demo) spawn(name, log string, args ...string) (*demoChild, error) {
 	ch := &demoChild{name: name, args: args, exited: make(chan struct{})}
+	f, err := os.OpenFile(filepath.Join(d.dir, log), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: log: %w", name, err)
+	}
 	ch.cmd = exec.Command(d.exe, args...)
-	ch.cmd.Stdout = &ch.out
-	ch.cmd.Stderr = &ch.err
+	ch.cmd.Stdout = io.MultiWriter(&ch.out, f)
+	ch.cmd.Stderr = io.MultiWriter(&ch.err, f)
 	ch.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	ch.cmd.WaitDelay = demoExitTimeout
 	if err := ch.cmd.Start(); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() {
 		ch.cmd.Wait()
+		f.Close()
 		close(ch.exited)
 	}()
 	d.mu.Lock()
@@ -260,9 +273,11 @@ func (d *demo) spawn(name string, args ...string) (*demoChild, error) {
 }
 
 // serve starts "eventual serve" on listen with the database db and waits
-// until it prints its base URL.
+// until it prints its base URL; its output goes to the log named like
+// db (a.db: a.log).
 func (d *demo) serve(ctx context.Context, name, listen, db, placeholders string) (*demoChild, error) {
-	ch, err := d.spawn(name, "serve", "--listen", listen, "--db", db, "--placeholders", placeholders)
+	log := strings.TrimSuffix(filepath.Base(db), ".db") + ".log"
+	ch, err := d.spawn(name, log, "serve", "--listen", listen, "--db", db, "--placeholders", placeholders)
 	if err != nil {
 		return nil, err
 	}
@@ -288,10 +303,19 @@ func (d *demo) serve(ctx context.Context, name, listen, db, placeholders string)
 	}
 }
 
+// demoSyncConfig is the sync's configuration: a breaker that opens after
+// 3 failed attempts in a row (the default is 5, whose retries outlast
+// the demo's outage of B).
+const demoSyncConfig = "breaker:\n  failures: 3\n  openFor: 250ms\n  maxOpenFor: 1s\n"
+
 // startSync starts the sync A→B.
 func (d *demo) startSync() error {
-	ch, err := d.spawn("sync", "sync", "--source", d.a.root, "--target", d.b.root, "--tables", "account,contact",
-		"--state", d.syncState(), "--interval", "250ms", "--lease", "1s")
+	config := filepath.Join(d.dir, "sync.yaml")
+	if err := os.WriteFile(config, []byte(demoSyncConfig), 0o644); err != nil {
+		return fmt.Errorf("sync configuration: %w", err)
+	}
+	ch, err := d.spawn("sync", "sync.log", "sync", "--source", d.a.root, "--target", d.b.root, "--tables", "account,contact",
+		"--state", d.syncState(), "--interval", "250ms", "--lease", "1s", "--config", config)
 	if err != nil {
 		return err
 	}
@@ -301,7 +325,7 @@ func (d *demo) startSync() error {
 }
 
 // syncState is the sync's state file.
-func (d *demo) syncState() string { return d.dir + "/sync.db" }
+func (d *demo) syncState() string { return filepath.Join(d.dir, "sync.db") }
 
 // stopAll stops every child still running, by its pid.
 func (d *demo) stopAll() {
@@ -321,9 +345,32 @@ func (d *demo) stopAll() {
 	}
 }
 
+// freshDemoDir makes dir if need be and refuses one that holds a previous
+// run's databases (the journeys start from empty instances).
+func freshDemoDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("demo: folder %s: %w", dir, err)
+	}
+	for _, name := range []string{"a.db", "b.db", "b0.db", "sync.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return fmt.Errorf("demo: %s already holds %s from a previous run: pick an empty --dir", dir, name)
+		}
+	}
+	return nil
+}
+
 // keep prints the running children and waits for SIGINT, leaving them
 // running.
 func (d *demo) keep(ctx context.Context) error {
+	d.listRunning()
+	d.say("files in %s; press Ctrl-C to leave the demo (the processes stay: kill them by their pids)", d.dir)
+	// main's context ends on SIGINT or SIGTERM.
+	<-ctx.Done()
+	return nil
+}
+
+// listRunning prints the children still running: name, pid, URL.
+func (d *demo) listRunning() {
 	fmt.Fprintln(d.w)
 	d.say("%s", d.paint(ansiBold, "--keep: left running"))
 	for _, ch := range []*demoChild{d.a, d.b, d.b0, d.sync} {
@@ -336,10 +383,6 @@ func (d *demo) keep(ctx context.Context) error {
 		}
 		d.say("  %-10s pid %-7d %s", ch.name, ch.pid(), where)
 	}
-	d.say("files in %s; press Ctrl-C to leave the demo (the processes stay: kill them by their pids)", d.dir)
-	// main's context ends on SIGINT or SIGTERM.
-	<-ctx.Done()
-	return nil
 }
 
 // lastLines returns the last n lines of s.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -161,18 +162,24 @@ func (d *demo) targetDown(ctx context.Context) error {
 		return err
 	}
 	d.say("%s: Instance B killed (pid %d)", d.paint(ansiRed, "down"), d.b.pid())
-	for i, name := range []string{"Fabrikam", "Litware"} {
+	// A takes writes while B is down, until the sync's breaker for B has
+	// opened and B has been down a while.
+	down := time.Now()
+	var breaker []string
+	for i := 0; ; i++ {
+		name := demoAccountNames[i%len(demoAccountNames)]
 		if _, err := d.createAccount(ctx, name, fmt.Sprintf("ACC-2%d", i+1)); err != nil {
 			return err
 		}
-		if err := d.pause(ctx, 1500*time.Millisecond); err != nil {
-			return err
+		breaker = d.breakerChanges(logFrom)
+		if slices.Contains(breaker, "from=closed to=open") && time.Since(down) >= demoOutageFor {
+			break
 		}
-	}
-	var breaker []string
-	for line := range strings.Lines(d.sync.err.String()[logFrom:]) {
-		if strings.Contains(line, "circuit breaker") && strings.Contains(line, "endpoint=target") {
-			breaker = append(breaker, demoLogFields(line, "from", "to"))
+		if time.Since(down) > demoWaitTimeout {
+			return fmt.Errorf("waited %v for the sync's breaker for B to open: changes seen %v", demoWaitTimeout, breaker)
+		}
+		if err := d.pause(ctx, time.Second); err != nil {
+			return err
 		}
 	}
 	d.say("sync's breaker for B, while B is down (%d changes; requests to B stay bounded: one probe per open period):", len(breaker))
@@ -184,13 +191,32 @@ func (d *demo) targetDown(ctx context.Context) error {
 	} else {
 		d.say("eventual sync status --state %s:", d.syncState())
 		for line := range strings.Lines(status) {
-			d.say("  %s", strings.TrimRight(line, "\n"))
+			d.say("  %s", demoClip(strings.TrimRight(line, "\n"), 200))
 		}
 	}
+	d.say("%s: restarting Instance B on the same port (%s) and database", d.paint(ansiGreen, "up"), root.Host)
 	if d.b, err = d.serve(ctx, "Instance B", root.Host, filepath.Join(d.dir, "b.db"), "on"); err != nil {
 		return fmt.Errorf("restart B: %w", err)
 	}
 	return d.waitDelivered(ctx, "the sync to catch B up after its restart")
+}
+
+// demoAccountNames are the names of the accounts A takes while B is down.
+var demoAccountNames = []string{"Fabrikam", "Litware", "Adventure Works", "Wingtip Toys"}
+
+// demoOutageFor is the least time B stays down.
+const demoOutageFor = 2500 * time.Millisecond
+
+// breakerChanges returns the sync's breaker changes for B ("from=… to=…")
+// logged past offset from of its stderr.
+func (d *demo) breakerChanges(from int) []string {
+	var changes []string
+	for line := range strings.Lines(d.sync.err.String()[from:]) {
+		if strings.Contains(line, "circuit breaker") && strings.Contains(line, "endpoint=target") {
+			changes = append(changes, demoLogFields(line, "from", "to"))
+		}
+	}
+	return changes
 }
 
 // syncStatus runs "eventual sync status" on the sync's state.
@@ -202,6 +228,15 @@ func (d *demo) syncStatus(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w: %s", err, out)
 	}
 	return string(out), nil
+}
+
+// demoClip cuts s to n runes, marking the cut with an ellipsis.
+func demoClip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // demoLogFields returns "k=v" of the named keys of a logfmt line.

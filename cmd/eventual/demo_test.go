@@ -82,3 +82,14 @@ func TestDemo_NoChildLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestDemo_RefusesUsedDir: a --dir holding a previous run's databases is
+// refused before any process starts.
+func TestDemo_RefusesUsedDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.db", "")
+	code, out, errOut := runEventual(t, 30*time.Second, "demo", "--dir", dir)
+	if code == 0 || !strings.Contains(errOut, "already holds a.db") || strings.Contains(out, "pid") {
+		t.Errorf("eventual demo --dir with a.db: exit %d, want an error naming a.db and no process\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}

@@ -70,7 +70,7 @@ Commands:
 	serve          run an instance that speaks the Dataverse Web API
 	sync           replicate tables from one instance to another, hydrating placeholders
 	placeholders   list or count the placeholders waiting for their real data
-	demo           play the pattern's journeys on child instances A, B and B0, then check the invariants
+	demo           play the pattern's journeys on child instances and check the invariants
 	version        print the version
 
 Run "eventual <command> -h" for a command's flags.
