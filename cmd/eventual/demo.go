@@ -190,6 +190,8 @@ type demo struct {
 	// orders are the orders B acknowledged, with the accountnumber of
 	// the account each must be bound to.
 	orders []demoOrder
+	// placeholders are B's placeholders while the sync is held behind.
+	placeholders []map[string]any
 }
 
 // demoOrder is an order B acknowledged.

@@ -292,6 +292,7 @@ func (d *demo) syncBehind(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("B's placeholders: %w", err)
 	}
+	d.placeholders = pending
 	d.say("B holds %d placeholders (eventual_hydrationstate 1):", len(pending))
 	for _, p := range pending {
 		d.say("  placeholder %v accountnumber=%v name=%q", p["accountid"], p["accountnumber"], fmt.Sprint(p["name"]))
@@ -320,9 +321,34 @@ func (d *demo) hydration(ctx context.Context) error {
 		return fmt.Errorf("B's hydrated accounts: %w", err)
 	}
 	for _, h := range hydrated {
-		d.say("  hydrated %v %v: name %q from A", h["accountid"], h["accountnumber"], fmt.Sprint(h["name"]))
+		id := fmt.Sprint(h["accountid"])
+		onA, err := d.client.expect(ctx, http.StatusOK, http.MethodGet, d.a.url+"accounts("+id+")?$select=name", nil)
+		if err != nil {
+			return fmt.Errorf("hydrated account %s on A: %w", id, err)
+		}
+		var a map[string]any
+		if err := decodeJSON(onA.body, &a); err != nil {
+			return fmt.Errorf("hydrated account %s on A: %w", id, err)
+		}
+		d.say("  hydrated %s %v: name on B %q, on A %q%s", id, h["accountnumber"], fmt.Sprint(h["name"]), fmt.Sprint(a["name"]), d.adoption(h))
 	}
 	return nil
+}
+
+// adoption names the placeholder a hydrated account adopted, if B made it
+// under a GUID of its own (a bind by alternate key).
+func (d *demo) adoption(h map[string]any) string {
+	for _, p := range d.placeholders {
+		if p["accountid"] == h["accountid"] {
+			return ""
+		}
+	}
+	for _, p := range d.placeholders {
+		if p["accountnumber"] != nil && p["accountnumber"] == h["accountnumber"] {
+			return fmt.Sprintf(" (adopted the placeholder %v made by key: it took A's GUID, its orders followed)", p["accountid"])
+		}
+	}
+	return ""
 }
 
 // accountDiffs compares the accounts of A and B by id: name and
