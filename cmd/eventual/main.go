@@ -44,6 +44,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&ServeCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "sync":
 		return (&SyncCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "demo":
+		return (&DemoCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "version":
 		return (&VersionCommand{Stdout: m.Stdout}).Run(ctx, args[1:])
 	case "placeholders":
@@ -68,6 +70,7 @@ Commands:
 	serve          run an instance that speaks the Dataverse Web API
 	sync           replicate tables from one instance to another, hydrating placeholders
 	placeholders   list or count the placeholders waiting for their real data
+	demo           play the pattern's journeys on child instances and check the invariants
 	version        print the version
 
 Run "eventual <command> -h" for a command's flags.

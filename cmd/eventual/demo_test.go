@@ -1,0 +1,95 @@
+package main_test
+
+import (
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// demoTimeout bounds a whole "eventual demo" run.
+const demoTimeout = 90 * time.Second
+
+// runDemo runs "eventual demo" to completion and requires exit 0.
+func runDemo(t *testing.T, args ...string) string {
+	t.Helper()
+	start := time.Now()
+	code, out, errOut := runEventual(t, demoTimeout, append([]string{"demo"}, args...)...)
+	if code != 0 {
+		t.Fatalf("eventual demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	t.Logf("eventual demo took %v", time.Since(start).Round(time.Millisecond))
+	return out
+}
+
+// TestDemo_Journeys runs the demo end to end: every journey is narrated,
+// every invariant holds, B0 answers Dataverse's 404 codes, and the output
+// (not a terminal) has no colours.
+func TestDemo_Journeys(t *testing.T) {
+	out := runDemo(t, "--dir", t.TempDir())
+	for _, want := range []string{
+		"== journey: happy path ==",
+		"== journey: B down ==",
+		"== journey: sync held behind ==",
+		"== journey: hydration ==",
+		"ok   every account of A is on B, equal (name, accountnumber)",
+		"ok   no duplicate accountnumber on B",
+		"ok   no placeholder left on B",
+		"ok   every acknowledged order (3) is on B, bound to the right account",
+		"all invariants hold",
+		"404 0x80040217",
+		"404 0x80060891",
+		"breaker from=closed to=open",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("demo output reports a failure\n%s", out)
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("demo output has ANSI escapes, though stdout is not a terminal\n%q", out)
+	}
+	if !regexp.MustCompile(`(?m)^\[\s*\d+\.\d\ds\] `).MatchString(out) {
+		t.Errorf("demo output has no timestamped line\n%s", out)
+	}
+}
+
+// TestDemo_NoChildLeft: once the demo exits, none of the processes it
+// started (the servers, B before and after its restart, both syncs) is
+// alive.
+func TestDemo_NoChildLeft(t *testing.T) {
+	out := runDemo(t)
+	var pids []int
+	for _, m := range regexp.MustCompile(`\(pid (\d+)`).FindAllStringSubmatch(out, -1) {
+		pid, err := strconv.Atoi(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	// A, B, B0, the sync, B again and the sync again.
+	if len(pids) < 6 {
+		t.Fatalf("demo printed %d child pids, want at least 6\n%s", len(pids), out)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("child pid %d still exists after the demo exited (kill 0: %v)", pid, err)
+		}
+	}
+}
+
+// TestDemo_RefusesUsedDir: a --dir holding a previous run's databases is
+// refused before any process starts.
+func TestDemo_RefusesUsedDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.db", "")
+	code, out, errOut := runEventual(t, 30*time.Second, "demo", "--dir", dir)
+	if code == 0 || !strings.Contains(errOut, "already holds a.db") || strings.Contains(out, "pid") {
+		t.Errorf("eventual demo --dir with a.db: exit %d, want an error naming a.db and no process\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
