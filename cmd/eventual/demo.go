@@ -187,6 +187,9 @@ type demo struct {
 	children []*demoChild
 
 	a, b, b0, sync *demoChild
+	// hooks counts B's Hydrate messages; bConfig registers its step.
+	hooks   *demoHooks
+	bConfig string
 	// orders are the orders B acknowledged, with the accountnumber of
 	// the account each must be bound to.
 	orders []demoOrder
@@ -277,9 +280,10 @@ func (d *demo) spawn(name, log string, args ...string) (*demoChild, error) {
 // serve starts "eventual serve" on listen with the database db and waits
 // until it prints its base URL; its output goes to the log named like
 // db (a.db: a.log).
-func (d *demo) serve(ctx context.Context, name, listen, db, placeholders string) (*demoChild, error) {
+func (d *demo) serve(ctx context.Context, name, listen, db, placeholders string, extra ...string) (*demoChild, error) {
 	log := strings.TrimSuffix(filepath.Base(db), ".db") + ".log"
-	ch, err := d.spawn(name, log, "serve", "--listen", listen, "--db", db, "--placeholders", placeholders)
+	args := append([]string{"serve", "--listen", listen, "--db", db, "--placeholders", placeholders}, extra...)
+	ch, err := d.spawn(name, log, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -334,6 +338,9 @@ func (d *demo) stopAll() {
 	d.mu.Lock()
 	children := append([]*demoChild(nil), d.children...)
 	d.mu.Unlock()
+	if d.hooks != nil {
+		defer d.hooks.close()
+	}
 	for i := len(children) - 1; i >= 0; i-- {
 		ch := children[i]
 		if !ch.alive() {

@@ -22,9 +22,16 @@ func (d *demo) play(ctx context.Context) error {
 	if d.a, err = d.serve(ctx, "Instance A", "127.0.0.1:0", filepath.Join(d.dir, "a.db"), "off"); err != nil {
 		return err
 	}
-	if d.b, err = d.serve(ctx, "Instance B", "127.0.0.1:0", filepath.Join(d.dir, "b.db"), "on"); err != nil {
+	if d.hooks, err = startDemoHooks(); err != nil {
 		return err
 	}
+	if d.bConfig, err = d.hooks.writeConfig(d.dir); err != nil {
+		return err
+	}
+	if d.b, err = d.serve(ctx, "Instance B", "127.0.0.1:0", filepath.Join(d.dir, "b.db"), "on", "--config", d.bConfig); err != nil {
+		return err
+	}
+	d.say("B runs a step on the Hydrate message of account (a webhook to %s, counting)", d.hooks.url)
 	if d.b0, err = d.serve(ctx, "B0", "127.0.0.1:0", filepath.Join(d.dir, "b0.db"), "off"); err != nil {
 		return err
 	}
@@ -195,7 +202,7 @@ func (d *demo) targetDown(ctx context.Context) error {
 		}
 	}
 	d.say("%s: restarting Instance B on the same port (%s) and database", d.paint(ansiGreen, "up"), root.Host)
-	if d.b, err = d.serve(ctx, "Instance B", root.Host, filepath.Join(d.dir, "b.db"), "on"); err != nil {
+	if d.b, err = d.serve(ctx, "Instance B", root.Host, filepath.Join(d.dir, "b.db"), "on", "--config", d.bConfig); err != nil {
 		return fmt.Errorf("restart B: %w", err)
 	}
 	return d.waitDelivered(ctx, "the sync to catch B up after its restart")
@@ -332,7 +339,30 @@ func (d *demo) hydration(ctx context.Context) error {
 		}
 		d.say("  hydrated %s %v: name on B %q, on A %q%s", id, h["accountnumber"], fmt.Sprint(h["name"]), fmt.Sprint(a["name"]), d.adoption(h))
 	}
+	total := 0
+	for _, n := range d.hooks.counts() {
+		total += n
+	}
+	d.say("B's Hydrate step ran %d times (%d placeholders)", total, len(d.placeholders))
 	return nil
+}
+
+// hydrateProblems lists what is wrong with the Hydrate messages B sent:
+// each placeholder hydrated once, none twice, no other record.
+func (d *demo) hydrateProblems() []string {
+	counts := d.hooks.counts()
+	var problems []string
+	total := 0
+	for id, n := range counts {
+		total += n
+		if n != 1 {
+			problems = append(problems, fmt.Sprintf("%s hydrated %d times", id, n))
+		}
+	}
+	if total != len(d.placeholders) {
+		problems = append(problems, fmt.Sprintf("%d Hydrate messages for %d placeholders", total, len(d.placeholders)))
+	}
+	return problems
 }
 
 // adoption names the placeholder a hydrated account adopted, if B made it
@@ -406,6 +436,7 @@ func (d *demo) invariants(ctx context.Context) error {
 		left = append(left, fmt.Sprintf("placeholder %v", p["accountid"]))
 	}
 	check("no placeholder left on B", left, err)
+	check("the Hydrate message ran once per placeholder", d.hydrateProblems(), nil)
 	wrong, err := d.orderBindings(ctx)
 	check(fmt.Sprintf("every acknowledged order (%d) is on B, bound to the right account", len(d.orders)), wrong, err)
 	if len(broken) > 0 {

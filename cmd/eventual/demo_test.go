@@ -38,6 +38,8 @@ func TestDemo_Journeys(t *testing.T) {
 		"ok   every account of A is on B, equal (name, accountnumber)",
 		"ok   no duplicate accountnumber on B",
 		"ok   no placeholder left on B",
+		"ok   the Hydrate message ran once per placeholder",
+		"B's Hydrate step ran 2 times (2 placeholders)",
 		"ok   every acknowledged order (3) is on B, bound to the right account",
 		"all invariants hold",
 		"404 0x80040217",
