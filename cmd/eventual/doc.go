@@ -1,5 +1,5 @@
-// Command eventual runs a Dataverse-compatible instance and, in later
-// releases, the sync between instances. See "eventual help".
+// Command eventual runs a Dataverse-compatible instance, the sync between
+// two instances, and a demo of the whole pattern. See "eventual help".
 //
 // Usage:
 //
@@ -8,6 +8,8 @@
 // The commands are:
 //
 //	serve          run an instance that speaks the Dataverse Web API
+//	sync           replicate tables from one instance to another, hydrating placeholders
+//	demo           play the pattern's journeys on child instances and check the invariants
 //	placeholders   list or count the placeholders waiting for their real data
 //	version        print the version
 //
@@ -16,5 +18,9 @@
 // the store (SQLite or PostgreSQL, by the -db value), builds the schema and
 // the pipeline's steps, and hands them to instance and webapi. It is the
 // only package outside the tests that imports both stores, and nothing
-// imports it.
+// imports it. The files: serve.go and config.go (serve), sync*.go (sync,
+// its configuration, progress and status), demo*.go (demo: the child
+// processes, the journeys, the integrated system's client, the Hydrate
+// step's endpoint), placeholders.go, version.go, pipeline.go (the steps
+// from the configuration).
 package main
