@@ -42,14 +42,16 @@ const (
 	demoRequestTimeout = 10 * time.Second
 )
 
-const demoUsage = `Usage: eventual demo [--dir DIR] [--keep]
+const demoUsage = `Usage: eventual demo [--dir DIR] [--keep] [--chaos [--seconds N] [--seed S]]
 
 Starts Instance A (placeholders off), Instance B (placeholders on), B0
 (placeholders off: the same system without the pattern) and the sync A→B,
 as child processes on free loopback ports, then plays the journeys: the
 happy path, B down, sync held behind (placeholders on B, 404s on B0) and
-hydration. It ends by checking the invariants and exits non-zero if one
-fails.
+hydration. With --chaos, it then writes to A and B for --seconds while
+B and the sync are killed (SIGKILL) and restarted at random moments, and
+waits for the sync to catch up. It ends by checking the invariants and
+exits non-zero if one fails.
 
 Flags:
 `
@@ -61,6 +63,9 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	fs.SetOutput(c.Stderr)
 	dir := fs.String("dir", "", "folder for the databases, the sync's state and the logs (default: a temporary folder, removed at the end)")
 	keep := fs.Bool("keep", false, "leave the servers and the sync running at the end, print their URLs and pids, and wait for SIGINT")
+	chaos := fs.Bool("chaos", false, "after the journeys, write to A and B for --seconds while B and the sync are killed (SIGKILL) and restarted at random moments")
+	seconds := fs.Int("seconds", 20, "how long --chaos lasts, in seconds")
+	seed := fs.Int64("seed", 0, "the seed of --chaos's schedule (default: from the time; the demo prints it)")
 	fs.Usage = func() {
 		fmt.Fprint(c.Stderr, demoUsage)
 		fs.PrintDefaults()
@@ -70,6 +75,12 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
+	}
+	if !*chaos && (*seed != 0 || *seconds != 20) {
+		return fmt.Errorf("demo: --seconds and --seed go with --chaos")
+	}
+	if *chaos && *seconds < 1 {
+		return fmt.Errorf("demo: --seconds %d: want at least 1", *seconds)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -87,6 +98,9 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	d := newDemo(c.Stdout, exe, workDir)
+	if *chaos {
+		d.chaos = newDemoChaos(time.Duration(*seconds)*time.Second, *seed)
+	}
 	defer func() {
 		if !*keep {
 			d.stopAll()
@@ -195,6 +209,10 @@ type demo struct {
 	orders []demoOrder
 	// placeholders are B's placeholders while the sync is held behind.
 	placeholders []map[string]any
+	// chaos, with --chaos, runs after the journeys (demo_chaos.go).
+	chaos *demoChaos
+	// sayMu keeps the narration's lines whole while chaos runs.
+	sayMu sync.Mutex
 }
 
 // demoOrder is an order B acknowledged.
@@ -232,6 +250,8 @@ func (d *demo) paint(color, s string) string {
 // say narrates one step, stamped with the seconds since the start.
 func (d *demo) say(format string, args ...any) {
 	stamp := fmt.Sprintf("[%5.2fs]", time.Since(d.start).Seconds())
+	d.sayMu.Lock()
+	defer d.sayMu.Unlock()
 	fmt.Fprintf(d.w, "%s %s\n", d.paint(ansiDim, stamp), fmt.Sprintf(format, args...))
 }
 

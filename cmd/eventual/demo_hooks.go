@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // demoHooks is the step on Instance B that counts the Hydrate message: a
@@ -19,7 +20,8 @@ type demoHooks struct {
 	url string
 
 	mu       sync.Mutex
-	hydrated map[string]int // PrimaryEntityId → calls
+	hydrated map[string]int         // PrimaryEntityId → calls
+	at       map[string][]time.Time // PrimaryEntityId → when each call came
 }
 
 // startDemoHooks listens on a free loopback port.
@@ -28,7 +30,7 @@ func startDemoHooks() (*demoHooks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the Hydrate step's endpoint: %w", err)
 	}
-	h := &demoHooks{url: "http://" + ln.Addr().String(), hydrated: map[string]int{}}
+	h := &demoHooks{url: "http://" + ln.Addr().String(), hydrated: map[string]int{}, at: map[string][]time.Time{}}
 	h.srv = &http.Server{Handler: h}
 	go h.srv.Serve(ln)
 	return h, nil
@@ -50,6 +52,7 @@ func (h *demoHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	h.hydrated[ec.PrimaryEntityID]++
+	h.at[ec.PrimaryEntityID] = append(h.at[ec.PrimaryEntityID], time.Now())
 	h.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 }
@@ -61,6 +64,17 @@ func (h *demoHooks) counts() map[string]int {
 	out := make(map[string]int, len(h.hydrated))
 	for id, n := range h.hydrated {
 		out[id] = n
+	}
+	return out
+}
+
+// times returns when each record's calls came.
+func (h *demoHooks) times() map[string][]time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string][]time.Time, len(h.at))
+	for id, ts := range h.at {
+		out[id] = append([]time.Time(nil), ts...)
 	}
 	return out
 }

@@ -39,7 +39,11 @@ func (d *demo) play(ctx context.Context) error {
 	if err := d.startSync(); err != nil {
 		return err
 	}
-	for _, j := range []func(context.Context) error{d.happyPath, d.targetDown, d.syncBehind, d.hydration} {
+	journeys := []func(context.Context) error{d.happyPath, d.targetDown, d.syncBehind, d.hydration}
+	if d.chaos != nil {
+		journeys = append(journeys, d.playChaos)
+	}
+	for _, j := range journeys {
 		if err := j(ctx); err != nil {
 			return err
 		}
@@ -349,7 +353,10 @@ func (d *demo) hydration(ctx context.Context) error {
 
 // hydrateProblems lists what is wrong with the Hydrate messages B sent:
 // each placeholder hydrated once, none twice, no other record.
-func (d *demo) hydrateProblems() []string {
+func (d *demo) hydrateProblems(ctx context.Context) []string {
+	if d.chaos != nil {
+		return d.chaosHydrateProblems(ctx)
+	}
 	counts := d.hooks.counts()
 	var problems []string
 	total := 0
@@ -436,7 +443,10 @@ func (d *demo) invariants(ctx context.Context) error {
 		left = append(left, fmt.Sprintf("placeholder %v", p["accountid"]))
 	}
 	check("no placeholder left on B", left, err)
-	check("the Hydrate message ran once per placeholder", d.hydrateProblems(), nil)
+	check("the Hydrate message ran once per placeholder", d.hydrateProblems(ctx), nil)
+	if d.chaos != nil {
+		check("B refused no order of the chaos with a 4xx", d.chaosRefusals(), nil)
+	}
 	wrong, err := d.orderBindings(ctx)
 	check(fmt.Sprintf("every acknowledged order (%d) is on B, bound to the right account", len(d.orders)), wrong, err)
 	if len(broken) > 0 {

@@ -66,6 +66,14 @@ func TestDemo_Journeys(t *testing.T) {
 // alive.
 func TestDemo_NoChildLeft(t *testing.T) {
 	out := runDemo(t)
+	// A, B, B0, the sync, B again and the sync again.
+	requireChildrenGone(t, out, 6)
+}
+
+// requireChildrenGone requires that the demo printed at least "least"
+// child pids ("(pid N"), and that none of them is alive.
+func requireChildrenGone(t *testing.T, out string, least int) {
+	t.Helper()
 	var pids []int
 	for _, m := range regexp.MustCompile(`\(pid (\d+)`).FindAllStringSubmatch(out, -1) {
 		pid, err := strconv.Atoi(m[1])
@@ -74,15 +82,50 @@ func TestDemo_NoChildLeft(t *testing.T) {
 		}
 		pids = append(pids, pid)
 	}
-	// A, B, B0, the sync, B again and the sync again.
-	if len(pids) < 6 {
-		t.Fatalf("demo printed %d child pids, want at least 6\n%s", len(pids), out)
+	if len(pids) < least {
+		t.Fatalf("demo printed %d child pids, want at least %d\n%s", len(pids), least, out)
 	}
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("child pid %d still exists after the demo exited (kill 0: %v)", pid, err)
 		}
 	}
+}
+
+// TestDemo_Chaos: after the journeys, B and the sync are killed with
+// SIGKILL (at least once each) and restarted while A and B take writes;
+// the sync catches B up, every invariant holds, and no child is left.
+func TestDemo_Chaos(t *testing.T) {
+	out := runDemo(t, "--chaos", "--seconds", "8")
+	for _, want := range []string{
+		"== chaos for 8s ==",
+		"chaos: SIGKILL Instance B (pid ",
+		"chaos: Instance B restarted on ",
+		"chaos: SIGKILL sync (pid ",
+		"sync caught up after the chaos",
+		"ok   every account of A is on B, equal (name, accountnumber)",
+		"ok   no duplicate accountnumber on B",
+		"ok   no placeholder left on B",
+		"ok   the Hydrate message ran once per placeholder",
+		"ok   B refused no order of the chaos with a 4xx",
+		"all invariants hold",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`ok   every acknowledged order \(\d+\) is on B, bound to the right account`).MatchString(out) {
+		t.Errorf("demo output lacks the orders' invariant\n%s", out)
+	}
+	if m := regexp.MustCompile(`chaos: seed (-?\d+)`).FindStringSubmatch(out); m == nil {
+		t.Errorf("demo output lacks the seed\n%s", out)
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("demo output reports a failure\n%s", out)
+	}
+	// A, B, B0, the sync, B and the sync again in the journeys, and at
+	// least one restart of each in the chaos.
+	requireChildrenGone(t, out, 8)
 }
 
 // TestDemo_RefusesUsedDir: a --dir holding a previous run's databases is
