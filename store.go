@@ -155,6 +155,13 @@ type Tx interface {
 	// *ConflictError if new is taken.
 	ChangeID(ctx context.Context, t *Table, old, new uuid.UUID) error
 
+	// MergeInto folds the record of t with primary key old into the
+	// record new: every lookup that referenced old (through
+	// t.OneToMany()) references new, each such record getting a new
+	// version, and old is deleted (recorded for change tracking). It
+	// returns ErrNotFound if there is no record old.
+	MergeInto(ctx context.Context, t *Table, old, new uuid.UUID) error
+
 	// PurgeDeleted forgets deletions recorded before the time (change
 	// tracking retention) and returns how many it forgot.
 	PurgeDeleted(ctx context.Context, before time.Time) (int64, error)

@@ -62,6 +62,40 @@ func (in *Instance) adopt(ctx context.Context, tx eventual.Tx, t *eventual.Table
 	return tx.Get(ctx, t, id, cols)
 }
 
+// absorb folds into the record of t with id the placeholders made by
+// alternate key for the key values the write gives it: a client that
+// bound one missing record both by GUID and by key made two placeholders
+// (one under the GUID, one under a GUID of this instance's own holding the
+// key); when the replication engine writes the real record by its GUID,
+// with adoption asked for, the one holding the key is merged into it
+// (every lookup that referenced it follows; change tracking reports it
+// deleted) rather than refusing the write for a duplicate key. A key held
+// by a record that is not a placeholder is left to refuse the write.
+func (in *Instance) absorb(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, values eventual.Values, lookups lookupCache) error {
+	lockCols := []*eventual.Column{t.Column(eventual.ColumnHydrationState)}
+	for _, k := range t.Keys {
+		kv, ok := keyValues(k, values)
+		if !ok {
+			continue
+		}
+		rec, err := tx.GetByKey(ctx, k, kv, lockCols)
+		if errors.Is(err, eventual.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if rec.ID == id || rec.Values[eventual.ColumnHydrationState] != eventual.HydrationPlaceholder {
+			continue
+		}
+		if err := tx.MergeInto(ctx, t, rec.ID, id); err != nil {
+			return err
+		}
+		lookups.follow(rec.ID, id)
+	}
+	return nil
+}
+
 // keyValues returns the values of the key's columns in values, if all are
 // set to plain values (a lookup by id at most: references by key and deep
 // inserts would need resolving).

@@ -339,6 +339,12 @@ func (s *Session) planBulk(ctx context.Context, t *eventual.Table, targets []eve
 			if rec, err = tx.Get(ctx, t, rec.ID, cols); err != nil {
 				return nil, err
 			}
+			if adoptable != nil && !tg.Target.ByKey() {
+				// A placeholder by key of the same record, too.
+				if err := in.absorb(ctx, tx, t, rec.ID, tg.Entity.Values, cache); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if rec == nil && adoptable[i] {
 			var err error

@@ -459,6 +459,11 @@ func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.
 		}
 		adopted = existing != nil
 	}
+	if existing != nil && !adopted && !target.ByKey() && cond.IfNoneMatch == "" && eventual.AdoptPlaceholders(ctx) {
+		if err := in.absorb(ctx, tx, target.Table, existing.ID, values, lookups); err != nil {
+			return false, uuid.Nil, err
+		}
+	}
 	if existing != nil {
 		if cond.IfNoneMatch == "*" && !adopted {
 			return false, uuid.Nil, eventual.Errorf(eventual.KindPrecondition, eventual.CodeDuplicateRecord,

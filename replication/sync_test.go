@@ -57,3 +57,32 @@ func TestInitialLoadThenDeltas(t *testing.T) {
 		}
 	})
 }
+
+// TestBoundByGUIDAndByKey: before the sync delivers an account, B takes
+// one order bound to it by A's GUID and one bound by its alternate key,
+// so B holds two placeholders of it. The sync's write (adoption on)
+// folds the one made by key into the one under the GUID: B ends with one
+// account, both orders bound to it, no placeholder and no dead letter.
+func TestBoundByGUIDAndByKey(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnv(t, kind, "account")
+		acc := e.schema.Table("account")
+		x := e.create(e.a, "account", eventual.Values{"name": "X", "accountnumber": "BOTH-1"})
+		keyRef := eventual.EntityReference{Table: acc, Key: acc.Key("accountnumber_key"), KeyValues: []any{"BOTH-1"}}
+		e.create(e.b, "new_order", eventual.Values{"new_name": "by guid", "new_customer": eventual.Ref(acc, x)})
+		e.create(e.b, "new_order", eventual.Values{"new_name": "by key", "new_customer": keyRef})
+		if n := len(e.rows(e.b, "account")); n != 2 {
+			t.Fatalf("B holds %d placeholders, want 2", n)
+		}
+		e.catchUp()
+		e.converged("account")
+		if dead, _ := e.state.DeadLetters(e.ctx, ""); len(dead) > 0 {
+			t.Errorf("dead letters: %s %v %s", dead[0].Pair, dead[0].ID, dead[0].Message)
+		}
+		for _, o := range e.rows(e.b, "new_order") {
+			if ref, _ := o.Values["new_customer"].(eventual.EntityReference); ref.ID != x {
+				t.Errorf("order %v is bound to %v, want %v", o.Values["new_name"], ref.ID, x)
+			}
+		}
+	})
+}

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"RelatedFilters", testRelatedFilters},
 		{"Unlink", testUnlink},
 		{"ChangeID", testChangeID},
+		{"MergeInto", testMergeInto},
 		{"Migration", testMigration},
 		{"BulkWrites", testBulkWrites},
 		{"Changes", testChanges},
@@ -909,6 +910,51 @@ func testChangeID(t *testing.T, open Opener) {
 	}
 	if err := s.Update(ctx, func(tx eventual.Tx) error { return tx.ChangeID(ctx, acct, a.ID, uuid.New()) }); !errors.Is(err, eventual.ErrNotFound) {
 		t.Errorf("ChangeID of a missing id: %v, want ErrNotFound", err)
+	}
+}
+
+// testMergeInto folds one account into another: the lookups that
+// referenced the first reference the second, the first is gone (and
+// reported deleted), the second keeps its values, and a missing record is
+// not found.
+func testMergeInto(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "mergeinto", schema)
+	defer s.Close()
+	ctx := context.Background()
+	acct, con, ord := table("account"), table("contact"), table("new_order")
+	from := insert(t, s, "account", eventual.Values{"name": "from", "accountnumber": "ACC-1"})
+	into := insert(t, s, "account", eventual.Values{"name": "into"})
+	k := insert(t, s, "contact", eventual.Values{"lastname": "k", "parentcustomerid": eventual.Ref(acct, from.ID)})
+	o := insert(t, s, "new_order", eventual.Values{"new_name": "o", "new_customer": eventual.Ref(acct, from.ID)})
+	kept := insert(t, s, "new_order", eventual.Values{"new_name": "kept", "new_customer": eventual.Ref(acct, into.ID)})
+	tok := token(t, s)
+	mustUpdate(t, s, func(tx eventual.Tx) error { return tx.MergeInto(ctx, acct, from.ID, into.ID) })
+	if err := s.View(ctx, func(tx eventual.ReadTx) error {
+		_, err := tx.Get(ctx, acct, from.ID, nil)
+		return err
+	}); !errors.Is(err, eventual.ErrNotFound) {
+		t.Errorf("merged record after MergeInto: %v, want ErrNotFound", err)
+	}
+	if got := get(t, s, acct, into.ID); got.Values["name"] != "into" {
+		t.Errorf("the record merged into: %v", got.Values)
+	}
+	for _, c := range []struct {
+		tbl *eventual.Table
+		id  uuid.UUID
+		col string
+	}{{con, k.ID, "parentcustomerid"}, {ord, o.ID, "new_customer"}, {ord, kept.ID, "new_customer"}} {
+		if v := get(t, s, c.tbl, c.id).Values[c.col]; !refersTo(v, eventual.Ref(acct, into.ID)) {
+			t.Errorf("%s(%s).%s = %v, want %v", c.tbl.LogicalName, c.id, c.col, v, into.ID)
+		}
+	}
+	if _, deleted, _ := changesSince(t, s, acct, tok, 100); !deleted[from.ID] {
+		t.Errorf("account deletions %v, want %s", keys(deleted), from.ID)
+	}
+	if changed, _, _ := changesSince(t, s, ord, tok, 100); changed[o.ID] == nil || changed[kept.ID] != nil {
+		t.Errorf("order changes %v, want %s only", keys(changed), o.ID)
+	}
+	if err := s.Update(ctx, func(tx eventual.Tx) error { return tx.MergeInto(ctx, acct, from.ID, into.ID) }); !errors.Is(err, eventual.ErrNotFound) {
+		t.Errorf("MergeInto of a missing record: %v, want ErrNotFound", err)
 	}
 }
 

@@ -38,6 +38,20 @@ func (tx *Tx) ChangeID(ctx context.Context, t *eventual.Table, old, new uuid.UUI
 	return tx.recordDeletion(ctx, t, oldPK)
 }
 
+// MergeInto implements eventual.Tx: one UPDATE per relationship repoints
+// the lookups from old to new, then old is deleted.
+func (tx *Tx) MergeInto(ctx context.Context, t *eventual.Table, old, new uuid.UUID) error {
+	if err := tx.writable(); err != nil {
+		return err
+	}
+	for _, r := range t.OneToMany() {
+		if err := tx.repoint(ctx, r, old, new); err != nil {
+			return err
+		}
+	}
+	return tx.Delete(ctx, t, old)
+}
+
 // versionSets is the assignment of a new version (and the dialect's write
 // marker) every UPDATE makes.
 func (tx *Tx) versionSets(b *sqlbuild.Builder) string {
