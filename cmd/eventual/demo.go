@@ -204,6 +204,8 @@ type demo struct {
 	// hooks counts B's Hydrate messages; bConfig registers its step.
 	hooks   *demoHooks
 	bConfig string
+	// bProxy is the sync's way to B, counting its connections.
+	bProxy *demoProxy
 	// orders are the orders B acknowledged, with the accountnumber of
 	// the account each must be bound to.
 	orders []demoOrder
@@ -340,7 +342,7 @@ func (d *demo) startSync() error {
 	if err := os.WriteFile(config, []byte(demoSyncConfig), 0o644); err != nil {
 		return fmt.Errorf("sync configuration: %w", err)
 	}
-	ch, err := d.spawn("sync", "sync.log", "sync", "--source", d.a.root, "--target", d.b.root, "--tables", "account,contact",
+	ch, err := d.spawn("sync", "sync.log", "sync", "--source", d.a.root, "--target", d.bProxy.url, "--tables", "account,contact",
 		"--state", d.syncState(), "--interval", "250ms", "--lease", "1s", "--config", config)
 	if err != nil {
 		return err
@@ -360,6 +362,9 @@ func (d *demo) stopAll() {
 	d.mu.Unlock()
 	if d.hooks != nil {
 		defer d.hooks.close()
+	}
+	if d.bProxy != nil {
+		defer d.bProxy.close()
 	}
 	for i := len(children) - 1; i >= 0; i-- {
 		ch := children[i]

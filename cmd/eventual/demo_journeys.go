@@ -32,6 +32,14 @@ func (d *demo) play(ctx context.Context) error {
 		return err
 	}
 	d.say("B runs a step on the Hydrate message of account (a webhook to %s, counting)", d.hooks.url)
+	bAddr, err := url.Parse(d.b.root)
+	if err != nil {
+		return fmt.Errorf("B's address %s: %w", d.b.root, err)
+	}
+	if d.bProxy, err = startDemoProxy(bAddr.Host); err != nil {
+		return err
+	}
+	d.say("the sync reaches B through %s, which counts its connections", d.bProxy.url)
 	if d.b0, err = d.serve(ctx, "B0", "127.0.0.1:0", filepath.Join(d.dir, "b0.db"), "off"); err != nil {
 		return err
 	}
@@ -169,6 +177,7 @@ func (d *demo) targetDown(ctx context.Context) error {
 		return fmt.Errorf("B's address %s: %w", d.b.root, err)
 	}
 	logFrom := len(d.sync.err.String())
+	knocks := d.bProxy.connections()
 	if err := d.b.stop(syscall.SIGKILL); err != nil {
 		return err
 	}
@@ -193,6 +202,9 @@ func (d *demo) targetDown(ctx context.Context) error {
 			return err
 		}
 	}
+	knocked := d.bProxy.connections() - knocks
+	d.say("requests the sync sent towards B while it was down: %s in %.1fs (it polls every 250ms; the breaker holds the rest back)",
+		d.paint(ansiBold, fmt.Sprint(knocked)), time.Since(down).Seconds())
 	d.say("sync's breaker for B, while B is down (%d changes; requests to B stay bounded: one probe per open period):", len(breaker))
 	for _, b := range breaker {
 		d.say("  %s", d.paint(ansiYellow, "breaker "+b))

@@ -53,6 +53,21 @@ func TestDemo_Journeys(t *testing.T) {
 	if strings.Contains(out, "FAIL") {
 		t.Errorf("demo output reports a failure\n%s", out)
 	}
+	// The breaker bounds what reaches B's address while B is down: a
+	// few probes, far fewer than the sync's polls (one each 250ms, each
+	// retried) would make without it.
+	if m := regexp.MustCompile(`requests the sync sent towards B while it was down: (\d+) in (\d+\.\d)s`).FindStringSubmatch(out); m == nil {
+		t.Errorf("demo output does not count the requests towards B while it was down\n%s", out)
+	} else {
+		// The breaker's failures, then at most one probe per open period
+		// (at least 250ms, doubling to 1s); polls alone would be four a
+		// second.
+		n, _ := strconv.Atoi(m[1])
+		secs, _ := strconv.ParseFloat(m[2], 64)
+		if limit := 6 + int(2*secs); n < 1 || n > limit {
+			t.Errorf("%d requests reached B's address in %.1fs of outage, want between 1 and %d", n, secs, limit)
+		}
+	}
 	if strings.Contains(out, "\x1b[") {
 		t.Errorf("demo output has ANSI escapes, though stdout is not a terminal\n%q", out)
 	}
