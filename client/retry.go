@@ -97,10 +97,11 @@ type jitter struct {
 	exp     *backoff.ExponentialBackOff
 	next    time.Duration
 	nextSet bool
-	// gate, when set, is how long the breaker stays open: no wait
-	// outlasts it, so a call that tripped the breaker (or found it open)
-	// sends the probe the moment the open period ends rather than sleep
-	// past it while nothing else probes.
+	// gate, when set, is how long the breaker stays open: every wait
+	// ends with it, so a call that tripped the breaker (or found it open)
+	// sends the probe the moment the open period ends, neither sleeping
+	// past it while nothing else probes nor waking before it only to be
+	// refused (a jittered wait is often shorter than the open period).
 	gate func() time.Duration
 }
 
@@ -118,8 +119,8 @@ func (j *jitter) set(d time.Duration) { j.next, j.nextSet = max(d, 0), true }
 // NextBackOff implements backoff.BackOff.
 func (j *jitter) NextBackOff() time.Duration {
 	d := j.wait()
-	if j.gate != nil && d > 0 {
-		if open := j.gate(); open > 0 && open < d {
+	if j.gate != nil && d >= 0 {
+		if open := j.gate(); open > 0 {
 			return open
 		}
 	}
