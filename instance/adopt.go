@@ -26,29 +26,19 @@ import (
 // a placeholder, or matches of different records, are the duplicate-key
 // error. lookups, if not nil, follows the re-keying.
 func (in *Instance) adopt(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, values eventual.Values, cols []*eventual.Column, lookups lookupCache) (*eventual.Record, error) {
-	lockCols := []*eventual.Column{t.Column(eventual.ColumnHydrationState)}
 	var match *eventual.Record
-	for _, k := range t.Keys {
-		kv, ok := keyValues(k, values)
-		if !ok {
-			continue
-		}
-		// GetByKey locks the row in write transactions, so of two
-		// adopters of one placeholder the second sees it re-keyed.
-		rec, err := tx.GetByKey(ctx, k, kv, lockCols)
-		if errors.Is(err, eventual.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := keyHolders(ctx, tx, t, values, func(k *eventual.Key, rec *eventual.Record) error {
 		if match != nil && match.ID != rec.ID {
-			return nil, DuplicateKey(k) // keys of different records: refuse to guess
+			return DuplicateKey(k) // keys of different records: refuse to guess
 		}
-		if rec.ID != id && rec.Values[eventual.ColumnHydrationState] != eventual.HydrationPlaceholder {
-			return nil, DuplicateKey(k)
+		if rec.ID != id && !isPlaceholder(rec) {
+			return DuplicateKey(k)
 		}
 		match = rec
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if match == nil {
 		return nil, nil
@@ -72,6 +62,23 @@ func (in *Instance) adopt(ctx context.Context, tx eventual.Tx, t *eventual.Table
 // deleted) rather than refusing the write for a duplicate key. A key held
 // by a record that is not a placeholder is left to refuse the write.
 func (in *Instance) absorb(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, values eventual.Values, lookups lookupCache) error {
+	return keyHolders(ctx, tx, t, values, func(_ *eventual.Key, rec *eventual.Record) error {
+		if rec.ID == id || !isPlaceholder(rec) {
+			return nil
+		}
+		if err := tx.MergeInto(ctx, t, rec.ID, id); err != nil {
+			return err
+		}
+		lookups.follow(rec.ID, id)
+		return nil
+	})
+}
+
+// keyHolders calls fn, for each alternate key of t whose values the write
+// gives, with the record holding them, if any (read with its hydration
+// state). GetByKey locks the row in write transactions, so of two
+// adopters of one placeholder the second sees it re-keyed.
+func keyHolders(ctx context.Context, tx eventual.Tx, t *eventual.Table, values eventual.Values, fn func(*eventual.Key, *eventual.Record) error) error {
 	lockCols := []*eventual.Column{t.Column(eventual.ColumnHydrationState)}
 	for _, k := range t.Keys {
 		kv, ok := keyValues(k, values)
@@ -85,15 +92,16 @@ func (in *Instance) absorb(ctx context.Context, tx eventual.Tx, t *eventual.Tabl
 		if err != nil {
 			return err
 		}
-		if rec.ID == id || rec.Values[eventual.ColumnHydrationState] != eventual.HydrationPlaceholder {
-			continue
-		}
-		if err := tx.MergeInto(ctx, t, rec.ID, id); err != nil {
+		if err := fn(k, rec); err != nil {
 			return err
 		}
-		lookups.follow(rec.ID, id)
 	}
 	return nil
+}
+
+// isPlaceholder reports whether rec is a placeholder pending hydration.
+func isPlaceholder(rec *eventual.Record) bool {
+	return rec.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder
 }
 
 // keyValues returns the values of the key's columns in values, if all are
