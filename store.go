@@ -89,6 +89,41 @@ type RowUpdate struct {
 	Version int64 // set by UpdateMany
 }
 
+// Put is a write of one record in one statement (Tx.Put): the record is
+// inserted unless another holds its key, in which case that one is
+// updated, or left alone when Keep says so.
+type Put struct {
+	// Record is the record to insert, with every value it would be
+	// created with and a new primary key (Put tells its insert from an
+	// update by that id).
+	Record *Record
+	// Key is the alternate key the record is matched by (required; a
+	// key value must not be null, which no unique index matches).
+	Key *Key
+	// Set are the columns written to a record that holds the key, from
+	// Record's values; the version is always written.
+	Set []*Column
+	// Keep, when set, leaves alone a record that holds the key and whose
+	// Keep column holds KeepValue (a placeholder, which the caller
+	// hydrates the long way).
+	Keep      *Column
+	KeepValue any
+}
+
+// PutResult is what Tx.Put did.
+type PutResult int
+
+const (
+	// PutLeft: a record holds the key and Keep left it alone; nothing
+	// was written.
+	PutLeft PutResult = iota
+	// PutInserted: Record was inserted; its Version is set.
+	PutInserted
+	// PutUpdated: the record that holds the key was updated; Put returns
+	// its primary key and new version.
+	PutUpdated
+)
+
 // ChangeQuery selects changes of a table since a change token.
 type ChangeQuery struct {
 	Table   *Table
@@ -120,6 +155,12 @@ type Tx interface {
 	// Insert stores a new record. The store assigns rec.Version. It returns
 	// a *ConflictError if the primary key or an alternate key is taken.
 	Insert(ctx context.Context, rec *Record) error
+
+	// Put inserts or updates one record in one statement (see Put): what
+	// a lookup by key followed by Insert or Update would do, without the
+	// lookup. It returns the id and version of the record written (none
+	// for PutLeft) and a *ConflictError if another unique key is taken.
+	Put(ctx context.Context, p *Put) (res PutResult, id uuid.UUID, version int64, err error)
 
 	// InsertMany stores new records of one table, as Insert does for each,
 	// in as few statements as the store can. It assigns each record's

@@ -446,6 +446,11 @@ func checkVersion(rec *eventual.Record, cond eventual.Condition) error {
 }
 
 func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition, lookups lookupCache) (bool, uuid.UUID, error) {
+	if in.canPut(ctx, target, e, cond) {
+		if done, created, id, err := in.put(ctx, tx, target, e, lookups); done {
+			return created, id, err
+		}
+	}
 	existing, err := in.find(ctx, tx, target, nil)
 	var nf *eventual.Error
 	if err != nil && !(errors.As(err, &nf) && nf.Kind == eventual.KindNotFound) {

@@ -52,6 +52,7 @@ type DB struct {
 	pool   *pgxpool.Pool
 	sql    *sql.DB
 	meta   eventual.Meta
+	texts  sqlstore.Texts // statement texts of hot writes
 }
 
 var _ eventual.Store = (*DB)(nil)
@@ -148,7 +149,7 @@ func (db *DB) update(ctx context.Context, fn func(eventual.Tx) error) (conflicte
 	if err != nil {
 		return false, fmt.Errorf("postgres: begin: %w", err)
 	}
-	stx := &sqlstore.Tx{D: dialect{}, Q: sqlTx, Schema: db.schema, Lock: " FOR UPDATE", Now: db.now(),
+	stx := &sqlstore.Tx{D: dialect{}, Q: sqlTx, Schema: db.schema, Lock: " FOR UPDATE", Now: db.now(), Texts: &db.texts,
 		Version: func() (string, []any) { return "nextval('eventual_version')", nil }}
 	defer func() {
 		if r := recover(); r != nil {

@@ -58,6 +58,7 @@ type DB struct {
 	schema *eventual.Schema
 	opts   Options
 	meta   eventual.Meta
+	texts  sqlstore.Texts // statement texts of hot writes
 
 	write *sql.DB
 	read  *sql.DB

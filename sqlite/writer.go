@@ -170,7 +170,7 @@ func (w *writer) runOp(op *writeOp) (err error) {
 			err = fmt.Errorf("sqlite: write panicked: %v", r)
 		}
 	}()
-	return op.fn(&sqlstore.Tx{D: dialect{}, Q: w, Schema: w.db.schema, Version: w.nextVersion, Now: w.db.now()})
+	return op.fn(&sqlstore.Tx{D: dialect{}, Q: w, Schema: w.db.schema, Version: w.nextVersion, Now: w.db.now(), Texts: &w.db.texts})
 }
 
 func (w *writer) stmt(ctx context.Context, text string) (*sql.Stmt, error) {

@@ -58,6 +58,8 @@ func Run(t *testing.T, open Opener) {
 		{"Unlink", testUnlink},
 		{"ChangeID", testChangeID},
 		{"MergeInto", testMergeInto},
+		{"Put", testPut},
+		{"PutRacesOnOneKey", testPutRace},
 		{"Migration", testMigration},
 		{"BulkWrites", testBulkWrites},
 		{"Changes", testChanges},
@@ -1361,4 +1363,150 @@ func testBulkWrites(t *testing.T, open Opener) {
 	if count != n {
 		t.Errorf("%d contacts after a failed InsertMany, want %d", count, n)
 	}
+}
+
+// put runs one Tx.Put in its own transaction.
+func put(t testing.TB, s eventual.Store, p *eventual.Put) (eventual.PutResult, uuid.UUID, int64, error) {
+	t.Helper()
+	var res eventual.PutResult
+	var id uuid.UUID
+	var ver int64
+	err := s.Update(context.Background(), func(tx eventual.Tx) error {
+		var err error
+		res, id, ver, err = tx.Put(context.Background(), p)
+		return err
+	})
+	return res, id, ver, err
+}
+
+// accountPut is a Put of a new account with the values, matched by key,
+// setting the columns named and keeping placeholders.
+func accountPut(id uuid.UUID, key *eventual.Key, vals eventual.Values, set ...string) *eventual.Put {
+	acct := table("account")
+	p := &eventual.Put{Record: &eventual.Record{Table: acct, ID: id, Values: vals}, Key: key,
+		Keep: acct.Column(eventual.ColumnHydrationState), KeepValue: eventual.HydrationPlaceholder}
+	for _, name := range set {
+		p.Set = append(p.Set, acct.Column(name))
+	}
+	return p
+}
+
+// testPut: Put inserts a record no other holds the key of, updates the
+// one that does (the Set columns and the version only; keys compared as
+// GetByKey compares them), leaves a Keep record untouched, reports a
+// taken primary key as a conflict and refuses a Put without a key.
+func testPut(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "put", schema)
+	defer s.Close()
+	acct := table("account")
+	key := acct.Key("accountnumber_key")
+	tok := token(t, s)
+
+	first := uuid.New()
+	res, id, v1, err := put(t, s, accountPut(first, key, eventual.Values{"name": "one", "accountnumber": "PUT-1", "telephone1": "555"}, "name"))
+	if err != nil || res != eventual.PutInserted || id != first || v1 == 0 {
+		t.Fatalf("Put of a new key = %v, %s, %d, %v; want inserted %s", res, id, v1, err, first)
+	}
+	if got := get(t, s, acct, first); got.Values["name"] != "one" || got.Version != v1 {
+		t.Fatalf("inserted record %v (version %d), want name one, version %d", got.Values, got.Version, v1)
+	}
+
+	res, id, v2, err := put(t, s, accountPut(uuid.New(), key, eventual.Values{"name": "two", "accountnumber": "put-1"}, "name"))
+	if err != nil || res != eventual.PutUpdated || id != first || v2 <= v1 {
+		t.Fatalf("Put of a held key (other case) = %v, %s, %d, %v; want updated %s past version %d", res, id, v2, err, first, v1)
+	}
+	got := get(t, s, acct, first)
+	if got.Values["name"] != "two" || got.Values["telephone1"] != "555" || got.Values["accountnumber"] != "PUT-1" || got.Version != v2 {
+		t.Errorf("updated record %v (version %d): want name two, telephone1 and accountnumber kept, version %d", got.Values, got.Version, v2)
+	}
+	if n := countRows(t, s, acct); n != 1 {
+		t.Errorf("%d accounts after two Puts of one key, want 1", n)
+	}
+
+	ph := insert(t, s, "account", eventual.Values{"name": "placeholder", "accountnumber": "PUT-PH", eventual.ColumnHydrationState: eventual.HydrationPlaceholder})
+	before := get(t, s, acct, ph.ID)
+	res, _, _, err = put(t, s, accountPut(uuid.New(), key, eventual.Values{"name": "real", "accountnumber": "PUT-PH"}, "name"))
+	if err != nil || res != eventual.PutLeft {
+		t.Fatalf("Put onto a Keep record = %v, %v; want left", res, err)
+	}
+	if after := get(t, s, acct, ph.ID); after.Values["name"] != "placeholder" || after.Version != before.Version {
+		t.Errorf("the Keep record changed: %v (version %d, was %d)", after.Values, after.Version, before.Version)
+	}
+
+	// A new key with an id another record has: the primary key conflicts.
+	_, _, _, err = put(t, s, accountPut(first, key, eventual.Values{"name": "taken id", "accountnumber": "PUT-2"}, "name"))
+	var ce *eventual.ConflictError
+	if !errors.As(err, &ce) || ce.Key != nil {
+		t.Fatalf("Put of a new key with a taken id: %v, want ConflictError on the primary key", err)
+	}
+	if _, _, _, err := put(t, s, &eventual.Put{Record: &eventual.Record{Table: acct, ID: uuid.New(), Values: eventual.Values{"name": "no key"}}}); err == nil {
+		t.Errorf("Put without a key succeeded, want an error")
+	}
+
+	changed, _, _ := changesSince(t, s, acct, tok, 100)
+	if changed[first] == nil || changed[ph.ID] == nil || len(changed) != 2 {
+		t.Errorf("changes since the start: %v, want the two records", keys(changed))
+	}
+}
+
+// testPutRace: goroutines racing to Put one new key leave one record,
+// every Put succeeds, and exactly one of them inserted it.
+func testPutRace(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "putrace", schema)
+	defer s.Close()
+	acct := table("account")
+	key := acct.Key("accountnumber_key")
+	const n = 16
+	var wg sync.WaitGroup
+	results := make([]eventual.PutResult, n)
+	ids := make([]uuid.UUID, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			err = s.Update(context.Background(), func(tx eventual.Tx) error {
+				var err error
+				results[i], ids[i], _, err = tx.Put(context.Background(), accountPut(uuid.New(), key,
+					eventual.Values{"name": fmt.Sprint("racer ", i), "accountnumber": "RACE-1"}, "name"))
+				return err
+			})
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	inserted := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Put %d: %v", i, errs[i])
+		}
+		if results[i] == eventual.PutInserted {
+			inserted++
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("Put %d wrote %s, Put 0 wrote %s", i, ids[i], ids[0])
+		}
+	}
+	if inserted != 1 {
+		t.Errorf("%d Puts inserted, want 1", inserted)
+	}
+	if c := countRows(t, s, acct); c != 1 {
+		t.Errorf("%d accounts after racing Puts of one key, want 1", c)
+	}
+}
+
+// countRows counts the records of a table.
+func countRows(t testing.TB, s eventual.Store, tbl *eventual.Table) int64 {
+	t.Helper()
+	var n int64
+	err := s.View(context.Background(), func(tx eventual.ReadTx) error {
+		var err error
+		n, err = tx.Count(context.Background(), tbl, nil, 0)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("count %s: %v", tbl.LogicalName, err)
+	}
+	return n
 }

@@ -201,18 +201,24 @@ func EncodeScalar(c *eventual.Column, v any) (any, error) {
 // EncodeValue encodes the value of a column as the SQL values of its
 // columns (two for a customer lookup).
 func EncodeValue(d Dialect, c *eventual.Column, v any) ([]any, error) {
+	return AppendValue(d, nil, c, v)
+}
+
+// AppendValue appends the SQL values of a column's value to dst, as
+// EncodeValue returns them, without a slice of its own.
+func AppendValue(d Dialect, dst []any, c *eventual.Column, v any) ([]any, error) {
 	enc, err := d.Encode(c, v)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", c.LogicalName, err)
+		return dst, fmt.Errorf("encode %s: %w", c.LogicalName, err)
 	}
 	if c.Type != eventual.TypeCustomer {
-		return []any{enc}, nil
+		return append(dst, enc), nil
 	}
 	var typ any
 	if ref, ok := v.(eventual.EntityReference); ok && ref.Table != nil {
 		typ = ref.Table.LogicalName
 	}
-	return []any{enc, typ}, nil
+	return append(dst, enc, typ), nil
 }
 
 // Select renders a query: the columns of q (plus the primary key and

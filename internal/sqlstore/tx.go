@@ -62,6 +62,9 @@ type Tx struct {
 	// Conflicted is set when a write hit a unique-constraint violation; a
 	// store may retry the transaction, which may have raced another writer.
 	Conflicted bool
+	// Texts caches statement texts across the store's transactions; nil
+	// builds them each time.
+	Texts *Texts
 	// Now is the time of the transaction, read from the store's clock
 	// when it began, so that the deletions it records agree; the zero
 	// time reads time.Now at each use.

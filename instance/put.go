@@ -1,0 +1,99 @@
+package instance
+
+import (
+	"context"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// The short way of an upsert by alternate key: one statement (Tx.Put)
+// instead of a read by key followed by an insert or an update. It is
+// taken only where that statement does exactly what the long way would:
+//
+//   - no Create or Update step is registered on the table (steps see the
+//     pre-image and the message the long way picks);
+//   - no condition (If-Match, If-None-Match), no adoption of
+//     placeholders, no deep insert, an id not given in the body;
+//   - the body sets no key column of any of the table's keys (the long
+//     way keeps the URL's key on update and takes the body's on create;
+//     another key would be a second unique constraint the statement
+//     meets), no statecode or statuscode (their check reads the record),
+//     and no name part of a computed full name;
+//   - every key value is given (a null one matches no unique index).
+//
+// The record the key names, when it is a placeholder, is left alone by
+// the statement and hydrated the long way, so Hydrate and its steps run
+// as before. Anything the short way cannot settle (a value the create
+// would refuse, a placeholder) falls back to the long way, which then
+// decides, in the same transaction.
+func (in *Instance) canPut(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition) bool {
+	t := target.Table
+	if !target.ByKey() || cond.IfMatch != "" || cond.IfNoneMatch != "" || e.ID != uuid.Nil || len(e.Related) > 0 ||
+		isJobTable(t) || eventual.AdoptPlaceholders(ctx) ||
+		in.Pipeline.Has(eventual.MessageCreate, t.LogicalName) || in.Pipeline.Has(eventual.MessageUpdate, t.LogicalName) {
+		return false
+	}
+	for _, v := range target.KeyValues {
+		if v == nil {
+			return false
+		}
+	}
+	for _, k := range t.Keys {
+		for _, c := range k.Columns {
+			if _, ok := e.Values[c.LogicalName]; ok {
+				return false
+			}
+		}
+	}
+	if _, ok := e.Values[t.PrimaryIDAttribute]; ok {
+		return false
+	}
+	for _, name := range []string{"statecode", "statuscode", "firstname", "lastname", "middlename"} {
+		if _, ok := e.Values[name]; ok {
+			return false
+		}
+	}
+	return true
+}
+
+// put tries the short way of an upsert by key. done reports whether it
+// settled the write; when it did not, nothing was written by it but the
+// placeholders of lookups it resolved, which the long way finds.
+func (in *Instance) put(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, lookups lookupCache) (done, created bool, id uuid.UUID, err error) {
+	t := target.Table
+	values := make(eventual.Values, len(e.Values)+len(target.Key.Columns))
+	for k, v := range e.Values {
+		values[k] = v
+	}
+	for i, c := range target.Key.Columns {
+		values[c.LogicalName] = target.KeyValues[i]
+	}
+	rec, err := in.buildCreate(ctx, tx, &eventual.Entity{Table: t, Values: values}, lookups)
+	if err != nil {
+		return false, false, uuid.Nil, nil // the long way gives the error, or updates
+	}
+	p := &eventual.Put{Record: rec, Key: target.Key}
+	for _, c := range t.Columns {
+		if _, ok := e.Values[c.LogicalName]; ok && !c.System && !c.Computed {
+			p.Set = append(p.Set, c)
+		}
+	}
+	if c := t.Column("modifiedon"); c != nil {
+		p.Set = append(p.Set, c)
+	}
+	if c := t.Column(eventual.ColumnHydrationState); c != nil {
+		p.Keep, p.KeepValue = c, eventual.HydrationPlaceholder
+	}
+	res, id, _, err := tx.Put(ctx, p)
+	if err != nil {
+		return true, false, uuid.Nil, conflictError(err, t, rec.ID)
+	}
+	switch res {
+	case eventual.PutInserted:
+		return true, true, id, nil
+	case eventual.PutUpdated:
+		return true, false, id, nil
+	}
+	return false, false, uuid.Nil, nil
+}

@@ -1,0 +1,168 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/internal/sqlbuild"
+	"github.com/google/uuid"
+)
+
+// Texts caches the statement texts a store builds for its hot writes, per
+// table and shape, so that a write does not build the same text again. A
+// store shares one among its transactions; it is safe for concurrent use.
+type Texts struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+// maxTexts bounds a Texts cache: the shapes of Put grow with the column
+// sets clients send, which a client could vary without end.
+const maxTexts = 512
+
+// text returns the text cached under key, or builds, caches and returns it.
+// A nil cache builds every time.
+func (c *Texts) text(key string, build func() string) string {
+	if c == nil {
+		return build()
+	}
+	c.mu.RLock()
+	s, ok := c.m[key]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = build()
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]string{}
+	}
+	if len(c.m) < maxTexts {
+		c.m[key] = s
+	}
+	c.mu.Unlock()
+	return s
+}
+
+// putAlias names the existing row in a Put's ON CONFLICT clause.
+const putAlias = "eventual_old"
+
+// Put implements eventual.Tx: one INSERT … ON CONFLICT (key) DO UPDATE …
+// RETURNING. The row's id tells an insert (the new id) from an update
+// (the existing record's); no row returned means Keep left it alone.
+func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uuid.UUID, int64, error) {
+	if err := tx.writable(); err != nil {
+		return eventual.PutLeft, uuid.Nil, 0, err
+	}
+	rec := p.Record
+	t := rec.Table
+	if p.Key == nil {
+		return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: no key to match the record by", t.LogicalName)
+	}
+	cols := Columns(t, nil)
+	pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
+	if err != nil {
+		return eventual.PutLeft, uuid.Nil, 0, err
+	}
+	verExpr, verArgs := tx.Version()
+	args := make([]any, 0, 3+len(verArgs)+len(cols))
+	args = append(args, pk)
+	args = append(args, verArgs...)
+	for _, c := range cols {
+		if args, err = sqlbuild.AppendValue(tx.D, args, c, rec.Values[c.LogicalName]); err != nil {
+			return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: %w", t.LogicalName, err)
+		}
+	}
+	if p.Keep != nil {
+		keep, err := tx.D.Encode(p.Keep, p.KeepValue)
+		if err != nil {
+			return eventual.PutLeft, uuid.Nil, 0, err
+		}
+		args = append(args, keep)
+	}
+	text := tx.Texts.text(putShape(p), func() string { return tx.putText(p, cols, verExpr, len(verArgs)) })
+	rows, err := tx.Q.QueryContext(ctx, text, args...)
+	if err != nil {
+		return eventual.PutLeft, uuid.Nil, 0, tx.writeError(t, "put", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return eventual.PutLeft, uuid.Nil, 0, tx.writeError(t, "put", err)
+		}
+		return eventual.PutLeft, uuid.Nil, 0, nil
+	}
+	var rawID any
+	var version int64
+	if err := rows.Scan(&rawID, &version); err != nil {
+		return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: %w", t.LogicalName, err)
+	}
+	if err := rows.Close(); err != nil {
+		return eventual.PutLeft, uuid.Nil, 0, tx.writeError(t, "put", err)
+	}
+	idv, err := tx.D.Decode(t.PrimaryKey(), rawID)
+	if err != nil {
+		return eventual.PutLeft, uuid.Nil, 0, err
+	}
+	id := idv.(uuid.UUID)
+	if id == rec.ID {
+		rec.Version = version
+		return eventual.PutInserted, id, version, nil
+	}
+	return eventual.PutUpdated, id, version, nil
+}
+
+// putShape is the cache key of a Put's statement text.
+func putShape(p *eventual.Put) string {
+	var sb strings.Builder
+	sb.WriteString("put\x00")
+	sb.WriteString(p.Record.Table.LogicalName)
+	sb.WriteByte(0)
+	sb.WriteString(p.Key.LogicalName)
+	sb.WriteByte(0)
+	if p.Keep != nil {
+		sb.WriteString(p.Keep.LogicalName)
+	}
+	for _, c := range p.Set {
+		sb.WriteByte(0)
+		sb.WriteString(c.LogicalName)
+	}
+	return sb.String()
+}
+
+// putText renders a Put's statement; its parameters are the primary key,
+// the version's, the columns' and Keep's value, in that order.
+func (tx *Tx) putText(p *eventual.Put, cols []*eventual.Column, verExpr string, verArgs int) string {
+	t := p.Record.Table
+	n := 0
+	mark := func() string { n++; return tx.D.Placeholder(n) }
+	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
+	marks := []string{mark()}
+	for range verArgs {
+		verExpr = strings.Replace(verExpr, "?", mark(), 1)
+	}
+	marks = append(marks, verExpr)
+	for range sqlbuild.Width(cols) {
+		marks = append(marks, mark())
+	}
+	target := KeyIndexColumns(tx.D, p.Key)
+	sets := []string{sqlbuild.Quote("versionnumber") + " = excluded." + sqlbuild.Quote("versionnumber")}
+	if m := tx.D.WriteMarker(); m != "" {
+		sets = append(sets, m)
+	}
+	for _, name := range sqlbuild.ColumnList(p.Set, "") {
+		sets = append(sets, name+" = excluded."+name)
+	}
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " AS " + putAlias + " (" + strings.Join(names, ", ") + ") VALUES (" +
+		strings.Join(marks, ", ") + ") ON CONFLICT (" + target + ") DO UPDATE SET " + strings.Join(sets, ", "))
+	if p.Keep != nil {
+		col := putAlias + "." + sqlbuild.Quote(p.Keep.LogicalName)
+		sb.WriteString(" WHERE (" + col + " IS NULL OR " + col + " <> " + mark() + ")")
+	}
+	sb.WriteString(" RETURNING " + sqlbuild.Quote(t.PrimaryIDAttribute) + ", " + sqlbuild.Quote("versionnumber"))
+	return sb.String()
+}
