@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"strconv"
 
 	"github.com/eventual-pp/eventual"
@@ -61,6 +62,15 @@ func (w *writer) run() {
 					return
 				}
 			}
+		}
+		// Let the goroutines this writer just woke, and those about to
+		// queue a write, run before the batch is cut: on a small machine
+		// they otherwise wait for the writer's core, each batch holds one
+		// or two writes, and commits (their WAL frames) dominate. Measured
+		// on 2 cores with 8 clients: batches of 2 grow to 3.5, and a write
+		// costs a quarter less CPU (BenchmarkHTTPUpsertByKey).
+		if len(w.db.ops) < cap(batch) {
+			runtime.Gosched()
 		}
 	fill:
 		for len(batch) < cap(batch) {
