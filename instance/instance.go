@@ -138,6 +138,21 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 	}
 	var id uuid.UUID
 	if !in.Pipeline.Has(eventual.MessageCreate, e.Table.LogicalName) {
+		if tx == nil && len(e.Related) == 0 && readsNothing(e.Table, e.Values) {
+			// Checked and built before the write is queued: the store's
+			// writer only inserts it.
+			rec, err := in.buildCreate(ctx, nil, e, nil)
+			if err != nil {
+				return uuid.Nil, err
+			}
+			err = in.Store.Update(ctx, func(tx eventual.Tx) error {
+				if err := tx.Insert(ctx, rec); err != nil {
+					return conflictError(err, e.Table, rec.ID)
+				}
+				return nil
+			})
+			return rec.ID, err
+		}
 		err := in.write(ctx, tx, func(tx eventual.Tx) error {
 			var err error
 			id, err = in.create(ctx, tx, e, lookups)
@@ -229,6 +244,21 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 		return err
 	}
 	if !in.Pipeline.Has(eventual.MessageUpsert, target.Table.LogicalName) {
+		if tx == nil && in.canPut(ctx, target, e, cond) && readsNothing(target.Table, e.Values) {
+			// The short way, its record built before the write is queued:
+			// the store's writer only runs the statement.
+			if p := in.buildPut(ctx, nil, target, e, nil); p != nil {
+				err := in.Store.Update(ctx, func(tx eventual.Tx) error {
+					done, c, pid, err := in.runPut(ctx, tx, p)
+					if !done {
+						c, pid, err = in.upsertLong(ctx, tx, target, e, cond, nil)
+					}
+					created, id = c, pid
+					return err
+				})
+				return created, id, err
+			}
+		}
 		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil, lookups) })
 		return created, id, err
 	}
@@ -447,10 +477,18 @@ func checkVersion(rec *eventual.Record, cond eventual.Condition) error {
 
 func (in *Instance) upsert(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition, lookups lookupCache) (bool, uuid.UUID, error) {
 	if in.canPut(ctx, target, e, cond) {
-		if done, created, id, err := in.put(ctx, tx, target, e, lookups); done {
-			return created, id, err
+		if p := in.buildPut(ctx, tx, target, e, lookups); p != nil {
+			if done, created, id, err := in.runPut(ctx, tx, p); done {
+				return created, id, err
+			}
 		}
 	}
+	return in.upsertLong(ctx, tx, target, e, cond, lookups)
+}
+
+// upsertLong is the long way of an upsert: the record is read by its
+// reference, then created or updated through those messages.
+func (in *Instance) upsertLong(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition, lookups lookupCache) (bool, uuid.UUID, error) {
 	existing, err := in.find(ctx, tx, target, nil)
 	var nf *eventual.Error
 	if err != nil && !(errors.As(err, &nf) && nf.Kind == eventual.KindNotFound) {

@@ -57,10 +57,12 @@ func (in *Instance) canPut(ctx context.Context, target eventual.EntityReference,
 	return true
 }
 
-// put tries the short way of an upsert by key. done reports whether it
-// settled the write; when it did not, nothing was written by it but the
-// placeholders of lookups it resolved, which the long way finds.
-func (in *Instance) put(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, lookups lookupCache) (done, created bool, id uuid.UUID, err error) {
+// buildPut builds the Put of the short way, or returns nil when the
+// record could not be created as it stands (a required column missing, a
+// bad value): the long way then decides, as an update may still be fine.
+// With tx nil it runs before the transaction, which needs values that
+// read nothing (see readsNothing).
+func (in *Instance) buildPut(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, lookups lookupCache) *eventual.Put {
 	t := target.Table
 	values := make(eventual.Values, len(e.Values)+len(target.Key.Columns))
 	for k, v := range e.Values {
@@ -71,7 +73,7 @@ func (in *Instance) put(ctx context.Context, tx eventual.Tx, target eventual.Ent
 	}
 	rec, err := in.buildCreate(ctx, tx, &eventual.Entity{Table: t, Values: values}, lookups)
 	if err != nil {
-		return false, false, uuid.Nil, nil // the long way gives the error, or updates
+		return nil
 	}
 	p := &eventual.Put{Record: rec, Key: target.Key}
 	for _, c := range t.Columns {
@@ -85,9 +87,16 @@ func (in *Instance) put(ctx context.Context, tx eventual.Tx, target eventual.Ent
 	if c := t.Column(eventual.ColumnHydrationState); c != nil {
 		p.Keep, p.KeepValue = c, eventual.HydrationPlaceholder
 	}
+	return p
+}
+
+// runPut runs the short way's statement. done reports whether it settled
+// the write; when it did not (a placeholder holds the key), it wrote
+// nothing and the long way takes over in the same transaction.
+func (in *Instance) runPut(ctx context.Context, tx eventual.Tx, p *eventual.Put) (done, created bool, id uuid.UUID, err error) {
 	res, id, _, err := tx.Put(ctx, p)
 	if err != nil {
-		return true, false, uuid.Nil, conflictError(err, t, rec.ID)
+		return true, false, uuid.Nil, conflictError(err, p.Record.Table, p.Record.ID)
 	}
 	switch res {
 	case eventual.PutInserted:
@@ -96,4 +105,17 @@ func (in *Instance) put(ctx context.Context, tx eventual.Tx, target eventual.Ent
 		return true, false, id, nil
 	}
 	return false, false, uuid.Nil, nil
+}
+
+// readsNothing reports whether checking values needs no transaction: no
+// lookup among them (resolving one reads the referenced record and may
+// write its placeholder). The checks of such values can run before the
+// write is queued, off the store's writer.
+func readsNothing(t *eventual.Table, values eventual.Values) bool {
+	for name := range values {
+		if c := t.Column(name); c != nil && (c.Type == eventual.TypeLookup || c.Type == eventual.TypeCustomer) {
+			return false
+		}
+	}
+	return true
 }

@@ -21,7 +21,12 @@ func (tx *Tx) writable() error {
 // returningVersion runs a write that returns the new versionnumber of the
 // row it wrote; no row means ErrNotFound.
 func (tx *Tx) returningVersion(ctx context.Context, t *eventual.Table, op string, b *sqlbuild.Builder) (int64, error) {
-	rows, err := tx.Q.QueryContext(ctx, b.String()+" RETURNING "+sqlbuild.Quote("versionnumber"), b.Args...)
+	return tx.returning(ctx, t, op, b.String()+" RETURNING "+sqlbuild.Quote("versionnumber"), b.Args)
+}
+
+// returning runs a write whose text ends in RETURNING versionnumber.
+func (tx *Tx) returning(ctx context.Context, t *eventual.Table, op, text string, args []any) (int64, error) {
+	rows, err := tx.Q.QueryContext(ctx, text, args...)
 	if err != nil {
 		return 0, tx.writeError(t, op, err)
 	}
@@ -49,14 +54,34 @@ func (tx *Tx) Insert(ctx context.Context, rec *eventual.Record) error {
 	}
 	t := rec.Table
 	cols := Columns(t, nil)
-	b := sqlbuild.New(tx.D)
-	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
-	marks, err := tx.rowMarks(b, rec, cols)
+	pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
 	if err != nil {
 		return err
 	}
-	b.Write("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")")
-	v, err := tx.returningVersion(ctx, t, "insert", b)
+	verExpr, verArgs := tx.Version()
+	args := make([]any, 0, 2+len(verArgs)+len(cols))
+	args = append(args, pk)
+	args = append(args, verArgs...)
+	for _, c := range cols {
+		if args, err = sqlbuild.AppendValue(tx.D, args, c, rec.Values[c.LogicalName]); err != nil {
+			return fmt.Errorf("insert %s: %w", t.LogicalName, err)
+		}
+	}
+	text := tx.Texts.text("insert\x00"+t.LogicalName, func() string {
+		b := sqlbuild.New(tx.D)
+		b.Args = make([]any, len(verArgs)+1) // the positions of pk and the version's
+		marks := []string{tx.D.Placeholder(1), verExpr}
+		for i := range verArgs {
+			marks[1] = strings.Replace(marks[1], "?", tx.D.Placeholder(2+i), 1)
+		}
+		for range sqlbuild.Width(cols) {
+			marks = append(marks, b.Arg(nil))
+		}
+		names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
+		return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") +
+			") RETURNING " + sqlbuild.Quote("versionnumber")
+	})
+	v, err := tx.returning(ctx, t, "insert", text, args)
 	if err != nil {
 		return err
 	}
