@@ -305,7 +305,12 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	// same, and a reader handed back inside a transaction fails every
 	// later read that draws it.
 	defer r.control(context.Background(), "ROLLBACK")
-	if err := r.control(ctx, "BEGIN"); err != nil {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// BEGIN is instant; with the caller's context the driver would watch
+	// it from a goroutine of its own for every read transaction.
+	if err := r.control(context.WithoutCancel(ctx), "BEGIN"); err != nil {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"runtime"
 	"strconv"
 
 	"github.com/eventual-pp/eventual"
@@ -62,15 +61,6 @@ func (w *writer) run() {
 					return
 				}
 			}
-		}
-		// Let the goroutines this writer just woke, and those about to
-		// queue a write, run before the batch is cut: on a small machine
-		// they otherwise wait for the writer's core, each batch holds one
-		// or two writes, and commits (their WAL frames) dominate. Measured
-		// on 2 cores with 8 clients: batches of 2 grow to 3.5, and a write
-		// costs a quarter less CPU (BenchmarkHTTPUpsertByKey).
-		if len(w.db.ops) < cap(batch) {
-			runtime.Gosched()
 		}
 	fill:
 		for len(batch) < cap(batch) {
@@ -209,8 +199,13 @@ func cachedStmt(ctx context.Context, conn *sql.Conn, stmts map[string]*sql.Stmt,
 	return s, nil
 }
 
-// QueryContext runs a query on a cached prepared statement.
+// QueryContext runs a query on a cached prepared statement. A write's
+// statements are not cut short by its context (the writer checks it
+// before the write starts): the driver would otherwise watch the context
+// from a goroutine of its own for every statement, on the one goroutine
+// every write waits for.
 func (w *writer) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
 	s, err := w.stmt(ctx, text)
 	if err != nil {
 		return nil, err
@@ -218,8 +213,10 @@ func (w *writer) QueryContext(ctx context.Context, text string, args ...any) (*s
 	return s.QueryContext(ctx, args...)
 }
 
-// ExecContext runs a statement on a cached prepared statement.
+// ExecContext runs a statement on a cached prepared statement, as
+// QueryContext does.
 func (w *writer) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	s, err := w.stmt(ctx, text)
 	if err != nil {
 		return nil, err

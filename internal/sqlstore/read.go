@@ -12,7 +12,13 @@ import (
 
 // one runs a single-row read.
 func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Column, b *sqlbuild.Builder) (*eventual.Record, error) {
-	rows, err := tx.Q.QueryContext(ctx, b.String(), b.Args...)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// A read of one row by a unique index is over in microseconds: it is
+	// not worth the goroutine a driver starts to watch a context that can
+	// end.
+	rows, err := tx.Q.QueryContext(context.WithoutCancel(ctx), b.String(), b.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", t.LogicalName, err)
 	}
