@@ -194,11 +194,16 @@ func (dialect) Decode(c *eventual.Column, v any) (any, error) {
 	return bad()
 }
 
-// ChangeToken is the highest row version committed in the snapshot. The
-// single writer hands versions out and commits them in order, so every
-// version at or below it is visible and every later one is not.
+// ChangeToken is the highest row version committed in the snapshot (see
+// version.go). The single writer hands versions out and commits them in
+// order, so every version at or below it is visible and every later one
+// is not.
 func (dialect) ChangeToken(ctx context.Context, q sqlstore.Querier) (string, error) {
-	rows, err := q.QueryContext(ctx, "SELECT value FROM eventual_meta WHERE key = 'version'")
+	text := metaVersion
+	if tq, ok := q.(tokenQuerier); ok {
+		text = tq.tokenQuery()
+	}
+	rows, err := q.QueryContext(ctx, text)
 	if err != nil {
 		return "", fmt.Errorf("sqlite: change token: %w", err)
 	}

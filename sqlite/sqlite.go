@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +58,7 @@ type DB struct {
 	opts   Options
 	meta   eventual.Meta
 	texts  sqlstore.Texts // statement texts of hot writes
+	token  string         // the query of a snapshot's change token (tokenQuery)
 
 	write *sql.DB
 	read  *sql.DB
@@ -106,7 +106,7 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	if opts.Readers <= 0 {
 		opts.Readers = max(runtime.NumCPU(), 2)
 	}
-	db := &DB{path: path, schema: schema, opts: opts,
+	db := &DB{path: path, schema: schema, opts: opts, token: tokenQuery(schema),
 		ops: make(chan *writeOp, opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -190,7 +190,7 @@ func (db *DB) startReaders(ctx context.Context, mode int) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: open reader: %w", err)
 		}
-		db.readers <- &reader{conn: conn, stmts: map[string]*sql.Stmt{}}
+		db.readers <- &reader{conn: conn, stmts: map[string]*sql.Stmt{}, token: db.token}
 		db.openReaders++
 	}
 	return nil
@@ -333,7 +333,10 @@ func (db *DB) closeReaders() {
 type reader struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+	token string // the change token's query
 }
+
+func (r *reader) tokenQuery() string { return r.token }
 
 // QueryContext runs a query on a cached prepared statement.
 func (r *reader) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
@@ -408,19 +411,6 @@ func (db *DB) loadMeta(ctx context.Context, conn *sql.Conn) error {
 		return uuid.Parse(v)
 	}
 	return sqlstore.ReadMeta(&db.meta, get)
-}
-
-// lastVersion reads the highest row version ever handed out.
-func lastVersion(ctx context.Context, conn *sql.Conn) (int64, error) {
-	var v sql.NullString
-	err := conn.QueryRowContext(ctx, "SELECT value FROM eventual_meta WHERE key = 'version'").Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(v.String, 10, 64)
 }
 
 // now is the time of a write transaction beginning: Options.Now, or

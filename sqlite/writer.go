@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
+	"strings"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlstore"
@@ -26,7 +26,10 @@ type writer struct {
 	stmts   map[string]*sql.Stmt
 	version int64 // highest row version handed out and committed
 	next    int64 // next version to hand out in the current batch
+	deleted bool  // the batch ran a DELETE: the version floor is saved
 }
+
+func (w *writer) tokenQuery() string { return w.db.token }
 
 func newWriter(ctx context.Context, db *DB) (*writer, error) {
 	conn, err := db.write.Conn(ctx)
@@ -94,11 +97,12 @@ func (w *writer) commit(batch []*writeOp) {
 			}
 		}
 	}
-	if _, err := w.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := w.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
 	w.next = w.version
+	w.deleted = false
 	useSavepoints := len(batch) > 1
 	ran := 0
 	for i, op := range batch {
@@ -120,7 +124,7 @@ func (w *writer) commit(batch []*writeOp) {
 			if useSavepoints {
 				if _, rerr := w.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
 					// The transaction is unusable: fail the whole batch.
-					w.conn.ExecContext(bg, "ROLLBACK")
+					w.ExecContext(bg, "ROLLBACK")
 					fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
 					return
 				}
@@ -130,29 +134,30 @@ func (w *writer) commit(batch []*writeOp) {
 		}
 		if useSavepoints {
 			if _, err := w.ExecContext(bg, "RELEASE w"); err != nil {
-				w.conn.ExecContext(bg, "ROLLBACK")
+				w.ExecContext(bg, "ROLLBACK")
 				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 				return
 			}
 		}
 	}
 	if ran == 0 {
-		w.conn.ExecContext(bg, "ROLLBACK")
+		w.ExecContext(bg, "ROLLBACK")
 		for i, op := range batch {
 			op.done <- results[i]
 		}
 		return
 	}
-	if w.next != w.version {
-		if _, err := w.ExecContext(bg, "INSERT INTO eventual_meta (key, value) VALUES ('version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-			strconv.FormatInt(w.next, 10)); err != nil {
-			w.conn.ExecContext(bg, "ROLLBACK")
+	if w.deleted {
+		// A deleted record may have held the highest version: the floor
+		// keeps it (see version.go).
+		if err := saveVersion(bg, w, w.next); err != nil {
+			w.ExecContext(bg, "ROLLBACK")
 			fail(fmt.Errorf("sqlite: save version: %w", err))
 			return
 		}
 	}
-	if _, err := w.conn.ExecContext(bg, "COMMIT"); err != nil {
-		w.conn.ExecContext(bg, "ROLLBACK")
+	if _, err := w.ExecContext(bg, "COMMIT"); err != nil {
+		w.ExecContext(bg, "ROLLBACK")
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
@@ -206,6 +211,7 @@ func cachedStmt(ctx context.Context, conn *sql.Conn, stmts map[string]*sql.Stmt,
 // every write waits for.
 func (w *writer) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
 	ctx = context.WithoutCancel(ctx)
+	w.sawDelete(text)
 	s, err := w.stmt(ctx, text)
 	if err != nil {
 		return nil, err
@@ -217,6 +223,7 @@ func (w *writer) QueryContext(ctx context.Context, text string, args ...any) (*s
 // QueryContext does.
 func (w *writer) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
 	ctx = context.WithoutCancel(ctx)
+	w.sawDelete(text)
 	s, err := w.stmt(ctx, text)
 	if err != nil {
 		return nil, err
@@ -228,4 +235,11 @@ func (w *writer) ExecContext(ctx context.Context, text string, args ...any) (sql
 func (w *writer) nextVersion() (string, []any) {
 	w.next++
 	return "?", []any{w.next}
+}
+
+// sawDelete notes a DELETE statement of the batch.
+func (w *writer) sawDelete(text string) {
+	if !w.deleted && len(text) >= 6 && strings.EqualFold(text[:6], "DELETE") {
+		w.deleted = true
+	}
 }
