@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxJSONDepth bounds the nesting of the JSON values DecodeJSON reads.
@@ -21,22 +23,91 @@ func DecodeJSON(body []byte) (any, error) {
 	if !utf8.Valid(body) {
 		return nil, errors.New("Invalid JSON. The request body is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	v, err := readValue(dec, 0)
+	// Duplicate names are found here, to name them in OData's words.
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+	v, err := readToken(dec, 0)
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errors.New("Invalid JSON. Unexpected end of input was found in JSON content. Not all object and array scopes were closed")
-		}
-		if strings.HasPrefix(err.Error(), "Invalid JSON.") || strings.HasPrefix(err.Error(), "Multiple properties") {
-			return nil, err
-		}
-		return nil, fmt.Errorf("Invalid JSON. %v", err)
+		return nil, jsonError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("Invalid JSON. More than one value was found at the root of the JSON content. JSON content can only have one value at the root level, which is an array, an object or a primitive value")
 	}
 	return v, nil
+}
+
+// jsonError words a decoding error as the Web API does.
+func jsonError(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("Invalid JSON. Unexpected end of input was found in JSON content. Not all object and array scopes were closed")
+	}
+	if strings.HasPrefix(err.Error(), "Invalid JSON.") || strings.HasPrefix(err.Error(), "Multiple properties") {
+		return err
+	}
+	msg := err.Error()
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && se.Err != nil {
+		msg = fmt.Sprintf("%v (at byte %d)", se.Err, se.ByteOffset)
+	}
+	return fmt.Errorf("Invalid JSON. %s", msg)
+}
+
+// readToken reads one JSON value token by token (jsontext: a token
+// costs no allocation but its string). Numbers stay json.Number.
+func readToken(dec *jsontext.Decoder, depth int) (any, error) {
+	if depth > MaxJSONDepth {
+		return nil, errors.New("Invalid JSON. The JSON content is nested too deeply")
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Kind() {
+	case '{':
+		m := map[string]any{}
+		for dec.PeekKind() != '}' {
+			kt, err := dec.ReadToken()
+			if err != nil {
+				return nil, err
+			}
+			k := kt.String()
+			if _, dup := m[k]; dup {
+				return nil, fmt.Errorf("Multiple properties with the name '%s' were detected in an entry or a complex value. In OData, duplicate property names are not allowed", k)
+			}
+			v, err := readToken(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+		return m, nil
+	case '[':
+		arr := []any{}
+		for dec.PeekKind() != ']' {
+			v, err := readToken(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+		return arr, nil
+	case '"':
+		return tok.String(), nil
+	case '0':
+		return json.Number(tok.String()), nil
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	case 'n':
+		return nil, nil
+	}
+	return nil, fmt.Errorf("Invalid JSON. Unexpected token %v", tok)
 }
 
 // DecodeResponse parses a server's JSON answer into generic values,
@@ -56,59 +127,4 @@ func DecodeResponse(body []byte) (any, error) {
 		return nil, errors.New("Invalid JSON. More than one value was found at the root of the JSON content")
 	}
 	return v, nil
-}
-
-// readValue reads one JSON value token by token.
-func readValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > MaxJSONDepth {
-		return nil, errors.New("Invalid JSON. The JSON content is nested too deeply")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch d := tok.(type) {
-	case json.Delim:
-		switch d {
-		case '{':
-			m := map[string]any{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("Invalid JSON. A property name was expected")
-				}
-				if _, dup := m[k]; dup {
-					return nil, fmt.Errorf("Multiple properties with the name '%s' were detected in an entry or a complex value. In OData, duplicate property names are not allowed", k)
-				}
-				v, err := readValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m[k] = v
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return m, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := readValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return arr, nil
-		}
-		return nil, fmt.Errorf("Invalid JSON. Unexpected token '%v'", d)
-	}
-	return tok, nil
 }
