@@ -38,25 +38,57 @@ func (tx *Tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 	}
 	t := recs[0].Table
 	cols := Columns(t, nil)
-	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
+	width := 2 + sqlbuild.Width(cols)
 	byID := make(map[uuid.UUID]*eventual.Record, len(recs))
-	return chunked(tx, recs, len(names), func(b *sqlbuild.Builder, chunk []*eventual.Record) error {
-		rows := make([]string, len(chunk))
-		for i, rec := range chunk {
+	return chunked(tx, recs, width, func(b *sqlbuild.Builder, chunk []*eventual.Record) error {
+		verExpr, verArgs := "", 0
+		for _, rec := range chunk {
 			if rec.Table != t {
 				return fmt.Errorf("insert many: records of %s and %s mixed", t.LogicalName, rec.Table.LogicalName)
 			}
-			marks, err := tx.rowMarks(b, rec, cols)
+			pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
 			if err != nil {
 				return err
 			}
-			rows[i] = "(" + strings.Join(marks, ", ") + ")"
+			b.Args = append(b.Args, pk)
+			expr, args := tx.Version()
+			verExpr, verArgs = expr, len(args)
+			b.Args = append(b.Args, args...)
+			for _, c := range cols {
+				if b.Args, err = sqlbuild.AppendValue(tx.D, b.Args, c, rec.Values[c.LogicalName]); err != nil {
+					return fmt.Errorf("insert %s: %w", t.LogicalName, err)
+				}
+			}
 			byID[rec.ID] = rec
 		}
-		b.Write("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES " + strings.Join(rows, ", ") +
-			" RETURNING " + sqlbuild.Quote(t.PrimaryIDAttribute) + ", " + sqlbuild.Quote("versionnumber"))
+		key := "insertmany\x00" + t.LogicalName + "\x00" + strconv.Itoa(len(chunk))
+		b.Write(tx.Texts.text(key, func() string { return tx.insertManyText(t, cols, len(chunk), verExpr, verArgs) }))
 		return tx.ReadVersions(ctx, t, "insert", b, byID, nil)
 	})
+}
+
+// insertManyText renders a multi-row INSERT of n rows: per row the
+// primary key, the version's parameters (verArgs of them in verExpr's
+// "?"s) and the columns', in that order.
+func (tx *Tx) insertManyText(t *eventual.Table, cols []*eventual.Column, n int, verExpr string, verArgs int) string {
+	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
+	p := 0
+	mark := func() string { p++; return tx.D.Placeholder(p) }
+	rows := make([]string, n)
+	for i := range rows {
+		marks := []string{mark()}
+		ver := verExpr
+		for range verArgs {
+			ver = strings.Replace(ver, "?", mark(), 1)
+		}
+		marks = append(marks, ver)
+		for range sqlbuild.Width(cols) {
+			marks = append(marks, mark())
+		}
+		rows[i] = "(" + strings.Join(marks, ", ") + ")"
+	}
+	return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES " + strings.Join(rows, ", ") +
+		" RETURNING " + sqlbuild.Quote(t.PrimaryIDAttribute) + ", " + sqlbuild.Quote("versionnumber")
 }
 
 // ReadVersions runs a write returning (primary key, versionnumber) rows
@@ -204,26 +236,4 @@ func (tx *Tx) updateGroup(ctx context.Context, t *eventual.Table, cols []*eventu
 			tbl + "." + pkCol + " = v.column1 RETURNING " + tbl + "." + pkCol + ", " + tbl + "." + sqlbuild.Quote("versionnumber"))
 		return tx.ReadVersions(ctx, t, "update", b, nil, byID)
 	})
-}
-
-// rowMarks binds the values of a new row (primary key, a fresh version,
-// then cols) and returns their placeholders, in the order of the insert's
-// column list.
-func (tx *Tx) rowMarks(b *sqlbuild.Builder, rec *eventual.Record, cols []*eventual.Column) ([]string, error) {
-	t := rec.Table
-	pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
-	if err != nil {
-		return nil, err
-	}
-	marks := []string{b.Arg(pk), tx.versionSQL(b)}
-	for _, c := range cols {
-		vals, err := sqlbuild.EncodeValue(tx.D, c, rec.Values[c.LogicalName])
-		if err != nil {
-			return nil, fmt.Errorf("insert %s: %w", t.LogicalName, err)
-		}
-		for _, v := range vals {
-			marks = append(marks, b.Arg(v))
-		}
-	}
-	return marks, nil
 }
