@@ -46,18 +46,9 @@ func (tx *Tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 			if rec.Table != t {
 				return fmt.Errorf("insert many: records of %s and %s mixed", t.LogicalName, rec.Table.LogicalName)
 			}
-			pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
-			if err != nil {
-				return err
-			}
-			b.Args = append(b.Args, pk)
-			expr, args := tx.Version()
-			verExpr, verArgs = expr, len(args)
-			b.Args = append(b.Args, args...)
-			for _, c := range cols {
-				if b.Args, err = sqlbuild.AppendValue(tx.D, b.Args, c, rec.Values[c.LogicalName]); err != nil {
-					return fmt.Errorf("insert %s: %w", t.LogicalName, err)
-				}
+			var err error
+			if b.Args, verExpr, verArgs, err = tx.appendRow(b.Args, rec, cols); err != nil {
+				return fmt.Errorf("insert %s: %w", t.LogicalName, err)
 			}
 			byID[rec.ID] = rec
 		}
@@ -71,23 +62,12 @@ func (tx *Tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 // primary key, the version's parameters (verArgs of them in verExpr's
 // "?"s) and the columns', in that order.
 func (tx *Tx) insertManyText(t *eventual.Table, cols []*eventual.Column, n int, verExpr string, verArgs int) string {
-	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
 	p := 0
-	mark := func() string { p++; return tx.D.Placeholder(p) }
 	rows := make([]string, n)
 	for i := range rows {
-		marks := []string{mark()}
-		ver := verExpr
-		for range verArgs {
-			ver = strings.Replace(ver, "?", mark(), 1)
-		}
-		marks = append(marks, ver)
-		for range sqlbuild.Width(cols) {
-			marks = append(marks, mark())
-		}
-		rows[i] = "(" + strings.Join(marks, ", ") + ")"
+		rows[i] = tx.rowMarks(&p, verExpr, verArgs, sqlbuild.Width(cols))
 	}
-	return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES " + strings.Join(rows, ", ") +
+	return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + rowColumns(t, cols) + ") VALUES " + strings.Join(rows, ", ") +
 		" RETURNING " + sqlbuild.Quote(t.PrimaryIDAttribute) + ", " + sqlbuild.Quote("versionnumber")
 }
 

@@ -63,18 +63,9 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 		return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: no key to match the record by", t.LogicalName)
 	}
 	cols := Columns(t, nil)
-	pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
+	args, verExpr, verArgs, err := tx.appendRow(make([]any, 0, 4+len(cols)), rec, cols)
 	if err != nil {
-		return eventual.PutLeft, uuid.Nil, 0, err
-	}
-	verExpr, verArgs := tx.Version()
-	args := make([]any, 0, 3+len(verArgs)+len(cols))
-	args = append(args, pk)
-	args = append(args, verArgs...)
-	for _, c := range cols {
-		if args, err = sqlbuild.AppendValue(tx.D, args, c, rec.Values[c.LogicalName]); err != nil {
-			return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: %w", t.LogicalName, err)
-		}
+		return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: %w", t.LogicalName, err)
 	}
 	if p.Keep != nil {
 		keep, err := tx.D.Encode(p.Keep, p.KeepValue)
@@ -83,7 +74,7 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 		}
 		args = append(args, keep)
 	}
-	text := tx.Texts.text(putShape(p), func() string { return tx.putText(p, cols, verExpr, len(verArgs)) })
+	text := tx.Texts.text(putShape(p), func() string { return tx.putText(p, cols, verExpr, verArgs) })
 	rows, err := tx.Q.QueryContext(ctx, text, args...)
 	if err != nil {
 		return eventual.PutLeft, uuid.Nil, 0, tx.writeError(t, "put", err)
@@ -138,16 +129,7 @@ func putShape(p *eventual.Put) string {
 func (tx *Tx) putText(p *eventual.Put, cols []*eventual.Column, verExpr string, verArgs int) string {
 	t := p.Record.Table
 	n := 0
-	mark := func() string { n++; return tx.D.Placeholder(n) }
-	names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
-	marks := []string{mark()}
-	for range verArgs {
-		verExpr = strings.Replace(verExpr, "?", mark(), 1)
-	}
-	marks = append(marks, verExpr)
-	for range sqlbuild.Width(cols) {
-		marks = append(marks, mark())
-	}
+	row := tx.rowMarks(&n, verExpr, verArgs, sqlbuild.Width(cols))
 	target := KeyIndexColumns(tx.D, p.Key)
 	sets := []string{sqlbuild.Quote("versionnumber") + " = excluded." + sqlbuild.Quote("versionnumber")}
 	if m := tx.D.WriteMarker(); m != "" {
@@ -157,11 +139,12 @@ func (tx *Tx) putText(p *eventual.Put, cols []*eventual.Column, verExpr string, 
 		sets = append(sets, name+" = excluded."+name)
 	}
 	var sb strings.Builder
-	sb.WriteString("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " AS " + putAlias + " (" + strings.Join(names, ", ") + ") VALUES (" +
-		strings.Join(marks, ", ") + ") ON CONFLICT (" + target + ") DO UPDATE SET " + strings.Join(sets, ", "))
+	sb.WriteString("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " AS " + putAlias + " (" + rowColumns(t, cols) + ") VALUES " +
+		row + " ON CONFLICT (" + target + ") DO UPDATE SET " + strings.Join(sets, ", "))
 	if p.Keep != nil {
 		col := putAlias + "." + sqlbuild.Quote(p.Keep.LogicalName)
-		sb.WriteString(" WHERE (" + col + " IS NULL OR " + col + " <> " + mark() + ")")
+		n++
+		sb.WriteString(" WHERE (" + col + " IS NULL OR " + col + " <> " + tx.D.Placeholder(n) + ")")
 	}
 	sb.WriteString(" RETURNING " + sqlbuild.Quote(t.PrimaryIDAttribute) + ", " + sqlbuild.Quote("versionnumber"))
 	return sb.String()

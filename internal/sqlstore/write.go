@@ -54,32 +54,14 @@ func (tx *Tx) Insert(ctx context.Context, rec *eventual.Record) error {
 	}
 	t := rec.Table
 	cols := Columns(t, nil)
-	pk, err := tx.D.Encode(t.PrimaryKey(), rec.ID)
+	args, verExpr, verArgs, err := tx.appendRow(nil, rec, cols)
 	if err != nil {
-		return err
-	}
-	verExpr, verArgs := tx.Version()
-	args := make([]any, 0, 2+len(verArgs)+len(cols))
-	args = append(args, pk)
-	args = append(args, verArgs...)
-	for _, c := range cols {
-		if args, err = sqlbuild.AppendValue(tx.D, args, c, rec.Values[c.LogicalName]); err != nil {
-			return fmt.Errorf("insert %s: %w", t.LogicalName, err)
-		}
+		return fmt.Errorf("insert %s: %w", t.LogicalName, err)
 	}
 	text := tx.Texts.text("insert\x00"+t.LogicalName, func() string {
-		b := sqlbuild.New(tx.D)
-		b.Args = make([]any, len(verArgs)+1) // the positions of pk and the version's
-		marks := []string{tx.D.Placeholder(1), verExpr}
-		for i := range verArgs {
-			marks[1] = strings.Replace(marks[1], "?", tx.D.Placeholder(2+i), 1)
-		}
-		for range sqlbuild.Width(cols) {
-			marks = append(marks, b.Arg(nil))
-		}
-		names := append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...)
-		return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") +
-			") RETURNING " + sqlbuild.Quote("versionnumber")
+		n := 0
+		return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + rowColumns(t, cols) + ") VALUES " +
+			tx.rowMarks(&n, verExpr, verArgs, sqlbuild.Width(cols)) + " RETURNING " + sqlbuild.Quote("versionnumber")
 	})
 	v, err := tx.returning(ctx, t, "insert", text, args)
 	if err != nil {
@@ -87,6 +69,48 @@ func (tx *Tx) Insert(ctx context.Context, rec *eventual.Record) error {
 	}
 	rec.Version = v
 	return nil
+}
+
+// appendRow appends the parameters of rec as a new row to args: its
+// primary key, the version's, then the columns' (cols). It returns the
+// version's expression and how many parameters that took, for rowMarks.
+func (tx *Tx) appendRow(args []any, rec *eventual.Record, cols []*eventual.Column) ([]any, string, int, error) {
+	pk, err := tx.D.Encode(rec.Table.PrimaryKey(), rec.ID)
+	if err != nil {
+		return args, "", 0, err
+	}
+	verExpr, verArgs := tx.Version()
+	args = append(args, pk)
+	args = append(args, verArgs...)
+	for _, c := range cols {
+		if args, err = sqlbuild.AppendValue(tx.D, args, c, rec.Values[c.LogicalName]); err != nil {
+			return args, "", 0, err
+		}
+	}
+	return args, verExpr, len(verArgs), nil
+}
+
+// rowColumns lists the SQL columns of a row as appendRow lays it out.
+func rowColumns(t *eventual.Table, cols []*eventual.Column) string {
+	return strings.Join(append([]string{sqlbuild.Quote(t.PrimaryIDAttribute), sqlbuild.Quote("versionnumber")}, sqlbuild.ColumnList(cols, "")...), ", ")
+}
+
+// rowMarks renders the placeholders of one row as appendRow lays it out:
+// "(pk, version, columns…)", width SQL columns after the version, the
+// version's verArgs parameters in verExpr's "?"s; n counts the
+// statement's parameters so far.
+func (tx *Tx) rowMarks(n *int, verExpr string, verArgs, width int) string {
+	mark := func() string { *n++; return tx.D.Placeholder(*n) }
+	marks := make([]string, 0, 2+width)
+	marks = append(marks, mark())
+	for range verArgs {
+		verExpr = strings.Replace(verExpr, "?", mark(), 1)
+	}
+	marks = append(marks, verExpr)
+	for range width {
+		marks = append(marks, mark())
+	}
+	return "(" + strings.Join(marks, ", ") + ")"
 }
 
 func (tx *Tx) versionSQL(b *sqlbuild.Builder) string {
