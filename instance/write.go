@@ -439,6 +439,11 @@ func checkDateTime(c *eventual.Column, tm time.Time) (any, error) {
 // key is looked up, unless the write's cache holds it; a nested entity
 // (deep insert) is created first.
 func (in *Instance) resolveLookup(ctx context.Context, tx eventual.Tx, t *eventual.Table, c *eventual.Column, v any, lookups lookupCache) (any, error) {
+	if tx == nil {
+		// Values are checked before their transaction only when none is a
+		// lookup (readsNothing); this one was.
+		return nil, fmt.Errorf("instance: the lookup %s.%s was to be resolved outside a transaction", t.LogicalName, c.LogicalName)
+	}
 	switch x := v.(type) {
 	case *eventual.Entity:
 		if x.Table == nil || !slices.Contains(c.Targets, x.Table.LogicalName) {
