@@ -244,7 +244,7 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 		return err
 	}
 	if !in.Pipeline.Has(eventual.MessageUpsert, target.Table.LogicalName) {
-		if tx == nil && in.canPut(ctx, target, e, cond) && readsNothing(target.Table, e.Values) {
+		if tx == nil && in.canPut(ctx, target, e, cond) {
 			// The short way, its record built before the write is queued:
 			// the store's writer only runs the statement.
 			if p := in.buildPut(ctx, nil, target, e, nil); p != nil {

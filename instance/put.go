@@ -20,7 +20,11 @@ import (
 //     another key would be a second unique constraint the statement
 //     meets), no statecode or statuscode (their check reads the record),
 //     and no name part of a computed full name;
-//   - every key value is given (a null one matches no unique index).
+//   - every key value is given (a null one matches no unique index);
+//   - no lookup in the body: resolving one reads, and may write (a
+//     placeholder, a deep insert), so a record the create would refuse
+//     could leave a statement failed behind it, which on PostgreSQL ends
+//     the transaction the long way would go on in.
 //
 // The record the key names, when it is a placeholder, is left alone by
 // the statement and hydrated the long way, so Hydrate and its steps run
@@ -46,7 +50,7 @@ func (in *Instance) canPut(ctx context.Context, target eventual.EntityReference,
 			}
 		}
 	}
-	if _, ok := e.Values[t.PrimaryIDAttribute]; ok {
+	if _, ok := e.Values[t.PrimaryIDAttribute]; ok || !readsNothing(t, e.Values) {
 		return false
 	}
 	for _, name := range []string{"statecode", "statuscode", "firstname", "lastname", "middlename"} {
@@ -60,8 +64,8 @@ func (in *Instance) canPut(ctx context.Context, target eventual.EntityReference,
 // buildPut builds the Put of the short way, or returns nil when the
 // record could not be created as it stands (a required column missing, a
 // bad value): the long way then decides, as an update may still be fine.
-// With tx nil it runs before the transaction, which needs values that
-// read nothing (see readsNothing).
+// The values read nothing (canPut), so nothing ran in tx, which may be
+// nil: the Put is then built before the transaction.
 func (in *Instance) buildPut(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, lookups lookupCache) *eventual.Put {
 	t := target.Table
 	values := make(eventual.Values, len(e.Values)+len(target.Key.Columns))
