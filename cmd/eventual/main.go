@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -16,12 +17,66 @@ func main() {
 	defer stop()
 	m := NewMain()
 	if err := m.Run(ctx, os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		switch {
+		case errors.Is(err, flag.ErrHelp): // -h, --help: the help was asked for
+			os.Exit(0)
+		case errors.Is(err, errUsage):
+			fmt.Fprintln(os.Stderr, "eventual:", err)
 			os.Exit(2)
 		}
 		fmt.Fprintln(os.Stderr, "eventual:", err)
 		os.Exit(1)
 	}
+}
+
+// usageError is a command line eventual cannot run: no command, or an
+// unknown one. The process exits 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// errUsage matches every usageError (errors.Is).
+var errUsage = &usageError{}
+
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+// commands are the subcommands, for the hint on a misspelt one.
+var commands = []string{"serve", "sync", "placeholders", "demo", "version", "help"}
+
+// unknownCommand is the error for a command that is not one, with a
+// did-you-mean hint for a near miss.
+func unknownCommand(name string) error {
+	best, bestD := "", 3
+	for _, c := range commands {
+		if d := editDistance(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best != "" {
+		return &usageError{fmt.Sprintf("unknown command %q; did you mean %q? (eventual --help lists the commands)", name, best)}
+	}
+	return &usageError{fmt.Sprintf("unknown command %q (eventual --help lists the commands)", name)}
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // Main runs the program; tests build it with their own streams.
@@ -37,7 +92,7 @@ func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
 func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		m.usage()
-		return flag.ErrHelp
+		return &usageError{"no command given"}
 	}
 	switch args[0] {
 	case "serve":
@@ -51,15 +106,23 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "placeholders":
 		return (&PlaceholdersCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":
-		m.usage()
+		if len(args) > 1 && args[1] != "help" && slices.Contains(commands, args[1]) {
+			return m.Run(ctx, []string{args[1], "-h"})
+		}
+		if len(args) > 1 && !slices.Contains(commands, args[1]) {
+			return unknownCommand(args[1])
+		}
+		m.usageTo(m.Stdout)
 		return nil
 	}
-	m.usage()
-	return fmt.Errorf("unknown command %q", args[0])
+	return unknownCommand(args[0])
 }
 
-func (m *Main) usage() {
-	fmt.Fprint(m.Stderr, `eventual: Dataverse-compatible instances and the eventual-consistency pattern.
+func (m *Main) usage() { m.usageTo(m.Stderr) }
+
+// usageTo prints the program's usage to w.
+func (m *Main) usageTo(w io.Writer) {
+	fmt.Fprint(w, `eventual: Dataverse-compatible instances and the eventual-consistency pattern.
 
 Usage:
 
@@ -73,6 +136,7 @@ Commands:
 	demo           play the pattern's journeys on child instances and check the invariants
 	version        print the version
 
-Run "eventual <command> -h" for a command's flags.
+Run "eventual <command> -h" (or "eventual help <command>") for a command's flags and examples.
+Exit codes: 0 done, 1 the command failed, 2 the command line is wrong.
 `)
 }

@@ -1,0 +1,45 @@
+package main_test
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestExitCodes: help asked for exits 0 and prints it; a command line
+// eventual cannot run exits 2 with a one-line hint, naming a near miss.
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string // a part of standard output
+		stderr string // a part of standard error
+	}{
+		{[]string{"--help"}, 0, "Commands:", ""},
+		{[]string{"help"}, 0, "Exit codes:", ""},
+		{[]string{"help", "version"}, 0, "eventual version -json", ""},
+		{[]string{"version", "-h"}, 0, "Prints the version", ""},
+		{[]string{"serve", "-h"}, 0, "", "-listen"},
+		{[]string{"version"}, 0, "eventual ", ""},
+		{nil, 2, "", "no command given"},
+		{[]string{"serv"}, 2, "", `did you mean "serve"?`},
+		{[]string{"help", "nosuch"}, 2, "", `unknown command "nosuch"`},
+	} {
+		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
+			cmd := exec.Command(binary, tc.args...)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errb.String(), tc.stderr) {
+				t.Errorf("eventual %v: exit %d, stdout %q, stderr %q; want exit %d with %q / %q", tc.args, code, out.String(), errb.String(), tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
