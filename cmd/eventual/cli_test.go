@@ -8,7 +8,8 @@ import (
 )
 
 // TestExitCodes: help asked for exits 0 and prints it; a command line
-// eventual cannot run exits 2 with a one-line hint, naming a near miss.
+// eventual cannot run (no command, an unknown one, a flag that is not
+// one) exits 2 with a one-line hint, naming a near miss.
 func TestExitCodes(t *testing.T) {
 	for _, tc := range []struct {
 		args   []string
@@ -25,6 +26,9 @@ func TestExitCodes(t *testing.T) {
 		{nil, 2, "", "no command given"},
 		{[]string{"serv"}, 2, "", `did you mean "serve"?`},
 		{[]string{"help", "nosuch"}, 2, "", `unknown command "nosuch"`},
+		{[]string{"serve", "--nosuch"}, 2, "", "flag provided but not defined: -nosuch (eventual serve -h lists the flags)"},
+		{[]string{"placeholders", "list", "--bogus"}, 2, "", "eventual placeholders list -h"},
+		{[]string{"sync", "--listen"}, 2, "", "flag needs an argument"},
 	} {
 		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
 			cmd := exec.Command(binary, tc.args...)

@@ -70,7 +70,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(c.Stderr, demoUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

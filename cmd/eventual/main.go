@@ -140,3 +140,29 @@ Run "eventual <command> -h" (or "eventual help <command>") for a command's flags
 Exit codes: 0 done, 1 the command failed, 2 the command line is wrong.
 `)
 }
+
+// parseFlags parses a command's flags. A flag that is not one, or a
+// value that does not parse, is a usageError with a one-line hint (exit
+// 2) rather than the whole usage; -h and --help print the usage and
+// return flag.ErrHelp (exit 0).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+		return err
+	case err != nil:
+		return &usageError{fmt.Sprintf("%v (%s -h lists the flags)", err, fs.Name())}
+	}
+	return nil
+}

@@ -35,7 +35,7 @@ func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
 	db := fs.String("db", DefaultDB, "SQLite database file or PostgreSQL DSN")
 	configPath := fs.String("config", "", "YAML configuration file (for the schema)")
 	table := fs.String("table", "", "only this table (logical name)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	cfg := DefaultConfig()

@@ -127,7 +127,7 @@ func (c *ServeCommand) config(args []string) (Config, error) {
 		fmt.Fprintln(c.Stderr, "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {

@@ -121,7 +121,7 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 		fmt.Fprint(c.Stderr, syncUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return SyncConfig{}, false, err
 	}
 	if fs.NArg() > 0 {

@@ -22,7 +22,7 @@ func (c *SyncCommand) status(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eventual sync status", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
 	statePath := fs.String("state", DefaultSyncState, "the sync's state (SQLite file or postgres://…)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	st, err := state.Open(ctx, *statePath)
@@ -105,7 +105,7 @@ func (c *SyncCommand) deadLetters(ctx context.Context, args []string) error {
 	table := fs.String("table", "", "the table (logical name)")
 	id := fs.String("id", "", "the record's id (drop)")
 	all := fs.Bool("all", false, "every dead letter of the table (drop)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	st, err := state.Open(ctx, *statePath)

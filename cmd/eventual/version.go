@@ -49,7 +49,7 @@ Examples:
   eventual version -json
 `)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	f := c.facts()
