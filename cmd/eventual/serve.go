@@ -118,7 +118,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 func (c *ServeCommand) config(args []string) (Config, error) {
 	fs := flag.NewFlagSet("eventual serve", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
-	listen := fs.String("listen", DefaultListen, "address to listen on (host:port; port 0 picks a free port)")
+	listen := fs.String("listen", DefaultListen, "address to listen on (host:port; 127.0.0.1:0 picks a free loopback port; a host other than loopback exposes the instance to the network)")
 	db := fs.String("db", DefaultDB, "SQLite database file, or a PostgreSQL DSN (postgres://user@host:5432/db?search_path=schema)")
 	configPath := fs.String("config", "", "YAML configuration file (optional)")
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
