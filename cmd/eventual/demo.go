@@ -69,12 +69,18 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprint(c.Stderr, demoUsage)
 		fs.PrintDefaults()
+		fmt.Fprint(c.Stderr, `
+Examples:
+  eventual demo                          # the journeys, then the invariants (about 5 s)
+  eventual demo --keep                   # and leave A and B running to poke at
+  eventual demo --chaos --seconds 30     # random outages of B and kills of the sync
+`)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
+		return &usageError{fmt.Sprintf("demo: unexpected argument %q (eventual demo -h lists the flags)", fs.Arg(0))}
 	}
 	if !*chaos && (*seed != 0 || *seconds != 20) {
 		return fmt.Errorf("demo: --seconds and --seed go with --chaos")

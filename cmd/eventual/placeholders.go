@@ -23,11 +23,32 @@ type PlaceholdersCommand struct {
 	Now func() time.Time
 }
 
+const placeholdersUsage = `Usage: eventual placeholders list|count [--db file-or-dsn] [--config file] [--table name]
+
+Shows the placeholders that wait for their real data: list prints each with its table, key, age and
+correlation id; count prints how many per table. It only reads, and may run while serve does.
+
+Examples:
+  eventual placeholders count
+  eventual placeholders list --db /tmp/b.db --table account
+  eventual placeholders list --db 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
+`
+
 // Run runs the command.
 func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "count") {
-		fmt.Fprintln(c.Stderr, "Usage: eventual placeholders list|count [--db file-or-dsn] [--config file] [--table name]")
-		return flag.ErrHelp
+		w := c.Stdout
+		if len(args) == 0 || (args[0] != "-h" && args[0] != "--help" && args[0] != "help") {
+			w = c.Stderr
+		}
+		fmt.Fprint(w, placeholdersUsage)
+		if w == c.Stdout {
+			return flag.ErrHelp
+		}
+		if len(args) == 0 {
+			return &usageError{"placeholders: list or count?"}
+		}
+		return &usageError{fmt.Sprintf("placeholders: unknown subcommand %q (list or count)", args[0])}
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("eventual placeholders "+verb, flag.ContinueOnError)
@@ -35,6 +56,10 @@ func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
 	db := fs.String("db", DefaultDB, "SQLite database file or PostgreSQL DSN")
 	configPath := fs.String("config", "", "YAML configuration file (for the schema)")
 	table := fs.String("table", "", "only this table (logical name)")
+	fs.Usage = func() {
+		fmt.Fprint(c.Stderr, placeholdersUsage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}

@@ -124,14 +124,20 @@ func (c *ServeCommand) config(args []string) (Config, error) {
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
 	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
 	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/.\n\nFlags:")
+		fmt.Fprintln(c.Stderr, "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/, with the plugin pipeline and\nthe placeholder upsert, on an embedded SQLite file or a PostgreSQL database.\n\nFlags:")
 		fs.PrintDefaults()
+		fmt.Fprint(c.Stderr, `
+Examples:
+  eventual serve                                       # ./eventual.db on 127.0.0.1:8765
+  eventual serve --listen 127.0.0.1:0 --db /tmp/b.db   # a free loopback port; the URL is printed
+  eventual serve --db 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable' --config eventual.yaml
+`)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+		return Config{}, &usageError{fmt.Sprintf("serve: unexpected argument %q (eventual serve -h lists the flags)", fs.Arg(0))}
 	}
 	cfg := DefaultConfig()
 	if *configPath != "" {

@@ -125,7 +125,7 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 		return SyncConfig{}, false, err
 	}
 	if fs.NArg() > 0 {
-		return SyncConfig{}, false, fmt.Errorf("sync: unexpected argument %q", fs.Arg(0))
+		return SyncConfig{}, false, &usageError{fmt.Sprintf("sync: unexpected argument %q (eventual sync -h lists the flags)", fs.Arg(0))}
 	}
 	cfg := DefaultSyncConfig()
 	if *configPath != "" {
