@@ -46,6 +46,14 @@ URL is an instance's base URL (http://127.0.0.1:8765) or its Web API root
 Flags:
 `
 
+const syncExamples = `
+Examples:
+  eventual sync --source http://127.0.0.1:8765 --target http://127.0.0.1:8766 --tables account,contact --state sync.db
+  eventual sync --config sync.yaml --once        # catch up, then exit 0 (non-zero if anything is left undone)
+  eventual sync status --state sync.db
+  eventual sync deadletters list --state sync.db
+`
+
 // Run runs the command.
 func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if len(args) > 0 {
@@ -120,6 +128,7 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 	fs.Usage = func() {
 		fmt.Fprint(c.Stderr, syncUsage)
 		fs.PrintDefaults()
+		fmt.Fprint(c.Stderr, syncExamples)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return SyncConfig{}, false, err

@@ -22,6 +22,11 @@ func (c *SyncCommand) status(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eventual sync status", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
 	statePath := fs.String("state", DefaultSyncState, "the sync's state (SQLite file or postgres://…)")
+	fs.Usage = func() {
+		fmt.Fprint(c.Stderr, "Usage: eventual sync status [--state FILE]\n\nPrints each table's replication: phase, last cycle, lag, backlog, records applied, placeholders\npending on the target, breakers, dead letters and the last error.\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(c.Stderr, "\nExamples:\n  eventual sync status\n  eventual sync status --state /var/lib/eventual/sync.db\n")
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -90,11 +95,34 @@ func dash(s string) string {
 	return s
 }
 
+const deadLettersUsage = `Usage: eventual sync deadletters list [--state FILE] [--table T]
+       eventual sync deadletters drop --table T (--id ID | --all) [--state FILE]
+       eventual sync deadletters retry --table T [--id ID] [sync flags: --source, --target, --config, …]
+
+The records the target refused, kept with the refusal: list them, drop them, or send them again.
+
+Examples:
+  eventual sync deadletters list --state sync.db
+  eventual sync deadletters drop --table account --id 5f3c…  --state sync.db
+  eventual sync deadletters retry --table account --config sync.yaml
+`
+
 // deadLetters lists, drops or retries the records the target refused.
 func (c *SyncCommand) deadLetters(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "drop" && args[0] != "retry") {
-		fmt.Fprintln(c.Stderr, "Usage: eventual sync deadletters list [--state FILE] [--table T]\n       eventual sync deadletters drop --table T (--id ID | --all) [--state FILE]\n       eventual sync deadletters retry --table T [--id ID] [sync flags: --source, --target, --config, …]")
-		return flag.ErrHelp
+		help := len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")
+		w := c.Stderr
+		if help {
+			w = c.Stdout
+		}
+		fmt.Fprint(w, deadLettersUsage)
+		switch {
+		case help:
+			return flag.ErrHelp
+		case len(args) == 0:
+			return &usageError{"sync deadletters: list, drop or retry?"}
+		}
+		return &usageError{fmt.Sprintf("sync deadletters: unknown subcommand %q (list, drop or retry)", args[0])}
 	}
 	if args[0] == "retry" {
 		return c.retryDeadLetters(ctx, args[1:])
