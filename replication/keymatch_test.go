@@ -220,3 +220,36 @@ func TestMatchByKeyStateWithoutTargets(t *testing.T) {
 		}
 	})
 }
+
+// TestMatchByKeyTargetNeverMade: the state names a record's target
+// before the target sees the write, so a sync killed in between leaves a
+// target that was never made. When another record, which no source record
+// owns, then holds the key values (a placeholder made by key while the
+// sync was down), the record takes it over rather than meeting it as a
+// conflict (a dead letter).
+func TestMatchByKeyTargetNeverMade(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account", Key: "accountnumber_key"}}})
+		acc := e.schema.Table("account")
+		x := e.create(e.a, "account", eventual.Values{"name": "X", "accountnumber": "K1"})
+		e.catchUp()
+		// The target record is gone (never made), and a record of B's own
+		// holds the key.
+		if err := e.b.Delete(e.ctx, eventual.Ref(acc, x), eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		holder := e.create(e.b, "account", eventual.Values{"name": "B's own", "accountnumber": "K1"})
+		if _, err := e.a.Update(e.ctx, eventual.Ref(acc, x), eventual.Values{"name": "X2"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		e.catchUp()
+		e.convergedByKeyTables("account")
+		rows := e.rows(e.b, "account")
+		if len(rows) != 1 || rows[holder] == nil || rows[holder].Values["name"] != "X2" {
+			t.Errorf("B holds %v, want the holder %s with X's data", rows, holder)
+		}
+		if a, _ := e.state.Versions(e.ctx, "account", []uuid.UUID{x}); a[x].Target != holder {
+			t.Errorf("the state's target of X is %v, want the holder %v", a[x].Target, holder)
+		}
+	})
+}

@@ -225,7 +225,8 @@ func (s *Syncer) resolveHolders(ctx context.Context, p *pair, ws []*keyWrite, re
 			}
 		}
 		var pull []any
-		pulled := map[uuid.UUID]uuid.UUID{} // owner → its target record
+		pulled := map[uuid.UUID]uuid.UUID{}  // owner → its target record
+		unowned := map[*keyWrite]uuid.UUID{} // a record with a target, its key held by a record no other owns
 		for _, w := range fresh {
 			id, held := h.byKey[w.enc]
 			if !held || id == w.dest() {
@@ -236,12 +237,17 @@ func (s *Syncer) resolveHolders(ctx context.Context, p *pair, ws []*keyWrite, re
 			case !owned || owner == w.rec.ID:
 				if w.target == uuid.Nil {
 					w.target = id // take the target's record over
+				} else {
+					unowned[w] = id
 				}
 			case !inPage[owner]:
 				inPage[owner] = true
 				pulled[owner] = id
 				pull = append(pull, owner)
 			}
+		}
+		if err := s.takeOverIfMissing(ctx, p, unowned); err != nil {
+			return nil, err
 		}
 		if len(pull) == 0 {
 			break
@@ -253,6 +259,39 @@ func (s *Syncer) resolveHolders(ctx context.Context, p *pair, ws []*keyWrite, re
 		ws = append(ws, joined...)
 	}
 	return ws, nil
+}
+
+// takeOverIfMissing settles records whose state names a target record
+// while another record, which no other source record owns, holds their key
+// values on the target (a placeholder made by key, say). The state learns
+// a record's target before the target sees the write; a sync killed in
+// between left a target that was never made, and the holder is then the
+// record's: it is taken over. A target that does exist keeps its record,
+// and the write meets the holder as a conflict (a dead letter).
+func (s *Syncer) takeOverIfMissing(ctx context.Context, p *pair, unowned map[*keyWrite]uuid.UUID) error {
+	if len(unowned) == 0 {
+		return nil
+	}
+	var ids []any
+	for w := range unowned {
+		ids = append(ids, w.target)
+	}
+	page, err := s.opts.Target.RetrieveMultiple(ctx, &eventual.Query{Table: p.dst, Columns: []*eventual.Column{p.dst.PrimaryKey()}, Limit: len(ids),
+		Filter: eventual.In{Field: eventual.Field{Column: p.dst.PrimaryKey()}, Values: ids}}, nil, false)
+	if err != nil {
+		return fmt.Errorf("replication: reading which %s records the target has: %w", p.name, err)
+	}
+	present := map[uuid.UUID]bool{}
+	for _, rec := range page.Records {
+		present[rec.ID] = true
+	}
+	for w, holder := range unowned {
+		if !present[w.target] {
+			s.log.Info("replication: a record's target was never made; it takes over the record holding its key", "table", p.name, "id", w.rec.ID, "target", holder)
+			w.target = holder
+		}
+	}
+	return nil
 }
 
 // pullOwners reads from the source the records owning target records
