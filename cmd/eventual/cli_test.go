@@ -2,7 +2,10 @@ package main_test
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,13 +24,20 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"help"}, 0, "Exit codes:", ""},
 		{[]string{"help", "version"}, 0, "eventual version -json", ""},
 		{[]string{"version", "-h"}, 0, "Prints the version", ""},
-		{[]string{"serve", "-h"}, 0, "", "Examples:"},
-		{[]string{"demo", "-h"}, 0, "", "--chaos --seconds 30"},
+		{[]string{"serve", "-h"}, 0, "Examples:", ""},
+		{[]string{"demo", "-h"}, 0, "--chaos --seconds 30", ""},
 		{[]string{"placeholders", "-h"}, 0, "placeholders count", ""},
 		{[]string{"help", "placeholders"}, 0, "placeholders list", ""},
 		{[]string{"placeholders"}, 2, "", "list or count?"},
-		{[]string{"sync", "-h"}, 0, "", "eventual sync status --state sync.db"},
-		{[]string{"sync", "status", "-h"}, 0, "", "Examples:"},
+		{[]string{"sync", "-h"}, 0, "eventual sync status --state sync.db", ""},
+		{[]string{"sync", "status", "-h"}, 0, "Examples:", ""},
+		{[]string{"config", "-h"}, 0, "eventual config check --config eventual.yaml", ""},
+		{[]string{"config"}, 2, "", "check what?"},
+		{[]string{"config", "check"}, 2, "", "give --config FILE"},
+		{[]string{"config", "check", "--config", "/nonexistent/eventual.yaml"}, 3, "", "no such file"},
+		{[]string{"serve", "--config", "/nonexistent/eventual.yaml"}, 3, "", "no such file"},
+		{[]string{"sync", "deadletters", "drop"}, 2, "", "give --table"},
+		{[]string{"conifg"}, 2, "", `did you mean "config"?`},
 		{[]string{"sync", "deadletters", "-h"}, 0, "deadletters retry", ""},
 		{[]string{"sync", "deadletters"}, 2, "", "list, drop or retry?"},
 		{[]string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
@@ -54,5 +64,125 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("eventual %v: exit %d, stdout %q, stderr %q; want exit %d with %q / %q", tc.args, code, out.String(), errb.String(), tc.code, tc.stdout, tc.stderr)
 			}
 		})
+	}
+}
+
+// TestHelpOfEveryCommand: every command and subcommand answers -h and
+// --help with its usage and examples on standard output, nothing on
+// standard error, and exit 0, in one style.
+func TestHelpOfEveryCommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve"}, {"sync"}, {"sync", "status"}, {"sync", "deadletters"}, {"sync", "deadletters", "list"},
+		{"sync", "deadletters", "drop"}, {"sync", "deadletters", "retry"}, {"demo"}, {"placeholders"},
+		{"placeholders", "list"}, {"placeholders", "count"}, {"config"}, {"config", "check"}, {"version"},
+	} {
+		for _, h := range []string{"-h", "--help"} {
+			name := strings.Join(append(args, h), " ")
+			t.Run(name, func(t *testing.T) {
+				out, errOut, code := run(t, nil, append(slices.Clone(args), h)...)
+				if code != 0 || errOut != "" || !strings.HasPrefix(out, "Usage: eventual "+args[0]) || !strings.Contains(out, "Examples:\n  eventual "+args[0]) {
+					t.Errorf("eventual %s: exit %d, stderr %q, stdout:\n%s\nwant exit 0, usage and examples on stdout only", name, code, errOut, out)
+				}
+			})
+		}
+	}
+}
+
+// run runs the binary with env added to the process's environment and
+// returns its standard output, standard error and exit code.
+func run(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// TestConfigCheck: "config check" validates a serve or a sync
+// configuration without starting anything, prints it as it will be used
+// (defaults, environment and flags applied) with its secrets masked, and
+// exits 3 for a configuration that is wrong.
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	serve := write("serve.yaml", `db: postgres://eventual:$DB_PASSWORD@127.0.0.1:5432/test
+steps:
+  - {name: notify, type: webhook, message: Create, table: account, mode: async,
+     url: "http://hook:$HOOK_PASSWORD@127.0.0.1:9/hook", headers: {x-functions-key: "$HOOK_KEY"}, query: {code: "$HOOK_KEY"}}
+`)
+	sync := write("sync.yaml", `source: {url: http://127.0.0.1:9/api/data/v9.2/, auth: {mode: token, token: "${SOURCE_TOKEN}"}}
+target:
+  url: http://127.0.0.1:8/api/data/v9.2/
+  auth: {mode: clientCredentials, tenantId: t, clientId: c, clientSecret: "${CLIENT_SECRET}"}
+state: postgres://sync:$DB_PASSWORD@127.0.0.1:5432/test
+tables: [{name: account, key: accountnumber_key}]
+`)
+	secrets := []string{"DB_PASSWORD=dbsecret1", "HOOK_PASSWORD=hooksecret2", "HOOK_KEY=hookkey3", "SOURCE_TOKEN=token4", "CLIENT_SECRET=clientsecret5"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string // parts of stdout (exit 0) or stderr
+	}{
+		{"serve file", []string{"config", "check", "--config", serve, "--listen", "127.0.0.1:0"}, 0,
+			[]string{"# eventual serve: the configuration is valid", "listen: 127.0.0.1:0", "db: postgres://eventual:xxxxx@127.0.0.1:5432/test",
+				"stage: postoperation", "url: http://hook:xxxxx@127.0.0.1:9/hook", "x-functions-key: '********'", "code: '********'",
+				"retention: 168h", "maxBodyBytes: 33554432", "synchronous: normal", "builtin: true"}},
+		{"serve flags alone", []string{"config", "check", "serve", "--placeholders", "off"}, 0, []string{"placeholders: \"off\"", "db: ./eventual.db"}},
+		{"sync file", []string{"config", "check", "--config", sync, "--batch", "100"}, 0,
+			[]string{"# eventual sync: the configuration is valid", "token: '********'", "clientSecret: '********'",
+				"state: postgres://sync:xxxxx@127.0.0.1:5432/test", "batch: 100", "key: accountnumber_key", "interval: 250ms"}},
+		{"serve value", []string{"config", "check", "--config", write("bad.yaml", "placeholders: maybe\n")}, 3, []string{`placeholders must be "on" or "off"`}},
+		{"serve unknown field", []string{"config", "check", "--config", write("typo.yaml", "listne: 127.0.0.1:0\n")}, 3, []string{"field listne not found"}},
+		{"serve step", []string{"config", "check", "--config", write("step.yaml", "steps: [{name: x, type: nosuch, message: Create, table: account}]\n")}, 3, []string{`type "nosuch"`}},
+		{"serve schema", []string{"config", "check", "--config", write("schema.yaml", "schema: {tables: [{logicalName: Bad Name}]}\n")}, 3, []string{"Bad Name"}},
+		{"sync value", []string{"config", "check", "sync", "--source", "http://127.0.0.1:9/", "--target", "http://127.0.0.1:8/"}, 3, []string{"no tables"}},
+		{"not yaml", []string{"config", "check", "--config", write("broken.yaml", "listen: [\n")}, 3, []string{"parse config"}},
+		{"serve refuses it too", []string{"serve", "--config", filepath.Join(dir, "bad.yaml")}, 3, []string{`placeholders must be "on" or "off"`}},
+		{"bad flag", []string{"config", "check", "serve", "--nosuch"}, 2, []string{"flag provided but not defined"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := run(t, secrets, tc.args...)
+			got := errOut
+			if tc.code == 0 {
+				got = out
+			}
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout:\n%s\nstderr: %s", code, tc.code, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("output lacks %q:\n%s", w, got)
+				}
+			}
+			for _, s := range secrets {
+				if _, v, _ := strings.Cut(s, "="); strings.Contains(out+errOut, v) {
+					t.Errorf("output shows the secret %s:\n%s%s", s, out, errOut)
+				}
+			}
+		})
+	}
+
+	// What the check prints is itself a configuration that checks the same.
+	out, _, code := run(t, nil, "config", "check", "--config", write("plain.yaml", "listen: 127.0.0.1:0\nplaceholder: {stage: preoperation}\nsteps: [{name: r, type: require, message: Create, table: account, columns: [name]}]\n"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	again, errOut, code := run(t, nil, "config", "check", "--config", write("effective.yaml", out))
+	if code != 0 || again != out {
+		t.Errorf("the effective configuration does not check the same: exit %d, %s\nfirst:\n%s\nagain:\n%s", code, errOut, out, again)
 	}
 }

@@ -67,16 +67,16 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	seconds := fs.Int("seconds", 20, "how long --chaos lasts, in seconds")
 	seed := fs.Int64("seed", 0, "the seed of --chaos's schedule (default: from the time; the demo prints it)")
 	fs.Usage = func() {
-		fmt.Fprint(c.Stderr, demoUsage)
+		fmt.Fprint(fs.Output(), demoUsage)
 		fs.PrintDefaults()
-		fmt.Fprint(c.Stderr, `
+		fmt.Fprint(fs.Output(), `
 Examples:
   eventual demo                          # the journeys, then the invariants (about 5 s)
   eventual demo --keep                   # and leave A and B running to poke at
   eventual demo --chaos --seconds 30     # random outages of B and kills of the sync
 `)
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

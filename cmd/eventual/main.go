@@ -23,6 +23,9 @@ func main() {
 		case errors.Is(err, errUsage):
 			fmt.Fprintln(os.Stderr, "eventual:", err)
 			os.Exit(2)
+		case errors.As(err, new(*configError)):
+			fmt.Fprintln(os.Stderr, "eventual:", err)
+			os.Exit(3)
 		}
 		fmt.Fprintln(os.Stderr, "eventual:", err)
 		os.Exit(1)
@@ -40,8 +43,15 @@ var errUsage = &usageError{}
 
 func (e *usageError) Is(target error) bool { return target == errUsage }
 
+// configError is a configuration eventual cannot use: a file that cannot
+// be read or parsed, or values that do not validate. The process exits 3.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
 // commands are the subcommands, for the hint on a misspelt one.
-var commands = []string{"serve", "sync", "placeholders", "demo", "version", "help"}
+var commands = []string{"serve", "sync", "placeholders", "demo", "config", "version", "help"}
 
 // unknownCommand is the error for a command that is not one, with a
 // did-you-mean hint for a near miss.
@@ -105,6 +115,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&VersionCommand{Stdout: m.Stdout}).Run(ctx, args[1:])
 	case "placeholders":
 		return (&PlaceholdersCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
+	case "config":
+		return (&ConfigCommand{Stdout: m.Stdout, Stderr: m.Stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":
 		if len(args) > 1 && args[1] != "help" && slices.Contains(commands, args[1]) {
 			return m.Run(ctx, []string{args[1], "-h"})
@@ -134,18 +146,21 @@ Commands:
 	sync           replicate tables from one instance to another, hydrating placeholders
 	placeholders   list or count the placeholders waiting for their real data
 	demo           play the pattern's journeys on child instances and check the invariants
+	config check   validate a serve or sync configuration and print it as it would be used
 	version        print the version
 
 Run "eventual <command> -h" (or "eventual help <command>") for a command's flags and examples.
-Exit codes: 0 done, 1 the command failed, 2 the command line is wrong.
+Exit codes: 0 done, 1 the command failed, 2 the command line is wrong, 3 the configuration is
+wrong (a file that cannot be read or parsed, or a value that does not validate).
 `)
 }
 
 // parseFlags parses a command's flags. A flag that is not one, or a
 // value that does not parse, is a usageError with a one-line hint (exit
-// 2) rather than the whole usage; -h and --help print the usage and
-// return flag.ErrHelp (exit 0).
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// 2) rather than the whole usage; -h and --help print the usage to help
+// and return flag.ErrHelp (exit 0). A command's fs.Usage writes to
+// fs.Output().
+func parseFlags(fs *flag.FlagSet, args []string, help io.Writer) error {
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -154,6 +169,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.Usage = usage
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+		// Help asked for is the command's output: stdout, so that
+		// "eventual serve -h | less" works.
+		fs.SetOutput(help)
 		if usage != nil {
 			usage()
 		} else {

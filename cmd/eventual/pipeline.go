@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/eventual-pp/eventual"
-	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/pipeline"
 	"github.com/eventual-pp/eventual/placeholder"
@@ -40,7 +39,7 @@ func parseMode(s string) (eventual.Mode, error) {
 
 // registerPipeline registers the placeholder step (unless placeholders are
 // off) and the configured steps.
-func registerPipeline(cfg Config, schema *eventual.Schema, in *instance.Instance, organization string) error {
+func registerPipeline(cfg Config, schema *eventual.Schema, reg *pipeline.Registry, organization string) error {
 	if cfg.Placeholders == "on" {
 		stage, err := parseStage(cfg.Placeholder.Stage, eventual.PreValidation)
 		if err != nil {
@@ -77,8 +76,8 @@ func registerPipeline(cfg Config, schema *eventual.Schema, in *instance.Instance
 			return fmt.Errorf("config: %w", err)
 		}
 		for _, s := range ss {
-			if err := in.Pipeline.Register(s); err != nil {
-				return err
+			if err := reg.Register(s); err != nil {
+				return fmt.Errorf("config: %w", err)
 			}
 		}
 	}
@@ -87,7 +86,7 @@ func registerPipeline(cfg Config, schema *eventual.Schema, in *instance.Instance
 		if err != nil {
 			return fmt.Errorf("config: steps[%d] (%s): %w", i, sc.Name, err)
 		}
-		if err := in.Pipeline.Register(s); err != nil {
+		if err := reg.Register(s); err != nil {
 			return fmt.Errorf("config: steps[%d]: %w", i, err)
 		}
 	}

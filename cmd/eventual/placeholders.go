@@ -57,17 +57,17 @@ func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
 	configPath := fs.String("config", "", "YAML configuration file (for the schema)")
 	table := fs.String("table", "", "only this table (logical name)")
 	fs.Usage = func() {
-		fmt.Fprint(c.Stderr, placeholdersUsage+"\nFlags:\n")
+		fmt.Fprint(fs.Output(), placeholdersUsage+"\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:], c.Stdout); err != nil {
 		return err
 	}
 	cfg := DefaultConfig()
 	if *configPath != "" {
 		var err error
 		if cfg, err = ReadConfigFile(*configPath); err != nil {
-			return err
+			return &configError{err}
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {

@@ -62,7 +62,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	schema, err := cfg.Schema.Schema()
 	if err != nil {
-		return err
+		return &configError{err}
 	}
 	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -73,9 +73,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	in := instance.New(store, schema)
 	in.Now = c.Now
 	in.Logger = logger
-	if err := registerPipeline(cfg, schema, in, cfg.Listen); err != nil {
+	if err := registerPipeline(cfg, schema, in.Pipeline, cfg.Listen); err != nil {
 		store.Close()
-		return err
+		return &configError{err}
 	}
 	srv := newHTTPServer(cfg, in, store.Meta(), logger)
 	// The instance's background loops: the job runner and the purge of
@@ -124,16 +124,16 @@ func (c *ServeCommand) config(args []string) (Config, error) {
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
 	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
 	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/, with the plugin pipeline and\nthe placeholder upsert, on an embedded SQLite file or a PostgreSQL database.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/, with the plugin pipeline and\nthe placeholder upsert, on an embedded SQLite file or a PostgreSQL database.\n\nFlags:")
 		fs.PrintDefaults()
-		fmt.Fprint(c.Stderr, `
+		fmt.Fprint(fs.Output(), `
 Examples:
   eventual serve                                       # ./eventual.db on 127.0.0.1:8765
   eventual serve --listen 127.0.0.1:0 --db /tmp/b.db   # a free loopback port; the URL is printed
   eventual serve --db 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable' --config eventual.yaml
 `)
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
@@ -143,7 +143,7 @@ Examples:
 	if *configPath != "" {
 		var err error
 		if cfg, err = ReadConfigFile(*configPath); err != nil {
-			return Config{}, err
+			return Config{}, &configError{err}
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {
@@ -158,7 +158,10 @@ Examples:
 			cfg.CORS.AllowedOrigins = splitOrigins(*corsOrigins)
 		}
 	})
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, &configError{err}
+	}
+	return cfg, nil
 }
 
 // newHTTPServer builds the Web API over the instance and the process's

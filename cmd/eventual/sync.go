@@ -126,11 +126,11 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 	listen := fs.String("listen", "", "accept webhook calls that start a cycle at once (host:port, e.g. 127.0.0.1:8770)")
 	configPath := fs.String("config", "", "YAML configuration file (endpoints with auth, tables and columns, …)")
 	fs.Usage = func() {
-		fmt.Fprint(c.Stderr, syncUsage)
+		fmt.Fprint(fs.Output(), syncUsage)
 		fs.PrintDefaults()
-		fmt.Fprint(c.Stderr, syncExamples)
+		fmt.Fprint(fs.Output(), syncExamples)
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return SyncConfig{}, false, err
 	}
 	if fs.NArg() > 0 {
@@ -140,10 +140,10 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 	if *configPath != "" {
 		data, err := os.ReadFile(*configPath)
 		if err != nil {
-			return cfg, false, err
+			return cfg, false, &configError{fmt.Errorf("read sync config: %w", err)}
 		}
 		if cfg, err = ParseSyncConfig(data); err != nil {
-			return cfg, false, err
+			return cfg, false, &configError{err}
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {
@@ -181,7 +181,10 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 			cfg.Lease = *lease
 		}
 	})
-	return cfg, *once, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, *once, &configError{err}
+	}
+	return cfg, *once, nil
 }
 
 // syncer builds the clients, discovers both ends' schemas (waiting for a

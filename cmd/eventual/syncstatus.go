@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,11 +24,11 @@ func (c *SyncCommand) status(ctx context.Context, args []string) error {
 	fs.SetOutput(c.Stderr)
 	statePath := fs.String("state", DefaultSyncState, "the sync's state (SQLite file or postgres://…)")
 	fs.Usage = func() {
-		fmt.Fprint(c.Stderr, "Usage: eventual sync status [--state FILE]\n\nPrints each table's replication: phase, last cycle, lag, backlog, records applied, placeholders\npending on the target, breakers, dead letters and the last error.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: eventual sync status [--state FILE]\n\nPrints each table's replication: phase, last cycle, lag, backlog, records applied, placeholders\npending on the target, breakers, dead letters and the last error.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprint(c.Stderr, "\nExamples:\n  eventual sync status\n  eventual sync status --state /var/lib/eventual/sync.db\n")
+		fmt.Fprint(fs.Output(), "\nExamples:\n  eventual sync status\n  eventual sync status --state /var/lib/eventual/sync.db\n")
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return err
 	}
 	st, err := state.Open(ctx, *statePath)
@@ -133,7 +134,11 @@ func (c *SyncCommand) deadLetters(ctx context.Context, args []string) error {
 	table := fs.String("table", "", "the table (logical name)")
 	id := fs.String("id", "", "the record's id (drop)")
 	all := fs.Bool("all", false, "every dead letter of the table (drop)")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), deadLettersUsage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args[1:], c.Stdout); err != nil {
 		return err
 	}
 	st, err := state.Open(ctx, *statePath)
@@ -154,7 +159,7 @@ func (c *SyncCommand) deadLetters(ctx context.Context, args []string) error {
 		return w.Flush()
 	}
 	if *table == "" || (*id == "") == !*all {
-		return fmt.Errorf("deadletters drop: give --table and either --id or --all")
+		return &usageError{"sync deadletters drop: give --table and either --id or --all (eventual sync deadletters -h)"}
 	}
 	n := 0
 	for _, d := range dead {
@@ -173,6 +178,10 @@ func (c *SyncCommand) deadLetters(ctx context.Context, args []string) error {
 func (c *SyncCommand) retryDeadLetters(ctx context.Context, args []string) error {
 	var table, id string
 	var rest []string
+	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }) {
+		fmt.Fprint(c.Stdout, deadLettersUsage+"\nThe sync's flags (eventual sync -h) say where the source, the target and the state are.\n")
+		return flag.ErrHelp
+	}
 	for i := 0; i < len(args); i++ { // --table and --id are ours; the rest are the sync's flags
 		switch a := args[i]; {
 		case (a == "--table" || a == "-table" || a == "--id" || a == "-id") && i+1 < len(args):
@@ -187,13 +196,13 @@ func (c *SyncCommand) retryDeadLetters(ctx context.Context, args []string) error
 		}
 	}
 	if table == "" {
-		return fmt.Errorf("deadletters retry: give --table")
+		return &usageError{"sync deadletters retry: give --table (eventual sync deadletters -h)"}
 	}
 	var ids []uuid.UUID
 	if id != "" {
 		u, err := uuid.Parse(id)
 		if err != nil {
-			return fmt.Errorf("deadletters retry: --id %q: %w", id, err)
+			return &usageError{fmt.Sprintf("sync deadletters retry: --id %q is not a GUID: %v", id, err)}
 		}
 		ids = append(ids, u)
 	}

@@ -49,7 +49,7 @@ Examples:
   eventual version -json
 `)
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return err
 	}
 	f := c.facts()

@@ -81,7 +81,14 @@ var servingLine = regexp.MustCompile(`eventual: serving the Dataverse Web API at
 // it prints its base URL.
 func Start(t testing.TB, binary string, args ...string) *Proc {
 	t.Helper()
-	p := Spawn(t, binary, args...)
+	return StartIn(t, "", binary, args...)
+}
+
+// StartIn is Start with the process's working directory dir ("": the
+// test's).
+func StartIn(t testing.TB, dir, binary string, args ...string) *Proc {
+	t.Helper()
+	p := spawn(t, dir, binary, args...)
 	deadline := time.After(ReadyTimeout)
 	for {
 		if m := servingLine.FindStringSubmatch(p.Stdout.String()); m != nil {
@@ -104,8 +111,14 @@ func Start(t testing.TB, binary string, args ...string) *Proc {
 // test if the test has not stopped it.
 func Spawn(t testing.TB, binary string, args ...string) *Proc {
 	t.Helper()
+	return spawn(t, "", binary, args...)
+}
+
+func spawn(t testing.TB, dir, binary string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{T: t, Exited: make(chan struct{})}
 	p.Cmd = exec.Command(binary, args...)
+	p.Cmd.Dir = dir
 	p.Cmd.Stdout = &p.Stdout
 	p.Cmd.Stderr = &p.Stderr
 	p.Cmd.WaitDelay = 5 * time.Second
