@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -19,12 +20,14 @@ type tokens struct {
 
 	mu  sync.Mutex // held across a fetch, so concurrent callers fetch once
 	tok *oauth2.Token
+
+	log *slog.Logger // token fetches and expiries (never the token)
 }
 
 // newTokens makes the token cache the options ask for; token requests go
 // through hc.
 func newTokens(o Options, hc *http.Client) *tokens {
-	t := &tokens{static: o.Token, margin: o.TokenRefreshMargin}
+	t := &tokens{static: o.Token, margin: o.TokenRefreshMargin, log: o.Logger}
 	switch {
 	case o.ClientCredentials != nil:
 		cfg := o.ClientCredentials
@@ -52,11 +55,20 @@ func (t *tokens) token(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tok == nil || !t.fresh(t.tok) {
+		if t.tok != nil && t.log != nil {
+			t.log.Info("client: token expiring, getting a new one", "expiry", t.tok.Expiry)
+		}
 		tok, err := t.fetch(ctx)
 		if err != nil {
+			if t.log != nil {
+				t.log.Warn("client: getting a token failed", "err", err)
+			}
 			return "", err
 		}
 		t.tok = tok
+		if t.log != nil {
+			t.log.Debug("client: got a token", "expiry", tok.Expiry)
+		}
 	}
 	return t.tok.Type() + " " + t.tok.AccessToken, nil
 }
@@ -75,6 +87,9 @@ func (t *tokens) invalidate(header string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tok != nil && t.tok.Type()+" "+t.tok.AccessToken == header {
+		if t.log != nil {
+			t.log.Warn("client: the server refused the token (401); getting a new one", "expiry", t.tok.Expiry)
+		}
 		t.tok = nil
 	}
 }

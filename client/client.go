@@ -67,6 +67,11 @@ type Options struct {
 	// OnStateChange, when set, is called after each change of the
 	// breaker's state, outside the client's locks.
 	OnStateChange func(from, to State)
+	// OnRetry, when set, is called before each retry with the failed
+	// attempt's HTTP status (0 when no response came: a transport error
+	// or a timeout) and Dataverse error code ("" when none), for
+	// metrics (429s by service-protection code). It must return quickly.
+	OnRetry func(status int, code string)
 
 	// Logger receives the breaker's state changes and retries; nil means
 	// slog.Default().

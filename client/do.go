@@ -76,6 +76,13 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		backoff.WithMaxTries(uint(c.opts.MaxAttempts)),
 		backoff.WithMaxElapsedTime(0), // the context bounds the call
 		backoff.WithNotify(func(err error, wait time.Duration) {
+			if c.opts.OnRetry != nil {
+				status, code := 0, ""
+				if e, ok := errors.AsType[*Error](err); ok {
+					status, code = e.StatusCode, e.Code
+				}
+				c.opts.OnRetry(status, code)
+			}
 			c.log.Debug("client: retrying", "method", req.Method, "url", u, "attempt", cl.attempts, "wait", wait, "err", err)
 		}),
 	)

@@ -29,7 +29,7 @@ func (in *Instance) Changes(ctx context.Context, t *eventual.Table, columns []*e
 // change-tracking retention.
 func (in *Instance) ExpireChanges(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := in.Store.Update(ctx, func(tx eventual.Tx) error {
+	err := in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 		var err error
 		n, err = tx.PurgeDeleted(ctx, before)
 		return err

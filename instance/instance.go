@@ -42,6 +42,9 @@ type Instance struct {
 	// PurgeInterval is how often the purge loop runs
 	// (DefaultPurgeInterval when 0).
 	PurgeInterval time.Duration
+	// Observer, if set, hears of placeholders made and hydrated and of
+	// async jobs run (metrics, logs).
+	Observer Observer
 
 	jobsOnce sync.Once
 	jobsWake chan struct{}
@@ -122,11 +125,11 @@ func (in *Instance) Delete(ctx context.Context, target eventual.EntityReference,
 }
 
 // write runs fn in tx, or in a new transaction when tx is nil.
-func (in *Instance) write(ctx context.Context, tx eventual.Tx, fn func(tx eventual.Tx) error) error {
+func (in *Instance) write(ctx context.Context, tx eventual.Tx, fn func(ctx context.Context, tx eventual.Tx) error) error {
 	if tx != nil {
-		return fn(tx)
+		return fn(ctx, tx)
 	}
-	return in.Store.Update(ctx, fn)
+	return in.transact(ctx, fn)
 }
 
 // createMessage runs a Create message (top-level when tx is nil). lookups
@@ -145,7 +148,7 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 			if err != nil {
 				return uuid.Nil, err
 			}
-			err = in.Store.Update(ctx, func(tx eventual.Tx) error {
+			err = in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 				if err := tx.Insert(ctx, rec); err != nil {
 					return conflictError(err, e.Table, rec.ID)
 				}
@@ -153,7 +156,7 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 			})
 			return rec.ID, err
 		}
-		err := in.write(ctx, tx, func(tx eventual.Tx) error {
+		err := in.write(ctx, tx, func(ctx context.Context, tx eventual.Tx) error {
 			var err error
 			id, err = in.create(ctx, tx, e, lookups)
 			return err
@@ -207,7 +210,7 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 		return in.update(ctx, tx, existing, values, e.Related, lookups)
 	}
 	if !in.Pipeline.Has(eventual.MessageUpdate, target.Table.LogicalName) {
-		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil, lookups) })
+		err := in.write(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, nil, lookups) })
 		return id, err
 	}
 	x, err := in.newExecution(ctx, eventual.MessageUpdate, target.Table, e, platform)
@@ -248,7 +251,7 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 			// The short way, its record built before the write is queued:
 			// the store's writer only runs the statement.
 			if p := in.buildPut(ctx, nil, target, e, nil); p != nil {
-				err := in.Store.Update(ctx, func(tx eventual.Tx) error {
+				err := in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 					done, c, pid, err := in.runPut(ctx, tx, p)
 					if !done {
 						c, pid, err = in.upsertLong(ctx, tx, target, e, cond, nil)
@@ -259,7 +262,7 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 				return created, id, err
 			}
 		}
-		err := in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil, lookups) })
+		err := in.write(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, nil, lookups) })
 		return created, id, err
 	}
 	x, err := in.newExecution(ctx, eventual.MessageUpsert, target.Table, e, platform)
@@ -277,7 +280,7 @@ func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target ev
 		return in.delete(ctx, tx, target, cond, x)
 	}
 	if !in.Pipeline.Has(eventual.MessageDelete, target.Table.LogicalName) {
-		return in.write(ctx, tx, func(tx eventual.Tx) error { return main(ctx, tx, nil) })
+		return in.write(ctx, tx, func(ctx context.Context, tx eventual.Tx) error { return main(ctx, tx, nil) })
 	}
 	x, err := in.newExecution(ctx, eventual.MessageDelete, target.Table, target, platform)
 	if err != nil {

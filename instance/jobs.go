@@ -329,6 +329,15 @@ func (in *Instance) runJob(ctx context.Context, rec *eventual.Record) bool {
 	}
 	if err := in.updateJob(context.WithoutCancel(ctx), ref, done, eventual.Condition{}, true); err != nil {
 		in.logger().Warn("job runner: record the outcome of a job", "job", rec.ID, "table", jobs.LogicalName, "err", err)
+	} else if in.Observer != nil {
+		outcome := JobSucceededOutcome
+		switch {
+		case runErr != nil && retries < MaxJobAttempts:
+			outcome = JobRetriedOutcome
+		case runErr != nil:
+			outcome = JobFailedOutcome
+		}
+		in.Observer.JobDone(outcome)
 	}
 	return true
 }
@@ -350,7 +359,7 @@ func jobMessage(msg string, c *eventual.Column) string {
 // queue's own writes. An outcome is written only while the job is still in
 // progress: a client that canceled or paused it meanwhile wins.
 func (in *Instance) updateJob(ctx context.Context, ref eventual.EntityReference, values eventual.Values, cond eventual.Condition, outcome bool) error {
-	return in.Store.Update(ctx, func(tx eventual.Tx) error {
+	return in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 		existing, err := tx.Get(ctx, ref.Table, ref.ID, nil)
 		if err != nil {
 			return err

@@ -273,7 +273,7 @@ func (x *execution) runWrite(ctx context.Context, tx eventual.Tx, lookups lookup
 	if tx != nil {
 		return x.inTransaction(ctx, tx, func(ctx context.Context) error { return main(ctx, tx, lookups) })
 	}
-	err := x.in.Store.Update(ctx, func(tx eventual.Tx) error {
+	err := x.in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 		lookups := lookups
 		if len(x.deferred) > 0 {
 			cache, err := x.resolveDeferred(ctx, tx)

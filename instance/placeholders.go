@@ -124,6 +124,7 @@ func (x *execution) resolveDeferred(ctx context.Context, tx eventual.Tx) (lookup
 			if err := tx.Insert(ctx, p); err != nil {
 				return nil, conflictError(err, r.Table, p.ID)
 			}
+			x.in.placeholderMade(ctx, p)
 			cache[k] = p.ID
 		}
 	}
@@ -139,7 +140,7 @@ func (x *execution) ensureDeferred(ctx context.Context) error {
 		refs, values = append(refs, d.refs...), append(values, d.values...)
 	}
 	x.deferred = nil
-	return x.in.Store.Update(ctx, func(tx eventual.Tx) error {
+	return x.in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 		_, err := x.in.ensurePlaceholders(ctx, tx, refs, values, nil)
 		return err
 	})
@@ -155,7 +156,7 @@ func (s *service) EnsurePlaceholder(ctx context.Context, ref eventual.EntityRefe
 		return false, err
 	}
 	var created bool
-	err := s.in.Store.Update(ctx, func(tx eventual.Tx) error {
+	err := s.in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 		var err error
 		created, err = s.in.ensurePlaceholder(ctx, tx, ref, values, nil)
 		return err
@@ -179,7 +180,7 @@ func (s *service) EnsurePlaceholders(ctx context.Context, refs []eventual.Entity
 	if exists, err := s.in.exists(ctx, refs); err != nil || exists {
 		return err
 	}
-	return s.in.Store.Update(ctx, func(tx eventual.Tx) error {
+	return s.in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 		_, err := s.in.ensurePlaceholders(ctx, tx, refs, values, nil)
 		return err
 	})
@@ -242,6 +243,9 @@ func (in *Instance) ensurePlaceholders(ctx context.Context, tx eventual.Tx, refs
 		if err := tx.InsertMany(ctx, recs); err != nil {
 			return 0, conflictError(err, t, uuid.Nil)
 		}
+		for _, rec := range recs {
+			in.placeholderMade(ctx, rec)
+		}
 	}
 	return len(made), nil
 }
@@ -264,6 +268,7 @@ func (in *Instance) ensurePlaceholder(ctx context.Context, tx eventual.Tx, ref e
 	if err := tx.Insert(ctx, rec); err != nil {
 		return false, conflictError(err, ref.Table, rec.ID)
 	}
+	in.placeholderMade(ctx, rec)
 	return true, nil
 }
 

@@ -25,7 +25,7 @@ func (in *Instance) Atomic(ctx context.Context, fn func(eventual.RecordService) 
 // atomic is Atomic for the instance's own callers, which use the session's
 // type.
 func (in *Instance) atomic(ctx context.Context, fn func(*Session) error) error {
-	err := in.Store.Update(ctx, func(tx eventual.Tx) error {
+	err := in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 		return fn(&Session{in: in, tx: tx})
 	})
 	if err == nil {

@@ -149,6 +149,8 @@ func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *e
 	if hydrated {
 		vals[eventual.ColumnHydrationState] = eventual.HydrationHydrated
 		vals[eventual.ColumnHydratedOn] = now
+		since, _ := existing.Values[eventual.ColumnPlaceholderOn].(time.Time)
+		note(ctx, event{hydrated: true, table: t.LogicalName, id: existing.ID, since: since, at: now})
 	}
 	computeFullName(t, vals, existing)
 	return vals, hydrated, nil

@@ -36,6 +36,11 @@ type Options struct {
 	// Instance (Instance.Now) so that the purge of expired deletions
 	// and the deletions agree.
 	Now func() time.Time
+	// OnCommit, if set, is called after each committed write
+	// transaction with the writes it held (always 1: each Update is its
+	// own transaction) and the time from BEGIN to the end of COMMIT. It
+	// must return quickly.
+	OnCommit func(writes int, took time.Duration)
 }
 
 // ErrReadOnly is returned by Update on a store opened with
@@ -145,6 +150,7 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 }
 
 func (db *DB) update(ctx context.Context, fn func(eventual.Tx) error) (conflicted bool, err error) {
+	began := time.Now()
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("postgres: begin: %w", err)
@@ -163,6 +169,9 @@ func (db *DB) update(ctx context.Context, fn func(eventual.Tx) error) (conflicte
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return false, fmt.Errorf("postgres: commit: %w", err)
+	}
+	if db.opts.OnCommit != nil {
+		db.opts.OnCommit(1, time.Since(began))
 	}
 	return false, nil
 }

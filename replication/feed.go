@@ -15,7 +15,13 @@ import (
 // then pull-through hydration.
 func (s *Syncer) cycle(ctx context.Context, p *pair) TableReport {
 	r := TableReport{Table: p.name, Started: s.opts.Now(), Backlog: -1}
-	defer func() { r.Ended = s.opts.Now(); s.saveStatus(ctx, p, &r) }()
+	defer func() {
+		r.Ended = s.opts.Now()
+		s.saveStatus(ctx, p, &r)
+		if s.opts.OnCycle != nil && !r.Standby {
+			s.opts.OnCycle(r)
+		}
+	}()
 	if !s.holdLease(ctx, p, &r) {
 		return r
 	}

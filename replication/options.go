@@ -86,6 +86,11 @@ type Options struct {
 	// left out. Without it they are logged every 5s.
 	Progress func(Progress)
 
+	// OnCycle, when set, receives each table's report at the end of its
+	// cycle (not while another process holds the table's lease), for
+	// metrics. It must return quickly.
+	OnCycle func(TableReport)
+
 	// Logger receives the syncer's state changes; nil means
 	// slog.Default().
 	Logger *slog.Logger

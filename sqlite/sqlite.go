@@ -45,6 +45,11 @@ type Options struct {
 	// sequential writes pay it once; concurrent writes share more
 	// commits (8 HTTP clients: about 15% more upserts per second).
 	BatchWait time.Duration
+	// OnCommit, if set, is called by the writer after each commit with
+	// the writes it committed (the group commit's batch, failed writes
+	// left out) and the time from BEGIN to the end of COMMIT. It must
+	// return quickly.
+	OnCommit func(writes int, took time.Duration)
 	// Readers is the size of the read connection pool (default: the number
 	// of CPUs, at least 2).
 	Readers int

@@ -164,6 +164,7 @@ func (w *writer) commit(batch []*writeOp) {
 			}
 		}
 	}
+	began := time.Now()
 	if _, err := w.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
@@ -229,6 +230,9 @@ func (w *writer) commit(batch []*writeOp) {
 		return
 	}
 	w.version = w.next
+	if w.db.opts.OnCommit != nil {
+		w.db.opts.OnCommit(ran, time.Since(began))
+	}
 	for i, op := range batch {
 		op.done <- results[i]
 	}

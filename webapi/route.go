@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -13,12 +14,17 @@ import (
 func (q *request) route() error {
 	m := q.r.Method
 	if len(q.segs) == 0 {
+		q.at("/")
 		if m != http.MethodGet {
 			return errMethod(m)
 		}
 		return q.serviceDocument()
 	}
 	first := q.segs[0]
+	switch first.Name {
+	case "$metadata", "$batch", "WhoAmI", "EntityDefinitions":
+		q.at("/" + first.Name)
+	}
 	switch first.Name {
 	case "$metadata":
 		if len(q.segs) > 1 {
@@ -58,6 +64,9 @@ func (q *request) route() error {
 	if !first.Parens {
 		return q.routeCollection(t)
 	}
+	if len(q.segs) == 1 {
+		q.at("/{set}({key})")
+	}
 	ref, err := q.keyRef(t, first)
 	if err != nil {
 		return err
@@ -75,17 +84,47 @@ func (q *request) route() error {
 	}
 	second := q.segs[1]
 	if c := t.ColumnByProperty(second.Name); c != nil && !second.Parens {
+		q.at("/{set}({key})/{property}")
 		return q.routeProperty(ref, c)
 	}
 	if rel := t.Navigation(second.Name); rel != nil {
+		if len(q.segs) == 3 && q.segs[2].Name == "$ref" {
+			q.at("/{set}({key})/{navigation}/$ref")
+		} else {
+			q.at("/{set}({key})/{navigation}")
+		}
 		return q.routeNavigation(ref, second, rel)
 	}
 	return errSegment(second.Name)
 }
 
+// at notes the template of the route the request takes, for the
+// metrics of the request (ContextWithRoute); the first template noted
+// wins, so that the parts of a $batch leave the batch's.
+func (q *request) at(template string) {
+	if p, ok := q.r.Context().Value(routeKey{}).(*string); ok && *p == "" {
+		*p = template
+	}
+}
+
+type routeKey struct{}
+
+// ContextWithRoute returns a context under which the Web API writes to
+// *route the template of the route a request took: "/", "/$metadata",
+// "/$batch", "/WhoAmI", "/EntityDefinitions", "/{set}", "/{set}/$count",
+// "/{set}/Microsoft.Dynamics.CRM.<bulk message>", "/{set}({key})",
+// "/{set}({key})/{property}", "/{set}({key})/{navigation}" or
+// "/{set}({key})/{navigation}/$ref". It stays empty for a request that
+// matched no route (a 404 or 400 before routing). Templates never hold
+// a table, a key or an id, so that they make bounded metric labels.
+func ContextWithRoute(ctx context.Context, route *string) context.Context {
+	return context.WithValue(ctx, routeKey{}, route)
+}
+
 func (q *request) routeCollection(t *eventual.Table) error {
 	m := q.r.Method
 	if len(q.segs) == 1 {
+		q.at("/{set}")
 		switch m {
 		case http.MethodGet:
 			return q.retrieveMultiple(t)
@@ -96,12 +135,16 @@ func (q *request) routeCollection(t *eventual.Table) error {
 	}
 	second := q.segs[1]
 	if second.Name == "$count" && len(q.segs) == 2 {
+		q.at("/{set}/$count")
 		if m != http.MethodGet {
 			return errMethod(m)
 		}
 		return q.countCollection(t, nil)
 	}
 	if strings.HasPrefix(second.Name, "Microsoft.Dynamics.CRM.") && len(q.segs) == 2 && !second.Parens {
+		if bulkMessages[strings.TrimPrefix(second.Name, "Microsoft.Dynamics.CRM.")] {
+			q.at("/{set}/" + second.Name)
+		}
 		return q.bulk(t, second.Name)
 	}
 	return errSegment(second.Name)

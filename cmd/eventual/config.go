@@ -48,6 +48,7 @@ type Config struct {
 	Placeholder  PlaceholderConfig     `yaml:"placeholder"`
 	Steps        []StepConfig          `yaml:"steps"`
 	Schema       metadata.SchemaConfig `yaml:"schema"`
+	Log          LogConfig             `yaml:"log"`
 }
 
 // PlaceholderConfig tunes the placeholder step (placeholders: "on").
@@ -245,6 +246,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.CORS.Validate(); err != nil {
 		return err
+	}
+	if err := c.Log.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	_, err := c.Changes.RetentionDuration()
 	return err

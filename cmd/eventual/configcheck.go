@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -189,6 +190,7 @@ func effectiveServe(cfg Config) Config {
 	if cfg.Changes.Retention == "" {
 		cfg.Changes.Retention = fmt.Sprintf("%dh", webapi.DefaultChangeRetention/time.Hour)
 	}
+	cfg.Log = effectiveLog(cfg.Log)
 	if cfg.Placeholder.Stage == "" {
 		cfg.Placeholder.Stage = "prevalidation"
 	}
@@ -224,6 +226,7 @@ func effectiveServe(cfg Config) Config {
 // the state's DSN password and URLs' user info.
 func effectiveSync(cfg SyncConfig) SyncConfig {
 	cfg.State = redactDSN(cfg.State)
+	cfg.Log = effectiveLog(cfg.Log)
 	for _, e := range []*EndpointConfig{&cfg.Source, &cfg.Target} {
 		e.URL = redactURL(e.URL)
 		e.Auth.TokenURL = redactURL(e.Auth.TokenURL)
@@ -235,6 +238,13 @@ func effectiveSync(cfg SyncConfig) SyncConfig {
 	}
 	cfg.Tables = slices.Clone(cfg.Tables)
 	return cfg
+}
+
+// effectiveLog spells out the log defaults.
+func effectiveLog(l LogConfig) LogConfig {
+	l.Format = cmp.Or(strings.ToLower(l.Format), "text")
+	l.Level = cmp.Or(strings.ToLower(l.Level), "info")
+	return l
 }
 
 func maskString(s string) string {

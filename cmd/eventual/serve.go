@@ -12,18 +12,21 @@ import (
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/internal/httpserver"
+	"github.com/eventual-pp/eventual/metrics"
 	"github.com/eventual-pp/eventual/postgres"
 	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/eventual-pp/eventual/webapi"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // openStore opens the store --db names: a postgres:// DSN or a SQLite
-// file path. now is its clock (nil: time.Now).
-func openStore(ctx context.Context, cfg Config, schema *eventual.Schema, now func() time.Time) (eventual.Store, error) {
+// file path. now is its clock (nil: time.Now); onCommit, if set, hears of
+// each commit (metrics).
+func openStore(ctx context.Context, cfg Config, schema *eventual.Schema, now func() time.Time, onCommit func(int, time.Duration)) (eventual.Store, error) {
 	if postgres.IsDSN(cfg.DB) {
-		return postgres.Open(ctx, cfg.DB, schema, postgres.Options{Now: now})
+		return postgres.Open(ctx, cfg.DB, schema, postgres.Options{Now: now, OnCommit: onCommit})
 	}
-	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous, Now: now})
+	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous, Now: now, OnCommit: onCommit})
 }
 
 // redactDSN hides the password of a DSN before printing it.
@@ -64,20 +67,32 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return &configError{err}
 	}
-	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, err := cfg.Log.logger(c.Stderr)
+	if err != nil {
+		return &configError{err}
+	}
 
-	store, err := openStore(ctx, cfg, schema, c.Now)
+	reg := newRegistry()
+	gauges := &instanceGauges{}
+	m, err := metrics.NewServe(reg, gauges, c.Now)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg, schema, c.Now, m.Commit)
 	if err != nil {
 		return err
 	}
 	in := instance.New(store, schema)
 	in.Now = c.Now
 	in.Logger = logger
+	in.Observer = observers{m, logObserver{logger}}
+	gauges.in = in
 	if err := registerPipeline(cfg, schema, in.Pipeline, cfg.Listen); err != nil {
 		store.Close()
 		return &configError{err}
 	}
-	srv := newHTTPServer(cfg, in, store.Meta(), logger)
+	srv := newHTTPServer(cfg, in, store.Meta(), logger, m)
+	srv.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
 	// The instance's background loops: the job runner and the purge of
 	// deletions past the retention. From here on, the store closes only
 	// after they stop.
@@ -123,6 +138,7 @@ func (c *ServeCommand) config(args []string) (Config, error) {
 	configPath := fs.String("config", "", "YAML configuration file (optional)")
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
 	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
+	applyLog := logFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/, with the plugin pipeline and\nthe placeholder upsert, on an embedded SQLite file or a PostgreSQL database.\n\nFlags:")
 		fs.PrintDefaults()
@@ -146,6 +162,9 @@ Examples:
 			return Config{}, &configError{err}
 		}
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	applyLog(&cfg.Log, func(n string) bool { return set[n] })
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "listen":
@@ -168,7 +187,7 @@ Examples:
 // HTTP server around it: /healthz, and the Web API for every other path.
 // The server reads request heads well past the Web API's limits, so that
 // the Web API answers 414 and 431 with Dataverse's body.
-func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger *slog.Logger) *httpserver.Server {
+func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger *slog.Logger, m *metrics.Serve) *httpserver.Server {
 	api := webapi.NewServer(in, in.Schema, meta)
 	api.Now = in.Time
 	api.Logger = logger
@@ -176,7 +195,12 @@ func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger
 	api.MaxURLLength = cfg.Limits.MaxURLLength
 	api.CORSOrigins = cfg.CORS.AllowedOrigins
 	api.ChangeRetention, _ = cfg.Changes.RetentionDuration()
-	srv := httpserver.New(api.Handler())
+	h := api.Handler()
+	if m != nil {
+		h = m.Middleware(h)
+	}
+	h = logRequests(logger, h)
+	srv := httpserver.New(h)
 	srv.Logger = logger
 	srv.MaxHeaderBytes = api.MaxHeadBytes()
 	return srv

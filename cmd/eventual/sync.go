@@ -12,13 +12,17 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/client"
+	"github.com/eventual-pp/eventual/metrics"
 	"github.com/eventual-pp/eventual/replication"
 	"github.com/eventual-pp/eventual/replication/state"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // SyncCommand replicates tables from one Web API endpoint to another:
@@ -68,19 +72,22 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := c.logger()
-	s, st, err := c.syncer(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	logger := c.logger(cfg)
+	obs := &syncObservers{reg: newRegistry()}
 	if cfg.Listen != "" {
-		stop, err := listenWakeups(cfg.Listen, s, logger)
+		// Listening comes first: /metrics answers while the sync waits
+		// for a peer that is down.
+		stop, err := listenSync(cfg.Listen, obs, logger)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
+	s, st, err := c.syncer(ctx, cfg, logger, obs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	logger.Info("sync: replicating", "source", cfg.Source.URL, "target", cfg.Target.URL, "tables", strings.Join(s.Tables(), ","), "state", redactDSN(cfg.State))
 	if once {
 		if err := s.CatchUp(ctx); err != nil {
@@ -107,8 +114,14 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 }
 
 // logger writes the sync's structured logs to stderr.
-func (c *SyncCommand) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// logger is the logger cfg.Log asks for (validated with the
+// configuration).
+func (c *SyncCommand) logger(cfg SyncConfig) *slog.Logger {
+	l, err := cfg.Log.logger(c.Stderr)
+	if err != nil {
+		return slog.New(slog.NewTextHandler(c.Stderr, nil))
+	}
+	return l
 }
 
 // config reads the flags over the configuration file over the defaults.
@@ -125,6 +138,7 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 	lease := fs.String("lease", "5s", "how long a table's lease lasts without renewal: a killed sync's tables wait this long before another sync (or a restart) takes them")
 	listen := fs.String("listen", "", "accept webhook calls that start a cycle at once (host:port, e.g. 127.0.0.1:8770)")
 	configPath := fs.String("config", "", "YAML configuration file (endpoints with auth, tables and columns, …)")
+	applyLog := logFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), syncUsage)
 		fs.PrintDefaults()
@@ -146,6 +160,9 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 			return cfg, false, &configError{err}
 		}
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	applyLog(&cfg.Log, func(n string) bool { return set[n] })
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "source":
@@ -189,24 +206,27 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 
 // syncer builds the clients, discovers both ends' schemas (waiting for a
 // peer that is down), opens the state and returns the syncer.
-func (c *SyncCommand) syncer(ctx context.Context, cfg SyncConfig, logger *slog.Logger) (*replication.Syncer, replication.State, error) {
-	var s *replication.Syncer
-	wake := func() {
-		if s != nil {
-			s.Wake()
-		}
-	}
-	src, err := endpoint(cfg, cfg.Source, "source", logger, wake)
-	if err != nil {
-		return nil, nil, err
-	}
-	dst, err := endpoint(cfg, cfg.Target, "target", logger, wake)
-	if err != nil {
-		return nil, nil, err
+func (c *SyncCommand) syncer(ctx context.Context, cfg SyncConfig, logger *slog.Logger, obs *syncObservers) (*replication.Syncer, replication.State, error) {
+	if obs == nil {
+		obs = &syncObservers{reg: newRegistry()}
 	}
 	var names []string
 	for _, t := range cfg.Tables {
 		names = append(names, t.Name)
+	}
+	gauges := &syncGauges{tables: names, now: time.Now}
+	m, err := metrics.NewSync(obs.reg, gauges, "source", "target")
+	if err != nil {
+		return nil, nil, err
+	}
+	obs.metrics = m
+	src, err := endpoint(cfg, cfg.Source, "source", logger, obs)
+	if err != nil {
+		return nil, nil, err
+	}
+	dst, err := endpoint(cfg, cfg.Target, "target", logger, obs)
+	if err != nil {
+		return nil, nil, err
 	}
 	srcSchema, err := discover(ctx, src, "source", names, logger)
 	if err != nil {
@@ -220,6 +240,7 @@ func (c *SyncCommand) syncer(ctx context.Context, cfg SyncConfig, logger *slog.L
 	if err != nil {
 		return nil, nil, err
 	}
+	gauges.setState(st)
 	interval, _ := cfg.IntervalDuration()
 	lease, _ := cfg.LeaseDuration()
 	opts := replication.Options{
@@ -230,20 +251,23 @@ func (c *SyncCommand) syncer(ctx context.Context, cfg SyncConfig, logger *slog.L
 		Logger:   logger,
 		Progress: terminalProgress(c.Stderr),
 		Breakers: func() string { return "source " + src.State().String() + ", target " + dst.State().String() },
+		OnCycle:  func(r replication.TableReport) { m.Cycle(r.Table, r.Ended.Sub(r.Started)) },
 	}
 	for _, t := range cfg.Tables {
 		opts.Tables = append(opts.Tables, replication.Table{Name: t.Name, Columns: t.Columns, Key: t.Key})
 	}
-	if s, err = replication.New(opts); err != nil {
+	s, err := replication.New(opts)
+	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
+	obs.syncer.Store(s)
 	return s, st, nil
 }
 
 // endpoint is the client of one end, its breaker logged, and its closing
 // waking the syncer (pull-through as soon as the peer is back).
-func endpoint(cfg SyncConfig, e EndpointConfig, name string, logger *slog.Logger, wake func()) (*client.Client, error) {
+func endpoint(cfg SyncConfig, e EndpointConfig, name string, logger *slog.Logger, obs *syncObservers) (*client.Client, error) {
 	opts, err := e.options()
 	if err != nil {
 		return nil, err
@@ -252,10 +276,12 @@ func endpoint(cfg SyncConfig, e EndpointConfig, name string, logger *slog.Logger
 	opts.Breaker = client.BreakerOptions{Failures: cfg.Breaker.Failures, OpenFor: open, MaxOpenFor: max}
 	opts.Logger = logger.With("endpoint", name)
 	opts.OnStateChange = func(from, to client.State) {
+		obs.metrics.BreakerChanged(name, to.String())
 		if to == client.StateClosed {
-			wake()
+			obs.wake()
 		}
 	}
+	opts.OnRetry = func(status int, code string) { obs.metrics.Retry(name, status, code) }
 	return client.New(e.URL, opts)
 }
 
@@ -282,25 +308,46 @@ func discover(ctx context.Context, c *client.Client, name string, tables []strin
 	}, backoff.WithBackOff(backoff.NewConstantBackOff(time.Second)), backoff.WithMaxElapsedTime(0))
 }
 
-// listenWakeups serves webhook calls (the RemoteExecutionContext that
-// eventual's and Dataverse's webhook steps POST): each starts a cycle at
-// once. Polling stays the source of truth, so the body is not read.
-func listenWakeups(addr string, s *replication.Syncer, logger *slog.Logger) (func(), error) {
+// syncObservers is what the sync's metrics, wake-ups and status page
+// reach: the registry, the metrics (set once the syncer is built) and
+// the syncer (set once it runs; wake-ups before that are dropped).
+type syncObservers struct {
+	reg     *prometheus.Registry
+	metrics *metrics.Sync
+	syncer  atomic.Pointer[replication.Syncer]
+}
+
+// wake starts a cycle at once, if the syncer runs.
+func (o *syncObservers) wake() {
+	if s := o.syncer.Load(); s != nil {
+		s.Wake()
+	}
+}
+
+// listenSync serves the sync's --listen address: GET /metrics, and
+// webhook calls (the RemoteExecutionContext that eventual's and
+// Dataverse's webhook steps POST, to any other path), each of which starts
+// a cycle at once. Polling stays the source of truth, so the body is not
+// read.
+func listenSync(addr string, obs *syncObservers, logger *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("sync: listen %s: %w", addr, err)
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(obs.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
-			http.Error(w, "POST a webhook call here", http.StatusMethodNotAllowed)
+			http.Error(w, "POST a webhook call here (GET /metrics for the metrics)", http.StatusMethodNotAllowed)
 			return
 		}
 		io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
-		s.Wake()
+		obs.wake()
 		w.WriteHeader(http.StatusNoContent)
-	})}
+	})
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
 	go srv.Serve(ln)
-	logger.Info("sync: accepting webhook wake-ups", "url", "http://"+ln.Addr().String()+"/")
+	logger.Info("sync: accepting webhook wake-ups", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics")
 	return func() { srv.Close() }, nil
 }

@@ -52,6 +52,7 @@ type SyncConfig struct {
 	Listen       string                 `yaml:"listen"`
 	Lease        string                 `yaml:"lease"`
 	Breaker      SyncBreakerConfig      `yaml:"breaker"`
+	Log          LogConfig              `yaml:"log"`
 }
 
 // EndpointConfig is one end of the sync: a Web API endpoint and how to
@@ -152,6 +153,9 @@ func (c SyncConfig) Validate() error {
 		errs = append(errs, err)
 	}
 	if _, _, err := c.Breaker.durations(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Log.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -213,8 +213,8 @@ func (c *SyncCommand) retryDeadLetters(ctx context.Context, args []string) error
 	if err != nil {
 		return err
 	}
-	logger := c.logger()
-	s, st, err := c.syncer(ctx, cfg, logger)
+	logger := c.logger(cfg)
+	s, st, err := c.syncer(ctx, cfg, logger, nil)
 	if err != nil {
 		return err
 	}

@@ -98,6 +98,16 @@ var rules = []rule{
 		deny: append([]string{"instance", "webapi", "internal/sqlstore", "internal/sqlbuild"}, stores...),
 	},
 	{
+		name: "metrics observes through hooks: no instance, pipeline, store, SQL, client or replication (cmd connects them)",
+		from: []string{"metrics"},
+		deny: append(append([]string{"instance", "pipeline", "placeholder", "steps", "webhook", "client", "replication/...", "cmd/..."}, stores...), sqlCode...),
+	},
+	{
+		name: "status, the status page, imports only the standard library: it renders the snapshots cmd gives it",
+		from: []string{"status"},
+		only: []string{"std"},
+	},
+	{
 		name: "client, the Web API client, talks HTTP only: no instance, store, SQL, webapi or layer above",
 		from: []string{"client"},
 		deny: append(append([]string{"instance", "pipeline", "placeholder", "steps", "webhook", "webapi", "metadata", "internal/httpserver"}, stores...), sqlCode...),

@@ -1,0 +1,94 @@
+package instance_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/instance"
+	"github.com/google/uuid"
+)
+
+// observed records what an instance.Observer hears.
+type observed struct {
+	mu       sync.Mutex
+	created  []uuid.UUID
+	hydrated []uuid.UUID
+	since    []time.Time
+	jobs     []string
+}
+
+func (o *observed) PlaceholderCreated(table string, id uuid.UUID, at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.created = append(o.created, id)
+}
+
+func (o *observed) PlaceholderHydrated(table string, id uuid.UUID, since, at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.hydrated = append(o.hydrated, id)
+	o.since = append(o.since, since)
+}
+
+func (o *observed) JobDone(outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.jobs = append(o.jobs, outcome)
+}
+
+// TestObserverHearsCommittedPlaceholders: the Observer hears of a
+// placeholder made and of its hydration, once each, after the
+// transaction commits; a write that fails after making a placeholder
+// reports nothing (its placeholder rolled back with it).
+func TestObserverHearsCommittedPlaceholders(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
+		e := open(t)
+		obs := &observed{}
+		e.in.Observer = obs
+		ctx := testContext(t)
+		ensure := func(ctx context.Context, ec *eventual.ExecutionContext) error {
+			ref, ok := ec.Target().Values["parentcustomerid"].(eventual.EntityReference)
+			if !ok {
+				return nil
+			}
+			_, err := ec.Service.EnsurePlaceholder(ctx, ref, nil)
+			return err
+		}
+		e.register(t, syncStep("placeholder", eventual.MessageCreate, "contact", eventual.PreOperation, ensure))
+		missing := uuid.New()
+		e.mustCreate(t, e.contact, eventual.Values{"lastname": "A", "parentcustomerid": eventual.Ref(e.account, missing)})
+		if len(obs.created) != 1 || obs.created[0] != missing {
+			t.Fatalf("created %v, want [%s]", obs.created, missing)
+		}
+
+		// A create that fails after its placeholder was made: nothing heard.
+		other := uuid.New()
+		_, err := e.in.Create(ctx, &eventual.Entity{Table: e.contact, Values: eventual.Values{"lastname": string(make([]byte, 200)) + "x", "parentcustomerid": eventual.Ref(e.account, other)}})
+		if err == nil {
+			t.Fatal("a lastname past its maximum length was accepted")
+		}
+		if len(obs.created) != 1 {
+			t.Errorf("a rolled-back placeholder was heard of: %v", obs.created)
+		}
+
+		// Hydration by the real data.
+		if _, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, missing), &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "Real"}}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(obs.hydrated) != 1 || obs.hydrated[0] != missing || obs.since[0].IsZero() {
+			t.Errorf("hydrated %v (since %v), want [%s] with its creation time", obs.hydrated, obs.since, missing)
+		}
+		// Updating the hydrated record again is no hydration.
+		if _, err := e.in.Update(ctx, eventual.Ref(e.account, missing), eventual.Values{"name": "Again"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(obs.hydrated) != 1 {
+			t.Errorf("hydrated %d times, want 1", len(obs.hydrated))
+		}
+	})
+}
+
+var _ instance.Observer = (*observed)(nil)
