@@ -15,15 +15,14 @@ var methods = map[string]bool{
 }
 
 // Middleware counts and times the requests next serves, labelled with the
-// route template the Web API noted (webapi.ContextWithRoute; "unmatched"
-// when the request matched no route), the method and the status.
+// route template the Web API noted (webapi.RouteNoter; "unmatched" when
+// the request matched no route), the method and the status.
 func (m *Serve) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		var route string
-		r = r.WithContext(webapi.ContextWithRoute(r.Context(), &route))
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		route := sw.route
 		if route == "" {
 			route = "unmatched"
 		}
@@ -36,11 +35,22 @@ func (m *Serve) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// statusWriter remembers the status a handler wrote.
+// statusWriter remembers the status a handler wrote and the route
+// template the Web API noted.
 type statusWriter struct {
 	http.ResponseWriter
 	status      int
 	wroteHeader bool
+	route       string
+}
+
+var _ webapi.RouteNoter = (*statusWriter)(nil)
+
+// NoteRoute keeps the first template noted (webapi.RouteNoter).
+func (w *statusWriter) NoteRoute(template string) {
+	if w.route == "" {
+		w.route = template
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {

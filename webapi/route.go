@@ -1,7 +1,6 @@
 package webapi
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
@@ -98,27 +97,26 @@ func (q *request) route() error {
 	return errSegment(second.Name)
 }
 
-// at notes the template of the route the request takes, for the
-// metrics of the request (ContextWithRoute); the first template noted
-// wins, so that the parts of a $batch leave the batch's.
+// at tells the response writer, if it listens (RouteNoter), the
+// template of the route the request takes. The parts of a $batch write
+// to writers of their own, so the batch's template stays.
 func (q *request) at(template string) {
-	if p, ok := q.r.Context().Value(routeKey{}).(*string); ok && *p == "" {
-		*p = template
+	if n, ok := q.w.(RouteNoter); ok {
+		n.NoteRoute(template)
 	}
 }
 
-type routeKey struct{}
-
-// ContextWithRoute returns a context under which the Web API writes to
-// *route the template of the route a request took: "/", "/$metadata",
+// RouteNoter is a ResponseWriter that hears the template of the route
+// the Web API serves a request by, for the request's metrics (a
+// middleware wraps the writer; nothing is allocated for it): "/", "/$metadata",
 // "/$batch", "/WhoAmI", "/EntityDefinitions", "/{set}", "/{set}/$count",
 // "/{set}/Microsoft.Dynamics.CRM.<bulk message>", "/{set}({key})",
 // "/{set}({key})/{property}", "/{set}({key})/{navigation}" or
-// "/{set}({key})/{navigation}/$ref". It stays empty for a request that
+// "/{set}({key})/{navigation}/$ref". It hears nothing for a request that
 // matched no route (a 404 or 400 before routing). Templates never hold
 // a table, a key or an id, so that they make bounded metric labels.
-func ContextWithRoute(ctx context.Context, route *string) context.Context {
-	return context.WithValue(ctx, routeKey{}, route)
+type RouteNoter interface {
+	NoteRoute(template string)
 }
 
 func (q *request) routeCollection(t *eventual.Table) error {
