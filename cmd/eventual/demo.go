@@ -321,7 +321,7 @@ func (d *demo) serve(ctx context.Context, name, listen, db, placeholders string,
 		if m := demoServingLine.FindStringSubmatch(ch.out.String()); m != nil {
 			ch.root = m[1]
 			ch.url = m[1] + "api/data/v9.2/"
-			d.say("%s up at %s (pid %d, placeholders %s, database %s)", d.paint(ansiBold, name), ch.url, ch.pid(), placeholders, db)
+			d.say("%s up at %s (pid %d, placeholders %s, database %s; status page %sstatus)", d.paint(ansiBold, name), ch.url, ch.pid(), placeholders, db, ch.root)
 			return ch, nil
 		}
 		select {
@@ -349,7 +349,7 @@ func (d *demo) startSync() error {
 		return fmt.Errorf("sync configuration: %w", err)
 	}
 	ch, err := d.spawn("sync", "sync.log", "sync", "--source", d.a.root, "--target", d.bProxy.url, "--tables", "account,contact",
-		"--state", d.syncState(), "--interval", "250ms", "--lease", "1s", "--config", config)
+		"--state", d.syncState(), "--interval", "250ms", "--lease", "1s", "--config", config, "--listen", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -420,10 +420,18 @@ func (d *demo) listRunning() {
 		where := ch.url
 		if where == "" {
 			where = "state " + d.syncState()
+			if m := syncStatusURL.FindStringSubmatch(ch.err.String()); m != nil {
+				where += ", status page " + m[1]
+			}
+		} else {
+			where += " (status page " + ch.root + "status)"
 		}
 		d.say("  %-10s pid %-7d %s", ch.name, ch.pid(), where)
 	}
 }
+
+// syncStatusURL finds the sync's status page in its log.
+var syncStatusURL = regexp.MustCompile(`status=(http://\S+/status)`)
 
 // lastLines returns the last n lines of s.
 func lastLines(s string, n int) string {

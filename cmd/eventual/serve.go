@@ -15,6 +15,7 @@ import (
 	"github.com/eventual-pp/eventual/metrics"
 	"github.com/eventual-pp/eventual/postgres"
 	"github.com/eventual-pp/eventual/sqlite"
+	"github.com/eventual-pp/eventual/status"
 	"github.com/eventual-pp/eventual/webapi"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -93,6 +94,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	srv := newHTTPServer(cfg, in, store.Meta(), logger, m)
 	srv.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
+	hist := status.NewHistory(instanceStatus(in, "eventual serve — "+redactDSN(cfg.DB)), statusEvery, time.Hour)
+	page := status.Handler(hist)
+	srv.Handle("/status", page)
+	srv.HandlePrefix("/status/", page)
+	hctx, stopHistory := context.WithCancel(ctx)
+	defer stopHistory()
+	go hist.Run(hctx)
 	// The instance's background loops: the job runner and the purge of
 	// deletions past the retention. From here on, the store closes only
 	// after they stop.
@@ -121,6 +129,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	case serveErr = <-served:
 	}
 	logger.Info("stopping: finishing requests in flight")
+	stopHistory() // it reads the store, which shutdown closes
 	if err := shutdown(in, srv, store, ShutdownTimeout); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("serve: %w", err)
 	}

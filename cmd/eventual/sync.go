@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/eventual-pp/eventual/metrics"
 	"github.com/eventual-pp/eventual/replication"
 	"github.com/eventual-pp/eventual/replication/state"
+	"github.com/eventual-pp/eventual/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -73,11 +75,15 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := c.logger(cfg)
-	obs := &syncObservers{reg: newRegistry()}
+	obs := newSyncObservers(cfg)
 	if cfg.Listen != "" {
-		// Listening comes first: /metrics answers while the sync waits
-		// for a peer that is down.
-		stop, err := listenSync(cfg.Listen, obs, logger)
+		// Listening comes first: /metrics and /status answer while the
+		// sync waits for a peer that is down.
+		hist := status.NewHistory(syncStatus(obs, "eventual sync — "+redactURL(cfg.Source.URL)+" → "+redactURL(cfg.Target.URL)), statusEvery, time.Hour)
+		hctx, stopHistory := context.WithCancel(ctx)
+		defer stopHistory()
+		go hist.Run(hctx)
+		stop, err := listenSync(cfg.Listen, obs, hist, logger)
 		if err != nil {
 			return err
 		}
@@ -208,13 +214,9 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 // peer that is down), opens the state and returns the syncer.
 func (c *SyncCommand) syncer(ctx context.Context, cfg SyncConfig, logger *slog.Logger, obs *syncObservers) (*replication.Syncer, replication.State, error) {
 	if obs == nil {
-		obs = &syncObservers{reg: newRegistry()}
+		obs = newSyncObservers(cfg)
 	}
-	var names []string
-	for _, t := range cfg.Tables {
-		names = append(names, t.Name)
-	}
-	gauges := &syncGauges{tables: names, now: time.Now}
+	names, gauges := obs.gauges.tables, obs.gauges
 	m, err := metrics.NewSync(obs.reg, gauges, "source", "target")
 	if err != nil {
 		return nil, nil, err
@@ -282,7 +284,11 @@ func endpoint(cfg SyncConfig, e EndpointConfig, name string, logger *slog.Logger
 		}
 	}
 	opts.OnRetry = func(status int, code string) { obs.metrics.Retry(name, status, code) }
-	return client.New(e.URL, opts)
+	c, err := client.New(e.URL, opts)
+	if err == nil {
+		obs.setClient(name, c)
+	}
+	return c, err
 }
 
 // discover reads the tables' definitions from an endpoint, trying again
@@ -313,8 +319,37 @@ func discover(ctx context.Context, c *client.Client, name string, tables []strin
 // the syncer (set once it runs; wake-ups before that are dropped).
 type syncObservers struct {
 	reg     *prometheus.Registry
+	gauges  *syncGauges
 	metrics *metrics.Sync
 	syncer  atomic.Pointer[replication.Syncer]
+
+	mu      sync.Mutex
+	clients map[string]*client.Client // by endpoint name, once made
+}
+
+// newSyncObservers returns the observers of a sync of tables.
+func newSyncObservers(cfg SyncConfig) *syncObservers {
+	var names []string
+	for _, t := range cfg.Tables {
+		names = append(names, t.Name)
+	}
+	return &syncObservers{reg: newRegistry(), gauges: &syncGauges{tables: names, now: time.Now}}
+}
+
+// client returns the endpoint's client, nil before it is made.
+func (o *syncObservers) client(name string) *client.Client {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.clients[name]
+}
+
+func (o *syncObservers) setClient(name string, c *client.Client) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.clients == nil {
+		o.clients = map[string]*client.Client{}
+	}
+	o.clients[name] = c
 }
 
 // wake starts a cycle at once, if the syncer runs.
@@ -329,13 +364,16 @@ func (o *syncObservers) wake() {
 // Dataverse's webhook steps POST, to any other path), each of which starts
 // a cycle at once. Polling stays the source of truth, so the body is not
 // read.
-func listenSync(addr string, obs *syncObservers, logger *slog.Logger) (func(), error) {
+func listenSync(addr string, obs *syncObservers, hist *status.History, logger *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("sync: listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(obs.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
+	page := status.Handler(hist)
+	mux.Handle("/status", page)
+	mux.Handle("/status/", page)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
@@ -348,6 +386,7 @@ func listenSync(addr string, obs *syncObservers, logger *slog.Logger) (func(), e
 	})
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
 	go srv.Serve(ln)
-	logger.Info("sync: accepting webhook wake-ups", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics")
+	logger.Info("sync: accepting webhook wake-ups", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics",
+		"status", "http://"+ln.Addr().String()+"/status")
 	return func() { srv.Close() }, nil
 }

@@ -52,6 +52,7 @@ type Server struct {
 	IdleTimeout       time.Duration
 
 	routes   map[string]route // by path
+	prefixes []prefixRoute    // subtrees (HandlePrefix)
 	http     *http.Server
 	listener net.Listener
 	draining atomic.Bool
@@ -101,14 +102,53 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 	s.routes[path] = route{method: method, h: h}
 }
 
+// prefixRoute is the handler of a subtree.
+type prefixRoute struct {
+	prefix string
+	route
+}
+
+// HandlePrefix routes the requests for every path under prefix (which
+// ends in "/", such as "/status/": "/status/data.json" and
+// "/status/assets/x.js", not "/status" itself, which Handle routes) to h.
+// The pattern may start with a method and a space, as for Handle; it may
+// not be under /api/ or be "/" itself. Call it before Serve.
+func (s *Server) HandlePrefix(pattern string, h http.Handler) {
+	method, prefix, ok := strings.Cut(pattern, " ")
+	if !ok {
+		method, prefix = "", pattern
+	}
+	switch {
+	case h == nil:
+		panic("httpserver: nil handler for " + pattern)
+	case !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || prefix == "/" || strings.ContainsAny(prefix, " {}") || strings.Contains(prefix, "//"):
+		panic(fmt.Sprintf("httpserver: pattern %q is not a method and a path prefix such as \"GET /status/\"", pattern))
+	case strings.HasPrefix(prefix, "/api/") || prefix == HealthPath+"/":
+		panic(fmt.Sprintf("httpserver: pattern %q is under a path the server or the API serves", pattern))
+	}
+	for _, p := range s.prefixes {
+		if p.prefix == prefix {
+			panic(fmt.Sprintf("httpserver: prefix %s is already routed", prefix))
+		}
+	}
+	s.prefixes = append(s.prefixes, prefixRoute{prefix: prefix, route: route{method: method, h: h}})
+}
+
 // Handler returns the server's handler: its routes, and the API for every
 // other request.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if rt, ok := s.routes[r.URL.EscapedPath()]; ok && rt.matches(r.Method) {
+	path := r.URL.EscapedPath()
+	if rt, ok := s.routes[path]; ok && rt.matches(r.Method) {
 		rt.h.ServeHTTP(w, r)
 		return
+	}
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(path, p.prefix) && p.matches(r.Method) {
+			p.h.ServeHTTP(w, r)
+			return
+		}
 	}
 	s.API.ServeHTTP(w, r)
 }

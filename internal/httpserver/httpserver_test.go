@@ -36,6 +36,7 @@ func TestRoutes(t *testing.T) {
 	s := httpserver.New(api)
 	s.Handle("GET /metrics", text("metrics"))
 	s.Handle("/status", text("status"))
+	s.HandlePrefix("GET /status/", text("status subtree"))
 	h := s.Handler()
 	for _, c := range []struct {
 		method, target string
@@ -52,6 +53,10 @@ func TestRoutes(t *testing.T) {
 		{"DELETE", "/metrics", 404, "api DELETE /metrics"},
 		{"GET", "/status", 200, "status"},
 		{"POST", "/status", 200, "status"},
+		{"GET", "/status/data.json", 200, "status subtree"},
+		{"HEAD", "/status/assets/a.js", 200, "status subtree"},
+		{"POST", "/status/data.json", 404, "api POST /status/data.json"},
+		{"GET", "/statusx", 404, "api GET /statusx"},
 		{"GET", "/api/data/v9.2/accounts", 404, "api GET /api/data/v9.2/accounts"},
 		{"POST", "/api/data/v9.2/./accounts", 404, "api POST /api/data/v9.2/./accounts"},
 		{"GET", "/", 404, "api GET /"},
@@ -100,6 +105,19 @@ func TestHandleRefuses(t *testing.T) {
 		}()
 		httpserver.New(api).Handle("/x", nil)
 	}()
+}
+
+func TestHandlePrefixRefuses(t *testing.T) {
+	for _, pattern := range []string{"/status", "/", "GET /", "/api/", "/api/data/", "/healthz/", "status/", "/a//b/"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("HandlePrefix(%q) did not panic", pattern)
+				}
+			}()
+			httpserver.New(api).HandlePrefix(pattern, text("x"))
+		}()
+	}
 }
 
 func TestServeBeforeListen(t *testing.T) {
