@@ -35,7 +35,7 @@ func (f *fakeServe) HeadVersion(context.Context) (int64, bool, error) {
 func TestServeCountsAndGauges(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
-	src := &fakeServe{placeholders: []metrics.TablePlaceholders{{Table: "account", Pending: 3, Oldest: now.Add(-90 * time.Second)}}, jobs: 2, version: 41}
+	src := &fakeServe{placeholders: []metrics.TablePlaceholders{{Table: "account", Pending: 3, Hydrated: 5, Oldest: now.Add(-90 * time.Second)}}, jobs: 2, version: 41}
 	m, err := metrics.NewServe(reg, src, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +48,10 @@ func TestServeCountsAndGauges(t *testing.T) {
 	m.Commit(3, 2*time.Millisecond)
 
 	want := `
-# HELP eventual_placeholders_pending Placeholders waiting for their real data, by table.
-# TYPE eventual_placeholders_pending gauge
-eventual_placeholders_pending{table="account"} 3
+# HELP eventual_placeholders Records made as placeholders, by table and state: pending (waiting for their real data) or hydrated.
+# TYPE eventual_placeholders gauge
+eventual_placeholders{state="hydrated",table="account"} 5
+eventual_placeholders{state="pending",table="account"} 3
 # HELP eventual_placeholder_oldest_age_seconds Age of the oldest pending placeholder, by table.
 # TYPE eventual_placeholder_oldest_age_seconds gauge
 eventual_placeholder_oldest_age_seconds{table="account"} 90
@@ -74,7 +75,7 @@ eventual_async_jobs_total{outcome="retried"} 1
 eventual_async_jobs_total{outcome="succeeded"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"eventual_placeholders_pending", "eventual_placeholder_oldest_age_seconds", "eventual_async_jobs_queued",
+		"eventual_placeholders", "eventual_placeholder_oldest_age_seconds", "eventual_async_jobs_queued",
 		"eventual_change_tracking_version", "eventual_placeholders_created_total", "eventual_placeholders_hydrated_total",
 		"eventual_async_jobs_total"); err != nil {
 		t.Error(err)

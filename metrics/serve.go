@@ -12,8 +12,8 @@ import (
 // ServeSource answers, at scrape time, the gauges that live in the
 // database.
 type ServeSource interface {
-	// Placeholders returns the pending placeholders of every table that
-	// has any (tables without are left out).
+	// Placeholders returns the placeholders of every table that has any,
+	// pending or hydrated (tables without are left out).
 	Placeholders(ctx context.Context) ([]TablePlaceholders, error)
 	// QueuedJobs returns how many async jobs wait to run.
 	QueuedJobs(ctx context.Context) (int64, error)
@@ -22,11 +22,12 @@ type ServeSource interface {
 	HeadVersion(ctx context.Context) (version int64, ok bool, err error)
 }
 
-// TablePlaceholders are a table's pending placeholders.
+// TablePlaceholders are a table's placeholders.
 type TablePlaceholders struct {
-	Table   string
-	Pending int64
-	Oldest  time.Time // when the oldest pending one was made
+	Table    string
+	Pending  int64     // waiting for their real data
+	Hydrated int64     // placeholders that received it
+	Oldest   time.Time // when the oldest pending one was made
 }
 
 // ScrapeTimeout bounds the database reads of one scrape.
@@ -85,7 +86,7 @@ func NewServe(reg prometheus.Registerer, src ServeSource, now func() time.Time) 
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventual_async_jobs_total", Help: "Async jobs run, by outcome: succeeded, retried (failed, runs again later) or failed (for good).",
 		}, []string{"outcome"}),
-		pendingDesc: prometheus.NewDesc("eventual_placeholders_pending", "Placeholders waiting for their real data, by table.", []string{"table"}, nil),
+		pendingDesc: prometheus.NewDesc("eventual_placeholders", "Records made as placeholders, by table and state: pending (waiting for their real data) or hydrated.", []string{"table", "state"}, nil),
 		oldestDesc:  prometheus.NewDesc("eventual_placeholder_oldest_age_seconds", "Age of the oldest pending placeholder, by table.", []string{"table"}, nil),
 		queuedDesc:  prometheus.NewDesc("eventual_async_jobs_queued", "Async jobs waiting to run.", nil, nil),
 		headDesc:    prometheus.NewDesc("eventual_change_tracking_version", "The change-tracking head version of the store (SQLite).", nil, nil),
@@ -150,7 +151,8 @@ func (g *serveGauges) Collect(ch chan<- prometheus.Metric) {
 	failed("placeholders", err)
 	now := g.now()
 	for _, p := range ps {
-		ch <- prometheus.MustNewConstMetric(g.pendingDesc, prometheus.GaugeValue, float64(p.Pending), p.Table)
+		ch <- prometheus.MustNewConstMetric(g.pendingDesc, prometheus.GaugeValue, float64(p.Pending), p.Table, "pending")
+		ch <- prometheus.MustNewConstMetric(g.pendingDesc, prometheus.GaugeValue, float64(p.Hydrated), p.Table, "hydrated")
 		if !p.Oldest.IsZero() {
 			ch <- prometheus.MustNewConstMetric(g.oldestDesc, prometheus.GaugeValue, max(now.Sub(p.Oldest).Seconds(), 0), p.Table)
 		}

@@ -83,7 +83,7 @@ func TestServeMetrics(t *testing.T) {
 		labels []string
 		want   float64
 	}{
-		{"eventual_placeholders_pending", []string{"table=account"}, 1},
+		{"eventual_placeholders", []string{"table=account", "state=pending"}, 1},
 		{"eventual_placeholders_created_total", []string{"table=account"}, 1},
 		{"eventual_http_requests_total", []string{"route=/{set}", "method=POST", "code=204"}, 1},
 		{"eventual_http_requests_total", []string{"route=/{set}({key})", "method=GET", "code=404"}, 1},
@@ -101,8 +101,11 @@ func TestServeMetrics(t *testing.T) {
 
 	must(t, c, 204, "PATCH", p.URL+"accounts(accountnumber='ACC-9')", map[string]any{"name": "Contoso"})
 	fams = scrape(t, c, p.Root+"metrics")
-	if _, ok := value(fams, "eventual_placeholders_pending", "table=account"); ok {
+	if v, _ := value(fams, "eventual_placeholders", "table=account", "state=pending"); v != 0 {
 		t.Error("the hydrated placeholder is still pending")
+	}
+	if v, _ := value(fams, "eventual_placeholders", "table=account", "state=hydrated"); v != 1 {
+		t.Errorf("%v hydrated placeholders, want 1", v)
 	}
 	if got, _ := value(fams, "eventual_placeholders_hydrated_total", "table=account"); got != 1 {
 		t.Errorf("hydrated %v, want 1", got)

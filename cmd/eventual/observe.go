@@ -53,10 +53,19 @@ func (g *instanceGauges) Placeholders(ctx context.Context) ([]metrics.TablePlace
 			if err != nil {
 				return err
 			}
-			if n == 0 {
+			h, err := tx.Count(ctx, t, eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: t.Column(eventual.ColumnHydrationState)},
+				Right: eventual.Literal{Value: eventual.HydrationHydrated}}, 0)
+			if err != nil {
+				return err
+			}
+			if n == 0 && h == 0 {
 				continue
 			}
-			p := metrics.TablePlaceholders{Table: t.LogicalName, Pending: n}
+			p := metrics.TablePlaceholders{Table: t.LogicalName, Pending: n, Hydrated: h}
+			if n == 0 {
+				out = append(out, p)
+				continue
+			}
 			on := t.Column(eventual.ColumnPlaceholderOn)
 			recs, err := tx.Query(ctx, &eventual.Query{Table: t, Columns: []*eventual.Column{on}, Filter: placeholderFilter(t),
 				OrderBy: []eventual.Order{{Column: on}}, Limit: 1})
