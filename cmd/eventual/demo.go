@@ -354,7 +354,16 @@ func (d *demo) startSync() error {
 		return err
 	}
 	d.sync = ch
-	d.say("%s started: A → B, tables account,contact (pid %d)", d.paint(ansiBold, "sync"), ch.pid())
+	// The sync prints its status page once listening (at once: before
+	// it reads A or B).
+	page := ""
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := syncStatusURL.FindStringSubmatch(ch.err.String()); m != nil {
+			page = "; status page " + m[1]
+			break
+		}
+	}
+	d.say("%s started: A → B, tables account,contact (pid %d%s)", d.paint(ansiBold, "sync"), ch.pid(), page)
 	return nil
 }
 
