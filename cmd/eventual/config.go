@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual/metadata"
+	"github.com/eventual-pp/eventual/throttle"
 	"github.com/eventual-pp/eventual/webapi"
 	"go.yaml.in/yaml/v3"
 )
@@ -185,6 +186,88 @@ type SQLiteConfig struct {
 type LimitsConfig struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	MaxURLLength int   `yaml:"maxURLLength"`
+	// ServiceProtection is off (default), dataverse (the documented
+	// limits: 6000 requests and 1200 s of execution time per 300 s, 52
+	// concurrent, per user) or custom numbers.
+	ServiceProtection ServiceProtectionConfig `yaml:"serviceProtection"`
+}
+
+// ServiceProtectionConfig chooses the service-protection limits: in YAML
+// "off", "dataverse", or {requests, executionTime, concurrent, window}
+// (numbers left out keep Dataverse's).
+//
+//	limits:
+//	  serviceProtection: dataverse
+//	  # or: serviceProtection: {requests: 100, window: 10s}
+type ServiceProtectionConfig struct {
+	Mode          string `yaml:"mode"` // off or dataverse; custom numbers imply on
+	Requests      int    `yaml:"requests"`
+	ExecutionTime string `yaml:"executionTime"`
+	Concurrent    int    `yaml:"concurrent"`
+	Window        string `yaml:"window"`
+}
+
+// UnmarshalYAML takes "off", "dataverse" or the mapping of custom limits.
+func (c *ServiceProtectionConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		c.Mode = n.Value
+		return nil
+	}
+	type plain ServiceProtectionConfig
+	p := plain{Mode: "custom"}
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = ServiceProtectionConfig(p)
+	return nil
+}
+
+// MarshalYAML writes the mode alone unless numbers were given.
+func (c ServiceProtectionConfig) MarshalYAML() (any, error) {
+	if c.Mode != "custom" {
+		return c.Mode, nil
+	}
+	type plain ServiceProtectionConfig
+	return plain(c), nil
+}
+
+// Limits returns the limits the configuration asks for; ok is false when
+// service protection is off.
+func (c ServiceProtectionConfig) Limits() (l throttle.Limits, ok bool, err error) {
+	switch strings.ToLower(c.Mode) {
+	case "", "off":
+		return l, false, nil
+	case "dataverse", "on":
+		return throttle.Dataverse(), true, nil
+	case "custom":
+	default:
+		return l, false, fmt.Errorf("config: limits.serviceProtection %q: want off, dataverse or the limits (requests, executionTime, concurrent, window)", c.Mode)
+	}
+	l = throttle.Dataverse()
+	if c.Requests != 0 {
+		l.Requests = c.Requests
+	}
+	if c.Concurrent != 0 {
+		l.Concurrent = c.Concurrent
+	}
+	for _, d := range []struct {
+		name string
+		text string
+		to   *time.Duration
+	}{{"executionTime", c.ExecutionTime, &l.ExecutionTime}, {"window", c.Window, &l.Window}} {
+		if d.text == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.text)
+		if err != nil {
+			return l, false, fmt.Errorf("config: limits.serviceProtection.%s %q: a duration such as 300s", d.name, d.text)
+		}
+		*d.to = v
+	}
+	if err := l.Validate(); err != nil {
+		return l, false, fmt.Errorf("config: limits.%w", err)
+	}
+	return l, true, nil
 }
 
 // Defaults.
@@ -243,6 +326,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxBodyBytes < 0 || c.Limits.MaxURLLength < 0 {
 		return fmt.Errorf("config: limits must not be negative")
+	}
+	if _, _, err := c.Limits.ServiceProtection.Limits(); err != nil {
+		return err
 	}
 	if err := c.CORS.Validate(); err != nil {
 		return err

@@ -191,6 +191,9 @@ func effectiveServe(cfg Config) Config {
 		cfg.Changes.Retention = fmt.Sprintf("%dh", webapi.DefaultChangeRetention/time.Hour)
 	}
 	cfg.Log = effectiveLog(cfg.Log)
+	if cfg.Limits.ServiceProtection.Mode == "" {
+		cfg.Limits.ServiceProtection.Mode = "off"
+	}
 	if cfg.Placeholder.Stage == "" {
 		cfg.Placeholder.Stage = "prevalidation"
 	}

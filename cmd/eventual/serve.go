@@ -16,6 +16,7 @@ import (
 	"github.com/eventual-pp/eventual/postgres"
 	"github.com/eventual-pp/eventual/sqlite"
 	"github.com/eventual-pp/eventual/status"
+	"github.com/eventual-pp/eventual/throttle"
 	"github.com/eventual-pp/eventual/webapi"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -147,6 +148,7 @@ func (c *ServeCommand) config(args []string) (Config, error) {
 	configPath := fs.String("config", "", "YAML configuration file (optional)")
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
 	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
+	serviceProtection := fs.String("service-protection", "off", "Dataverse's service-protection limits (429s): off, or dataverse (6000 requests and 1200 s of execution time per 300 s, 52 concurrent, per user)")
 	applyLog := logFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/, with the plugin pipeline and\nthe placeholder upsert, on an embedded SQLite file or a PostgreSQL database.\n\nFlags:")
@@ -184,6 +186,8 @@ Examples:
 			cfg.Placeholders = *placeholders
 		case "cors-origins":
 			cfg.CORS.AllowedOrigins = splitOrigins(*corsOrigins)
+		case "service-protection":
+			cfg.Limits.ServiceProtection = ServiceProtectionConfig{Mode: *serviceProtection}
 		}
 	})
 	if err := cfg.Validate(); err != nil {
@@ -205,6 +209,11 @@ func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger
 	api.CORSOrigins = cfg.CORS.AllowedOrigins
 	api.ChangeRetention, _ = cfg.Changes.RetentionDuration()
 	h := api.Handler()
+	if l, on, _ := cfg.Limits.ServiceProtection.Limits(); on {
+		// Inside the metrics, so that they count the 429s.
+		h = throttle.New(l, throttle.Options{Now: in.Time}).Handler(h)
+		logger.Info("service protection on", "requests", l.Requests, "executionTime", l.ExecutionTime.String(), "concurrent", l.Concurrent, "window", l.Window.String())
+	}
 	if m != nil {
 		h = m.Middleware(h)
 	}

@@ -103,6 +103,11 @@ var rules = []rule{
 		deny: append(append([]string{"instance", "pipeline", "placeholder", "steps", "webhook", "client", "replication/...", "cmd/..."}, stores...), sqlCode...),
 	},
 	{
+		name: "throttle, the service-protection limits, is HTTP middleware: it imports only codec (the error body) below it",
+		from: []string{"throttle"},
+		only: []string{"std", "codec", ".", "odata", "github.com/google/uuid", "github.com/go-json-experiment/json/..."},
+	},
+	{
 		name: "status, the status page, imports only the standard library: it renders the snapshots cmd gives it",
 		from: []string{"status"},
 		only: []string{"std"},
