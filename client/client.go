@@ -2,11 +2,14 @@ package client
 
 import (
 	"cmp"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +28,10 @@ type Options struct {
 	// client of its own over http.DefaultTransport. Its Timeout should be
 	// zero: Timeout below bounds each attempt.
 	HTTPClient *http.Client
+	// RootCAs, when set and HTTPClient is nil, are the certificate
+	// authorities the client trusts for HTTPS instead of the system's
+	// (an eventual serve with a test certificate: see LoadCAs).
+	RootCAs *x509.CertPool
 
 	// Token is a static bearer token. At most one of Token,
 	// ClientCredentials and TokenSource is set.
@@ -136,6 +143,11 @@ func New(baseURL string, opts Options) (*Client, error) {
 
 // withDefaults fills in the zero fields of opts.
 func withDefaults(o Options) Options {
+	if o.HTTPClient == nil && o.RootCAs != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
+		o.HTTPClient = &http.Client{Transport: tr}
+	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{}
 	}
@@ -221,4 +233,20 @@ func sameOrigin(a, b *url.URL) bool {
 		return "80"
 	}
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// LoadCAs reads PEM certificates (a test CA, a private CA) into a pool
+// for Options.RootCAs.
+func LoadCAs(paths ...string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	for _, p := range paths {
+		pem, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("client: CA file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client: CA file %s holds no PEM certificate", p)
+		}
+	}
+	return pool, nil
 }

@@ -50,6 +50,13 @@ type Config struct {
 	Steps        []StepConfig          `yaml:"steps"`
 	Schema       metadata.SchemaConfig `yaml:"schema"`
 	Log          LogConfig             `yaml:"log"`
+	TLS          TLSConfig             `yaml:"tls"`
+}
+
+// TLSConfig serves HTTPS (both files PEM; --tls-cert, --tls-key).
+type TLSConfig struct {
+	Cert string `yaml:"cert"` // the certificate chain
+	Key  string `yaml:"key"`  // its private key
 }
 
 // PlaceholderConfig tunes the placeholder step (placeholders: "on").
@@ -329,6 +336,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := c.Limits.ServiceProtection.Limits(); err != nil {
 		return err
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return fmt.Errorf("config: tls needs both cert and key (--tls-cert and --tls-key)")
 	}
 	if err := c.CORS.Validate(); err != nil {
 		return err

@@ -149,6 +149,8 @@ func (c *ServeCommand) config(args []string) (Config, error) {
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
 	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
 	serviceProtection := fs.String("service-protection", "off", "Dataverse's service-protection limits (429s): off, or dataverse (6000 requests and 1200 s of execution time per 300 s, 52 concurrent, per user)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	applyLog := logFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: eventual serve [flags]\n\nServes the Dataverse Web API at http://<listen>/api/data/v9.2/, with the plugin pipeline and\nthe placeholder upsert, on an embedded SQLite file or a PostgreSQL database.\n\nFlags:")
@@ -186,6 +188,10 @@ Examples:
 			cfg.Placeholders = *placeholders
 		case "cors-origins":
 			cfg.CORS.AllowedOrigins = splitOrigins(*corsOrigins)
+		case "tls-cert":
+			cfg.TLS.Cert = *tlsCert
+		case "tls-key":
+			cfg.TLS.Key = *tlsKey
 		case "service-protection":
 			cfg.Limits.ServiceProtection = ServiceProtectionConfig{Mode: *serviceProtection}
 		}
@@ -221,6 +227,7 @@ func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger
 	srv := httpserver.New(h)
 	srv.Logger = logger
 	srv.MaxHeaderBytes = api.MaxHeadBytes()
+	srv.TLSCertFile, srv.TLSKeyFile = cfg.TLS.Cert, cfg.TLS.Key
 	return srv
 }
 

@@ -60,6 +60,10 @@ type SyncConfig struct {
 type EndpointConfig struct {
 	URL  string     `yaml:"url"`
 	Auth AuthConfig `yaml:"auth"`
+	// CAFile names PEM certificates to trust for the endpoint's HTTPS
+	// instead of the system's (an eventual serve --tls-cert with a test
+	// CA).
+	CAFile string `yaml:"caFile"`
 }
 
 // AuthConfig authenticates to an endpoint.
@@ -215,6 +219,13 @@ func (e EndpointConfig) options() (client.Options, error) {
 		o.ClientCredentials = &clientcredentials.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, TokenURL: tokenURL, Scopes: []string{scope}}
 	default:
 		return o, fmt.Errorf("%s: auth mode %q: none, token or clientCredentials", e.URL, e.Auth.Mode)
+	}
+	if e.CAFile != "" {
+		pool, err := client.LoadCAs(e.CAFile)
+		if err != nil {
+			return o, fmt.Errorf("%s: caFile: %w", e.URL, err)
+		}
+		o.RootCAs = pool
 	}
 	return o, nil
 }

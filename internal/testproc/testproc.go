@@ -75,7 +75,7 @@ type Proc struct {
 	Root, URL string
 }
 
-var servingLine = regexp.MustCompile(`eventual: serving the Dataverse Web API at (http://\S+/)api/data/v9\.2/ \(database `)
+var servingLine = regexp.MustCompile(`eventual: serving the Dataverse Web API at (https?://\S+/)api/data/v9\.2/ \(database `)
 
 // Start runs the binary with args (starting with "serve") and waits until
 // it prints its base URL.
