@@ -166,7 +166,30 @@ type ctxKey int
 const (
 	correlationKey ctxKey = iota
 	adoptKey
+	callerKey
 )
+
+// Caller is the user a request comes from, as the Web API's
+// authentication established it: a systemuser's id, its name, and
+// whether it is an application user (a service principal).
+type Caller struct {
+	UserID      uuid.UUID
+	Name        string
+	Application bool
+}
+
+// WithCaller returns a context whose messages run as caller: WhoAmI
+// answers its id, and the pipeline's execution context carries it as
+// UserId and InitiatingUserId.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey, c)
+}
+
+// CallerFrom returns the caller WithCaller put in the context, if any.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey).(Caller)
+	return c, ok
+}
 
 // WithCorrelationID returns a context whose messages carry the correlation
 // id (the Web API takes it from x-ms-correlation-request-id or makes one

@@ -92,6 +92,11 @@ type jobData struct {
 	PostImages       map[string]record `json:"postImages,omitempty"`
 	SharedVariables  map[string]any    `json:"sharedVariables,omitempty"`
 	OutputParameters map[string]any    `json:"outputParameters,omitempty"`
+	// UserID and InitiatingUserID are the execution context's, so that
+	// the job runs as the caller that queued it (absent in jobs queued by
+	// an earlier version: the instance's user).
+	UserID           uuid.UUID `json:"userId,omitzero"`
+	InitiatingUserID uuid.UUID `json:"initiatingUserId,omitzero"`
 }
 
 type record struct {
@@ -119,7 +124,8 @@ func (x *execution) queue(ctx context.Context, tx eventual.Tx) error {
 		ec := x.ec
 		d := jobData{Step: s.Name, Message: ec.MessageName, Table: ec.PrimaryEntityName, ID: ec.PrimaryEntityID, Depth: ec.Depth,
 			CorrelationID: ec.CorrelationID, OperationID: ec.OperationID, RequestID: ec.RequestID, CreatedOn: ec.OperationCreatedOn,
-			SharedVariables: ec.SharedVariables, OutputParameters: encodeParams(ec.OutputParameters)}
+			SharedVariables: ec.SharedVariables, OutputParameters: encodeParams(ec.OutputParameters),
+			UserID: ec.UserID, InitiatingUserID: ec.InitiatingUserID}
 		if e := ec.Target(); e != nil {
 			d.Target = encodeValues(e.Values)
 		}
@@ -468,6 +474,12 @@ func (in *Instance) execJob(ctx context.Context, d *jobData) (err error) {
 		InputParameters: map[string]any{}, OutputParameters: map[string]any{}, SharedVariables: d.SharedVariables,
 		PreEntityImages: map[string]*eventual.Record{}, PostEntityImages: map[string]*eventual.Record{}, Step: s,
 		Service: &service{in: in},
+	}
+	if d.UserID != uuid.Nil {
+		ec.UserID = d.UserID
+	}
+	if d.InitiatingUserID != uuid.Nil {
+		ec.InitiatingUserID = d.InitiatingUserID
 	}
 	if ec.SharedVariables == nil {
 		ec.SharedVariables = map[string]any{}

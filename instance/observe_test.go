@@ -92,3 +92,25 @@ func TestObserverHearsCommittedPlaceholders(t *testing.T) {
 }
 
 var _ instance.Observer = (*observed)(nil)
+
+// TestCallerInExecutionContext: a message run under eventual.WithCaller
+// carries the caller as UserId and InitiatingUserId in its steps'
+// execution context; without one, the instance's user.
+func TestCallerInExecutionContext(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
+		e := open(t)
+		var got []uuid.UUID
+		e.register(t, syncStep("who", eventual.MessageCreate, "account", eventual.PreOperation, func(ctx context.Context, ec *eventual.ExecutionContext) error {
+			got = append(got, ec.UserID, ec.InitiatingUserID)
+			return nil
+		}))
+		caller := eventual.Caller{UserID: uuid.New(), Name: "Alice"}
+		if _, err := e.in.Create(eventual.WithCaller(testContext(t), caller), &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "A"}}); err != nil {
+			t.Fatal(err)
+		}
+		e.mustCreate(t, e.account, eventual.Values{"name": "B"})
+		if len(got) != 4 || got[0] != caller.UserID || got[1] != caller.UserID || got[2] != e.in.Meta.UserID || got[3] != e.in.Meta.UserID {
+			t.Errorf("user ids %v; want the caller %s twice, then the instance's %s twice", got, caller.UserID, e.in.Meta.UserID)
+		}
+	})
+}

@@ -77,6 +77,9 @@ func (in *Instance) newExecution(ctx context.Context, message string, t *eventua
 	} else {
 		ec.CorrelationID = uuid.New()
 	}
+	if c, ok := eventual.CallerFrom(ctx); ok {
+		ec.UserID, ec.InitiatingUserID = c.UserID, c.UserID
+	}
 	switch x := target.(type) {
 	case *eventual.Entity:
 		ec.PrimaryEntityID = x.ID

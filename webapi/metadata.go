@@ -41,7 +41,11 @@ func (q *request) whoAmI() error {
 	b = append(b, `,"BusinessUnitId":`...)
 	b = appendString(b, q.s.Meta.BusinessUnitID.String())
 	b = append(b, `,"UserId":`...)
-	b = appendString(b, q.s.Meta.UserID.String())
+	user := q.s.Meta.UserID
+	if c, ok := eventual.CallerFrom(q.ctx); ok {
+		user = c.UserID
+	}
+	b = appendString(b, user.String())
 	b = append(b, `,"OrganizationId":`...)
 	b = appendString(b, q.s.Meta.OrganizationID.String())
 	b = append(b, '}')

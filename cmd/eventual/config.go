@@ -7,9 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/auth"
 	"github.com/eventual-pp/eventual/metadata"
 	"github.com/eventual-pp/eventual/throttle"
 	"github.com/eventual-pp/eventual/webapi"
+	"github.com/google/uuid"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -51,6 +54,76 @@ type Config struct {
 	Schema       metadata.SchemaConfig `yaml:"schema"`
 	Log          LogConfig             `yaml:"log"`
 	TLS          TLSConfig             `yaml:"tls"`
+	Auth         ServeAuthConfig       `yaml:"auth"`
+}
+
+// ServeAuthConfig authenticates the Web API's callers (--auth).
+//
+//	auth:
+//	  mode: tokens                  # none (default), tokens or oidc
+//	  tokens:
+//	    - {token: "${INTEGRATION_TOKEN}", name: Integration, application: true}
+//	  # oidc:
+//	  issuer: https://login.microsoftonline.com/<tenant>/v2.0
+//	  audience: https://contoso.crm.dynamics.com
+type ServeAuthConfig struct {
+	Mode     string            `yaml:"mode"`
+	Tokens   []TokenUserConfig `yaml:"tokens"`
+	Issuer   string            `yaml:"issuer"`
+	Audience string            `yaml:"audience"`
+}
+
+// TokenUserConfig maps a static bearer token to a user.
+type TokenUserConfig struct {
+	Token string `yaml:"token"`
+	// UserID is the user's systemuserid; default a GUID made from Name.
+	UserID      string `yaml:"userId"`
+	Name        string `yaml:"name"`
+	Application bool   `yaml:"application"`
+}
+
+// users returns the static tokens' users.
+func (c ServeAuthConfig) users() (auth.Tokens, error) {
+	var ts auth.Tokens
+	seen := map[string]bool{}
+	for i, t := range c.Tokens {
+		if t.Token == "" || t.Name == "" {
+			return nil, fmt.Errorf("config: auth.tokens[%d]: give a token and a name", i)
+		}
+		if seen[t.Token] {
+			return nil, fmt.Errorf("config: auth.tokens[%d] (%s): the same token as another user", i, t.Name)
+		}
+		seen[t.Token] = true
+		id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("eventual:user:"+t.Name))
+		if t.UserID != "" {
+			var err error
+			if id, err = uuid.Parse(t.UserID); err != nil {
+				return nil, fmt.Errorf("config: auth.tokens[%d] (%s): userId %q is not a GUID", i, t.Name, t.UserID)
+			}
+		}
+		ts = append(ts, auth.User{Token: t.Token, Caller: eventual.Caller{UserID: id, Name: t.Name, Application: t.Application}})
+	}
+	return ts, nil
+}
+
+// Validate checks the mode and what it needs.
+func (c ServeAuthConfig) Validate() error {
+	switch strings.ToLower(c.Mode) {
+	case "", "none":
+	case "tokens":
+		if len(c.Tokens) == 0 {
+			return fmt.Errorf("config: auth mode tokens needs auth.tokens")
+		}
+		_, err := c.users()
+		return err
+	case "oidc":
+		if c.Issuer == "" || c.Audience == "" {
+			return fmt.Errorf("config: auth mode oidc needs auth.issuer and auth.audience")
+		}
+	default:
+		return fmt.Errorf("config: auth mode %q: want none, tokens or oidc", c.Mode)
+	}
+	return nil
 }
 
 // TLSConfig serves HTTPS (both files PEM; --tls-cert, --tls-key).
@@ -335,6 +408,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: limits must not be negative")
 	}
 	if _, _, err := c.Limits.ServiceProtection.Limits(); err != nil {
+		return err
+	}
+	if err := c.Auth.Validate(); err != nil {
 		return err
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {

@@ -204,6 +204,15 @@ func effectiveServe(cfg Config) Config {
 	if cfg.Schema.Tables == nil {
 		cfg.Schema.Tables = []metadata.TableConfig{}
 	}
+	if cfg.Auth.Mode == "" {
+		cfg.Auth.Mode = "none"
+	}
+	users := make([]TokenUserConfig, len(cfg.Auth.Tokens))
+	for i, u := range cfg.Auth.Tokens {
+		u.Token = maskString(u.Token)
+		users[i] = u
+	}
+	cfg.Auth.Tokens = users
 	steps := make([]StepConfig, len(cfg.Steps))
 	for i, s := range cfg.Steps {
 		if s.Stage == "" {

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/auth"
 	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/internal/httpserver"
 	"github.com/eventual-pp/eventual/metrics"
@@ -93,10 +97,20 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		store.Close()
 		return &configError{err}
 	}
-	srv := newHTTPServer(cfg, in, store.Meta(), logger, m)
+	authn, authURI, err := authenticator(ctx, cfg.Auth)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	srv := newHTTPServer(cfg, in, store.Meta(), logger, m, authn, authURI)
 	srv.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
 	hist := status.NewHistory(instanceStatus(in, "eventual serve — "+redactDSN(cfg.DB)), statusEvery, time.Hour)
-	page := status.Handler(hist)
+	var page http.Handler = status.Handler(hist)
+	if authn != nil {
+		// The page shows records' keys and names: with authentication
+		// on, it asks for a token as the Web API does.
+		page = auth.Middleware(authn, auth.Options{AuthorizationURI: authURI, ResourceID: cfg.Auth.Audience, Logger: logger}, page)
+	}
 	srv.Handle("/status", page)
 	srv.HandlePrefix("/status/", page)
 	hctx, stopHistory := context.WithCancel(ctx)
@@ -149,6 +163,7 @@ func (c *ServeCommand) config(args []string) (Config, error) {
 	placeholders := fs.String("placeholders", "on", "placeholder upsert for lookups to missing records: on or off")
 	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the Web API from (CORS), comma-separated, or * for any; default none")
 	serviceProtection := fs.String("service-protection", "off", "Dataverse's service-protection limits (429s): off, or dataverse (6000 requests and 1200 s of execution time per 300 s, 52 concurrent, per user)")
+	authMode := fs.String("auth", "none", "authentication: none (any bearer token), tokens (auth.tokens in the config) or oidc (auth.issuer and auth.audience)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	applyLog := logFlags(fs)
@@ -188,6 +203,8 @@ Examples:
 			cfg.Placeholders = *placeholders
 		case "cors-origins":
 			cfg.CORS.AllowedOrigins = splitOrigins(*corsOrigins)
+		case "auth":
+			cfg.Auth.Mode = *authMode
 		case "tls-cert":
 			cfg.TLS.Cert = *tlsCert
 		case "tls-key":
@@ -206,7 +223,7 @@ Examples:
 // HTTP server around it: /healthz, and the Web API for every other path.
 // The server reads request heads well past the Web API's limits, so that
 // the Web API answers 414 and 431 with Dataverse's body.
-func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger *slog.Logger, m *metrics.Serve) *httpserver.Server {
+func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger *slog.Logger, m *metrics.Serve, authn auth.Authenticator, authURI string) *httpserver.Server {
 	api := webapi.NewServer(in, in.Schema, meta)
 	api.Now = in.Time
 	api.Logger = logger
@@ -216,9 +233,13 @@ func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger
 	api.ChangeRetention, _ = cfg.Changes.RetentionDuration()
 	h := api.Handler()
 	if l, on, _ := cfg.Limits.ServiceProtection.Limits(); on {
-		// Inside the metrics, so that they count the 429s.
-		h = throttle.New(l, throttle.Options{Now: in.Time}).Handler(h)
+		// Inside the metrics, so that they count the 429s, and inside
+		// authentication, so that a user is the caller it found.
+		h = throttle.New(l, throttle.Options{Now: in.Time, Identity: callerIdentity}).Handler(h)
 		logger.Info("service protection on", "requests", l.Requests, "executionTime", l.ExecutionTime.String(), "concurrent", l.Concurrent, "window", l.Window.String())
+	}
+	if authn != nil {
+		h = auth.Middleware(authn, auth.Options{AuthorizationURI: authURI, ResourceID: cfg.Auth.Audience, Logger: logger}, h)
 	}
 	if m != nil {
 		h = m.Middleware(h)
@@ -229,6 +250,38 @@ func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger
 	srv.MaxHeaderBytes = api.MaxHeadBytes()
 	srv.TLSCertFile, srv.TLSKeyFile = cfg.TLS.Cert, cfg.TLS.Key
 	return srv
+}
+
+// authenticator builds the authentication cfg asks for: nil for none,
+// and the authorization URI of the 401 challenge.
+func authenticator(ctx context.Context, cfg ServeAuthConfig) (auth.Authenticator, string, error) {
+	const entra = "https://login.microsoftonline.com/common/oauth2/authorize"
+	switch strings.ToLower(cfg.Mode) {
+	case "tokens":
+		users, err := cfg.users()
+		if err != nil {
+			return nil, "", &configError{err}
+		}
+		return users, entra, nil
+	case "oidc":
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		o, err := auth.NewOIDC(dctx, cfg.Issuer, cfg.Audience)
+		if err != nil {
+			return nil, "", err
+		}
+		return o, cmp.Or(o.AuthorizationURI(), entra), nil
+	}
+	return nil, "", nil
+}
+
+// callerIdentity names the user of a request for the service-protection
+// limits: the caller authentication found, else its bearer token.
+func callerIdentity(r *http.Request) string {
+	if c, ok := eventual.CallerFrom(r.Context()); ok {
+		return c.UserID.String()
+	}
+	return throttle.AuthorizationIdentity(r)
 }
 
 // shutdown stops a server in order: first the background loops, and waits

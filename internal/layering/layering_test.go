@@ -108,6 +108,11 @@ var rules = []rule{
 		only: []string{"std", "codec", ".", "odata", "github.com/google/uuid", "github.com/go-json-experiment/json/..."},
 	},
 	{
+		name: "auth, the Web API's authentication, is HTTP middleware: no instance, pipeline, store, SQL, webapi or client",
+		from: []string{"auth"},
+		deny: append(append([]string{"instance", "pipeline", "placeholder", "steps", "webhook", "webapi", "client", "replication/...", "cmd/..."}, stores...), sqlCode...),
+	},
+	{
 		name: "status, the status page, imports only the standard library: it renders the snapshots cmd gives it",
 		from: []string{"status"},
 		only: []string{"std"},

@@ -1,0 +1,83 @@
+package main_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServeAuthTokens: with auth mode tokens, a request without a token
+// or with an unknown one gets 401 with Dataverse's challenge; a known
+// token is its user, whom WhoAmI names; /healthz and /metrics need none;
+// the token never reaches the logs.
+func TestServeAuthTokens(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "eventual.yaml")
+	if err := os.WriteFile(cfg, []byte(`auth:
+  mode: tokens
+  tokens:
+    - {token: "${ALICE_TOKEN}", name: Alice, userId: 5b0ab1c3-0000-4000-8000-00000000a11c}
+    - {token: "bobs-token", name: Bob, application: true}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ALICE_TOKEN", "alices-secret-token")
+	p := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--config", cfg)
+	c := newClient(t, requestTimeout)
+	get := func(path, token string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return r, b.String()
+	}
+	for _, token := range []string{"", "wrong"} {
+		r, body := get(p.URL+"accounts", token)
+		if r.StatusCode != 401 || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer authorization_uri=") ||
+			!strings.Contains(r.Header.Get("WWW-Authenticate"), "resource_id="+p.Root) || !strings.Contains(body, `"code":"0x8005f101"`) {
+			t.Errorf("token %q: %d %q %s", token, r.StatusCode, r.Header.Get("WWW-Authenticate"), body)
+		}
+	}
+	if r, body := get(p.URL+"WhoAmI", "alices-secret-token"); r.StatusCode != 200 || !strings.Contains(body, `"UserId":"5b0ab1c3-0000-4000-8000-00000000a11c"`) {
+		t.Errorf("WhoAmI as Alice: %d %s", r.StatusCode, body)
+	}
+	if r, body := get(p.URL+"WhoAmI", "bobs-token"); r.StatusCode != 200 || strings.Contains(body, "5b0ab1c3") {
+		t.Errorf("WhoAmI as Bob: %d %s", r.StatusCode, body)
+	}
+	for _, path := range []string{"healthz", "metrics"} {
+		if r, _ := get(p.Root+path, ""); r.StatusCode != 200 {
+			t.Errorf("/%s without a token: %d", path, r.StatusCode)
+		}
+	}
+	if r, _ := get(p.Root+"status", ""); r.StatusCode != 401 {
+		t.Errorf("/status without a token: %d, want 401 (it shows records)", r.StatusCode)
+	}
+	if r, _ := get(p.Root+"status/data.json", "bobs-token"); r.StatusCode != 200 {
+		t.Errorf("/status/data.json with a token: %d", r.StatusCode)
+	}
+	p.Stop()
+	if strings.Contains(p.Stderr.String(), "alices-secret-token") || strings.Contains(p.Stdout.String(), "alices-secret-token") {
+		t.Errorf("a token reached the logs:\n%s", p.Stderr.String())
+	}
+	code, out, _ := runEventual(t, requestTimeout, "config", "check", "--config", cfg)
+	if code != 0 || strings.Contains(out, "alices-secret-token") || strings.Contains(out, "bobs-token") {
+		t.Errorf("config check: exit %d, shows a token:\n%s", code, out)
+	}
+}
