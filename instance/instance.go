@@ -46,6 +46,7 @@ type Instance struct {
 	// async jobs run (metrics, logs).
 	Observer Observer
 
+	users    sync.Map // uuid.UUID → struct{}: the users EnsureUser recorded
 	jobsOnce sync.Once
 	jobsWake chan struct{}
 	life     lifecycle

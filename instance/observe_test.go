@@ -114,3 +114,48 @@ func TestCallerInExecutionContext(t *testing.T) {
 		}
 	})
 }
+
+// TestEnsureUser: a caller is recorded as a systemuser once, concurrent
+// first requests included; an application user is Non-interactive; a
+// user already recorded keeps what it holds.
+func TestEnsureUser(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
+		e := open(t)
+		ctx := testContext(t)
+		users := e.schema.Table("systemuser")
+		app := eventual.Caller{UserID: uuid.New(), Name: "Integration", Application: true}
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Go(func() { errs <- e.in.EnsureUser(ctx, app) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec, err := e.in.Retrieve(ctx, eventual.Ref(users, app.UserID), nil, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Values["fullname"] != "Integration" || rec.Values["accessmode"] != int64(4) {
+			t.Errorf("the user: %v", rec.Values)
+		}
+		if _, err := e.in.Update(ctx, eventual.Ref(users, app.UserID), eventual.Values{"fullname": "Renamed"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		fresh := instance.New(e.store, e.schema) // a new process: nothing remembered
+		if err := fresh.EnsureUser(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		if rec, _ := e.in.Retrieve(ctx, eventual.Ref(users, app.UserID), nil, nil, ""); rec.Values["fullname"] != "Renamed" {
+			t.Errorf("EnsureUser overwrote a recorded user: %v", rec.Values)
+		}
+		n, err := e.in.Count(ctx, users, nil)
+		if err != nil || n != 1 {
+			t.Errorf("%d users (%v), want 1", n, err)
+		}
+	})
+}

@@ -97,9 +97,25 @@ func int64p(v int64) *int64 { return &v }
 // SystemTables returns the tables every instance has whatever its schema:
 // asyncoperation (entity set asyncoperations), the system jobs of
 // asynchronous steps, queryable like any table
-// ("asyncoperations?$filter=statuscode eq 31" lists failed jobs).
+// ("asyncoperations?$filter=statuscode eq 31" lists failed jobs); and
+// systemuser (systemusers), the users: the instance's own, and each caller
+// authentication names, recorded when first seen (WhoAmI's UserId is one
+// of them).
 func SystemTables() []eventual.TableDef {
 	return []eventual.TableDef{{
+		LogicalName: "systemuser", SchemaName: "SystemUser", EntitySetName: "systemusers",
+		DisplayName: "User", DisplayCollectionName: "Users", PrimaryNameAttribute: "fullname", ObjectTypeCode: 8, ChangeTracking: true,
+		Columns: []eventual.ColumnDef{
+			{LogicalName: "fullname", SchemaName: "FullName", DisplayName: "Full Name", Type: eventual.TypeString, MaxLength: 200},
+			{LogicalName: "domainname", SchemaName: "DomainName", DisplayName: "User Name", Type: eventual.TypeString, MaxLength: 1024},
+			{LogicalName: "internalemailaddress", SchemaName: "InternalEMailAddress", DisplayName: "Primary Email", Type: eventual.TypeString, MaxLength: 100},
+			{LogicalName: "azureactivedirectoryobjectid", SchemaName: "AzureActiveDirectoryObjectId", DisplayName: "Azure AD Object ID", Type: eventual.TypeUniqueIdentifier},
+			{LogicalName: "applicationid", SchemaName: "ApplicationId", DisplayName: "Application ID", Type: eventual.TypeUniqueIdentifier},
+			{LogicalName: "isdisabled", SchemaName: "IsDisabled", DisplayName: "Status", Type: eventual.TypeBoolean},
+			{LogicalName: "accessmode", SchemaName: "AccessMode", DisplayName: "Access Mode", Type: eventual.TypeChoice,
+				Options: []eventual.Option{{Value: 0, Label: "Read-Write"}, {Value: 4, Label: "Non-interactive"}}},
+		},
+	}, {
 		LogicalName: "asyncoperation", SchemaName: "AsyncOperation", EntitySetName: "asyncoperations",
 		DisplayName: "System Job", DisplayCollectionName: "System Jobs", PrimaryNameAttribute: "name", ObjectTypeCode: 4700,
 		StateOptions: []eventual.Option{{Value: 0, Label: "Ready"}, {Value: 1, Label: "Suspended"}, {Value: 2, Label: "Locked"}, {Value: 3, Label: "Completed"}},

@@ -61,6 +61,13 @@ func TestServeAuthTokens(t *testing.T) {
 	if r, body := get(p.URL+"WhoAmI", "bobs-token"); r.StatusCode != 200 || strings.Contains(body, "5b0ab1c3") {
 		t.Errorf("WhoAmI as Bob: %d %s", r.StatusCode, body)
 	}
+	// WhoAmI's user is a systemuser record, as clients read it next.
+	if r, body := get(p.URL+"systemusers(5b0ab1c3-0000-4000-8000-00000000a11c)?$select=fullname,accessmode", "alices-secret-token"); r.StatusCode != 200 || !strings.Contains(body, `"fullname":"Alice"`) {
+		t.Errorf("Alice's systemuser: %d %s", r.StatusCode, body)
+	}
+	if r, body := get(p.URL+"systemusers?$filter=fullname%20eq%20'Bob'&$select=accessmode", "bobs-token"); r.StatusCode != 200 || !strings.Contains(body, `"accessmode":4`) {
+		t.Errorf("Bob, an application user: %d %s", r.StatusCode, body)
+	}
 	for _, path := range []string{"healthz", "metrics"} {
 		if r, _ := get(p.Root+path, ""); r.StatusCode != 200 {
 			t.Errorf("/%s without a token: %d", path, r.StatusCode)
@@ -79,5 +86,18 @@ func TestServeAuthTokens(t *testing.T) {
 	code, out, _ := runEventual(t, requestTimeout, "config", "check", "--config", cfg)
 	if code != 0 || strings.Contains(out, "alices-secret-token") || strings.Contains(out, "bobs-token") {
 		t.Errorf("config check: exit %d, shows a token:\n%s", code, out)
+	}
+}
+
+// TestWhoAmIIsARecord: without authentication WhoAmI names the instance's
+// own user, SYSTEM, whose systemuser record can be read as clients do
+// next.
+func TestWhoAmIIsARecord(t *testing.T) {
+	p := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "b.db"))
+	c := newClient(t, requestTimeout)
+	w := object(t, must(t, c, 200, "GET", p.URL+"WhoAmI", nil))
+	u := object(t, must(t, c, 200, "GET", p.URL+"systemusers("+w["UserId"].(string)+")?$select=fullname", nil))
+	if u["fullname"] != "SYSTEM" {
+		t.Errorf("WhoAmI's user: %v", u)
 	}
 }

@@ -124,6 +124,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		store.Close()
 		return err
 	}
+	// The instance's own user, whom WhoAmI names without authentication.
+	if err := in.EnsureUser(ctx, eventual.Caller{UserID: store.Meta().UserID, Name: "SYSTEM"}); err != nil {
+		in.Stop()
+		store.Close()
+		return err
+	}
 	root, err := srv.Listen(cfg.Listen)
 	if err != nil {
 		in.Stop()
@@ -239,6 +245,7 @@ func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger
 		logger.Info("service protection on", "requests", l.Requests, "executionTime", l.ExecutionTime.String(), "concurrent", l.Concurrent, "window", l.Window.String())
 	}
 	if authn != nil {
+		h = recordCallers(in, logger, h)
 		h = auth.Middleware(authn, auth.Options{AuthorizationURI: authURI, ResourceID: cfg.Auth.Audience, Logger: logger}, h)
 	}
 	if m != nil {
@@ -273,6 +280,20 @@ func authenticator(ctx context.Context, cfg ServeAuthConfig) (auth.Authenticator
 		return o, cmp.Or(o.AuthorizationURI(), entra), nil
 	}
 	return nil, "", nil
+}
+
+// recordCallers records each caller authentication found as a systemuser
+// the first time it is seen (instance.EnsureUser), so that WhoAmI's
+// UserId is a record. A failure to record is logged; the request goes on.
+func recordCallers(in *instance.Instance, logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := eventual.CallerFrom(r.Context()); ok {
+			if err := in.EnsureUser(r.Context(), c); err != nil && r.Context().Err() == nil {
+				logger.Warn("auth: could not record the caller as a systemuser", "user", c.UserID, "err", err)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // callerIdentity names the user of a request for the service-protection
