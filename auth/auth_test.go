@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,71 +12,16 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/auth"
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/eventual-pp/eventual/internal/testoidc"
 	"github.com/google/uuid"
 )
-
-// issuer is a local OpenID Connect issuer: discovery and JWKS on
-// loopback, and tokens signed with its key.
-type issuer struct {
-	URL string
-	key *rsa.PrivateKey
-}
-
-func newIssuer(t *testing.T) *issuer {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	is := &issuer{key: key}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{"issuer": is.URL, "jwks_uri": is.URL + "/keys",
-			"authorization_endpoint": is.URL + "/authorize", "token_endpoint": is.URL + "/token",
-			"id_token_signing_alg_values_supported": []string{"RS256"}})
-	})
-	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	is.URL = srv.URL
-	return is
-}
-
-// mint signs claims with key (the issuer's unless other).
-func (is *issuer) mint(t *testing.T, c map[string]any, other *rsa.PrivateKey) string {
-	t.Helper()
-	key := is.key
-	if other != nil {
-		key = other
-	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jwt.Signed(sig).Claims(c).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
 
 const audience = "https://contoso.crm.dynamics.com"
 
 // TestOIDC: a token of the issuer for the audience, unexpired and signed
 // with its key, is the user its oid claim names; any other is refused.
 func TestOIDC(t *testing.T) {
-	is := newIssuer(t)
+	is := testoidc.New(t)
 	ctx := context.Background()
 	a, err := auth.NewOIDC(ctx, is.URL, audience)
 	if err != nil {
@@ -100,25 +43,25 @@ func TestOIDC(t *testing.T) {
 		}
 		return c
 	}
-	c, err := a.Authenticate(ctx, is.mint(t, good, nil))
+	c, err := a.Authenticate(ctx, is.Mint(t, good, nil))
 	if err != nil || c.UserID != oid || c.Name != "Integration App" || !c.Application {
 		t.Fatalf("a good token: %+v, %v", c, err)
 	}
 	// An oid that is no GUID maps to a stable one.
-	c1, err1 := a.Authenticate(ctx, is.mint(t, with("oid", "user-7"), nil))
-	c2, err2 := a.Authenticate(ctx, is.mint(t, with("oid", "user-7"), nil))
+	c1, err1 := a.Authenticate(ctx, is.Mint(t, with("oid", "user-7"), nil))
+	c2, err2 := a.Authenticate(ctx, is.Mint(t, with("oid", "user-7"), nil))
 	if err1 != nil || err2 != nil || c1.UserID != c2.UserID || c1.UserID == uuid.Nil {
 		t.Errorf("oid user-7: %v %v, %v %v", c1, err1, c2, err2)
 	}
 	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	for name, tok := range map[string]string{
-		"another audience": is.mint(t, with("aud", "https://fabrikam.crm.dynamics.com"), nil),
-		"expired":          is.mint(t, with("exp", now.Add(-time.Minute).Unix()), nil),
-		"another issuer":   is.mint(t, with("iss", "https://login.example.com/"), nil),
-		"another key":      is.mint(t, good, otherKey),
-		"no oid":           is.mint(t, with("oid", nil), nil),
+		"another audience": is.Mint(t, with("aud", "https://fabrikam.crm.dynamics.com"), nil),
+		"expired":          is.Mint(t, with("exp", now.Add(-time.Minute).Unix()), nil),
+		"another issuer":   is.Mint(t, with("iss", "https://login.example.com/"), nil),
+		"another key":      is.Mint(t, good, otherKey),
+		"no oid":           is.Mint(t, with("oid", nil), nil),
 		"not a JWT":        "abc.def.ghi",
-		"tampered":         is.mint(t, good, nil)[:20] + "x" + is.mint(t, good, nil)[21:],
+		"tampered":         is.Mint(t, good, nil)[:20] + "x" + is.Mint(t, good, nil)[21:],
 	} {
 		if c, err := a.Authenticate(ctx, tok); err == nil {
 			t.Errorf("%s: accepted as %+v", name, c)

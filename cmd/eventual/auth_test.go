@@ -1,11 +1,15 @@
 package main_test
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/eventual-pp/eventual/internal/testoidc"
 )
 
 // TestServeAuthTokens: with auth mode tokens, a request without a token
@@ -99,5 +103,55 @@ func TestWhoAmIIsARecord(t *testing.T) {
 	u := object(t, must(t, c, 200, "GET", p.URL+"systemusers("+w["UserId"].(string)+")?$select=fullname", nil))
 	if u["fullname"] != "SYSTEM" {
 		t.Errorf("WhoAmI's user: %v", u)
+	}
+}
+
+// TestServeAuthOIDC: with auth mode oidc the server discovers a local
+// issuer at start; a token it signed for the audience is its oid's user
+// (WhoAmI, and a systemuser record with the token's name); a token for
+// another audience or an expired one gets 401, whose challenge names the
+// issuer's authorization endpoint.
+func TestServeAuthOIDC(t *testing.T) {
+	is := testoidc.New(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "eventual.yaml")
+	const aud = "https://contoso.crm.dynamics.com"
+	if err := os.WriteFile(cfg, []byte("auth: {mode: oidc, issuer: \""+is.URL+"\", audience: \""+aud+"\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--config", cfg)
+	c := newClient(t, requestTimeout)
+	oid := "9f1c2f3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
+	now := time.Now()
+	claims := func(aud string, exp time.Time) map[string]any {
+		return map[string]any{"iss": is.URL, "aud": aud, "exp": exp.Unix(), "iat": now.Unix(), "oid": oid, "name": "Dana Integration"}
+	}
+	call := func(path, token string) (int, string, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", p.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, string(b), r.Header
+	}
+	good := is.Mint(t, claims(aud, now.Add(time.Hour)), nil)
+	if code, body, _ := call("WhoAmI", good); code != 200 || !strings.Contains(body, `"UserId":"`+oid+`"`) {
+		t.Errorf("WhoAmI with a good token: %d %s", code, body)
+	}
+	if code, body, _ := call("systemusers("+oid+")?$select=fullname", good); code != 200 || !strings.Contains(body, "Dana Integration") {
+		t.Errorf("the caller's systemuser: %d %s", code, body)
+	}
+	for name, tok := range map[string]string{
+		"another audience": is.Mint(t, claims("https://fabrikam.crm.dynamics.com", now.Add(time.Hour)), nil),
+		"expired":          is.Mint(t, claims(aud, now.Add(-time.Minute)), nil),
+	} {
+		code, _, h := call("WhoAmI", tok)
+		if code != 401 || h.Get("WWW-Authenticate") != "Bearer authorization_uri="+is.URL+"/oauth2/authorize, resource_id="+aud {
+			t.Errorf("%s: %d %q", name, code, h.Get("WWW-Authenticate"))
+		}
 	}
 }
