@@ -293,6 +293,15 @@ func (c *ServiceProtectionConfig) UnmarshalYAML(n *yaml.Node) error {
 		c.Mode = n.Value
 		return nil
 	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch k := n.Content[i].Value; k {
+			case "requests", "executionTime", "concurrent", "window":
+			default: // the file's decoder checks known fields; this one must too
+				return fmt.Errorf("line %d: field %s not found in limits.serviceProtection (requests, executionTime, concurrent, window)", n.Content[i].Line, k)
+			}
+		}
+	}
 	type plain ServiceProtectionConfig
 	p := plain{Mode: "custom"}
 	if err := n.Decode(&p); err != nil {
