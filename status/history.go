@@ -89,14 +89,22 @@ func NewHistory(src Source, every, window time.Duration) *History {
 	}
 }
 
-// Run samples the source now and then every h's interval until ctx ends.
-// A failed sample is kept, for the page to show (see Err), and sampling
-// goes on.
+// MaxShare bounds the time Run spends sampling: after a sample that took
+// d, the next waits at least MaxShare × d (a source that counts the rows
+// of big tables then samples less often than its interval, so that the
+// page costs the server at most about 1% of its time).
+const MaxShare = 100
+
+// Run samples the source now and then every h's interval (or less often,
+// see MaxShare) until ctx ends. A failed sample is kept, for the page to
+// show (see Err), and sampling goes on.
 func (h *History) Run(ctx context.Context) {
-	t := time.NewTicker(h.every)
+	t := time.NewTimer(h.every)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		_ = h.Sample(ctx) // kept in h.err for the page
+		t.Reset(max(h.every, MaxShare*time.Since(start)))
 		select {
 		case <-ctx.Done():
 			return

@@ -430,3 +430,36 @@ func TestSyncTableJSON(t *testing.T) {
 		t.Errorf("round trip = %+v, want %+v", out, in)
 	}
 }
+
+// A slow source is sampled less often: after a sample that took d, Run
+// waits MaxShare × d (here 50 ms × 100 = 5 s) rather than its 1 s
+// interval, so that sampling big tables costs about 1% of the time.
+func TestHistoryRunBacksOffASlowSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var at []time.Time
+		slow := func(ctx context.Context) (status.Snapshot, error) {
+			time.Sleep(50 * time.Millisecond)
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+			return status.Snapshot{Title: "slow", Instance: instance(1)}, nil
+		}
+		h := status.NewHistory(slow, time.Second, time.Hour)
+		ctx, cancel := context.WithCancel(t.Context())
+		go h.Run(ctx)
+		time.Sleep(20 * time.Second)
+		cancel()
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(at) < 3 || len(at) > 5 {
+			t.Fatalf("%d samples in 20 s, want 4 (one every 5.05 s)", len(at))
+		}
+		for i := 1; i < len(at); i++ {
+			if gap := at[i].Sub(at[i-1]); gap != 5*time.Second+50*time.Millisecond {
+				t.Errorf("sample %d came %v after the one before, want 5.05s", i, gap)
+			}
+		}
+	})
+}
