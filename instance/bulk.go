@@ -16,6 +16,7 @@ import (
 
 // CreateMultiple creates records of one table and returns their ids.
 func (s *Session) CreateMultiple(ctx context.Context, entities []*eventual.Entity) ([]uuid.UUID, error) {
+	ctx = s.bind(ctx)
 	targets := make([]eventual.BulkTarget, len(entities))
 	for i, e := range entities {
 		targets[i] = eventual.BulkTarget{Entity: e}
@@ -25,6 +26,7 @@ func (s *Session) CreateMultiple(ctx context.Context, entities []*eventual.Entit
 
 // UpsertMultiple upserts records of one table, each as Upsert would.
 func (s *Session) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
+	ctx = s.bind(ctx)
 	_, err := s.bulk(ctx, targets, true)
 	return err
 }
@@ -32,6 +34,7 @@ func (s *Session) UpsertMultiple(ctx context.Context, targets []eventual.BulkTar
 // UpdateMultiple updates records of one table, each as Update would (the
 // record must exist).
 func (s *Session) UpdateMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
+	ctx = s.bind(ctx)
 	for i, tg := range targets {
 		if !tg.HasTarget {
 			return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "Target %d of UpdateMultiple names no record.", i)
@@ -45,6 +48,7 @@ func (s *Session) UpdateMultiple(ctx context.Context, targets []eventual.BulkTar
 
 // DeleteMultiple deletes records of one table, each as Delete would.
 func (s *Session) DeleteMultiple(ctx context.Context, targets []eventual.EntityReference) error {
+	ctx = s.bind(ctx)
 	for _, ref := range targets {
 		if err := s.Delete(ctx, ref, eventual.Condition{}); err != nil {
 			return err

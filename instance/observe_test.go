@@ -74,6 +74,21 @@ func TestObserverHearsCommittedPlaceholders(t *testing.T) {
 			t.Errorf("a rolled-back placeholder was heard of: %v", obs.created)
 		}
 
+		// Inside a session (a $batch change set, the bulk messages): heard
+		// once the session's transaction commits, whatever context its
+		// methods get.
+		inSession := uuid.New()
+		err = e.in.Atomic(ctx, func(rs eventual.RecordService) error {
+			_, err := rs.Create(context.Background(), &eventual.Entity{Table: e.contact, Values: eventual.Values{"lastname": "S", "parentcustomerid": eventual.Ref(e.account, inSession)}})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(obs.created) != 2 || obs.created[1] != inSession {
+			t.Errorf("created %v, want the session's placeholder %s heard too", obs.created, inSession)
+		}
+
 		// Hydration by the real data.
 		if _, _, err := e.in.Upsert(ctx, eventual.Ref(e.account, missing), &eventual.Entity{Table: e.account, Values: eventual.Values{"name": "Real"}}, eventual.Condition{}); err != nil {
 			t.Fatal(err)

@@ -13,6 +13,17 @@ import (
 type Session struct {
 	in *Instance
 	tx eventual.Tx
+	ev *events // the transaction's events, noted whatever context a method gets
+}
+
+// bind gives ctx the session's events list, so that what the session's
+// writes do reaches the Observer once the transaction commits: the
+// session's methods get their callers' contexts, not the transaction's.
+func (s *Session) bind(ctx context.Context) context.Context {
+	if s.ev == nil || ctx.Value(eventsKey{}) == s.ev {
+		return ctx
+	}
+	return context.WithValue(ctx, eventsKey{}, s.ev)
 }
 
 // Atomic runs fn in one write transaction. If fn returns an error, none of
@@ -26,7 +37,8 @@ func (in *Instance) Atomic(ctx context.Context, fn func(eventual.RecordService) 
 // type.
 func (in *Instance) atomic(ctx context.Context, fn func(*Session) error) error {
 	err := in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
-		return fn(&Session{in: in, tx: tx})
+		ev, _ := ctx.Value(eventsKey{}).(*events)
+		return fn(&Session{in: in, tx: tx, ev: ev})
 	})
 	if err == nil {
 		in.notifyJobs() // jobs queued by the session's steps
@@ -37,16 +49,19 @@ func (in *Instance) atomic(ctx context.Context, fn func(*Session) error) error {
 // Create creates a record (see Instance.Create). Its steps all run inside
 // the session's transaction.
 func (s *Session) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, error) {
+	ctx = s.bind(ctx)
 	return s.in.createMessage(ctx, s.tx, e, false, nil)
 }
 
 // Upsert updates or creates a record (see Instance.Upsert).
 func (s *Session) Upsert(ctx context.Context, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition) (bool, uuid.UUID, error) {
+	ctx = s.bind(ctx)
 	return s.in.upsertMessage(ctx, s.tx, target, e, cond, false, nil)
 }
 
 // Update updates an existing record (see Instance.Update).
 func (s *Session) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond eventual.Condition) (uuid.UUID, error) {
+	ctx = s.bind(ctx)
 	if cond.IfMatch == "" {
 		cond.IfMatch = "*"
 	}
@@ -55,6 +70,7 @@ func (s *Session) Update(ctx context.Context, target eventual.EntityReference, v
 
 // Delete deletes a record (see Instance.Delete).
 func (s *Session) Delete(ctx context.Context, target eventual.EntityReference, cond eventual.Condition) error {
+	ctx = s.bind(ctx)
 	return s.in.deleteMessage(ctx, s.tx, target, cond, false, nil)
 }
 
