@@ -139,8 +139,23 @@ func isSystemTable(name string) bool {
 	return false
 }
 
+// Bounds of a schema configuration, past any real one, so that a huge file
+// is refused rather than built (Dataverse caps a table at 1,024 columns).
+const (
+	MaxTables  = 2000
+	MaxColumns = 1024
+)
+
 // Schema builds the schema the configuration describes.
 func (c SchemaConfig) Schema() (*eventual.Schema, error) {
+	if len(c.Tables) > MaxTables {
+		return nil, fmt.Errorf("schema: %d tables; at most %d may be configured", len(c.Tables), MaxTables)
+	}
+	for _, t := range c.Tables {
+		if len(t.Columns) > MaxColumns {
+			return nil, fmt.Errorf("schema: table %q has %d columns; at most %d may be configured", t.LogicalName, len(t.Columns), MaxColumns)
+		}
+	}
 	defs, err := c.Definitions()
 	if err != nil {
 		return nil, err

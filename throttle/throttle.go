@@ -105,10 +105,14 @@ func New(l Limits, o Options) *Guard {
 	return g
 }
 
-// AuthorizationIdentity names a request's user by its Authorization
-// header (hashed, so that no token is kept), "anonymous" without one.
+// AuthorizationIdentity names a request's user by its bearer token
+// (hashed, so that no token is kept; the scheme's case and the spaces
+// around the token do not make another user), "anonymous" without one.
 func AuthorizationIdentity(r *http.Request) string {
-	a := r.Header.Get("Authorization")
+	a := strings.TrimSpace(r.Header.Get("Authorization"))
+	if scheme, token, ok := strings.Cut(a, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		a = "Bearer " + strings.TrimSpace(token)
+	}
 	if a == "" {
 		return "anonymous"
 	}

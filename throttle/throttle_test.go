@@ -149,6 +149,16 @@ func TestUsersDoNotThrottleEachOther(t *testing.T) {
 		}
 		ok(t, get(h, "")) // anonymous, a third user
 		refused(t, get(h, "bob"), throttle.CodeRequests, 300)
+		// The same token, spelt otherwise, is the same user.
+		for _, header := range []string{"bearer bob", "BEARER  bob", "Bearer bob "} {
+			r := httptest.NewRequest("GET", "/api/data/v9.2/accounts", nil)
+			r.Header.Set("Authorization", header)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusTooManyRequests {
+				t.Errorf("%q: %d, want 429 (bob's window is full)", header, w.Code)
+			}
+		}
 	})
 }
 

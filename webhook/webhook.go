@@ -70,7 +70,13 @@ func newPlugin(spec pipeline.Spec) (eventual.Plugin, error) {
 		return nil, err
 	}
 	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("a webhook step needs an http or https url, not %q", c.URL)
+		// The URL may hold a key (user info, ?code=): the message shows
+		// its scheme and host only.
+		shown := "a URL that does not parse"
+		if err == nil {
+			shown = fmt.Sprintf("%q", (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String())
+		}
+		return nil, fmt.Errorf("a webhook step needs an http or https url, not %s", shown)
 	}
 	var timeout time.Duration
 	if c.Timeout != "" {

@@ -118,10 +118,10 @@ func TestConfigCheck(t *testing.T) {
 		}
 		return p
 	}
-	serve := write("serve.yaml", `db: postgres://eventual:$DB_PASSWORD@127.0.0.1:5432/test
+	serve := write("serve.yaml", `db: postgres://eventual:$DB_PASSWORD@127.0.0.1:5432/test?sslmode=disable&password=$DB_PASSWORD
 steps:
   - {name: notify, type: webhook, message: Create, table: account, mode: async,
-     url: "http://hook:$HOOK_PASSWORD@127.0.0.1:9/hook", headers: {x-functions-key: "$HOOK_KEY"}, query: {code: "$HOOK_KEY"}}
+     url: "http://hook:$HOOK_PASSWORD@127.0.0.1:9/hook?code=$HOOK_KEY", headers: {x-functions-key: "$HOOK_KEY"}, query: {code: "$HOOK_KEY"}}
 `)
 	sync := write("sync.yaml", `source: {url: http://127.0.0.1:9/api/data/v9.2/, auth: {mode: token, token: "${SOURCE_TOKEN}"}}
 target:
@@ -139,7 +139,7 @@ tables: [{name: account, key: accountnumber_key}]
 	}{
 		{"serve file", []string{"config", "check", "--config", serve, "--listen", "127.0.0.1:0"}, 0,
 			[]string{"# eventual serve: the configuration is valid", "listen: 127.0.0.1:0", "db: postgres://eventual:xxxxx@127.0.0.1:5432/test",
-				"stage: postoperation", "url: http://hook:xxxxx@127.0.0.1:9/hook", "x-functions-key: '********'", "code: '********'",
+				"stage: postoperation", "url: http://hook:xxxxx@127.0.0.1:9/hook?code=%2A%2A%2A%2A%2A%2A%2A%2A", "x-functions-key: '********'", "code: '********'",
 				"retention: 168h", "maxBodyBytes: 33554432", "synchronous: normal", "builtin: true"}},
 		{"serve flags alone", []string{"config", "check", "serve", "--placeholders", "off"}, 0, []string{"placeholders: \"off\"", "db: ./eventual.db"}},
 		{"sync file", []string{"config", "check", "--config", sync, "--batch", "100"}, 0,
@@ -149,7 +149,12 @@ tables: [{name: account, key: accountnumber_key}]
 		{"serve unknown field", []string{"config", "check", "--config", write("typo.yaml", "listne: 127.0.0.1:0\n")}, 3, []string{"field listne not found"}},
 		{"service protection typo", []string{"config", "check", "--config", write("sp.yaml", "limits:\n  serviceProtection: {requets: 5}\n")}, 3, []string{"field requets not found"}},
 		{"service protection mode", []string{"config", "check", "--config", write("sp2.yaml", "limits: {serviceProtection: always}\n")}, 3, []string{`limits.serviceProtection "always"`}},
-		{"service protection custom", []string{"config", "check", "--config", write("sp3.yaml", "limits: {serviceProtection: {requests: 5, window: 10s}}\n")}, 0, []string{"requests: 5", "window: 10s"}},
+		{"service protection custom", []string{"config", "check", "--config", write("sp3.yaml", "limits: {serviceProtection: {requests: 5, window: 10s}}\n")}, 0, []string{"requests: 5", "window: 10s", "executionTime: 20m0s", "concurrent: 52"}},
+		{"webhook url echo", []string{"config", "check", "--config", write("hook.yaml", "steps: [{name: h, type: webhook, message: Create, table: account, url: \"ftp://u:$HOOK_PASSWORD@127.0.0.1/x?code=$HOOK_KEY\"}]\n")}, 3, []string{`not "ftp://127.0.0.1/x"`}},
+		{"token with spaces", []string{"config", "check", "--config", write("tok.yaml", "auth: {mode: tokens, tokens: [{token: \" pad \", name: A}]}\n")}, 3, []string{"holds no spaces"}},
+		{"tokens without the mode", []string{"config", "check", "--config", write("tok2.yaml", "auth: {tokens: [{token: t, name: A}]}\n")}, 3, []string{"auth.mode is none"}},
+		{"listen not an address", []string{"config", "check", "serve", "--listen", "not an address"}, 3, []string{"is not host:port"}},
+		{"two documents", []string{"config", "check", "--config", write("two.yaml", "listen: 127.0.0.1:1\n---\nlisten: 0.0.0.0:80\n")}, 3, []string{"more than one YAML document"}},
 		{"serve step", []string{"config", "check", "--config", write("step.yaml", "steps: [{name: x, type: nosuch, message: Create, table: account}]\n")}, 3, []string{`type "nosuch"`}},
 		{"serve schema", []string{"config", "check", "--config", write("schema.yaml", "schema: {tables: [{logicalName: Bad Name}]}\n")}, 3, []string{"Bad Name"}},
 		{"sync value", []string{"config", "check", "sync", "--source", "http://127.0.0.1:9/", "--target", "http://127.0.0.1:8/"}, 3, []string{"no tables"}},

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eventual-pp/eventual"
@@ -90,6 +93,9 @@ func (c ServeAuthConfig) users() (auth.Tokens, error) {
 		if t.Token == "" || t.Name == "" {
 			return nil, fmt.Errorf("config: auth.tokens[%d]: give a token and a name", i)
 		}
+		if strings.TrimSpace(t.Token) != t.Token || strings.ContainsAny(t.Token, " \t\r\n") {
+			return nil, fmt.Errorf("config: auth.tokens[%d] (%s): a bearer token holds no spaces (a client could never send this one)", i, t.Name)
+		}
 		if seen[t.Token] {
 			return nil, fmt.Errorf("config: auth.tokens[%d] (%s): the same token as another user", i, t.Name)
 		}
@@ -110,6 +116,9 @@ func (c ServeAuthConfig) users() (auth.Tokens, error) {
 func (c ServeAuthConfig) Validate() error {
 	switch strings.ToLower(c.Mode) {
 	case "", "none":
+		if len(c.Tokens) > 0 || c.Issuer != "" {
+			return fmt.Errorf("config: auth.tokens or auth.issuer given, but auth.mode is none: say tokens or oidc")
+		}
 	case "tokens":
 		if len(c.Tokens) == 0 {
 			return fmt.Errorf("config: auth mode tokens needs auth.tokens")
@@ -372,11 +381,57 @@ func DefaultConfig() Config {
 
 // ReadConfigFile reads a YAML configuration file over the defaults.
 func ReadConfigFile(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
 	return ParseConfig(data)
+}
+
+// MaxConfigBytes bounds a configuration file.
+const MaxConfigBytes = 4 << 20
+
+// stdinConfig is what readConfig read from standard input: it can be read
+// once, and config check reads it before the command it checks does.
+var stdinConfig struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// readConfig reads a configuration file: a regular file of at most
+// MaxConfigBytes, or standard input ("-" or /dev/stdin). A device, a named
+// pipe or a directory is refused at once: reading /dev/zero would never
+// end, and opening a pipe nobody writes to would block.
+func readConfig(path string) ([]byte, error) {
+	if path == "-" || path == "/dev/stdin" {
+		stdinConfig.once.Do(func() { stdinConfig.data, stdinConfig.err = readAtMost(os.Stdin, "standard input") })
+		return stdinConfig.data, stdinConfig.err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAtMost(f, path)
+}
+
+func readAtMost(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("%s is larger than %d MB, more than a configuration", name, MaxConfigBytes>>20)
+	}
+	return data, nil
 }
 
 // ParseConfig parses YAML configuration over the defaults. Unknown fields
@@ -388,6 +443,10 @@ func ParseConfig(data []byte) (Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
 		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err == nil {
+		return Config{}, fmt.Errorf("parse config: the file holds more than one YAML document (---); one configuration is one document")
 	}
 	// Keep each step's YAML for its kind, which decodes its own settings.
 	var raw struct {
@@ -421,6 +480,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Auth.Validate(); err != nil {
 		return err
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen %.80q is not host:port (127.0.0.1:8765, or 127.0.0.1:0 for a free port)", c.Listen)
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return fmt.Errorf("config: tls needs both cert and key (--tls-cert and --tls-key)")

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -83,22 +81,14 @@ func (c *ConfigCommand) Run(ctx context.Context, args []string) error {
 		if path == "" {
 			return &usageError{"config check: give --config FILE, or name the command (serve or sync) to check its flags alone"}
 		}
-		data, err := os.ReadFile(path)
+		// Standard input reads once: readConfig keeps it for the
+		// command's own read.
+		data, err := readConfig(path)
 		if err != nil {
 			return &configError{fmt.Errorf("read config: %w", err)}
 		}
 		if kind, err = configKind(path, data); err != nil {
 			return &configError{err}
-		}
-		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-			// A pipe (--config /dev/stdin) reads once: the command reads
-			// a copy.
-			p := filepath.Join(os.TempDir(), fmt.Sprintf("eventual-config-check-%d.yaml", os.Getpid()))
-			if err := os.WriteFile(p, data, 0o600); err != nil {
-				return fmt.Errorf("config check: %w", err)
-			}
-			defer os.Remove(p)
-			args = append(slices.Clone(args), "--config", p)
 		}
 	}
 	var doc any
@@ -191,8 +181,14 @@ func effectiveServe(cfg Config) Config {
 		cfg.Changes.Retention = fmt.Sprintf("%dh", webapi.DefaultChangeRetention/time.Hour)
 	}
 	cfg.Log = effectiveLog(cfg.Log)
-	if cfg.Limits.ServiceProtection.Mode == "" {
-		cfg.Limits.ServiceProtection.Mode = "off"
+	switch sp := &cfg.Limits.ServiceProtection; {
+	case sp.Mode == "":
+		sp.Mode = "off"
+	case sp.Mode == "custom":
+		if l, _, err := sp.Limits(); err == nil {
+			*sp = ServiceProtectionConfig{Mode: "custom", Requests: l.Requests, ExecutionTime: l.ExecutionTime.String(),
+				Concurrent: l.Concurrent, Window: l.Window.String()}
+		}
 	}
 	if cfg.Placeholder.Stage == "" {
 		cfg.Placeholder.Stage = "prevalidation"
@@ -225,7 +221,7 @@ func effectiveServe(cfg Config) Config {
 		if s.Mode == "" {
 			s.Mode = "sync"
 		}
-		s.URL = redactURL(s.URL)
+		s.URL = redactHookURL(s.URL)
 		s.Headers = maskValues(s.Headers)
 		s.Query = maskValues(s.Query)
 		steps[i] = s
@@ -278,11 +274,29 @@ func maskValues(m map[string]string) map[string]string {
 }
 
 // redactURL hides a URL's password; a URL that does not parse is shown
-// whole (it failed validation, or it is not one).
+// as such.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	if u.User == nil {
 		return s
 	}
 	return u.Redacted()
+}
+
+// redactHookURL is redactURL with the query's values masked too: a
+// webhook's key travels there (an Azure Function's ?code=).
+func redactHookURL(s string) string {
+	u, err := url.Parse(redactURL(s))
+	if err != nil || u.RawQuery == "" {
+		return redactURL(s)
+	}
+	q := u.Query()
+	for k := range q {
+		q.Set(k, masked)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }

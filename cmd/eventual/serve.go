@@ -35,7 +35,8 @@ func openStore(ctx context.Context, cfg Config, schema *eventual.Schema, now fun
 	return sqlite.Open(ctx, cfg.DB, schema, sqlite.Options{Synchronous: cfg.SQLite.Synchronous, Now: now, OnCommit: onCommit})
 }
 
-// redactDSN hides the password of a DSN before printing it.
+// redactDSN hides the password of a DSN before printing it, in its user
+// info and in a password= parameter.
 func redactDSN(dsn string) string {
 	if !postgres.IsDSN(dsn) {
 		return dsn
@@ -43,6 +44,10 @@ func redactDSN(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return "postgres://…"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

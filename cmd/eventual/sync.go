@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -94,7 +93,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	logger.Info("sync: replicating", "source", cfg.Source.URL, "target", cfg.Target.URL, "tables", strings.Join(s.Tables(), ","), "state", redactDSN(cfg.State))
+	logger.Info("sync: replicating", "source", redactURL(cfg.Source.URL), "target", redactURL(cfg.Target.URL), "tables", strings.Join(s.Tables(), ","), "state", redactDSN(cfg.State))
 	if once {
 		if err := s.CatchUp(ctx); err != nil {
 			return fmt.Errorf("sync: not caught up: %w", err)
@@ -158,7 +157,7 @@ func (c *SyncCommand) config(name string, args []string) (SyncConfig, bool, erro
 	}
 	cfg := DefaultSyncConfig()
 	if *configPath != "" {
-		data, err := os.ReadFile(*configPath)
+		data, err := readConfig(*configPath)
 		if err != nil {
 			return cfg, false, &configError{fmt.Errorf("read sync config: %w", err)}
 		}
@@ -384,7 +383,7 @@ func listenSync(addr string, obs *syncObservers, hist *status.History, logger *s
 		obs.wake()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, Handler: mux}
 	go srv.Serve(ln)
 	logger.Info("sync: accepting webhook wake-ups", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics",
 		"status", "http://"+ln.Addr().String()+"/status")
