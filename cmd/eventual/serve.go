@@ -22,6 +22,7 @@ import (
 	"github.com/eventual-pp/eventual/status"
 	"github.com/eventual-pp/eventual/throttle"
 	"github.com/eventual-pp/eventual/webapi"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -246,7 +247,9 @@ func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger
 	if l, on, _ := cfg.Limits.ServiceProtection.Limits(); on {
 		// Inside the metrics, so that they count the 429s, and inside
 		// authentication, so that a user is the caller it found.
-		h = throttle.New(l, throttle.Options{Now: in.Time, Identity: callerIdentity}).Handler(h)
+		// On the monotonic clock: a step of the wall clock must not move
+		// the windows.
+		h = throttle.New(l, throttle.Options{Identity: callerIdentity}).Handler(h)
 		logger.Info("service protection on", "requests", l.Requests, "executionTime", l.ExecutionTime.String(), "concurrent", l.Concurrent, "window", l.Window.String())
 	}
 	if authn != nil {
@@ -255,6 +258,11 @@ func newHTTPServer(cfg Config, in *instance.Instance, meta eventual.Meta, logger
 	}
 	if m != nil {
 		h = m.Middleware(h)
+	}
+	if authn != nil || cfg.Limits.ServiceProtection.Mode != "" {
+		// Refusals (401, 429) answer before the Web API gives the
+		// request its correlation id: give it first.
+		h = correlate(h)
 	}
 	h = logRequests(logger, h)
 	srv := httpserver.New(h)
@@ -297,6 +305,22 @@ func recordCallers(in *instance.Instance, logger *slog.Logger, next http.Handler
 				logger.Warn("auth: could not record the caller as a systemuser", "user", c.UserID, "err", err)
 			}
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// correlate gives a request its correlation id before the middleware
+// that may refuse it: the client's x-ms-correlation-request-id if it is a
+// GUID, else a new one, which the Web API then takes as its own; every
+// answer, a refusal included, carries it as x-ms-service-request-id.
+func correlate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := uuid.Parse(r.Header.Get("x-ms-correlation-request-id"))
+		if err != nil {
+			id = uuid.New()
+			r.Header.Set("x-ms-correlation-request-id", id.String())
+		}
+		w.Header().Set("x-ms-service-request-id", id.String())
 		next.ServeHTTP(w, r)
 	})
 }

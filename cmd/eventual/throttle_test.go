@@ -69,7 +69,7 @@ func TestServeServiceProtection(t *testing.T) {
 	defer r2.Body.Close()
 	body := make([]byte, 4096)
 	n, _ := r2.Body.Read(body)
-	if r2.StatusCode != 429 || !strings.Contains(string(body[:n]), `"code":"0x80072322"`) || r2.Header.Get("Retry-After") == "" {
+	if r2.StatusCode != 429 || !strings.Contains(string(body[:n]), `"code":"0x80072322"`) || r2.Header.Get("Retry-After") == "" || r2.Header.Get("x-ms-service-request-id") == "" {
 		t.Errorf("the fourth request: %d %s Retry-After %q; want 429 0x80072322 with Retry-After", r2.StatusCode, body[:n], r2.Header.Get("Retry-After"))
 	}
 	if r = do("bob", "GET", p.URL+"accounts?$top=1", "", ""); r.StatusCode != 200 {
