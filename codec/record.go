@@ -21,7 +21,9 @@ const (
 // renders it: column properties (lookups as _x_value, their table from the
 // lookuplogicalname annotation or, without it, the lookup's only target),
 // @odata.etag as the version, expanded navigation properties as Related.
-// Other annotations are ignored; an unknown property is an error.
+// Other annotations, and _x_value properties of lookups the table does
+// not have (left out at discovery), are ignored; any other unknown
+// property is an error.
 func DecodeRecord(t *eventual.Table, body []byte) (*eventual.Record, error) {
 	v, err := DecodeJSON(body)
 	if err != nil {
@@ -59,6 +61,12 @@ func decodeProperty(rec *eventual.Record, m map[string]any, k string, v any) err
 	}
 	if r := t.Navigation(k); r != nil {
 		return decodeRelated(rec, k, r, v)
+	}
+	if strings.HasPrefix(k, "_") && strings.HasSuffix(k, "_value") && len(k) > len("__value") {
+		// A lookup the table, as discovered, left out: its targets were
+		// not among the tables discovered (Dataverse answers createdby,
+		// ownerid and the like on every record).
+		return nil
 	}
 	return fmt.Errorf("property %q is not a column or navigation property", k)
 }

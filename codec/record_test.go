@@ -80,6 +80,8 @@ func TestDecodeRecordRejects(t *testing.T) {
 	for _, tc := range []struct{ body, err string }{
 		{`[]`, "not a JSON object"},
 		{`{"nosuch":1}`, `property "nosuch" is not a column`},
+		{`{"_value":1}`, `property "_value" is not a column`},
+		{`{"nosuch_value":"x"}`, `property "nosuch_value" is not a column`},
 		{`{"new_quantity":"3"}`, "new_quantity: Cannot convert"},
 		{`{"@odata.etag":"*"}`, "not a row version's ETag"},
 		{`{"_new_customer_value":"x"}`, "lookup value"},
@@ -90,5 +92,17 @@ func TestDecodeRecordRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("DecodeRecord(%s) = %v, want %q", tc.body, err, tc.err)
 		}
+	}
+}
+
+// TestDecodeRecordSkipsLeftOutLookups: a lookup value of a column the
+// table does not have (Dataverse's _createdby_value on a table discovered
+// without systemuser) is skipped, so a record read without $select from
+// real Dataverse decodes.
+func TestDecodeRecordSkipsLeftOutLookups(t *testing.T) {
+	rec, err := codec.DecodeRecord(schema.Table("new_order"), []byte(`{"new_name":"O-1","_createdby_value":"22222222-3333-4444-5555-666666666666",`+
+		`"_createdby_value@Microsoft.Dynamics.CRM.lookuplogicalname":"systemuser","_ownerid_value":null}`))
+	if err != nil || rec.Values["new_name"] != "O-1" || len(rec.Values) != 1 {
+		t.Fatalf("DecodeRecord: %v, %v; want new_name alone", rec, err)
 	}
 }
