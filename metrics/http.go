@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/eventual-pp/eventual/internal/httpserver"
 	"github.com/eventual-pp/eventual/webapi"
 )
 
@@ -20,7 +21,7 @@ var methods = map[string]bool{
 func (m *Serve) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := &statusWriter{StatusWriter: httpserver.StatusWriter{ResponseWriter: w, Status: http.StatusOK}}
 		next.ServeHTTP(sw, r)
 		route := sw.route
 		if route == "" {
@@ -30,7 +31,7 @@ func (m *Serve) Middleware(next http.Handler) http.Handler {
 		if !methods[method] {
 			method = "other"
 		}
-		m.requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
+		m.requests.WithLabelValues(route, method, strconv.Itoa(sw.Status)).Inc()
 		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	})
 }
@@ -38,10 +39,8 @@ func (m *Serve) Middleware(next http.Handler) http.Handler {
 // statusWriter remembers the status a handler wrote and the route
 // template the Web API noted.
 type statusWriter struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-	route       string
+	httpserver.StatusWriter
+	route string
 }
 
 var _ webapi.RouteNoter = (*statusWriter)(nil)
@@ -50,28 +49,5 @@ var _ webapi.RouteNoter = (*statusWriter)(nil)
 func (w *statusWriter) NoteRoute(template string) {
 	if w.route == "" {
 		w.route = template
-	}
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.status, w.wroteHeader = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	w.wroteHeader = true
-	return w.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the connection (flushes,
-// deadlines).
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Flush passes flushes on.
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/eventual-pp/eventual/internal/httpserver"
 )
 
 // LogConfig chooses the logs' format and level (log: in the
@@ -79,38 +81,9 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &loggedWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := &httpserver.StatusWriter{ResponseWriter: w, Status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		logger.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", sw.status,
+		logger.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", sw.Status,
 			"took", time.Since(start).String(), "correlation_id", w.Header().Get("x-ms-service-request-id"), "remote", r.RemoteAddr)
 	})
-}
-
-// loggedWriter remembers the status a handler wrote.
-type loggedWriter struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-}
-
-func (w *loggedWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.status, w.wroteHeader = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *loggedWriter) Write(p []byte) (int, error) {
-	w.wroteHeader = true
-	return w.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *loggedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Flush passes flushes on.
-func (w *loggedWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }
