@@ -37,6 +37,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"config", "check", "--config", "/nonexistent/eventual.yaml"}, 3, "", "no such file"},
 		{[]string{"serve", "--config", "/nonexistent/eventual.yaml"}, 3, "", "no such file"},
 		{[]string{"sync", "deadletters", "drop"}, 2, "", "give --table"},
+		{[]string{"sync", "status", "--state", "/nonexistent/sync.db"}, 1, "", "no sync state at /nonexistent/sync.db"},
+		{[]string{"sync", "deadletters", "list", "--state", "/nonexistent/sync.db"}, 1, "", "no sync state at"},
 		{[]string{"conifg"}, 2, "", `did you mean "config"?`},
 		{[]string{"sync", "deadletters", "-h"}, 0, "deadletters retry", ""},
 		{[]string{"sync", "deadletters"}, 2, "", "list, drop or retry?"},

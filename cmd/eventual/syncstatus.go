@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -31,7 +32,7 @@ func (c *SyncCommand) status(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args, c.Stdout); err != nil {
 		return err
 	}
-	st, err := state.Open(ctx, *statePath)
+	st, err := openExistingState(ctx, *statePath)
 	if err != nil {
 		return err
 	}
@@ -141,7 +142,10 @@ func (c *SyncCommand) deadLetters(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args[1:], c.Stdout); err != nil {
 		return err
 	}
-	st, err := state.Open(ctx, *statePath)
+	if args[0] == "drop" && (*table == "" || (*id == "") == !*all) {
+		return &usageError{"sync deadletters drop: give --table and either --id or --all (eventual sync deadletters -h)"}
+	}
+	st, err := openExistingState(ctx, *statePath)
 	if err != nil {
 		return err
 	}
@@ -157,9 +161,6 @@ func (c *SyncCommand) deadLetters(ctx context.Context, args []string) error {
 			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\n", d.Pair, d.ID, d.Version, d.Status, dash(d.Code), d.Attempts, d.Last.UTC().Format(time.RFC3339), strings.ReplaceAll(d.Message, "\n", " "))
 		}
 		return w.Flush()
-	}
-	if *table == "" || (*id == "") == !*all {
-		return &usageError{"sync deadletters drop: give --table and either --id or --all (eventual sync deadletters -h)"}
 	}
 	n := 0
 	for _, d := range dead {
@@ -227,4 +228,17 @@ func (c *SyncCommand) retryDeadLetters(ctx context.Context, args []string) error
 	left, _ := st.DeadLetters(ctx, table)
 	fmt.Fprintf(c.Stdout, "written %d; %d dead letters left\n", n, len(left))
 	return nil
+}
+
+// openExistingState opens the state of a sync that has run: the commands
+// that read or edit it do not create an empty one (a mistyped --state, or
+// none given in another directory, would otherwise report nothing and
+// leave a new file behind).
+func openExistingState(ctx context.Context, path string) (replication.State, error) {
+	if !state.IsPostgres(path) {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no sync state at %s (give --state, as the sync was given it): %w", path, err)
+		}
+	}
+	return state.Open(ctx, path)
 }
