@@ -106,6 +106,12 @@ type Column struct {
 	// Computed marks a column whose value the instance derives from other
 	// columns (contact.fullname). Writes to it are ignored.
 	Computed bool
+	// Stamp marks the user columns the instance stamps with the caller:
+	// createdby, modifiedby (both System too) and ownerid (settable, as in
+	// Dataverse, with ownerid@odata.bind). They reference this instance's
+	// systemuser records, which another instance does not share, so the
+	// sync does not copy them and the stores do not index them.
+	Stamp bool
 	// Default is the value a create stores when the body does not set the
 	// column. Only statecode and statuscode use it in the built-in schema.
 	Default any
@@ -355,7 +361,21 @@ const (
 	ColumnPlaceholderCorrelation = "eventual_placeholdercorrelationid"
 	// ColumnHydratedOn is when the placeholder was hydrated.
 	ColumnHydratedOn = "eventual_hydratedon"
+
+	// ColumnCreatedBy, ColumnModifiedBy and ColumnOwner are the lookups to
+	// systemuser every table has when the schema holds the systemuser
+	// table: who created the record, who last modified it, and who owns it
+	// (the creator unless a write assigns another user).
+	ColumnCreatedBy  = "createdby"
+	ColumnModifiedBy = "modifiedby"
+	ColumnOwner      = "ownerid"
+	// UserTable is the table of users the stamp columns reference.
+	UserTable = "systemuser"
 )
+
+// StampColumns are the names of the user columns NewSchema adds to every
+// table of a schema that has the systemuser table (see Column.Stamp).
+var StampColumns = []string{ColumnCreatedBy, ColumnModifiedBy, ColumnOwner}
 
 // Hydration states.
 const (

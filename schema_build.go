@@ -84,6 +84,13 @@ func NewSchema(defs []TableDef) (*Schema, error) {
 		s.byName[t.LogicalName] = t
 		s.bySet[t.EntitySetName] = t
 	}
+	if s.byName[UserTable] != nil {
+		for _, t := range s.tables {
+			if err := t.addStamps(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// Resolve lookups into relationships.
 	for _, t := range s.tables {
 		for _, c := range t.Columns {
@@ -200,6 +207,30 @@ func systemColumns(t *Table, d TableDef) []*Column {
 		cols[5].Default = *d.DefaultStatus
 	}
 	return cols
+}
+
+// addStamps adds the user columns (createdby, modifiedby and, but to the
+// users themselves, ownerid) with Dataverse's relationship names:
+// lk_accountbase_createdby and owner_accounts for a system table,
+// lk_new_order_createdby and owner_new_order for a custom one.
+func (t *Table) addStamps() error {
+	base, set := t.LogicalName+"base", t.EntitySetName
+	if t.IsCustom {
+		base, set = t.LogicalName, t.LogicalName
+	}
+	stamp := func(name, display, rel string, system bool) *Column {
+		return &Column{LogicalName: name, Type: TypeLookup, System: system, Stamp: true, DisplayName: display,
+			Targets: []string{UserTable}, relNames: []string{rel}}
+	}
+	t.Columns = append(t.Columns,
+		stamp(ColumnCreatedBy, "Created By", "lk_"+base+"_createdby", true),
+		stamp(ColumnModifiedBy, "Modified By", "lk_"+base+"_modifiedby", true))
+	if t.LogicalName != UserTable {
+		owner := stamp(ColumnOwner, "Owner", "owner_"+set, false)
+		owner.Required = true
+		t.Columns = append(t.Columns, owner)
+	}
+	return t.indexColumns()
 }
 
 // indexColumns indexes the table's columns by logical name, fills in

@@ -68,8 +68,8 @@ func DiscoverDefinitions(ctx context.Context, c *Client, tables ...string) ([]ev
 // TableDefs converts Dataverse table definitions into the root's table
 // definitions. Lookups may reference only the tables among tds. The
 // columns every table of the root has (the primary key, createdon,
-// modifiedon, versionnumber, statecode, statuscode and the placeholder
-// columns) are added by eventual.NewSchema and not converted, but the
+// modifiedon, versionnumber, statecode, statuscode, the placeholder
+// columns and the user stamps createdby, modifiedby and ownerid) are added by eventual.NewSchema and not converted, but the
 // options of statecode and statuscode are kept.
 func TableDefs(tds []*TableDefinition) ([]eventual.TableDef, []DiscoveryNote, error) {
 	known := map[string]bool{}
@@ -146,6 +146,11 @@ func builtColumns(table string) (map[string]bool, error) {
 	names := map[string]bool{}
 	for _, c := range s.Table(table).Columns {
 		names[c.LogicalName] = true
+	}
+	// The user stamps too, which the builder adds when the schema has
+	// systemuser: each instance keeps its own users.
+	for _, name := range eventual.StampColumns {
+		names[name] = true
 	}
 	return names, nil
 }

@@ -277,6 +277,9 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 
 // deleteMessage runs a Delete message.
 func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, cond eventual.Condition, platform bool, lookups lookupCache) error {
+	if target.Table.LogicalName == eventual.UserTable {
+		return errDeleteUser() // before any step runs
+	}
 	main := func(ctx context.Context, tx eventual.Tx, x *execution) error {
 		return in.delete(ctx, tx, target, cond, x)
 	}

@@ -88,6 +88,9 @@ func (in *Instance) buildPut(ctx context.Context, tx eventual.Tx, target eventua
 	if c := t.Column("modifiedon"); c != nil {
 		p.Set = append(p.Set, c)
 	}
+	if c := t.Column(eventual.ColumnModifiedBy); c != nil && rec.Values[c.LogicalName] != nil {
+		p.Set = append(p.Set, c)
+	}
 	if c := t.Column(eventual.ColumnHydrationState); c != nil {
 		p.Keep, p.KeepValue = c, eventual.HydrationPlaceholder
 	}

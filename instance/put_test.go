@@ -76,7 +76,17 @@ func play(t *testing.T, e *env) ([]outcome, map[string]eventual.Values, int64) {
 					vals[c] = "set"
 				}
 			}
+			// Each instance has its own user: the stamps name it by role.
+			// The placeholder was inserted raw, without stamps, and only its
+			// hydration stamped it (modifiedby).
 			key := tbl.Keys[0].Columns[0].LogicalName
+			for _, c := range eventual.StampColumns {
+				if ref, ok := vals[c].(eventual.EntityReference); ok && ref.ID == e.in.Meta.UserID {
+					vals[c] = "the instance's user"
+				} else if tbl.Column(c) != nil && (vals[key] != "SW-PH" || c == eventual.ColumnModifiedBy) {
+					t.Errorf("%s/%v.%s = %v, want the instance's user", name, vals[key], c, vals[c])
+				}
+			}
 			records[fmt.Sprint(name, "/", vals[key])] = vals
 		}
 	}

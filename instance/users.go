@@ -38,7 +38,9 @@ func (in *Instance) EnsureUser(ctx context.Context, c eventual.Caller) error {
 		if c.Application {
 			vals["accessmode"] = int64(4)
 		}
-		rec, err := in.buildCreate(ctx, tx, &eventual.Entity{Table: t, ID: c.UserID, Values: vals}, nil)
+		// Users are recorded by the instance: SYSTEM creates them.
+		sys := eventual.WithCaller(ctx, eventual.Caller{UserID: in.Meta.UserID})
+		rec, err := in.buildCreate(sys, tx, &eventual.Entity{Table: t, ID: c.UserID, Values: vals}, nil)
 		if err != nil {
 			return err
 		}
@@ -50,4 +52,53 @@ func (in *Instance) EnsureUser(ctx context.Context, c eventual.Caller) error {
 	}
 	in.users.Store(c.UserID, struct{}{})
 	return nil
+}
+
+// actor is the user a write is stamped with: the caller, or without one
+// (a message run by the instance itself, a library use without
+// authentication) the instance's own user.
+func (in *Instance) actor(ctx context.Context) uuid.UUID {
+	if c, ok := eventual.CallerFrom(ctx); ok && c.UserID != uuid.Nil {
+		return c.UserID
+	}
+	return in.Meta.UserID
+}
+
+// stampCreate sets the user columns of a record to create: createdby and
+// modifiedby are the actor, and so is ownerid unless the write assigned
+// an owner. A table without them (a schema without systemuser) is left
+// alone.
+func (in *Instance) stampCreate(ctx context.Context, t *eventual.Table, vals eventual.Values) {
+	users := in.Schema.Table(eventual.UserTable)
+	if users == nil || t.Column(eventual.ColumnCreatedBy) == nil {
+		return
+	}
+	id := in.actor(ctx)
+	if id == uuid.Nil {
+		return
+	}
+	me := eventual.Ref(users, id)
+	vals[eventual.ColumnCreatedBy], vals[eventual.ColumnModifiedBy] = me, me
+	if c := t.Column(eventual.ColumnOwner); c != nil && vals[eventual.ColumnOwner] == nil {
+		vals[eventual.ColumnOwner] = me
+	}
+}
+
+// stampUpdate sets modifiedby of a record to update to the actor.
+func (in *Instance) stampUpdate(ctx context.Context, t *eventual.Table, vals eventual.Values) {
+	users := in.Schema.Table(eventual.UserTable)
+	if users == nil || t.Column(eventual.ColumnModifiedBy) == nil {
+		return
+	}
+	if id := in.actor(ctx); id != uuid.Nil {
+		vals[eventual.ColumnModifiedBy] = eventual.Ref(users, id)
+	}
+}
+
+// errDeleteUser is the answer to deleting a systemuser, which Dataverse
+// does not offer either: every record's createdby, modifiedby and ownerid
+// would lose its user. A user leaves by being disabled.
+func errDeleteUser() error {
+	return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation,
+		"The 'Delete' method does not support entities of type 'systemuser': disable the user instead (isdisabled true).")
 }

@@ -71,6 +71,7 @@ func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual
 	if err := createState(t, vals); err != nil {
 		return nil, err
 	}
+	in.stampCreate(ctx, t, vals)
 	for _, c := range t.Columns {
 		if _, ok := vals[c.LogicalName]; !ok && c.Default != nil {
 			vals[c.LogicalName] = c.Default
@@ -146,6 +147,7 @@ func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *e
 	hydrated := len(vals) > 0 && existing.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder
 	now := in.now()
 	vals["modifiedon"] = now
+	in.stampUpdate(ctx, t, vals)
 	if hydrated {
 		vals[eventual.ColumnHydrationState] = eventual.HydrationHydrated
 		vals[eventual.ColumnHydratedOn] = now

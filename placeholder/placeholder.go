@@ -32,7 +32,9 @@ type Lookup struct {
 const DefaultName = "Placeholder {key}"
 
 // Defaults returns placeholder lookups for every lookup of the given
-// tables (all tables when none are given), at PreValidation.
+// tables (all tables when none are given), at PreValidation, but for the
+// user stamps (createdby, modifiedby, ownerid): users are not records a
+// sync brings, so a bind to a missing user fails as in Dataverse.
 func Defaults(s *eventual.Schema, tables ...string) []Lookup {
 	var out []Lookup
 	for _, t := range s.Tables() {
@@ -40,7 +42,7 @@ func Defaults(s *eventual.Schema, tables ...string) []Lookup {
 			continue
 		}
 		for _, c := range t.Columns {
-			if c.Type.IsLookup() {
+			if c.Type.IsLookup() && !c.Stamp {
 				out = append(out, Lookup{Table: t.LogicalName, Column: c.LogicalName, Stage: eventual.PreValidation})
 			}
 		}
@@ -93,6 +95,9 @@ func Steps(s *eventual.Schema, lookups []Lookup) ([]eventual.Step, error) {
 		c := t.Column(l.Column)
 		if c == nil || !c.Type.IsLookup() {
 			return nil, fmt.Errorf("placeholder: %s.%s is not a lookup column", l.Table, l.Column)
+		}
+		if c.Stamp {
+			return nil, fmt.Errorf("placeholder: %s.%s references the instance's users, which no sync hydrates: it takes no placeholders", l.Table, l.Column)
 		}
 		if l.Stage == 0 {
 			l.Stage = eventual.PreValidation

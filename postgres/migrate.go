@@ -244,7 +244,7 @@ func migrateIndexes(ctx context.Context, tx *sql.Tx, t *eventual.Table, rebuildK
 		"CREATE INDEX IF NOT EXISTS " + q(indexName(t, xidColumn)) + " ON " + q(t.LogicalName) + " (" + q(xidColumn) + ")",
 	}
 	for _, c := range t.Columns {
-		if c.Type.IsLookup() {
+		if c.Type.IsLookup() && !c.Stamp { // the user stamps have none: see sqlite's migrate
 			stmts = append(stmts, "CREATE INDEX IF NOT EXISTS "+q(indexName(t, c.LogicalName))+" ON "+q(t.LogicalName)+" ("+q(c.LogicalName)+") WHERE "+q(c.LogicalName)+" IS NOT NULL")
 		}
 	}

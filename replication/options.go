@@ -177,7 +177,9 @@ func (o Options) plan(t Table) (*pair, error) {
 			}
 			continue
 		}
-		if sc.System || sc.Computed || dc.System || dc.Computed || sc.Type != dc.Type {
+		// The user stamps name the users of one instance: the target stamps
+		// its own (the sync's user), as a Dataverse import does.
+		if sc.System || sc.Computed || sc.Stamp || dc.System || dc.Computed || dc.Stamp || sc.Type != dc.Type {
 			continue
 		}
 		p.cols = append(p.cols, sc)

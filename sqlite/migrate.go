@@ -172,9 +172,11 @@ func migrateIndexes(ctx context.Context, conn *sql.Conn, t *eventual.Table) erro
 	// Lookups are indexed for expansion, $filter and unlinking. Empty
 	// lookups are the common case and never searched for by value, so
 	// the indexes leave them out (partial indexes); "lookup = ?" implies
-	// "lookup IS NOT NULL", so SQLite still uses them.
+	// "lookup IS NOT NULL", so SQLite still uses them. The user stamps
+	// (createdby, modifiedby, ownerid) hold a value on every row, so an
+	// index would cost every write for a rare search: they have none.
 	for _, c := range t.Columns {
-		if !c.Type.IsLookup() {
+		if !c.Type.IsLookup() || c.Stamp {
 			continue
 		}
 		name := "ix_" + t.LogicalName + "_" + c.LogicalName

@@ -234,6 +234,8 @@ func attributeMetadata(t *eventual.Table, c *eventual.Column) obj {
 		typ, metaType = [2]string{"State", "StateType"}, "StateAttributeMetadata"
 	} else if c.LogicalName == "statuscode" {
 		typ, metaType = [2]string{"Status", "StatusType"}, "StatusAttributeMetadata"
+	} else if c.Stamp && c.LogicalName == eventual.ColumnOwner {
+		typ = [2]string{"Owner", "OwnerType"} // still a LookupAttributeMetadata, as in Dataverse
 	}
 	id := eventual.MetadataIDFor("column", t.LogicalName+"."+c.LogicalName)
 	required := "None"

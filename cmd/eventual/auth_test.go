@@ -3,6 +3,7 @@ package main_test
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,5 +154,92 @@ func TestServeAuthOIDC(t *testing.T) {
 		if code != 401 || h.Get("WWW-Authenticate") != "Bearer authorization_uri="+is.URL+"/oauth2/authorize, resource_id="+aud {
 			t.Errorf("%s: %d %q", name, code, h.Get("WWW-Authenticate"))
 		}
+	}
+}
+
+// TestUserStamps: createdby, modifiedby and ownerid are set from the
+// caller the token names, and read, filtered and expanded like other
+// lookups; ownerid can be assigned with ownerid@odata.bind but not
+// removed, and createdby cannot be written.
+func TestUserStamps(t *testing.T) {
+	const alice, bob = "5b0ab1c3-0000-4000-8000-00000000a11c", "5b0ab1c3-0000-4000-8000-000000000b0b"
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "eventual.yaml")
+	if err := os.WriteFile(cfg, []byte(`auth:
+  mode: tokens
+  tokens:
+    - {token: alice-token, name: Alice, userId: `+alice+`}
+    - {token: bob-token, name: Bob, userId: `+bob+`}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--config", cfg)
+	c := newClient(t, requestTimeout)
+	as := func(token string, status int, method, path string, body any) *response {
+		t.Helper()
+		r, err := sendH(c, method, p.URL+path, body, "Authorization", "Bearer "+token, "Prefer", `odata.include-annotations="*"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != status {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, r.Status, status, r.Body)
+		}
+		return r
+	}
+	as("alice-token", 204, "PATCH", "accounts(accountnumber='U-1')", map[string]any{"name": "Stamped",
+		"createdby@odata.bind": "/systemusers(" + bob + ")"}) // not valid for create: ignored
+	as("bob-token", 204, "PATCH", "accounts(accountnumber='U-1')", map[string]any{"telephone1": "555"})
+	acc := object(t, as("alice-token", 200, "GET", "accounts(accountnumber='U-1')?$select=_createdby_value,_modifiedby_value,_ownerid_value", nil))
+	if acc["_createdby_value"] != alice || acc["_modifiedby_value"] != bob || acc["_ownerid_value"] != alice {
+		t.Errorf("after Alice created and Bob modified: %v", acc)
+	}
+	if acc["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] != "systemuser" || acc["_createdby_value@OData.Community.Display.V1.FormattedValue"] != "Alice" {
+		t.Errorf("lookup annotations: %v", acc)
+	}
+	filter := func(f string) int {
+		t.Helper()
+		return len(object(t, as("bob-token", 200, "GET", "accounts?$select=name&$filter="+url.QueryEscape(f), nil))["value"].([]any))
+	}
+	if n := filter("_createdby_value eq " + alice); n != 1 {
+		t.Errorf("accounts Alice created: %d, want 1", n)
+	}
+	if n := filter("_ownerid_value eq " + bob); n != 0 {
+		t.Errorf("accounts Bob owns: %d, want 0", n)
+	}
+	if n := filter("modifiedby/fullname eq 'Bob'"); n != 1 {
+		t.Errorf("accounts modified by Bob, through the navigation: %d, want 1", n)
+	}
+	x := object(t, as("bob-token", 200, "GET", "accounts(accountnumber='U-1')?$select=name&$expand=createdby($select=fullname),ownerid($select=fullname)", nil))
+	if cb, _ := x["createdby"].(map[string]any); cb == nil || cb["fullname"] != "Alice" {
+		t.Errorf("$expand=createdby: %v", x)
+	}
+	// Assigning: Bob takes ownership; the owner cannot be removed.
+	as("bob-token", 204, "PATCH", "accounts(accountnumber='U-1')", map[string]any{"ownerid@odata.bind": "/systemusers(" + bob + ")"})
+	if n := filter("_ownerid_value eq " + bob); n != 1 {
+		t.Errorf("accounts Bob owns after the assignment: %d, want 1", n)
+	}
+	if r, err := sendH(c, "PATCH", p.URL+"accounts(accountnumber='U-1')", map[string]any{"ownerid@odata.bind": "/systemusers(5b0ab1c3-0000-4000-8000-0000000dead0)"},
+		"Authorization", "Bearer bob-token"); err != nil || r.Status < 400 || r.Status >= 500 || !strings.Contains(string(r.Body), "Does Not Exist") {
+		t.Errorf("assigning a user that does not exist (no placeholder for users): %v %v", r, err)
+	}
+	id := object(t, as("bob-token", 200, "GET", "accounts(accountnumber='U-1')?$select=accountid", nil))["accountid"].(string)
+	as("bob-token", 400, "DELETE", "accounts("+id+")/ownerid/$ref", nil)
+	as("bob-token", 400, "PATCH", "accounts("+id+")", map[string]any{"ownerid@odata.bind": nil})
+	if n := filter("_ownerid_value eq " + bob); n != 1 {
+		t.Errorf("after refused removals Bob still owns it: %d, want 1", n)
+	}
+	// The metadata describes them as Dataverse does.
+	for col, typ := range map[string]string{"ownerid": "Owner", "createdby": "Lookup"} {
+		a := object(t, as("alice-token", 200, "GET", "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='"+col+"')", nil))
+		if a["AttributeType"] != typ || a["IsValidForUpdate"] != (col == "ownerid") {
+			t.Errorf("%s's metadata: %v", col, a)
+		}
+	}
+	// Users are disabled, not deleted: records keep their stamps.
+	as("alice-token", 405, "DELETE", "systemusers("+bob+")", nil)
+	// A user's records, from the user's side.
+	u := object(t, as("alice-token", 200, "GET", "systemusers("+alice+")?$select=fullname&$expand=lk_accountbase_createdby($select=name)", nil))
+	if list, _ := u["lk_accountbase_createdby"].([]any); len(list) != 1 {
+		t.Errorf("Alice's created accounts: %v", u)
 	}
 }
