@@ -77,7 +77,7 @@ func (in *Instance) stampCreate(ctx context.Context, t *eventual.Table, vals eve
 	if id == uuid.Nil {
 		return
 	}
-	me := eventual.Ref(users, id)
+	var me any = eventual.Ref(users, id) // boxed once for the three
 	vals[eventual.ColumnCreatedBy], vals[eventual.ColumnModifiedBy] = me, me
 	if c := t.Column(eventual.ColumnOwner); c != nil && vals[eventual.ColumnOwner] == nil {
 		vals[eventual.ColumnOwner] = me

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eventual-pp/eventual/internal/testoidc"
+	"github.com/eventual-pp/eventual/internal/testpg"
 )
 
 // TestServeAuthTokens: with auth mode tokens, a request without a token
@@ -162,6 +163,16 @@ func TestServeAuthOIDC(t *testing.T) {
 // lookups; ownerid can be assigned with ownerid@odata.bind but not
 // removed, and createdby cannot be written.
 func TestUserStamps(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { userStamps(t, filepath.Join(t.TempDir(), "b.db")) })
+	t.Run("postgres", func(t *testing.T) {
+		if testpg.DSN() == "" {
+			t.Skipf("PostgreSQL process tests are off: set %s", testpg.EnvDSN)
+		}
+		userStamps(t, testpg.Schema(t, "stamps"))
+	})
+}
+
+func userStamps(t *testing.T, db string) {
 	const alice, bob = "5b0ab1c3-0000-4000-8000-00000000a11c", "5b0ab1c3-0000-4000-8000-000000000b0b"
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "eventual.yaml")
@@ -173,7 +184,7 @@ func TestUserStamps(t *testing.T) {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startServe(t, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--config", cfg)
+	p := startServe(t, "--listen", "127.0.0.1:0", "--db", db, "--config", cfg)
 	c := newClient(t, requestTimeout)
 	as := func(token string, status int, method, path string, body any) *response {
 		t.Helper()
@@ -219,7 +230,7 @@ func TestUserStamps(t *testing.T) {
 		t.Errorf("accounts Bob owns after the assignment: %d, want 1", n)
 	}
 	if r, err := sendH(c, "PATCH", p.URL+"accounts(accountnumber='U-1')", map[string]any{"ownerid@odata.bind": "/systemusers(5b0ab1c3-0000-4000-8000-0000000dead0)"},
-		"Authorization", "Bearer bob-token"); err != nil || r.Status < 400 || r.Status >= 500 || !strings.Contains(string(r.Body), "Does Not Exist") {
+		"Authorization", "Bearer bob-token"); err != nil || r.Status != 404 || !strings.Contains(string(r.Body), "Does Not Exist") {
 		t.Errorf("assigning a user that does not exist (no placeholder for users): %v %v", r, err)
 	}
 	id := object(t, as("bob-token", 200, "GET", "accounts(accountnumber='U-1')?$select=accountid", nil))["accountid"].(string)

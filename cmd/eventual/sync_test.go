@@ -158,6 +158,21 @@ func TestSync_KilledRepeatedly(t *testing.T) {
 		t.Errorf("B's own contact: %d, want 1", bOnly)
 	}
 	equalTables(t, c, a.URL, b.URL)
+	// Users are each instance's own: B's records name B's user (the sync
+	// writes as it), never A's.
+	bUser := object(t, must(t, c, 200, "GET", b.URL+"WhoAmI", nil))["UserId"]
+	if aUser := object(t, must(t, c, 200, "GET", a.URL+"WhoAmI", nil))["UserId"]; aUser == bUser {
+		t.Fatalf("A and B share the user %v", aUser)
+	}
+	for _, set := range []string{"accounts", "contacts"} {
+		for _, rec := range object(t, must(t, c, 200, "GET", b.URL+set+"?$select=_createdby_value,_modifiedby_value,_ownerid_value", nil))["value"].([]any) {
+			r := rec.(map[string]any)
+			if r["_createdby_value"] != bUser || r["_modifiedby_value"] != bUser || r["_ownerid_value"] != bUser {
+				t.Errorf("%s on B: %v, want B's user %v", set, r, bUser)
+				break
+			}
+		}
+	}
 	code, out, _ := runEventual(t, 30*time.Second, "sync", "status", "--state", filepath.Join(dir, "sync.db"))
 	if code != 0 || !strings.Contains(out, "account") || !strings.Contains(out, "delta") {
 		t.Errorf("sync status exited %d:\n%s", code, out)
