@@ -173,9 +173,15 @@ const (
 // authentication established it: a systemuser's id, its name, and
 // whether it is an application user (a service principal).
 type Caller struct {
-	UserID      uuid.UUID
-	Name        string
+	UserID uuid.UUID
+	Name   string
+	// Domain is the user's sign-in name (an Entra ID token's
+	// preferred_username or upn): the systemuser's domainname.
+	Domain      string
 	Application bool
+	// ApplicationID is an application user's app id (the token's azp or
+	// appid): the systemuser's applicationid.
+	ApplicationID uuid.UUID
 }
 
 // WithCaller returns a context whose messages run as caller: WhoAmI

@@ -155,7 +155,9 @@ type claims struct {
 	OID               string `json:"oid"`
 	Name              string `json:"name"`
 	PreferredUsername string `json:"preferred_username"`
+	UPN               string `json:"upn"`
 	AppID             string `json:"appid"`
+	AZP               string `json:"azp"`
 	IDType            string `json:"idtyp"`
 }
 
@@ -179,9 +181,19 @@ func (o *OIDC) Authenticate(ctx context.Context, token string) (eventual.Caller,
 	if err != nil {
 		id = uuid.NewSHA1(uuid.NameSpaceURL, []byte(o.issuer+"#"+cl.OID))
 	}
-	name := cl.Name
-	if name == "" {
-		name = cl.PreferredUsername
+	c := eventual.Caller{UserID: id, Name: cl.Name, Domain: cl.PreferredUsername, Application: cl.IDType == "app"}
+	if c.Domain == "" {
+		c.Domain = cl.UPN
 	}
-	return eventual.Caller{UserID: id, Name: name, Application: cl.IDType == "app"}, nil
+	if c.Name == "" {
+		c.Name = c.Domain
+	}
+	if c.Application {
+		app := cl.AZP // v2.0 tokens; v1.0 tokens name the app appid
+		if app == "" {
+			app = cl.AppID
+		}
+		c.ApplicationID, _ = uuid.Parse(app)
+	}
+	return c, nil
 }

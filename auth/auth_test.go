@@ -30,7 +30,7 @@ func TestOIDC(t *testing.T) {
 	oid := uuid.New()
 	now := time.Now()
 	good := map[string]any{"iss": is.URL, "aud": audience, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nbf": now.Unix(),
-		"oid": oid.String(), "name": "Integration App", "idtyp": "app"}
+		"oid": oid.String(), "name": "Integration App", "idtyp": "app", "azp": "0c3b1a5e-7d2f-4e8a-9b6c-1d2e3f405162"}
 	with := func(k string, v any) map[string]any {
 		c := map[string]any{}
 		for kk, vv := range good {
@@ -44,8 +44,20 @@ func TestOIDC(t *testing.T) {
 		return c
 	}
 	c, err := a.Authenticate(ctx, is.Mint(t, good, nil))
-	if err != nil || c.UserID != oid || c.Name != "Integration App" || !c.Application {
+	if err != nil || c.UserID != oid || c.Name != "Integration App" || !c.Application || c.ApplicationID.String() != "0c3b1a5e-7d2f-4e8a-9b6c-1d2e3f405162" {
 		t.Fatalf("a good token: %+v, %v", c, err)
+	}
+	// A person: v2.0's preferred_username, or v1.0's upn, is the sign-in
+	// name, and the name when the token has none.
+	for _, claim := range []string{"preferred_username", "upn"} {
+		person := with("idtyp", nil)
+		delete(person, "name")
+		delete(person, "azp")
+		person[claim] = "alice@contoso.com"
+		c, err := a.Authenticate(ctx, is.Mint(t, person, nil))
+		if err != nil || c.Application || c.Domain != "alice@contoso.com" || c.Name != "alice@contoso.com" || c.ApplicationID != uuid.Nil {
+			t.Errorf("a person's token with %s: %+v, %v", claim, c, err)
+		}
 	}
 	// An oid that is no GUID maps to a stable one.
 	c1, err1 := a.Authenticate(ctx, is.Mint(t, with("oid", "user-7"), nil))

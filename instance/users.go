@@ -34,9 +34,15 @@ func (in *Instance) EnsureUser(ctx context.Context, c eventual.Caller) error {
 		if name == "" {
 			name = c.UserID.String()
 		}
-		vals := eventual.Values{"fullname": name, "azureactivedirectoryobjectid": c.UserID, "isdisabled": false, "accessmode": int64(0)}
+		vals := eventual.Values{"fullname": eventual.TruncateUTF16(name, 200), "azureactivedirectoryobjectid": c.UserID, "isdisabled": false, "accessmode": int64(0)}
+		if c.Domain != "" {
+			vals["domainname"] = eventual.TruncateUTF16(c.Domain, 1024)
+		}
 		if c.Application {
 			vals["accessmode"] = int64(4)
+			if c.ApplicationID != uuid.Nil {
+				vals["applicationid"] = c.ApplicationID
+			}
 		}
 		// Users are recorded by the instance: SYSTEM creates them.
 		sys := eventual.WithCaller(ctx, eventual.Caller{UserID: in.Meta.UserID})

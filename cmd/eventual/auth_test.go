@@ -24,7 +24,7 @@ func TestServeAuthTokens(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(`auth:
   mode: tokens
   tokens:
-    - {token: "${ALICE_TOKEN}", name: Alice, userId: 5b0ab1c3-0000-4000-8000-00000000a11c}
+    - {token: "${ALICE_TOKEN}", name: Alice, userId: 5b0ab1c3-0000-4000-8000-00000000a11c, domainName: alice@contoso.com}
     - {token: "bobs-token", name: Bob, application: true}
 `), 0o600); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestServeAuthTokens(t *testing.T) {
 		t.Errorf("WhoAmI as Bob: %d %s", r.StatusCode, body)
 	}
 	// WhoAmI's user is a systemuser record, as clients read it next.
-	if r, body := get(p.URL+"systemusers(5b0ab1c3-0000-4000-8000-00000000a11c)?$select=fullname,accessmode", "alices-secret-token"); r.StatusCode != 200 || !strings.Contains(body, `"fullname":"Alice"`) {
+	if r, body := get(p.URL+"systemusers(5b0ab1c3-0000-4000-8000-00000000a11c)?$select=fullname,accessmode,domainname", "alices-secret-token"); r.StatusCode != 200 || !strings.Contains(body, `"fullname":"Alice"`) || !strings.Contains(body, `"domainname":"alice@contoso.com"`) {
 		t.Errorf("Alice's systemuser: %d %s", r.StatusCode, body)
 	}
 	if r, body := get(p.URL+"systemusers?$filter=fullname%20eq%20'Bob'&$select=accessmode", "bobs-token"); r.StatusCode != 200 || !strings.Contains(body, `"accessmode":4`) {
@@ -126,7 +126,7 @@ func TestServeAuthOIDC(t *testing.T) {
 	oid := "9f1c2f3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
 	now := time.Now()
 	claims := func(aud string, exp time.Time) map[string]any {
-		return map[string]any{"iss": is.URL, "aud": aud, "exp": exp.Unix(), "iat": now.Unix(), "oid": oid, "name": "Dana Integration"}
+		return map[string]any{"iss": is.URL, "aud": aud, "exp": exp.Unix(), "iat": now.Unix(), "oid": oid, "name": "Dana Integration", "preferred_username": "dana@contoso.com"}
 	}
 	call := func(path, token string) (int, string, http.Header) {
 		t.Helper()
@@ -144,7 +144,7 @@ func TestServeAuthOIDC(t *testing.T) {
 	if code, body, _ := call("WhoAmI", good); code != 200 || !strings.Contains(body, `"UserId":"`+oid+`"`) {
 		t.Errorf("WhoAmI with a good token: %d %s", code, body)
 	}
-	if code, body, _ := call("systemusers("+oid+")?$select=fullname", good); code != 200 || !strings.Contains(body, "Dana Integration") {
+	if code, body, _ := call("systemusers("+oid+")?$select=fullname,domainname", good); code != 200 || !strings.Contains(body, `"fullname":"Dana Integration"`) || !strings.Contains(body, `"domainname":"dana@contoso.com"`) {
 		t.Errorf("the caller's systemuser: %d %s", code, body)
 	}
 	for name, tok := range map[string]string{

@@ -80,8 +80,10 @@ type ServeAuthConfig struct {
 type TokenUserConfig struct {
 	Token string `yaml:"token"`
 	// UserID is the user's systemuserid; default a GUID made from Name.
-	UserID      string `yaml:"userId"`
-	Name        string `yaml:"name"`
+	UserID string `yaml:"userId"`
+	Name   string `yaml:"name"`
+	// DomainName is the user's sign-in name (systemuser.domainname).
+	DomainName  string `yaml:"domainName,omitempty"`
 	Application bool   `yaml:"application"`
 }
 
@@ -107,7 +109,7 @@ func (c ServeAuthConfig) users() (auth.Tokens, error) {
 				return nil, fmt.Errorf("config: auth.tokens[%d] (%s): userId %q is not a GUID", i, t.Name, t.UserID)
 			}
 		}
-		ts = append(ts, auth.User{Token: t.Token, Caller: eventual.Caller{UserID: id, Name: t.Name, Application: t.Application}})
+		ts = append(ts, auth.User{Token: t.Token, Caller: eventual.Caller{UserID: id, Name: t.Name, Domain: t.DomainName, Application: t.Application}})
 	}
 	return ts, nil
 }
