@@ -426,56 +426,27 @@ func (fc *functionCall) compare(name string) (eventual.Expr, error) {
 	return eventual.Match{Kind: eventual.MatchEndsWith, Field: fc.f, Pattern: s}, nil
 }
 
-// dateFunction binds the date query functions. Times are UTC.
+// dateFunction binds the date query functions (eventual.DateFunction).
+// Times are UTC.
 func (q *request) dateFunction(c *odata.Call, name string, params map[string]odata.Node, f eventual.Field, value func(odata.Node) (any, error)) (eventual.Expr, error) {
-	now := q.s.now()
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	rng := func(from, to time.Time) eventual.Expr {
-		return eventual.And{
-			Left:  eventual.Compare{Op: eventual.OpGe, Left: f, Right: eventual.Literal{Value: from}},
-			Right: eventual.Compare{Op: eventual.OpLt, Left: f, Right: eventual.Literal{Value: to}}}
+	fn, ok := eventual.LookupDateFunction(name)
+	if !ok {
+		return nil, errBadRequest("An unknown function with name '%s' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed.", c.Name)
 	}
-	count := func() (int, error) {
+	var n int
+	var d time.Time
+	switch fn.Arg {
+	case eventual.DateArgCount:
 		l, ok := params["PropertyValue"].(*odata.Literal)
 		if !ok {
-			return 0, errBadRequest("The function '%s' needs a PropertyValue parameter.", c.Name)
+			return nil, errBadRequest("The function '%s' needs a PropertyValue parameter.", c.Name)
 		}
-		n, err := strconv.Atoi(l.Value)
-		if err != nil || n < 0 || n > 100000 {
-			return 0, errBadRequest("The PropertyValue of '%s' must be a non-negative whole number.", c.Name)
+		var err error
+		n, err = strconv.Atoi(l.Value)
+		if err != nil || n < 0 || n > eventual.MaxDateCount {
+			return nil, errBadRequest("The PropertyValue of '%s' must be a non-negative whole number.", c.Name)
 		}
-		return n, nil
-	}
-	switch name {
-	case "Today":
-		return rng(day, day.AddDate(0, 0, 1)), nil
-	case "Yesterday":
-		return rng(day.AddDate(0, 0, -1), day), nil
-	case "Tomorrow":
-		return rng(day.AddDate(0, 0, 1), day.AddDate(0, 0, 2)), nil
-	case "ThisMonth":
-		m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-		return rng(m, m.AddDate(0, 1, 0)), nil
-	case "ThisYear":
-		y := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
-		return rng(y, y.AddDate(1, 0, 0)), nil
-	case "LastXDays", "NextXDays", "LastXHours", "NextXHours", "OlderThanXDays":
-		n, err := count()
-		if err != nil {
-			return nil, err
-		}
-		switch name {
-		case "LastXDays":
-			return rng(day.AddDate(0, 0, -n), now.Add(time.Second)), nil
-		case "NextXDays":
-			return rng(now, day.AddDate(0, 0, n+1)), nil
-		case "LastXHours":
-			return rng(now.Add(-time.Duration(n)*time.Hour), now.Add(time.Second)), nil
-		case "NextXHours":
-			return rng(now, now.Add(time.Duration(n)*time.Hour)), nil
-		}
-		return eventual.Compare{Op: eventual.OpLt, Left: f, Right: eventual.Literal{Value: day.AddDate(0, 0, -n)}}, nil
-	case "On", "OnOrAfter", "OnOrBefore", "NotOn":
+	case eventual.DateArgDate:
 		pv, ok := params["PropertyValue"]
 		if !ok {
 			return nil, errBadRequest("The function '%s' needs a PropertyValue parameter.", c.Name)
@@ -484,22 +455,11 @@ func (q *request) dateFunction(c *odata.Call, name string, params map[string]oda
 		if err != nil {
 			return nil, err
 		}
-		t, ok := v.(time.Time)
-		if !ok {
+		if d, ok = v.(time.Time); !ok {
 			return nil, errBadRequest("The function '%s' needs a date as PropertyValue.", c.Name)
 		}
-		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-		switch name {
-		case "On":
-			return rng(d, d.AddDate(0, 0, 1)), nil
-		case "NotOn":
-			return eventual.Not{X: rng(d, d.AddDate(0, 0, 1))}, nil
-		case "OnOrAfter":
-			return eventual.Compare{Op: eventual.OpGe, Left: f, Right: eventual.Literal{Value: d}}, nil
-		}
-		return eventual.Compare{Op: eventual.OpLt, Left: f, Right: eventual.Literal{Value: d.AddDate(0, 0, 1)}}, nil
 	}
-	return nil, errBadRequest("An unknown function with name '%s' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed.", c.Name)
+	return fn.Filter(f, q.s.now(), n, d), nil
 }
 
 func (q *request) lambda(sc scope, l *odata.Lambda) (eventual.Expr, error) {
