@@ -101,6 +101,9 @@ const (
 	MatchContains MatchKind = iota
 	MatchStartsWith
 	MatchEndsWith
+	// MatchLike matches the whole text against the pattern as given
+	// (Microsoft.Dynamics.CRM.Like, FetchXML's like).
+	MatchLike
 )
 
 // Match tests a string column against a pattern, ignoring case. The

@@ -38,6 +38,10 @@ type Options struct {
 	Aliases map[string]string
 	// ID is the $id option used by DELETE .../$ref?$id=<uri>.
 	ID string
+	// FetchXML is the fetchXml parameter, a FetchXML query, unparsed;
+	// HasFetchXML reports whether it was given.
+	FetchXML    string
+	HasFetchXML bool
 }
 
 // OrderItem is one $orderby term.
@@ -117,6 +121,11 @@ func ParseOptions(rawQuery string) (*Options, error) {
 			seen[n] = true
 			values[n] = v
 			order = append(order, n)
+		case n == "fetchXml":
+			if o.HasFetchXML {
+				return nil, optErr("Query option '%s' was specified more than once, but it must be specified at most once.", n)
+			}
+			o.FetchXML, o.HasFetchXML = v, true
 		case strings.HasPrefix(n, "@"):
 			if o.Aliases == nil {
 				o.Aliases = map[string]string{}

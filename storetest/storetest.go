@@ -615,6 +615,8 @@ func testQueryFilters(t *testing.T, open Opener) {
 		{"contains ignores case", eventual.Match{Kind: eventual.MatchContains, Field: field(acct, "name"), Pattern: "AMM"}, "Gamma 100%"},
 		{"startswith", eventual.Match{Kind: eventual.MatchStartsWith, Field: field(acct, "name"), Pattern: "b"}, "beta"},
 		{"endswith", eventual.Match{Kind: eventual.MatchEndsWith, Field: field(acct, "name"), Pattern: "%"}, "Alpha,Gamma 100%,O'Bryan,beta"},
+		{"like, whole text", eventual.Match{Kind: eventual.MatchLike, Field: field(acct, "name"), Pattern: "%A"}, "Alpha,beta"},
+		{"like, wildcards inside", eventual.Match{Kind: eventual.MatchLike, Field: field(acct, "name"), Pattern: "g_mma%"}, "Gamma 100%"},
 		{"in", eventual.In{Field: field(acct, "name"), Values: []any{"alpha", "O'Bryan"}}, "Alpha,O'Bryan"},
 		{"not in includes null", eventual.In{Field: field(acct, "telephone1"), Values: []any{"555"}, Not: true}, "Gamma 100%,beta"},
 		{"column to column", eventual.Compare{Op: eventual.OpEq, Left: field(acct, "name"), Right: field(acct, "name")}, "Alpha,Gamma 100%,O'Bryan,beta"},

@@ -418,10 +418,12 @@ func (fc *functionCall) compare(name string) (eventual.Expr, error) {
 		return nil, errBadRequest("The function '%s' applies to text properties only.", fc.c.Name)
 	}
 	switch name {
-	case "Like", "BeginsWith":
-		return eventual.Match{Kind: eventual.MatchStartsWith, Field: fc.f, Pattern: s}, nil
+	case "Like":
+		return eventual.Match{Kind: eventual.MatchLike, Field: fc.f, Pattern: s}, nil
 	case "NotLike":
-		return eventual.Not{X: eventual.Match{Kind: eventual.MatchStartsWith, Field: fc.f, Pattern: s}}, nil
+		return eventual.Not{X: eventual.Match{Kind: eventual.MatchLike, Field: fc.f, Pattern: s}}, nil
+	case "BeginsWith":
+		return eventual.Match{Kind: eventual.MatchStartsWith, Field: fc.f, Pattern: s}, nil
 	}
 	return eventual.Match{Kind: eventual.MatchEndsWith, Field: fc.f, Pattern: s}, nil
 }

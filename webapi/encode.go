@@ -103,7 +103,12 @@ func (rd *renderer) appendRecord(b []byte, rec *eventual.Record, cols []*eventua
 // appendProperty appends a column's value, after the annotations asked for
 // (formatted value, lookup navigation and table).
 func (rd *renderer) appendProperty(o *codec.Object, c *eventual.Column, v any) {
-	prop := c.ValueProperty()
+	rd.appendNamed(o, c.ValueProperty(), c, v)
+}
+
+// appendNamed is appendProperty under another property name (a FetchXML
+// link-entity's "alias.column").
+func (rd *renderer) appendNamed(o *codec.Object, prop string, c *eventual.Column, v any) {
 	if v != nil {
 		if rd.ann.match(annFormatted) {
 			if f, ok := rd.formatted(c, v); ok {

@@ -86,6 +86,17 @@ func sortKeyText(v any) string {
 // encodeSkipToken returns the $skiptoken value (unescaped) that continues
 // after the last record of a page.
 func encodeSkipToken(t *eventual.Table, order []eventual.Order, c cursor) string {
+	tracking := "False"
+	if c.tracking {
+		tracking = "True"
+	}
+	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="%s" />`, c.page+1, lowerEscape(innerCookie(t, order, c)), tracking)
+}
+
+// innerCookie is the paging cookie proper, <cookie page="1">…</cookie>:
+// the sort keys and the primary key of the last row returned, as
+// Dataverse writes it (FetchXML's paging-cookie takes it as it is).
+func innerCookie(t *eventual.Table, order []eventual.Order, c cursor) string {
 	var in strings.Builder
 	fmt.Fprintf(&in, `<cookie page="%d"`, c.page)
 	if c.remaining > 0 {
@@ -113,11 +124,7 @@ func encodeSkipToken(t *eventual.Table, order []eventual.Order, c cursor) string
 	fmt.Fprintf(&in, `<%s last="{%s}" first="{%s}" />`, t.PrimaryIDAttribute,
 		strings.ToUpper(last.String()), strings.ToUpper(c.first.String()))
 	in.WriteString("</cookie>")
-	tracking := "False"
-	if c.tracking {
-		tracking = "True"
-	}
-	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="%s" />`, c.page+1, lowerEscape(in.String()), tracking)
+	return in.String()
 }
 
 func errSkipToken() error {
@@ -137,7 +144,13 @@ func decodeSkipToken(t *eventual.Table, order []eventual.Order, token string) (c
 	if err != nil {
 		return cursor{}, errSkipToken()
 	}
-	c := cursor{page: outer.PageNumber - 1}
+	return cookieCursor(t, order, inner, outer.PageNumber-1)
+}
+
+// cookieCursor reads an inner paging cookie (innerCookie) for a query
+// with the given order, after the page it names.
+func cookieCursor(t *eventual.Table, order []eventual.Order, inner string, page int) (cursor, error) {
+	c := cursor{page: page}
 	elems, err := c.readCookie(inner, len(order)+1)
 	if err != nil {
 		return cursor{}, err

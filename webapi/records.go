@@ -81,6 +81,12 @@ func (q *request) query(t *eventual.Table, nf *navFilter) error {
 	if err := q.checkQueryOptions(); err != nil {
 		return err
 	}
+	if q.opts.HasFetchXML {
+		if nf != nil {
+			return errBadRequest("A FetchXML query applies to an entity set, not to a navigation property.")
+		}
+		return q.fetch(t)
+	}
 	if q.isTracking() {
 		if nf != nil {
 			return errBadRequest("Change tracking applies to entity sets, not to navigation properties.")

@@ -113,6 +113,11 @@ var rules = []rule{
 		deny: append(append([]string{"instance", "pipeline", "placeholder", "steps", "webhook", "webapi", "client", "replication/...", "cmd/..."}, stores...), sqlCode...),
 	},
 	{
+		name: "fetchxml reads FetchXML into the root's query IR: it imports only the root (and uuid), no HTTP, codec or store",
+		from: []string{"fetchxml"},
+		only: []string{"std", ".", "github.com/google/uuid"},
+	},
+	{
 		name: "status, the status page, imports only the standard library: it renders the snapshots cmd gives it",
 		from: []string{"status"},
 		only: []string{"std"},

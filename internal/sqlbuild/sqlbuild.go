@@ -475,8 +475,8 @@ func (b *Builder) binary(left, right eventual.Expr, op string, t *eventual.Table
 	return "(" + l + op + r + ")", nil
 }
 
-// match renders contains, startswith and endswith as a LIKE on the folded
-// text.
+// match renders contains, startswith, endswith and like as a LIKE on the
+// folded text.
 func (b *Builder) match(x eventual.Match, t *eventual.Table, alias string) string {
 	expr := b.field(x.Field, t, alias)
 	pattern := eventual.FoldCase(escapeLike(x.Pattern))

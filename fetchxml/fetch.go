@@ -1,0 +1,727 @@
+package fetchxml
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// Limits of a query. Dataverse allows 15 link-entities per query and
+// pages of at most 5000 rows.
+const (
+	MaxLength    = 64 << 10 // characters of FetchXML read
+	MaxLinks     = 15
+	MaxDepth     = 32 // nesting of elements
+	MaxPageSize  = 5000
+	MaxValues    = 2000 // <value> elements of one condition
+	MaxCondition = 500  // conditions of one query
+)
+
+// Fetch is a parsed FetchXML query.
+type Fetch struct {
+	// Query is the root entity's query: its columns (nil for
+	// all-attributes), the filter (link-entities that only filter are in
+	// it: inner links as exists conditions) and the order.
+	Query *eventual.Query
+	// Links are the link-entities whose columns the rows carry, in
+	// document order, nested as in the query.
+	Links []*Link
+	// Top bounds the rows (0: no top); Count is the page size (0: the
+	// default, 5000), Page the page number (from 1) and PagingCookie the
+	// cookie of the previous page, as the fetch element gives them.
+	Top, Count, Page int
+	PagingCookie     string
+	// Distinct asks for distinct rows; TotalRecordCount for the count
+	// of all matching rows (returntotalrecordcount).
+	Distinct, TotalRecordCount bool
+	// Aliases are the names root columns are returned under instead of
+	// their own (<attribute name="createdby" alias="whocreated"/>).
+	Aliases map[*eventual.Column]string
+}
+
+// Link is a link-entity whose columns each row carries, as
+// "alias.column".
+type Link struct {
+	// Alias names the columns' prefix: the alias given, or
+	// "<table><n>" numbered in document order, as Dataverse names them.
+	Alias string
+	// Relationship joins the link to its parent; Collection is true when
+	// the link's table references the parent (one-to-many from the
+	// parent), false when the parent references it (many-to-one).
+	Relationship *eventual.Relationship
+	Collection   bool
+	// Outer keeps the parent's row when no related row matches.
+	Outer bool
+	// Table is the linked table; Columns its columns asked for (nil for
+	// all-attributes).
+	Table   *eventual.Table
+	Columns []*eventual.Column
+	// Filter selects the related rows (fields relative to Table).
+	Filter eventual.Expr
+	// Links nests further link-entities.
+	Links []*Link
+	// Aliases are the names columns are returned under instead of
+	// "alias.column".
+	Aliases map[*eventual.Column]string
+}
+
+// Env is what conditions may refer to besides the query: the time the
+// date operators count from, and the caller (eq-userid).
+type Env struct {
+	Now    time.Time
+	UserID uuid.UUID
+}
+
+// Error codes of malformed FetchXML, as Dataverse answers them
+// (data-service-error-codes.md: the QueryBuilder codes).
+const (
+	// CodeInvalidXML is InvalidXml: text that is no FetchXML.
+	CodeInvalidXML = "0x80040201"
+	// CodeInvalidNode is QueryBuilderDeserializeInvalidNode: an element
+	// or attribute FetchXML does not have there.
+	CodeInvalidNode = "0x8004111c"
+	// CodeNoEntity is QueryBuilderNoEntity: an entity that does not exist.
+	CodeNoEntity = "0x80041102"
+	// CodeNoAttribute is QueryBuilderNoAttribute: a column that does not
+	// exist.
+	CodeNoAttribute = "0x80041103"
+	// CodeInvalidConditionOperator is QueryBuilderInvalidConditionOperator:
+	// an operator that does not exist, or not with these values.
+	CodeInvalidConditionOperator = "0x80041120"
+	// CodeInvalidValue is QueryBuilderInvalid_Value: a value that does not
+	// fit its column's type.
+	CodeInvalidValue = "0x80041108"
+	// CodeInvalidFilterType is QueryBuilderInvalidFilterType.
+	CodeInvalidFilterType = "0x80041122"
+	// CodeInvalidLinkType is QueryBuilderDeserializeInvalidLinkType.
+	CodeInvalidLinkType = "0x80041117"
+	// CodeDuplicateAlias is QueryBuilderDuplicateAlias.
+	CodeDuplicateAlias = "0x80041130"
+	// CodeEntitiesDontMatch is QueryBuilderEntitiesDontMatch: the query's
+	// entity is not the entity set's.
+	CodeEntitiesDontMatch = "0x80041128"
+	// CodeTooManyLinks is the limit of 15 link-entities.
+	CodeTooManyLinks = "0x8004430D"
+	// CodeTooManyConditions is TooManyConditionsInQuery: more than 500
+	// conditions and link-entities.
+	CodeTooManyConditions = "0x8004430C"
+	// CodeInvalidPagingCookie is QueryBuilderInvalidPagingCookie.
+	CodeInvalidPagingCookie = "0x8004112A"
+	// CodeAliasInOrder is QueryBuilderAliasNotAllowedForNonAggregateOrderBy.
+	CodeAliasInOrder = "0x80041132"
+)
+
+func errorf(code, format string, args ...any) error {
+	return eventual.Errorf(eventual.KindInvalid, code, format, args...)
+}
+
+func invalid(format string, args ...any) error {
+	return errorf(CodeInvalidXML, "Invalid XML. "+format, args...)
+}
+
+func invalidNode(format string, args ...any) error {
+	return errorf(CodeInvalidNode, "The element node encountered is invalid: "+format, args...)
+}
+
+// node is an element of the document, read whole.
+type node struct {
+	name     string
+	attrs    map[string]string
+	children []*node
+	text     strings.Builder
+}
+
+func (n *node) attr(name string) (string, bool) {
+	v, ok := n.attrs[name]
+	return v, ok
+}
+
+// read parses the document into nodes, refusing what is not one fetch
+// element of bounded size and depth.
+func read(src string) (*node, error) {
+	if len(src) > MaxLength {
+		return nil, invalid("the query is longer than %d characters.", MaxLength)
+	}
+	dec := xml.NewDecoder(strings.NewReader(src))
+	dec.Strict = true
+	var stack []*node
+	var root *node
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, invalid("%v.", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if root != nil && len(stack) == 0 {
+				return nil, invalid("the document has more than one root element.")
+			}
+			if len(stack) >= MaxDepth {
+				return nil, invalid("elements are nested deeper than %d.", MaxDepth)
+			}
+			if t.Name.Space != "" {
+				return nil, invalidNode("element <%s:%s> is not FetchXML.", t.Name.Space, t.Name.Local)
+			}
+			n := &node{name: t.Name.Local, attrs: map[string]string{}}
+			for _, a := range t.Attr {
+				if a.Name.Space != "" && a.Name.Space != "xmlns" {
+					continue
+				}
+				if _, dup := n.attrs[a.Name.Local]; dup {
+					return nil, invalid("attribute %s is given twice on <%s>.", a.Name.Local, n.name)
+				}
+				n.attrs[a.Name.Local] = a.Value
+			}
+			if len(stack) > 0 {
+				p := stack[len(stack)-1]
+				p.children = append(p.children, n)
+			} else {
+				root = n
+			}
+			stack = append(stack, n)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 0 {
+				stack[len(stack)-1].text.Write(t)
+			} else if strings.TrimSpace(string(t)) != "" {
+				return nil, invalid("text outside the fetch element.")
+			}
+		case xml.Directive:
+			return nil, invalid("directives (<!DOCTYPE …>) are not allowed.")
+		}
+	}
+	if root == nil {
+		return nil, invalid("the document is empty.")
+	}
+	if root.name != "fetch" {
+		return nil, invalidNode("the root element is <%s>, not <fetch>.", root.name)
+	}
+	return root, nil
+}
+
+// parser holds the state of one Parse.
+type parser struct {
+	schema     *eventual.Schema
+	env        Env
+	links      int
+	conditions int
+	aliases    map[string]bool
+	counts     map[string]int // generated aliases per table
+}
+
+// Parse reads a FetchXML query against a schema.
+func Parse(src string, s *eventual.Schema, env Env) (*Fetch, error) {
+	root, err := read(src)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{schema: s, env: env, aliases: map[string]bool{}, counts: map[string]int{}}
+	f := &Fetch{}
+	if err := p.fetchAttrs(root, f); err != nil {
+		return nil, err
+	}
+	var entity *node
+	for _, c := range root.children {
+		if c.name != "entity" {
+			return nil, invalidNode("<fetch> holds one <entity>, not <%s>.", c.name)
+		}
+		if entity != nil {
+			return nil, invalidNode("<fetch> holds one <entity>.")
+		}
+		entity = c
+	}
+	if entity == nil {
+		return nil, invalidNode("<fetch> holds no <entity>.")
+	}
+	t, err := p.table(entity)
+	if err != nil {
+		return nil, err
+	}
+	f.Query = &eventual.Query{Table: t}
+	scope := &scope{table: t}
+	if err := p.entity(entity, scope, f); err != nil {
+		return nil, err
+	}
+	f.Query.Columns, f.Query.Filter, f.Query.OrderBy = scope.columns, scope.filter, scope.order
+	f.Links, f.Aliases = scope.links, scope.aliases
+	return f, nil
+}
+
+func (p *parser) fetchAttrs(n *node, f *Fetch) error {
+	num := func(name string, lo, hi int) (int, error) {
+		v, ok := n.attr(name)
+		if !ok {
+			return 0, nil
+		}
+		i, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || i < lo || i > hi {
+			return 0, errorf(CodeInvalidValue, "Invalid value specified for type: the fetch attribute %s=%q must be a whole number from %d to %d.", name, v, lo, hi)
+		}
+		return i, nil
+	}
+	var err error
+	if f.Top, err = num("top", 0, MaxPageSize); err != nil {
+		return err
+	}
+	if f.Count, err = num("count", 0, MaxPageSize); err != nil {
+		return err
+	}
+	if f.Page, err = num("page", 1, 1<<30); err != nil {
+		return err
+	}
+	if f.Top > 0 && (f.Count > 0 || f.Page > 0) {
+		return invalidNode("The top attribute can't be specified with paging attribute page or count: use count and page to page results.")
+	}
+	f.PagingCookie = n.attrs["paging-cookie"]
+	if f.Distinct, err = boolAttr(n, "distinct"); err != nil {
+		return err
+	}
+	if f.TotalRecordCount, err = boolAttr(n, "returntotalrecordcount"); err != nil {
+		return err
+	}
+	if f.Top > 0 && f.TotalRecordCount {
+		return invalidNode("The top attribute can't be specified with returntotalrecordcount.")
+	}
+	if agg, err := boolAttr(n, "aggregate"); err != nil {
+		return err
+	} else if agg {
+		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "FetchXML aggregation (aggregate=\"true\") is not supported yet by eventual.")
+	}
+	for name := range n.attrs {
+		switch name {
+		case "top", "count", "page", "paging-cookie", "distinct", "returntotalrecordcount", "aggregate",
+			"version", "mapping", "output-format", "no-lock", "latematerialize", "useraworderby", "options", "datasource", "aggregatelimit":
+		default:
+			return invalidNode("the fetch element has no attribute %s.", name)
+		}
+	}
+	return nil
+}
+
+func boolAttr(n *node, name string) (bool, error) {
+	v, ok := n.attr(name)
+	if !ok {
+		return false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, invalidNode("the only valid values for the %s attribute of <%s> are 'true', 'false', '1', and '0', not %q.", name, n.name, v)
+}
+
+func (p *parser) table(n *node) (*eventual.Table, error) {
+	name, ok := n.attr("name")
+	if !ok || name == "" {
+		return nil, invalidNode("<%s> needs a name.", n.name)
+	}
+	t := p.schema.Table(name)
+	if t == nil {
+		return nil, errorf(CodeNoEntity, "The entity with a name = '%s' with namemapping = 'Logical' was not found in the MetadataCache.", name)
+	}
+	return t, nil
+}
+
+func (p *parser) column(t *eventual.Table, n *node, attr string) (*eventual.Column, error) {
+	name, ok := n.attr(attr)
+	if !ok || name == "" {
+		return nil, invalidNode("<%s> needs %s.", n.name, attr)
+	}
+	c := t.Column(name)
+	if c == nil {
+		return nil, errorf(CodeNoAttribute, "'%s' entity doesn't contain attribute with Name = '%s' and NameMapping = 'Logical'.", t.LogicalName, name)
+	}
+	return c, nil
+}
+
+// scope is an entity or link-entity being read: its table, where its
+// fields sit relative to the query's root (path, for many-to-one links
+// folded into the root's filter) and what it collects.
+type scope struct {
+	table   *eventual.Table
+	path    []*eventual.Relationship
+	columns []*eventual.Column
+	all     bool
+	filter  eventual.Expr
+	order   []eventual.Order
+	links   []*Link
+	aliases map[*eventual.Column]string
+}
+
+func (sc *scope) and(x eventual.Expr) {
+	if x == nil {
+		return
+	}
+	if sc.filter == nil {
+		sc.filter = x
+		return
+	}
+	sc.filter = eventual.And{Left: sc.filter, Right: x}
+}
+
+func (sc *scope) field(c *eventual.Column) eventual.Field {
+	return eventual.Field{Path: sc.path, Column: c}
+}
+
+// entity reads the children of an entity or link-entity.
+func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
+	for name := range n.attrs {
+		switch name {
+		case "name", "alias", "from", "to", "link-type", "visible", "intersect", "enableprefiltering", "prefilterparametername":
+		default:
+			return invalidNode("<%s> has no attribute %s.", n.name, name)
+		}
+	}
+	picked := false
+	for _, c := range n.children {
+		switch c.name {
+		case "attribute":
+			col, err := p.column(sc.table, c, "name")
+			if err != nil {
+				return err
+			}
+			if err := attrCheck(c); err != nil {
+				return err
+			}
+			picked = true
+			if !containsCol(sc.columns, col) {
+				sc.columns = append(sc.columns, col)
+			}
+			if a, ok := c.attr("alias"); ok {
+				if !validAlias(a) || p.aliases[a] {
+					return errorf(CodeDuplicateAlias, "FetchXML should have unique aliases: %q is used twice or is not a name.", a)
+				}
+				p.aliases[a] = true
+				if sc.aliases == nil {
+					sc.aliases = map[*eventual.Column]string{}
+				}
+				sc.aliases[col] = a
+			}
+		case "all-attributes":
+			picked, sc.all = true, true
+		case "order":
+			o, err := p.order(sc, c)
+			if err != nil {
+				return err
+			}
+			sc.order = append(sc.order, o)
+		case "filter":
+			x, err := p.filter(sc, c, 0)
+			if err != nil {
+				return err
+			}
+			sc.and(x)
+		case "link-entity":
+			if err := p.link(sc, c, f); err != nil {
+				return err
+			}
+		default:
+			return invalidNode("<%s> cannot hold <%s>.", n.name, c.name)
+		}
+	}
+	if sc.all {
+		sc.columns = nil
+	} else if !picked {
+		// No attribute: Dataverse returns the primary key alone.
+		sc.columns = []*eventual.Column{sc.table.PrimaryKey()}
+	}
+	return nil
+}
+
+func attrCheck(n *node) error {
+	for name := range n.attrs {
+		switch name {
+		case "name", "alias", "build", "addedby", "usertimezone":
+		case "aggregate", "groupby", "dategrouping", "distinct", "rowaggregate":
+			return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "FetchXML aggregation (attribute %s) is not supported yet by eventual.", name)
+		default:
+			return invalidNode("<attribute> has no attribute %s.", name)
+		}
+	}
+	return nil
+}
+
+func containsCol(cols []*eventual.Column, c *eventual.Column) bool {
+	for _, x := range cols {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *parser) order(sc *scope, n *node) (eventual.Order, error) {
+	if _, ok := n.attr("alias"); ok {
+		return eventual.Order{}, errorf(CodeAliasInOrder, "An alias cannot be specified for an order clause for a non-aggregate Query. Use an attribute.")
+	}
+	if len(sc.path) > 0 || len(n.children) > 0 {
+		if len(n.children) > 0 {
+			return eventual.Order{}, invalidNode("<order> holds no elements.")
+		}
+		return eventual.Order{}, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "An order on a link-entity's column is not supported yet by eventual: order by the root entity's columns.")
+	}
+	if _, ok := n.attr("entityname"); ok {
+		return eventual.Order{}, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "An order on a link-entity's column is not supported yet by eventual: order by the root entity's columns.")
+	}
+	c, err := p.column(sc.table, n, "attribute")
+	if err != nil {
+		return eventual.Order{}, err
+	}
+	desc, err := boolAttr(n, "descending")
+	if err != nil {
+		return eventual.Order{}, err
+	}
+	for name := range n.attrs {
+		if name != "attribute" && name != "descending" {
+			return eventual.Order{}, invalidNode("<order> has no attribute %s.", name)
+		}
+	}
+	return eventual.Order{Column: c, Desc: desc}, nil
+}
+
+// filter reads a filter element: its conditions and nested filters
+// joined by its type, and, or (and by default).
+func (p *parser) filter(sc *scope, n *node, depth int) (eventual.Expr, error) {
+	or := false
+	for name, v := range n.attrs {
+		switch name {
+		case "type":
+			switch v {
+			case "and":
+			case "or":
+				or = true
+			default:
+				return nil, errorf(CodeInvalidFilterType, "Unsupported filter type. Valid values are 'and', or 'or': not %q.", v)
+			}
+		case "isquickfindfields", "overridequickfindrecordlimitenabled", "overridequickfindrecordlimitdisabled", "hint":
+		default:
+			return nil, invalidNode("<filter> has no attribute %s.", name)
+		}
+	}
+	var out eventual.Expr
+	join := func(x eventual.Expr) {
+		switch {
+		case out == nil:
+			out = x
+		case or:
+			out = eventual.Or{Left: out, Right: x}
+		default:
+			out = eventual.And{Left: out, Right: x}
+		}
+	}
+	for _, c := range n.children {
+		var x eventual.Expr
+		var err error
+		switch c.name {
+		case "condition":
+			x, err = p.condition(sc, c)
+		case "filter":
+			if depth >= MaxDepth {
+				return nil, invalid("filters are nested deeper than %d.", MaxDepth)
+			}
+			x, err = p.filter(sc, c, depth+1)
+		default:
+			return nil, invalidNode("<filter> cannot hold <%s>.", c.name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if x != nil {
+			join(x)
+		}
+	}
+	return out, nil
+}
+
+// link reads a link-entity. Inner and the filtering link types become
+// conditions of the parent's filter; links with columns are also kept in
+// Links for the rows.
+func (p *parser) link(parent *scope, n *node, f *Fetch) error {
+	p.links++
+	p.conditions++ // the limit of 500 counts link-entities too
+	if p.conditions > MaxCondition {
+		return errorf(CodeTooManyConditions, "Number of conditions in query exceeded maximum limit (%d).", MaxCondition)
+	}
+	if p.links > MaxLinks {
+		return errorf(CodeTooManyLinks, "Number of link entities in query exceeded maximum limit (%d).", MaxLinks)
+	}
+	t, err := p.table(n)
+	if err != nil {
+		return err
+	}
+	from, err := p.column(t, n, "from")
+	if err != nil {
+		return err
+	}
+	to, err := p.column(parent.table, n, "to")
+	if err != nil {
+		return err
+	}
+	rel, collection, err := joinOf(parent.table, t, from, to)
+	if err != nil {
+		return err
+	}
+	typ := n.attrs["link-type"]
+	if typ == "" {
+		typ = "inner"
+	}
+	switch typ {
+	case "inner", "outer", "any", "not any", "exists", "in":
+	case "all", "not all", "matchfirstrowusingcrossapply":
+		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "The link-type %q is not supported yet by eventual.", typ)
+	default:
+		return errorf(CodeInvalidLinkType, "The only valid values for link-type attribute are 'natural', 'inner','in','exists','matchfirstrowusingcrossapply' and 'outer' (and any, not any, all, not all): not %q.", typ)
+	}
+	alias := n.attrs["alias"]
+	if alias != "" {
+		if p.aliases[alias] || !validAlias(alias) {
+			return errorf(CodeDuplicateAlias, "FetchXML should have unique aliases: %q is used twice or is not a name.", alias)
+		}
+	} else {
+		p.counts[t.LogicalName]++
+		alias = fmt.Sprintf("%s%d", t.LogicalName, p.counts[t.LogicalName])
+	}
+	p.aliases[alias] = true
+	// The link's own scope: a many-to-one link reads its fields through
+	// the parent's path; a one-to-many link starts afresh, relative to its
+	// table, and becomes an any() on the relationship.
+	sc := &scope{table: t}
+	if !collection {
+		sc.path = append(append([]*eventual.Relationship{}, parent.path...), rel)
+	} else if len(parent.path) > 0 {
+		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "A one-to-many link-entity under a many-to-one link-entity is not supported yet by eventual.")
+	}
+	if err := p.entity(n, sc, f); err != nil {
+		return err
+	}
+	if len(sc.order) > 0 {
+		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "An order on a link-entity's column is not supported yet by eventual: order by the root entity's columns.")
+	}
+	filtering := typ != "outer"
+	picked := sc.all || len(sc.columns) > 1 || (len(sc.columns) == 1 && sc.columns[0] != t.PrimaryKey()) || hasColumns(n)
+	if filtering {
+		var cond eventual.Expr
+		if collection {
+			cond = eventual.Any{Relationship: rel, Filter: sc.filter}
+		} else {
+			cond = eventual.Compare{Op: eventual.OpNe, Left: parent.field(rel.Lookup), Right: eventual.Literal{Value: nil}}
+			if sc.filter != nil {
+				cond = eventual.And{Left: cond, Right: sc.filter}
+			}
+		}
+		if typ == "not any" {
+			cond = eventual.Not{X: cond}
+		}
+		parent.and(cond)
+	}
+	if typ != "inner" && typ != "outer" {
+		return nil // any, not any, exists, in: filters only, no columns
+	}
+	if !picked && len(sc.links) == 0 {
+		return nil
+	}
+	l := &Link{Alias: alias, Relationship: rel, Collection: collection, Outer: typ == "outer", Table: t, Columns: sc.columns, Links: sc.links, Aliases: sc.aliases}
+	if sc.all {
+		l.Columns = nil
+	}
+	if collection || typ == "outer" {
+		l.Filter = relative(sc)
+	}
+	parent.links = append(parent.links, l)
+	return nil
+}
+
+// hasColumns reports whether a link-entity names attributes itself.
+func hasColumns(n *node) bool {
+	for _, c := range n.children {
+		if c.name == "attribute" || c.name == "all-attributes" {
+			return true
+		}
+	}
+	return false
+}
+
+// relative is a link's filter relative to its own table, for reading the
+// related rows: a many-to-one link's fields carry the path from the root,
+// which a read of the related rows does not walk.
+func relative(sc *scope) eventual.Expr {
+	if sc.filter == nil || len(sc.path) == 0 {
+		return sc.filter
+	}
+	return trimPath(sc.filter, len(sc.path))
+}
+
+func trimPath(x eventual.Expr, n int) eventual.Expr {
+	field := func(f eventual.Field) eventual.Field {
+		if len(f.Path) >= n {
+			f.Path = f.Path[n:]
+		}
+		return f
+	}
+	switch e := x.(type) {
+	case eventual.Compare:
+		if f, ok := e.Left.(eventual.Field); ok {
+			e.Left = field(f)
+		}
+		if f, ok := e.Right.(eventual.Field); ok {
+			e.Right = field(f)
+		}
+		return e
+	case eventual.Match:
+		e.Field = field(e.Field)
+		return e
+	case eventual.In:
+		e.Field = field(e.Field)
+		return e
+	case eventual.And:
+		return eventual.And{Left: trimPath(e.Left, n), Right: trimPath(e.Right, n)}
+	case eventual.Or:
+		return eventual.Or{Left: trimPath(e.Left, n), Right: trimPath(e.Right, n)}
+	case eventual.Not:
+		return eventual.Not{X: trimPath(e.X, n)}
+	}
+	return x
+}
+
+func validAlias(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// joinOf finds the relationship a link-entity's from and to name: the
+// parent's lookup to the linked table's key (many-to-one), or the linked
+// table's lookup to the parent's key (one-to-many).
+func joinOf(parent, linked *eventual.Table, from, to *eventual.Column) (*eventual.Relationship, bool, error) {
+	if to.Type.IsLookup() && from == linked.PrimaryKey() {
+		if r := to.RelationshipTo(linked.LogicalName); r != nil {
+			return r, false, nil
+		}
+	}
+	if from.Type.IsLookup() && to == parent.PrimaryKey() {
+		if r := from.RelationshipTo(parent.LogicalName); r != nil {
+			return r, true, nil
+		}
+	}
+	return nil, false, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation,
+		"The link-entity %s from %s to %s.%s follows no relationship: eventual joins a lookup with the primary key of the table it references.",
+		linked.LogicalName, from.LogicalName, parent.LogicalName, to.LogicalName)
+}
