@@ -63,6 +63,9 @@ type ReadTx interface {
 	// counting at most limit+1 rows when limit is positive.
 	Count(ctx context.Context, t *Table, filter Expr, limit int) (int64, error)
 
+	// Aggregate runs a grouped query (it does not check the record limit).
+	Aggregate(ctx context.Context, a *Aggregate) ([]AggregateRow, error)
+
 	// ChangeToken returns the change-tracking position of this snapshot:
 	// a later Changes call with it as Since returns exactly the changes
 	// this snapshot does not see. Tokens are opaque strings of the store.

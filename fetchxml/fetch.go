@@ -43,6 +43,11 @@ type Fetch struct {
 	// Aliases are the names root columns are returned under instead of
 	// their own (<attribute name="createdby" alias="whocreated"/>).
 	Aliases map[*eventual.Column]string
+	// Aggregate is the grouped query of aggregate="true" (nil
+	// otherwise): its group-by terms and aggregates named by their
+	// aliases, the root's filter, the order by alias, top or count as its
+	// limit.
+	Aggregate *eventual.Aggregate
 }
 
 // Link is a link-entity whose columns each row carries, as
@@ -216,7 +221,8 @@ type parser struct {
 	links      int
 	conditions int
 	aliases    map[string]bool
-	counts     map[string]int // generated aliases per table
+	counts     map[string]int      // generated aliases per table
+	agg        *eventual.Aggregate // the query's, when aggregate="true"
 }
 
 // Parse reads a FetchXML query against a schema.
@@ -230,6 +236,7 @@ func Parse(src string, s *eventual.Schema, env Env) (*Fetch, error) {
 	if err := p.fetchAttrs(root, f); err != nil {
 		return nil, err
 	}
+	p.agg = f.Aggregate
 	var entity *node
 	for _, c := range root.children {
 		if c.name != "entity" {
@@ -248,12 +255,37 @@ func Parse(src string, s *eventual.Schema, env Env) (*Fetch, error) {
 		return nil, err
 	}
 	f.Query = &eventual.Query{Table: t}
+	if f.Aggregate != nil {
+		f.Aggregate.Table = t
+	}
 	scope := &scope{table: t}
 	if err := p.entity(entity, scope, f); err != nil {
 		return nil, err
 	}
 	f.Query.Columns, f.Query.Filter, f.Query.OrderBy = scope.columns, scope.filter, scope.order
 	f.Links, f.Aliases = scope.links, scope.aliases
+	if a := f.Aggregate; a != nil {
+		if len(a.GroupBy) == 0 && len(a.Values) == 0 {
+			return nil, errorf(CodeInvalidAggregateAlias, "Invalid alias for aggregate operation: an aggregate query needs attributes with an alias and aggregate or groupby.")
+		}
+		a.Table, a.Filter = t, f.Query.Filter
+		known := map[string]bool{}
+		for _, g := range a.GroupBy {
+			known[g.Alias] = true
+		}
+		for _, v := range a.Values {
+			known[v.Alias] = true
+		}
+		for _, o := range a.OrderBy {
+			if !known[o.Alias] {
+				return nil, errorf(CodeInvalidAggregateAlias, "Invalid alias for aggregate operation: the order's alias %q names no attribute of the query.", o.Alias)
+			}
+		}
+		a.Limit = max(f.Top, f.Count)
+		if len(f.Links) > 0 {
+			return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregates or groups of a link-entity's columns are not supported yet by eventual: link-entities of an aggregate query may only filter.")
+		}
+	}
 	return f, nil
 }
 
@@ -292,10 +324,18 @@ func (p *parser) fetchAttrs(n *node, f *Fetch) error {
 	if f.Top > 0 && f.TotalRecordCount {
 		return invalidNode("The top attribute can't be specified with returntotalrecordcount.")
 	}
-	if agg, err := boolAttr(n, "aggregate"); err != nil {
+	agg, err := boolAttr(n, "aggregate")
+	if err != nil {
 		return err
-	} else if agg {
-		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "FetchXML aggregation (aggregate=\"true\") is not supported yet by eventual.")
+	}
+	if agg {
+		f.Aggregate = &eventual.Aggregate{}
+		if f.Aggregate.RecordLimit, err = num("aggregatelimit", 1, eventual.MaxAggregateRecords); err != nil {
+			return err
+		}
+		if f.Page > 1 || f.PagingCookie != "" {
+			return invalidNode("an aggregate query returns one page: it takes no page or paging-cookie.")
+		}
 	}
 	for name := range n.attrs {
 		switch name {
@@ -392,6 +432,13 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 			if err != nil {
 				return err
 			}
+			if p.agg != nil {
+				if err := p.aggregateAttr(sc, c, col); err != nil {
+					return err
+				}
+				picked = true
+				continue
+			}
 			if err := attrCheck(c); err != nil {
 				return err
 			}
@@ -416,7 +463,9 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 			if err != nil {
 				return err
 			}
-			sc.order = append(sc.order, o)
+			if p.agg == nil {
+				sc.order = append(sc.order, o)
+			}
 		case "filter":
 			x, err := p.filter(sc, c, 0)
 			if err != nil {
@@ -430,6 +479,9 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 		default:
 			return invalidNode("<%s> cannot hold <%s>.", n.name, c.name)
 		}
+	}
+	if sc.all && p.agg != nil {
+		return errorf(CodeAttributeWithAggregate, "Attributes can not be returned when aggregate operation is specified: all-attributes in an aggregate query.")
 	}
 	if sc.all {
 		sc.columns = nil
@@ -445,7 +497,7 @@ func attrCheck(n *node) error {
 		switch name {
 		case "name", "alias", "build", "addedby", "usertimezone":
 		case "aggregate", "groupby", "dategrouping", "distinct", "rowaggregate":
-			return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "FetchXML aggregation (attribute %s) is not supported yet by eventual.", name)
+			return errorf(CodeInvalidAggregate, "An error occurred while processing Aggregates in Query: the attribute %s applies in an aggregate query (<fetch aggregate=\"true\">) only.", name)
 		default:
 			return invalidNode("<attribute> has no attribute %s.", name)
 		}
@@ -463,6 +515,9 @@ func containsCol(cols []*eventual.Column, c *eventual.Column) bool {
 }
 
 func (p *parser) order(sc *scope, n *node) (eventual.Order, error) {
+	if p.agg != nil {
+		return eventual.Order{}, p.aggregateOrder(sc, n)
+	}
 	if _, ok := n.attr("alias"); ok {
 		return eventual.Order{}, errorf(CodeAliasInOrder, "An alias cannot be specified for an order clause for a non-aggregate Query. Use an attribute.")
 	}

@@ -128,7 +128,16 @@ func TestParseErrors(t *testing.T) {
 		{`<fetch><entity name="account"><link-entity name="contact" from="contactid" to="primarycontactid" link-type="sideways"/></entity></fetch>`, fetchxml.CodeInvalidLinkType, "sideways"},
 		{`<fetch><entity name="account"><x:attribute xmlns:x="urn:x" name="name"/></entity></fetch>`, fetchxml.CodeInvalidNode, "not FetchXML"},
 		{strings.Repeat(`<filter>`, 40) + strings.Repeat(`</filter>`, 40), fetchxml.CodeInvalidXML, "deeper"},
-		{`<fetch aggregate="true"><entity name="account"/></fetch>`, eventual.CodeInvalidOperation, "aggregat"},
+		{`<fetch aggregate="true"><entity name="account"/></fetch>`, fetchxml.CodeInvalidAggregateAlias, "aggregate"},
+		{`<fetch aggregate="true"><entity name="account"><attribute name="name"/></entity></fetch>`, fetchxml.CodeInvalidAggregateAlias, "alias"},
+		{`<fetch aggregate="true"><entity name="account"><attribute name="name" alias="n"/></entity></fetch>`, fetchxml.CodeAttributeWithAggregate, "aggregate or groupby"},
+		{`<fetch aggregate="true"><entity name="account"><attribute name="name" alias="n" aggregate="count" groupby="true"/></entity></fetch>`, fetchxml.CodeGroupByAndAggregate, "both"},
+		{`<fetch aggregate="true"><entity name="account"><attribute name="name" alias="n" aggregate="sum"/></entity></fetch>`, fetchxml.CodeInvalidAggregateAttribute, "sum"},
+		{`<fetch aggregate="true"><entity name="account"><attribute name="name" alias="n" groupby="true" dategrouping="month"/></entity></fetch>`, fetchxml.CodeInvalidDateGrouping, "month"},
+		{`<fetch aggregate="true"><entity name="account"><attribute name="accountid" alias="n" aggregate="count"/><order attribute="name"/></entity></fetch>`, fetchxml.CodeAttributeInAggregateOrder, "Use an alias"},
+		{`<fetch aggregate="true"><entity name="account"><attribute name="accountid" alias="n" aggregate="count"/><all-attributes/></entity></fetch>`, fetchxml.CodeAttributeWithAggregate, "all-attributes"},
+		{`<fetch aggregate="true"><entity name="account"><attribute name="accountid" alias="n" aggregate="count"/><order alias="m"/></entity></fetch>`, fetchxml.CodeInvalidAggregateAlias, "names no attribute"},
+		{`<fetch><entity name="account"><attribute name="name" aggregate="count" alias="n"/></entity></fetch>`, fetchxml.CodeInvalidAggregate, "aggregate query"},
 	} {
 		_, err := fetchxml.Parse(tc.xml, schema, env)
 		var e *eventual.Error

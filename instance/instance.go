@@ -409,6 +409,37 @@ func (in *Instance) Count(ctx context.Context, t *eventual.Table, filter eventua
 	return n, err
 }
 
+// Aggregate runs a grouped query ($apply, FetchXML aggregate="true").
+// Like Dataverse it refuses to aggregate more than
+// eventual.MaxAggregateRecords records.
+func (in *Instance) Aggregate(ctx context.Context, a *eventual.Aggregate) ([]eventual.AggregateRow, error) {
+	var rows []eventual.AggregateRow
+	err := in.Store.View(ctx, func(tx eventual.ReadTx) error {
+		var err error
+		rows, err = aggregate(ctx, tx, a)
+		return err
+	})
+	return rows, err
+}
+
+func aggregate(ctx context.Context, tx eventual.ReadTx, a *eventual.Aggregate) ([]eventual.AggregateRow, error) {
+	limit := eventual.MaxAggregateRecords
+	if a.RecordLimit > 0 {
+		limit = min(limit, a.RecordLimit)
+	}
+	n, err := tx.Count(ctx, a.Table, a.Filter, limit)
+	if err != nil {
+		return nil, err
+	}
+	if n > int64(limit) {
+		if limit == eventual.MaxAggregateRecords {
+			return nil, eventual.ErrAggregateLimit
+		}
+		return nil, eventual.Errorf(eventual.KindInvalid, eventual.CodeAggregateLimit, "AggregateQueryRecordLimit exceeded. Cannot perform this operation: more than the aggregatelimit of %d records.", limit)
+	}
+	return tx.Aggregate(ctx, a)
+}
+
 func count(ctx context.Context, tx eventual.ReadTx, t *eventual.Table, filter eventual.Expr) (int64, error) {
 	n, err := tx.Count(ctx, t, filter, eventual.MaxCount)
 	return min(n, eventual.MaxCount), err

@@ -96,6 +96,12 @@ func (s *Session) Count(ctx context.Context, t *eventual.Table, filter eventual.
 	return count(ctx, s.tx, t, filter)
 }
 
+// Aggregate runs a grouped query inside the session (see
+// Instance.Aggregate).
+func (s *Session) Aggregate(ctx context.Context, a *eventual.Aggregate) ([]eventual.AggregateRow, error) {
+	return aggregate(ctx, s.tx, a)
+}
+
 // Changes reads changes inside the session (see Instance.Changes).
 func (s *Session) Changes(ctx context.Context, t *eventual.Table, columns []*eventual.Column, since, until string, cur eventual.ChangeCursor, limit int) (*eventual.ChangePage, error) {
 	return changes(ctx, s.tx, t, columns, since, until, cur, limit)

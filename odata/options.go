@@ -38,6 +38,8 @@ type Options struct {
 	Aliases map[string]string
 	// ID is the $id option used by DELETE .../$ref?$id=<uri>.
 	ID string
+	// Apply is $apply, parsed; nil when absent.
+	Apply *Apply
 	// FetchXML is the fetchXml parameter, a FetchXML query, unparsed;
 	// HasFetchXML reports whether it was given.
 	FetchXML    string
@@ -186,6 +188,12 @@ func (o *Options) set(name, v string, depth int) error {
 		o.Expand = items
 	case "$skiptoken":
 		o.SkipToken, o.HasSkipToken = v, true
+	case "$apply":
+		a, err := ParseApply(v)
+		if err != nil {
+			return err
+		}
+		o.Apply = a
 	case "$deltatoken":
 		o.DeltaToken, o.HasDeltaToken = v, true
 	case "$id":

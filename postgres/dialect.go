@@ -64,6 +64,18 @@ func (dialect) NullsOrder(desc bool) string { return sqlbuild.StandardNullsOrder
 // Bool is TRUE or FALSE.
 func (dialect) Bool(v bool) string { return sqlbuild.StandardBool(v) }
 
+// Binary is the expression itself: text columns are in the "C" collation.
+func (dialect) Binary(expr string) string { return expr }
+
+// DatePart reads a part of a timestamp's UTC date.
+func (dialect) DatePart(expr, part string) string {
+	if part == "jan1dow" {
+		return "CAST(EXTRACT(DOW FROM date_trunc('year', " + expr + " AT TIME ZONE 'UTC')) AS bigint)"
+	}
+	f := map[string]string{"day": "DAY", "doy": "DOY", "month": "MONTH", "year": "YEAR"}[part]
+	return "CAST(EXTRACT(" + f + " FROM " + expr + " AT TIME ZONE 'UTC') AS bigint)"
+}
+
 // Encode stores booleans as booleans and times as UTC timestamps.
 func (dialect) Encode(c *eventual.Column, v any) (any, error) {
 	return sqlbuild.EncodeWith(c, v, func(b bool) any { return b },

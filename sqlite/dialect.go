@@ -132,6 +132,18 @@ func (dialect) Bool(v bool) string {
 	return "0"
 }
 
+// Binary compares text by code point, not by the columns' NOCASE.
+func (dialect) Binary(expr string) string { return expr + " COLLATE BINARY" }
+
+// DatePart reads a part of a datetime stored as timeLayout text.
+func (dialect) DatePart(expr, part string) string {
+	if part == "jan1dow" {
+		return "CAST(strftime('%w', " + expr + ", 'start of year') AS INTEGER)"
+	}
+	f := map[string]string{"day": "%d", "doy": "%j", "month": "%m", "year": "%Y"}[part]
+	return "CAST(strftime('" + f + "', " + expr + ") AS INTEGER)"
+}
+
 const timeLayout = "2006-01-02T15:04:05Z"
 
 // Encode stores booleans as 1 and 0 and times as UTC text in timeLayout.

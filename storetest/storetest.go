@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"VersionsGrowAcrossReopen", testVersions},
 		{"QueryFilters", testQueryFilters},
+		{"Aggregate", testAggregate},
 		{"QueryOrderAndKeyset", testKeyset},
 		{"KeysetStableUnderInserts", testKeysetUnderInserts},
 		{"Count", testCount},
@@ -1511,4 +1512,96 @@ func countRows(t testing.TB, s eventual.Store, tbl *eventual.Table) int64 {
 		t.Fatalf("count %s: %v", tbl.LogicalName, err)
 	}
 	return n
+}
+
+// testAggregate: grouped queries on one table: counts, sums and averages
+// that stay exact for money, min and max, groups by a choice, a lookup,
+// text ignoring case and parts of dates, nulls as their own group, order
+// by an aggregate, and a filter.
+func testAggregate(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "aggregate", schema)
+	defer s.Close()
+	orders, acct := table("new_order"), table("account")
+	a1 := insert(t, s, "account", eventual.Values{"name": "A1"})
+	a2 := insert(t, s, "account", eventual.Values{"name": "A2"})
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 10, 0, 0, 0, time.UTC) }
+	for _, o := range []eventual.Values{
+		{"new_name": "Widget", "new_amount": dec("10.25", 4), "new_quantity": int64(1), "new_stage": int64(100000000), "new_customer": eventual.Ref(acct, a1.ID), "new_orderdate": day(2026, 1, 5)},
+		{"new_name": "widget", "new_amount": dec("20.50", 4), "new_quantity": int64(2), "new_stage": int64(100000000), "new_customer": eventual.Ref(acct, a1.ID), "new_orderdate": day(2026, 2, 7)},
+		{"new_name": "Gadget", "new_amount": dec("5", 4), "new_quantity": int64(4), "new_stage": int64(100000001), "new_customer": eventual.Ref(acct, a2.ID), "new_orderdate": day(2026, 2, 20)},
+		{"new_name": "Gadget", "new_quantity": int64(7), "new_orderdate": day(2025, 12, 31)},
+	} {
+		insert(t, s, "new_order", o)
+	}
+	col := func(name string) *eventual.Column { return orders.Column(name) }
+	run := func(a *eventual.Aggregate) []eventual.AggregateRow {
+		t.Helper()
+		a.Table = orders
+		var rows []eventual.AggregateRow
+		if err := s.View(context.Background(), func(tx eventual.ReadTx) error {
+			var err error
+			rows, err = tx.Aggregate(context.Background(), a)
+			return err
+		}); err != nil {
+			t.Fatalf("Aggregate: %v", err)
+		}
+		return rows
+	}
+	show := func(rows []eventual.AggregateRow, aliases ...string) string {
+		var parts []string
+		for _, r := range rows {
+			var vals []string
+			for _, a := range aliases {
+				v := r[a]
+				switch x := v.(type) {
+				case eventual.EntityReference:
+					v = x.Table.LogicalName + ":" + map[uuid.UUID]string{a1.ID: "A1", a2.ID: "A2"}[x.ID]
+				case eventual.Decimal:
+					v = x.String()
+				}
+				vals = append(vals, fmt.Sprint(v))
+			}
+			parts = append(parts, strings.Join(vals, " "))
+		}
+		return strings.Join(parts, "; ")
+	}
+	for _, tc := range []struct {
+		name    string
+		a       *eventual.Aggregate
+		aliases []string
+		want    string
+	}{
+		{"one group of all rows", &eventual.Aggregate{Values: []eventual.AggregateValue{
+			{Func: eventual.AggCount, Alias: "n"}, {Func: eventual.AggCountColumn, Column: col("new_amount"), Alias: "priced"},
+			{Func: eventual.AggSum, Column: col("new_amount"), Alias: "total"}, {Func: eventual.AggAvg, Column: col("new_amount"), Alias: "avg"},
+			{Func: eventual.AggAvg, Column: col("new_quantity"), Alias: "q"}, {Func: eventual.AggMin, Column: col("new_orderdate"), Alias: "first"},
+			{Func: eventual.AggMax, Column: col("new_quantity"), Alias: "most"}, {Func: eventual.AggCountDistinct, Column: col("new_customer"), Alias: "customers"}}},
+			[]string{"n", "priced", "total", "avg", "q", "first", "most", "customers"},
+			"4 3 35.7500 11.9167 3 2025-12-31 10:00:00 +0000 UTC 7 2"}, // the average of 1, 2, 4 and 7 truncated
+		{"by choice, nulls first", &eventual.Aggregate{GroupBy: []eventual.Grouping{{Column: col("new_stage"), Alias: "stage"}},
+			Values: []eventual.AggregateValue{{Func: eventual.AggSum, Column: col("new_quantity"), Alias: "qty"}}},
+			[]string{"stage", "qty"}, "<nil> 7; 100000000 3; 100000001 4"},
+		{"by lookup, ordered by the sum descending", &eventual.Aggregate{GroupBy: []eventual.Grouping{{Column: col("new_customer"), Alias: "c"}},
+			Values: []eventual.AggregateValue{{Func: eventual.AggSum, Column: col("new_quantity"), Alias: "qty"}}, OrderBy: []eventual.AggregateOrder{{Alias: "qty", Desc: true}}},
+			[]string{"c", "qty"}, "<nil> 7; account:A2 4; account:A1 3"},
+		{"by text, ignoring case", &eventual.Aggregate{GroupBy: []eventual.Grouping{{Column: col("new_name"), Alias: "name"}},
+			Values: []eventual.AggregateValue{{Func: eventual.AggCount, Alias: "n"}}},
+			[]string{"name", "n"}, "Gadget 2; Widget 2"},
+		{"by year and month", &eventual.Aggregate{GroupBy: []eventual.Grouping{{Column: col("new_orderdate"), Date: eventual.DateYear, Alias: "y"}, {Column: col("new_orderdate"), Date: eventual.DateMonth, Alias: "m"}},
+			Values: []eventual.AggregateValue{{Func: eventual.AggCount, Alias: "n"}}},
+			[]string{"y", "m", "n"}, "2025 12 1; 2026 1 1; 2026 2 2"},
+		{"by quarter, week and day", &eventual.Aggregate{GroupBy: []eventual.Grouping{{Column: col("new_orderdate"), Date: eventual.DateQuarter, Alias: "q"}, {Column: col("new_orderdate"), Date: eventual.DateWeek, Alias: "w"}, {Column: col("new_orderdate"), Date: eventual.DateDay, Alias: "d"}},
+			Values: []eventual.AggregateValue{{Func: eventual.AggCount, Alias: "n"}}},
+			[]string{"q", "w", "d", "n"}, "1 2 5 1; 1 6 7 1; 1 8 20 1; 4 53 31 1"}, // 1 January 2026 is a Thursday: Sunday the 4th starts week 2
+		{"filtered, limited", &eventual.Aggregate{Filter: eventual.Compare{Op: eventual.OpGt, Left: eventual.Field{Column: col("new_quantity")}, Right: eventual.Literal{Value: int64(1)}},
+			GroupBy: []eventual.Grouping{{Column: col("new_name"), Alias: "name"}}, Values: []eventual.AggregateValue{{Func: eventual.AggMax, Column: col("new_amount"), Alias: "max"}}, Limit: 1},
+			[]string{"name", "max"}, "Gadget 5.0000"},
+		{"a sum of nothing", &eventual.Aggregate{Filter: eventual.Const{Value: false},
+			Values: []eventual.AggregateValue{{Func: eventual.AggSum, Column: col("new_amount"), Alias: "s"}, {Func: eventual.AggAvg, Column: col("new_amount"), Alias: "a"}, {Func: eventual.AggCount, Alias: "n"}}},
+			[]string{"s", "a", "n"}, "<nil> <nil> 0"},
+	} {
+		if got := show(run(tc.a), tc.aliases...); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
 }

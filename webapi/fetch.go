@@ -41,6 +41,17 @@ func (q *request) fetch(t *eventual.Table) error {
 		return eventual.Errorf(eventual.KindInvalid, fetchxml.CodeEntitiesDontMatch,
 			"The entity name specified in fetchxml does not match the entity name specified in the Entity or Query Expression: the FetchXML queries '%s', the URL's entity set '%s' is of '%s'.", f.Query.Table.LogicalName, t.EntitySetName, t.LogicalName)
 	}
+	if f.Aggregate != nil {
+		agg, ok := q.ops.(eventual.Aggregator)
+		if !ok {
+			return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregation is not supported by this service.")
+		}
+		rows, err := agg.Aggregate(q.ctx, f.Aggregate)
+		if err != nil {
+			return err
+		}
+		return q.writeAggregate(q.base+"$metadata#"+t.EntitySetName, f.Aggregate, rows, true)
+	}
 	count := f.TotalRecordCount || o.Count
 	dq := f.Query
 	size := MaxPageSize

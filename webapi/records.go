@@ -81,6 +81,9 @@ func (q *request) query(t *eventual.Table, nf *navFilter) error {
 	if err := q.checkQueryOptions(); err != nil {
 		return err
 	}
+	if q.opts.Apply != nil {
+		return q.apply(t, nf)
+	}
 	if q.opts.HasFetchXML {
 		if nf != nil {
 			return errBadRequest("A FetchXML query applies to an entity set, not to a navigation property.")

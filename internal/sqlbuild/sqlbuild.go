@@ -34,6 +34,14 @@ type Dialect interface {
 	NullsOrder(desc bool) string
 	// Bool returns the literal for a truth value.
 	Bool(v bool) string
+	// DatePart returns an integer expression of a part of a datetime
+	// column's UTC date: "day" (of month), "doy" (day of year), "month",
+	// "year", or "jan1dow" (the weekday of 1 January of its year, Sunday
+	// 0).
+	DatePart(expr, part string) string
+	// Binary returns a text expression that compares by code point
+	// (PostgreSQL's columns do already; SQLite's ignore ASCII case).
+	Binary(expr string) string
 }
 
 // Quote quotes an identifier.

@@ -33,6 +33,10 @@ func (d dialect) Like(expr, pattern string) string {
 }
 func (dialect) NullsOrder(desc bool) string { return sqlbuild.StandardNullsOrder(desc) }
 func (dialect) Bool(v bool) string          { return sqlbuild.StandardBool(v) }
+func (dialect) Binary(expr string) string   { return expr }
+func (dialect) DatePart(expr, part string) string {
+	return "part(" + part + ", " + expr + ")"
+}
 
 func (dialect) Encode(c *eventual.Column, v any) (any, error) {
 	return sqlbuild.EncodeWith(c, v, func(b bool) any { return b },

@@ -1,0 +1,105 @@
+package webapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// rowsText renders rows as "k=v k=v; …" over the keys asked for, in
+// order, leaving out keys a row lacks.
+func rowsText(rows []map[string]any, keys ...string) string {
+	var out []string
+	for _, r := range rows {
+		var parts []string
+		for _, k := range keys {
+			if v, ok := r[k]; ok {
+				parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+			}
+		}
+		out = append(out, strings.Join(parts, " "))
+	}
+	return strings.Join(out, "; ")
+}
+
+// TestApply: $apply's aggregate, groupby with aggregate, filter, the
+// order by a grouped property and $top, through HTTP on both stores.
+func TestApply(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		ids := fetchSeed(t, s)
+		get := func(q string) []map[string]any {
+			t.Helper()
+			return s.must(http.StatusOK, "GET", "accounts?$apply="+url.QueryEscape(q), nil).Value(t)
+		}
+		if got := rowsText(get("aggregate(revenue with sum as total,revenue with average as avg,revenue with min as lo,revenue with max as hi,numberofemployees with average as staff,$count as n)"),
+			"total", "avg", "lo", "hi", "staff", "n"); got != "total=1500.00 avg=300.00 lo=100.00 hi=500.00 staff=3 n=5" {
+			t.Errorf("aggregate: %s", got)
+		}
+		if got := rowsText(get("filter(revenue gt 150)/groupby((creditonhold),aggregate(revenue with sum as total,$count as n))"), "creditonhold", "total", "n"); got != "creditonhold=false total=800.00 n=2; creditonhold=true total=600.00 n=2" {
+			t.Errorf("filter/groupby: %s", got)
+		}
+		body := s.must(http.StatusOK, "GET", "contacts?$apply="+url.QueryEscape("groupby((_parentcustomerid_value),aggregate($count as n))")+"&$orderby=_parentcustomerid_value", nil,
+			"Prefer", `odata.include-annotations="*"`).JSON(t)
+		rows := body["value"].([]any)
+		first := rows[0].(map[string]any)
+		if len(rows) != 4 || first["@odata.etag"] != nil || fmt.Sprint(first["n"]) != "1" || first["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] != "account" {
+			t.Errorf("groupby a lookup: %v", body)
+		}
+		if !strings.HasSuffix(fmt.Sprint(body["@odata.context"]), "$metadata#contacts") {
+			t.Errorf("context: %v", body["@odata.context"])
+		}
+		if got := rowsText(s.must(http.StatusOK, "GET", "accounts?$apply="+url.QueryEscape("groupby((telephone1),aggregate($count as n))")+"&$top=2", nil).Value(t), "telephone1", "n"); got != "n=1; telephone1=555-1 n=1" {
+			t.Errorf("a null group first, its key left out; $top: %s", got)
+		}
+		if got := rowsText(s.must(http.StatusOK, "GET", "accounts("+ids["A1"]+")/contact_customer_accounts?$apply="+url.QueryEscape("aggregate($count as n)"), nil).Value(t), "n"); got != "n=1" {
+			t.Errorf("on a related collection: %s", got)
+		}
+		for _, tc := range []struct{ q, extra, part string }{
+			{"aggregate(name with sum as s)", "", "not supported for attribute of type string"},
+			{"groupby((createdon))", "", "groupby with datetime values is not supported."},
+			{"aggregate($count as n)", "&$orderby=n", "SingleValueOpenPropertyAccess"},
+			{"aggregate(revenue with median as m)", "", "median"},
+			{"compute(revenue mul 2 as x)", "", "compute"},
+			{"groupby((nosuch))", "", "nosuch"},
+			{"aggregate($count as n", "", "unbalanced"},
+			{"aggregate($count as n)", "&$select=name", "$select"},
+		} {
+			r := s.do("GET", "accounts?$apply="+url.QueryEscape(tc.q)+tc.extra, nil)
+			if _, msg := r.ErrorCode(t); r.Status != http.StatusBadRequest || !strings.Contains(msg, tc.part) {
+				t.Errorf("%s%s: %d %s", tc.q, tc.extra, r.Status, msg)
+			}
+		}
+	})
+}
+
+// TestFetchXMLAggregate: aggregate="true": count, countcolumn (distinct
+// too), sum, avg, min and max under their aliases, group by with date
+// grouping, order by alias, and the aggregatelimit.
+func TestFetchXMLAggregate(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		fetchSeed(t, s)
+		run := func(xml string) []map[string]any {
+			t.Helper()
+			return s.must(http.StatusOK, "GET", fetchURL(tableSet(xml), xml), nil).Value(t)
+		}
+		if got := rowsText(run(`<fetch aggregate="true"><entity name="account"><attribute name="accountid" aggregate="count" alias="n"/><attribute name="telephone1" aggregate="countcolumn" alias="phones"/>`+
+			`<attribute name="creditonhold" aggregate="countcolumn" distinct="true" alias="kinds"/><attribute name="revenue" aggregate="sum" alias="total"/><attribute name="revenue" aggregate="avg" alias="avg"/>`+
+			`<attribute name="numberofemployees" aggregate="max" alias="most"/></entity></fetch>`), "n", "phones", "kinds", "total", "avg", "most"); got != "n=5 phones=4 kinds=2 total=1500.00 avg=300.00 most=5" {
+			t.Errorf("aggregates: %s", got)
+		}
+		if got := rowsText(run(`<fetch aggregate="true"><entity name="account"><attribute name="creditonhold" groupby="true" alias="hold"/><attribute name="revenue" aggregate="sum" alias="total"/>`+
+			`<order alias="total" descending="true"/><filter><condition attribute="revenue" operator="ge" value="200"/></filter></entity></fetch>`), "hold", "total"); got != "hold=false total=800.00; hold=true total=600.00" {
+			t.Errorf("groupby, order by alias descending (A3+A5 = 800, A2+A4 = 600): %s", got)
+		}
+		year := fmt.Sprint(s.Instance.Time().UTC().Year())
+		if got := rowsText(run(`<fetch aggregate="true"><entity name="contact"><attribute name="createdon" groupby="true" dategrouping="year" alias="y"/><attribute name="contactid" aggregate="count" alias="n"/></entity></fetch>`), "y", "n"); got != "y="+year+" n=4" {
+			t.Errorf("dategrouping year: %s", got)
+		}
+		r := s.do("GET", fetchURL("accounts", `<fetch aggregate="true" aggregatelimit="3"><entity name="account"><attribute name="accountid" aggregate="count" alias="n"/></entity></fetch>`), nil)
+		if code, msg := r.ErrorCode(t); r.Status != http.StatusBadRequest || code != "0x8004E023" || !strings.Contains(msg, "AggregateQueryRecordLimit exceeded") {
+			t.Errorf("over the aggregatelimit: %d %s %s", r.Status, code, msg)
+		}
+	})
+}
