@@ -106,11 +106,14 @@ type Column struct {
 	// Computed marks a column whose value the instance derives from other
 	// columns (contact.fullname). Writes to it are ignored.
 	Computed bool
-	// Stamp marks the user columns the instance stamps with the caller:
+	// Stamp marks the columns that reference records of this instance
+	// alone: the user columns the instance stamps with the caller,
 	// createdby, modifiedby (both System too) and ownerid (settable, as in
-	// Dataverse, with ownerid@odata.bind). They reference this instance's
-	// systemuser records, which another instance does not share, so the
-	// sync does not copy them and the stores do not index them.
+	// Dataverse, with ownerid@odata.bind), and the currency of money,
+	// transactioncurrencyid (the base currency unless a write binds
+	// another). Another instance does not share those records, so the
+	// sync does not copy these columns (the target stamps its own), no
+	// placeholder is made for them, and the stores do not index them.
 	Stamp bool
 	// Default is the value a create stores when the body does not set the
 	// column. Only statecode and statuscode use it in the built-in schema.
@@ -371,6 +374,23 @@ const (
 	ColumnOwner      = "ownerid"
 	// UserTable is the table of users the stamp columns reference.
 	UserTable = "systemuser"
+)
+
+// The currency of money: every table with a money column has, when the
+// schema holds the transactioncurrency table, the record's currency (a
+// lookup, the base currency unless a write binds another), the exchange
+// rate its money was converted at, and for each money column its value
+// in the base currency, "<column>_base". The instance maintains the rate
+// and the base values on every write, as Dataverse does.
+const (
+	ColumnCurrency     = "transactioncurrencyid"
+	ColumnExchangeRate = "exchangerate"
+	// CurrencyTable is the table of currencies.
+	CurrencyTable = "transactioncurrency"
+	// BaseSuffix ends the name of a money column's base-currency twin.
+	BaseSuffix = "_base"
+	// ExchangeRatePrecision is the scale of exchange rates.
+	ExchangeRatePrecision = 10
 )
 
 // StampColumns are the names of the user columns NewSchema adds to every

@@ -91,6 +91,13 @@ func NewSchema(defs []TableDef) (*Schema, error) {
 			}
 		}
 	}
+	if s.byName[CurrencyTable] != nil {
+		for _, t := range s.tables {
+			if err := t.addCurrency(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// Resolve lookups into relationships.
 	for _, t := range s.tables {
 		for _, c := range t.Columns {
@@ -231,6 +238,50 @@ func (t *Table) addStamps() error {
 		t.Columns = append(t.Columns, owner)
 	}
 	return t.indexColumns()
+}
+
+// addCurrency gives a table with money columns its currency, exchange
+// rate and base-currency twins (see ColumnCurrency), with Dataverse's
+// relationship name TransactionCurrency_<SchemaName>.
+func (t *Table) addCurrency() error {
+	var money []*Column
+	for _, c := range t.Columns {
+		if c.Type == TypeMoney && !c.System {
+			money = append(money, c)
+		}
+	}
+	if len(money) == 0 || t.LogicalName == CurrencyTable {
+		return nil
+	}
+	t.Columns = append(t.Columns,
+		&Column{LogicalName: ColumnCurrency, Type: TypeLookup, Stamp: true, DisplayName: "Currency", Targets: []string{CurrencyTable},
+			relNames: []string{"TransactionCurrency_" + t.SchemaName}},
+		&Column{LogicalName: ColumnExchangeRate, Type: TypeDecimal, System: true, DisplayName: "Exchange Rate",
+			Precision: ExchangeRatePrecision, MinValue: 0.0000000001, MaxValue: 100000000000 / 1e3})
+	for _, c := range money {
+		if len(c.LogicalName)+len(BaseSuffix) > maxNameLength {
+			return fmt.Errorf("table %q column %q: its base-currency twin's name would be too long", t.LogicalName, c.LogicalName)
+		}
+		t.Columns = append(t.Columns, &Column{LogicalName: c.LogicalName + BaseSuffix, SchemaName: c.SchemaName + "_Base", Type: TypeMoney, System: true,
+			DisplayName: c.DisplayName + " (Base)", Precision: c.Precision, MinValue: c.MinValue, MaxValue: c.MaxValue})
+	}
+	return t.indexColumns()
+}
+
+// HasCurrency reports whether the table's money is in a currency: it has
+// the transactioncurrencyid lookup (the currency table's own primary key
+// has that name too, and is not one).
+func (t *Table) HasCurrency() bool {
+	c := t.columns[ColumnCurrency]
+	return c != nil && c.Type == TypeLookup
+}
+
+// BaseColumn returns the base-currency twin of a money column, or nil.
+func (t *Table) BaseColumn(c *Column) *Column {
+	if c.Type != TypeMoney || c.System {
+		return nil
+	}
+	return t.columns[c.LogicalName+BaseSuffix]
 }
 
 // indexColumns indexes the table's columns by logical name, fills in

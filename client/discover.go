@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/eventual-pp/eventual"
 )
@@ -114,7 +115,7 @@ func tableDef(td *TableDefinition, known map[string]bool) (eventual.TableDef, []
 	}
 	have := map[string]bool{}
 	for _, a := range td.Attributes {
-		if system[a.LogicalName] {
+		if system[a.LogicalName] || (td.LogicalName != eventual.CurrencyTable && currencyColumn(a)) {
 			systemOptions(&d, a)
 			continue
 		}
@@ -396,4 +397,17 @@ func numberDef(cd eventual.ColumnDef, a AttributeDefinition, note func(string, s
 		cd.MaxValue = &hi
 	}
 	return cd, ""
+}
+
+// currencyColumn reports the columns the schema builder adds to a table
+// with money when the schema has currencies: transactioncurrencyid,
+// exchangerate and the money columns' "_base" twins.
+func currencyColumn(a AttributeDefinition) bool {
+	switch {
+	case a.LogicalName == eventual.ColumnCurrency, a.LogicalName == eventual.ColumnExchangeRate && a.AttributeType == "Decimal":
+		return true
+	case strings.HasSuffix(a.LogicalName, eventual.BaseSuffix) && a.AttributeType == "Money":
+		return true
+	}
+	return false
 }

@@ -21,9 +21,10 @@ const (
 // renders it: column properties (lookups as _x_value, their table from the
 // lookuplogicalname annotation or, without it, the lookup's only target),
 // @odata.etag as the version, expanded navigation properties as Related.
-// Other annotations, and _x_value properties of lookups the table does
-// not have (left out at discovery), are ignored; any other unknown
-// property is an error.
+// Other annotations, _x_value properties of lookups the table does not
+// have (left out at discovery) and the currency columns it does not have
+// (exchangerate, <money>_base) are ignored; any other unknown property is
+// an error.
 func DecodeRecord(t *eventual.Table, body []byte) (*eventual.Record, error) {
 	v, err := DecodeJSON(body)
 	if err != nil {
@@ -66,6 +67,11 @@ func decodeProperty(rec *eventual.Record, m map[string]any, k string, v any) err
 		// A lookup the table, as discovered, left out: its targets were
 		// not among the tables discovered (Dataverse answers createdby,
 		// ownerid and the like on every record).
+		return nil
+	}
+	if k == eventual.ColumnExchangeRate || strings.HasSuffix(k, eventual.BaseSuffix) {
+		// The currency columns of a table with money, which discovery
+		// leaves to the schema builder (revenue_base, exchangerate).
 		return nil
 	}
 	return fmt.Errorf("property %q is not a column or navigation property", k)

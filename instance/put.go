@@ -58,6 +58,15 @@ func (in *Instance) canPut(ctx context.Context, target eventual.EntityReference,
 			return false
 		}
 	}
+	// Money of a table with currencies converts at the stored record's
+	// rate, which only the long way reads.
+	if t.HasCurrency() {
+		for name := range e.Values {
+			if c := t.Column(name); c != nil && t.BaseColumn(c) != nil {
+				return false
+			}
+		}
+	}
 	return true
 }
 

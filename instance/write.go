@@ -72,6 +72,9 @@ func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual
 		return nil, err
 	}
 	in.stampCreate(ctx, t, vals)
+	if err := in.currencyCreate(ctx, tx, t, vals); err != nil {
+		return nil, err
+	}
 	for _, c := range t.Columns {
 		if _, ok := vals[c.LogicalName]; !ok && c.Default != nil {
 			vals[c.LogicalName] = c.Default
@@ -143,6 +146,9 @@ func (in *Instance) buildUpdate(ctx context.Context, tx eventual.Tx, existing *e
 		if err := checkState(t, vals, cur, existing.ID); err != nil {
 			return nil, false, err
 		}
+	}
+	if err := in.currencyUpdate(ctx, tx, existing, vals); err != nil {
+		return nil, false, err
 	}
 	hydrated := len(vals) > 0 && existing.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder
 	now := in.now()

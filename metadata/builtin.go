@@ -94,8 +94,12 @@ func BuiltinTables() []eventual.TableDef {
 
 func int64p(v int64) *int64 { return &v }
 
+func float64p(v float64) *float64 { return &v }
+
 // SystemTables returns the tables every instance has whatever its schema:
-// asyncoperation (entity set asyncoperations), the system jobs of
+// transactioncurrency (transactioncurrencies), the currencies money is in
+// (the base currency, USD, is there from the start; see
+// instance.EnsureBaseCurrency); asyncoperation (entity set asyncoperations), the system jobs of
 // asynchronous steps, queryable like any table
 // ("asyncoperations?$filter=statuscode eq 31" lists failed jobs); and
 // systemuser (systemusers), the users: the instance's own, and each caller
@@ -103,6 +107,18 @@ func int64p(v int64) *int64 { return &v }
 // of them).
 func SystemTables() []eventual.TableDef {
 	return []eventual.TableDef{{
+		LogicalName: "transactioncurrency", SchemaName: "TransactionCurrency", EntitySetName: "transactioncurrencies",
+		DisplayName: "Currency", DisplayCollectionName: "Currencies", PrimaryNameAttribute: "currencyname", ObjectTypeCode: 9105, ChangeTracking: true,
+		Columns: []eventual.ColumnDef{
+			{LogicalName: "currencyname", SchemaName: "CurrencyName", DisplayName: "Currency Name", Type: eventual.TypeString, MaxLength: 100, Required: true},
+			{LogicalName: "isocurrencycode", SchemaName: "ISOCurrencyCode", DisplayName: "Currency Code", Type: eventual.TypeString, MaxLength: 5, Required: true},
+			{LogicalName: "currencysymbol", SchemaName: "CurrencySymbol", DisplayName: "Currency Symbol", Type: eventual.TypeString, MaxLength: 13, Required: true},
+			{LogicalName: "exchangerate", SchemaName: "ExchangeRate", DisplayName: "Exchange Rate", Type: eventual.TypeDecimal, Precision: intp(eventual.ExchangeRatePrecision),
+				MinValue: float64p(0.0001), MaxValue: float64p(100000000000 / 1e3), Required: true},
+			{LogicalName: "currencyprecision", SchemaName: "CurrencyPrecision", DisplayName: "Currency Precision", Type: eventual.TypeInteger, MinValue: float64p(0), MaxValue: float64p(4)},
+		},
+		Keys: []eventual.KeyDef{{LogicalName: "isocurrencycode_key", Columns: []string{"isocurrencycode"}}},
+	}, {
 		LogicalName: "systemuser", SchemaName: "SystemUser", EntitySetName: "systemusers",
 		DisplayName: "User", DisplayCollectionName: "Users", PrimaryNameAttribute: "fullname", ObjectTypeCode: 8, ChangeTracking: true,
 		Columns: []eventual.ColumnDef{

@@ -131,6 +131,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	// The instance's own user, whom WhoAmI names without authentication.
+	if err := in.EnsureBaseCurrency(ctx); err != nil {
+		return err
+	}
 	if err := in.EnsureUser(ctx, eventual.Caller{UserID: store.Meta().UserID, Name: "SYSTEM"}); err != nil {
 		in.Stop()
 		store.Close()
