@@ -207,6 +207,20 @@ type Relationship struct {
 	// ReferencedNavigation is the collection-valued navigation property on
 	// the referenced table.
 	ReferencedNavigation string
+	// ManyToMany is set for one side of a many-to-many relationship: the
+	// collection-valued navigation property (ReferencedNavigation, the
+	// relationship's name) on ReferencedTable to the records of
+	// ReferencingTable associated with it through the intersect table.
+	// Lookup is nil.
+	ManyToMany *ManyToMany
+}
+
+// ManyToMany is a many-to-many relationship seen from one side: the
+// intersect table whose records associate two records, its lookup to this
+// side's table (From) and to the other side's (To).
+type ManyToMany struct {
+	Intersect *Table
+	From, To  *Relationship
 }
 
 // Table describes one table (Dataverse entity).
@@ -239,7 +253,9 @@ type Table struct {
 	byProperty map[string]*Column
 	manyToOne  []*Relationship
 	oneToMany  []*Relationship
+	manyToMany []*Relationship
 	navs       map[string]*Relationship
+	intersect  string // the many-to-many relationship it is the intersect of
 }
 
 // Column returns the column with the logical name, or nil.
@@ -303,6 +319,14 @@ func (t *Table) IsCollectionNavigation(name string) bool {
 	r := t.navs[name]
 	return r != nil && r.ReferencedTable == t && r.ReferencedNavigation == name
 }
+
+// ManyToManyRelationships returns the table's sides of many-to-many
+// relationships.
+func (t *Table) ManyToManyRelationships() []*Relationship { return t.manyToMany }
+
+// IntersectOf names the many-to-many relationship whose intersect table
+// this is ("" for other tables).
+func (t *Table) IntersectOf() string { return t.intersect }
 
 // MetadataID returns a stable identifier for the table's metadata, derived
 // from its logical name so that it survives restarts.

@@ -25,6 +25,14 @@ type TableDef struct {
 	ChangeTracking        bool
 	Columns               []ColumnDef
 	Keys                  []KeyDef
+	// Intersect makes the table the intersect of a many-to-many
+	// relationship of that name between the tables its two lookups
+	// reference: each of them gets a collection-valued navigation property
+	// of the name to the other's records, associated and disassociated
+	// through $ref (a record of the intersect table each). The table must
+	// have exactly two lookups, to two different tables; NewSchema gives
+	// it the alternate key of both.
+	Intersect string
 	// StateOptions and StatusOptions replace the options of statecode and
 	// statuscode (Active/Inactive by default); DefaultState and
 	// DefaultStatus replace their defaults.
@@ -110,11 +118,46 @@ func NewSchema(defs []TableDef) (*Schema, error) {
 		}
 	}
 	for _, t := range s.tables {
+		if t.intersect == "" {
+			continue
+		}
+		if err := s.linkManyToMany(t); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range s.tables {
 		if err := t.index(); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// linkManyToMany builds both sides of the many-to-many relationship an
+// intersect table stands for.
+func (s *Schema) linkManyToMany(t *Table) error {
+	var lookups []*Column
+	for _, c := range t.Columns {
+		if c.Type.IsLookup() && !c.Stamp {
+			lookups = append(lookups, c)
+		}
+	}
+	if len(lookups) != 2 || lookups[0].Type != TypeLookup || lookups[1].Type != TypeLookup || lookups[0].Targets[0] == lookups[1].Targets[0] {
+		return fmt.Errorf("table %q: the intersect of %q needs exactly two lookups, to two different tables", t.LogicalName, t.intersect)
+	}
+	if s.rels[t.intersect] != nil {
+		return fmt.Errorf("table %q: relationship %q is already defined", t.LogicalName, t.intersect)
+	}
+	a, b := lookups[0].rels[0], lookups[1].rels[0]
+	side := func(from, to *Relationship) *Relationship {
+		r := &Relationship{SchemaName: t.intersect, ReferencedTable: from.ReferencedTable, ReferencingTable: to.ReferencedTable,
+			ReferencedNavigation: t.intersect, ManyToMany: &ManyToMany{Intersect: t, From: from, To: to}}
+		from.ReferencedTable.manyToMany = append(from.ReferencedTable.manyToMany, r)
+		return r
+	}
+	s.rels[t.intersect] = side(a, b)
+	side(b, a)
+	return nil
 }
 
 func buildTable(d TableDef, pos int) (*Table, error) {
@@ -166,6 +209,21 @@ func buildTable(d TableDef, pos int) (*Table, error) {
 		pn := t.columns[t.PrimaryNameAttribute]
 		if pn == nil || pn.Type != TypeString {
 			return nil, fmt.Errorf("table %q: primary name %q must be a string column of the table", t.LogicalName, t.PrimaryNameAttribute)
+		}
+	}
+	if d.Intersect != "" {
+		if !regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`).MatchString(d.Intersect) {
+			return nil, fmt.Errorf("table %q: relationship name %q is not a valid identifier", t.LogicalName, d.Intersect)
+		}
+		t.intersect = d.Intersect
+		var names []string
+		for _, cd := range d.Columns {
+			if cd.Type == TypeLookup {
+				names = append(names, cd.LogicalName)
+			}
+		}
+		if len(names) == 2 {
+			d.Keys = append(append([]KeyDef{}, d.Keys...), KeyDef{LogicalName: t.LogicalName + "_association", Columns: names})
 		}
 	}
 	if len(d.Keys) > MaxKeysPerTable {
@@ -573,6 +631,11 @@ func (t *Table) index() error {
 	}
 	for _, r := range t.manyToOne {
 		if err := add(r.ReferencingNavigation, r); err != nil {
+			return err
+		}
+	}
+	for _, r := range t.manyToMany {
+		if err := add(r.ReferencedNavigation, r); err != nil {
 			return err
 		}
 	}

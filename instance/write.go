@@ -92,6 +92,24 @@ func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual
 func (in *Instance) createRelated(ctx context.Context, tx eventual.Tx, t *eventual.Table, id uuid.UUID, related []eventual.RelatedEntities, lookups lookupCache) error {
 	for _, rel := range related {
 		r := rel.Relationship
+		if m := r.ManyToMany; m != nil {
+			// Associations: an intersect record per related record, each
+			// created first when it is new.
+			for _, child := range rel.Entities {
+				cid, err := in.createMessage(ctx, tx, child, true, lookups)
+				if err != nil {
+					return err
+				}
+				rel.References = append(rel.References, eventual.Ref(child.Table, cid))
+			}
+			for _, ref := range rel.References {
+				if _, err := in.createMessage(ctx, tx, &eventual.Entity{Table: m.Intersect, Values: eventual.Values{
+					m.From.Lookup.LogicalName: eventual.Ref(t, id), m.To.Lookup.LogicalName: ref}}, true, lookups); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		for _, ref := range rel.References {
 			if _, err := in.updateMessage(ctx, tx, ref, &eventual.Entity{Table: ref.Table, Values: eventual.Values{r.Lookup.LogicalName: eventual.Ref(t, id)}}, eventual.Condition{IfMatch: "*"}, true, lookups); err != nil {
 				return err

@@ -20,6 +20,8 @@ func intp(v int) *int { return &v }
 //   - new_order: the integrated system's transactions: new_name,
 //     new_ordernumber (alternate key new_ordernumber_key), new_customer →
 //     account, and one column of each remaining type.
+//   - new_account_contact: the intersect of the many-to-many relationship
+//     new_account_contact between accounts and contacts.
 //
 // Relationship names are Dataverse's: account_primary_contact,
 // account_parent_account, contact_customer_accounts,
@@ -88,6 +90,20 @@ func BuiltinTables() []eventual.TableDef {
 					Options: []eventual.Option{{Value: 100000000, Label: "Received"}, {Value: 100000001, Label: "Shipped"}, {Value: 100000002, Label: "Invoiced"}}},
 			},
 			Keys: []eventual.KeyDef{{LogicalName: "new_ordernumber_key", Columns: []string{"new_ordernumber"}}},
+		},
+		{
+			// The intersect of the many-to-many relationship
+			// new_account_contact: the contacts an account works with
+			// besides its own (accounts(<id>)/new_account_contact).
+			LogicalName: "new_account_contact", SchemaName: "new_account_contact", EntitySetName: "new_account_contacts",
+			DisplayName: "Account Contact", DisplayCollectionName: "Account Contacts",
+			ObjectTypeCode: 10001, IsCustom: true, ChangeTracking: true, Intersect: "new_account_contact",
+			Columns: []eventual.ColumnDef{
+				{LogicalName: "accountid", SchemaName: "AccountId", DisplayName: "Account", Type: eventual.TypeLookup, Targets: []string{"account"},
+					Relationships: []string{"new_account_contact_account"}, Required: true},
+				{LogicalName: "contactid", SchemaName: "ContactId", DisplayName: "Contact", Type: eventual.TypeLookup, Targets: []string{"contact"},
+					Relationships: []string{"new_account_contact_contact"}, Required: true},
+			},
 		},
 	}
 }

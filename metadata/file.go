@@ -39,6 +39,10 @@ type TableConfig struct {
 	ChangeTracking        *bool          `yaml:"changeTracking"`
 	Columns               []ColumnConfig `yaml:"columns"`
 	Keys                  []KeyConfig    `yaml:"keys"`
+	// Intersect makes the table the intersect of a many-to-many
+	// relationship of that name between the tables its two lookups
+	// reference (see eventual.TableDef.Intersect).
+	Intersect string `yaml:"intersect,omitempty"`
 }
 
 // ColumnConfig declares a column.
@@ -125,6 +129,7 @@ func (c SchemaConfig) Definitions() ([]eventual.TableDef, error) {
 			ChangeTracking:        ct,
 			Columns:               cols,
 			Keys:                  keys,
+			Intersect:             tc.Intersect,
 		})
 	}
 	return append(defs, SystemTables()...), nil

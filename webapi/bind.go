@@ -478,6 +478,11 @@ func (q *request) lambda(sc scope, l *odata.Lambda) (eventual.Expr, error) {
 		return nil, errBadRequest("The any/all operators apply to collection-valued navigation properties; '%s' is single-valued.", nav)
 	}
 	x := eventual.Any{Relationship: r, All: l.Op == "all"}
+	if r.ManyToMany != nil {
+		// Through the intersect: its records of this one whose other
+		// record matches.
+		x.Relationship = r.ManyToMany.From
+	}
 	if l.Body == nil {
 		return x, nil
 	}
@@ -485,6 +490,11 @@ func (q *request) lambda(sc scope, l *odata.Lambda) (eventual.Expr, error) {
 	inner, err := q.filterExpr(scope{table: r.ReferencingTable, vars: vars}, l.Body)
 	if err != nil {
 		return nil, err
+	}
+	if r.ManyToMany != nil {
+		if inner, err = throughIntersect(inner, r.ManyToMany.To); err != nil {
+			return nil, err
+		}
 	}
 	x.Filter = inner
 	return x, nil
@@ -522,10 +532,14 @@ func domainExpands(specs []expandSpec) []eventual.Expand {
 	if len(specs) == 0 {
 		return nil
 	}
-	out := make([]eventual.Expand, len(specs))
-	for i, s := range specs {
-		out[i] = s.Expand
-		out[i].Expand = domainExpands(s.children)
+	out := make([]eventual.Expand, 0, len(specs))
+	for _, s := range specs {
+		if s.Relationship.ManyToMany != nil {
+			continue // read by expandManyToMany
+		}
+		x := s.Expand
+		x.Expand = domainExpands(s.children)
+		out = append(out, x)
 	}
 	return out
 }
@@ -555,6 +569,9 @@ func (q *request) bindExpand(t *eventual.Table, items []odata.ExpandItem, underC
 		}
 		if collection && underCollection {
 			return nil, errBadRequest("The navigation property '%s' cannot be expanded. Only many-to-one relationships are supported for nested expansion under a collection.", it.Path)
+		}
+		if r.ManyToMany != nil && (depth > 0 || it.Options.Expand != nil || it.Options.OrderBy != nil || it.Options.Top != nil) {
+			return nil, errBadRequest("The many-to-many navigation property '%s' can be expanded at the first level only, with $select and $filter.", it.Path)
 		}
 		o := it.Options
 		if (!collection || depth > 0) && (o.OrderBy != nil || o.Top != nil) {

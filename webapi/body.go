@@ -98,6 +98,11 @@ func (q *request) decodeEntity(t *eventual.Table, m map[string]any, depth int) (
 			e.Related = append(e.Related, *rel)
 		}
 	}
+	for _, r := range t.ManyToManyRelationships() {
+		if rel, ok := related[r]; ok {
+			e.Related = append(e.Related, *rel)
+		}
+	}
 	return e, nil
 }
 

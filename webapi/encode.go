@@ -161,7 +161,7 @@ func (rd *renderer) appendExpansion(o *codec.Object, rec *eventual.Record, x exp
 			o.B = append(o.B, ',')
 		}
 		cols := x.Columns
-		if cols != nil {
+		if cols != nil && x.Relationship.Lookup != nil {
 			// Dataverse returns the back-reference lookup of expanded
 			// collection records.
 			cols = append(append([]*eventual.Column{}, cols...), x.Relationship.Lookup)

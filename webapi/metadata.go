@@ -105,6 +105,10 @@ func CSDL(s *eventual.Schema) string {
 			w(`<NavigationProperty Name="`, xmlEsc(r.ReferencedNavigation), `" Type="Collection(mscrm.`, xmlEsc(r.ReferencingTable.LogicalName),
 				`)" Partner="`, xmlEsc(r.ReferencingNavigation), `" />`)
 		}
+		for _, r := range t.ManyToManyRelationships() {
+			w(`<NavigationProperty Name="`, xmlEsc(r.ReferencedNavigation), `" Type="Collection(mscrm.`, xmlEsc(r.ReferencingTable.LogicalName),
+				`)" Partner="`, xmlEsc(r.ReferencedNavigation), `" />`)
+		}
 		if len(t.Keys) > 0 {
 			w(`<Annotation Term="OData.Community.Keys.V1.AlternateKeys"><Collection>`)
 			for _, k := range t.Keys {
@@ -133,6 +137,9 @@ func CSDL(s *eventual.Schema) string {
 			w(`<NavigationPropertyBinding Path="`, xmlEsc(r.ReferencingNavigation), `" Target="`, xmlEsc(r.ReferencedTable.EntitySetName), `" />`)
 		}
 		for _, r := range t.OneToMany() {
+			w(`<NavigationPropertyBinding Path="`, xmlEsc(r.ReferencedNavigation), `" Target="`, xmlEsc(r.ReferencingTable.EntitySetName), `" />`)
+		}
+		for _, r := range t.ManyToManyRelationships() {
 			w(`<NavigationPropertyBinding Path="`, xmlEsc(r.ReferencedNavigation), `" Target="`, xmlEsc(r.ReferencingTable.EntitySetName), `" />`)
 		}
 		if t.ChangeTracking {

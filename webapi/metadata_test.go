@@ -21,7 +21,7 @@ func TestServiceDocumentAndWhoAmI(t *testing.T) {
 			}
 			sets = append(sets, str(e, "name"))
 		}
-		if strings.Join(sets, ",") != "accounts,asyncoperations,contacts,new_orders,systemusers,transactioncurrencies" {
+		if strings.Join(sets, ",") != "accounts,asyncoperations,contacts,new_account_contacts,new_orders,systemusers,transactioncurrencies" {
 			t.Errorf("entity sets = %v", sets)
 		}
 		w := s.must(http.StatusOK, "GET", "WhoAmI()", nil).JSON(t)
@@ -121,7 +121,7 @@ func TestMetadataDocument(t *testing.T) {
 			navs["contact"]["parentcustomerid_account"] != "mscrm.account" || navs["contact"]["parentcustomerid_contact"] != "mscrm.contact" {
 			t.Errorf("navigation properties: %v %v", navs["account"], navs["contact"])
 		}
-		if sc.Container.Name != "System" || len(sc.Container.Sets) != 6 || sc.Container.Sets[0].EntityType != "Microsoft.Dynamics.CRM.account" {
+		if sc.Container.Name != "System" || len(sc.Container.Sets) != 7 || sc.Container.Sets[0].EntityType != "Microsoft.Dynamics.CRM.account" {
 			t.Errorf("container: %+v", sc.Container)
 		}
 		if !strings.Contains(string(r.Body), `<PropertyValue Property="Name" PropertyPath="accountnumber" />`) {

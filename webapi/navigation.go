@@ -54,8 +54,23 @@ func (q *request) createRelated(ref eventual.EntityReference, rel *eventual.Rela
 	if err != nil {
 		return err
 	}
+	if rel.ManyToMany != nil {
+		// Create the record, then associate it.
+		e.Related = append(e.Related, eventual.RelatedEntities{Relationship: otherSide(rel), References: []eventual.EntityReference{nf.parent}})
+		return q.createEntity(e)
+	}
 	e.Values[rel.Lookup.LogicalName] = nf.parent
 	return q.createEntity(e)
+}
+
+// otherSide is the other side's view of a many-to-many relationship.
+func otherSide(rel *eventual.Relationship) *eventual.Relationship {
+	for _, r := range rel.ReferencingTable.ManyToManyRelationships() {
+		if r.SchemaName == rel.SchemaName {
+			return r
+		}
+	}
+	return nil
 }
 
 // getReference serves nav/$ref.
@@ -138,6 +153,12 @@ func (q *request) addReference(ref eventual.EntityReference, rel *eventual.Relat
 	if child.Table != rel.ReferencingTable {
 		return errBadRequest("The entity '%s' cannot be associated through '%s', which expects '%s'.", child.Table.LogicalName, rel.ReferencedNavigation, rel.ReferencingTable.LogicalName)
 	}
+	if rel.ManyToMany != nil {
+		if err := q.associate(rel, ref, child); err != nil {
+			return err
+		}
+		return q.writeNoContent()
+	}
 	nf := &navFilter{parent: ref, rel: rel}
 	if err := q.resolveParent(nf); err != nil {
 		return err
@@ -175,6 +196,12 @@ func (q *request) removeReference(ref eventual.EntityReference, rel *eventual.Re
 	}
 	if child.Table != rel.ReferencingTable {
 		return errBadRequest("The entity '%s' is not related through '%s'.", child.Table.LogicalName, rel.ReferencedNavigation)
+	}
+	if rel.ManyToMany != nil {
+		if err := q.disassociate(rel, ref, *child); err != nil {
+			return err
+		}
+		return q.writeNoContent()
 	}
 	nf := &navFilter{parent: ref, rel: rel}
 	if err := q.resolveParent(nf); err != nil {

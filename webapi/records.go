@@ -53,6 +53,9 @@ type navFilter struct {
 }
 
 func (f *navFilter) expr() eventual.Expr {
+	if m := f.rel.ManyToMany; m != nil {
+		return associatedWith(m, f.parent)
+	}
 	return eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: f.rel.Lookup},
 		Right: eventual.Literal{Value: eventual.Ref(f.rel.ReferencedTable, f.parent.ID)}}
 }
@@ -187,7 +190,11 @@ func (q *request) pagePlan(dq *eventual.Query) (cur cursor, remaining int, err e
 // records, only the count when $count asks for it.
 func (q *request) readPage(dq *eventual.Query, expands []expandSpec) (*eventual.Page, error) {
 	if dq.Limit > 0 {
-		return q.ops.RetrieveMultiple(q.ctx, dq, domainExpands(expands), q.opts.Count)
+		page, err := q.ops.RetrieveMultiple(q.ctx, dq, domainExpands(expands), q.opts.Count)
+		if err != nil {
+			return nil, err
+		}
+		return page, q.expandManyToMany(page.Records, expands)
 	}
 	page := &eventual.Page{Count: -1}
 	if q.opts.Count {
@@ -322,6 +329,9 @@ func (q *request) serveRecord(ref eventual.EntityReference) error {
 		return err
 	}
 	rec, err := q.ops.Retrieve(q.ctx, ref, cols, domainExpands(expands), q.ifNoneMatchVersion())
+	if err == nil {
+		err = q.expandManyToMany([]*eventual.Record{rec}, expands)
+	}
 	if err != nil {
 		if eventual.ErrorKind(err) == eventual.KindNotModified {
 			q.w.Header().Set("ETag", q.r.Header.Get("If-None-Match"))
