@@ -403,6 +403,19 @@ await step("retrieve of missing id rejects with 404 and body error fields", asyn
   return { status: e.status, code: e.code, message: e.message };
 });
 
+// 14b. many-to-many: associate / disassociate through new_account_contact
+await step("associate and disassociate (N:N new_account_contact, $ref)", async () => {
+  assert(acc1Id && contact1Id, "needs earlier steps");
+  await api.associate({ collection: "accounts", primaryKey: acc1Id, relationshipName: "new_account_contact", relatedCollection: "contacts", relatedKey: contact1Id });
+  const linked = await api.retrieveMultiple({ collection: `accounts(${acc1Id})/new_account_contact`, select: ["contactid"] });
+  eq(linked.value.map((r) => guidOf(r.contactid)).join(","), guidOf(contact1Id), "associated contacts");
+  const expanded = await api.retrieve({ collection: "accounts", key: acc1Id, select: ["name"], expand: [{ property: "new_account_contact", select: ["contactid"] }] });
+  eq((expanded.new_account_contact || []).length, 1, "$expand over the N:N");
+  await api.disassociate({ collection: "accounts", primaryKey: acc1Id, relationshipName: "new_account_contact", relatedKey: contact1Id });
+  const after = await api.retrieveMultiple({ collection: `accounts(${acc1Id})/new_account_contact`, select: ["contactid"] });
+  eq(after.value.length, 0, "associated contacts after disassociate");
+});
+
 // 15. callFunction WhoAmI
 await step("callFunction WhoAmI", async () => {
   const r = await api.callFunction("WhoAmI");
