@@ -1,6 +1,7 @@
 package webapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -76,6 +77,22 @@ func TestManyToMany(t *testing.T) {
 		}
 		if r := s.do("POST", "accounts("+ids["A1"]+")/new_account_contact/$ref", ref("accounts", ids["A2"])); r.Status != http.StatusBadRequest {
 			t.Errorf("associating a record of the wrong table: %d %s", r.Status, r.Body)
+		}
+		// In a $batch change set: associate two, disassociate one, atomically.
+		body := "--batch_nn\r\nContent-Type: multipart/mixed; boundary=changeset_nn\r\n\r\n"
+		for i, op := range []string{
+			"POST accounts(" + ids["A3"] + ")/new_account_contact/$ref HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"@odata.id\":\"" + s.URL + "contacts(" + ids["Ann1"] + ")\"}",
+			"POST accounts(" + ids["A3"] + ")/new_account_contact/$ref HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"@odata.id\":\"" + s.URL + "contacts(" + ids["Ann4"] + ")\"}",
+			"DELETE accounts(" + ids["A3"] + ")/new_account_contact(" + ids["Ann1"] + ")/$ref HTTP/1.1\r\n\r\n",
+		} {
+			body += fmt.Sprintf("--changeset_nn\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: %d\r\n\r\n%s\r\n", i+1, op)
+		}
+		body += "--changeset_nn--\r\n--batch_nn--\r\n"
+		if r := s.do("POST", "$batch", body, "Content-Type", "multipart/mixed; boundary=batch_nn"); r.Status != http.StatusOK || strings.Contains(string(r.Body), "HTTP/1.1 4") {
+			t.Errorf("$batch of associations: %d %s", r.Status, r.Body)
+		}
+		if got := names("accounts("+ids["A3"]+")/new_account_contact?$select=lastname", "lastname"); got != "4" {
+			t.Errorf("after the $batch: %s", got)
 		}
 	})
 }
