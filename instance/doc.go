@@ -1,7 +1,9 @@
 // Package instance applies Dataverse's message semantics on top of a
-// store: Create, Update, Upsert, Delete, Retrieve and RetrieveMultiple,
-// with alternate keys, lookup binding, deep insert, optimistic concurrency
-// and related-record expansion, the bulk messages (CreateMultiple,
+// store: Create, Update, Upsert, Delete, Retrieve, RetrieveMultiple and
+// Aggregate, with alternate keys, lookup binding, deep insert and
+// many-to-many associations, optimistic concurrency and related-record
+// expansion, the user stamps (createdby, modifiedby, ownerid) and the
+// currency columns (exchangerate, <money>_base) kept on every write, the bulk messages (CreateMultiple,
 // UpdateMultiple, UpsertMultiple, DeleteMultiple), change tracking, and the event pipeline that runs the
 // registered steps around every message, with its queue of asynchronous
 // jobs. The Web API and programs that embed eventual all write through an

@@ -1,8 +1,10 @@
 // Package webapi serves the Dataverse Web API (OData v4 JSON) over HTTP:
 // routing of /api/data/v9.x/ URLs, request decoding, lookup binding
 // (@odata.bind), response encoding with Dataverse's annotations, ETags and
-// paging, $batch, change tracking, $metadata and the service document, and
-// Dataverse's error bodies. It translates HTTP to calls on an
+// paging, $batch, change tracking, $metadata and the service document,
+// FetchXML (fetch.go, through package fetchxml), $apply and FetchXML
+// aggregates (aggregate.go, for an eventual.Aggregator), many-to-many
+// navigation (manytomany.go), and Dataverse's error bodies. It translates HTTP to calls on an
 // eventual.RecordService: in eventual serve an instance.Instance, but any
 // implementation will do (a gateway could serve a client of another
 // instance). $batch change sets need an eventual.AtomicService.
