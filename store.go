@@ -111,14 +111,20 @@ type Put struct {
 	// hydrates the long way).
 	Keep      *Column
 	KeepValue any
+	// Only, when set, updates a record that holds the key only when its
+	// Only column is null or holds OnlyValue (the base currency, at whose
+	// rate the caller converted the money), and leaves any other alone
+	// (PutLeft) for the caller to write the long way.
+	Only      *Column
+	OnlyValue any
 }
 
 // PutResult is what Tx.Put did.
 type PutResult int
 
 const (
-	// PutLeft: a record holds the key and Keep left it alone; nothing
-	// was written.
+	// PutLeft: a record holds the key and Keep (or Only) left it alone;
+	// nothing was written.
 	PutLeft PutResult = iota
 	// PutInserted: Record was inserted; its Version is set.
 	PutInserted

@@ -58,15 +58,6 @@ func (in *Instance) canPut(ctx context.Context, target eventual.EntityReference,
 			return false
 		}
 	}
-	// Money of a table with currencies converts at the stored record's
-	// rate, which only the long way reads.
-	if t.HasCurrency() {
-		for name := range e.Values {
-			if c := t.Column(name); c != nil && t.BaseColumn(c) != nil {
-				return false
-			}
-		}
-	}
 	return true
 }
 
@@ -99,6 +90,26 @@ func (in *Instance) buildPut(ctx context.Context, tx eventual.Tx, target eventua
 	}
 	if c := t.Column(eventual.ColumnModifiedBy); c != nil && rec.Values[c.LogicalName] != nil {
 		p.Set = append(p.Set, c)
+	}
+	// Money was converted at the base currency's rate (the values bind no
+	// currency, or the short way would not be taken): the statement
+	// updates a record in the base currency only, with the rate and the
+	// base values of the money written; the long way, which reads the
+	// record's currency, takes any other.
+	if t.HasCurrency() {
+		money := false
+		for _, c := range t.Columns {
+			if bc := t.BaseColumn(c); bc != nil {
+				if _, ok := e.Values[c.LogicalName]; ok {
+					p.Set = append(p.Set, bc)
+					money = true
+				}
+			}
+		}
+		if money {
+			p.Set = append(p.Set, t.Column(eventual.ColumnExchangeRate))
+			p.Only, p.OnlyValue = t.Column(eventual.ColumnCurrency), rec.Values[eventual.ColumnCurrency]
+		}
 	}
 	if c := t.Column(eventual.ColumnHydrationState); c != nil {
 		p.Keep, p.KeepValue = c, eventual.HydrationPlaceholder

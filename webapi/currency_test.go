@@ -54,6 +54,11 @@ func TestCurrency(t *testing.T) {
 		s.must(http.StatusNoContent, "PATCH", "accounts(accountnumber='CUR-1')", map[string]any{"revenue": 60})
 		up := s.must(http.StatusOK, "GET", "accounts(accountnumber='CUR-1')?$select=accountid", nil).JSON(t)["accountid"].(string)
 		check("upserted twice in euros", up, eur, "0.5000000000", "60.00", "120.00")
+		// In the base currency the short way writes it, insert and update.
+		s.must(http.StatusNoContent, "PATCH", "accounts(accountnumber='CUR-2')", map[string]any{"name": "Short", "revenue": 70})
+		s.must(http.StatusNoContent, "PATCH", "accounts(accountnumber='CUR-2')", map[string]any{"revenue": 75})
+		short := s.must(http.StatusOK, "GET", "accounts(accountnumber='CUR-2')?$select=accountid", nil).JSON(t)["accountid"].(string)
+		check("upserted twice in dollars", short, usd, "1.0000000000", "75.00", "75.00")
 		if n := s.count("accounts", "revenue_base gt 700"); n != 1 {
 			t.Errorf("$filter on revenue_base: %d accounts, want 1 (Dollars)", n)
 		}

@@ -74,6 +74,13 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 		}
 		args = append(args, keep)
 	}
+	if p.Only != nil {
+		only, err := tx.D.Encode(p.Only, p.OnlyValue)
+		if err != nil {
+			return eventual.PutLeft, uuid.Nil, 0, err
+		}
+		args = append(args, only)
+	}
 	text := tx.Texts.text(putShape(p), func() string { return tx.putText(p, cols, verExpr, verArgs) })
 	rows, err := tx.Q.QueryContext(ctx, text, args...)
 	if err != nil {
@@ -117,6 +124,10 @@ func putShape(p *eventual.Put) string {
 	if p.Keep != nil {
 		sb.WriteString(p.Keep.LogicalName)
 	}
+	sb.WriteByte(0)
+	if p.Only != nil {
+		sb.WriteString(p.Only.LogicalName)
+	}
 	for _, c := range p.Set {
 		sb.WriteByte(0)
 		sb.WriteString(c.LogicalName)
@@ -125,7 +136,7 @@ func putShape(p *eventual.Put) string {
 }
 
 // putText renders a Put's statement; its parameters are the primary key,
-// the version's, the columns' and Keep's value, in that order.
+// the version's, the columns', Keep's and Only's value, in that order.
 func (tx *Tx) putText(p *eventual.Put, cols []*eventual.Column, verExpr string, verArgs int) string {
 	t := p.Record.Table
 	n := 0
@@ -141,10 +152,19 @@ func (tx *Tx) putText(p *eventual.Put, cols []*eventual.Column, verExpr string, 
 	var sb strings.Builder
 	sb.WriteString("INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " AS " + putAlias + " (" + rowColumns(t, cols) + ") VALUES " +
 		row + " ON CONFLICT (" + target + ") DO UPDATE SET " + strings.Join(sets, ", "))
+	var where []string
 	if p.Keep != nil {
 		col := putAlias + "." + sqlbuild.Quote(p.Keep.LogicalName)
 		n++
-		sb.WriteString(" WHERE (" + col + " IS NULL OR " + col + " <> " + tx.D.Placeholder(n) + ")")
+		where = append(where, "("+col+" IS NULL OR "+col+" <> "+tx.D.Placeholder(n)+")")
+	}
+	if p.Only != nil {
+		col := putAlias + "." + sqlbuild.Quote(p.Only.LogicalName)
+		n++
+		where = append(where, "("+col+" IS NULL OR "+col+" = "+tx.D.Placeholder(n)+")")
+	}
+	if len(where) > 0 {
+		sb.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
 	sb.WriteString(" RETURNING " + sqlbuild.Quote(t.PrimaryIDAttribute) + ", " + sqlbuild.Quote("versionnumber"))
 	return sb.String()
