@@ -77,6 +77,9 @@ func (in *Instance) rate(ctx context.Context, tx eventual.Tx, ref eventual.Entit
 // toBase converts an amount to the base currency: amount ÷ rate, rounded
 // half away from zero to the amount's scale.
 func toBase(amount, rate eventual.Decimal) eventual.Decimal {
+	if rate == one {
+		return amount // the base currency: no division
+	}
 	num := new(big.Rat).SetFrac(big.NewInt(amount.Units), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(amount.Scale)), nil))
 	den := new(big.Rat).SetFrac(big.NewInt(rate.Units), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(rate.Scale)), nil))
 	q := new(big.Rat).Quo(num, den)
