@@ -37,6 +37,10 @@ const (
 // Grouping is one group-by term: a column, or a part of a date column.
 // Alias names it in the rows.
 type Grouping struct {
+	// Path reaches the column through many-to-one relationships from
+	// the queried table ($apply's groupby((primarycontactid/fullname))):
+	// at most one, not through a customer lookup.
+	Path   []*Relationship
 	Column *Column
 	Date   DatePart
 	Alias  string

@@ -39,8 +39,9 @@ var dateGroupings = map[string]eventual.DatePart{
 // aggregateAttr reads an attribute of an aggregate query: a group-by term
 // or an aggregate, named by its alias.
 func (p *parser) aggregateAttr(sc *scope, n *node, c *eventual.Column) error {
-	if len(sc.path) > 0 || sc.table != p.agg.Table {
-		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregates or groups of a link-entity's columns are not supported yet by eventual.")
+	linked := len(sc.path) > 0
+	if sc.table != p.agg.Table && !linked || len(sc.path) > 1 {
+		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregates or groups of columns of a one-to-many link-entity, or of links nested deeper than one, are not supported yet by eventual.")
 	}
 	for name := range n.attrs {
 		switch name {
@@ -68,7 +69,7 @@ func (p *parser) aggregateAttr(sc *scope, n *node, c *eventual.Column) error {
 	case hasAgg && groupby:
 		return errorf(CodeGroupByAndAggregate, "An attribute can either be an aggregate or a Group By but not both: %s.", alias)
 	case groupby:
-		g := eventual.Grouping{Column: c, Alias: alias}
+		g := eventual.Grouping{Path: sc.path, Column: c, Alias: alias}
 		if dg, ok := n.attr("dategrouping"); ok {
 			part, ok := dateGroupings[strings.ToLower(dg)]
 			if !ok || c.Type != eventual.TypeDateTime {
@@ -80,6 +81,9 @@ func (p *parser) aggregateAttr(sc *scope, n *node, c *eventual.Column) error {
 		return nil
 	case !hasAgg:
 		return errorf(CodeAttributeWithAggregate, "Attributes can not be returned when aggregate operation is specified: %s needs aggregate or groupby.", c.LogicalName)
+	}
+	if linked {
+		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregates of a link-entity's columns are not supported yet by eventual: group by them.")
 	}
 	f, ok := aggregates[strings.ToLower(fn)]
 	if !ok {

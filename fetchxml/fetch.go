@@ -282,9 +282,6 @@ func Parse(src string, s *eventual.Schema, env Env) (*Fetch, error) {
 			}
 		}
 		a.Limit = max(f.Top, f.Count)
-		if len(f.Links) > 0 {
-			return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregates or groups of a link-entity's columns are not supported yet by eventual: link-entities of an aggregate query may only filter.")
-		}
 	}
 	return f, nil
 }
@@ -681,8 +678,10 @@ func (p *parser) link(parent *scope, n *node, f *Fetch) error {
 		}
 		parent.and(cond)
 	}
-	if typ != "inner" && typ != "outer" {
-		return nil // any, not any, exists, in: filters only, no columns
+	if typ != "inner" && typ != "outer" || p.agg != nil {
+		// any, not any, exists, in: filters only, no columns; in an
+		// aggregate query the link's attributes are groupings.
+		return nil
 	}
 	if !picked && len(sc.links) == 0 {
 		return nil

@@ -68,14 +68,33 @@ func (q *request) apply(t *eventual.Table, nf *navFilter) error {
 	}
 	names, grouped := map[string]bool{}, map[string]bool{}
 	for _, p := range o.Apply.GroupBy {
+		if nav, col, ok := strings.Cut(p, "/"); ok {
+			// A column of the record a lookup references: grouped under
+			// "<table>_<column>", as Dataverse names it.
+			r := t.Navigation(nav)
+			if r == nil || t.IsCollectionNavigation(nav) || r.Lookup == nil || strings.Contains(col, "/") {
+				return errBadRequest("The groupby path '%s' must be a lookup's navigation property and a column of the table it references.", p)
+			}
+			c := r.ReferencedTable.Column(col)
+			if c == nil {
+				return errNoProperty(r.ReferencedTable, col)
+			}
+			if c.Type == eventual.TypeDateTime {
+				return errBadRequest("groupby with datetime values is not supported.")
+			}
+			alias := r.ReferencedTable.LogicalName + "_" + c.LogicalName
+			if names[alias] {
+				return errBadRequest("The property '%s' is grouped by twice.", p)
+			}
+			names[alias], grouped[alias] = true, true
+			a.GroupBy = append(a.GroupBy, eventual.Grouping{Path: []*eventual.Relationship{r}, Column: c, Alias: alias})
+			continue
+		}
 		c := t.Column(p)
 		if c == nil {
 			c = t.ColumnByProperty(p)
 		}
 		if c == nil {
-			if strings.Contains(p, "/") {
-				return errBadRequest("Grouping by a property of a related table ('%s') is not supported yet by eventual.", p)
-			}
 			return errNoProperty(t, p)
 		}
 		if c.Type == eventual.TypeDateTime {
@@ -152,7 +171,9 @@ func (q *request) writeAggregate(context string, a *eventual.Aggregate, rows []e
 	for _, r := range rows {
 		vals := eventual.Values{}
 		for _, g := range a.GroupBy {
-			vals[g.Column.LogicalName] = r[g.Alias]
+			if len(g.Path) == 0 {
+				vals[g.Column.LogicalName] = r[g.Alias]
+			}
 		}
 		refs = append(refs, &eventual.Record{Table: a.Table, Values: vals})
 	}

@@ -56,6 +56,13 @@ func TestApply(t *testing.T) {
 		if got := rowsText(s.must(http.StatusOK, "GET", "accounts("+ids["A1"]+")/contact_customer_accounts?$apply="+url.QueryEscape("aggregate($count as n)"), nil).Value(t), "n"); got != "n=1" {
 			t.Errorf("on a related collection: %s", got)
 		}
+		// Through a lookup: the related record's column, as <table>_<column>.
+		if got := rowsText(s.must(http.StatusOK, "GET", "contacts?$apply="+url.QueryEscape("groupby((parentcustomerid_account/creditonhold),aggregate($count as n))"), nil).Value(t), "account_creditonhold", "n"); got != "account_creditonhold=false n=2; account_creditonhold=true n=2" {
+			t.Errorf("groupby through a customer lookup (Ann 1–4's accounts A1–A4, on hold when even): %s", got)
+		}
+		if got := rowsText(s.must(http.StatusOK, "GET", "accounts?$apply="+url.QueryEscape("groupby((primarycontactid/lastname),aggregate(revenue with sum as total))"), nil).Value(t), "contact_lastname", "total"); got != "total=1400.00; contact_lastname=1 total=100.00" {
+			t.Errorf("groupby through a lookup (A1's primary contact is Ann 1; the other four have none): %s", got)
+		}
 		for _, tc := range []struct{ q, extra, part string }{
 			{"aggregate(name with sum as s)", "", "not supported for attribute of type string"},
 			{"groupby((createdon))", "", "groupby with datetime values is not supported."},
@@ -92,6 +99,10 @@ func TestFetchXMLAggregate(t *testing.T) {
 		if got := rowsText(run(`<fetch aggregate="true"><entity name="account"><attribute name="creditonhold" groupby="true" alias="hold"/><attribute name="revenue" aggregate="sum" alias="total"/>`+
 			`<order alias="total" descending="true"/><filter><condition attribute="revenue" operator="ge" value="200"/></filter></entity></fetch>`), "hold", "total"); got != "hold=false total=800.00; hold=true total=600.00" {
 			t.Errorf("groupby, order by alias descending (A3+A5 = 800, A2+A4 = 600): %s", got)
+		}
+		if got := rowsText(run(`<fetch aggregate="true"><entity name="contact"><attribute name="contactid" aggregate="count" alias="n"/>`+
+			`<link-entity name="account" from="accountid" to="parentcustomerid" alias="a"><attribute name="creditonhold" groupby="true" alias="hold"/></link-entity></entity></fetch>`), "hold", "n"); got != "hold=false n=2; hold=true n=2" {
+			t.Errorf("groupby a link-entity's column: %s", got)
 		}
 		year := fmt.Sprint(s.Instance.Time().UTC().Year())
 		if got := rowsText(run(`<fetch aggregate="true"><entity name="contact"><attribute name="createdon" groupby="true" dategrouping="year" alias="y"/><attribute name="contactid" aggregate="count" alias="n"/></entity></fetch>`), "y", "n"); got != "y="+year+" n=4" {

@@ -362,6 +362,7 @@ func FuzzRequestURL(f *testing.F) {
 		"accounts?$filter=Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=[%22Fuzz%20Account%22,%22x%22])",
 		"accounts?$filter=Microsoft.Dynamics.CRM.Between(PropertyName='numberofemployees',PropertyValues=[%225%22,%2220%22])",
 		"accounts?$filter=Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=7)",
+		"contacts?$apply=" + url.QueryEscape("groupby((parentcustomerid_account/name,jobtitle),aggregate($count as n))"),
 		"accounts?$apply=" + url.QueryEscape("filter(revenue gt 1)/groupby((creditonhold,_primarycontactid_value),aggregate(revenue with sum as total,revenue with average as a,$count as n))") + "&$orderby=creditonhold%20desc&$top=3",
 		"accounts?fetchXml=" + url.QueryEscape(`<fetch aggregate="true" aggregatelimit="10"><entity name="account"><attribute name="createdon" groupby="true" dategrouping="week" alias="w"/><attribute name="revenue" aggregate="avg" alias="a"/><attribute name="name" aggregate="countcolumn" distinct="true" alias="d"/><order alias="a" descending="true"/></entity></fetch>`),
 		"accounts?fetchXml=" + url.QueryEscape(`<fetch count="1" page="2"><entity name="account"><attribute name="name"/><order attribute="name"/><filter type="or"><condition attribute="revenue" operator="gt" value="100"/><condition attribute="createdon" operator="last-x-days" value="3"/></filter></entity></fetch>`),

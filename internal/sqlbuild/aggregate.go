@@ -47,9 +47,23 @@ func (b *Builder) Aggregate(a *eventual.Aggregate) ([]AggOutput, error) {
 	al := b.alias()
 	var cols, groups []string
 	var outs []AggOutput
+	var joins []string
 	pos := map[string]int{} // alias → 1-based select position
 	for _, g := range a.GroupBy {
-		expr := qualify(al, g.Column.LogicalName)
+		src := al
+		if len(g.Path) > 0 {
+			r := g.Path[0]
+			if len(g.Path) > 1 || r.Lookup == nil {
+				return nil, fmt.Errorf("sqlbuild: grouping through %d relationships", len(g.Path))
+			}
+			src = b.alias()
+			on := qualify(src, r.ReferencedTable.PrimaryIDAttribute) + " = " + qualify(al, r.Lookup.LogicalName)
+			if r.Lookup.Type == eventual.TypeCustomer {
+				on += " AND " + qualify(al, TypeColumn(r.Lookup)) + " = " + b.Arg(r.ReferencedTable.LogicalName)
+			}
+			joins = append(joins, " LEFT JOIN "+Quote(r.ReferencedTable.LogicalName)+" AS "+src+" ON "+on)
+		}
+		expr := qualify(src, g.Column.LogicalName)
 		sel := expr
 		if g.Column.Type.IsText() && g.Date == eventual.DateValue {
 			// Text groups ignore case, as Dataverse's do: one group per
@@ -103,6 +117,7 @@ func (b *Builder) Aggregate(a *eventual.Aggregate) ([]AggOutput, error) {
 		}
 	}
 	b.Write("SELECT ").Write(strings.Join(cols, ", ")).Write(" FROM ").Write(Quote(t.LogicalName)).Write(" AS ").Write(al)
+	b.Write(strings.Join(joins, ""))
 	if a.Filter != nil {
 		w, err := b.expr(a.Filter, t, al)
 		if err != nil {
