@@ -153,3 +153,48 @@ func (Const) isExpr()   {}
 
 func (Field) isOperand()   {}
 func (Literal) isOperand() {}
+
+// MapFields returns x with fn applied to each of its fields. It reports
+// false, and returns x unchanged, when x holds an Any: the fields of an
+// Any's filter belong to the related table, which fn does not know.
+func MapFields(x Expr, fn func(Field) Field) (Expr, bool) {
+	switch e := x.(type) {
+	case Compare:
+		if f, ok := e.Left.(Field); ok {
+			e.Left = fn(f)
+		}
+		if f, ok := e.Right.(Field); ok {
+			e.Right = fn(f)
+		}
+		return e, true
+	case Match:
+		e.Field = fn(e.Field)
+		return e, true
+	case In:
+		e.Field = fn(e.Field)
+		return e, true
+	case And:
+		l, ok1 := MapFields(e.Left, fn)
+		r, ok2 := MapFields(e.Right, fn)
+		if !ok1 || !ok2 {
+			return x, false
+		}
+		return And{Left: l, Right: r}, true
+	case Or:
+		l, ok1 := MapFields(e.Left, fn)
+		r, ok2 := MapFields(e.Right, fn)
+		if !ok1 || !ok2 {
+			return x, false
+		}
+		return Or{Left: l, Right: r}, true
+	case Not:
+		inner, ok := MapFields(e.X, fn)
+		if !ok {
+			return x, false
+		}
+		return Not{X: inner}, true
+	case Const, nil:
+		return x, true
+	}
+	return x, false
+}

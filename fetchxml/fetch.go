@@ -718,35 +718,15 @@ func relative(sc *scope) eventual.Expr {
 }
 
 func trimPath(x eventual.Expr, n int) eventual.Expr {
-	field := func(f eventual.Field) eventual.Field {
+	// Links under a link's own filter are conditions of paths (no Any:
+	// a one-to-many link below a many-to-one one is refused).
+	out, _ := eventual.MapFields(x, func(f eventual.Field) eventual.Field {
 		if len(f.Path) >= n {
 			f.Path = f.Path[n:]
 		}
 		return f
-	}
-	switch e := x.(type) {
-	case eventual.Compare:
-		if f, ok := e.Left.(eventual.Field); ok {
-			e.Left = field(f)
-		}
-		if f, ok := e.Right.(eventual.Field); ok {
-			e.Right = field(f)
-		}
-		return e
-	case eventual.Match:
-		e.Field = field(e.Field)
-		return e
-	case eventual.In:
-		e.Field = field(e.Field)
-		return e
-	case eventual.And:
-		return eventual.And{Left: trimPath(e.Left, n), Right: trimPath(e.Right, n)}
-	case eventual.Or:
-		return eventual.Or{Left: trimPath(e.Left, n), Right: trimPath(e.Right, n)}
-	case eventual.Not:
-		return eventual.Not{X: trimPath(e.X, n)}
-	}
-	return x
+	})
+	return out
 }
 
 func validAlias(s string) bool {

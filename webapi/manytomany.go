@@ -20,46 +20,14 @@ func associatedWith(m *eventual.ManyToMany, parent eventual.EntityReference) eve
 // condition on intersect records, reaching the other record through the
 // intersect's lookup to it.
 func throughIntersect(x eventual.Expr, to *eventual.Relationship) (eventual.Expr, error) {
-	field := func(f eventual.Field) eventual.Field {
+	out, ok := eventual.MapFields(x, func(f eventual.Field) eventual.Field {
 		f.Path = append([]*eventual.Relationship{to}, f.Path...)
 		return f
+	})
+	if !ok {
+		return nil, errBadRequest("A lambda over a many-to-many navigation property cannot hold another lambda.")
 	}
-	switch e := x.(type) {
-	case eventual.Compare:
-		if f, ok := e.Left.(eventual.Field); ok {
-			e.Left = field(f)
-		}
-		if f, ok := e.Right.(eventual.Field); ok {
-			e.Right = field(f)
-		}
-		return e, nil
-	case eventual.Match:
-		e.Field = field(e.Field)
-		return e, nil
-	case eventual.In:
-		e.Field = field(e.Field)
-		return e, nil
-	case eventual.And:
-		l, err := throughIntersect(e.Left, to)
-		if err != nil {
-			return nil, err
-		}
-		r, err := throughIntersect(e.Right, to)
-		return eventual.And{Left: l, Right: r}, err
-	case eventual.Or:
-		l, err := throughIntersect(e.Left, to)
-		if err != nil {
-			return nil, err
-		}
-		r, err := throughIntersect(e.Right, to)
-		return eventual.Or{Left: l, Right: r}, err
-	case eventual.Not:
-		inner, err := throughIntersect(e.X, to)
-		return eventual.Not{X: inner}, err
-	case eventual.Const:
-		return e, nil
-	}
-	return nil, errBadRequest("A lambda over a many-to-many navigation property cannot hold another lambda.")
+	return out, nil
 }
 
 // intersectKey names the intersect record that associates parent (on
