@@ -17,7 +17,9 @@ func TestMapFields(t *testing.T) {
 	x := eventual.Or{Left: eventual.Not{X: eventual.Compare{Op: eventual.OpEq, Left: f(a), Right: f(b)}},
 		Right: eventual.And{Left: eventual.Match{Field: f(a), Pattern: "x"}, Right: eventual.In{Field: f(b), Values: []any{1}}}}
 	got, ok := eventual.MapFields(x, func(fl eventual.Field) eventual.Field { fl.Path = []*eventual.Relationship{r}; return fl })
-	p := func(c *eventual.Column) eventual.Field { return eventual.Field{Path: []*eventual.Relationship{r}, Column: c} }
+	p := func(c *eventual.Column) eventual.Field {
+		return eventual.Field{Path: []*eventual.Relationship{r}, Column: c}
+	}
 	want := eventual.Or{Left: eventual.Not{X: eventual.Compare{Op: eventual.OpEq, Left: p(a), Right: p(b)}},
 		Right: eventual.And{Left: eventual.Match{Field: p(a), Pattern: "x"}, Right: eventual.In{Field: p(b), Values: []any{1}}}}
 	if !ok || !reflect.DeepEqual(got, want) {
