@@ -104,3 +104,21 @@ type Aggregator interface {
 	// selected is ErrAggregateLimit.
 	Aggregate(ctx context.Context, a *Aggregate) ([]AggregateRow, error)
 }
+
+// Fits reports whether the aggregate applies to its column's type, as
+// Dataverse allows: sums and averages of numbers (not choices), minimum
+// and maximum of numbers and dates, counts of anything.
+func (v AggregateValue) Fits() bool {
+	c := v.Column
+	if c == nil {
+		return true
+	}
+	numeric := c.Type.IsNumeric() && c.Type != TypeChoice
+	switch v.Func {
+	case AggSum, AggAvg:
+		return numeric
+	case AggMin, AggMax:
+		return numeric || c.Type == TypeDateTime
+	}
+	return true
+}

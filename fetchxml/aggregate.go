@@ -103,16 +103,8 @@ func (p *parser) aggregateAttr(sc *scope, n *node, c *eventual.Column) error {
 	if f == eventual.AggCount {
 		v.Column = nil
 	}
-	numeric := c.Type.IsNumeric() && c.Type != eventual.TypeChoice
-	switch f {
-	case eventual.AggSum, eventual.AggAvg:
-		if !numeric {
-			return errorf(CodeInvalidAggregateAttribute, "Aggregate %s is not supported for attribute of type %s.", fn, c.Type)
-		}
-	case eventual.AggMin, eventual.AggMax:
-		if !numeric && c.Type != eventual.TypeDateTime {
-			return errorf(CodeInvalidAggregateAttribute, "Aggregate %s is not supported for attribute of type %s.", fn, c.Type)
-		}
+	if !v.Fits() {
+		return errorf(CodeInvalidAggregateAttribute, "Aggregate %s is not supported for attribute of type %s.", fn, c.Type)
 	}
 	p.agg.Values = append(p.agg.Values, v)
 	return nil

@@ -18,27 +18,6 @@ var aggregateMethods = map[string]eventual.AggregateFunc{
 	"max": eventual.AggMax, "countdistinct": eventual.AggCountDistinct,
 }
 
-// checkAggregate checks that an aggregate applies to its column's type:
-// sums and averages to numbers, minimum and maximum to numbers and dates.
-func checkAggregate(v eventual.AggregateValue, method string) error {
-	c := v.Column
-	if c == nil {
-		return nil
-	}
-	numeric := c.Type.IsNumeric() && c.Type != eventual.TypeChoice
-	switch v.Func {
-	case eventual.AggSum, eventual.AggAvg:
-		if !numeric {
-			return eventual.Errorf(eventual.KindInvalid, "0x8004112F", "Aggregate %s is not supported for attribute of type %s.", method, c.Type)
-		}
-	case eventual.AggMin, eventual.AggMax:
-		if !numeric && c.Type != eventual.TypeDateTime {
-			return eventual.Errorf(eventual.KindInvalid, "0x8004112F", "Aggregate %s is not supported for attribute of type %s.", method, c.Type)
-		}
-	}
-	return nil
-}
-
 // apply serves $apply: filter, then groupby and aggregate.
 func (q *request) apply(t *eventual.Table, nf *navFilter) error {
 	o := q.opts
@@ -128,8 +107,8 @@ func (q *request) apply(t *eventual.Table, nf *navFilter) error {
 			return errNoProperty(t, it.Path)
 		}
 		v := eventual.AggregateValue{Func: fn, Column: c, Alias: it.Alias}
-		if err := checkAggregate(v, it.Method); err != nil {
-			return err
+		if !v.Fits() {
+			return eventual.Errorf(eventual.KindInvalid, "0x8004112F", "Aggregate %s is not supported for attribute of type %s.", it.Method, c.Type)
 		}
 		a.Values = append(a.Values, v)
 	}

@@ -47,15 +47,23 @@ func intersectKey(rel *eventual.Relationship, parent, child eventual.EntityRefer
 	return eventual.EntityReference{Table: t, Key: k, KeyValues: vals}
 }
 
+// pair reads the two records an association links (their ids only): a
+// missing one is the 404 of its table.
+func (q *request) pair(parent, child eventual.EntityReference) (p, c *eventual.Record, err error) {
+	if p, err = q.ops.Retrieve(q.ctx, parent, []*eventual.Column{}, nil, ""); err != nil {
+		return nil, nil, err
+	}
+	if c, err = q.ops.Retrieve(q.ctx, child, []*eventual.Column{}, nil, ""); err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}
+
 // associate creates the intersect record of parent and child, which must
 // both exist.
 func (q *request) associate(rel *eventual.Relationship, parent, child eventual.EntityReference) error {
 	m := rel.ManyToMany
-	p, err := q.ops.Retrieve(q.ctx, parent, []*eventual.Column{}, nil, "")
-	if err != nil {
-		return err
-	}
-	c, err := q.ops.Retrieve(q.ctx, child, []*eventual.Column{}, nil, "")
+	p, c, err := q.pair(parent, child)
 	if err != nil {
 		return err
 	}
@@ -71,11 +79,7 @@ func (q *request) associate(rel *eventual.Relationship, parent, child eventual.E
 
 // disassociate deletes the intersect record of parent and child.
 func (q *request) disassociate(rel *eventual.Relationship, parent, child eventual.EntityReference) error {
-	p, err := q.ops.Retrieve(q.ctx, parent, []*eventual.Column{}, nil, "")
-	if err != nil {
-		return err
-	}
-	c, err := q.ops.Retrieve(q.ctx, child, []*eventual.Column{}, nil, "")
+	p, c, err := q.pair(parent, child)
 	if err != nil {
 		return err
 	}
