@@ -1,5 +1,11 @@
 package eventual
 
+import (
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
 // Query selects records of one table: a filter, an order and a window.
 // The binder in the Web API builds queries from $filter, $orderby and
 // paging; stores execute them.
@@ -45,11 +51,17 @@ type Expand struct {
 	Expand []Expand
 }
 
-// Order is one term of an ORDER BY.
+// Order is one term of an ORDER BY: a column of the queried table, or of
+// a table reached through single-valued navigations (Path, outermost
+// first; a record without a related one sorts as null).
 type Order struct {
+	Path   []*Relationship
 	Column *Column
 	Desc   bool
 }
+
+// Field is the field the order sorts by.
+func (o Order) Field() Field { return Field{Path: o.Path, Column: o.Column} }
 
 // Expr is a boolean filter expression.
 type Expr interface{ isExpr() }
@@ -142,14 +154,63 @@ type Any struct {
 // Const is a constant truth value.
 type Const struct{ Value bool }
 
-func (Compare) isExpr() {}
-func (Match) isExpr()   {}
-func (In) isExpr()      {}
-func (And) isExpr()     {}
-func (Or) isExpr()      {}
-func (Not) isExpr()     {}
-func (Any) isExpr()     {}
-func (Const) isExpr()   {}
+// MaxHierarchyDepth bounds the levels a hierarchy condition walks, as
+// Dataverse limits hierarchical queries to 100 recursions.
+const MaxHierarchyDepth = 100
+
+// Hierarchy tests a record's place in its table's hierarchy, the
+// self-referencing Relationship (Table.Hierarchical): below the record ID
+// (Above false: its children, their children, …) or above it (its
+// parent, the parent's parent, …), and the record itself when OrEqual.
+// Field is the primary key of the records tested.
+type Hierarchy struct {
+	Field        Field
+	Relationship *Relationship
+	ID           uuid.UUID
+	Above        bool
+	OrEqual      bool
+}
+
+// HierarchyOperators are the hierarchy conditions by their Web API names
+// (Microsoft.Dynamics.CRM.Under, …); FetchXML's operators are their
+// kebab-case forms (under, eq-or-under, not-under, above, eq-or-above).
+var HierarchyOperators = map[string]struct{ Above, OrEqual, Not bool }{
+	"Under": {}, "UnderOrEqual": {OrEqual: true}, "NotUnder": {Not: true},
+	"Above": {Above: true}, "AboveOrEqual": {Above: true, OrEqual: true},
+}
+
+// HierarchyCondition builds the hierarchy condition named op (a key of
+// HierarchyOperators) on the field f, which must be the primary key of a
+// table with a hierarchical relationship.
+func HierarchyCondition(op string, f Field, id uuid.UUID) (Expr, error) {
+	spec, ok := HierarchyOperators[op]
+	if !ok {
+		return nil, fmt.Errorf("%s is no hierarchy operator", op)
+	}
+	t := f.Column.Table()
+	if t == nil || t.PrimaryKey() != f.Column {
+		return nil, fmt.Errorf("the hierarchy operator %s applies to the primary key of a table, not to %s", op, f.Column.LogicalName)
+	}
+	r := t.Hierarchical()
+	if r == nil {
+		return nil, fmt.Errorf("the hierarchy operator %s applies to a table with a hierarchical relationship, which %s has not", op, t.LogicalName)
+	}
+	var x Expr = Hierarchy{Field: f, Relationship: r, ID: id, Above: spec.Above, OrEqual: spec.OrEqual}
+	if spec.Not {
+		x = Not{X: x}
+	}
+	return x, nil
+}
+
+func (Compare) isExpr()   {}
+func (Match) isExpr()     {}
+func (In) isExpr()        {}
+func (And) isExpr()       {}
+func (Or) isExpr()        {}
+func (Not) isExpr()       {}
+func (Any) isExpr()       {}
+func (Const) isExpr()     {}
+func (Hierarchy) isExpr() {}
 
 func (Field) isOperand()   {}
 func (Literal) isOperand() {}
@@ -171,6 +232,9 @@ func MapFields(x Expr, fn func(Field) Field) (Expr, bool) {
 		e.Field = fn(e.Field)
 		return e, true
 	case In:
+		e.Field = fn(e.Field)
+		return e, true
+	case Hierarchy:
 		e.Field = fn(e.Field)
 		return e, true
 	case And:

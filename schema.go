@@ -320,6 +320,19 @@ func (t *Table) IsCollectionNavigation(name string) bool {
 	return r != nil && r.ReferencedTable == t && r.ReferencedNavigation == name
 }
 
+// Hierarchical returns the table's hierarchical relationship: its first
+// self-referencing many-to-one relationship through a plain lookup
+// (account's parentaccountid), which the hierarchy query operators
+// (Under, Above, …) walk; nil when it has none.
+func (t *Table) Hierarchical() *Relationship {
+	for _, r := range t.manyToOne {
+		if r.ReferencedTable == t && r.Lookup != nil && r.Lookup.Type == TypeLookup {
+			return r
+		}
+	}
+	return nil
+}
+
 // ManyToManyRelationships returns the table's sides of many-to-many
 // relationships.
 func (t *Table) ManyToManyRelationships() []*Relationship { return t.manyToMany }

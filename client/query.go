@@ -44,6 +44,14 @@ func writeExpr(b *strings.Builder, e eventual.Expr, prefix string) error {
 			in.Not = !in.Not
 			return writeIn(b, in, prefix)
 		}
+		if h, ok := x.X.(eventual.Hierarchy); ok && !h.Above && !h.OrEqual && prefix == "" {
+			p, err := fieldPath(h.Field, "")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b, "Microsoft.Dynamics.CRM.NotUnder(PropertyName=%s,PropertyValue=%s)", quote(p), quote(h.ID.String()))
+			return nil
+		}
 		b.WriteString("not (")
 		if err := writeExpr(b, x.X, prefix); err != nil {
 			return err
@@ -52,6 +60,8 @@ func writeExpr(b *strings.Builder, e eventual.Expr, prefix string) error {
 		return nil
 	case eventual.Any:
 		return writeAny(b, x, prefix)
+	case eventual.Hierarchy:
+		return writeHierarchy(b, x, prefix)
 	case eventual.Const:
 		b.WriteString(strconv.FormatBool(x.Value))
 		return nil
@@ -150,6 +160,27 @@ func writeMatch(b *strings.Builder, m eventual.Match, prefix string) error {
 
 // quote renders s as an OData string literal.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// writeHierarchy writes a hierarchy condition as its query function
+// (Microsoft.Dynamics.CRM.Under(PropertyName='accountid',PropertyValue='…')).
+func writeHierarchy(b *strings.Builder, h eventual.Hierarchy, prefix string) error {
+	if prefix != "" {
+		return errors.New("a hierarchy condition inside any/all is not supported by the Web API's PropertyName")
+	}
+	p, err := fieldPath(h.Field, "")
+	if err != nil {
+		return err
+	}
+	name := "Under"
+	if h.Above {
+		name = "Above"
+	}
+	if h.OrEqual {
+		name += "OrEqual"
+	}
+	fmt.Fprintf(b, "Microsoft.Dynamics.CRM.%s(PropertyName=%s,PropertyValue=%s)", name, quote(p), quote(h.ID.String()))
+	return nil
+}
 
 func writeIn(b *strings.Builder, in eventual.In, prefix string) error {
 	if prefix != "" {
@@ -264,7 +295,7 @@ func selectList(cols []*eventual.Column) string {
 func orderList(os []eventual.Order) string {
 	terms := make([]string, len(os))
 	for i, o := range os {
-		terms[i] = o.Column.ValueProperty()
+		terms[i], _ = fieldPath(o.Field(), "")
 		if o.Desc {
 			terms[i] += " desc"
 		}
@@ -331,7 +362,7 @@ func AfterFilter(q *eventual.Query) (eventual.Expr, error) {
 		if o.Column.Type.IsLookup() && i < len(orders)-1 {
 			return nil, fmt.Errorf("after filter: order on lookup %s", o.Column.LogicalName)
 		}
-		f := eventual.Field{Column: o.Column}
+		f := o.Field()
 		v := q.After[i]
 		strict := after(f, v, o.Desc)
 		if out == nil {

@@ -30,6 +30,16 @@ func compareExpr(f eventual.Field, op eventual.CompareOp, v any) eventual.Expr {
 	return eventual.Compare{Op: op, Left: f, Right: eventual.Literal{Value: v}}
 }
 
+// hierarchy is the hierarchy condition op on account's primary key.
+func hierarchy(t *testing.T, op string, s *eventual.Schema, id uuid.UUID) eventual.Expr {
+	t.Helper()
+	x, err := eventual.HierarchyCondition(op, eventual.Field{Column: s.Table("account").PrimaryKey()}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
 func TestFormatFilter(t *testing.T) {
 	s := metadata.Builtin()
 	name := col(t, s, "account", "name")
@@ -53,6 +63,8 @@ func TestFormatFilter(t *testing.T) {
 		{eventual.In{Field: name, Values: []any{"O'Brian", `say "hi" \ now`}}, `Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["O'Brian","say \"hi\" \\ now"])`},
 		{eventual.And{Left: eventual.Const{Value: true}, Right: eventual.Not{X: compareExpr(emp, eventual.OpLt, int64(3))}}, "(true and not (numberofemployees lt 3))"},
 		{eventual.Or{Left: compareExpr(emp, eventual.OpEq, int64(1)), Right: compareExpr(emp, eventual.OpEq, int64(2))}, "(numberofemployees eq 1 or numberofemployees eq 2)"},
+		{hierarchy(t, "AboveOrEqual", s, id), "Microsoft.Dynamics.CRM.AboveOrEqual(PropertyName='accountid',PropertyValue='" + id.String() + "')"},
+		{hierarchy(t, "NotUnder", s, id), "Microsoft.Dynamics.CRM.NotUnder(PropertyName='accountid',PropertyValue='" + id.String() + "')"},
 	}
 	if orders != nil {
 		qty := col(t, s, "new_order", "new_quantity")
@@ -134,6 +146,7 @@ func TestFormatFilterRoundTrip(t *testing.T) {
 		eventual.Not{X: eventual.In{Field: name, Values: []any{"plain"}}},
 		eventual.Or{Left: compareExpr(emp, eventual.OpEq, nil), Right: eventual.Not{X: compareExpr(emp, eventual.OpLe, int64(3))}},
 		eventual.Const{Value: false}, eventual.Const{Value: true},
+		hierarchy(t, "Under", s, uuid.New()), hierarchy(t, "NotUnder", s, uuid.New()),
 	}
 	for _, e := range exprs {
 		f, err := FormatFilter(e)

@@ -45,6 +45,27 @@ var dateOperators = map[string]string{
 	"on": "On", "on-or-after": "OnOrAfter", "on-or-before": "OnOrBefore",
 }
 
+// hierarchyOperators maps FetchXML's hierarchy operators to their Web
+// API names (eventual.HierarchyOperators).
+var hierarchyOperators = map[string]string{
+	"under": "Under", "eq-or-under": "UnderOrEqual", "not-under": "NotUnder",
+	"above": "Above", "eq-or-above": "AboveOrEqual",
+}
+
+// unsupportedOperators says why a documented operator is refused: what
+// it needs that eventual does not have.
+func unsupportedOperators(op string) (string, bool) {
+	switch {
+	case strings.Contains(op, "fiscal"):
+		return "it needs the organization's fiscal year settings, which eventual does not have", true
+	case op == "contain-values" || op == "not-contain-values":
+		return "it applies to multi-select choice columns, which eventual does not have", true
+	case strings.Contains(op, "businessid") || strings.Contains(op, "userteams") || strings.Contains(op, "userhierarchy") || op == "eq-userlanguage":
+		return "it needs business units, teams, hierarchy security or user settings, which eventual does not have", true
+	}
+	return "", false
+}
+
 // condition reads a condition element.
 func (p *parser) condition(sc *scope, n *node) (eventual.Expr, error) {
 	p.conditions++
@@ -60,9 +81,67 @@ func (p *parser) condition(sc *scope, n *node) (eventual.Expr, error) {
 			return nil, invalidNode("<condition> has no attribute %s.", name)
 		}
 	}
-	if _, ok := n.attr("entityname"); ok {
-		return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "A condition with entityname is not supported yet by eventual: put the condition inside its link-entity.")
+	if en, ok := n.attr("entityname"); ok {
+		return p.linkedCondition(sc, n, en)
 	}
+	return p.columnCondition(sc, n)
+}
+
+// linkedCondition reads a condition of the entity's filter on the
+// columns of the link-entity it names (entityname), applied after the
+// join: on an outer link whose filter a related record fails, the
+// columns are null.
+func (p *parser) linkedCondition(sc *scope, n *node, name string) (eventual.Expr, error) {
+	target, err := p.linkNamed(sc, name, "A condition")
+	if err != nil {
+		if t := p.named[name]; t != nil && sc == p.root && t.collection && t.base == t {
+			return p.joinNullCondition(t, n, err)
+		}
+		return nil, err
+	}
+	x, err := p.columnCondition(target, n)
+	if err != nil {
+		return nil, err
+	}
+	return afterJoin(target, n, x), nil
+}
+
+// afterJoin applies a condition on a many-to-one link's columns after
+// the join: where a link's filter refuses the related record, its
+// columns are null, so a null test holds and any other condition fails.
+func afterJoin(target *scope, n *node, x eventual.Expr) eventual.Expr {
+	if target.filter == nil {
+		return x
+	}
+	if op := strings.ToLower(n.attrs["operator"]); op == "null" {
+		return eventual.Or{Left: eventual.Not{X: target.filter}, Right: x}
+	}
+	return eventual.And{Left: target.filter, Right: x}
+}
+
+// joinNullCondition reads the one condition eventual takes on a
+// one-to-many link's columns after the join: null or not-null on its key
+// or its lookup, which tests that no related row (matching the link's
+// filter) exists, or that one does: the outer join pattern for "accounts
+// without contacts".
+func (p *parser) joinNullCondition(target *scope, n *node, refusal error) (eventual.Expr, error) {
+	c, err := p.column(target.table, n, "attribute")
+	if err != nil {
+		return nil, err
+	}
+	op := strings.ToLower(n.attrs["operator"])
+	if c != target.table.PrimaryKey() && c != target.rel.Lookup || op != "null" && op != "not-null" || n.attrs["value"] != "" || len(n.children) > 0 {
+		return nil, refusal
+	}
+	var x eventual.Expr = eventual.Any{Relationship: target.rel, Filter: target.filter}
+	if op == "null" {
+		x = eventual.Not{X: x}
+	}
+	return x, nil
+}
+
+// columnCondition reads a condition on a column of the scope's table.
+func (p *parser) columnCondition(sc *scope, n *node) (eventual.Expr, error) {
 	c, err := p.column(sc.table, n, "attribute")
 	if err != nil {
 		return nil, err
@@ -100,17 +179,7 @@ func (p *parser) condition(sc *scope, n *node) (eventual.Expr, error) {
 		return nil
 	}
 	if other, ok := n.attr("valueof"); ok {
-		cmp, isCmp := comparisons[op]
-		oc := sc.table.Column(other)
-		switch {
-		case !isCmp:
-			return nil, errorf(CodeInvalidConditionOperator, "Condition for attribute '%s.%s': valueof compares with eq, ne, gt, ge, lt or le, not '%s'.", sc.table.LogicalName, c.LogicalName, op)
-		case oc == nil:
-			return nil, errorf(CodeNoAttribute, "'%s' entity doesn't contain attribute with Name = '%s' and NameMapping = 'Logical'.", sc.table.LogicalName, other)
-		case oc.Type != c.Type:
-			return nil, errorf(CodeInvalidValue, "Condition for attribute '%s.%s': valueof %s is of another type.", sc.table.LogicalName, c.LogicalName, other)
-		}
-		return eventual.Compare{Op: cmp, Left: f, Right: sc.field(oc)}, nil
+		return p.valueOf(sc, c, f, op, other)
 	}
 	if cmp, ok := comparisons[op]; ok {
 		v, err := one()
@@ -191,6 +260,24 @@ func (p *parser) condition(sc *scope, n *node) (eventual.Expr, error) {
 		}
 		return eventual.Compare{Op: cmp, Left: f, Right: eventual.Literal{Value: ref}}, nil
 	}
+	if name, ok := hierarchyOperators[op]; ok {
+		v, err := one()
+		if err != nil {
+			return nil, err
+		}
+		id, ok := v.(uuid.UUID)
+		if !ok {
+			return nil, errorf(CodeInvalidConditionOperator, "Condition for attribute '%s.%s': the operator '%s' applies to the primary key of a table with a hierarchical relationship.", sc.table.LogicalName, c.LogicalName, op)
+		}
+		x, err := eventual.HierarchyCondition(name, f, id)
+		if err != nil {
+			return nil, errorf(CodeInvalidConditionOperator, "Condition for attribute '%s.%s': %v.", sc.table.LogicalName, c.LogicalName, err)
+		}
+		return x, nil
+	}
+	if why, ok := unsupportedOperators(op); ok {
+		return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "The condition operator '%s' (attribute '%s.%s') is not supported by eventual: %s.", op, sc.table.LogicalName, c.LogicalName, why)
+	}
 	if name, ok := dateOperators[op]; ok {
 		if c.Type != eventual.TypeDateTime {
 			return nil, errorf(CodeInvalidConditionOperator, "Condition for attribute '%s.%s': the operator '%s' applies to date and time columns only.", sc.table.LogicalName, c.LogicalName, op)
@@ -222,6 +309,35 @@ func (p *parser) condition(sc *scope, n *node) (eventual.Expr, error) {
 		return fn.Filter(f, p.env.Now, n, d), nil
 	}
 	return nil, errorf(CodeInvalidConditionOperator, "Unsupported condition operator: '%s' (attribute '%s.%s'), or not supported by eventual yet.", op, sc.table.LogicalName, c.LogicalName)
+}
+
+// valueOf reads a comparison of two columns: of the same table, or with
+// a column of a many-to-one link-entity of the entity (valueof="alias.column").
+func (p *parser) valueOf(sc *scope, c *eventual.Column, f eventual.Field, op, other string) (eventual.Expr, error) {
+	cmp, isCmp := comparisons[op]
+	if !isCmp {
+		return nil, errorf(CodeInvalidConditionOperator, "Condition for attribute '%s.%s': valueof compares with eq, ne, gt, ge, lt or le, not '%s'.", sc.table.LogicalName, c.LogicalName, op)
+	}
+	target, name := sc, other
+	if alias, col, ok := strings.Cut(other, "."); ok {
+		var err error
+		if target, err = p.linkNamed(sc, alias, "A condition with valueof"); err != nil {
+			return nil, err
+		}
+		name = col
+	}
+	oc := target.table.Column(name)
+	switch {
+	case oc == nil:
+		return nil, errorf(CodeNoAttribute, "'%s' entity doesn't contain attribute with Name = '%s' and NameMapping = 'Logical'.", target.table.LogicalName, name)
+	case oc.Type != c.Type:
+		return nil, errorf(CodeInvalidValue, "Condition for attribute '%s.%s': valueof %s is of another type.", sc.table.LogicalName, c.LogicalName, other)
+	}
+	var x eventual.Expr = eventual.Compare{Op: cmp, Left: f, Right: target.field(oc)}
+	if target != sc && target.filter != nil {
+		x = eventual.And{Left: target.filter, Right: x}
+	}
+	return x, nil
 }
 
 func containsTarget(c *eventual.Column, table string) bool {

@@ -69,6 +69,11 @@ type Link struct {
 	Columns []*eventual.Column
 	// Filter selects the related rows (fields relative to Table).
 	Filter eventual.Expr
+	// OrderBy orders a one-to-many link's related rows within each row
+	// of its parent (the link's order elements); First keeps the first
+	// of them only (matchfirstrowusingcrossapply).
+	OrderBy []eventual.Order
+	First   bool
 	// Links nests further link-entities.
 	Links []*Link
 	// Aliases are the names columns are returned under instead of
@@ -223,6 +228,11 @@ type parser struct {
 	aliases    map[string]bool
 	counts     map[string]int      // generated aliases per table
 	agg        *eventual.Aggregate // the query's, when aggregate="true"
+	root       *scope
+	// named are the link-entities conditions and orders of the entity
+	// may name (entityname, valueof="alias.column"): by alias, and by
+	// table name for links without one.
+	named map[string]*scope
 }
 
 // Parse reads a FetchXML query against a schema.
@@ -231,7 +241,7 @@ func Parse(src string, s *eventual.Schema, env Env) (*Fetch, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{schema: s, env: env, aliases: map[string]bool{}, counts: map[string]int{}}
+	p := &parser{schema: s, env: env, aliases: map[string]bool{}, counts: map[string]int{}, named: map[string]*scope{}}
 	f := &Fetch{}
 	if err := p.fetchAttrs(root, f); err != nil {
 		return nil, err
@@ -259,10 +269,12 @@ func Parse(src string, s *eventual.Schema, env Env) (*Fetch, error) {
 		f.Aggregate.Table = t
 	}
 	scope := &scope{table: t}
+	scope.base, p.root = scope, scope
 	if err := p.entity(entity, scope, f); err != nil {
 		return nil, err
 	}
-	f.Query.Columns, f.Query.Filter, f.Query.OrderBy = scope.columns, scope.filter, scope.order
+	// Dataverse applies the orders of link-entities after the entity's.
+	f.Query.Columns, f.Query.Filter, f.Query.OrderBy = scope.columns, scope.filter, append(scope.order, scope.after...)
 	f.Links, f.Aliases = scope.links, scope.aliases
 	if a := f.Aggregate; a != nil {
 		if len(a.GroupBy) == 0 && len(a.Values) == 0 {
@@ -387,12 +399,22 @@ func (p *parser) column(t *eventual.Table, n *node, attr string) (*eventual.Colu
 // fields sit relative to the query's root (path, for many-to-one links
 // folded into the root's filter) and what it collects.
 type scope struct {
-	table   *eventual.Table
-	path    []*eventual.Relationship
-	columns []*eventual.Column
-	all     bool
-	filter  eventual.Expr
-	order   []eventual.Order
+	table *eventual.Table
+	path  []*eventual.Relationship
+	// base is the scope path starts from: the root, or the one-to-many
+	// link at or above this one (whose rows are read apart).
+	base *scope
+	// rel joins a link to its parent; collection and outer are its
+	// kind (nil, false, false for the root).
+	rel               *eventual.Relationship
+	collection, outer bool
+	columns           []*eventual.Column
+	all               bool
+	filter            eventual.Expr
+	order             []eventual.Order
+	// after are the orders of the many-to-one links below, which apply
+	// after the scope's own.
+	after   []eventual.Order
 	links   []*Link
 	aliases map[*eventual.Column]string
 }
@@ -421,9 +443,21 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 			return invalidNode("<%s> has no attribute %s.", n.name, name)
 		}
 	}
+	// Link-entities first, so that the entity's conditions and orders can
+	// name them (entityname, valueof="alias.column") wherever they stand.
+	for _, c := range n.children {
+		if c.name == "link-entity" {
+			x, err := p.link(sc, c, f, false)
+			if err != nil {
+				return err
+			}
+			sc.and(x)
+		}
+	}
 	picked := false
 	for _, c := range n.children {
 		switch c.name {
+		case "link-entity":
 		case "attribute":
 			col, err := p.column(sc.table, c, "name")
 			if err != nil {
@@ -464,15 +498,11 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 				sc.order = append(sc.order, o)
 			}
 		case "filter":
-			x, err := p.filter(sc, c, 0)
+			x, err := p.filter(sc, c, 0, f)
 			if err != nil {
 				return err
 			}
 			sc.and(x)
-		case "link-entity":
-			if err := p.link(sc, c, f); err != nil {
-				return err
-			}
 		default:
 			return invalidNode("<%s> cannot hold <%s>.", n.name, c.name)
 		}
@@ -518,16 +548,22 @@ func (p *parser) order(sc *scope, n *node) (eventual.Order, error) {
 	if _, ok := n.attr("alias"); ok {
 		return eventual.Order{}, errorf(CodeAliasInOrder, "An alias cannot be specified for an order clause for a non-aggregate Query. Use an attribute.")
 	}
-	if len(sc.path) > 0 || len(n.children) > 0 {
-		if len(n.children) > 0 {
-			return eventual.Order{}, invalidNode("<order> holds no elements.")
+	if len(n.children) > 0 {
+		return eventual.Order{}, invalidNode("<order> holds no elements.")
+	}
+	for name := range n.attrs {
+		if name != "attribute" && name != "descending" && name != "entityname" {
+			return eventual.Order{}, invalidNode("<order> has no attribute %s.", name)
 		}
-		return eventual.Order{}, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "An order on a link-entity's column is not supported yet by eventual: order by the root entity's columns.")
 	}
-	if _, ok := n.attr("entityname"); ok {
-		return eventual.Order{}, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "An order on a link-entity's column is not supported yet by eventual: order by the root entity's columns.")
+	target := sc
+	if en, ok := n.attr("entityname"); ok {
+		var err error
+		if target, err = p.linkNamed(sc, en, "An order"); err != nil {
+			return eventual.Order{}, err
+		}
 	}
-	c, err := p.column(sc.table, n, "attribute")
+	c, err := p.column(target.table, n, "attribute")
 	if err != nil {
 		return eventual.Order{}, err
 	}
@@ -535,17 +571,30 @@ func (p *parser) order(sc *scope, n *node) (eventual.Order, error) {
 	if err != nil {
 		return eventual.Order{}, err
 	}
-	for name := range n.attrs {
-		if name != "attribute" && name != "descending" {
-			return eventual.Order{}, invalidNode("<order> has no attribute %s.", name)
-		}
+	return eventual.Order{Path: target.path, Column: c, Desc: desc}, nil
+}
+
+// linkNamed resolves the entityname of a condition or order (what) of
+// the entity: a link-entity's alias, or its table's name when it has
+// none. It must be a many-to-one link, or links, from the entity: a
+// one-to-many link's rows are read apart from the entity's.
+func (p *parser) linkNamed(sc *scope, name, what string) (*scope, error) {
+	if sc != p.root {
+		return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "%s with entityname inside a link-entity is not supported by eventual: put it in the entity's filter.", what)
 	}
-	return eventual.Order{Column: c, Desc: desc}, nil
+	target := p.named[name]
+	if target == nil {
+		return nil, errorf(CodeNoEntity, "%s names entityname '%s', which is the alias of no link-entity of the query.", what, name)
+	}
+	if target.base != p.root {
+		return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "%s with the entityname of a one-to-many link-entity (%s) is not supported yet by eventual, but a null or not-null condition on its key.", what, name)
+	}
+	return target, nil
 }
 
 // filter reads a filter element: its conditions and nested filters
 // joined by its type, and, or (and by default).
-func (p *parser) filter(sc *scope, n *node, depth int) (eventual.Expr, error) {
+func (p *parser) filter(sc *scope, n *node, depth int, f *Fetch) (eventual.Expr, error) {
 	or := false
 	for name, v := range n.attrs {
 		switch name {
@@ -583,7 +632,10 @@ func (p *parser) filter(sc *scope, n *node, depth int) (eventual.Expr, error) {
 			if depth >= MaxDepth {
 				return nil, invalid("filters are nested deeper than %d.", MaxDepth)
 			}
-			x, err = p.filter(sc, c, depth+1)
+			x, err = p.filter(sc, c, depth+1, f)
+		case "link-entity":
+			// A filter link type: a condition on the related rows.
+			x, err = p.link(sc, c, f, true)
 		default:
 			return nil, invalidNode("<filter> cannot hold <%s>.", c.name)
 		}
@@ -597,49 +649,54 @@ func (p *parser) filter(sc *scope, n *node, depth int) (eventual.Expr, error) {
 	return out, nil
 }
 
-// link reads a link-entity. Inner and the filtering link types become
-// conditions of the parent's filter; links with columns are also kept in
-// Links for the rows.
-func (p *parser) link(parent *scope, n *node, f *Fetch) error {
+// link reads a link-entity and returns the condition it puts on its
+// parent's rows (nil for outer). Links with columns are also kept in the
+// parent's links for the rows; inFilter is true for a link inside a
+// filter element, which takes the filter link types only.
+func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual.Expr, error) {
 	p.links++
 	p.conditions++ // the limit of 500 counts link-entities too
 	if p.conditions > MaxCondition {
-		return errorf(CodeTooManyConditions, "Number of conditions in query exceeded maximum limit (%d).", MaxCondition)
+		return nil, errorf(CodeTooManyConditions, "Number of conditions in query exceeded maximum limit (%d).", MaxCondition)
 	}
 	if p.links > MaxLinks {
-		return errorf(CodeTooManyLinks, "Number of link entities in query exceeded maximum limit (%d).", MaxLinks)
+		return nil, errorf(CodeTooManyLinks, "Number of link entities in query exceeded maximum limit (%d).", MaxLinks)
 	}
 	t, err := p.table(n)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	from, err := p.column(t, n, "from")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	to, err := p.column(parent.table, n, "to")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rel, collection, err := joinOf(parent.table, t, from, to)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	typ := n.attrs["link-type"]
 	if typ == "" {
 		typ = "inner"
 	}
+	filterType := false
 	switch typ {
-	case "inner", "outer", "any", "not any", "exists", "in":
-	case "all", "not all", "matchfirstrowusingcrossapply":
-		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "The link-type %q is not supported yet by eventual.", typ)
+	case "inner", "outer", "exists", "in", "matchfirstrowusingcrossapply":
+	case "any", "not any", "all", "not all":
+		filterType = true
 	default:
-		return errorf(CodeInvalidLinkType, "The only valid values for link-type attribute are 'natural', 'inner','in','exists','matchfirstrowusingcrossapply' and 'outer' (and any, not any, all, not all): not %q.", typ)
+		return nil, errorf(CodeInvalidLinkType, "The only valid values for link-type attribute are 'natural', 'inner','in','exists','matchfirstrowusingcrossapply' and 'outer' (and any, not any, all, not all): not %q.", typ)
+	}
+	if inFilter && !filterType {
+		return nil, invalidNode("a link-entity inside a filter takes a filter link type (any, not any, all or not all), not %q.", typ)
 	}
 	alias := n.attrs["alias"]
 	if alias != "" {
 		if p.aliases[alias] || !validAlias(alias) {
-			return errorf(CodeDuplicateAlias, "FetchXML should have unique aliases: %q is used twice or is not a name.", alias)
+			return nil, errorf(CodeDuplicateAlias, "FetchXML should have unique aliases: %q is used twice or is not a name.", alias)
 		}
 	} else {
 		p.counts[t.LogicalName]++
@@ -649,52 +706,87 @@ func (p *parser) link(parent *scope, n *node, f *Fetch) error {
 	// The link's own scope: a many-to-one link reads its fields through
 	// the parent's path; a one-to-many link starts afresh, relative to its
 	// table, and becomes an any() on the relationship.
-	sc := &scope{table: t}
+	sc := &scope{table: t, rel: rel, collection: collection, outer: typ == "outer" || typ == "matchfirstrowusingcrossapply"}
 	if !collection {
-		sc.path = append(append([]*eventual.Relationship{}, parent.path...), rel)
+		sc.path, sc.base = append(append([]*eventual.Relationship{}, parent.path...), rel), parent.base
 	} else if len(parent.path) > 0 {
-		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "A one-to-many link-entity under a many-to-one link-entity is not supported yet by eventual.")
+		return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "A one-to-many link-entity under a many-to-one link-entity is not supported yet by eventual.")
+	} else {
+		sc.base = sc
+	}
+	if !inFilter {
+		if name := n.attrs["alias"]; name != "" {
+			p.named[name] = sc
+		} else if p.named[t.LogicalName] == nil {
+			p.named[t.LogicalName] = sc
+		}
 	}
 	if err := p.entity(n, sc, f); err != nil {
-		return err
+		return nil, err
 	}
-	if len(sc.order) > 0 {
-		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "An order on a link-entity's column is not supported yet by eventual: order by the root entity's columns.")
+	cond := linkCondition(parent, sc, typ)
+	if typ != "inner" && !sc.outer || p.agg != nil {
+		// exists, in and the filter link types filter only: no columns,
+		// no orders; in an aggregate query the link's attributes are
+		// groupings.
+		return cond, nil
 	}
-	filtering := typ != "outer"
+	orders := append(sc.order, sc.after...)
+	if !collection {
+		// A many-to-one link's orders (through its path) follow its
+		// parent's.
+		parent.after = append(parent.after, orders...)
+	}
 	picked := sc.all || len(sc.columns) > 1 || (len(sc.columns) == 1 && sc.columns[0] != t.PrimaryKey()) || hasColumns(n)
-	if filtering {
-		var cond eventual.Expr
-		if collection {
-			cond = eventual.Any{Relationship: rel, Filter: sc.filter}
-		} else {
-			cond = eventual.Compare{Op: eventual.OpNe, Left: parent.field(rel.Lookup), Right: eventual.Literal{Value: nil}}
-			if sc.filter != nil {
-				cond = eventual.And{Left: cond, Right: sc.filter}
-			}
-		}
-		if typ == "not any" {
-			cond = eventual.Not{X: cond}
-		}
-		parent.and(cond)
-	}
-	if typ != "inner" && typ != "outer" || p.agg != nil {
-		// any, not any, exists, in: filters only, no columns; in an
-		// aggregate query the link's attributes are groupings.
-		return nil
-	}
 	if !picked && len(sc.links) == 0 {
-		return nil
+		return cond, nil
 	}
-	l := &Link{Alias: alias, Relationship: rel, Collection: collection, Outer: typ == "outer", Table: t, Columns: sc.columns, Links: sc.links, Aliases: sc.aliases}
+	l := &Link{Alias: alias, Relationship: rel, Collection: collection, Outer: sc.outer, Table: t, Columns: sc.columns, Links: sc.links, Aliases: sc.aliases,
+		First: typ == "matchfirstrowusingcrossapply" && collection}
+	if collection {
+		l.OrderBy = orders
+	}
 	if sc.all {
 		l.Columns = nil
 	}
-	if collection || typ == "outer" {
+	if collection || sc.outer {
 		l.Filter = relative(sc)
 	}
 	parent.links = append(parent.links, l)
-	return nil
+	return cond, nil
+}
+
+// linkCondition is the condition a link-entity of the type puts on its
+// parent's rows: that a related row matching the link's filter exists
+// (inner, exists, in, any), that none does (not any), that every related
+// row matches (all, true without related rows), that one does not (not
+// all); none for outer links.
+func linkCondition(parent, sc *scope, typ string) eventual.Expr {
+	if sc.outer {
+		return nil
+	}
+	filter := sc.filter
+	switch typ {
+	case "all", "not all":
+		if filter == nil {
+			return eventual.Const{Value: typ == "all"}
+		}
+		// not all: a related row that does not match; all: none such.
+		filter = eventual.Not{X: filter}
+	}
+	var cond eventual.Expr
+	if sc.collection {
+		cond = eventual.Any{Relationship: sc.rel, Filter: filter}
+	} else {
+		cond = eventual.Compare{Op: eventual.OpNe, Left: parent.field(sc.rel.Lookup), Right: eventual.Literal{Value: nil}}
+		if filter != nil {
+			cond = eventual.And{Left: cond, Right: filter}
+		}
+	}
+	if typ == "not any" || typ == "all" {
+		cond = eventual.Not{X: cond}
+	}
+	return cond
 }
 
 // hasColumns reports whether a link-entity names attributes itself.

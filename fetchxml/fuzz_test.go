@@ -35,8 +35,16 @@ func FuzzParse(f *testing.F) {
 		if q.Query == nil || q.Query.Table == nil || schema.Table(q.Query.Table.LogicalName) != q.Query.Table {
 			t.Fatalf("Parse(%q) = %+v: no table of the schema", src, q)
 		}
+		// An order's path walks from the query's table to its column's.
 		for _, o := range q.Query.OrderBy {
-			if o.Column.Table() != q.Query.Table {
+			at := q.Query.Table
+			for _, r := range o.Path {
+				if r.ReferencingTable != at {
+					t.Fatalf("Parse(%q): order path through %s leaves from %s, not %s", src, r.SchemaName, r.ReferencingTable.LogicalName, at.LogicalName)
+				}
+				at = r.ReferencedTable
+			}
+			if o.Column.Table() != at {
 				t.Fatalf("Parse(%q): order on %s of another table", src, o.Column.LogicalName)
 			}
 		}

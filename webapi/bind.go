@@ -9,6 +9,7 @@ import (
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/odata"
+	"github.com/google/uuid"
 )
 
 // This file binds parsed query options to the schema: $select, $filter,
@@ -275,6 +276,9 @@ func (q *request) call(sc scope, c *odata.Call) (eventual.Expr, error) {
 	case "Equal", "NotEqual", "GreaterThan", "GreaterEqual", "LessThan", "LessEqual", "Like", "NotLike", "BeginsWith", "EndsWith":
 		return fc.compare(name)
 	}
+	if _, ok := eventual.HierarchyOperators[name]; ok {
+		return fc.hierarchy(name)
+	}
 	if fc.f.Column.Type != eventual.TypeDateTime {
 		return nil, errBadRequest("An unknown function with name '%s' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed.", c.Name)
 	}
@@ -391,6 +395,24 @@ func (fc *functionCall) values() ([]any, error) {
 
 func (fc *functionCall) cmp(op eventual.CompareOp, v any) eventual.Expr {
 	return eventual.Compare{Op: op, Left: fc.f, Right: eventual.Literal{Value: v}}
+}
+
+// hierarchy binds Under, UnderOrEqual, NotUnder, Above and AboveOrEqual:
+// PropertyName the table's primary key, PropertyValue a record's id.
+func (fc *functionCall) hierarchy(name string) (eventual.Expr, error) {
+	l, ok := fc.params["PropertyValue"].(*odata.Literal)
+	if !ok {
+		return nil, errBadRequest("The function '%s' needs a PropertyValue parameter.", fc.c.Name)
+	}
+	id, err := uuid.Parse(strings.Trim(l.Value, "{}"))
+	if err != nil {
+		return nil, errBadRequest("The PropertyValue %s of '%s' is not a valid Guid.", l.String(), fc.c.Name)
+	}
+	x, err := eventual.HierarchyCondition(name, fc.f, id)
+	if err != nil {
+		return nil, errBadRequest("The function '%s' cannot be used here: %v.", fc.c.Name, err)
+	}
+	return x, nil
 }
 
 // functionOps are the comparison functions and their operators.

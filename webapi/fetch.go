@@ -119,8 +119,12 @@ func linkExpands(links []*fetchxml.Link) []expandSpec {
 		if l.Collection {
 			nav = l.Relationship.ReferencedNavigation
 		}
-		out = append(out, expandSpec{Expand: eventual.Expand{Navigation: nav, Relationship: l.Relationship, Collection: l.Collection,
-			Columns: l.Columns, Filter: l.Filter}, children: linkExpands(l.Links)})
+		x := eventual.Expand{Navigation: nav, Relationship: l.Relationship, Collection: l.Collection,
+			Columns: l.Columns, Filter: l.Filter, OrderBy: l.OrderBy}
+		if l.First {
+			x.Top = 1
+		}
+		out = append(out, expandSpec{Expand: x, children: linkExpands(l.Links)})
 	}
 	return out
 }

@@ -140,7 +140,7 @@ func TestFetchXMLPaging(t *testing.T) {
 		page := func(n int, cookie string) ([]map[string]any, map[string]any) {
 			attrs := fmt.Sprintf(`count="2" page="%d"`, n)
 			if cookie != "" {
-				attrs += ` paging-cookie="` + strings.NewReplacer("&", "&amp;", `"`, "&quot;", "<", "&lt;", ">", "&gt;").Replace(cookie) + `"`
+				attrs += ` paging-cookie="` + xmlEscape(cookie) + `"`
 			}
 			xml := `<fetch ` + attrs + `><entity name="account"><attribute name="name"/><order attribute="name"/></entity></fetch>`
 			r := s.must(http.StatusOK, "GET", fetchURL("accounts", xml), nil, "Prefer", `odata.include-annotations="Microsoft.Dynamics.CRM.fetchxmlpagingcookie,Microsoft.Dynamics.CRM.morerecords"`)
@@ -163,15 +163,7 @@ func TestFetchXMLPaging(t *testing.T) {
 			if !strings.HasPrefix(outer, fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="`, n+1)) {
 				t.Fatalf("page %d: cookie %q", n, outer)
 			}
-			inner := outer[strings.Index(outer, `pagingcookie="`)+len(`pagingcookie="`):]
-			inner = inner[:strings.Index(inner, `"`)]
-			for range 2 { // Dataverse escapes the inner cookie twice
-				var err error
-				if inner, err = url.QueryUnescape(inner); err != nil {
-					t.Fatal(err)
-				}
-			}
-			cookie = inner
+			cookie = pagingCookieOf(t, outer)
 		}
 		if strings.Join(got, "|") != "A1,A2|A3,A4|A5" {
 			t.Errorf("pages with the cookie: %v", got)
@@ -189,6 +181,26 @@ func TestFetchXMLPaging(t *testing.T) {
 			t.Errorf("past the last page: %v %v", rows, body)
 		}
 	})
+}
+
+// xmlEscape escapes text for an XML attribute.
+func xmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", `"`, "&quot;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// pagingCookieOf returns the inner cookie of a page's paging-cookie
+// annotation, which the next page's fetch element takes.
+func pagingCookieOf(t *testing.T, outer string) string {
+	t.Helper()
+	inner := outer[strings.Index(outer, `pagingcookie="`)+len(`pagingcookie="`):]
+	inner = inner[:strings.Index(inner, `"`)]
+	for range 2 { // Dataverse escapes the inner cookie twice
+		var err error
+		if inner, err = url.QueryUnescape(inner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return inner
 }
 
 // TestFetchXMLErrors: malformed FetchXML gets a 4xx with Dataverse's
@@ -221,6 +233,145 @@ func TestFetchXMLErrors(t *testing.T) {
 			code, msg := r.ErrorCode(t)
 			if r.Status != tc.status || code != tc.code {
 				t.Errorf("%s: %d %s %q, want %d %s", tc.name, r.Status, code, msg, tc.status, tc.code)
+			}
+		}
+	})
+}
+
+// TestFetchXMLLinkedConditionsAndOrders: what names a link-entity from
+// outside it: orders on its columns (after the entity's, or first with
+// entityname), conditions with entityname applied after the join (the
+// outer-join pattern of "accounts without contacts"), valueof of a linked
+// column, link-entities inside filters with the filter link types any,
+// not any, all and not all, and matchfirstrowusingcrossapply.
+func TestFetchXMLLinkedConditionsAndOrders(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		ids := fetchSeed(t, s)
+		for _, last := range []string{"Z", "B"} {
+			s.create("contacts", map[string]any{"firstname": "Bob", "lastname": last, "parentcustomerid_account@odata.bind": "/accounts(" + ids["A1"] + ")"})
+		}
+		anns := `<filter><condition attribute="firstname" operator="eq" value="Ann"/></filter>`
+		for _, tc := range []struct {
+			name, xml, prop, want string
+		}{
+			{"a link's order comes after the entity's", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="firstname"/>` + anns +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" alias="a"><order attribute="revenue" descending="true"/></link-entity></entity></fetch>`, "lastname", "4,3,2,1"},
+			{"…after all of the entity's", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/>` + anns +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" alias="a"><order attribute="revenue" descending="true"/></link-entity></entity></fetch>`, "lastname", "1,2,3,4"},
+			{"entityname puts it first", `<fetch><entity name="contact"><attribute name="lastname"/><order entityname="a" attribute="revenue" descending="true"/><order attribute="lastname"/>` + anns +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" alias="a"/></entity></fetch>`, "lastname", "4,3,2,1"},
+			{"a one-to-many link's order sorts its rows", `<fetch><entity name="account"><attribute name="name"/><filter><condition attribute="name" operator="eq" value="A1"/></filter>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" alias="c"><attribute name="lastname"/><order attribute="lastname" descending="true"/></link-entity></entity></fetch>`, "c.lastname", "Z,B,1"},
+			{"entityname condition on a many-to-one link", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/>` +
+				`<filter><condition entityname="acc" attribute="revenue" operator="ge" value="300"/></filter><link-entity name="account" from="accountid" to="parentcustomerid" link-type="outer" alias="acc"/></entity></fetch>`, "lastname", "3,4"},
+			{"entityname in an or, by table name", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/>` +
+				`<filter type="or"><condition entityname="account" attribute="name" operator="eq" value="A2"/><condition attribute="lastname" operator="eq" value="4"/></filter><link-entity name="account" from="accountid" to="parentcustomerid" link-type="outer"/></entity></fetch>`, "lastname", "2,4"},
+			{"null after an outer join whose filter fails", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/>` + `<filter><condition attribute="firstname" operator="eq" value="Ann"/><condition entityname="acc" attribute="accountid" operator="null"/></filter>` +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="outer" alias="acc"><filter><condition attribute="revenue" operator="ge" value="300"/></filter></link-entity></entity></fetch>`, "lastname", "1,2"},
+			{"accounts without contacts: outer join, key null", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` +
+				`<filter><condition entityname="c" attribute="contactid" operator="null"/></filter><link-entity name="contact" from="parentcustomerid" to="accountid" link-type="outer" alias="c"/></entity></fetch>`, "name", "A5"},
+			{"valueof a linked column", `<fetch><entity name="account"><attribute name="name"/><filter><condition attribute="name" operator="ne" valueof="pc.fullname"/></filter>` +
+				`<link-entity name="contact" from="contactid" to="primarycontactid" link-type="outer" alias="pc"/></entity></fetch>`, "name", "A1"},
+			{"any inside an or", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter type="or">` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="any"><filter><condition attribute="lastname" operator="eq" value="2"/></filter></link-entity>` +
+				`<condition attribute="name" operator="eq" value="A5"/></filter></entity></fetch>`, "name", "A2,A5"},
+			{"not any inside a filter", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="not any"><filter><condition attribute="lastname" operator="in"><value>1</value><value>2</value></condition></filter></link-entity>` +
+				`</filter></entity></fetch>`, "name", "A3,A4,A5"},
+			{"all: every related row matches, or none exists", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="all"><filter><condition attribute="firstname" operator="eq" value="Ann"/></filter></link-entity>` +
+				`</filter></entity></fetch>`, "name", "A2,A3,A4,A5"},
+			{"not all: a related row does not match", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="not all"><filter><condition attribute="firstname" operator="eq" value="Ann"/></filter></link-entity>` +
+				`</filter></entity></fetch>`, "name", "A1"},
+			{"all of a many-to-one link", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/><filter>` +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="all"><filter><condition attribute="revenue" operator="ge" value="300"/></filter></link-entity>` +
+				`</filter></entity></fetch>`, "lastname", "3,4"},
+			{"matchfirstrowusingcrossapply: one row per parent", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="matchfirstrowusingcrossapply" alias="c"><attribute name="lastname"/><order attribute="lastname"/></link-entity></entity></fetch>`, "c.lastname", "1,2,3,4,<nil>"},
+		} {
+			rows := s.must(http.StatusOK, "GET", fetchURL(tableSet(tc.xml), tc.xml), nil).Value(t)
+			if got := column(rows, tc.prop); got != tc.want {
+				t.Errorf("%s: %s = %q, want %q", tc.name, tc.prop, got, tc.want)
+			}
+		}
+		// A link's order pages with the cookie: every row once, in order.
+		var got []string
+		cookie := ""
+		for page := 1; page < 10; page++ {
+			xml := fmt.Sprintf(`<fetch count="2" page="%d" paging-cookie="%s"><entity name="contact"><attribute name="lastname"/>`+anns+
+				`<link-entity name="account" from="accountid" to="parentcustomerid" alias="a"><order attribute="revenue" descending="true"/></link-entity></entity></fetch>`, page, xmlEscape(cookie))
+			body := s.must(http.StatusOK, "GET", fetchURL("contacts", xml), nil, "Prefer", `odata.include-annotations="*"`).JSON(t)
+			for _, r := range body["value"].([]any) {
+				got = append(got, fmt.Sprint(r.(map[string]any)["lastname"]))
+			}
+			c, _ := body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"].(string)
+			if c == "" {
+				break
+			}
+			cookie = pagingCookieOf(t, c)
+		}
+		if strings.Join(got, ",") != "4,3,2,1" {
+			t.Errorf("pages of a link's order: %v", got)
+		}
+		for _, tc := range []struct {
+			name, xml string
+			status    int
+			code      string
+		}{
+			{"entityname of no link", `<fetch><entity name="account"><filter><condition entityname="x" attribute="name" operator="eq" value="A"/></filter></entity></fetch>`, 400, "0x80041102"},
+			{"inner link inside a filter", `<fetch><entity name="account"><filter><link-entity name="contact" from="parentcustomerid" to="accountid"/></filter></entity></fetch>`, 400, "0x8004111c"},
+			{"entityname of a one-to-many link", `<fetch><entity name="account"><filter><condition entityname="c" attribute="lastname" operator="eq" value="1"/></filter><link-entity name="contact" from="parentcustomerid" to="accountid" alias="c"/></entity></fetch>`, 405, "0x8004023b"},
+			{"fiscal operator", `<fetch><entity name="account"><filter><condition attribute="createdon" operator="this-fiscal-year"/></filter></entity></fetch>`, 405, "0x8004023b"},
+		} {
+			r := s.do("GET", fetchURL("accounts", tc.xml), nil)
+			if code, msg := r.ErrorCode(t); r.Status != tc.status || code != tc.code {
+				t.Errorf("%s: %d %s %q, want %d %s", tc.name, r.Status, code, msg, tc.status, tc.code)
+			}
+		}
+	})
+}
+
+// TestHierarchyQueries: the hierarchy operators on account's
+// parentaccountid, in FetchXML (under, eq-or-under, not-under, above,
+// eq-or-above) and as the Web API's query functions.
+func TestHierarchyQueries(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		ids := fetchSeed(t, s)
+		for child, parent := range map[string]string{"A2": "A1", "A3": "A2", "A4": "A1"} {
+			s.must(http.StatusNoContent, "PATCH", "accounts("+ids[child]+")", map[string]any{"parentaccountid@odata.bind": "/accounts(" + ids[parent] + ")"})
+		}
+		for _, tc := range []struct{ op, of, want string }{
+			{"under", "A1", "A2,A3,A4"}, {"eq-or-under", "A2", "A2,A3"}, {"not-under", "A1", "A1,A5"},
+			{"above", "A3", "A1,A2"}, {"eq-or-above", "A3", "A1,A2,A3"}, {"under", "A5", ""},
+		} {
+			xml := `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter><condition attribute="accountid" operator="` + tc.op + `" value="{` + ids[tc.of] + `}"/></filter></entity></fetch>`
+			if got := column(s.must(http.StatusOK, "GET", fetchURL("accounts", xml), nil).Value(t), "name"); got != tc.want {
+				t.Errorf("%s %s: %q, want %q", tc.op, tc.of, got, tc.want)
+			}
+		}
+		for _, tc := range []struct{ fn, of, want string }{
+			{"Under", "A1", "A2,A3,A4"}, {"UnderOrEqual", "A2", "A2,A3"}, {"NotUnder", "A2", "A1,A2,A4,A5"}, {"Above", "A3", "A1,A2"}, {"AboveOrEqual", "A4", "A1,A4"},
+		} {
+			q := "accounts?$select=name&$orderby=name&$filter=" + url.QueryEscape("Microsoft.Dynamics.CRM."+tc.fn+"(PropertyName='accountid',PropertyValue='"+ids[tc.of]+"')")
+			if got := column(s.must(http.StatusOK, "GET", q, nil).Value(t), "name"); got != tc.want {
+				t.Errorf("%s %s: %q, want %q", tc.fn, tc.of, got, tc.want)
+			}
+		}
+		// A cycle ends: the walk is bounded.
+		s.must(http.StatusNoContent, "PATCH", "accounts("+ids["A1"]+")", map[string]any{"parentaccountid@odata.bind": "/accounts(" + ids["A3"] + ")"})
+		xml := `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter><condition attribute="accountid" operator="under" value="` + ids["A1"] + `"/></filter></entity></fetch>`
+		if got := column(s.must(http.StatusOK, "GET", fetchURL("accounts", xml), nil).Value(t), "name"); got != "A1,A2,A3,A4" {
+			t.Errorf("under in a cycle: %q", got)
+		}
+		for _, q := range []string{
+			"accounts?$filter=" + url.QueryEscape("Microsoft.Dynamics.CRM.Under(PropertyName='name',PropertyValue='"+ids["A1"]+"')"),
+			"contacts?$filter=" + url.QueryEscape("Microsoft.Dynamics.CRM.Under(PropertyName='contactid',PropertyValue='"+ids["A1"]+"')"),
+			"accounts?$filter=" + url.QueryEscape("Microsoft.Dynamics.CRM.Under(PropertyName='accountid',PropertyValue='nope')"),
+			fetchURL("contacts", `<fetch><entity name="contact"><filter><condition attribute="contactid" operator="under" value="`+ids["A1"]+`"/></filter></entity></fetch>`),
+		} {
+			if r := s.do("GET", q, nil); r.Status != http.StatusBadRequest {
+				t.Errorf("%s: %d %s", q, r.Status, r.Body)
 			}
 		}
 	})

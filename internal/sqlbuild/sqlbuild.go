@@ -239,7 +239,7 @@ func (b *Builder) Select(q *eventual.Query) (sortKeys int, err error) {
 	cols = append(cols, ColumnList(q.Columns, a)...)
 	orders := make([]string, len(q.OrderBy))
 	for i, o := range q.OrderBy {
-		orders[i] = b.orderExpr(a, o.Column)
+		orders[i] = b.orderExpr(a, o)
 		cols = append(cols, orders[i])
 	}
 	b.Write("SELECT ").Write(strings.Join(cols, ", ")).Write(" FROM ").Write(Quote(t.LogicalName)).Write(" AS ").Write(a)
@@ -295,10 +295,16 @@ func (b *Builder) Count(t *eventual.Table, filter eventual.Expr, limit int) erro
 	return nil
 }
 
-// orderExpr is the sort expression of a column: the column itself (case
+// orderExpr is the sort expression of an order: its column's (through
+// the order's path, when it has one).
+func (b *Builder) orderExpr(alias string, o eventual.Order) string {
+	return b.through(o.Path, alias, func(a string) string { return b.columnOrder(a, o.Column) })
+}
+
+// columnOrder is the sort expression of a column: the column itself (case
 // insensitive for text), or for a lookup the primary name of the record it
 // references, as Dataverse sorts lookups.
-func (b *Builder) orderExpr(alias string, c *eventual.Column) string {
+func (b *Builder) columnOrder(alias string, c *eventual.Column) string {
 	if !c.Type.IsLookup() {
 		if c.Type.IsText() {
 			return b.D.Text(qualify(alias, c.LogicalName))
@@ -403,18 +409,25 @@ func (b *Builder) sortArg(c *eventual.Column, v any) (string, error) {
 // field renders the SQL expression of a field: a column of the current
 // table, or a scalar subquery following single-valued navigations.
 func (b *Builder) field(f eventual.Field, t *eventual.Table, alias string) string {
-	if len(f.Path) == 0 {
-		return qualify(alias, f.Column.LogicalName)
+	return b.through(f.Path, alias, func(a string) string { return qualify(a, f.Column.LogicalName) })
+}
+
+// through renders the expression inner renders on the alias of the last
+// table of path, reached from alias through the path's single-valued
+// navigations as nested scalar subqueries (null where a record has no
+// related one).
+func (b *Builder) through(path []*eventual.Relationship, alias string, inner func(alias string) string) string {
+	if len(path) == 0 {
+		return inner(alias)
 	}
-	r := f.Path[0]
+	r := path[0]
 	a := b.alias()
-	rest := eventual.Field{Path: f.Path[1:], Column: f.Column}
-	inner := b.field(rest, r.ReferencedTable, a)
+	in := b.through(path[1:], a, inner)
 	cond := fmt.Sprintf("%s.%s = %s", a, Quote(r.ReferencedTable.PrimaryIDAttribute), qualify(alias, r.Lookup.LogicalName))
 	if r.Lookup.Type == eventual.TypeCustomer {
 		cond += fmt.Sprintf(" AND %s = '%s'", qualify(alias, TypeColumn(r.Lookup)), r.ReferencedTable.LogicalName)
 	}
-	return fmt.Sprintf("(SELECT %s FROM %s AS %s WHERE %s)", inner, Quote(r.ReferencedTable.LogicalName), a, cond)
+	return fmt.Sprintf("(SELECT %s FROM %s AS %s WHERE %s)", in, Quote(r.ReferencedTable.LogicalName), a, cond)
 }
 
 // literal binds a value compared with column c: encoded for the column,
@@ -458,6 +471,8 @@ func (b *Builder) expr(e eventual.Expr, t *eventual.Table, alias string) (string
 		return b.in(x, t, alias)
 	case eventual.Any:
 		return b.any(x, t, alias)
+	case eventual.Hierarchy:
+		return b.hierarchy(x, t, alias)
 	}
 	return "", fmt.Errorf("sqlbuild: unknown expression %T", e)
 }
@@ -549,6 +564,34 @@ func (b *Builder) any(x eventual.Any, t *eventual.Table, alias string) (string, 
 		return "(NOT EXISTS (" + sub + "))", nil
 	}
 	return "(EXISTS (" + sub + "))", nil
+}
+
+// hierarchy renders a hierarchy condition as membership of the field in
+// a recursive walk of the self-referencing relationship from the record,
+// down to its descendants or up to its ancestors, at most
+// eventual.MaxHierarchyDepth levels.
+func (b *Builder) hierarchy(x eventual.Hierarchy, t *eventual.Table, alias string) (string, error) {
+	r := x.Relationship
+	tbl := Quote(r.ReferencingTable.LogicalName)
+	pk, fk := Quote(r.ReferencingTable.PrimaryIDAttribute), Quote(r.Lookup.LogicalName)
+	id, err := b.D.Encode(r.ReferencingTable.PrimaryKey(), x.ID)
+	if err != nil {
+		return "", err
+	}
+	h, a := b.alias(), b.alias()
+	// Down: the records whose lookup is the record, then theirs. Up: the
+	// record's lookup, then that record's lookup.
+	from, to := fk, pk
+	if x.Above {
+		from, to = pk, fk
+	}
+	f := b.field(x.Field, t, alias)
+	sql := fmt.Sprintf("%s IN (WITH RECURSIVE %s(id, d) AS (SELECT %s, 1 FROM %s WHERE %s = %s UNION SELECT %s.%s, %s.d + 1 FROM %s AS %s JOIN %s ON %s.%s = %s.id WHERE %s.d < %d) SELECT id FROM %s WHERE id IS NOT NULL)",
+		f, h, to, tbl, from, b.Arg(id), a, to, h, tbl, a, h, a, from, h, h, eventual.MaxHierarchyDepth, h)
+	if x.OrEqual {
+		sql += " OR " + f + " = " + b.Arg(id)
+	}
+	return "(" + sql + ")", nil
 }
 
 func (b *Builder) compare(x eventual.Compare, t *eventual.Table, alias string) (string, error) {
