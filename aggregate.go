@@ -37,9 +37,11 @@ const (
 // Grouping is one group-by term: a column, or a part of a date column.
 // Alias names it in the rows.
 type Grouping struct {
+	// Joined is true for a column of the Aggregate's Join, the related
+	// table, false for one of the queried table.
+	Joined bool
 	// Path reaches the column through many-to-one relationships from
-	// the queried table ($apply's groupby((primarycontactid/fullname))):
-	// at most one, not through a customer lookup.
+	// that table ($apply's groupby((primarycontactid/fullname))).
 	Path   []*Relationship
 	Column *Column
 	Date   DatePart
@@ -47,11 +49,25 @@ type Grouping struct {
 }
 
 // AggregateValue is one aggregate of each group. Column is nil for
-// AggCount. Alias names it in the rows.
+// AggCount. Alias names it in the rows; Joined and Path place the column
+// as a Grouping's.
 type AggregateValue struct {
 	Func   AggregateFunc
+	Joined bool
+	Path   []*Relationship
 	Column *Column
 	Alias  string
+}
+
+// AggregateJoin joins the records related through a one-to-many
+// relationship to the grouped table's (FetchXML's link-entity to a
+// child's lookup): a row per record and related record matching Filter
+// (fields relative to the related table), and with Outer one with nulls
+// for a record without any, as SQL's joins do.
+type AggregateJoin struct {
+	Relationship *Relationship
+	Outer        bool
+	Filter       Expr
 }
 
 // AggregateOrder orders groups by one of the aliases.
@@ -65,7 +81,10 @@ type AggregateOrder struct {
 // computed for each group. Groups are ordered by OrderBy, then by the
 // group-by terms; Limit bounds them (0: no bound).
 type Aggregate struct {
-	Table   *Table
+	Table *Table
+	// Join, when set, groups the rows of Table joined with its related
+	// records instead of Table's alone.
+	Join    *AggregateJoin
 	Filter  Expr
 	GroupBy []Grouping
 	Values  []AggregateValue

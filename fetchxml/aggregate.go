@@ -39,15 +39,21 @@ var dateGroupings = map[string]eventual.DatePart{
 // aggregateAttr reads an attribute of an aggregate query: a group-by term
 // or an aggregate, named by its alias.
 func (p *parser) aggregateAttr(sc *scope, n *node, c *eventual.Column) error {
-	linked := len(sc.path) > 0
-	if sc.table != p.agg.Table && !linked || len(sc.path) > 1 {
-		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregates or groups of columns of a one-to-many link-entity, or of links nested deeper than one, are not supported yet by eventual.")
+	// The entity's columns and its many-to-one links' are the grouped
+	// rows'; a one-to-many link's are its join's (p.join).
+	joined := false
+	switch {
+	case sc.base == p.root:
+	case p.join != nil && sc.base == p.join:
+		joined = true
+	default:
+		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregates or groups of columns of a one-to-many link-entity under another one are not supported yet by eventual.")
 	}
 	for name := range n.attrs {
 		switch name {
 		case "name", "alias", "aggregate", "groupby", "dategrouping", "distinct", "usertimezone", "build", "addedby":
 		case "rowaggregate":
-			return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "rowaggregate is not supported yet by eventual.")
+			return errorf(CodeInvalidAggregate, "An error occurred while processing Aggregates in Query: rowaggregate applies to a query without aggregate=\"true\".")
 		default:
 			return invalidNode("<attribute> has no attribute %s.", name)
 		}
@@ -69,9 +75,12 @@ func (p *parser) aggregateAttr(sc *scope, n *node, c *eventual.Column) error {
 	case hasAgg && groupby:
 		return errorf(CodeGroupByAndAggregate, "An attribute can either be an aggregate or a Group By but not both: %s.", alias)
 	case groupby:
-		g := eventual.Grouping{Path: sc.path, Column: c, Alias: alias}
+		g := eventual.Grouping{Joined: joined, Path: sc.path, Column: c, Alias: alias}
 		if dg, ok := n.attr("dategrouping"); ok {
 			part, ok := dateGroupings[strings.ToLower(dg)]
+			if strings.HasPrefix(strings.ToLower(dg), "fiscal-") && c.Type == eventual.TypeDateTime {
+				return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "The dategrouping %s is not supported by eventual: it needs the organization's fiscal year settings, which eventual does not have.", dg)
+			}
 			if !ok || c.Type != eventual.TypeDateTime {
 				return errorf(CodeInvalidDateGrouping, "An invalid value was specified for dategrouping: %q on %s (day, week, month, quarter or year, on a date and time column).", dg, c.LogicalName)
 			}
@@ -81,9 +90,6 @@ func (p *parser) aggregateAttr(sc *scope, n *node, c *eventual.Column) error {
 		return nil
 	case !hasAgg:
 		return errorf(CodeAttributeWithAggregate, "Attributes can not be returned when aggregate operation is specified: %s needs aggregate or groupby.", c.LogicalName)
-	}
-	if linked {
-		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "Aggregates of a link-entity's columns are not supported yet by eventual: group by them.")
 	}
 	f, ok := aggregates[strings.ToLower(fn)]
 	if !ok {
@@ -99,9 +105,9 @@ func (p *parser) aggregateAttr(sc *scope, n *node, c *eventual.Column) error {
 		}
 		f = eventual.AggCountDistinct
 	}
-	v := eventual.AggregateValue{Func: f, Column: c, Alias: alias}
+	v := eventual.AggregateValue{Func: f, Joined: joined, Path: sc.path, Column: c, Alias: alias}
 	if f == eventual.AggCount {
-		v.Column = nil
+		v.Column, v.Joined, v.Path = nil, false, nil
 	}
 	if !v.Fits() {
 		return errorf(CodeInvalidAggregateAttribute, "Aggregate %s is not supported for attribute of type %s.", fn, c.Type)

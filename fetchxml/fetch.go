@@ -43,6 +43,10 @@ type Fetch struct {
 	// Aliases are the names root columns are returned under instead of
 	// their own (<attribute name="createdby" alias="whocreated"/>).
 	Aliases map[*eventual.Column]string
+	// CountChildren are the aliases of rowaggregate="CountChildren"
+	// attributes: each row carries, under each, the number of records
+	// below it in its table's hierarchy.
+	CountChildren []string
 	// Aggregate is the grouped query of aggregate="true" (nil
 	// otherwise): its group-by terms and aggregates named by their
 	// aliases, the root's filter, the order by alias, top or count as its
@@ -229,6 +233,8 @@ type parser struct {
 	counts     map[string]int      // generated aliases per table
 	agg        *eventual.Aggregate // the query's, when aggregate="true"
 	root       *scope
+	// join is the one-to-many link an aggregate query joins.
+	join *scope
 	// named are the link-entities conditions and orders of the entity
 	// may name (entityname, valueof="alias.column"): by alias, and by
 	// table name for links without one.
@@ -470,6 +476,12 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 				picked = true
 				continue
 			}
+			if _, ok := c.attr("rowaggregate"); ok {
+				if err := p.rowAggregate(sc, c, col, f); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := attrCheck(c); err != nil {
 				return err
 			}
@@ -516,6 +528,24 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 		// No attribute: Dataverse returns the primary key alone.
 		sc.columns = []*eventual.Column{sc.table.PrimaryKey()}
 	}
+	return nil
+}
+
+// rowAggregate reads an attribute with rowaggregate="CountChildren":
+// the entity's primary key, aliased, in a table with a hierarchy.
+func (p *parser) rowAggregate(sc *scope, n *node, c *eventual.Column, f *Fetch) error {
+	if v := n.attrs["rowaggregate"]; !strings.EqualFold(v, "CountChildren") {
+		return errorf(CodeInvalidAggregate, "An error occurred while processing Aggregates in Query: rowaggregate takes CountChildren, not %q.", v)
+	}
+	alias, ok := n.attr("alias")
+	if !ok || !validAlias(alias) || p.aliases[alias] {
+		return errorf(CodeInvalidAggregateAlias, "Invalid alias for aggregate operation: rowaggregate needs an alias of its own.")
+	}
+	if sc != p.root || c != sc.table.PrimaryKey() || sc.table.Hierarchical() == nil {
+		return errorf(CodeInvalidAggregate, "An error occurred while processing Aggregates in Query: rowaggregate counts the children of the entity's records: it applies to the primary key of an entity with a hierarchical relationship.")
+	}
+	p.aliases[alias] = true
+	f.CountChildren = append(f.CountChildren, alias)
 	return nil
 }
 
@@ -721,8 +751,20 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 			p.named[t.LogicalName] = sc
 		}
 	}
+	if p.agg != nil && collection && (typ == "inner" || sc.outer) {
+		// An aggregate query groups the rows of a join: a row per
+		// related record, as SQL's join makes them.
+		if p.join != nil || parent != p.root || typ == "matchfirstrowusingcrossapply" {
+			return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "An aggregate query joins one one-to-many link-entity of the entity (inner or outer) in eventual: use exists or any for the others.")
+		}
+		p.join = sc
+		p.agg.Join = &eventual.AggregateJoin{Relationship: rel, Outer: sc.outer}
+	}
 	if err := p.entity(n, sc, f); err != nil {
 		return nil, err
+	}
+	if p.join == sc {
+		p.agg.Join.Filter = sc.filter
 	}
 	cond := linkCondition(parent, sc, typ)
 	if typ != "inner" && !sc.outer || p.agg != nil {

@@ -47,26 +47,33 @@ func (q *request) apply(t *eventual.Table, nf *navFilter) error {
 	}
 	names, grouped := map[string]bool{}, map[string]bool{}
 	for _, p := range o.Apply.GroupBy {
-		if nav, col, ok := strings.Cut(p, "/"); ok {
-			// A column of the record a lookup references: grouped under
+		if strings.Contains(p, "/") {
+			// A column of the record lookups reference: grouped under
 			// "<table>_<column>", as Dataverse names it.
-			r := t.Navigation(nav)
-			if r == nil || t.IsCollectionNavigation(nav) || r.Lookup == nil || strings.Contains(col, "/") {
-				return errBadRequest("The groupby path '%s' must be a lookup's navigation property and a column of the table it references.", p)
+			segs := strings.Split(p, "/")
+			var path []*eventual.Relationship
+			at := t
+			for _, nav := range segs[:len(segs)-1] {
+				r := at.Navigation(nav)
+				if r == nil || at.IsCollectionNavigation(nav) || r.Lookup == nil {
+					return errBadRequest("The groupby path '%s' must be lookups' navigation properties and a column of the table they reach.", p)
+				}
+				path, at = append(path, r), r.ReferencedTable
 			}
-			c := r.ReferencedTable.Column(col)
+			col := segs[len(segs)-1]
+			c := at.Column(col)
 			if c == nil {
-				return errNoProperty(r.ReferencedTable, col)
+				return errNoProperty(at, col)
 			}
 			if c.Type == eventual.TypeDateTime {
 				return errBadRequest("groupby with datetime values is not supported.")
 			}
-			alias := r.ReferencedTable.LogicalName + "_" + c.LogicalName
+			alias := at.LogicalName + "_" + c.LogicalName
 			if names[alias] {
 				return errBadRequest("The property '%s' is grouped by twice.", p)
 			}
 			names[alias], grouped[alias] = true, true
-			a.GroupBy = append(a.GroupBy, eventual.Grouping{Path: []*eventual.Relationship{r}, Column: c, Alias: alias})
+			a.GroupBy = append(a.GroupBy, eventual.Grouping{Path: path, Column: c, Alias: alias})
 			continue
 		}
 		c := t.Column(p)
@@ -150,7 +157,7 @@ func (q *request) writeAggregate(context string, a *eventual.Aggregate, rows []e
 	for _, r := range rows {
 		vals := eventual.Values{}
 		for _, g := range a.GroupBy {
-			if len(g.Path) == 0 {
+			if len(g.Path) == 0 && !g.Joined {
 				vals[g.Column.LogicalName] = r[g.Alias]
 			}
 		}

@@ -114,3 +114,54 @@ func TestFetchXMLAggregate(t *testing.T) {
 		}
 	})
 }
+
+// TestAggregateThroughLinks: aggregates of the rows of a join, as
+// Dataverse's SQL makes them: a one-to-many link-entity (inner, outer,
+// with its filter) gives a row per related record; many-to-one links'
+// columns, at any depth, group and aggregate per row; $apply groups
+// through two lookups.
+func TestAggregateThroughLinks(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		ids := fetchSeed(t, s)
+		for _, last := range []string{"Z", "B"} {
+			s.create("contacts", map[string]any{"firstname": "Bob", "lastname": last, "parentcustomerid_account@odata.bind": "/accounts(" + ids["A1"] + ")"})
+		}
+		run := func(xml string) []map[string]any {
+			t.Helper()
+			return s.must(http.StatusOK, "GET", fetchURL(tableSet(xml), xml), nil).Value(t)
+		}
+		for _, tc := range []struct{ name, xml, want string }{
+			{"count of a one-to-many link's rows", `<fetch aggregate="true"><entity name="account"><attribute name="name" groupby="true" alias="acct"/><order alias="acct"/>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" alias="c"><attribute name="contactid" aggregate="count" alias="n"/></link-entity></entity></fetch>`,
+				"acct=A1 n=3; acct=A2 n=1; acct=A3 n=1; acct=A4 n=1"},
+			{"outer: a record without related rows counts none", `<fetch aggregate="true"><entity name="account"><attribute name="name" groupby="true" alias="acct"/><order alias="acct"/><filter><condition attribute="revenue" operator="ge" value="400"/></filter>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="outer" alias="c"><attribute name="contactid" aggregate="countcolumn" alias="n"/></link-entity></entity></fetch>`,
+				"acct=A4 n=1; acct=A5 n=0"},
+			{"the link's filter joins only its rows", `<fetch aggregate="true"><entity name="account"><attribute name="name" groupby="true" alias="acct"/><order alias="acct"/><filter><condition attribute="name" operator="eq" value="A1"/></filter>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" alias="c"><attribute name="lastname" aggregate="countcolumn" alias="n"/><filter><condition attribute="lastname" operator="ne" value="Z"/></filter></link-entity></entity></fetch>`,
+				"acct=A1 n=2"},
+			{"the root's columns per joined row", `<fetch aggregate="true"><entity name="account"><attribute name="revenue" aggregate="sum" alias="n"/>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid"><attribute name="firstname" groupby="true" alias="acct"/></link-entity></entity></fetch>`,
+				"acct=Ann n=1000.00; acct=Bob n=200.00"},
+			{"a sum of a many-to-one link's column", `<fetch aggregate="true"><entity name="contact"><attribute name="firstname" groupby="true" alias="acct"/>` +
+				`<link-entity name="account" from="accountid" to="parentcustomerid"><attribute name="revenue" aggregate="sum" alias="n"/></link-entity></entity></fetch>`,
+				"acct=Ann n=1000.00; acct=Bob n=200.00"},
+			{"a group two links away", `<fetch aggregate="true"><entity name="contact"><attribute name="contactid" aggregate="count" alias="n"/>` +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="outer"><link-entity name="contact" from="contactid" to="primarycontactid" link-type="outer"><attribute name="lastname" groupby="true" alias="acct"/></link-entity></link-entity></entity></fetch>`,
+				"n=3; acct=1 n=3"},
+		} {
+			if got := rowsText(run(tc.xml), "acct", "n"); got != tc.want {
+				t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+			}
+		}
+		if got := rowsText(s.must(http.StatusOK, "GET", "contacts?$apply="+url.QueryEscape("groupby((parentcustomerid_account/primarycontactid/lastname),aggregate($count as n))"), nil).Value(t), "contact_lastname", "n"); got != "n=3; contact_lastname=1 n=3" {
+			t.Errorf("$apply through two lookups: %s", got)
+		}
+		xml := `<fetch aggregate="true"><entity name="account"><attribute name="accountid" aggregate="count" alias="n"/>` +
+			`<link-entity name="contact" from="parentcustomerid" to="accountid"><attribute name="contactid" aggregate="count" alias="a"/></link-entity>` +
+			`<link-entity name="new_order" from="new_customer" to="accountid"><attribute name="new_orderid" aggregate="count" alias="b"/></link-entity></entity></fetch>`
+		if r := s.do("GET", fetchURL("accounts", xml), nil); r.Status/100 != 4 {
+			t.Errorf("two joins: %d %s", r.Status, r.Body)
+		}
+	})
+}

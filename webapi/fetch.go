@@ -7,6 +7,7 @@ import (
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/fetchxml"
+	"github.com/google/uuid"
 )
 
 // This file serves FetchXML queries: GET <entityset>?fetchXml=<query>.
@@ -107,7 +108,31 @@ func (q *request) fetch(t *eventual.Table) error {
 		nc := cursor{page: page, after: append(append([]any{}, last.SortKey...), last.ID), first: res.Records[0].ID}
 		cookie = `<cookie pagenumber="` + strconv.Itoa(page+1) + `" pagingcookie="` + lowerEscape(lowerEscape(innerCookie(t, dq.OrderBy, nc))) + `" istracking="False" />`
 	}
-	return q.writeFetch(f, res, expands, more, cookie, count)
+	children, err := q.countChildren(f, res.Records)
+	if err != nil {
+		return err
+	}
+	return q.writeFetch(f, res, expands, more, cookie, count, children)
+}
+
+// countChildren counts, for rowaggregate="CountChildren", the records
+// below each record of the page in its table's hierarchy.
+func (q *request) countChildren(f *fetchxml.Fetch, recs []*eventual.Record) (map[uuid.UUID]int64, error) {
+	if len(f.CountChildren) == 0 {
+		return nil, nil
+	}
+	t := f.Query.Table
+	out := make(map[uuid.UUID]int64, len(recs))
+	for _, rec := range recs {
+		x, err := eventual.HierarchyCondition("Under", eventual.Field{Column: t.PrimaryKey()}, rec.ID)
+		if err != nil {
+			return nil, err
+		}
+		if out[rec.ID], err = q.ops.Count(q.ctx, t, x); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // linkExpands turns link-entities with columns into the expansions that
@@ -176,7 +201,7 @@ func nullLinks(l *fetchxml.Link) linkRow {
 
 // writeFetch renders a FetchXML page: each row's root columns as in any
 // collection, then the linked columns as "alias.column".
-func (q *request) writeFetch(f *fetchxml.Fetch, page *eventual.Page, expands []expandSpec, more bool, cookie string, count bool) error {
+func (q *request) writeFetch(f *fetchxml.Fetch, page *eventual.Page, expands []expandSpec, more bool, cookie string, count bool, children map[uuid.UUID]int64) error {
 	t := f.Query.Table
 	all := append([]*eventual.Record{}, page.Records...)
 	for _, rec := range page.Records {
@@ -235,6 +260,10 @@ func (q *request) writeFetch(f *fetchxml.Fetch, page *eventual.Page, expands []e
 				if v := rec.Get(c.LogicalName); v != nil {
 					rd.appendFetched(&o, f.Aliases, c.ValueProperty(), c, v)
 				}
+			}
+			for _, alias := range f.CountChildren {
+				o.Key(alias)
+				o.B = strconv.AppendInt(o.B, children[rec.ID], 10)
 			}
 			for _, lv := range row {
 				if lv.rec == nil {

@@ -358,9 +358,14 @@ func TestHierarchyQueries(t *testing.T) {
 				t.Errorf("%s %s: %q, want %q", tc.fn, tc.of, got, tc.want)
 			}
 		}
+		// rowaggregate CountChildren: the records below each row.
+		xml := `<fetch><entity name="account"><attribute name="name"/><attribute name="accountid" rowaggregate="CountChildren" alias="kids"/><order attribute="name"/></entity></fetch>`
+		if got := column(s.must(http.StatusOK, "GET", fetchURL("accounts", xml), nil).Value(t), "kids"); got != "3,1,0,0,0" {
+			t.Errorf("CountChildren: %q", got)
+		}
 		// A cycle ends: the walk is bounded.
 		s.must(http.StatusNoContent, "PATCH", "accounts("+ids["A1"]+")", map[string]any{"parentaccountid@odata.bind": "/accounts(" + ids["A3"] + ")"})
-		xml := `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter><condition attribute="accountid" operator="under" value="` + ids["A1"] + `"/></filter></entity></fetch>`
+		xml = `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter><condition attribute="accountid" operator="under" value="` + ids["A1"] + `"/></filter></entity></fetch>`
 		if got := column(s.must(http.StatusOK, "GET", fetchURL("accounts", xml), nil).Value(t), "name"); got != "A1,A2,A3,A4" {
 			t.Errorf("under in a cycle: %q", got)
 		}

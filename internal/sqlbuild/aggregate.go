@@ -48,20 +48,68 @@ func (b *Builder) Aggregate(a *eventual.Aggregate) ([]AggOutput, error) {
 	var cols, groups []string
 	var outs []AggOutput
 	var joins []string
+	// Joins are rendered in the order they are made, which is the order
+	// of their arguments.
+	joined := ""
+	if j := a.Join; j != nil {
+		r := j.Relationship
+		if r.Lookup == nil || r.ReferencedTable != t {
+			return nil, fmt.Errorf("sqlbuild: join of %s, not a one-to-many relationship of %s", r.SchemaName, t.LogicalName)
+		}
+		joined = b.alias()
+		on := qualify(joined, r.Lookup.LogicalName) + " = " + qualify(al, t.PrimaryIDAttribute)
+		if r.Lookup.Type == eventual.TypeCustomer {
+			on += " AND " + qualify(joined, TypeColumn(r.Lookup)) + " = " + b.Arg(t.LogicalName)
+		}
+		if j.Filter != nil {
+			w, err := b.expr(j.Filter, r.ReferencingTable, joined)
+			if err != nil {
+				return nil, err
+			}
+			on += " AND " + w
+		}
+		kind := " JOIN "
+		if j.Outer {
+			kind = " LEFT JOIN "
+		}
+		joins = append(joins, kind+Quote(r.ReferencingTable.LogicalName)+" AS "+joined+" ON "+on)
+	}
+	// source returns the alias a column's values are read from: the
+	// table's, the joined table's, or a many-to-one path's end, joined
+	// once per path.
+	paths := map[string]string{}
+	source := func(isJoined bool, path []*eventual.Relationship) (string, error) {
+		src, key := al, ""
+		if isJoined {
+			if joined == "" {
+				return "", fmt.Errorf("sqlbuild: a joined column without a join")
+			}
+			src, key = joined, "join"
+		}
+		for _, r := range path {
+			if r.Lookup == nil {
+				return "", fmt.Errorf("sqlbuild: grouping through %s, not a many-to-one relationship", r.SchemaName)
+			}
+			key += "/" + r.SchemaName
+			if next, ok := paths[key]; ok {
+				src = next
+				continue
+			}
+			next := b.alias()
+			on := qualify(next, r.ReferencedTable.PrimaryIDAttribute) + " = " + qualify(src, r.Lookup.LogicalName)
+			if r.Lookup.Type == eventual.TypeCustomer {
+				on += " AND " + qualify(src, TypeColumn(r.Lookup)) + " = " + b.Arg(r.ReferencedTable.LogicalName)
+			}
+			joins = append(joins, " LEFT JOIN "+Quote(r.ReferencedTable.LogicalName)+" AS "+next+" ON "+on)
+			paths[key], src = next, next
+		}
+		return src, nil
+	}
 	pos := map[string]int{} // alias → 1-based select position
 	for _, g := range a.GroupBy {
-		src := al
-		if len(g.Path) > 0 {
-			r := g.Path[0]
-			if len(g.Path) > 1 || r.Lookup == nil {
-				return nil, fmt.Errorf("sqlbuild: grouping through %d relationships", len(g.Path))
-			}
-			src = b.alias()
-			on := qualify(src, r.ReferencedTable.PrimaryIDAttribute) + " = " + qualify(al, r.Lookup.LogicalName)
-			if r.Lookup.Type == eventual.TypeCustomer {
-				on += " AND " + qualify(al, TypeColumn(r.Lookup)) + " = " + b.Arg(r.ReferencedTable.LogicalName)
-			}
-			joins = append(joins, " LEFT JOIN "+Quote(r.ReferencedTable.LogicalName)+" AS "+src+" ON "+on)
+		src, err := source(g.Joined, g.Path)
+		if err != nil {
+			return nil, err
 		}
 		expr := qualify(src, g.Column.LogicalName)
 		sel := expr
@@ -81,7 +129,7 @@ func (b *Builder) Aggregate(a *eventual.Aggregate) ([]AggOutput, error) {
 		cols, groups = append(cols, sel), append(groups, expr)
 		outs = append(outs, AggOutput{Alias: g.Alias, Column: g.Column, Group: true, Date: g.Date})
 		if g.Column.Type == eventual.TypeCustomer && g.Date == eventual.DateValue {
-			te := qualify(al, TypeColumn(g.Column))
+			te := qualify(src, TypeColumn(g.Column))
 			cols, groups = append(cols, te), append(groups, te)
 			outs = append(outs, AggOutput{Alias: g.Alias, Column: g.Column, Group: true, Type: true})
 		}
@@ -90,7 +138,11 @@ func (b *Builder) Aggregate(a *eventual.Aggregate) ([]AggOutput, error) {
 		var expr string
 		var col string
 		if v.Column != nil {
-			col = qualify(al, v.Column.LogicalName)
+			src, err := source(v.Joined, v.Path)
+			if err != nil {
+				return nil, err
+			}
+			col = qualify(src, v.Column.LogicalName)
 		}
 		switch v.Func {
 		case eventual.AggCount:
