@@ -8,10 +8,15 @@
 // tables, columns, operators and values are errors with Dataverse's codes,
 // and the standard library's XML decoder (strict, depth- and size-bounded)
 // reads the text. Supported: fetch (top, count, page, paging-cookie,
-// returntotalrecordcount), entity, attribute, all-attributes, order,
-// filter (and/or, nested), condition (the comparison, text, list, null
-// and date operators, eq-userid), and link-entity over many-to-one and
-// one-to-many relationships (inner, outer, any, not any, exists, in).
+// returntotalrecordcount, distinct, aggregate), entity, attribute,
+// all-attributes, order (also of link-entities, and by entityname),
+// filter (and/or, nested, holding link-entities of the filter link
+// types), condition (the comparison, text, list, null, date, hierarchy
+// and eq-userid operators, valueof, entityname applied after the join),
+// and link-entity over many-to-one and one-to-many relationships (inner,
+// outer, matchfirstrowusingcrossapply, exists, in, any, not any, all, not
+// all). aggregate="true" becomes an eventual.Aggregate, joining one
+// one-to-many link when the query has one.
 //
 // What a link-entity returns is described, not run: Fetch.Links says which
 // related columns each row carries under "alias.column"; the Web API
