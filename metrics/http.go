@@ -7,6 +7,7 @@ import (
 
 	"github.com/eventual-pp/eventual/internal/httpserver"
 	"github.com/eventual-pp/eventual/webapi"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // methods are the method labels; any other method counts as "other".
@@ -31,9 +32,36 @@ func (m *Serve) Middleware(next http.Handler) http.Handler {
 		if !methods[method] {
 			method = "other"
 		}
-		m.requests.WithLabelValues(route, method, strconv.Itoa(sw.Status)).Inc()
-		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		o := m.requestObservers(requestLabels{route, method, sw.Status})
+		o.requests.Inc()
+		o.duration.Observe(time.Since(start).Seconds())
 	})
+}
+
+// requestLabels are the labels of a request's metrics.
+type requestLabels struct {
+	route, method string
+	status        int
+}
+
+// requestObservers are the metrics' children for one set of labels.
+type requestObservers struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// requestObservers returns the children for the labels, cached: routes,
+// methods and statuses are few.
+func (m *Serve) requestObservers(l requestLabels) *requestObservers {
+	if o, ok := m.observers.Load(l); ok {
+		return o.(*requestObservers)
+	}
+	o := &requestObservers{
+		requests: m.requests.WithLabelValues(l.route, l.method, strconv.Itoa(l.status)),
+		duration: m.duration.WithLabelValues(l.route, l.method),
+	}
+	actual, _ := m.observers.LoadOrStore(l, o)
+	return actual.(*requestObservers)
 }
 
 // statusWriter remembers the status a handler wrote and the route

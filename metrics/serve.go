@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,6 +47,9 @@ type Serve struct {
 
 	src ServeSource
 	now func() time.Time
+	// observers caches the request metrics' children by route, method
+	// and status, so that a request looks them up in one map read.
+	observers sync.Map // requestLabels → *requestObservers
 
 	pendingDesc, oldestDesc, queuedDesc, headDesc, scrapeErrDesc *prometheus.Desc
 }
