@@ -25,7 +25,7 @@ func DecodeJSON(body []byte) (any, error) {
 	}
 	// Duplicate names are found here, to name them in OData's words.
 	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
-	v, err := readToken(dec, 0)
+	v, err := readToken(dec, 0, map[string]string{})
 	if err != nil {
 		return nil, jsonError(err)
 	}
@@ -51,9 +51,14 @@ func jsonError(err error) error {
 	return fmt.Errorf("Invalid JSON. %s", msg)
 }
 
+// MaxInternedNames bounds the property names one body's decoding shares.
+const MaxInternedNames = 256
+
 // readToken reads one JSON value token by token (jsontext: a token
 // costs no allocation but its string). Numbers stay json.Number.
-func readToken(dec *jsontext.Decoder, depth int) (any, error) {
+// Property names are interned in names: the records of a bulk body
+// repeat them, and share one string each.
+func readToken(dec *jsontext.Decoder, depth int, names map[string]string) (any, error) {
 	if depth > MaxJSONDepth {
 		return nil, errors.New("Invalid JSON. The JSON content is nested too deeply")
 	}
@@ -65,15 +70,14 @@ func readToken(dec *jsontext.Decoder, depth int) (any, error) {
 	case '{':
 		m := map[string]any{}
 		for dec.PeekKind() != '}' {
-			kt, err := dec.ReadToken()
+			k, err := readName(dec, names)
 			if err != nil {
 				return nil, err
 			}
-			k := kt.String()
 			if _, dup := m[k]; dup {
 				return nil, fmt.Errorf("Multiple properties with the name '%s' were detected in an entry or a complex value. In OData, duplicate property names are not allowed", k)
 			}
-			v, err := readToken(dec, depth+1)
+			v, err := readToken(dec, depth+1, names)
 			if err != nil {
 				return nil, err
 			}
@@ -86,7 +90,7 @@ func readToken(dec *jsontext.Decoder, depth int) (any, error) {
 	case '[':
 		arr := []any{}
 		for dec.PeekKind() != ']' {
-			v, err := readToken(dec, depth+1)
+			v, err := readToken(dec, depth+1, names)
 			if err != nil {
 				return nil, err
 			}
@@ -108,6 +112,31 @@ func readToken(dec *jsontext.Decoder, depth int) (any, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("Invalid JSON. Unexpected token %v", tok)
+}
+
+// readName reads a property name, interned in names when it holds no
+// escape (looking a name up by its bytes costs no allocation).
+func readName(dec *jsontext.Decoder, names map[string]string) (string, error) {
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return "", err
+	}
+	if raw.Kind() != '"' {
+		return "", fmt.Errorf("Invalid JSON. A property name is not a string")
+	}
+	b := raw[1 : len(raw)-1]
+	if bytes.IndexByte(b, '\\') >= 0 {
+		unq, err := jsontext.AppendUnquote(nil, raw)
+		return string(unq), err
+	}
+	if s, ok := names[string(b)]; ok {
+		return s, nil
+	}
+	s := string(b)
+	if len(names) < MaxInternedNames {
+		names[s] = s
+	}
+	return s, nil
 }
 
 // DecodeResponse parses a server's JSON answer into generic values,

@@ -246,9 +246,11 @@ func errNotImplemented(feature string) error {
 // accounts(accountid=<guid>), accounts(accountnumber='A1') or a composite
 // key contacts(firstname='Joe',emailaddress1='joe@example.com').
 func (q *request) keyRef(t *eventual.Table, seg odata.Segment) (eventual.EntityReference, error) {
-	syntax := errBadRequest("Bad Request - Error in query syntax.")
+	// Errors are built when they happen: keyRef runs on every request by
+	// key, and an error's message costs a Sprintf.
+	syntax := func() error { return errBadRequest("Bad Request - Error in query syntax.") }
 	if len(seg.Args) == 0 {
-		return eventual.EntityReference{}, syntax
+		return eventual.EntityReference{}, syntax()
 	}
 	aliased := func(n odata.Node) (odata.Node, error) { return q.resolveAlias(n) }
 	if len(seg.Args) == 1 && seg.Args[0].Name == "" {
@@ -258,11 +260,11 @@ func (q *request) keyRef(t *eventual.Table, seg odata.Segment) (eventual.EntityR
 		}
 		lit, ok := v.(*odata.Literal)
 		if !ok || lit.Kind != odata.LitGUID {
-			return eventual.EntityReference{}, syntax
+			return eventual.EntityReference{}, syntax()
 		}
 		id, err := eventual.ParseGUID(lit.Value)
 		if err != nil {
-			return eventual.EntityReference{}, syntax
+			return eventual.EntityReference{}, syntax()
 		}
 		return eventual.Ref(t, id), nil
 	}
@@ -273,11 +275,11 @@ func (q *request) keyRef(t *eventual.Table, seg odata.Segment) (eventual.EntityR
 		}
 		lit, ok := v.(*odata.Literal)
 		if !ok || (lit.Kind != odata.LitGUID && lit.Kind != odata.LitString) {
-			return eventual.EntityReference{}, syntax
+			return eventual.EntityReference{}, syntax()
 		}
 		id, err := eventual.ParseGUID(lit.Value)
 		if err != nil {
-			return eventual.EntityReference{}, syntax
+			return eventual.EntityReference{}, syntax()
 		}
 		return eventual.Ref(t, id), nil
 	}
@@ -306,11 +308,11 @@ func (q *request) keyRef(t *eventual.Table, seg odata.Segment) (eventual.EntityR
 		}
 		lit, ok := n.(*odata.Literal)
 		if !ok || lit.Kind == odata.LitNull {
-			return eventual.EntityReference{}, syntax
+			return eventual.EntityReference{}, syntax()
 		}
 		v, err := codec.LiteralValue(c, lit)
 		if err != nil {
-			return eventual.EntityReference{}, syntax
+			return eventual.EntityReference{}, syntax()
 		}
 		ref.KeyValues[i] = v
 	}
@@ -339,7 +341,7 @@ func (q *request) resolveAlias(n odata.Node) (odata.Node, error) {
 // absolute ("http://host/api/data/v9.2/accounts(<id>)"), rooted
 // ("/accounts(<id>)") or relative ("accounts(accountnumber='A1')").
 func (q *request) parseReferenceURL(u string) (eventual.EntityReference, error) {
-	bad := errBadRequest("The value '%s' is not a valid entity reference URL.", u)
+	bad := func() error { return errBadRequest("The value '%s' is not a valid entity reference URL.", u) }
 	if strings.HasPrefix(u, "$") && q.inBatch {
 		resolved, err := q.contentIDReference(u)
 		if err != nil {
@@ -352,14 +354,14 @@ func (q *request) parseReferenceURL(u string) (eventual.EntityReference, error) 
 		p = p[i+len("/api/data/"):]
 		j := strings.IndexByte(p, '/')
 		if j < 0 {
-			return eventual.EntityReference{}, bad
+			return eventual.EntityReference{}, bad()
 		}
 		p = p[j+1:]
 	}
 	p = strings.TrimPrefix(p, "/")
 	segs, err := odata.ParsePath(p)
 	if err != nil || len(segs) != 1 || !segs[0].Parens {
-		return eventual.EntityReference{}, bad
+		return eventual.EntityReference{}, bad()
 	}
 	t := q.s.Schema.TableBySet(segs[0].Name)
 	if t == nil {
