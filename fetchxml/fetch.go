@@ -40,9 +40,9 @@ type Fetch struct {
 	// Distinct asks for distinct rows; TotalRecordCount for the count
 	// of all matching rows (returntotalrecordcount).
 	Distinct, TotalRecordCount bool
-	// Aliases are the names root columns are returned under instead of
-	// their own (<attribute name="createdby" alias="whocreated"/>).
-	Aliases map[*eventual.Column]string
+	// Names are the names root columns are returned under besides, or
+	// instead of, their own (<attribute name="createdby" alias="whocreated"/>).
+	Names Names
 	// CountChildren are the aliases of rowaggregate="CountChildren"
 	// attributes: each row carries, under each, the number of records
 	// below it in its table's hierarchy.
@@ -80,9 +80,34 @@ type Link struct {
 	First   bool
 	// Links nests further link-entities.
 	Links []*Link
-	// Aliases are the names columns are returned under instead of
-	// "alias.column".
-	Aliases map[*eventual.Column]string
+	// Names are the names columns are returned under besides, or
+	// instead of, "alias.column"; SchemaNames returns them under their
+	// schema names instead (matchfirstrowusingcrossapply, as Dataverse
+	// names them).
+	Names       Names
+	SchemaNames bool
+}
+
+// Names are the aliases of the attributes of an entity or link-entity:
+// a column comes back under each alias an attribute gave it, and under
+// its own name unless only aliased attributes named it.
+type Names struct {
+	Aliases   map[*eventual.Column][]string
+	AliasOnly map[*eventual.Column]bool
+}
+
+func (n *Names) add(c *eventual.Column, alias string) {
+	if n.Aliases == nil {
+		n.Aliases, n.AliasOnly = map[*eventual.Column][]string{}, map[*eventual.Column]bool{}
+	}
+	if alias == "" {
+		n.AliasOnly[c] = false
+		return
+	}
+	if _, seen := n.AliasOnly[c]; !seen {
+		n.AliasOnly[c] = true
+	}
+	n.Aliases[c] = append(n.Aliases[c], alias)
 }
 
 // Env is what conditions may refer to besides the query: the time the
@@ -225,14 +250,15 @@ func read(src string) (*node, error) {
 
 // parser holds the state of one Parse.
 type parser struct {
-	schema     *eventual.Schema
-	env        Env
-	links      int
-	conditions int
-	aliases    map[string]bool
-	counts     map[string]int      // generated aliases per table
-	agg        *eventual.Aggregate // the query's, when aggregate="true"
-	root       *scope
+	schema      *eventual.Schema
+	env         Env
+	links       int
+	conditions  int
+	aliases     map[string]bool // of attributes
+	linkAliases map[string]bool
+	counts      map[string]int      // generated aliases per table
+	agg         *eventual.Aggregate // the query's, when aggregate="true"
+	root        *scope
 	// join is the one-to-many link an aggregate query joins.
 	join *scope
 	// named are the link-entities conditions and orders of the entity
@@ -247,7 +273,7 @@ func Parse(src string, s *eventual.Schema, env Env) (*Fetch, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{schema: s, env: env, aliases: map[string]bool{}, counts: map[string]int{}, named: map[string]*scope{}}
+	p := &parser{schema: s, env: env, aliases: map[string]bool{}, linkAliases: map[string]bool{}, counts: map[string]int{}, named: map[string]*scope{}}
 	f := &Fetch{}
 	if err := p.fetchAttrs(root, f); err != nil {
 		return nil, err
@@ -281,7 +307,7 @@ func Parse(src string, s *eventual.Schema, env Env) (*Fetch, error) {
 	}
 	// Dataverse applies the orders of link-entities after the entity's.
 	f.Query.Columns, f.Query.Filter, f.Query.OrderBy = scope.columns, scope.filter, append(scope.order, scope.after...)
-	f.Links, f.Aliases = scope.links, scope.aliases
+	f.Links, f.Names = scope.links, scope.names
 	if a := f.Aggregate; a != nil {
 		if len(a.GroupBy) == 0 && len(a.Values) == 0 {
 			return nil, errorf(CodeInvalidAggregateAlias, "Invalid alias for aggregate operation: an aggregate query needs attributes with an alias and aggregate or groupby.")
@@ -420,9 +446,9 @@ type scope struct {
 	order             []eventual.Order
 	// after are the orders of the many-to-one links below, which apply
 	// after the scope's own.
-	after   []eventual.Order
-	links   []*Link
-	aliases map[*eventual.Column]string
+	after []eventual.Order
+	links []*Link
+	names Names
 }
 
 func (sc *scope) and(x eventual.Expr) {
@@ -489,16 +515,14 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 			if !containsCol(sc.columns, col) {
 				sc.columns = append(sc.columns, col)
 			}
-			if a, ok := c.attr("alias"); ok {
+			a, ok := c.attr("alias")
+			if ok {
 				if !validAlias(a) || p.aliases[a] {
 					return errorf(CodeDuplicateAlias, "FetchXML should have unique aliases: %q is used twice or is not a name.", a)
 				}
 				p.aliases[a] = true
-				if sc.aliases == nil {
-					sc.aliases = map[*eventual.Column]string{}
-				}
-				sc.aliases[col] = a
 			}
+			sc.names.add(col, a)
 		case "all-attributes":
 			picked, sc.all = true, true
 		case "order":
@@ -522,11 +546,18 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 	if sc.all && p.agg != nil {
 		return errorf(CodeAttributeWithAggregate, "Attributes can not be returned when aggregate operation is specified: all-attributes in an aggregate query.")
 	}
-	if sc.all {
+	switch {
+	case sc.all:
 		sc.columns = nil
-	} else if !picked {
-		// No attribute: Dataverse returns the primary key alone.
-		sc.columns = []*eventual.Column{sc.table.PrimaryKey()}
+		for c := range sc.names.AliasOnly {
+			sc.names.AliasOnly[c] = false
+		}
+	case !picked && sc == p.root:
+		// No attribute: every column (fetchxml/select-columns.md).
+		sc.columns = nil
+	case !picked:
+		// A link-entity without attributes returns none of its columns.
+		sc.columns = []*eventual.Column{}
 	}
 	return nil
 }
@@ -696,15 +727,7 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 	if err != nil {
 		return nil, err
 	}
-	from, err := p.column(t, n, "from")
-	if err != nil {
-		return nil, err
-	}
-	to, err := p.column(parent.table, n, "to")
-	if err != nil {
-		return nil, err
-	}
-	rel, collection, err := joinOf(parent.table, t, from, to)
+	rel, collection, err := p.joinFor(parent.table, t, n)
 	if err != nil {
 		return nil, err
 	}
@@ -723,20 +746,29 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 	if inFilter && !filterType {
 		return nil, invalidNode("a link-entity inside a filter takes a filter link type (any, not any, all or not all), not %q.", typ)
 	}
+	// Link-entities' aliases are unique among themselves; an attribute
+	// may share one (order-rows.md names a link and its attribute
+	// "parentaccount").
 	alias := n.attrs["alias"]
 	if alias != "" {
-		if p.aliases[alias] || !validAlias(alias) {
+		if p.linkAliases[alias] || !validAlias(alias) {
 			return nil, errorf(CodeDuplicateAlias, "FetchXML should have unique aliases: %q is used twice or is not a name.", alias)
 		}
 	} else {
-		p.counts[t.LogicalName]++
-		alias = fmt.Sprintf("%s%d", t.LogicalName, p.counts[t.LogicalName])
+		for {
+			p.counts[t.LogicalName]++
+			alias = fmt.Sprintf("%s%d", t.LogicalName, p.counts[t.LogicalName])
+			if !p.linkAliases[alias] {
+				break
+			}
+		}
 	}
-	p.aliases[alias] = true
+	p.linkAliases[alias] = true
 	// The link's own scope: a many-to-one link reads its fields through
 	// the parent's path; a one-to-many link starts afresh, relative to its
 	// table, and becomes an any() on the relationship.
-	sc := &scope{table: t, rel: rel, collection: collection, outer: typ == "outer" || typ == "matchfirstrowusingcrossapply"}
+	sc := &scope{table: t, rel: rel, collection: collection, outer: typ == "outer"}
+	first := typ == "matchfirstrowusingcrossapply"
 	if !collection {
 		sc.path, sc.base = append(append([]*eventual.Relationship{}, parent.path...), rel), parent.base
 	} else if len(parent.path) > 0 {
@@ -751,10 +783,10 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 			p.named[t.LogicalName] = sc
 		}
 	}
-	if p.agg != nil && collection && (typ == "inner" || sc.outer) {
+	if p.agg != nil && collection && (typ == "inner" || sc.outer || first) {
 		// An aggregate query groups the rows of a join: a row per
 		// related record, as SQL's join makes them.
-		if p.join != nil || parent != p.root || typ == "matchfirstrowusingcrossapply" {
+		if p.join != nil || parent != p.root || first {
 			return nil, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "An aggregate query joins one one-to-many link-entity of the entity (inner or outer) in eventual: use exists or any for the others.")
 		}
 		p.join = sc
@@ -767,7 +799,7 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 		p.agg.Join.Filter = sc.filter
 	}
 	cond := linkCondition(parent, sc, typ)
-	if typ != "inner" && !sc.outer || p.agg != nil {
+	if typ != "inner" && !sc.outer && !first || p.agg != nil {
 		// exists, in and the filter link types filter only: no columns,
 		// no orders; in an aggregate query the link's attributes are
 		// groupings.
@@ -779,17 +811,16 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 		// parent's.
 		parent.after = append(parent.after, orders...)
 	}
-	picked := sc.all || len(sc.columns) > 1 || (len(sc.columns) == 1 && sc.columns[0] != t.PrimaryKey()) || hasColumns(n)
-	if !picked && len(sc.links) == 0 {
-		return cond, nil
+	if len(sc.columns) == 0 && sc.columns != nil && len(sc.links) == 0 {
+		return cond, nil // no columns of its own or below it
 	}
-	l := &Link{Alias: alias, Relationship: rel, Collection: collection, Outer: sc.outer, Table: t, Columns: sc.columns, Links: sc.links, Aliases: sc.aliases,
-		First: typ == "matchfirstrowusingcrossapply" && collection}
+	if intersect, _ := boolAttr(n, "intersect"); intersect {
+		sc.columns = []*eventual.Column{} // joins only (join-tables.md)
+	}
+	l := &Link{Alias: alias, Relationship: rel, Collection: collection, Outer: sc.outer, Table: t, Columns: sc.columns, Links: sc.links, Names: sc.names,
+		First: first && collection, SchemaNames: first}
 	if collection {
 		l.OrderBy = orders
-	}
-	if sc.all {
-		l.Columns = nil
 	}
 	if collection || sc.outer {
 		l.Filter = relative(sc)
@@ -799,47 +830,37 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 }
 
 // linkCondition is the condition a link-entity of the type puts on its
-// parent's rows: that a related row matching the link's filter exists
-// (inner, exists, in, any), that none does (not any), that every related
-// row matches (all, true without related rows), that one does not (not
-// all); none for outer links.
+// parent's rows (fetchxml/filter-rows.md, with its SQL): that a related
+// row matching the link's filter exists (inner, exists, in,
+// matchfirstrowusingcrossapply, any, and not all, which despite its name
+// is any), that none does (not any), or that related rows exist but none
+// matches (all); none for outer links.
 func linkCondition(parent, sc *scope, typ string) eventual.Expr {
 	if sc.outer {
 		return nil
 	}
-	filter := sc.filter
-	switch typ {
-	case "all", "not all":
-		if filter == nil {
-			return eventual.Const{Value: typ == "all"}
+	exists := func(filter eventual.Expr) eventual.Expr {
+		if sc.collection {
+			return eventual.Any{Relationship: sc.rel, Filter: filter}
 		}
-		// not all: a related row that does not match; all: none such.
-		filter = eventual.Not{X: filter}
-	}
-	var cond eventual.Expr
-	if sc.collection {
-		cond = eventual.Any{Relationship: sc.rel, Filter: filter}
-	} else {
-		cond = eventual.Compare{Op: eventual.OpNe, Left: parent.field(sc.rel.Lookup), Right: eventual.Literal{Value: nil}}
+		var cond eventual.Expr = eventual.Compare{Op: eventual.OpNe, Left: parent.field(sc.rel.Lookup), Right: eventual.Literal{Value: nil}}
 		if filter != nil {
 			cond = eventual.And{Left: cond, Right: filter}
 		}
+		return cond
 	}
-	if typ == "not any" || typ == "all" {
-		cond = eventual.Not{X: cond}
+	switch typ {
+	case "not any":
+		return eventual.Not{X: exists(sc.filter)}
+	case "all":
+		if sc.filter == nil {
+			return eventual.Const{Value: false}
+		}
+		return eventual.And{Left: exists(nil), Right: eventual.Not{X: exists(sc.filter)}}
 	}
-	return cond
+	return exists(sc.filter)
 }
 
-// hasColumns reports whether a link-entity names attributes itself.
-func hasColumns(n *node) bool {
-	for _, c := range n.children {
-		if c.name == "attribute" || c.name == "all-attributes" {
-			return true
-		}
-	}
-	return false
-}
 
 // relative is a link's filter relative to its own table, for reading the
 // related rows: a many-to-one link's fields carry the path from the root,
@@ -873,6 +894,49 @@ func validAlias(s string) bool {
 		}
 	}
 	return true
+}
+
+// joinFor finds the relationship a link-entity follows: the one its from
+// and to name, or when either is left out, the one relationship between
+// the two tables that fits the other (reference/link-entity.md: to and
+// from are not required).
+func (p *parser) joinFor(parent, linked *eventual.Table, n *node) (*eventual.Relationship, bool, error) {
+	_, hasFrom := n.attr("from")
+	_, hasTo := n.attr("to")
+	var from, to *eventual.Column
+	var err error
+	if hasFrom {
+		if from, err = p.column(linked, n, "from"); err != nil {
+			return nil, false, err
+		}
+	}
+	if hasTo {
+		if to, err = p.column(parent, n, "to"); err != nil {
+			return nil, false, err
+		}
+	}
+	if hasFrom && hasTo {
+		return joinOf(parent, linked, from, to)
+	}
+	type candidate struct {
+		rel        *eventual.Relationship
+		collection bool
+	}
+	var found []candidate
+	for _, r := range parent.ManyToOne() {
+		if r.ReferencedTable == linked && r.Lookup != nil && (from == nil || from == linked.PrimaryKey()) && (to == nil || to == r.Lookup) {
+			found = append(found, candidate{r, false})
+		}
+	}
+	for _, r := range linked.ManyToOne() {
+		if r.ReferencedTable == parent && r.Lookup != nil && (from == nil || from == r.Lookup) && (to == nil || to == parent.PrimaryKey()) {
+			found = append(found, candidate{r, true})
+		}
+	}
+	if len(found) != 1 {
+		return nil, false, errorf(CodeNoEntity, "The link-entity %s leaves out from or to, and %d relationships between %s and %s fit: give from and to.", linked.LogicalName, len(found), parent.LogicalName, linked.LogicalName)
+	}
+	return found[0].rel, found[0].collection, nil
 }
 
 // joinOf finds the relationship a link-entity's from and to name: the

@@ -201,6 +201,14 @@ func (q *request) writeAggregate(context string, a *eventual.Aggregate, rows []e
 			if aliased && val == nil {
 				continue
 			}
+			// Aggregates carry formatted values as columns do
+			// (webapi/query/aggregate-data.md: "8", "$440,000.00").
+			if val != nil && rd.ann.match(annFormatted) {
+				if f, ok := aggregateFormatted(rd, v, val); ok {
+					o.Key(v.Alias + "@" + annFormatted)
+					o.B = appendString(o.B, f)
+				}
+			}
 			o.Key(v.Alias)
 			o.B = appendAggregate(o.B, v, val)
 		}
@@ -209,6 +217,18 @@ func (q *request) writeAggregate(context string, a *eventual.Aggregate, rows []e
 	b = append(b, "]}"...)
 	q.appliedPaging()
 	return q.writeJSON(http.StatusOK, b)
+}
+
+// aggregateFormatted is the formatted value of an aggregate: a count as
+// a grouped whole number, the others as their column's values are.
+func aggregateFormatted(rd *renderer, v eventual.AggregateValue, val any) (string, bool) {
+	if n, ok := val.(int64); ok && (v.Column == nil || v.Func == eventual.AggCount || v.Func == eventual.AggCountColumn || v.Func == eventual.AggCountDistinct) {
+		return group(strconv.FormatInt(n, 10)), true
+	}
+	if v.Column == nil {
+		return "", false
+	}
+	return rd.formatted(v.Column, val)
 }
 
 // appendAggregate writes an aggregate's value: counts and averages of

@@ -47,6 +47,15 @@ func TestApply(t *testing.T) {
 		if len(rows) != 4 || first["@odata.etag"] != nil || fmt.Sprint(first["n"]) != "1" || first["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] != "account" {
 			t.Errorf("groupby a lookup: %v", body)
 		}
+		if first["n@OData.Community.Display.V1.FormattedValue"] != "1" {
+			t.Errorf("a count's formatted value: %v", first)
+		}
+		sums := s.must(http.StatusOK, "GET", "accounts?$apply="+url.QueryEscape("aggregate(revenue with sum as total,createdon with max as last,$count as n)"), nil,
+			"Prefer", `odata.include-annotations="*"`).Value(t)
+		if len(sums) != 1 || sums[0]["total@OData.Community.Display.V1.FormattedValue"] != "$1,500.00" || sums[0]["n@OData.Community.Display.V1.FormattedValue"] != "5" ||
+			!strings.HasSuffix(fmt.Sprint(sums[0]["last@OData.Community.Display.V1.FormattedValue"]), "M") {
+			t.Errorf("aggregates' formatted values: %v", sums)
+		}
 		if !strings.HasSuffix(fmt.Sprint(body["@odata.context"]), "$metadata#contacts") {
 			t.Errorf("context: %v", body["@odata.context"])
 		}

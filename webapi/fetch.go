@@ -144,8 +144,12 @@ func linkExpands(links []*fetchxml.Link) []expandSpec {
 		if l.Collection {
 			nav = l.Relationship.ReferencedNavigation
 		}
+		cols := l.Columns
+		if cols != nil && len(cols) == 0 {
+			cols = []*eventual.Column{l.Table.PrimaryKey()} // read, not returned
+		}
 		x := eventual.Expand{Navigation: nav, Relationship: l.Relationship, Collection: l.Collection,
-			Columns: l.Columns, Filter: l.Filter, OrderBy: l.OrderBy}
+			Columns: cols, Filter: l.Filter, OrderBy: l.OrderBy}
 		if l.First {
 			x.Top = 1
 		}
@@ -258,7 +262,7 @@ func (q *request) writeFetch(f *fetchxml.Fetch, page *eventual.Page, expands []e
 			// FetchXML leaves null values out, unlike $select.
 			for _, c := range cols {
 				if v := rec.Get(c.LogicalName); v != nil {
-					rd.appendFetched(&o, f.Aliases, c.ValueProperty(), c, v)
+					rd.appendFetched(&o, f.Names, c.ValueProperty(), c, v)
 				}
 			}
 			for _, alias := range f.CountChildren {
@@ -275,7 +279,11 @@ func (q *request) writeFetch(f *fetchxml.Fetch, page *eventual.Page, expands []e
 				}
 				for _, c := range lcols {
 					if v := lv.rec.Get(c.LogicalName); v != nil {
-						rd.appendFetched(&o, lv.link.Aliases, lv.link.Alias+"."+c.LogicalName, c, v)
+						name := lv.link.Alias + "." + c.LogicalName
+						if lv.link.SchemaNames {
+							name = c.SchemaName
+						}
+						rd.appendFetched(&o, lv.link.Names, name, c, v)
 					}
 				}
 			}
@@ -298,16 +306,19 @@ func (q *request) writeFetch(f *fetchxml.Fetch, page *eventual.Page, expands []e
 	return q.writeJSON(http.StatusOK, b)
 }
 
-// appendFetched appends a column of a FetchXML row under its name, or
-// under the alias its attribute element gave it, with the
-// AttributeName annotation saying which column it is.
-func (rd *renderer) appendFetched(o *codec.Object, aliases map[*eventual.Column]string, name string, c *eventual.Column, v any) {
-	if a, ok := aliases[c]; ok {
+// appendFetched appends a column of a FetchXML row under its name, unless
+// only aliased attributes asked for it, and under each alias its
+// attribute elements gave it, with the AttributeName annotation saying
+// which column it is.
+func (rd *renderer) appendFetched(o *codec.Object, names fetchxml.Names, name string, c *eventual.Column, v any) {
+	if !names.AliasOnly[c] {
+		rd.appendNamed(o, name, c, v)
+	}
+	for _, a := range names.Aliases[c] {
 		if rd.ann.match(annAttributeName) {
 			o.Key(a + "@" + annAttributeName)
 			o.B = appendString(o.B, c.LogicalName)
 		}
-		name = a
+		rd.appendNamed(o, a, c, v)
 	}
-	rd.appendNamed(o, name, c, v)
 }

@@ -278,17 +278,27 @@ func TestFetchXMLLinkedConditionsAndOrders(t *testing.T) {
 			{"not any inside a filter", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` +
 				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="not any"><filter><condition attribute="lastname" operator="in"><value>1</value><value>2</value></condition></filter></link-entity>` +
 				`</filter></entity></fetch>`, "name", "A3,A4,A5"},
-			{"all: every related row matches, or none exists", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` +
-				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="all"><filter><condition attribute="firstname" operator="eq" value="Ann"/></filter></link-entity>` +
-				`</filter></entity></fetch>`, "name", "A2,A3,A4,A5"},
-			{"not all: a related row does not match", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` +
-				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="not all"><filter><condition attribute="firstname" operator="eq" value="Ann"/></filter></link-entity>` +
+			// filter-rows.md, with its SQL: all is "related rows exist and
+			// none matches", not all is any.
+			{"all: related rows, none matching", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="all"><filter><condition attribute="firstname" operator="eq" value="Bob"/></filter></link-entity>` +
+				`</filter></entity></fetch>`, "name", "A2,A3,A4"},
+			{"not all is any", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="not all"><filter><condition attribute="firstname" operator="eq" value="Bob"/></filter></link-entity>` +
 				`</filter></entity></fetch>`, "name", "A1"},
 			{"all of a many-to-one link", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/><filter>` +
 				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="all"><filter><condition attribute="revenue" operator="ge" value="300"/></filter></link-entity>` +
-				`</filter></entity></fetch>`, "lastname", "3,4"},
-			{"matchfirstrowusingcrossapply: one row per parent", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` +
-				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="matchfirstrowusingcrossapply" alias="c"><attribute name="lastname"/><order attribute="lastname"/></link-entity></entity></fetch>`, "c.lastname", "1,2,3,4,<nil>"},
+				`</filter></entity></fetch>`, "lastname", "1,2,B,Z"},
+			{"matchfirstrowusingcrossapply: one row per parent with a match, schema names", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="matchfirstrowusingcrossapply"><attribute name="lastname"/><order attribute="lastname"/></link-entity></entity></fetch>`, "LastName", "1,2,3,4"},
+			{"the docs' records not in a set: entityname on the link's lookup", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` +
+				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="outer" alias="contact"/><filter type="and"><condition entityname="contact" attribute="parentcustomerid" operator="null"/></filter></entity></fetch>`, "name", "A5"},
+			{"from left out: the one relationship to fits", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/>` + anns +
+				`<link-entity name="account" to="parentcustomerid" alias="a"><attribute name="accountnumber"/><filter><condition attribute="revenue" operator="le" value="200"/></filter></link-entity></entity></fetch>`, "a.accountnumber", "N-1,N-2"},
+			{"a column with and without an alias", `<fetch><entity name="account"><attribute name="name"/><attribute name="name" alias="n2"/><order attribute="name"/><filter><condition attribute="name" operator="eq" value="A1"/></filter></entity></fetch>`, "name", "A1"},
+			{"…both come back", `<fetch><entity name="account"><attribute name="name"/><attribute name="name" alias="n2"/><order attribute="name"/><filter><condition attribute="name" operator="eq" value="A1"/></filter></entity></fetch>`, "n2", "A1"},
+			{"an attribute may share its link's alias (order-rows.md)", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/>` + anns +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" alias="parentaccount"><attribute name="name" alias="parentaccount"/><filter><condition attribute="revenue" operator="ge" value="400"/></filter></link-entity></entity></fetch>`, "parentaccount", "A4"},
 		} {
 			rows := s.must(http.StatusOK, "GET", fetchURL(tableSet(tc.xml), tc.xml), nil).Value(t)
 			if got := column(rows, tc.prop); got != tc.want {
