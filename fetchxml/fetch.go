@@ -861,7 +861,6 @@ func linkCondition(parent, sc *scope, typ string) eventual.Expr {
 	return exists(sc.filter)
 }
 
-
 // relative is a link's filter relative to its own table, for reading the
 // related rows: a many-to-one link's fields carry the path from the root,
 // which a read of the related rows does not walk.
