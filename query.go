@@ -58,6 +58,17 @@ type Order struct {
 	Path   []*Relationship
 	Column *Column
 	Desc   bool
+	// Label sorts a choice column by its options' labels instead of
+	// their values, as FetchXML does unless useraworderby is set
+	// (fetchxml/order-rows.md; the Web API's $orderby sorts by value).
+	Label bool
+}
+
+// SortsAsText reports whether the order's sort keys are text: a lookup
+// sorts by the referenced record's primary name, a labelled choice by its
+// label.
+func (o Order) SortsAsText() bool {
+	return o.Column.Type.IsLookup() || o.Label && o.Column.Type == TypeChoice
 }
 
 // Field is the field the order sorts by.

@@ -259,6 +259,8 @@ type parser struct {
 	counts      map[string]int      // generated aliases per table
 	agg         *eventual.Aggregate // the query's, when aggregate="true"
 	root        *scope
+	// rawOrder sorts choices by value (useraworderby), not by label.
+	rawOrder bool
 	// join is the one-to-many link an aggregate query joins.
 	join *scope
 	// named are the link-entities conditions and orders of the entity
@@ -364,6 +366,9 @@ func (p *parser) fetchAttrs(n *node, f *Fetch) error {
 	}
 	if f.Top > 0 && f.TotalRecordCount {
 		return invalidNode("The top attribute can't be specified with returntotalrecordcount.")
+	}
+	if p.rawOrder, err = boolAttr(n, "useraworderby"); err != nil {
+		return err
 	}
 	agg, err := boolAttr(n, "aggregate")
 	if err != nil {
@@ -632,7 +637,7 @@ func (p *parser) order(sc *scope, n *node) (eventual.Order, error) {
 	if err != nil {
 		return eventual.Order{}, err
 	}
-	return eventual.Order{Path: target.path, Column: c, Desc: desc}, nil
+	return eventual.Order{Path: target.path, Column: c, Desc: desc, Label: c.Type == eventual.TypeChoice && !p.rawOrder}, nil
 }
 
 // linkNamed resolves the entityname of a condition or order (what) of

@@ -391,3 +391,45 @@ func TestHierarchyQueries(t *testing.T) {
 		}
 	})
 }
+
+// TestFetchXMLChoiceOrder: FetchXML sorts a choice by its labels unless
+// useraworderby is set, and pages in that order with the cookie; the Web
+// API's $orderby sorts by value (order-rows.md of both).
+func TestFetchXMLChoiceOrder(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		for i, stage := range []int{100000000, 100000001, 100000002, 100000000} {
+			s.create("new_orders", map[string]any{"new_name": fmt.Sprint("O", i), "new_ordernumber": fmt.Sprint("ORD-", i), "new_stage": stage})
+		}
+		q := func(attrs string) string {
+			xml := `<fetch` + attrs + `><entity name="new_order"><attribute name="new_name"/><order attribute="new_stage"/><order attribute="new_name"/></entity></fetch>`
+			return column(s.must(http.StatusOK, "GET", fetchURL("new_orders", xml), nil).Value(t), "new_name")
+		}
+		// Invoiced (O2), Received (O0, O3), Shipped (O1).
+		if got := q(""); got != "O2,O0,O3,O1" {
+			t.Errorf("by label: %s", got)
+		}
+		if got := q(` useraworderby="true"`); got != "O0,O3,O1,O2" {
+			t.Errorf("useraworderby: %s", got)
+		}
+		if got := column(s.must(http.StatusOK, "GET", "new_orders?$select=new_name&$orderby=new_stage,new_name", nil).Value(t), "new_name"); got != "O0,O3,O1,O2" {
+			t.Errorf("$orderby by value: %s", got)
+		}
+		var got []string
+		cookie := ""
+		for page := 1; page < 10; page++ {
+			xml := fmt.Sprintf(`<fetch count="1" page="%d" paging-cookie="%s"><entity name="new_order"><attribute name="new_name"/><order attribute="new_stage" descending="true"/></entity></fetch>`, page, xmlEscape(cookie))
+			body := s.must(http.StatusOK, "GET", fetchURL("new_orders", xml), nil, "Prefer", `odata.include-annotations="*"`).JSON(t)
+			for _, r := range body["value"].([]any) {
+				got = append(got, fmt.Sprint(r.(map[string]any)["new_name"]))
+			}
+			c, _ := body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"].(string)
+			if c == "" {
+				break
+			}
+			cookie = pagingCookieOf(t, c)
+		}
+		if g := strings.Join(got, ","); g != "O1,O0,O3,O2" && g != "O1,O3,O0,O2" {
+			t.Errorf("pages by label, descending: %s", g)
+		}
+	})
+}

@@ -156,7 +156,7 @@ func cookieCursor(t *eventual.Table, order []eventual.Order, inner string, page 
 		return cursor{}, err
 	}
 	for i, o := range order {
-		v, err := sortKeyOf(elems[i], o.Column)
+		v, err := sortKeyOf(elems[i], o)
 		if err != nil {
 			return cursor{}, err
 		}
@@ -242,7 +242,8 @@ func (c *cursor) setCookieAttrs(attrs []xml.Attr) error {
 
 // sortKeyOf reads the last value of a sort column from its cookie element:
 // isnull="1" for null, else the value in last.
-func sortKeyOf(se xml.StartElement, col *eventual.Column) (any, error) {
+func sortKeyOf(se xml.StartElement, o eventual.Order) (any, error) {
+	col := o.Column
 	if se.Name.Local != col.LogicalName {
 		return nil, errSkipToken()
 	}
@@ -252,6 +253,9 @@ func sortKeyOf(se xml.StartElement, col *eventual.Column) (any, error) {
 	text, ok := attrValue(se, "last")
 	if !ok {
 		return nil, errSkipToken()
+	}
+	if o.SortsAsText() {
+		return text, nil
 	}
 	v, err := parseSortKey(col, text)
 	if err != nil {

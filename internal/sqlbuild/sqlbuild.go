@@ -298,7 +298,26 @@ func (b *Builder) Count(t *eventual.Table, filter eventual.Expr, limit int) erro
 // orderExpr is the sort expression of an order: its column's (through
 // the order's path, when it has one).
 func (b *Builder) orderExpr(alias string, o eventual.Order) string {
+	if o.Label && o.Column.Type == eventual.TypeChoice {
+		return b.through(o.Path, alias, func(a string) string { return b.labelOrder(a, o.Column) })
+	}
 	return b.through(o.Path, alias, func(a string) string { return b.columnOrder(a, o.Column) })
+}
+
+// labelOrder is the sort expression of a choice by its labels: the label
+// of the value, folded, as text literals (the expression is written more
+// than once in a query, so it takes no parameters).
+func (b *Builder) labelOrder(alias string, c *eventual.Column) string {
+	if len(c.Options) == 0 {
+		return qualify(alias, c.LogicalName)
+	}
+	var sb strings.Builder
+	sb.WriteString("CASE " + qualify(alias, c.LogicalName))
+	for _, o := range c.Options {
+		sb.WriteString(" WHEN " + strconv.FormatInt(o.Value, 10) + " THEN '" + strings.ReplaceAll(o.Label, "'", "''") + "'")
+	}
+	sb.WriteString(" END")
+	return b.D.Text(sb.String())
 }
 
 // columnOrder is the sort expression of a column: the column itself (case
@@ -348,7 +367,7 @@ func (b *Builder) keyset(q *eventual.Query, alias string, orders []string) (stri
 		if v == nil {
 			return orders[i] + " IS NULL", nil
 		}
-		arg, err := b.sortArg(q.OrderBy[i].Column, v)
+		arg, err := b.sortArg(q.OrderBy[i], v)
 		if err != nil {
 			return "", err
 		}
@@ -380,13 +399,13 @@ func (b *Builder) keyset(q *eventual.Query, alias string, orders []string) (stri
 		case v == nil:
 			ands = append(ands, orders[k]+" IS NOT NULL")
 		case !o.Desc:
-			arg, err := b.sortArg(o.Column, v)
+			arg, err := b.sortArg(o, v)
 			if err != nil {
 				return "", err
 			}
 			ands = append(ands, orders[k]+" > "+arg)
 		default:
-			arg, err := b.sortArg(o.Column, v)
+			arg, err := b.sortArg(o, v)
 			if err != nil {
 				return "", err
 			}
@@ -399,11 +418,11 @@ func (b *Builder) keyset(q *eventual.Query, alias string, orders []string) (stri
 
 // sortArg encodes a sort-key value as a parameter. Sort keys of lookups
 // are the referenced primary names (strings).
-func (b *Builder) sortArg(c *eventual.Column, v any) (string, error) {
-	if c.Type.IsLookup() {
+func (b *Builder) sortArg(o eventual.Order, v any) (string, error) {
+	if o.SortsAsText() {
 		return b.TextArg(v), nil
 	}
-	return b.literal(c, v)
+	return b.literal(o.Column, v)
 }
 
 // field renders the SQL expression of a field: a column of the current

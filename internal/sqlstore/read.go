@@ -108,7 +108,7 @@ func (tx *Tx) Query(ctx context.Context, q *eventual.Query) ([]*eventual.Record,
 func (tx *Tx) sortKeys(q *eventual.Query, raw []any) ([]any, error) {
 	out := make([]any, len(q.OrderBy))
 	for i, o := range q.OrderBy {
-		if o.Column.Type.IsLookup() {
+		if o.SortsAsText() {
 			switch v := raw[i].(type) {
 			case nil:
 			case string:
