@@ -53,6 +53,12 @@ func (dialect) ColumnType(c *eventual.Column) string {
 // in the SQLite store.
 func (dialect) Text(expr string) string { return foldFunction + "(" + expr + ")" }
 
+// SetMatch matches the folded expression with SIMILAR TO, whose bracket
+// expressions are the sets.
+func (dialect) SetMatch(expr string, parts []sqlbuild.PatternPart, arg func(any) string) string {
+	return "(" + expr + " SIMILAR TO " + arg(sqlbuild.SimilarPattern(parts)) + ` ESCAPE '\')`
+}
+
 // Like matches the folded expression against a folded pattern.
 func (d dialect) Like(expr, pattern string) string {
 	return sqlbuild.LikeFolded(d.Text(expr), pattern)

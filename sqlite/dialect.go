@@ -117,6 +117,12 @@ func (dialect) ColumnType(c *eventual.Column) string {
 // sorts in binary (code point) order, as PostgreSQL's "C" collation does.
 func (dialect) Text(expr string) string { return foldFunction + "(" + expr + ")" }
 
+// SetMatch matches the folded expression with GLOB, which has sets (and
+// is case-sensitive, which changes nothing once both sides are folded).
+func (dialect) SetMatch(expr string, parts []sqlbuild.PatternPart, arg func(any) string) string {
+	return "(" + expr + " GLOB " + arg(sqlbuild.GlobPattern(parts)) + ")"
+}
+
 // Like matches the folded expression; SQLite's LIKE also ignores ASCII
 // case, which changes nothing once both sides are folded.
 func (d dialect) Like(expr, pattern string) string {

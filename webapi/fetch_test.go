@@ -433,3 +433,39 @@ func TestFetchXMLChoiceOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestWildcardSets: the wildcard characters of text conditions
+// (wildcard-characters.md): [set], [^set] and a wildcard in brackets for
+// itself, in FetchXML and the Web API's functions, on both stores.
+func TestWildcardSets(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		fetchSeed(t, s)
+		s.create("accounts", map[string]any{"name": "100% Pure_Co"})
+		s.create("accounts", map[string]any{"name": "Star*Fish?"})
+		fx := func(op, value string) string {
+			xml := `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter><condition attribute="name" operator="` + op + `" value="` + value + `"/></filter></entity></fetch>`
+			return column(s.must(http.StatusOK, "GET", fetchURL("accounts", xml), nil).Value(t), "name")
+		}
+		api := func(filter string) string {
+			return column(s.must(http.StatusOK, "GET", "accounts?$select=name&$orderby=name&$filter="+url.QueryEscape(filter), nil).Value(t), "name")
+		}
+		for _, tc := range []struct{ name, got, want string }{
+			{"like a set", fx("like", "a[1-2]"), "A1,A2"},
+			{"like a negated set, any case", fx("like", "A[^1-3]"), "A4,A5"},
+			{"a literal percent", fx("like", "%[%]%"), "100% Pure_Co"},
+			{"a literal underscore", fx("like", "%[_]co"), "100% Pure_Co"},
+			{"an underscore is a wildcard", fx("like", "a_"), "A1,A2,A3,A4,A5"},
+			{"begins-with a set", fx("begins-with", "[1s]"), "100% Pure_Co,Star*Fish?"},
+			{"GLOB's characters are literal", fx("like", "%*fish?"), "Star*Fish?"},
+			{"not-like a set", fx("not-like", "[a1]%"), "Star*Fish?"},
+			{"contains a bracketed percent", api("contains(name,'[%]')"), "100% Pure_Co"},
+			{"startswith a set", api("startswith(name,'a[45]')"), "A4,A5"},
+			{"Like with a set", api("Microsoft.Dynamics.CRM.Like(PropertyName='name',PropertyValue='%[*]%')"), "Star*Fish?"},
+			{"a lone bracket is literal", api("contains(name,'[')"), ""},
+		} {
+			if tc.got != tc.want {
+				t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
+			}
+		}
+	})
+}

@@ -29,6 +29,10 @@ type Dialect interface {
 	// parameter that is folded already, with backslash as escape
 	// character.
 	Like(expr, pattern string) string
+	// SetMatch returns a test of the folded expr against a wildcard
+	// pattern with bracket sets (ParsePattern's parts, folded already),
+	// binding what it needs through arg.
+	SetMatch(expr string, parts []PatternPart, arg func(any) string) string
 	// NullsOrder returns the suffix that puts nulls first in ascending
 	// order and last in descending order ("" where that is the default).
 	NullsOrder(desc bool) string
@@ -521,16 +525,19 @@ func (b *Builder) binary(left, right eventual.Expr, op string, t *eventual.Table
 // folded text.
 func (b *Builder) match(x eventual.Match, t *eventual.Table, alias string) string {
 	expr := b.field(x.Field, t, alias)
-	pattern := eventual.FoldCase(escapeLike(x.Pattern))
+	parts := ParsePattern(eventual.FoldCase(x.Pattern))
 	switch x.Kind {
 	case eventual.MatchContains:
-		pattern = "%" + pattern + "%"
+		parts = append(append([]PatternPart{{Kind: '%'}}, parts...), PatternPart{Kind: '%'})
 	case eventual.MatchStartsWith:
-		pattern = pattern + "%"
+		parts = append(parts, PatternPart{Kind: '%'})
 	case eventual.MatchEndsWith:
-		pattern = "%" + pattern
+		parts = append([]PatternPart{{Kind: '%'}}, parts...)
 	}
-	return b.D.Like(expr, b.Arg(pattern))
+	if HasSet(parts) {
+		return b.D.SetMatch(b.D.Text(expr), parts, b.Arg)
+	}
+	return b.D.Like(expr, b.Arg(LikePattern(parts)))
 }
 
 // in renders a field's membership in a list of values; NOT IN also selects
@@ -673,10 +680,4 @@ func (b *Builder) compare(x eventual.Compare, t *eventual.Table, alias string) (
 		return "(" + expr + " <> " + arg + " OR " + expr + " IS NULL)", nil
 	}
 	return "(" + expr + " " + op + " " + arg + ")", nil
-}
-
-func escapeLike(s string) string {
-	// Dataverse honours % and _ as wildcards inside string functions; keep
-	// them, escape only the escape character itself.
-	return strings.ReplaceAll(s, `\`, `\\`)
 }

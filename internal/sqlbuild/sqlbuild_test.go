@@ -31,6 +31,9 @@ func (dialect) Text(expr string) string              { return "fold(" + expr + "
 func (d dialect) Like(expr, pattern string) string {
 	return sqlbuild.LikeFolded(d.Text(expr), pattern)
 }
+func (dialect) SetMatch(expr string, parts []sqlbuild.PatternPart, arg func(any) string) string {
+	return "(" + expr + " GLOB " + arg(sqlbuild.GlobPattern(parts)) + ")"
+}
 func (dialect) NullsOrder(desc bool) string { return sqlbuild.StandardNullsOrder(desc) }
 func (dialect) Bool(v bool) string          { return sqlbuild.StandardBool(v) }
 func (dialect) Binary(expr string) string   { return expr }
