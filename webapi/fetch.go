@@ -220,16 +220,16 @@ func (q *request) writeFetch(f *fetchxml.Fetch, page *eventual.Page, expands []e
 	b := make([]byte, 0, 256+len(page.Records)*256)
 	b = append(b, `{"@odata.context":`...)
 	b = appendString(b, q.base+"$metadata#"+t.EntitySetName)
+	// returntotalrecordcount is $count (fetchxml/count-rows.md): the
+	// count, and its annotations when the Prefer header asks for them.
 	if count {
-		if q.opts.Count {
-			b = append(b, `,"@odata.count":`...)
-			b = strconv.AppendInt(b, page.Count, 10)
-		}
-		if rd.ann.match(annTotal) || f.TotalRecordCount {
+		b = append(b, `,"@odata.count":`...)
+		b = strconv.AppendInt(b, page.Count, 10)
+		if rd.ann.match(annTotal) {
 			b = append(b, `,"@Microsoft.Dynamics.CRM.totalrecordcount":`...)
 			b = strconv.AppendInt(b, page.Count, 10)
 		}
-		if rd.ann.match(annTotalLimit) || f.TotalRecordCount {
+		if rd.ann.match(annTotalLimit) {
 			b = append(b, `,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":`...)
 			b = strconv.AppendBool(b, page.CountLimitExceeded)
 		}

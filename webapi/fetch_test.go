@@ -119,6 +119,17 @@ func TestFetchXMLRows(t *testing.T) {
 		if fmt.Sprint(body["@odata.count"]) != "5" || len(rows) != 5 {
 			t.Errorf("$count: %v", body["@odata.count"])
 		}
+		// returntotalrecordcount is $count: @odata.count, and the
+		// totalrecordcount annotations when Prefer asks for them.
+		xml2 := `<fetch returntotalrecordcount="true" count="2"><entity name="account"><attribute name="name"/></entity></fetch>`
+		plain := s.must(http.StatusOK, "GET", fetchURL("accounts", xml2), nil).JSON(t)
+		if fmt.Sprint(plain["@odata.count"]) != "5" || plain["@Microsoft.Dynamics.CRM.totalrecordcount"] != nil {
+			t.Errorf("returntotalrecordcount without Prefer: %v", plain)
+		}
+		annotated := s.must(http.StatusOK, "GET", fetchURL("accounts", xml2), nil, "Prefer", `odata.include-annotations="*"`).JSON(t)
+		if fmt.Sprint(annotated["@odata.count"]) != "5" || fmt.Sprint(annotated["@Microsoft.Dynamics.CRM.totalrecordcount"]) != "5" || annotated["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] != false {
+			t.Errorf("returntotalrecordcount with Prefer: %v", annotated)
+		}
 		if _, ok := rows[4]["telephone1"]; ok || rows[4]["name"] != "A5" {
 			t.Errorf("A5 without a phone: %v", rows[4])
 		}
