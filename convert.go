@@ -162,6 +162,9 @@ func convertGUID(c *Column, s Scalar) (any, error) {
 // IsMismatch reports whether err is a ConvertError for a scalar of the
 // wrong kind.
 func IsMismatch(err error) bool {
+	if err == nil {
+		return false // before ce, which errors.As makes escape
+	}
 	var ce *ConvertError
 	return errors.As(err, &ce) && ce.Mismatch
 }

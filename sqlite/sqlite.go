@@ -330,7 +330,7 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	}
 	// BEGIN is instant; with the caller's context the driver would watch
 	// it from a goroutine of its own for every read transaction.
-	if err := r.control(context.WithoutCancel(ctx), "BEGIN"); err != nil {
+	if err := r.control(uncancellable, "BEGIN"); err != nil {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema})

@@ -280,8 +280,8 @@ func cachedStmt(ctx context.Context, conn *sql.Conn, stmts map[string]*sql.Stmt,
 // before the write starts): the driver would otherwise watch the context
 // from a goroutine of its own for every statement, on the one goroutine
 // every write waits for.
-func (w *writer) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
-	ctx = context.WithoutCancel(ctx)
+func (w *writer) QueryContext(_ context.Context, text string, args ...any) (*sql.Rows, error) {
+	ctx := uncancellable
 	w.sawDelete(text)
 	s, err := w.stmt(ctx, text)
 	if err != nil {
@@ -292,8 +292,8 @@ func (w *writer) QueryContext(ctx context.Context, text string, args ...any) (*s
 
 // ExecContext runs a statement on a cached prepared statement, as
 // QueryContext does.
-func (w *writer) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
-	ctx = context.WithoutCancel(ctx)
+func (w *writer) ExecContext(_ context.Context, text string, args ...any) (sql.Result, error) {
+	ctx := uncancellable
 	w.sawDelete(text)
 	s, err := w.stmt(ctx, text)
 	if err != nil {
@@ -301,6 +301,11 @@ func (w *writer) ExecContext(ctx context.Context, text string, args ...any) (sql
 	}
 	return s.ExecContext(ctx, args...)
 }
+
+// uncancellable is the context the writer's statements run under: the
+// driver needs no values from the caller's, and context.WithoutCancel
+// would cost an allocation per statement.
+var uncancellable = context.Background()
 
 // nextVersion hands out the next row version as a statement parameter.
 func (w *writer) nextVersion() (string, []any) {

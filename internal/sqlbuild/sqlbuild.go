@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -202,12 +203,37 @@ func EncodeScalar(c *eventual.Column, v any) (any, error) {
 	case eventual.TypeLookup, eventual.TypeCustomer:
 		switch r := v.(type) {
 		case eventual.EntityReference:
-			return r.ID.String(), nil
+			return guidText(c, r.ID), nil
 		case uuid.UUID:
-			return r.String(), nil
+			return guidText(c, r), nil
 		}
 	}
 	return nil, fmt.Errorf("value %v (%T) does not fit a %s column", v, v, c.Type)
+}
+
+// stampTexts caches the text of the GUIDs stamp columns hold (createdby,
+// modifiedby, ownerid, transactioncurrencyid): the few users and
+// currencies nearly every write names again. A slot holds the last GUID
+// that hashed to it; a hit costs no allocation.
+var stampTexts [64]atomic.Pointer[stampText]
+
+type stampText struct {
+	id   uuid.UUID
+	text string
+}
+
+// guidText is the stored text of a lookup's GUID.
+func guidText(c *eventual.Column, id uuid.UUID) string {
+	if !c.Stamp {
+		return id.String()
+	}
+	slot := &stampTexts[id[15]&63]
+	if e := slot.Load(); e != nil && e.id == id {
+		return e.text
+	}
+	e := &stampText{id: id, text: id.String()}
+	slot.Store(e)
+	return e.text
 }
 
 // EncodeValue encodes the value of a column as the SQL values of its

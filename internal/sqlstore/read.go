@@ -17,8 +17,9 @@ func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Colum
 	}
 	// A read of one row by a unique index is over in microseconds: it is
 	// not worth the goroutine a driver starts to watch a context that can
-	// end.
-	rows, err := tx.Q.QueryContext(context.WithoutCancel(ctx), b.String(), b.Args...)
+	// end (nor the allocation of context.WithoutCancel: drivers need no
+	// values of the caller's context).
+	rows, err := tx.Q.QueryContext(context.Background(), b.String(), b.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", t.LogicalName, err)
 	}
