@@ -44,8 +44,8 @@ type Fetch struct {
 	// instead of, their own (<attribute name="createdby" alias="whocreated"/>).
 	Names Names
 	// CountChildren are the aliases of rowaggregate="CountChildren"
-	// attributes: each row carries, under each, the number of records
-	// below it in its table's hierarchy.
+	// attributes: each row carries, under each, the number of its
+	// children in its table's hierarchy.
 	CountChildren []string
 	// Aggregate is the grouped query of aggregate="true" (nil
 	// otherwise): its group-by terms and aggregates named by their

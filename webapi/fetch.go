@@ -115,19 +115,19 @@ func (q *request) fetch(t *eventual.Table) error {
 	return q.writeFetch(f, res, expands, more, cookie, count, children)
 }
 
-// countChildren counts, for rowaggregate="CountChildren", the records
-// below each record of the page in its table's hierarchy.
+// countChildren counts, for rowaggregate="CountChildren", the children of
+// each record of the page: the records whose hierarchical lookup is it
+// (fetchxml/aggregate-data.md, Row aggregate).
 func (q *request) countChildren(f *fetchxml.Fetch, recs []*eventual.Record) (map[uuid.UUID]int64, error) {
 	if len(f.CountChildren) == 0 {
 		return nil, nil
 	}
 	t := f.Query.Table
+	h := t.Hierarchical()
 	out := make(map[uuid.UUID]int64, len(recs))
 	for _, rec := range recs {
-		x, err := eventual.HierarchyCondition("Under", eventual.Field{Column: t.PrimaryKey()}, rec.ID)
-		if err != nil {
-			return nil, err
-		}
+		x := eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: h.Lookup}, Right: eventual.Literal{Value: eventual.Ref(t, rec.ID)}}
+		var err error
 		if out[rec.ID], err = q.ops.Count(q.ctx, t, x); err != nil {
 			return nil, err
 		}
