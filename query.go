@@ -165,6 +165,17 @@ type Any struct {
 // Const is a constant truth value.
 type Const struct{ Value bool }
 
+// Join tests that records of Table exist whose column From equals the
+// field To of the record tested, and that match Filter (whose fields are
+// Table's): FetchXML's link-entity on columns no relationship joins
+// (join-tables.md, No relationship). Text compares ignoring case.
+type Join struct {
+	Table  *Table
+	From   *Column
+	To     Field
+	Filter Expr
+}
+
 // MaxHierarchyDepth bounds the levels a hierarchy condition walks, as
 // Dataverse limits hierarchical queries to 100 recursions.
 const MaxHierarchyDepth = 100
@@ -222,6 +233,7 @@ func (Not) isExpr()       {}
 func (Any) isExpr()       {}
 func (Const) isExpr()     {}
 func (Hierarchy) isExpr() {}
+func (Join) isExpr()      {}
 
 func (Field) isOperand()   {}
 func (Literal) isOperand() {}
@@ -247,6 +259,9 @@ func MapFields(x Expr, fn func(Field) Field) (Expr, bool) {
 		return e, true
 	case Hierarchy:
 		e.Field = fn(e.Field)
+		return e, true
+	case Join:
+		e.To = fn(e.To) // the filter's fields are the joined table's
 		return e, true
 	case And:
 		l, ok1 := MapFields(e.Left, fn)

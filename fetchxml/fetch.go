@@ -65,6 +65,9 @@ type Link struct {
 	// parent), false when the parent references it (many-to-one).
 	Relationship *eventual.Relationship
 	Collection   bool
+	// From and To join a link that follows no relationship (Relationship
+	// nil): the rows of Table whose From equals the parent's To.
+	From, To *eventual.Column
 	// Outer keeps the parent's row when no related row matches.
 	Outer bool
 	// Table is the linked table; Columns its columns asked for (nil for
@@ -94,6 +97,17 @@ type Link struct {
 type Names struct {
 	Aliases   map[*eventual.Column][]string
 	AliasOnly map[*eventual.Column]bool
+}
+
+// hide marks a column read but not returned, unless an attribute asks
+// for it.
+func (n *Names) hide(c *eventual.Column) {
+	if n.Aliases == nil {
+		n.Aliases, n.AliasOnly = map[*eventual.Column][]string{}, map[*eventual.Column]bool{}
+	}
+	if _, seen := n.AliasOnly[c]; !seen {
+		n.AliasOnly[c] = true
+	}
 }
 
 func (n *Names) add(c *eventual.Column, alias string) {
@@ -560,9 +574,20 @@ func (p *parser) entity(n *node, sc *scope, f *Fetch) error {
 	case !picked && sc == p.root:
 		// No attribute: every column (fetchxml/select-columns.md).
 		sc.columns = nil
+		for c := range sc.names.AliasOnly {
+			sc.names.AliasOnly[c] = false
+		}
 	case !picked:
 		// A link-entity without attributes returns none of its columns.
 		sc.columns = []*eventual.Column{}
+	}
+	// The rows carry the columns links on columns join by, read but not
+	// returned unless asked for.
+	for _, l := range sc.links {
+		if l.Relationship == nil && sc.columns != nil && !containsCol(sc.columns, l.To) {
+			sc.columns = append(sc.columns, l.To)
+			sc.names.hide(l.To)
+		}
 	}
 	return nil
 }
@@ -732,7 +757,7 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 	if err != nil {
 		return nil, err
 	}
-	rel, collection, err := p.joinFor(parent.table, t, n)
+	rel, collection, from, to, err := p.joinFor(parent.table, t, n)
 	if err != nil {
 		return nil, err
 	}
@@ -769,6 +794,9 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 		}
 	}
 	p.linkAliases[alias] = true
+	if rel == nil {
+		return p.columnJoin(parent, n, f, t, from, to, typ, alias)
+	}
 	// The link's own scope: a many-to-one link reads its fields through
 	// the parent's path; a one-to-many link starts afresh, relative to its
 	// table, and becomes an any() on the relationship.
@@ -832,6 +860,67 @@ func (p *parser) link(parent *scope, n *node, f *Fetch, inFilter bool) (eventual
 	}
 	parent.links = append(parent.links, l)
 	return cond, nil
+}
+
+// columnJoin reads a link-entity whose from and to follow no
+// relationship (join-tables.md, No relationship): the linked rows whose
+// from column equals the entity's to column, text ignoring case, as SQL
+// Server's collation compares it. eventual joins so from the entity
+// only, without link-entities or orders inside, outside aggregates.
+func (p *parser) columnJoin(parent *scope, n *node, f *Fetch, t *eventual.Table, from, to *eventual.Column, typ, alias string) (eventual.Expr, error) {
+	notYet := func(what string) error {
+		return eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation, "The link-entity %s from %s to %s follows no relationship: eventual joins such links %s.", t.LogicalName, from.LogicalName, to.LogicalName, what)
+	}
+	switch {
+	case parent != p.root:
+		return nil, notYet("from the entity only, not from another link-entity")
+	case p.agg != nil:
+		return nil, notYet("outside aggregate queries only")
+	case !joinable(from, to):
+		return nil, errorf(CodeInvalidValue, "The link-entity %s joins %s (%s) with %s (%s): from and to must be of one type.", t.LogicalName, from.LogicalName, from.Type, to.LogicalName, to.Type)
+	}
+	sc := &scope{table: t, collection: true, outer: typ == "outer"}
+	sc.base = sc
+	if name := n.attrs["alias"]; name != "" {
+		p.named[name] = sc
+	}
+	if err := p.entity(n, sc, f); err != nil {
+		return nil, err
+	}
+	if len(sc.links) > 0 || len(sc.order) > 0 || len(sc.after) > 0 {
+		return nil, notYet("without link-entities or orders inside")
+	}
+	exists := func(filter eventual.Expr) eventual.Expr {
+		return eventual.Join{Table: t, From: from, To: parent.field(to), Filter: filter}
+	}
+	var cond eventual.Expr
+	switch typ {
+	case "outer":
+	case "not any":
+		cond = eventual.Not{X: exists(sc.filter)}
+	case "all":
+		cond = eventual.Const{Value: false}
+		if sc.filter != nil {
+			cond = eventual.And{Left: exists(nil), Right: eventual.Not{X: exists(sc.filter)}}
+		}
+	default:
+		cond = exists(sc.filter)
+	}
+	rows := typ == "inner" || typ == "outer" || typ == "matchfirstrowusingcrossapply"
+	if !rows || sc.columns != nil && len(sc.columns) == 0 {
+		return cond, nil
+	}
+	first := typ == "matchfirstrowusingcrossapply"
+	parent.links = append(parent.links, &Link{Alias: alias, Table: t, From: from, To: to, Outer: sc.outer, Columns: sc.columns, Names: sc.names,
+		Filter: sc.filter, First: first, SchemaNames: first})
+	return cond, nil
+}
+
+// joinable reports whether two columns can be joined: of one type, both
+// text, or GUIDs (a key, a lookup).
+func joinable(a, b *eventual.Column) bool {
+	guid := func(c *eventual.Column) bool { return c.Type == eventual.TypeUniqueIdentifier || c.Type.IsLookup() }
+	return a.Type == b.Type || a.Type.IsText() && b.Type.IsText() || guid(a) && guid(b)
 }
 
 // linkCondition is the condition a link-entity of the type puts on its
@@ -904,23 +993,25 @@ func validAlias(s string) bool {
 // and to name, or when either is left out, the one relationship between
 // the two tables that fits the other (reference/link-entity.md: to and
 // from are not required).
-func (p *parser) joinFor(parent, linked *eventual.Table, n *node) (*eventual.Relationship, bool, error) {
+func (p *parser) joinFor(parent, linked *eventual.Table, n *node) (rel *eventual.Relationship, collection bool, from, to *eventual.Column, err error) {
 	_, hasFrom := n.attr("from")
 	_, hasTo := n.attr("to")
-	var from, to *eventual.Column
-	var err error
 	if hasFrom {
 		if from, err = p.column(linked, n, "from"); err != nil {
-			return nil, false, err
+			return nil, false, nil, nil, err
 		}
 	}
 	if hasTo {
 		if to, err = p.column(parent, n, "to"); err != nil {
-			return nil, false, err
+			return nil, false, nil, nil, err
 		}
 	}
 	if hasFrom && hasTo {
-		return joinOf(parent, linked, from, to)
+		if rel, collection = joinOf(parent, linked, from, to); rel == nil {
+			// No relationship: a join on the columns (join-tables.md).
+			return nil, false, from, to, nil
+		}
+		return rel, collection, from, to, nil
 	}
 	type candidate struct {
 		rel        *eventual.Relationship
@@ -938,26 +1029,24 @@ func (p *parser) joinFor(parent, linked *eventual.Table, n *node) (*eventual.Rel
 		}
 	}
 	if len(found) != 1 {
-		return nil, false, errorf(CodeNoEntity, "The link-entity %s leaves out from or to, and %d relationships between %s and %s fit: give from and to.", linked.LogicalName, len(found), parent.LogicalName, linked.LogicalName)
+		return nil, false, nil, nil, errorf(CodeNoEntity, "The link-entity %s leaves out from or to, and %d relationships between %s and %s fit: give from and to.", linked.LogicalName, len(found), parent.LogicalName, linked.LogicalName)
 	}
-	return found[0].rel, found[0].collection, nil
+	return found[0].rel, found[0].collection, from, to, nil
 }
 
 // joinOf finds the relationship a link-entity's from and to name: the
 // parent's lookup to the linked table's key (many-to-one), or the linked
-// table's lookup to the parent's key (one-to-many).
-func joinOf(parent, linked *eventual.Table, from, to *eventual.Column) (*eventual.Relationship, bool, error) {
+// table's lookup to the parent's key (one-to-many); nil for none.
+func joinOf(parent, linked *eventual.Table, from, to *eventual.Column) (*eventual.Relationship, bool) {
 	if to.Type.IsLookup() && from == linked.PrimaryKey() {
 		if r := to.RelationshipTo(linked.LogicalName); r != nil {
-			return r, false, nil
+			return r, false
 		}
 	}
 	if from.Type.IsLookup() && to == parent.PrimaryKey() {
 		if r := from.RelationshipTo(parent.LogicalName); r != nil {
-			return r, true, nil
+			return r, true
 		}
 	}
-	return nil, false, eventual.Errorf(eventual.KindNotSupported, eventual.CodeInvalidOperation,
-		"The link-entity %s from %s to %s.%s follows no relationship: eventual joins a lookup with the primary key of the table it references.",
-		linked.LogicalName, from.LogicalName, parent.LogicalName, to.LogicalName)
+	return nil, false
 }

@@ -556,8 +556,8 @@ func domainExpands(specs []expandSpec) []eventual.Expand {
 	}
 	out := make([]eventual.Expand, 0, len(specs))
 	for _, s := range specs {
-		if s.Relationship.ManyToMany != nil {
-			continue // read by expandManyToMany
+		if s.Relationship == nil || s.Relationship.ManyToMany != nil {
+			continue // read apart: a FetchXML join on columns, or by expandManyToMany
 		}
 		x := s.Expand
 		x.Expand = domainExpands(s.children)

@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -108,11 +109,102 @@ func (q *request) fetch(t *eventual.Table) error {
 		nc := cursor{page: page, after: append(append([]any{}, last.SortKey...), last.ID), first: res.Records[0].ID}
 		cookie = `<cookie pagenumber="` + strconv.Itoa(page+1) + `" pagingcookie="` + lowerEscape(lowerEscape(innerCookie(t, dq.OrderBy, nc))) + `" istracking="False" />`
 	}
+	if err := q.readColumnJoins(f.Links, res.Records); err != nil {
+		return err
+	}
 	children, err := q.countChildren(f, res.Records)
 	if err != nil {
 		return err
 	}
 	return q.writeFetch(f, res, expands, more, cookie, count, children)
+}
+
+// columnJoinKey is where a record keeps the rows a join on columns
+// matched, among its related records.
+func columnJoinKey(l *fetchxml.Link) string { return "\x00join:" + l.Alias }
+
+// readColumnJoins reads the rows of the links that join on columns: the
+// linked records whose From is one of the page's To values (and that
+// match the link's filter), kept on each record of the page they match.
+func (q *request) readColumnJoins(links []*fetchxml.Link, recs []*eventual.Record) error {
+	for _, l := range links {
+		if l.Relationship == nil && len(recs) > 0 {
+			if err := q.readColumnJoin(l, recs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (q *request) readColumnJoin(l *fetchxml.Link, recs []*eventual.Record) error {
+	key := func(v any) string {
+		switch x := v.(type) {
+		case string:
+			return eventual.FoldCase(x)
+		case eventual.EntityReference:
+			return x.ID.String()
+		}
+		return fmt.Sprint(v)
+	}
+	seen := map[string]bool{}
+	var values []any
+	for _, rec := range recs {
+		v := rec.Get(l.To.LogicalName)
+		if ref, ok := v.(eventual.EntityReference); ok && l.From.Type == eventual.TypeUniqueIdentifier {
+			v = ref.ID
+		}
+		if v == nil || seen[key(v)] {
+			continue
+		}
+		seen[key(v)] = true
+		values = append(values, v)
+	}
+	byValue := map[string][]*eventual.Record{}
+	for start := 0; start < len(values); start += MaxInValues {
+		chunk := values[start:min(start+MaxInValues, len(values))]
+		var filter eventual.Expr = eventual.In{Field: eventual.Field{Column: l.From}, Values: chunk}
+		if l.Filter != nil {
+			filter = eventual.And{Left: filter, Right: l.Filter}
+		}
+		cols := l.Columns
+		if cols != nil && !containsColumn(cols, l.From) {
+			cols = append(append([]*eventual.Column{}, cols...), l.From)
+		}
+		page, err := q.ops.RetrieveMultiple(q.ctx, &eventual.Query{Table: l.Table, Columns: cols, Filter: filter, Limit: MaxPageSize}, nil, false)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Records {
+			k := key(r.Get(l.From.LogicalName))
+			byValue[k] = append(byValue[k], r)
+		}
+	}
+	nav := columnJoinKey(l)
+	for _, rec := range recs {
+		v := rec.Get(l.To.LogicalName)
+		if v == nil {
+			continue
+		}
+		matched := byValue[key(v)]
+		if l.First && len(matched) > 1 {
+			matched = matched[:1]
+		}
+		if rec.Related == nil {
+			rec.Related = map[string][]*eventual.Record{}
+		}
+		rec.Related[nav] = matched
+	}
+	return nil
+}
+
+func containsColumn(cols []*eventual.Column, c *eventual.Column) bool {
+	for _, x := range cols {
+		if x == c {
+			return true
+		}
+	}
+	return false
 }
 
 // countChildren counts, for rowaggregate="CountChildren", the children of
@@ -140,6 +232,11 @@ func (q *request) countChildren(f *fetchxml.Fetch, recs []*eventual.Record) (map
 func linkExpands(links []*fetchxml.Link) []expandSpec {
 	var out []expandSpec
 	for _, l := range links {
+		if l.Relationship == nil {
+			// A join on columns: its rows are read by readColumnJoins.
+			out = append(out, expandSpec{Expand: eventual.Expand{Navigation: columnJoinKey(l), Collection: true}})
+			continue
+		}
 		nav := l.Relationship.ReferencingNavigation
 		if l.Collection {
 			nav = l.Relationship.ReferencedNavigation

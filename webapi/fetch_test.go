@@ -232,7 +232,7 @@ func TestFetchXMLErrors(t *testing.T) {
 			{"bad number", "accounts", `<fetch><entity name="account"><filter><condition attribute="revenue" operator="gt" value="lots"/></filter></entity></fetch>`, 400, "0x80041108"},
 			{"missing value", "accounts", `<fetch><entity name="account"><filter><condition attribute="name" operator="eq"/></filter></entity></fetch>`, 400, "0x80041120"},
 			{"top with page", "accounts", `<fetch top="5" page="2"><entity name="account"/></fetch>`, 400, "0x8004111c"},
-			{"link without a relationship", "accounts", `<fetch><entity name="account"><link-entity name="contact" from="lastname" to="name"/></entity></fetch>`, 405, "0x8004023b"},
+			{"a join on columns below a link", "accounts", `<fetch><entity name="account"><link-entity name="contact" from="contactid" to="primarycontactid"><link-entity name="account" from="name" to="lastname"/></link-entity></entity></fetch>`, 405, "0x8004023b"},
 			{"doctype", "accounts", `<!DOCTYPE x [<!ENTITY a "b">]><fetch><entity name="account"/></fetch>`, 400, "0x80040201"},
 			{"with $select", "accounts", `<fetch><entity name="account"/></fetch>&$select=name`, 400, "0x80060888"},
 		} {
@@ -477,6 +477,46 @@ func TestWildcardSets(t *testing.T) {
 			if tc.got != tc.want {
 				t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
 			}
+		}
+	})
+}
+
+// TestFetchXMLColumnJoin: a link-entity whose from and to follow no
+// relationship joins on the columns' values (join-tables.md, No
+// relationship), text ignoring case.
+func TestFetchXMLColumnJoin(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		fetchSeed(t, s)
+		s.create("contacts", map[string]any{"lastname": "a1"})
+		s.create("contacts", map[string]any{"lastname": "A3", "jobtitle": "Buyer"})
+		link := func(typ, inner string) string {
+			return `<link-entity name="contact" from="fullname" to="name" link-type="` + typ + `" alias="contact">` + inner + `</link-entity>`
+		}
+		q := func(xml string) []map[string]any {
+			return s.must(http.StatusOK, "GET", fetchURL("accounts", xml), nil).Value(t)
+		}
+		rows := q(`<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` + link("inner", `<attribute name="fullname"/>`) + `</entity></fetch>`)
+		if got := column(rows, "name") + " " + column(rows, "contact.fullname"); got != "A1,A3 a1,A3" {
+			t.Errorf("the docs' example, inner: %s", got)
+		}
+		rows = q(`<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` + link("outer", `<attribute name="jobtitle"/>`) + `</entity></fetch>`)
+		if got := column(rows, "contact.jobtitle"); got != "<nil>,<nil>,Buyer,<nil>,<nil>" {
+			t.Errorf("outer: %s", got)
+		}
+		rows = q(`<fetch><entity name="account"><attribute name="name"/><order attribute="name"/><filter>` + link("not any", "") + `</filter></entity></fetch>`)
+		if got := column(rows, "name"); got != "A2,A4,A5" {
+			t.Errorf("not any: %s", got)
+		}
+		rows = q(`<fetch><entity name="account"><attribute name="accountnumber"/><order attribute="accountnumber"/>` + link("inner", `<attribute name="jobtitle"/><filter><condition attribute="jobtitle" operator="not-null"/></filter>`) + `</entity></fetch>`)
+		if len(rows) != 1 || rows[0]["accountnumber"] != "N-3" || rows[0]["contact.jobtitle"] != "Buyer" {
+			t.Errorf("the joined column read, not returned; the link's filter: %v", rows)
+		}
+		if _, ok := rows[0]["name"]; ok && len(rows) == 1 {
+			t.Errorf("to came back unasked: %v", rows[0])
+		}
+		r := s.do("GET", fetchURL("accounts", `<fetch><entity name="account">`+`<link-entity name="contact" from="fullname" to="revenue"/></entity></fetch>`), nil)
+		if code, _ := r.ErrorCode(t); r.Status != http.StatusBadRequest || code != "0x80041108" {
+			t.Errorf("columns of two types: %d %s", r.Status, r.Body)
 		}
 	})
 }

@@ -522,6 +522,8 @@ func (b *Builder) expr(e eventual.Expr, t *eventual.Table, alias string) (string
 		return b.any(x, t, alias)
 	case eventual.Hierarchy:
 		return b.hierarchy(x, t, alias)
+	case eventual.Join:
+		return b.join(x, t, alias)
 	}
 	return "", fmt.Errorf("sqlbuild: unknown expression %T", e)
 }
@@ -614,6 +616,25 @@ func (b *Builder) any(x eventual.Any, t *eventual.Table, alias string) (string, 
 	}
 	if x.All {
 		return "(NOT EXISTS (" + sub + "))", nil
+	}
+	return "(EXISTS (" + sub + "))", nil
+}
+
+// join renders a join on columns as an EXISTS subquery on the joined
+// table's rows, text compared folded.
+func (b *Builder) join(x eventual.Join, t *eventual.Table, alias string) (string, error) {
+	a := b.alias()
+	left, right := qualify(a, x.From.LogicalName), b.field(x.To, t, alias)
+	if x.From.Type.IsText() {
+		left, right = b.D.Text(left), b.D.Text(right)
+	}
+	sub := fmt.Sprintf("SELECT 1 FROM %s AS %s WHERE %s = %s", Quote(x.Table.LogicalName), a, left, right)
+	if x.Filter != nil {
+		inner, err := b.expr(x.Filter, x.Table, a)
+		if err != nil {
+			return "", err
+		}
+		sub += " AND " + inner
 	}
 	return "(EXISTS (" + sub + "))", nil
 }
