@@ -44,13 +44,8 @@ func writeExpr(b *strings.Builder, e eventual.Expr, prefix string) error {
 			in.Not = !in.Not
 			return writeIn(b, in, prefix)
 		}
-		if h, ok := x.X.(eventual.Hierarchy); ok && !h.Above && !h.OrEqual && prefix == "" {
-			p, err := fieldPath(h.Field, "")
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(b, "Microsoft.Dynamics.CRM.NotUnder(PropertyName=%s,PropertyValue=%s)", quote(p), quote(h.ID.String()))
-			return nil
+		if h, ok := x.X.(eventual.Hierarchy); ok && !h.Above && !h.OrEqual {
+			return writeHierarchy(b, h, prefix, true)
 		}
 		b.WriteString("not (")
 		if err := writeExpr(b, x.X, prefix); err != nil {
@@ -61,7 +56,7 @@ func writeExpr(b *strings.Builder, e eventual.Expr, prefix string) error {
 	case eventual.Any:
 		return writeAny(b, x, prefix)
 	case eventual.Hierarchy:
-		return writeHierarchy(b, x, prefix)
+		return writeHierarchy(b, x, prefix, false)
 	case eventual.Const:
 		b.WriteString(strconv.FormatBool(x.Value))
 		return nil
@@ -162,8 +157,9 @@ func writeMatch(b *strings.Builder, m eventual.Match, prefix string) error {
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // writeHierarchy writes a hierarchy condition as its query function
-// (Microsoft.Dynamics.CRM.Under(PropertyName='accountid',PropertyValue='…')).
-func writeHierarchy(b *strings.Builder, h eventual.Hierarchy, prefix string) error {
+// (Microsoft.Dynamics.CRM.Under(PropertyName='accountid',PropertyValue='…')),
+// or negated, an Under as NotUnder.
+func writeHierarchy(b *strings.Builder, h eventual.Hierarchy, prefix string, not bool) error {
 	if prefix != "" {
 		return errors.New("a hierarchy condition inside any/all is not supported by the Web API's PropertyName")
 	}
@@ -172,7 +168,10 @@ func writeHierarchy(b *strings.Builder, h eventual.Hierarchy, prefix string) err
 		return err
 	}
 	name := "Under"
-	if h.Above {
+	switch {
+	case not:
+		name = "NotUnder"
+	case h.Above:
 		name = "Above"
 	}
 	if h.OrEqual {

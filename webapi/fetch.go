@@ -3,6 +3,7 @@ package webapi
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/eventual-pp/eventual"
@@ -168,7 +169,7 @@ func (q *request) readColumnJoin(l *fetchxml.Link, recs []*eventual.Record) erro
 			filter = eventual.And{Left: filter, Right: l.Filter}
 		}
 		cols := l.Columns
-		if cols != nil && !containsColumn(cols, l.From) {
+		if cols != nil && !slices.Contains(cols, l.From) {
 			cols = append(append([]*eventual.Column{}, cols...), l.From)
 		}
 		page, err := q.ops.RetrieveMultiple(q.ctx, &eventual.Query{Table: l.Table, Columns: cols, Filter: filter, Limit: MaxPageSize}, nil, false)
@@ -196,15 +197,6 @@ func (q *request) readColumnJoin(l *fetchxml.Link, recs []*eventual.Record) erro
 		rec.Related[nav] = matched
 	}
 	return nil
-}
-
-func containsColumn(cols []*eventual.Column, c *eventual.Column) bool {
-	for _, x := range cols {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // countChildren counts, for rowaggregate="CountChildren", the children of
