@@ -362,6 +362,24 @@ await step("fetchAll (FetchXML pages of 2 through the paging cookie)", async () 
   eq(res.value.map((r) => r.name).join("|"), [1, 2, 3, 4, 5].map((i) => prefix + i).join("|"), "order across pages");
 });
 
+await step("fetch (FetchXML aggregate: count and sum over a wildcard set, with formatted values)", async () => {
+  const fetchXml = `<fetch aggregate="true"><entity name="account"><attribute name="accountid" aggregate="count" alias="n"/>` +
+    `<attribute name="revenue" aggregate="sum" alias="total"/>` +
+    `<filter><condition attribute="name" operator="like" value="${prefix}[1-3]"/></filter></entity></fetch>`;
+  const res = await api.fetch({ collection: "accounts", fetchXml, includeAnnotations: "OData.Community.Display.V1.FormattedValue" });
+  eq(res.value.length, 1, "one group");
+  eq(res.value[0].n, 3, "a wildcard set selects three accounts");
+  eq(res.value[0].n_Formatted, "3", "the count's formatted value, as the client parses it");
+});
+await step("fetch (FetchXML order through a link-entity with entityname, not any inside a filter)", async () => {
+  const fetchXml = `<fetch><entity name="account"><attribute name="name"/>` +
+    `<order entityname="pc" attribute="lastname" descending="true"/><order attribute="name" descending="true"/>` +
+    `<filter><condition attribute="name" operator="begins-with" value="${prefix}"/>` +
+    `<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="not any"><filter><condition attribute="lastname" operator="eq" value="nobody-${prefix}"/></filter></link-entity></filter>` +
+    `<link-entity name="contact" from="contactid" to="primarycontactid" link-type="outer" alias="pc"/></entity></fetch>`;
+  const res = await api.fetch({ collection: "accounts", fetchXml });
+  eq(res.value.map((r) => r.name).join("|"), [5, 4, 3, 2, 1].map((i) => prefix + i).join("|"), "nulls of the link's column tie, then name descending");
+});
 await step("fetch with a long FetchXML (the client sends it inside a $batch)", async () => {
   const values = Array.from({ length: 150 }, (_, i) => `<value>${prefix}${i}</value>`).join("");
   const fetchXml = `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` +
