@@ -5,14 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual"
 )
 
+// MaxErrorMessage bounds the bytes of an error message: messages quote
+// what the client sent (a segment, a value), which can be tens of
+// kilobytes, and an error body need not carry it all back.
+const MaxErrorMessage = 4096
+
 // ErrorBody renders Dataverse's error body for an error code and message
-// answered with an HTTP status. With annotations it adds the
+// answered with an HTTP status; a message over MaxErrorMessage bytes is cut
+// at a character's end, with "…". With annotations it adds the
 // Microsoft.PowerApps.CDS annotations Dataverse sends.
 func ErrorBody(code, msg string, status int, annotations bool) []byte {
+	if len(msg) > MaxErrorMessage {
+		cut := MaxErrorMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
 	b := make([]byte, 0, 128+len(msg))
 	b = append(b, `{"error":{"code":`...)
 	b = AppendString(b, code)

@@ -2,7 +2,9 @@ package codec_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/eventual-pp/eventual/codec"
 )
@@ -29,6 +31,19 @@ func TestErrorBody(t *testing.T) {
 		if e.Code != tc.code || e.Message != tc.msg {
 			t.Errorf("%s: DecodeError = %q, %q", tc.file, e.Code, e.Message)
 		}
+	}
+}
+
+// TestErrorBodyLongMessage: a message quoting a huge value is cut at a
+// character's end, not carried back whole.
+func TestErrorBodyLongMessage(t *testing.T) {
+	msg := "Resource not found for the segment '" + strings.Repeat("é", 40000) + "'."
+	e, err := codec.DecodeError(codec.ErrorBody("0x0", msg, 404, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Message) > codec.MaxErrorMessage+len("…") || !strings.HasSuffix(e.Message, "é…") || !utf8.ValidString(e.Message) {
+		t.Errorf("message of %d bytes: …%q", len(e.Message), e.Message[len(e.Message)-10:])
 	}
 }
 
