@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -517,6 +518,74 @@ func TestFetchXMLColumnJoin(t *testing.T) {
 		r := s.do("GET", fetchURL("accounts", `<fetch><entity name="account">`+`<link-entity name="contact" from="fullname" to="revenue"/></entity></fetch>`), nil)
 		if code, _ := r.ErrorCode(t); r.Status != http.StatusBadRequest || code != "0x80041108" {
 			t.Errorf("columns of two types: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestFetchXMLLinkOrderNulls: pages ordered by a link's column reach every
+// row once when the column is null (a record without the related one) at
+// a page's end, ascending and descending, with and without the cookie.
+func TestFetchXMLLinkOrderNulls(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		acct := map[int]string{}
+		for i := 1; i <= 3; i++ {
+			acct[i] = s.create("accounts", map[string]any{"name": fmt.Sprint("Acc", i)})
+		}
+		for i := 1; i <= 7; i++ {
+			body := map[string]any{"new_name": fmt.Sprint("O", i), "new_ordernumber": fmt.Sprint("ON-", i)}
+			if i%3 != 0 {
+				body["new_customer@odata.bind"] = "/accounts(" + acct[1+i%3] + ")"
+			}
+			s.create("new_orders", body)
+		}
+		for _, first := range []string{"new_stage", "new_name"} {
+			for _, desc := range []string{"true", "false"} {
+				for _, size := range []int{1, 2, 3} {
+					all := func(cookies bool) []string {
+						var got []string
+						cookie := ""
+						for page := 1; page < 20; page++ {
+							attrs := fmt.Sprintf(`count="%d" page="%d"`, size, page)
+							if cookies && cookie != "" {
+								attrs += ` paging-cookie="` + xmlEscape(cookie) + `"`
+							}
+							xml := `<fetch ` + attrs + `><entity name="new_order"><attribute name="new_name"/><order attribute="` + first + `" descending="` + desc + `"/>` +
+								`<link-entity name="account" from="accountid" to="new_customer" link-type="outer" alias="a"><attribute name="name"/><order attribute="name" descending="` + desc + `"/></link-entity></entity></fetch>`
+							body := s.must(http.StatusOK, "GET", fetchURL("new_orders", xml), nil, "Prefer", `odata.include-annotations="*"`).JSON(t)
+							rows := body["value"].([]any)
+							for _, r := range rows {
+								got = append(got, fmt.Sprint(r.(map[string]any)["new_name"]))
+							}
+							more, _ := body["@Microsoft.Dynamics.CRM.morerecords"].(bool)
+							if !more || len(rows) == 0 {
+								break
+							}
+							c, _ := body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"].(string)
+							cookie = pagingCookieOf(t, c)
+						}
+						sort.Strings(got)
+						return got
+					}
+					for _, cookies := range []bool{true, false} {
+						if got := strings.Join(all(cookies), ","); got != "O1,O2,O3,O4,O5,O6,O7" {
+							t.Errorf("by %s, descending %s, pages of %d, cookies %v: %s", first, desc, size, cookies, got)
+						}
+					}
+				}
+			}
+		}
+		// The same through $orderby and nextLink: a null sort key at a
+		// page's end, descending, before another term.
+		for _, size := range []int{1, 2, 3} {
+			var got []string
+			for _, page := range follow(t, s, "new_orders?$select=new_name&$orderby=new_stage%20desc,new_ordernumber%20desc", size, nil) {
+				for _, r := range page {
+					got = append(got, fmt.Sprint(r["new_name"]))
+				}
+			}
+			if strings.Join(got, ",") != "O7,O6,O5,O4,O3,O2,O1" {
+				t.Errorf("$orderby with a null descending key, pages of %d: %v", size, got)
+			}
 		}
 	})
 }

@@ -405,6 +405,13 @@ func (b *Builder) keyset(q *eventual.Query, alias string, orders []string) (stri
 	}
 	var ors []string
 	for k := 0; k <= len(q.OrderBy); k++ {
+		if k < len(q.OrderBy) && q.After[k] == nil && q.OrderBy[k].Desc {
+			// Nothing sorts after null in descending order. Skipped
+			// before the equalities are rendered: they bind parameters,
+			// and a parameter bound but not written shifts every later
+			// positional one (SQLite) or has no type (PostgreSQL).
+			continue
+		}
 		var ands []string
 		for i := 0; i < k; i++ {
 			e, err := equal(i)
@@ -424,8 +431,6 @@ func (b *Builder) keyset(q *eventual.Query, alias string, orders []string) (stri
 		}
 		o, v := q.OrderBy[k], q.After[k]
 		switch {
-		case v == nil && o.Desc:
-			continue // nothing sorts after null in descending order
 		case v == nil:
 			ands = append(ands, orders[k]+" IS NOT NULL")
 		case !o.Desc:

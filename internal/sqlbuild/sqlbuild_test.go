@@ -618,3 +618,31 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysetParameters: every parameter a keyset binds is written, in
+// order, whatever its null sort keys: a null after which nothing sorts
+// (descending) binds none. A parameter bound and not written shifts
+// SQLite's positional ones and has no type for PostgreSQL.
+func TestKeysetParameters(t *testing.T) {
+	name, num := col(account, "name"), col(account, "accountnumber")
+	for _, after := range [][]any{
+		{nil, "a", id1}, {"x", nil, id1}, {nil, nil, id1}, {"x", "a", id1},
+	} {
+		for _, desc := range [][2]bool{{true, false}, {false, true}, {true, true}, {false, false}} {
+			b := sqlbuild.New(dialect{})
+			q := &eventual.Query{Table: account, OrderBy: []eventual.Order{{Column: name, Desc: desc[0]}, {Column: num, Desc: desc[1]}}, After: after}
+			if _, err := b.Select(q); err != nil {
+				t.Fatal(err)
+			}
+			sql := b.String()
+			for i := range b.Args {
+				if !strings.Contains(sql, "$"+strconv.Itoa(i+1)+" ") && !strings.Contains(sql, "$"+strconv.Itoa(i+1)+")") {
+					t.Errorf("after %v, desc %v: parameter $%d bound, not written: %s", after, desc, i+1, sql)
+				}
+			}
+			if strings.Contains(sql, "$"+strconv.Itoa(len(b.Args)+1)) {
+				t.Errorf("after %v, desc %v: a parameter written, not bound: %s", after, desc, sql)
+			}
+		}
+	}
+}
