@@ -474,6 +474,11 @@ func TestWildcardSets(t *testing.T) {
 			{"startswith a set", api("startswith(name,'a[45]')"), "A4,A5"},
 			{"Like with a set", api("Microsoft.Dynamics.CRM.Like(PropertyName='name',PropertyValue='%[*]%')"), "Star*Fish?"},
 			{"a lone bracket is literal", api("contains(name,'[')"), ""},
+			{"a reversed range matches nothing", api("contains(name,'[z-a]')"), ""},
+			{"not ]: every name", api("startswith(name,'[^]]')"), "100% Pure_Co,A1,A2,A3,A4,A5,Star*Fish?"},
+			{"[^] is literal", fx("like", "%[^]%"), ""},
+			{"a set of one special character", api("contains(name,'[*]')"), "Star*Fish?"},
+			{"regular expression characters in a set", api("contains(name,'[.$(|]')"), ""},
 		} {
 			if tc.got != tc.want {
 				t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)

@@ -21,11 +21,20 @@ func TestPatterns(t *testing.T) {
 		{"100[%]", `100\%`, `100%`, `100\%`, false},
 		{"[_]x[[]", `\_x[`, `_x[[]`, `\_x\[`, false},
 		{"a[b", `a[b`, `a[[]b`, `a\[b`, false},
-		{"[]]", `_`, `[]]`, `[]]`, true},
+		{"[]]", `_`, `]`, `\]`, true},
+		{"[^]]x", `_x`, `[^]]x`, `[^]]x`, true},
+		{"[-a]", `_`, `[a-]`, `[a-]`, true},
+		{"[^a]", `_`, `[^a]`, `[^a]`, true},
+		{"[a^]", `_`, `[a^]`, `[a^]`, true},
+		{"[^^]", `_`, `[^^]`, `[^^]`, true},
+		{`[\[]`, `_`, `[\[]`, `[\\\[]`, true},
 		{`back\slash*?.`, `back\\slash*?.`, `back\slash[*][?].`, `back\\slash\*\?\.`, false},
-		{"[^]", `_`, `[^]`, `[^]`, true},
+		{"[^]", `[^]`, `[[]^]`, `\[\^\]`, false},
 	} {
 		parts := sqlbuild.ParsePattern(tc.in)
+		if sqlbuild.MatchesNothing(parts) {
+			t.Errorf("%q matches nothing", tc.in)
+		}
 		if got := sqlbuild.HasSet(parts); got != tc.set {
 			t.Errorf("%q: HasSet %v", tc.in, got)
 		}
@@ -38,6 +47,18 @@ func TestPatterns(t *testing.T) {
 		if got := sqlbuild.SimilarPattern(parts); got != tc.similar {
 			t.Errorf("%q: similar %q, want %q", tc.in, got, tc.similar)
 		}
+	}
+}
+
+// TestPatternNothing: a set of no character ([z-a], reversed as SQL
+// Server reads it) matches nothing; a negated one, any character.
+func TestPatternNothing(t *testing.T) {
+	if !sqlbuild.MatchesNothing(sqlbuild.ParsePattern("a[z-a]%")) {
+		t.Error("[z-a] matches something")
+	}
+	parts := sqlbuild.ParsePattern("[^z-a]")
+	if sqlbuild.MatchesNothing(parts) || sqlbuild.GlobPattern(parts) != "?" || sqlbuild.SimilarPattern(parts) != "_" {
+		t.Errorf("[^z-a]: %q %q", sqlbuild.GlobPattern(parts), sqlbuild.SimilarPattern(parts))
 	}
 }
 

@@ -567,6 +567,9 @@ func (b *Builder) match(x eventual.Match, t *eventual.Table, alias string) strin
 	case eventual.MatchEndsWith:
 		parts = append([]PatternPart{{Kind: '%'}}, parts...)
 	}
+	if MatchesNothing(parts) {
+		return constSQL(false)
+	}
 	if HasSet(parts) {
 		return b.D.SetMatch(b.D.Text(expr), parts, b.Arg)
 	}
