@@ -207,7 +207,13 @@ func linkCondition(parent, sc *scope, typ string) eventual.Expr {
 		if sc.collection {
 			return eventual.Any{Relationship: sc.rel, Filter: filter}
 		}
-		var cond eventual.Expr = eventual.Compare{Op: eventual.OpNe, Left: parent.field(sc.rel.Lookup), Right: eventual.Literal{Value: nil}}
+		// The lookup is set; a customer lookup's related key, through
+		// the path, is also null when it names another table.
+		related := parent.field(sc.rel.Lookup)
+		if sc.rel.Lookup.Type == eventual.TypeCustomer {
+			related = sc.field(sc.table.PrimaryKey())
+		}
+		var cond eventual.Expr = eventual.Compare{Op: eventual.OpNe, Left: related, Right: eventual.Literal{Value: nil}}
 		if filter != nil {
 			cond = eventual.And{Left: cond, Right: filter}
 		}

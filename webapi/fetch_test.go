@@ -262,6 +262,8 @@ func TestFetchXMLLinkedConditionsAndOrders(t *testing.T) {
 		for _, last := range []string{"Z", "B"} {
 			s.create("contacts", map[string]any{"firstname": "Bob", "lastname": last, "parentcustomerid_account@odata.bind": "/accounts(" + ids["A1"] + ")"})
 		}
+		// Kid's customer is a contact, not an account.
+		s.create("contacts", map[string]any{"firstname": "Kid", "lastname": "K", "parentcustomerid_contact@odata.bind": "/contacts(" + ids["Ann1"] + ")"})
 		anns := `<filter><condition attribute="firstname" operator="eq" value="Ann"/></filter>`
 		for _, tc := range []struct {
 			name, xml, prop, want string
@@ -301,6 +303,12 @@ func TestFetchXMLLinkedConditionsAndOrders(t *testing.T) {
 			{"all of a many-to-one link", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/><filter>` +
 				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="all"><filter><condition attribute="revenue" operator="ge" value="300"/></filter></link-entity>` +
 				`</filter></entity></fetch>`, "lastname", "1,2,B,Z"},
+			{"a customer lookup's link tests its table: a contact customer", `<fetch><entity name="contact"><attribute name="lastname"/>` +
+				`<link-entity name="contact" from="contactid" to="parentcustomerid" alias="pc"/></entity></fetch>`, "lastname", "K"},
+			{"…any account customer", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/><filter>` +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="any"/></filter></entity></fetch>`, "lastname", "1,2,3,4,B,Z"},
+			{"…not any", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/><filter>` +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="not any"/></filter></entity></fetch>`, "lastname", "K"},
 			{"matchfirstrowusingcrossapply: one row per parent with a match, schema names", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` +
 				`<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="matchfirstrowusingcrossapply"><attribute name="lastname"/><order attribute="lastname"/></link-entity></entity></fetch>`, "LastName", "1,2,3,4"},
 			{"the docs' records not in a set: entityname on the link's lookup", `<fetch><entity name="account"><attribute name="name"/><order attribute="name"/>` +
