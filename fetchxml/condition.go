@@ -92,6 +92,9 @@ func (p *parser) condition(sc *scope, n *node) (eventual.Expr, error) {
 // join: on an outer link whose filter a related record fails, the
 // columns are null.
 func (p *parser) linkedCondition(sc *scope, n *node, name string) (eventual.Expr, error) {
+	if sc == p.root && p.named[name] == nil && name == sc.table.LogicalName {
+		return p.columnCondition(sc, n) // the entity itself
+	}
 	target, err := p.linkNamed(sc, name, "A condition")
 	if err != nil {
 		if t := p.named[name]; t != nil && sc == p.root && t.collection && t.base == t {
@@ -99,7 +102,11 @@ func (p *parser) linkedCondition(sc *scope, n *node, name string) (eventual.Expr
 		}
 		return nil, err
 	}
+	// Its valueof may name another link of the entity, as the entity's
+	// own conditions may.
+	p.inEntityFilter = true
 	x, err := p.columnCondition(target, n)
+	p.inEntityFilter = false
 	if err != nil {
 		return nil, err
 	}
@@ -320,8 +327,12 @@ func (p *parser) valueOf(sc *scope, c *eventual.Column, f eventual.Field, op, ot
 	}
 	target, name := sc, other
 	if alias, col, ok := strings.Cut(other, "."); ok {
+		from := sc
+		if p.inEntityFilter {
+			from = p.root // a condition with entityname, in the entity's filter
+		}
 		var err error
-		if target, err = p.linkNamed(sc, alias, "A condition with valueof"); err != nil {
+		if target, err = p.linkNamed(from, alias, "A condition with valueof"); err != nil {
 			return nil, err
 		}
 		name = col

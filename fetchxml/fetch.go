@@ -273,6 +273,9 @@ type parser struct {
 	counts      map[string]int      // generated aliases per table
 	agg         *eventual.Aggregate // the query's, when aggregate="true"
 	root        *scope
+	// inEntityFilter is set while a condition with entityname is read:
+	// it stands in the entity's filter though it reads a link's columns.
+	inEntityFilter bool
 	// rawOrder sorts choices by value (useraworderby), not by label.
 	rawOrder bool
 	// join is the one-to-many link an aggregate query joins.

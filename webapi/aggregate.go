@@ -46,6 +46,7 @@ func (q *request) apply(t *eventual.Table, nf *navFilter) error {
 		}
 	}
 	names, grouped := map[string]bool{}, map[string]bool{}
+	pathAlias := map[string]string{} // "nav/…/column" → its alias, for $orderby
 	for _, p := range o.Apply.GroupBy {
 		if strings.Contains(p, "/") {
 			// A column of the record lookups reference: grouped under
@@ -72,7 +73,7 @@ func (q *request) apply(t *eventual.Table, nf *navFilter) error {
 			if names[alias] {
 				return errBadRequest("The property '%s' is grouped by twice.", p)
 			}
-			names[alias], grouped[alias] = true, true
+			names[alias], grouped[alias], pathAlias[p] = true, true, alias
 			a.GroupBy = append(a.GroupBy, eventual.Grouping{Path: path, Column: c, Alias: alias})
 			continue
 		}
@@ -123,6 +124,8 @@ func (q *request) apply(t *eventual.Table, nf *navFilter) error {
 		name := strings.Join(ob.Path, "/")
 		if c := t.Column(name); c != nil {
 			name = c.ValueProperty()
+		} else if alias, ok := pathAlias[name]; ok {
+			name = alias
 		}
 		if !names[name] {
 			return errBadRequest("The $orderby property '%s' is not grouped by in the $apply.", strings.Join(ob.Path, "/"))

@@ -166,6 +166,9 @@ func TestAggregateThroughLinks(t *testing.T) {
 		if got := rowsText(s.must(http.StatusOK, "GET", "contacts?$apply="+url.QueryEscape("groupby((parentcustomerid_account/primarycontactid/lastname),aggregate($count as n))"), nil).Value(t), "contact_lastname", "n"); got != "n=3; contact_lastname=1 n=3" {
 			t.Errorf("$apply through two lookups: %s", got)
 		}
+		if got := rowsText(s.must(http.StatusOK, "GET", "contacts?$apply="+url.QueryEscape("groupby((parentcustomerid_account/primarycontactid/lastname),aggregate($count as n))")+"&$orderby="+url.QueryEscape("parentcustomerid_account/primarycontactid/lastname desc"), nil).Value(t), "contact_lastname", "n"); got != "contact_lastname=1 n=3; n=3" {
+			t.Errorf("$orderby a path grouped by: %s", got)
+		}
 		xml := `<fetch aggregate="true"><entity name="account"><attribute name="accountid" aggregate="count" alias="n"/>` +
 			`<link-entity name="contact" from="parentcustomerid" to="accountid"><attribute name="contactid" aggregate="count" alias="a"/></link-entity>` +
 			`<link-entity name="new_order" from="new_customer" to="accountid"><attribute name="new_orderid" aggregate="count" alias="b"/></link-entity></entity></fetch>`

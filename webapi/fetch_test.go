@@ -303,6 +303,11 @@ func TestFetchXMLLinkedConditionsAndOrders(t *testing.T) {
 			{"all of a many-to-one link", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/><filter>` +
 				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="all"><filter><condition attribute="revenue" operator="ge" value="300"/></filter></link-entity>` +
 				`</filter></entity></fetch>`, "lastname", "1,2,B,Z"},
+			{"valueof with entityname, between two links", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/>` +
+				`<filter><condition entityname="a" attribute="accountnumber" operator="eq" valueof="b.accountnumber"/></filter>` +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="outer" alias="a"/>` +
+				`<link-entity name="account" from="accountid" to="parentcustomerid" link-type="outer" alias="b"><filter><condition attribute="revenue" operator="le" value="200"/></filter></link-entity></entity></fetch>`, "lastname", "1,2,B,Z"},
+			{"entityname naming the entity itself", `<fetch><entity name="contact"><attribute name="lastname"/><filter><condition entityname="contact" attribute="lastname" operator="eq" value="2"/></filter></entity></fetch>`, "lastname", "2"},
 			{"a customer lookup's link tests its table: a contact customer", `<fetch><entity name="contact"><attribute name="lastname"/>` +
 				`<link-entity name="contact" from="contactid" to="parentcustomerid" alias="pc"/></entity></fetch>`, "lastname", "K"},
 			{"…any account customer", `<fetch><entity name="contact"><attribute name="lastname"/><order attribute="lastname"/><filter>` +
