@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -209,6 +210,27 @@ func (q *request) countChildren(f *fetchxml.Fetch, recs []*eventual.Record) (map
 	t := f.Query.Table
 	h := t.Hierarchical()
 	out := make(map[uuid.UUID]int64, len(recs))
+	// One grouped count of the page's children, where the service
+	// aggregates (and the children are within its aggregate limit).
+	if agg, ok := q.ops.(eventual.Aggregator); ok && len(recs) > 0 && len(recs) <= MaxInValues {
+		ids := make([]any, len(recs))
+		for i, rec := range recs {
+			ids[i] = eventual.Ref(t, rec.ID)
+		}
+		rows, err := agg.Aggregate(q.ctx, &eventual.Aggregate{Table: t, Filter: eventual.In{Field: eventual.Field{Column: h.Lookup}, Values: ids},
+			GroupBy: []eventual.Grouping{{Column: h.Lookup, Alias: "parent"}}, Values: []eventual.AggregateValue{{Func: eventual.AggCount, Alias: "n"}}})
+		if err == nil {
+			for _, r := range rows {
+				if ref, ok := r["parent"].(eventual.EntityReference); ok {
+					out[ref.ID], _ = r["n"].(int64)
+				}
+			}
+			return out, nil
+		}
+		if !errors.Is(err, eventual.ErrAggregateLimit) {
+			return nil, err
+		}
+	}
 	for _, rec := range recs {
 		x := eventual.Compare{Op: eventual.OpEq, Left: eventual.Field{Column: h.Lookup}, Right: eventual.Literal{Value: eventual.Ref(t, rec.ID)}}
 		var err error
