@@ -336,14 +336,7 @@ func (q *request) writeFetch(f *fetchxml.Fetch, page *eventual.Page, expands []e
 	if count {
 		b = append(b, `,"@odata.count":`...)
 		b = strconv.AppendInt(b, page.Count, 10)
-		if rd.ann.match(annTotal) {
-			b = append(b, `,"@Microsoft.Dynamics.CRM.totalrecordcount":`...)
-			b = strconv.AppendInt(b, page.Count, 10)
-		}
-		if rd.ann.match(annTotalLimit) {
-			b = append(b, `,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":`...)
-			b = strconv.AppendBool(b, page.CountLimitExceeded)
-		}
+		b = rd.appendTotals(b, page)
 	}
 	// The last page carries neither the cookie nor morerecords, as in
 	// Dataverse (clients page while the cookie comes).

@@ -217,14 +217,7 @@ func (q *request) writeCollection(t *eventual.Table, page *eventual.Page, cols [
 	b := make([]byte, 0, 256+len(page.Records)*256)
 	b = append(b, `{"@odata.context":`...)
 	b = appendString(b, q.base+"$metadata#"+t.EntitySetName+contextSelect(q.opts.Select, expands))
-	if rd.ann.match(annTotal) {
-		b = append(b, `,"@Microsoft.Dynamics.CRM.totalrecordcount":`...)
-		b = strconv.AppendInt(b, page.Count, 10)
-	}
-	if rd.ann.match(annTotalLimit) {
-		b = append(b, `,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":`...)
-		b = strconv.AppendBool(b, page.CountLimitExceeded)
-	}
+	b = rd.appendTotals(b, page)
 	if rd.ann.match(annMetaVersion) {
 		b = append(b, `,"@Microsoft.Dynamics.CRM.globalmetadataversion":"1"`...)
 	}
@@ -587,4 +580,18 @@ func (q *request) deleteProperty(ref eventual.EntityReference, c *eventual.Colum
 		return err
 	}
 	return q.writeNoContent()
+}
+
+// appendTotals appends the totalrecordcount annotations of a page, those
+// the Prefer header asks for.
+func (rd *renderer) appendTotals(b []byte, page *eventual.Page) []byte {
+	if rd.ann.match(annTotal) {
+		b = append(b, `,"@Microsoft.Dynamics.CRM.totalrecordcount":`...)
+		b = strconv.AppendInt(b, page.Count, 10)
+	}
+	if rd.ann.match(annTotalLimit) {
+		b = append(b, `,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":`...)
+		b = strconv.AppendBool(b, page.CountLimitExceeded)
+	}
+	return b
 }
