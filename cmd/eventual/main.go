@@ -15,6 +15,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tuneRuntime(os.Getenv)
 	m := NewMain()
 	if err := m.Run(ctx, os.Args[1:]); err != nil {
 		switch {
