@@ -21,13 +21,13 @@ func (s *Session) CreateMultiple(ctx context.Context, entities []*eventual.Entit
 	for i, e := range entities {
 		targets[i] = eventual.BulkTarget{Entity: e}
 	}
-	return s.bulk(ctx, targets, false)
+	return s.bulk(ctx, targets, false, nil)
 }
 
 // UpsertMultiple upserts records of one table, each as Upsert would.
 func (s *Session) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
 	ctx = s.bind(ctx)
-	_, err := s.bulk(ctx, targets, true)
+	_, err := s.bulk(ctx, targets, true, nil)
 	return err
 }
 
@@ -60,8 +60,13 @@ func (s *Session) DeleteMultiple(ctx context.Context, targets []eventual.EntityR
 // CreateMultiple creates records of one table in one transaction (see
 // Session.CreateMultiple).
 func (in *Instance) CreateMultiple(ctx context.Context, entities []*eventual.Entity) (ids []uuid.UUID, err error) {
+	targets := make([]eventual.BulkTarget, len(entities))
+	for i, e := range entities {
+		targets[i] = eventual.BulkTarget{Entity: e}
+	}
+	prebuilt := in.prebuildCreates(ctx, targets, false)
 	err = in.atomic(ctx, func(s *Session) error {
-		ids, err = s.CreateMultiple(ctx, entities)
+		ids, err = s.bulk(s.bind(ctx), targets, false, prebuilt)
 		return err
 	})
 	return ids, err
@@ -74,7 +79,44 @@ func (in *Instance) UpdateMultiple(ctx context.Context, targets []eventual.BulkT
 
 // UpsertMultiple upserts records of one table in one transaction.
 func (in *Instance) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
-	return in.atomic(ctx, func(s *Session) error { return s.UpsertMultiple(ctx, targets) })
+	prebuilt := in.prebuildCreates(ctx, targets, true)
+	return in.atomic(ctx, func(s *Session) error {
+		_, err := s.bulk(s.bind(ctx), targets, true, prebuilt)
+		return err
+	})
+}
+
+// prebuildCreates builds, before the write is queued, the record each
+// target would create, so that the store's single writer only inserts it
+// (building a record costs about a fifth of the writer's time per row of a
+// bulk write). A target gets none (nil) when its record needs the
+// transaction to be built: bulk steps may change the entities, and lookups
+// and currencies are read. A target that fails to build also gets none: it
+// may name a record that exists, which the transaction finds and updates,
+// or it is built again there and fails with the same error in its place.
+// Whether a target creates at all is only known in the transaction.
+func (in *Instance) prebuildCreates(ctx context.Context, targets []eventual.BulkTarget, upsert bool) []*eventual.Record {
+	if len(targets) == 0 {
+		return nil
+	}
+	t := targets[0].Entity.Table
+	if steps, ok := in.bulkSteps(t, upsert); !ok || len(steps) > 0 || isJobTable(t) {
+		return nil
+	}
+	out := make([]*eventual.Record, len(targets))
+	for i, tg := range targets {
+		if tg.Entity.Table != t || len(tg.Entity.Related) > 0 {
+			continue
+		}
+		e := bulkCreateEntity(t, tg)
+		if !readsNothing(t, e.Values) {
+			continue
+		}
+		if rec, err := in.buildCreate(ctx, nil, e, nil); err == nil {
+			out[i] = rec
+		}
+	}
+	return out
 }
 
 // DeleteMultiple deletes records of one table in one transaction.
@@ -199,7 +241,7 @@ func sequential(targets []eventual.BulkTarget) bool {
 	return false
 }
 
-func (s *Session) bulk(ctx context.Context, targets []eventual.BulkTarget, upsert bool) ([]uuid.UUID, error) {
+func (s *Session) bulk(ctx context.Context, targets []eventual.BulkTarget, upsert bool, prebuilt []*eventual.Record) ([]uuid.UUID, error) {
 	if len(targets) == 0 {
 		return []uuid.UUID{}, nil
 	}
@@ -227,7 +269,7 @@ func (s *Session) bulk(ctx context.Context, targets []eventual.BulkTarget, upser
 			return nil, err
 		}
 	}
-	plan, err := s.planBulk(ctx, t, targets, existing, cols, cache)
+	plan, err := s.planBulk(ctx, t, targets, existing, cols, cache, prebuilt)
 	if err != nil {
 		return nil, err
 	}
@@ -316,10 +358,11 @@ type hydration struct {
 	e   *eventual.Entity
 }
 
-// planBulk builds every target's insert or update. It returns a nil plan
-// when two targets name one record, which only a loop of single
-// operations handles right.
-func (s *Session) planBulk(ctx context.Context, t *eventual.Table, targets []eventual.BulkTarget, existing map[string]*eventual.Record, cols []*eventual.Column, cache lookupCache) (*bulkPlan, error) {
+// planBulk builds every target's insert or update, taking a create from
+// prebuilt (see prebuildCreates; nil or nil entries: none) when there is
+// one. It returns a nil plan when two targets name one record, which only
+// a loop of single operations handles right.
+func (s *Session) planBulk(ctx context.Context, t *eventual.Table, targets []eventual.BulkTarget, existing map[string]*eventual.Record, cols []*eventual.Column, cache lookupCache, prebuilt []*eventual.Record) (*bulkPlan, error) {
 	in, tx := s.in, s.tx
 	plan := &bulkPlan{ids: make([]uuid.UUID, len(targets))}
 	updated := map[uuid.UUID]bool{}
@@ -357,9 +400,15 @@ func (s *Session) planBulk(ctx context.Context, t *eventual.Table, targets []eve
 			}
 		}
 		if rec == nil {
-			nr, err := in.buildCreate(ctx, tx, bulkCreateEntity(t, tg), cache)
-			if err != nil {
-				return nil, err
+			var nr *eventual.Record
+			if prebuilt != nil {
+				nr = prebuilt[i]
+			}
+			if nr == nil {
+				var err error
+				if nr, err = in.buildCreate(ctx, tx, bulkCreateEntity(t, tg), cache); err != nil {
+					return nil, err
+				}
 			}
 			plan.inserts = append(plan.inserts, nr)
 			plan.ids[i] = nr.ID

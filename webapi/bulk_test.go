@@ -252,6 +252,35 @@ func TestUpsertMultiple(t *testing.T) {
 			}
 			expectCount(t, s, "accounts", "startswith(accountnumber,'UMI-') or name eq 'UMI keyless'", 1, "matched (only the one created before)")
 		})
+		t.Run("ExistingTargetsNeedNoRequiredColumns", func(t *testing.T) {
+			// A target that would fail as a create (required columns
+			// missing) updates the record it names; a new one fails in
+			// its place, and nothing of the request persists.
+			chf := s.create("transactioncurrencies", map[string]any{"currencyname": "Franc", "isocurrencycode": "CHF", "currencysymbol": "Fr", "exchangerate": 0.9, "currencyprecision": 2})
+			s.must(http.StatusNoContent, "POST", "transactioncurrencies/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target("Microsoft.Dynamics.CRM.transactioncurrency", "@odata.id", "transactioncurrencies("+chf+")", "currencyname", "Swiss franc"),
+			))
+			c := s.must(http.StatusOK, "GET", "transactioncurrencies("+chf+")?$select=currencyname,isocurrencycode", nil).JSON(t)
+			if c["currencyname"] != "Swiss franc" || c["isocurrencycode"] != "CHF" {
+				t.Errorf("currency = %v", c)
+			}
+			missing := uuid.NewString()
+			r := s.do("POST", "transactioncurrencies/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target("Microsoft.Dynamics.CRM.transactioncurrency", "@odata.id", "transactioncurrencies("+chf+")", "currencyname", "Franc again"),
+				target("Microsoft.Dynamics.CRM.transactioncurrency", "@odata.id", "transactioncurrencies("+missing+")", "currencyname", "No code"),
+			))
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("UpsertMultiple creating a currency without its required columns: %d %s", r.Status, r.Body)
+			}
+			if !strings.Contains(string(r.Body), "isocurrencycode") && !strings.Contains(string(r.Body), "currencysymbol") && !strings.Contains(string(r.Body), "exchangerate") {
+				t.Errorf("error names no missing column: %s", r.Body)
+			}
+			c = s.must(http.StatusOK, "GET", "transactioncurrencies("+chf+")?$select=currencyname", nil).JSON(t)
+			if c["currencyname"] != "Swiss franc" {
+				t.Errorf("the update of a failed UpsertMultiple persisted: %v", c)
+			}
+			expectError(t, s.do("GET", "transactioncurrencies("+missing+")", nil), http.StatusNotFound, "", "")
+		})
 		t.Run("BadTargets", func(t *testing.T) {
 			r := s.do("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(map[string]any{"@odata.id": "accounts(accountnumber='UMX-1')", "name": "x"}))
 			expectError(t, r, http.StatusBadRequest, "0x80048d19", "")
