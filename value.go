@@ -43,6 +43,84 @@ func ParseDecimal(text string, scale int) (Decimal, error) {
 // parseDecimal is ParseDecimal, also telling an out-of-range number from
 // text that is no number.
 func parseDecimal(text string, scale int) (d Decimal, outOfRange bool, err error) {
+	if d, ok := parsePlainDecimal(text, scale); ok {
+		return d, false, nil
+	}
+	return parseRatDecimal(text, scale)
+}
+
+// maxPlainDigits bounds the digits parsePlainDecimal reads: 10^18 fits an
+// int64 with room for the rounding step.
+const maxPlainDigits = 18
+
+// parsePlainDecimal parses the common form of a decimal, digits with an
+// optional sign and fraction ("-1250.75"), without math/big: a request's
+// money values otherwise cost a big.Rat each. It reports false for any
+// other text (exponents, a bare ".5", more than maxPlainDigits digits in
+// all), which parseRatDecimal then reads; both round alike.
+func parsePlainDecimal(text string, scale int) (Decimal, bool) {
+	if scale < 0 || scale > maxPlainDigits {
+		return Decimal{}, false
+	}
+	i, neg := 0, false
+	if i < len(text) && (text[i] == '-' || text[i] == '+') {
+		neg = text[i] == '-'
+		i++
+	}
+	var units int64
+	digits, frac, intDigits := 0, -1, 0
+	roundUp := false
+	for ; i < len(text); i++ {
+		ch := text[i]
+		switch {
+		case ch == '.' && frac < 0:
+			frac = 0
+			continue
+		case ch < '0' || ch > '9':
+			return Decimal{}, false
+		}
+		if frac < 0 {
+			intDigits++
+		} else {
+			frac++
+			if frac > scale {
+				// Beyond the scale: the first such digit rounds half away
+				// from zero; the rest cannot change that.
+				if frac == scale+1 {
+					roundUp = ch >= '5'
+				}
+				continue
+			}
+		}
+		if units == 0 && ch == '0' {
+			continue // leading zeros count toward nothing
+		}
+		if digits++; digits > maxPlainDigits {
+			return Decimal{}, false
+		}
+		units = units*10 + int64(ch-'0')
+	}
+	if intDigits == 0 || frac == 0 { // "", "-", ".5", "5."
+		return Decimal{}, false
+	}
+	for f := max(frac, 0); f < scale; f++ {
+		if digits++; units != 0 && digits > maxPlainDigits {
+			return Decimal{}, false
+		}
+		units *= 10
+	}
+	if roundUp {
+		units++
+	}
+	if neg {
+		units = -units
+	}
+	return Decimal{Units: units, Scale: scale}, true
+}
+
+// parseRatDecimal is parseDecimal for any text math/big reads as a
+// rational number, but a fraction.
+func parseRatDecimal(text string, scale int) (d Decimal, outOfRange bool, err error) {
 	r, ok := new(big.Rat).SetString(text)
 	if !ok || strings.ContainsAny(text, "/") {
 		return Decimal{}, false, fmt.Errorf("%q is not a decimal number", text)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/eventual-pp/eventual"
 )
@@ -11,16 +12,16 @@ import (
 // JSONValue converts a JSON value, as DecodeJSON reads it, to a value of
 // the column's type. Its errors are Dataverse's messages.
 func JSONValue(c *eventual.Column, v any) (any, error) {
-	s := eventual.Scalar{Form: eventual.FormJSON, Text: fmt.Sprint(v)}
+	s := eventual.Scalar{Form: eventual.FormJSON}
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
 	case string:
-		s.Kind = eventual.ScalarString
+		s.Kind, s.Text = eventual.ScalarString, x
 	case json.Number:
-		s.Kind = eventual.ScalarNumber
+		s.Kind, s.Text = eventual.ScalarNumber, string(x)
 	case bool:
-		s.Kind = eventual.ScalarBool
+		s.Kind, s.Text = eventual.ScalarBool, strconv.FormatBool(x)
 	case map[string]any:
 		return nil, errConvert("{...}", c)
 	case []any:
