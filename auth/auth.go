@@ -82,7 +82,7 @@ func Middleware(a Authenticator, o Options, next http.Handler) http.Handler {
 			h := w.Header()
 			h.Set("WWW-Authenticate", challenge(r))
 			h.Set("Content-Type", "application/json; odata.metadata=minimal")
-			h.Set("OData-Version", "4.0")
+			h.Set(codec.HeaderODataVersion, "4.0")
 			h.Set("Content-Length", strconv.Itoa(len(body)))
 			w.WriteHeader(http.StatusUnauthorized)
 			w.Write(body)

@@ -171,7 +171,7 @@ func (c *Client) send(ctx context.Context, cl *call, auth string) (status int, h
 func (c *Client) setHeaders(hr *http.Request, req *Request, auth string) {
 	h := hr.Header
 	h.Set("Accept", "application/json")
-	h.Set("OData-Version", "4.0")
+	h.Set(codec.HeaderODataVersion, "4.0")
 	h.Set("OData-MaxVersion", "4.0")
 	if req.Body != nil {
 		h.Set("Content-Type", "application/json; charset=utf-8")

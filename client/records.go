@@ -454,7 +454,7 @@ func mustVersion(v string) int64 {
 // entityID reads the id of the record a write answered with, from
 // OData-EntityId (".../accounts(<id>)").
 func entityID(resp *Response) (uuid.UUID, error) {
-	loc := resp.Header.Get("OData-EntityId")
+	loc := resp.Header.Get(codec.HeaderEntityID)
 	open, end := strings.LastIndexByte(loc, '('), strings.LastIndexByte(loc, ')')
 	if open < 0 || end < open {
 		return uuid.Nil, fmt.Errorf("client: the answer names no record (OData-EntityId %q)", loc)

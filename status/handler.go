@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eventual-pp/eventual/codec"
 )
 
 // files holds the page's template and the assets it serves.
@@ -217,7 +219,7 @@ func write(w http.ResponseWriter, r *http.Request, b []byte) {
 func serveAsset(w http.ResponseWriter, r *http.Request, a asset) {
 	hd := w.Header()
 	hd.Set("Content-Type", a.ctype)
-	hd.Set("ETag", a.etag)
+	hd.Set(codec.HeaderETag, a.etag)
 	hd.Set("Cache-Control", a.cache)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 }

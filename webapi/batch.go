@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/eventual-pp/eventual"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/google/uuid"
 )
 
@@ -166,7 +167,7 @@ func (q *request) runChangeSet(reqs []*batchRequest) []*batchResponse {
 				return errChangeSetFailed
 			}
 			if r.contentID != "" {
-				if loc := resp.header.Get("OData-EntityId"); loc != "" {
+				if loc := resp.header.Get(codec.HeaderEntityID); loc != "" {
 					ids[r.contentID] = loc
 				}
 			}
@@ -421,7 +422,7 @@ func writeBatchPart(b *bytes.Buffer, r *batchResponse) {
 	}
 	fmt.Fprintf(b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
 	if status == http.StatusNoContent {
-		if loc := r.header.Get("OData-EntityId"); loc != "" && r.header.Get("Location") == "" {
+		if loc := r.header.Get(codec.HeaderEntityID); loc != "" && r.header.Get("Location") == "" {
 			r.header.Set("Location", loc)
 		}
 	}

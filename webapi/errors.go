@@ -84,7 +84,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	if status == http.StatusNotModified {
 		h := w.Header()
-		h.Set("OData-Version", "4.0")
+		h.Set(codec.HeaderODataVersion, "4.0")
 		w.WriteHeader(status)
 		return
 	}
@@ -109,7 +109,7 @@ func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status
 		h.Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	h.Set("Content-Type", "application/json; odata.metadata=minimal")
-	h.Set("OData-Version", "4.0")
+	h.Set(codec.HeaderODataVersion, "4.0")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)

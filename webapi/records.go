@@ -327,7 +327,7 @@ func (q *request) serveRecord(ref eventual.EntityReference) error {
 	}
 	if err != nil {
 		if eventual.ErrorKind(err) == eventual.KindNotModified {
-			q.w.Header().Set("ETag", q.r.Header.Get("If-None-Match"))
+			q.w.Header().Set(codec.HeaderETag, q.r.Header.Get("If-None-Match"))
 		}
 		return err
 	}
@@ -343,7 +343,7 @@ func (q *request) writeRecord(status int, rec *eventual.Record, cols []*eventual
 	}
 	context := q.base + "$metadata#" + rec.Table.EntitySetName + contextSelect(selectItems, expands) + "/$entity"
 	b := rd.appendRecord(make([]byte, 0, 512), rec, cols, expands, true, context)
-	q.w.Header().Set("ETag", codec.ETag(rec.Version))
+	q.w.Header().Set(codec.HeaderETag, codec.ETag(rec.Version))
 	if q.prefs.annotations.any() {
 		q.applied("odata.include-annotations=" + q.prefs.annotationsRaw)
 	}
@@ -397,7 +397,7 @@ func (q *request) createEntity(e *eventual.Entity) error {
 		return err
 	}
 	if !q.prefs.returnRepresentation {
-		q.w.Header().Set("OData-EntityId", q.base+t.EntitySetName+"("+id.String()+")")
+		q.w.Header().Set(codec.HeaderEntityID, q.base+t.EntitySetName+"("+id.String()+")")
 		return q.writeNoContent()
 	}
 	rec, err := q.ops.Retrieve(q.ctx, eventual.Ref(t, id), cols, domainExpands(expands), "")
@@ -466,7 +466,7 @@ func (q *request) patch(ref eventual.EntityReference) error {
 		return err
 	}
 	if !q.prefs.returnRepresentation {
-		q.w.Header().Set("OData-EntityId", q.entityURL(ref))
+		q.w.Header().Set(codec.HeaderEntityID, q.entityURL(ref))
 		return q.writeNoContent()
 	}
 	// $expand is ignored on update, as in Dataverse.

@@ -242,12 +242,12 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, ops eventu
 	ctx := r.Context()
 	if contentIDs == nil {
 		// Every operation a request causes shares its correlation id.
-		corr, err := uuid.Parse(r.Header.Get("x-ms-correlation-request-id"))
+		corr, err := uuid.Parse(r.Header.Get(codec.HeaderCorrelationID))
 		if err != nil {
 			corr = uuid.New()
 		}
 		ctx = eventual.WithCorrelationID(ctx, corr)
-		w.Header().Set("x-ms-service-request-id", corr.String())
+		w.Header().Set(codec.HeaderServiceRequestID, corr.String())
 	}
 	if adoptRequested(r.Header) {
 		ctx = eventual.WithAdoptPlaceholders(ctx)
@@ -342,7 +342,7 @@ func checkJSONContentType(ct string) error {
 // header sets the headers every Web API response carries.
 func (q *request) header() http.Header {
 	h := q.w.Header()
-	h.Set("OData-Version", "4.0")
+	h.Set(codec.HeaderODataVersion, "4.0")
 	return h
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"regexp"
 	"time"
+
+	"github.com/eventual-pp/eventual/codec"
 )
 
 // demoClient is the demo's integrated system: a plain Web API client over
@@ -46,7 +48,7 @@ func (c *demoClient) do(ctx context.Context, method, url string, body any) (*dem
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("OData-Version", "4.0")
+	req.Header.Set(codec.HeaderODataVersion, "4.0")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
@@ -113,7 +115,7 @@ var demoEntityID = regexp.MustCompile(`\(([0-9a-fA-F-]{36})\)$`)
 
 // entityID returns the GUID in the OData-EntityId header of a create.
 func (r *demoResponse) entityID() (string, error) {
-	loc := r.header.Get("OData-EntityId")
+	loc := r.header.Get(codec.HeaderEntityID)
 	m := demoEntityID.FindStringSubmatch(loc)
 	if m == nil {
 		return "", fmt.Errorf("no record id in OData-EntityId %q", loc)

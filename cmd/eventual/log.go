@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/internal/httpserver"
 )
 
@@ -84,6 +85,6 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		sw := &httpserver.StatusWriter{ResponseWriter: w, Status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		logger.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", sw.Status,
-			"took", time.Since(start).String(), "correlation_id", w.Header().Get("x-ms-service-request-id"), "remote", r.RemoteAddr)
+			"took", time.Since(start).String(), "correlation_id", w.Header().Get(codec.HeaderServiceRequestID), "remote", r.RemoteAddr)
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/auth"
+	"github.com/eventual-pp/eventual/codec"
 	"github.com/eventual-pp/eventual/instance"
 	"github.com/eventual-pp/eventual/internal/httpserver"
 	"github.com/eventual-pp/eventual/metrics"
@@ -318,12 +319,12 @@ func recordCallers(in *instance.Instance, logger *slog.Logger, next http.Handler
 // answer, a refusal included, carries it as x-ms-service-request-id.
 func correlate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := uuid.Parse(r.Header.Get("x-ms-correlation-request-id"))
+		id, err := uuid.Parse(r.Header.Get(codec.HeaderCorrelationID))
 		if err != nil {
 			id = uuid.New()
-			r.Header.Set("x-ms-correlation-request-id", id.String())
+			r.Header.Set(codec.HeaderCorrelationID, id.String())
 		}
-		w.Header().Set("x-ms-service-request-id", id.String())
+		w.Header().Set(codec.HeaderServiceRequestID, id.String())
 		next.ServeHTTP(w, r)
 	})
 }
