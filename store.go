@@ -39,6 +39,19 @@ type Store interface {
 	Close() error
 }
 
+// StatementStore is a Store that can run a write of a single statement
+// without a transaction around it.
+type StatementStore interface {
+	Store
+	// UpdateStatement runs fn as Update does, for an fn that runs one
+	// statement (a single Tx.Insert or Tx.Put): the statement commits as its
+	// own transaction, which spares a client/server database the round trips
+	// of BEGIN and COMMIT. A second statement of fn fails without running,
+	// but the first has committed by then, so only writes that are one
+	// statement by construction use it.
+	UpdateStatement(ctx context.Context, fn func(tx Tx) error) error
+}
+
 // Meta identifies an instance. WhoAmI returns these identifiers.
 type Meta struct {
 	OrganizationID uuid.UUID

@@ -149,7 +149,7 @@ func (in *Instance) createMessage(ctx context.Context, tx eventual.Tx, e *eventu
 			if err != nil {
 				return uuid.Nil, err
 			}
-			err = in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
+			err = in.transactStatement(ctx, func(ctx context.Context, tx eventual.Tx) error {
 				if err := tx.Insert(ctx, rec); err != nil {
 					return conflictError(err, e.Table, rec.ID)
 				}
@@ -252,6 +252,9 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 			// The short way, its record built before the write is queued:
 			// the store's writer only runs the statement.
 			if p := in.buildPut(ctx, nil, target, e, nil); p != nil {
+				if _, ok := in.statementStore(); ok {
+					return in.putAlone(ctx, p, target, e, cond)
+				}
 				err := in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
 					done, c, pid, err := in.runPut(ctx, tx, p)
 					if !done {
@@ -272,6 +275,28 @@ func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target ev
 	}
 	x.ref = target
 	err = x.runWrite(ctx, tx, lookups, func(ctx context.Context, tx eventual.Tx, lookups lookupCache) error { return main(ctx, tx, x, lookups) })
+	return created, id, err
+}
+
+// putAlone runs the short way of an upsert on a store that runs a single
+// statement as its own transaction: the Put alone, then, if it left a
+// placeholder alone (writing nothing), the long way in a transaction of
+// its own, which hydrates it.
+func (in *Instance) putAlone(ctx context.Context, p *eventual.Put, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition) (created bool, id uuid.UUID, err error) {
+	var done bool
+	err = in.transactStatement(ctx, func(ctx context.Context, tx eventual.Tx) error {
+		var err error
+		done, created, id, err = in.runPut(ctx, tx, p)
+		return err
+	})
+	if err != nil || done {
+		return created, id, err
+	}
+	err = in.transact(ctx, func(ctx context.Context, tx eventual.Tx) error {
+		var err error
+		created, id, err = in.upsertLong(ctx, tx, target, e, cond, nil)
+		return err
+	})
 	return created, id, err
 }
 

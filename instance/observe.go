@@ -62,6 +62,25 @@ func (in *Instance) placeholderMade(ctx context.Context, rec *eventual.Record) {
 // transact runs fn in a write transaction of the store and, once it has
 // committed, tells the Observer what it did. fn gets the context the
 // events of the transaction are noted in (note).
+// transactStatement runs fn, a write of one statement that creates and
+// hydrates no placeholder (a single Tx.Insert or Tx.Put), as a transaction
+// of its own where the store can (see statementStore), and as transact
+// does elsewhere.
+func (in *Instance) transactStatement(ctx context.Context, fn func(context.Context, eventual.Tx) error) error {
+	ss, ok := in.statementStore()
+	if !ok {
+		return in.transact(ctx, fn)
+	}
+	return ss.UpdateStatement(ctx, func(tx eventual.Tx) error { return fn(ctx, tx) })
+}
+
+// statementStore returns the store as an eventual.StatementStore, if it
+// is one.
+func (in *Instance) statementStore() (eventual.StatementStore, bool) {
+	ss, ok := in.Store.(eventual.StatementStore)
+	return ss, ok
+}
+
 func (in *Instance) transact(ctx context.Context, fn func(context.Context, eventual.Tx) error) error {
 	if in.Observer == nil {
 		return in.Store.Update(ctx, func(tx eventual.Tx) error { return fn(ctx, tx) })

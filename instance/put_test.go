@@ -167,6 +167,53 @@ func TestUpsertByKeyRace(t *testing.T) {
 	})
 }
 
+// TestUpsertByKeyRaceOverPlaceholder: goroutines upserting the key of a
+// placeholder hydrate it once: one record, every answer a success, Hydrate
+// run once. On PostgreSQL each upsert's Put runs alone and leaves the
+// placeholder to a transaction of its own, which locks it.
+func TestUpsertByKeyRaceOverPlaceholder(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(testing.TB) *env) {
+		e := open(t)
+		ctx := testContext(t)
+		hydrates := e.countHydrate(t, "account")
+		ph := e.placeholder(t, e.account, eventual.Values{"accountnumber": "RACE-PH"})
+		const n = 16
+		var wg sync.WaitGroup
+		ids := make([]uuid.UUID, n)
+		errs := make([]error, n)
+		ref := eventual.EntityReference{Table: e.account, Key: e.account.Key("accountnumber_key"), KeyValues: []any{"RACE-PH"}}
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, ids[i], errs[i] = e.in.Upsert(ctx, ref, &eventual.Entity{Table: e.account, Values: eventual.Values{"name": fmt.Sprint("racer ", i)}}, eventual.Condition{})
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("upsert %d: %v", i, errs[i])
+			}
+			if ids[i] != ph {
+				t.Errorf("upsert %d wrote %s, want the placeholder %s", i, ids[i], ph)
+			}
+		}
+		if got := hydrates.Load(); got != 1 {
+			t.Errorf("Hydrate ran %d times, want 1", got)
+		}
+		if c := e.count(t, e.account); c != 1 {
+			t.Errorf("%d accounts, want 1", c)
+		}
+		rec, err := e.in.Retrieve(ctx, eventual.Ref(e.account, ph), nil, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder {
+			t.Errorf("the record is still a placeholder: %v", rec.Values)
+		}
+	})
+}
+
 func money(s string) eventual.Decimal {
 	d, err := eventual.ParseDecimal(s, 4)
 	if err != nil {

@@ -129,11 +129,26 @@ func (db *DB) Close() error {
 // failure or deadlock, the transaction runs again (fn with it), up to
 // Options.MaxRetries times. On a read-only store it returns ErrReadOnly.
 func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
+	return db.retry(ctx, db.update, fn)
+}
+
+// UpdateStatement implements eventual.StatementStore: fn's one statement
+// runs on a pooled connection outside BEGIN and COMMIT, so PostgreSQL
+// commits it as a transaction of its own, in one round trip instead of
+// three. It retries as Update does; a second statement fails with
+// errNotSingle.
+func (db *DB) UpdateStatement(ctx context.Context, fn func(eventual.Tx) error) error {
+	return db.retry(ctx, db.updateStatement, fn)
+}
+
+// retry runs a write (update or updateStatement) until it succeeds, fails
+// for good, or Options.MaxRetries runs have lost races.
+func (db *DB) retry(ctx context.Context, run func(context.Context, func(eventual.Tx) error) (bool, error), fn func(eventual.Tx) error) error {
 	if db.opts.ReadOnly {
 		return ErrReadOnly
 	}
 	for attempt := 0; ; attempt++ {
-		conflicted, err := db.update(ctx, fn)
+		conflicted, err := run(ctx, fn)
 		if err == nil {
 			return nil
 		}
@@ -149,14 +164,65 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 	}
 }
 
+var _ eventual.StatementStore = (*DB)(nil)
+
+// errNotSingle is the error of a second statement in UpdateStatement.
+var errNotSingle = errors.New("postgres: a second statement in a single-statement write")
+
+// singleStatement runs the one statement of an UpdateStatement.
+type singleStatement struct {
+	q   sqlstore.Querier
+	ran bool
+}
+
+func (s *singleStatement) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	if s.ran {
+		return nil, errNotSingle
+	}
+	s.ran = true
+	return s.q.QueryContext(ctx, text, args...)
+}
+
+func (s *singleStatement) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	if s.ran {
+		return nil, errNotSingle
+	}
+	s.ran = true
+	return s.q.ExecContext(ctx, text, args...)
+}
+
+// updateStatement runs fn's one statement in autocommit.
+func (db *DB) updateStatement(ctx context.Context, fn func(eventual.Tx) error) (conflicted bool, err error) {
+	began := time.Now()
+	q := &singleStatement{q: db.sql}
+	stx := db.writeTx(q)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("postgres: write panicked: %v", r)
+		}
+	}()
+	if err := fn(&tx{stx}); err != nil {
+		return stx.Conflicted, err
+	}
+	if q.ran && db.opts.OnCommit != nil {
+		db.opts.OnCommit(1, time.Since(began))
+	}
+	return false, nil
+}
+
+// writeTx is the eventual.Tx of a write whose statements q runs.
+func (db *DB) writeTx(q sqlstore.Querier) *sqlstore.Tx {
+	return &sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema, Lock: " FOR UPDATE", Now: db.now(), Texts: &db.texts,
+		Version: func() (string, []any) { return "nextval('eventual_version')", nil }}
+}
+
 func (db *DB) update(ctx context.Context, fn func(eventual.Tx) error) (conflicted bool, err error) {
 	began := time.Now()
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("postgres: begin: %w", err)
 	}
-	stx := &sqlstore.Tx{D: dialect{}, Q: sqlTx, Schema: db.schema, Lock: " FOR UPDATE", Now: db.now(), Texts: &db.texts,
-		Version: func() (string, []any) { return "nextval('eventual_version')", nil }}
+	stx := db.writeTx(sqlTx)
 	defer func() {
 		if r := recover(); r != nil {
 			sqlTx.Rollback()
