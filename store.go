@@ -52,6 +52,18 @@ type StatementStore interface {
 	UpdateStatement(ctx context.Context, fn func(tx Tx) error) error
 }
 
+// StatementViewer is a Store that can run a read of a single statement
+// without a transaction around it.
+type StatementViewer interface {
+	Store
+	// ViewStatement runs fn as View does, sparing the BEGIN and the end of
+	// a transaction while fn runs one statement, which reads a snapshot of
+	// its own. If fn runs a second statement, that statement fails and
+	// ViewStatement runs fn again in View, whatever fn returned: fn must
+	// not keep results of a first run.
+	ViewStatement(ctx context.Context, fn func(tx ReadTx) error) error
+}
+
 // Meta identifies an instance. WhoAmI returns these identifiers.
 type Meta struct {
 	OrganizationID uuid.UUID

@@ -325,8 +325,12 @@ func (in *Instance) deleteMessage(ctx context.Context, tx eventual.Tx, target ev
 // record's current version it returns an error of KindNotModified.
 func (in *Instance) Retrieve(ctx context.Context, target eventual.EntityReference, columns []*eventual.Column, expand []eventual.Expand, ifNoneMatch string) (*eventual.Record, error) {
 	var rec *eventual.Record
+	view := in.Store.View
+	if len(expand) == 0 {
+		view = in.viewStatement // one read by id or key
+	}
 	read := func() error {
-		return in.Store.View(ctx, func(tx eventual.ReadTx) error {
+		return view(ctx, func(tx eventual.ReadTx) error {
 			var err error
 			rec, err = in.retrieve(ctx, tx, target, columns, expand, ifNoneMatch)
 			return err
@@ -369,8 +373,12 @@ func (in *Instance) retrieve(ctx context.Context, tx eventual.ReadTx, target eve
 // records the filter selects (up to MaxCount).
 func (in *Instance) RetrieveMultiple(ctx context.Context, q *eventual.Query, expand []eventual.Expand, count bool) (*eventual.Page, error) {
 	var page *eventual.Page
+	view := in.Store.View
+	if len(expand) == 0 && !count {
+		view = in.viewStatement // one query
+	}
 	read := func() error {
-		return in.Store.View(ctx, func(tx eventual.ReadTx) error {
+		return view(ctx, func(tx eventual.ReadTx) error {
 			var err error
 			page, err = in.retrieveMultiple(ctx, tx, q, expand, count)
 			return err

@@ -74,6 +74,15 @@ func (in *Instance) transactStatement(ctx context.Context, fn func(context.Conte
 	return ss.UpdateStatement(ctx, func(tx eventual.Tx) error { return fn(ctx, tx) })
 }
 
+// viewStatement runs fn, a read that is usually one statement, through
+// the store's StatementViewer where it has one, and View elsewhere.
+func (in *Instance) viewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
+	if sv, ok := in.Store.(eventual.StatementViewer); ok {
+		return sv.ViewStatement(ctx, fn)
+	}
+	return in.Store.View(ctx, fn)
+}
+
 // statementStore returns the store as an eventual.StatementStore, if it
 // is one.
 func (in *Instance) statementStore() (eventual.StatementStore, bool) {

@@ -164,19 +164,40 @@ func (db *DB) retry(ctx context.Context, run func(context.Context, func(eventual
 	}
 }
 
+// ViewStatement implements eventual.StatementViewer: while fn runs one
+// statement, it runs on a pooled connection outside a transaction (one
+// round trip instead of three; PostgreSQL reads one snapshot per
+// statement); a second statement sends fn to View.
+func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
+	q := &singleStatement{q: db.sql, read: true}
+	err := fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
+	if q.again {
+		return db.View(ctx, fn)
+	}
+	return err
+}
+
+var _ eventual.StatementViewer = (*DB)(nil)
+
 var _ eventual.StatementStore = (*DB)(nil)
 
 // errNotSingle is the error of a second statement in UpdateStatement.
-var errNotSingle = errors.New("postgres: a second statement in a single-statement write")
+var errNotSingle = errors.New("postgres: a second statement in a single-statement write or read")
 
-// singleStatement runs the one statement of an UpdateStatement.
+// singleStatement runs the one statement of an UpdateStatement or a
+// ViewStatement, and refuses the others (noting that a read needs a
+// transaction).
 type singleStatement struct {
-	q   sqlstore.Querier
-	ran bool
+	q    sqlstore.Querier
+	read bool // a read: it writes nothing, and a second statement means View
+	ran  bool
+	// again is set when a read ran a second statement.
+	again bool
 }
 
 func (s *singleStatement) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
 	if s.ran {
+		s.again = s.read
 		return nil, errNotSingle
 	}
 	s.ran = true
@@ -184,6 +205,9 @@ func (s *singleStatement) QueryContext(ctx context.Context, text string, args ..
 }
 
 func (s *singleStatement) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	if s.read {
+		return nil, errors.New("postgres: write in a read-only transaction")
+	}
 	if s.ran {
 		return nil, errNotSingle
 	}

@@ -336,6 +336,59 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema})
 }
 
+// ViewStatement implements eventual.StatementViewer: while fn runs one
+// statement, it runs on a read connection outside BEGIN and ROLLBACK
+// (SQLite reads one snapshot per statement); a second statement sends fn
+// to View.
+func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
+	var r *reader
+	select {
+	case r = <-db.readers:
+	case <-db.closing:
+		return eventual.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		db.readers <- r
+		return err
+	}
+	q := &oneRead{r: r}
+	err := fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
+	db.readers <- r
+	if q.again {
+		return db.View(ctx, fn)
+	}
+	return err
+}
+
+// oneRead runs the first statement of a ViewStatement and refuses the
+// others, noting that fn needs a transaction.
+type oneRead struct {
+	r          *reader
+	ran, again bool
+}
+
+// errOneStatement fails a second statement of a single-statement read.
+var errOneStatement = errors.New("sqlite: a second statement in a single-statement read")
+
+func (q *oneRead) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	if q.ran {
+		q.again = true
+		return nil, errOneStatement
+	}
+	q.ran = true
+	return q.r.QueryContext(ctx, text, args...)
+}
+
+func (q *oneRead) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	return q.r.ExecContext(ctx, text, args...)
+}
+
+func (q *oneRead) tokenQuery() string { return q.r.tokenQuery() }
+
+var _ eventual.StatementViewer = (*DB)(nil)
+
 // closeReaders closes the read connections, waiting for those in use.
 func (db *DB) closeReaders() {
 	for range db.openReaders {

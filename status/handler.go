@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/eventual-pp/eventual/codec"
 )
 
 // files holds the page's template and the assets it serves.
@@ -219,7 +217,7 @@ func write(w http.ResponseWriter, r *http.Request, b []byte) {
 func serveAsset(w http.ResponseWriter, r *http.Request, a asset) {
 	hd := w.Header()
 	hd.Set("Content-Type", a.ctype)
-	hd.Set(codec.HeaderETag, a.etag)
+	hd.Set("ETag", a.etag)
 	hd.Set("Cache-Control", a.cache)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 }

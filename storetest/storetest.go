@@ -65,6 +65,8 @@ func Run(t *testing.T, open Opener) {
 		{"BulkWrites", testBulkWrites},
 		{"Changes", testChanges},
 		{"ChangesNeverSkipLateCommits", testChangesUnderConcurrentWriters},
+		{"ViewStatement", testViewStatement},
+		{"UpdateStatement", testUpdateStatement},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })

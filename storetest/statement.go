@@ -1,0 +1,120 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/eventual-pp/eventual"
+	"github.com/google/uuid"
+)
+
+// testViewStatement: a store that runs single-statement reads without a
+// transaction (eventual.StatementViewer) answers as View does, for a read
+// of one statement and for one of several (which runs again in View), even
+// when fn swallows the second statement's error.
+func testViewStatement(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "viewstatement", schema)
+	defer s.Close()
+	sv, ok := s.(eventual.StatementViewer)
+	if !ok {
+		t.Skip("the store has no ViewStatement")
+	}
+	ctx := context.Background()
+	acct := table("account")
+	a := insert(t, s, "account", eventual.Values{"name": "first"})
+	b := insert(t, s, "account", eventual.Values{"name": "second"})
+
+	runs := 0
+	var got *eventual.Record
+	err := sv.ViewStatement(ctx, func(tx eventual.ReadTx) error {
+		runs++
+		var err error
+		got, err = tx.Get(ctx, acct, a.ID, nil)
+		return err
+	})
+	if err != nil || got == nil || got.Values["name"] != "first" || runs != 1 {
+		t.Fatalf("one statement: %v, %v, %d runs", got, err, runs)
+	}
+
+	runs = 0
+	var names []any
+	err = sv.ViewStatement(ctx, func(tx eventual.ReadTx) error {
+		runs++
+		names = names[:0]
+		for _, id := range []uuid.UUID{a.ID, b.ID} {
+			r, err := tx.Get(ctx, acct, id, nil)
+			if err != nil {
+				continue // swallowed: the store must notice all the same
+			}
+			names = append(names, r.Values["name"])
+		}
+		return nil
+	})
+	if err != nil || len(names) != 2 || names[0] != "first" || names[1] != "second" || runs != 2 {
+		t.Fatalf("two statements: names %v, %v, %d runs (want both names, 2 runs)", names, err, runs)
+	}
+
+	err = sv.ViewStatement(ctx, func(tx eventual.ReadTx) error {
+		_, err := tx.Get(ctx, acct, uuid.New(), nil)
+		return err
+	})
+	if !errors.Is(err, eventual.ErrNotFound) {
+		t.Errorf("missing record: %v, want ErrNotFound", err)
+	}
+}
+
+// testUpdateStatement: a store that runs single-statement writes without
+// a transaction (eventual.StatementStore) commits one statement, refuses a
+// second without running it, and writes nothing for a statement that
+// fails.
+func testUpdateStatement(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "updatestatement", schema)
+	defer s.Close()
+	ss, ok := s.(eventual.StatementStore)
+	if !ok {
+		t.Skip("the store has no UpdateStatement")
+	}
+	ctx := context.Background()
+	acct := table("account")
+	rec := func(number string) *eventual.Record {
+		return &eventual.Record{Table: acct, ID: uuid.New(), Values: eventual.Values{"name": "one statement", "accountnumber": number}}
+	}
+	exists := func(id uuid.UUID) bool {
+		t.Helper()
+		err := s.View(ctx, func(tx eventual.ReadTx) error { _, err := tx.Get(ctx, acct, id, nil); return err })
+		if err != nil && !errors.Is(err, eventual.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	one := rec("ST-1")
+	if err := ss.UpdateStatement(ctx, func(tx eventual.Tx) error { return tx.Insert(ctx, one) }); err != nil {
+		t.Fatalf("one insert: %v", err)
+	}
+	if !exists(one.ID) || one.Version == 0 {
+		t.Fatalf("the insert did not commit (version %d)", one.Version)
+	}
+	first, second := rec("ST-2"), rec("ST-3")
+	err := ss.UpdateStatement(ctx, func(tx eventual.Tx) error {
+		if err := tx.Insert(ctx, first); err != nil {
+			return err
+		}
+		return tx.Insert(ctx, second)
+	})
+	if err == nil {
+		t.Fatal("a second statement ran")
+	}
+	if !exists(first.ID) || exists(second.ID) {
+		t.Errorf("after a second statement: first exists %v (want true), second %v (want false)", exists(first.ID), exists(second.ID))
+	}
+	dup := rec("ST-1") // the alternate key of the first record
+	err = ss.UpdateStatement(ctx, func(tx eventual.Tx) error { return tx.Insert(ctx, dup) })
+	var ce *eventual.ConflictError
+	if !errors.As(err, &ce) {
+		t.Errorf("duplicate key: %v, want a *eventual.ConflictError", err)
+	}
+	if exists(dup.ID) {
+		t.Error("the failed insert persisted")
+	}
+}
