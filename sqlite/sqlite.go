@@ -310,14 +310,9 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 // View runs fn in a read-only transaction on one snapshot. After Close it
 // returns eventual.ErrClosed.
 func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
-	var r *reader
-	select {
-	case r = <-db.readers:
-	case <-db.closing:
-		// Close takes every reader for good; waiting would never end.
-		return eventual.ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	r, err := db.takeReader(ctx)
+	if err != nil {
+		return err
 	}
 	defer func() { db.readers <- r }()
 	// The transaction ends with a ROLLBACK that no context cuts short,
@@ -336,25 +331,35 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema})
 }
 
+// takeReader waits for a free read connection; the caller hands it back
+// to db.readers.
+func (db *DB) takeReader(ctx context.Context) (*reader, error) {
+	select {
+	case r := <-db.readers:
+		return r, nil
+	case <-db.closing:
+		// Close takes every reader for good; waiting would never end.
+		return nil, eventual.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // ViewStatement implements eventual.StatementViewer: while fn runs one
 // statement, it runs on a read connection outside BEGIN and ROLLBACK
 // (SQLite reads one snapshot per statement); a second statement sends fn
 // to View.
 func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
-	var r *reader
-	select {
-	case r = <-db.readers:
-	case <-db.closing:
-		return eventual.ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	r, err := db.takeReader(ctx)
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		db.readers <- r
 		return err
 	}
 	q := &oneRead{r: r}
-	err := fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
+	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
 	db.readers <- r
 	if q.again {
 		return db.View(ctx, fn)

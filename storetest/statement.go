@@ -80,19 +80,12 @@ func testUpdateStatement(t *testing.T, open Opener) {
 	rec := func(number string) *eventual.Record {
 		return &eventual.Record{Table: acct, ID: uuid.New(), Values: eventual.Values{"name": "one statement", "accountnumber": number}}
 	}
-	exists := func(id uuid.UUID) bool {
-		t.Helper()
-		err := s.View(ctx, func(tx eventual.ReadTx) error { _, err := tx.Get(ctx, acct, id, nil); return err })
-		if err != nil && !errors.Is(err, eventual.ErrNotFound) {
-			t.Fatal(err)
-		}
-		return err == nil
-	}
+	has := func(id uuid.UUID) bool { return exists(t, s, acct, id) }
 	one := rec("ST-1")
 	if err := ss.UpdateStatement(ctx, func(tx eventual.Tx) error { return tx.Insert(ctx, one) }); err != nil {
 		t.Fatalf("one insert: %v", err)
 	}
-	if !exists(one.ID) || one.Version == 0 {
+	if !has(one.ID) || one.Version == 0 {
 		t.Fatalf("the insert did not commit (version %d)", one.Version)
 	}
 	first, second := rec("ST-2"), rec("ST-3")
@@ -105,8 +98,8 @@ func testUpdateStatement(t *testing.T, open Opener) {
 	if err == nil {
 		t.Fatal("a second statement ran")
 	}
-	if !exists(first.ID) || exists(second.ID) {
-		t.Errorf("after a second statement: first exists %v (want true), second %v (want false)", exists(first.ID), exists(second.ID))
+	if !has(first.ID) || has(second.ID) {
+		t.Errorf("after a second statement: first exists %v (want true), second %v (want false)", has(first.ID), has(second.ID))
 	}
 	dup := rec("ST-1") // the alternate key of the first record
 	err = ss.UpdateStatement(ctx, func(tx eventual.Tx) error { return tx.Insert(ctx, dup) })
@@ -114,7 +107,18 @@ func testUpdateStatement(t *testing.T, open Opener) {
 	if !errors.As(err, &ce) {
 		t.Errorf("duplicate key: %v, want a *eventual.ConflictError", err)
 	}
-	if exists(dup.ID) {
+	if has(dup.ID) {
 		t.Error("the failed insert persisted")
 	}
+}
+
+// exists reports whether the store holds the record of t with the id.
+func exists(tb testing.TB, s eventual.Store, t *eventual.Table, id uuid.UUID) bool {
+	tb.Helper()
+	ctx := context.Background()
+	err := s.View(ctx, func(tx eventual.ReadTx) error { _, err := tx.Get(ctx, t, id, nil); return err })
+	if err != nil && !errors.Is(err, eventual.ErrNotFound) {
+		tb.Fatal(err)
+	}
+	return err == nil
 }
