@@ -169,12 +169,27 @@ func (db *DB) retry(ctx context.Context, run func(context.Context, func(eventual
 // round trip instead of three; PostgreSQL reads one snapshot per
 // statement); a second statement sends fn to View.
 func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
-	q := &singleStatement{q: db.sql, read: true}
-	err := fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
-	if q.again {
+	again, err := db.viewOne(ctx, fn)
+	if again {
 		return db.View(ctx, fn)
 	}
 	return err
+}
+
+// viewOne runs fn on a pooled connection outside a transaction. The
+// connection is taken under ctx (reads by key run their statement under a
+// context that cannot end, so waiting for a free connection is where a
+// request's deadline must count); it reports whether fn ran a second
+// statement.
+func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (again bool, err error) {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: read: %w", err)
+	}
+	defer conn.Close()
+	q := &singleStatement{q: conn, read: true}
+	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
+	return q.again, err
 }
 
 var _ eventual.StatementViewer = (*DB)(nil)

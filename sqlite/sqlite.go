@@ -350,21 +350,28 @@ func (db *DB) takeReader(ctx context.Context) (*reader, error) {
 // (SQLite reads one snapshot per statement); a second statement sends fn
 // to View.
 func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
-	r, err := db.takeReader(ctx)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		db.readers <- r
-		return err
-	}
-	q := &oneRead{r: r}
-	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
-	db.readers <- r
-	if q.again {
+	again, err := db.viewOne(ctx, fn)
+	if again {
 		return db.View(ctx, fn)
 	}
 	return err
+}
+
+// viewOne runs fn on a reader outside a transaction, handing the reader
+// back however fn ends (a panic included); it reports whether fn ran a
+// second statement.
+func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (again bool, err error) {
+	r, err := db.takeReader(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer func() { db.readers <- r }()
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	q := &oneRead{r: r}
+	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
+	return q.again, err
 }
 
 // oneRead runs the first statement of a ViewStatement and refuses the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/google/uuid"
@@ -61,6 +62,43 @@ func testViewStatement(t *testing.T, open Opener) {
 	})
 	if !errors.Is(err, eventual.ErrNotFound) {
 		t.Errorf("missing record: %v, want ErrNotFound", err)
+	}
+
+	testViewStatementPanics(t, open)
+}
+
+// testViewStatementPanics: a read that panics (net/http recovers a
+// handler's panic) hands its connection back: after more panics than any
+// pool holds connections, reads still get one.
+func testViewStatementPanics(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "viewstatement-panics", schema)
+	sv := s.(eventual.StatementViewer)
+	ctx := context.Background()
+	acct := table("account")
+	a := insert(t, s, "account", eventual.Values{"name": "read"})
+	for range 64 {
+		func() {
+			defer func() { _ = recover() }()
+			_ = sv.ViewStatement(ctx, func(tx eventual.ReadTx) error {
+				if _, err := tx.Get(ctx, acct, a.ID, nil); err != nil {
+					return err
+				}
+				panic("a read's fn panics")
+			})
+		}()
+	}
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sv.ViewStatement(wait, func(tx eventual.ReadTx) error { _, err := tx.Get(wait, acct, a.ID, nil); return err }); err != nil {
+		t.Errorf("a read after panicking reads: %v (the store is left open: it would wait for its lost connections)", err)
+		return
+	}
+	if err := s.View(wait, func(tx eventual.ReadTx) error { _, err := tx.Get(wait, acct, a.ID, nil); return err }); err != nil {
+		t.Errorf("a View after panicking reads: %v (the store is left open)", err)
+		return
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("close: %v", err)
 	}
 }
 
