@@ -9,7 +9,10 @@
 // committed version; alternate keys and primary keys are unique indexes,
 // and a write that loses a race on one (two servers creating the same key
 // at once) runs again, finding the winner's row. Row versions come from
-// one sequence shared by all servers.
+// one sequence shared by all servers. A write of one statement (a short
+// upsert, a create built beforehand: eventual.StatementStore) and a read of
+// one statement (eventual.StatementViewer) run outside BEGIN and COMMIT,
+// the statement being a transaction of its own: one round trip, not three.
 //
 // Durability follows the server's synchronous_commit setting (on by
 // default: a commit is flushed to the WAL before Update returns).

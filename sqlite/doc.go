@@ -6,7 +6,8 @@
 // writes together (group commit): each write runs inside its own SAVEPOINT
 // of a shared transaction, so one failing write rolls back alone, and the
 // batch costs one commit. Reads run on a pool of read-only connections and
-// see WAL snapshots.
+// see WAL snapshots; a read of one statement (eventual.StatementViewer)
+// runs without BEGIN and ROLLBACK, SQLite giving each statement a snapshot.
 //
 // Durability: the database runs in WAL mode. With Synchronous "normal" (the
 // default) a commit is written to the WAL before Update returns, so it
