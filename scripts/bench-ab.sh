@@ -17,7 +17,7 @@ BENCH=$(cd "${BENCH:-$ROOT/../shared/bench}" && pwd)
 BASE=${1:-HEAD~1}; HEADREV=${2:-}
 ROUNDS=${ROUNDS:-3}; D=${D:-4s}
 W=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; git -C "$ROOT" worktree remove --force "$W/base" >/dev/null 2>&1 || true; rm -rf "$W"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for wt in base headwt; do git -C "$ROOT" worktree remove --force "$W/$wt" >/dev/null 2>&1 || true; done; rm -rf "$W"; }
 trap cleanup EXIT
 (cd "$BENCH" && go build -o "$W/" ./cmd/dvload ./cmd/sqlite-modernc)
 build() { # rev dir out
