@@ -136,7 +136,7 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 // runs on a pooled connection outside BEGIN and COMMIT, so PostgreSQL
 // commits it as a transaction of its own, in one round trip instead of
 // three. It retries as Update does; a second statement fails with
-// errNotSingle.
+// sqlstore.ErrNotSingle.
 func (db *DB) UpdateStatement(ctx context.Context, fn func(eventual.Tx) error) error {
 	return db.retry(ctx, db.updateStatement, fn)
 }
@@ -169,11 +169,7 @@ func (db *DB) retry(ctx context.Context, run func(context.Context, func(eventual
 // round trip instead of three; PostgreSQL reads one snapshot per
 // statement); a second statement sends fn to View.
 func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
-	again, err := db.viewOne(ctx, fn)
-	if again {
-		return db.View(ctx, fn)
-	}
-	return err
+	return sqlstore.ViewStatement(ctx, fn, db.viewOne, db.View)
 }
 
 // viewOne runs fn on a pooled connection outside a transaction. The
@@ -187,53 +183,19 @@ func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (agai
 		return false, fmt.Errorf("postgres: read: %w", err)
 	}
 	defer conn.Close()
-	q := &singleStatement{q: conn, read: true}
+	q := &sqlstore.Single{Q: conn, Read: true}
 	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
-	return q.again, err
+	return q.Again, err
 }
 
 var _ eventual.StatementViewer = (*DB)(nil)
 
 var _ eventual.StatementStore = (*DB)(nil)
 
-// errNotSingle is the error of a second statement in UpdateStatement.
-var errNotSingle = errors.New("postgres: a second statement in a single-statement write or read")
-
-// singleStatement runs the one statement of an UpdateStatement or a
-// ViewStatement, and refuses the others (noting that a read needs a
-// transaction).
-type singleStatement struct {
-	q    sqlstore.Querier
-	read bool // a read: it writes nothing, and a second statement means View
-	ran  bool
-	// again is set when a read ran a second statement.
-	again bool
-}
-
-func (s *singleStatement) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
-	if s.ran {
-		s.again = s.read
-		return nil, errNotSingle
-	}
-	s.ran = true
-	return s.q.QueryContext(ctx, text, args...)
-}
-
-func (s *singleStatement) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
-	if s.read {
-		return nil, errors.New("postgres: write in a read-only transaction")
-	}
-	if s.ran {
-		return nil, errNotSingle
-	}
-	s.ran = true
-	return s.q.ExecContext(ctx, text, args...)
-}
-
 // updateStatement runs fn's one statement in autocommit.
 func (db *DB) updateStatement(ctx context.Context, fn func(eventual.Tx) error) (conflicted bool, err error) {
 	began := time.Now()
-	q := &singleStatement{q: db.sql}
+	q := &sqlstore.Single{Q: db.sql}
 	stx := db.writeTx(q)
 	defer func() {
 		if r := recover(); r != nil {
@@ -243,7 +205,7 @@ func (db *DB) updateStatement(ctx context.Context, fn func(eventual.Tx) error) (
 	if err := fn(&tx{stx}); err != nil {
 		return stx.Conflicted, err
 	}
-	if q.ran && db.opts.OnCommit != nil {
+	if q.Ran() && db.opts.OnCommit != nil {
 		db.opts.OnCommit(1, time.Since(began))
 	}
 	return false, nil

@@ -350,11 +350,7 @@ func (db *DB) takeReader(ctx context.Context) (*reader, error) {
 // (SQLite reads one snapshot per statement); a second statement sends fn
 // to View.
 func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
-	again, err := db.viewOne(ctx, fn)
-	if again {
-		return db.View(ctx, fn)
-	}
-	return err
+	return sqlstore.ViewStatement(ctx, fn, db.viewOne, db.View)
 }
 
 // viewOne runs fn on a reader outside a transaction, handing the reader
@@ -369,32 +365,16 @@ func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (agai
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	q := &oneRead{r: r}
+	q := &oneRead{Single: sqlstore.Single{Q: r, Read: true}, r: r}
 	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
-	return q.again, err
+	return q.Again, err
 }
 
-// oneRead runs the first statement of a ViewStatement and refuses the
-// others, noting that fn needs a transaction.
+// oneRead is the Querier of a ViewStatement: the reader's first statement,
+// with the reader's change-token query.
 type oneRead struct {
-	r          *reader
-	ran, again bool
-}
-
-// errOneStatement fails a second statement of a single-statement read.
-var errOneStatement = errors.New("sqlite: a second statement in a single-statement read")
-
-func (q *oneRead) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
-	if q.ran {
-		q.again = true
-		return nil, errOneStatement
-	}
-	q.ran = true
-	return q.r.QueryContext(ctx, text, args...)
-}
-
-func (q *oneRead) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
-	return q.r.ExecContext(ctx, text, args...)
+	sqlstore.Single
+	r *reader
 }
 
 func (q *oneRead) tokenQuery() string { return q.r.tokenQuery() }
