@@ -17,6 +17,14 @@
 // fsynced, which survives power loss at the cost of one fsync per group
 // commit.
 //
+// Checkpoints (checkpoint.go): a checkpointer goroutine on a connection of
+// its own copies the WAL into the database in PASSIVE mode every
+// Options.CheckpointEvery commits, so that no write waits for the copy and
+// its fsyncs (SQLite's own checkpoint runs inside a COMMIT). Once the WAL
+// reaches 4000 pages the writer checkpoints the few frames left itself and
+// the next write restarts the WAL, which bounds it under writes without a
+// pause.
+//
 // Tools that only read (eventual placeholders) open the database with
 // Options.ReadOnly: SQLite opens the file with mode=ro, so a mistyped path
 // fails instead of creating an empty database, nothing is migrated, and

@@ -50,6 +50,19 @@ type Options struct {
 	// left out) and the time from BEGIN to the end of COMMIT. It must
 	// return quickly.
 	OnCommit func(writes int, took time.Duration)
+	// CheckpointEvery is how many commits the writer makes between two
+	// kicks of the checkpointer, the goroutine that copies the WAL into
+	// the database so that no write waits for it
+	// (DefaultCheckpointEvery; negative: no checkpointer, and SQLite
+	// checkpoints inside the COMMIT that fills 1000 WAL pages, as it
+	// does by default). See checkpoint.go.
+	CheckpointEvery int
+	// backstopPages overrides walBackstopPages, noAutoCheckpoint turns
+	// SQLite's own checkpoint off beside the checkpointer, and
+	// onCheckpoint sees each checkpoint (tests).
+	backstopPages    int
+	noAutoCheckpoint bool
+	onCheckpoint     func(byWriter bool, res checkpointResult, err error)
 	// Readers is the size of the read connection pool (default: the number
 	// of CPUs, at least 2).
 	Readers int
@@ -92,6 +105,8 @@ type DB struct {
 	closed  bool
 
 	lock *fileLock // the writer lock, held until Close; nil if read-only
+
+	checkpoints *checkpointer // nil if read-only or CheckpointEvery < 0
 }
 
 var _ eventual.Store = (*DB)(nil)
@@ -126,6 +141,12 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	if opts.Readers <= 0 {
 		opts.Readers = max(runtime.NumCPU(), 2)
 	}
+	if opts.CheckpointEvery == 0 {
+		opts.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if opts.backstopPages <= 0 {
+		opts.backstopPages = walBackstopPages
+	}
 	db := &DB{path: path, schema: schema, opts: opts, token: tokenQuery(schema),
 		ops: make(chan *writeOp, opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{})}
 	defer func() {
@@ -158,9 +179,17 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	if err := db.startReaders(ctx, modeRead); err != nil {
 		return nil, err
 	}
+	if opts.CheckpointEvery > 0 {
+		if db.checkpoints, err = openCheckpointer(db.dsn(modeCheckpoint), opts.backstopPages, opts.onCheckpoint); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 	w, err := newWriter(ctx, db)
 	if err != nil {
 		return nil, err
+	}
+	if db.checkpoints != nil {
+		go db.checkpoints.run()
 	}
 	go w.run()
 	return db, nil
@@ -168,9 +197,10 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 
 // Connection modes of dsn.
 const (
-	modeWrite    = iota // the writer of a writable store
-	modeRead            // a reader of a writable store
-	modeReadOnly        // a reader of a read-only store
+	modeWrite      = iota // the writer of a writable store
+	modeRead              // a reader of a writable store
+	modeReadOnly          // a reader of a read-only store
+	modeCheckpoint        // the checkpointer's connection (checkpoint.go)
 )
 
 // dsn returns the driver's data source name for a connection of mode.
@@ -186,8 +216,15 @@ func (db *DB) dsn(mode int) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+db.opts.Synchronous+")")
 	}
+	if mode == modeWrite && db.opts.CheckpointEvery > 0 && db.opts.noAutoCheckpoint {
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+	} else if mode == modeWrite && db.opts.CheckpointEvery > 0 {
+		// The checkpointer copies the WAL and has the writer bound it;
+		// SQLite's own checkpoint is the last resort (checkpoint.go).
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", 2*db.opts.backstopPages))
+	}
 	q.Add("_pragma", "foreign_keys(0)")
-	if mode != modeWrite {
+	if mode == modeRead || mode == modeReadOnly {
 		q.Add("_pragma", "query_only(1)")
 	}
 	q.Add("_txlock", "immediate")
@@ -224,6 +261,9 @@ func (db *DB) abort() {
 	}
 	if db.read != nil {
 		db.read.Close()
+	}
+	if db.checkpoints != nil {
+		db.checkpoints.db.Close() // not started yet
 	}
 	if db.write != nil {
 		db.write.Close()
@@ -263,8 +303,13 @@ func (db *DB) Close() error {
 			return
 		}
 		<-db.stopped
+		if db.checkpoints != nil {
+			if cerr := db.checkpoints.close(); cerr != nil {
+				err = fmt.Errorf("sqlite: close checkpointer: %w", cerr)
+			}
+		}
 		db.closeReaders()
-		if _, cerr := db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
+		if _, cerr := db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil && err == nil {
 			err = fmt.Errorf("sqlite: checkpoint: %w", cerr)
 		}
 		if cerr := db.read.Close(); cerr != nil && err == nil {

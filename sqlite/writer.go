@@ -39,6 +39,8 @@ type writer struct {
 	waitHook func()
 	// waits and gained count the waits and the writes they gathered.
 	waits, gained int
+	// commits counts the commits since the checkpointer's last kick.
+	commits int
 }
 
 func (w *writer) tokenQuery() string { return w.db.token }
@@ -230,6 +232,9 @@ func (w *writer) commit(batch []*writeOp) {
 		return
 	}
 	w.version = w.next
+	if c := w.db.checkpoints; c != nil {
+		c.afterCommit(w)
+	}
 	if w.db.opts.OnCommit != nil {
 		w.db.opts.OnCommit(ran, time.Since(began))
 	}
