@@ -78,3 +78,41 @@ func BenchmarkParseDecimal(b *testing.B) {
 		})
 	}
 }
+
+// FuzzDecimalArith checks Float64's and Rescale's int64 paths against
+// math/big: the same float, the same rescaled decimal or the same
+// refusal.
+func FuzzDecimalArith(f *testing.F) {
+	for _, c := range []struct {
+		units     int64
+		scale, to int
+	}{{125075, 2, 4}, {-5, 1, 0}, {15, 1, 0}, {-15, 1, 0}, {25, 1, 0}, {9223372036854775807, 0, 2}, {-9223372036854775808, 4, 0},
+		{1 << 53, 3, 10}, {1<<53 + 1, 3, 1}, {999999999999999999, 18, 0}, {-500000000000000000, 18, 0}, {1, 22, 30}, {7, 0, 18}} {
+		f.Add(c.units, c.scale, c.to)
+	}
+	f.Fuzz(func(t *testing.T, units int64, scale, to int) {
+		if scale < 0 || scale > 30 || to < 0 || to > 30 {
+			return
+		}
+		d := Decimal{Units: units, Scale: scale}
+		want, _ := d.Rat().Float64()
+		if got := d.Float64(); got != want {
+			t.Fatalf("%v.Float64() = %v; math/big gives %v", d, got, want)
+		}
+		got, gotErr := d.Rescale(to)
+		want2, wantErr := DecimalFromRat(d.Rat(), to)
+		if (gotErr != nil) != (wantErr != nil) || got != want2 {
+			t.Fatalf("%v.Rescale(%d) = %v, %v; math/big gives %v, %v", d, to, got, gotErr, want2, wantErr)
+		}
+	})
+}
+
+func BenchmarkDecimalFloat64(b *testing.B) {
+	d := Decimal{Units: 125075, Scale: 2}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d.Float64() == 0 {
+			b.Fatal("zero")
+		}
+	}
+}

@@ -163,7 +163,58 @@ func (d Decimal) Rescale(scale int) (Decimal, error) {
 	if scale == d.Scale {
 		return d, nil
 	}
+	if r, ok := d.rescaleInt(scale); ok {
+		return r, nil
+	}
 	return DecimalFromRat(d.Rat(), scale)
+}
+
+// pow10 holds the powers of ten an int64 holds, 10^0 to 10^18.
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// rescaleInt is Rescale in int64 arithmetic, for the scales and units it
+// holds without overflow; ok is false otherwise (math/big then decides,
+// out of range included).
+func (d Decimal) rescaleInt(scale int) (Decimal, bool) {
+	if d.Scale < 0 || scale < 0 {
+		return Decimal{}, false
+	}
+	if scale > d.Scale {
+		diff := scale - d.Scale
+		if diff >= len(pow10) {
+			return Decimal{}, false
+		}
+		m := pow10[diff]
+		if d.Units > math.MaxInt64/m || d.Units < math.MinInt64/m {
+			return Decimal{}, false
+		}
+		return Decimal{Units: d.Units * m, Scale: scale}, true
+	}
+	diff := d.Scale - scale
+	if diff >= len(pow10) {
+		return Decimal{}, false
+	}
+	m := pow10[diff]
+	q, r := d.Units/m, d.Units%m
+	// Half away from zero: |r| >= m/2 rounds |q| up. r and m-|r| do not
+	// overflow: |r| < m <= 10^18.
+	if r < 0 {
+		r = -r
+	}
+	if r >= m-r {
+		if d.Units < 0 {
+			q--
+		} else {
+			q++
+		}
+	}
+	return Decimal{Units: q, Scale: scale}, true
 }
 
 // Rat returns d as a rational number.
@@ -174,9 +225,24 @@ func (d Decimal) Rat() *big.Rat {
 
 // Float64 returns d as the nearest float.
 func (d Decimal) Float64() float64 {
+	// Units and 10^Scale both exact as floats: their IEEE quotient is the
+	// nearest float to the exact one, as math/big would give.
+	const exact = 1 << 53
+	if d.Scale >= 0 && d.Scale <= 22 && d.Units <= exact && d.Units >= -exact {
+		return float64(d.Units) / float64pow10[d.Scale]
+	}
 	f, _ := d.Rat().Float64()
 	return f
 }
+
+// float64pow10 holds 10^0 to 10^22, each exact as a float64.
+var float64pow10 = func() (p [23]float64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
 
 // String formats d with exactly Scale decimal places, for example
 // "5000000.0000".
