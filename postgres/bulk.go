@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,7 +15,7 @@ import (
 )
 
 // tx is the PostgreSQL transaction: sqlstore's, with set-based bulk
-// writes. Many rows travel as one text array per column and are unnested
+// writes. Many rows travel as one array literal per column and are unnested
 // in SQL, so a statement has as many parameters as columns, whatever the
 // number of rows, and its text (and plan) stays the same.
 type tx struct {
@@ -26,27 +27,93 @@ var _ eventual.Tx = (*tx)(nil)
 // bulkChunk bounds the rows of one bulk statement.
 const bulkChunk = 5000
 
-// text renders a driver value of a column as PostgreSQL input text; nil is
-// NULL.
-func text(v any) *string {
-	var s string
+// arrays are the PostgreSQL array literals of an unnest, one per column,
+// as text ({"a","b",NULL}). A literal travels as one text parameter and
+// PostgreSQL parses it (array_in), so the driver encodes one string per
+// column instead of an array of pointers by reflection: a third of the
+// server's CPU in a bulk write went there.
+type arrays [][]byte
+
+// newArrays starts n literals.
+func newArrays(n int) arrays {
+	a := make(arrays, n)
+	for i := range a {
+		a[i] = append(make([]byte, 0, 1024), '{')
+	}
+	return a
+}
+
+// add appends a driver value of a column to literal i, as PostgreSQL input
+// text; nil is NULL.
+func (a arrays) add(i int, v any) {
+	b := a[i]
+	if len(b) > 1 {
+		b = append(b, ',')
+	}
 	switch x := v.(type) {
 	case nil:
-		return nil
+		a[i] = append(b, "NULL"...)
+		return
 	case string:
-		s = x
+		b = appendQuoted(b, x)
 	case int64:
-		s = strconv.FormatInt(x, 10)
+		b = strconv.AppendInt(append(b, '"'), x, 10)
+		b = append(b, '"')
 	case float64:
-		s = strconv.FormatFloat(x, 'g', -1, 64)
+		b = strconv.AppendFloat(append(b, '"'), x, 'g', -1, 64)
+		b = append(b, '"')
 	case bool:
-		s = strconv.FormatBool(x)
+		b = strconv.AppendBool(append(b, '"'), x)
+		b = append(b, '"')
 	case time.Time:
-		s = x.UTC().Format(time.RFC3339Nano)
+		b = x.UTC().AppendFormat(append(b, '"'), time.RFC3339Nano)
+		b = append(b, '"')
 	default:
-		s = fmt.Sprint(x)
+		b = appendQuoted(b, fmt.Sprint(x))
 	}
-	return &s
+	a[i] = b
+}
+
+// addUUID appends id to literal i; a UUID needs no quotes.
+func (a arrays) addUUID(i int, id uuid.UUID) {
+	b := a[i]
+	if len(b) > 1 {
+		b = append(b, ',')
+	}
+	var text [36]byte
+	hex.Encode(text[0:8], id[0:4])
+	text[8] = '-'
+	hex.Encode(text[9:13], id[4:6])
+	text[13] = '-'
+	hex.Encode(text[14:18], id[6:8])
+	text[18] = '-'
+	hex.Encode(text[19:23], id[8:10])
+	text[23] = '-'
+	hex.Encode(text[24:], id[10:])
+	a[i] = append(b, text[:]...)
+}
+
+// appendQuoted appends s as a quoted array element: backslashes and
+// double quotes escaped with a backslash, nothing else (the quotes keep
+// commas, braces, spaces and the word NULL literal).
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	for {
+		i := strings.IndexAny(s, `"\`)
+		if i < 0 {
+			break
+		}
+		b = append(b, s[:i]...)
+		b = append(b, '\\', s[i])
+		s = s[i+1:]
+	}
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// param ends literal i and binds it to b as a text[] parameter.
+func (a arrays) param(b *sqlbuild.Builder, i int) string {
+	return b.Arg(string(append(a[i], '}'))) + "::text[]"
 }
 
 // columnsOf lists the SQL columns that hold cols with their SQL types.
@@ -70,24 +137,25 @@ func baseType(t string) string {
 	return t
 }
 
-// appendRow appends a row to the column arrays of an unnest: its primary
-// key, then the text form of each stored value of cols. op names the write
-// in errors.
-func (tx *tx) appendRow(arrays [][]*string, op string, t *eventual.Table, id uuid.UUID, cols []*eventual.Column, values eventual.Values) error {
-	s := id.String()
-	arrays[0] = append(arrays[0], &s)
+// appendRow appends a row to the column literals of an unnest: its
+// primary key, then the text form of each stored value of cols. op names
+// the write in errors; scratch is reused for the encoded values and
+// returned.
+func (tx *tx) appendRow(a arrays, op string, t *eventual.Table, id uuid.UUID, cols []*eventual.Column, values eventual.Values, scratch []any) ([]any, error) {
+	a.addUUID(0, id)
 	j := 1
 	for _, c := range cols {
-		vals, err := sqlbuild.EncodeValue(tx.D, c, values[c.LogicalName])
+		vals, err := sqlbuild.AppendValue(tx.D, scratch[:0], c, values[c.LogicalName])
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", op, t.LogicalName, err)
+			return scratch, fmt.Errorf("%s %s: %w", op, t.LogicalName, err)
 		}
 		for _, v := range vals {
-			arrays[j] = append(arrays[j], text(v))
+			a.add(j, v)
 			j++
 		}
+		scratch = vals
 	}
-	return nil
+	return scratch, nil
 }
 
 // InsertMany inserts records with INSERT ... SELECT FROM unnest(...).
@@ -100,23 +168,25 @@ func (tx *tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 	names, types := columnsOf(cols)
 	for start := 0; start < len(recs); start += bulkChunk {
 		chunk := recs[start:min(start+bulkChunk, len(recs))]
-		arrays := make([][]*string, len(names)+1)
+		a := newArrays(len(names) + 1)
 		byID := make(map[uuid.UUID]*eventual.Record, len(chunk))
+		var scratch []any
 		for _, rec := range chunk {
 			if rec.Table != t {
 				return fmt.Errorf("insert many: records of %s and %s mixed", t.LogicalName, rec.Table.LogicalName)
 			}
-			if err := tx.appendRow(arrays, "insert", t, rec.ID, cols, rec.Values); err != nil {
+			var err error
+			if scratch, err = tx.appendRow(a, "insert", t, rec.ID, cols, rec.Values, scratch); err != nil {
 				return err
 			}
 			byID[rec.ID] = rec
 		}
 		b := sqlbuild.New(tx.D)
-		params := make([]string, len(arrays))
-		aliases := make([]string, len(arrays))
+		params := make([]string, len(a))
+		aliases := make([]string, len(a))
 		sel := []string{"u.c0::uuid", "nextval('eventual_version')"}
-		for i, a := range arrays {
-			params[i] = b.Arg(a) + "::text[]"
+		for i := range a {
+			params[i] = a.param(b, i)
 			aliases[i] = "c" + strconv.Itoa(i)
 			if i > 0 {
 				sel = append(sel, "u.c"+strconv.Itoa(i)+"::"+types[i-1])
@@ -141,20 +211,22 @@ func (tx *tx) UpdateMany(ctx context.Context, t *eventual.Table, updates []*even
 		names, types := columnsOf(cols)
 		for start := 0; start < len(ups); start += bulkChunk {
 			chunk := ups[start:min(start+bulkChunk, len(ups))]
-			arrays := make([][]*string, len(names)+1)
+			a := newArrays(len(names) + 1)
 			byID := make(map[uuid.UUID]*eventual.RowUpdate, len(chunk))
+			var scratch []any
 			for _, u := range chunk {
-				if err := tx.appendRow(arrays, "update", t, u.ID, cols, u.Values); err != nil {
+				var err error
+				if scratch, err = tx.appendRow(a, "update", t, u.ID, cols, u.Values, scratch); err != nil {
 					return err
 				}
 				byID[u.ID] = u
 			}
 			b := sqlbuild.New(tx.D)
-			params := make([]string, len(arrays))
-			aliases := make([]string, len(arrays))
+			params := make([]string, len(a))
+			aliases := make([]string, len(a))
 			sets := []string{sqlbuild.Quote("versionnumber") + " = nextval('eventual_version')", tx.D.WriteMarker()}
-			for i, a := range arrays {
-				params[i] = b.Arg(a) + "::text[]"
+			for i := range a {
+				params[i] = a.param(b, i)
 				aliases[i] = "c" + strconv.Itoa(i)
 				if i > 0 {
 					sets = append(sets, names[i-1]+" = u.c"+strconv.Itoa(i)+"::"+types[i-1])
