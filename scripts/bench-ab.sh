@@ -9,7 +9,7 @@
 # `eventual serve` (SQLite, placeholders off) under the load generator `dvload` (a separate
 # process, 8 keep-alive connections): upsert by alternate key, create, retrieve by key, and
 # UpsertMultiple of 1000 (2 connections; against raw SQLite 1000 rows per transaction). It prints
-# one line per figure, then the median of each over the rounds and the ratio B/A.
+# one line per figure, then the median of each (rate and p99) over the rounds and the ratio B/A.
 # Needs the workplace's load tools (BENCH, default ../shared/bench). Env: ROUNDS (3), D (4s).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,5 +54,7 @@ for m in upsert create get bulk; do
   base=$raw; [ $m = bulk ] && base=$rawbatch
   a=$(awk -v m=$m '$3=="A" && $4==m {print $5}' "$W/all" | median)
   b=$(awk -v m=$m '$3=="B" && $4==m {print $5}' "$W/all" | median)
-  awk -v m=$m -v a="$a" -v b="$b" -v raw="$base" 'BEGIN{printf "%-7s A %6d/s (%3.0f%% of raw)  B %6d/s (%3.0f%% of raw)  B/A %.2f\n", m, a, 100*a/raw, b, 100*b/raw, b/a}'
+  pa=$(awk -v m=$m '$3=="A" && $4==m {sub("p99_us=","",$6); print $6}' "$W/all" | median)
+  pb=$(awk -v m=$m '$3=="B" && $4==m {sub("p99_us=","",$6); print $6}' "$W/all" | median)
+  awk -v m=$m -v a="$a" -v b="$b" -v raw="$base" -v pa="$pa" -v pb="$pb" 'BEGIN{printf "%-7s A %6d/s (%3.0f%% of raw)  B %6d/s (%3.0f%% of raw)  B/A %.2f   p99 A %.2f ms  B %.2f ms\n", m, a, 100*a/raw, b, 100*b/raw, b/a, pa/1000, pb/1000}'
 done
