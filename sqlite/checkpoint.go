@@ -22,24 +22,33 @@ import (
 // from its beginning again only at a write transaction that finds every
 // frame copied, and under writes without a pause a checkpoint never
 // finds the writer idle at its end: the WAL would grow without end. So
-// once the checkpointer finds the WAL at walBackstopPages, it stops
-// being kicked and the writer, after its next commit, checkpoints
-// itself (restartDue): nothing writes meanwhile, every frame gets
-// copied, and the next write restarts the WAL. That checkpoint finds all
-// but the last frames copied already, so the stall it causes is its
-// fsyncs and a short copy whatever the writes touched, and it comes a
-// quarter as often as SQLite's checkpoint at 1000 pages would. SQLite's
-// own automatic checkpoint stays, at twice the backstop, in case the
-// checkpointer fails.
+// once the checkpointer finds the WAL at walBackstopPages (and some
+// commit ran while it copied: otherwise the next write restarts the WAL
+// anyway), it stops being kicked and the writer, after its next commit,
+// checkpoints itself (restartDue): nothing writes meanwhile, every frame
+// gets copied, and the next write restarts the WAL. That checkpoint
+// finds all but the last frames copied already, so the stall it causes
+// is its fsyncs and a short copy whatever the writes touched, and it
+// comes about a quarter as often as SQLite's checkpoint at 1000 pages
+// would. SQLite's own automatic checkpoint stays, at twice the backstop,
+// in case the checkpointer fails, and journal_size_limit cuts the WAL
+// file back to that size when it restarts.
+//
+// What bounds the WAL, then, is the backstop plus what is written while
+// a checkpoint runs: under steady single-record writes it peaks near
+// 4000-8000 pages (16-32 MB). A slow disk (a checkpoint's fsyncs taking
+// seconds) or a long read transaction, which pins every frame written
+// after it began, holds it longer, as it would hold SQLite's own
+// checkpoint.
 //
 // Checkpoints change no durability: a frame is in the WAL (and fsynced
 // there with Synchronous "full") before its commit returns, and a
 // checkpoint cut short by a crash is finished by the next one.
 
 // DefaultCheckpointEvery is how many commits the writer makes between two
-// kicks of the checkpointer: about 1000 WAL pages of single-record writes
-// (7 pages per commit of 3 writes), SQLite's own checkpoint size.
-const DefaultCheckpointEvery = 128
+// kicks of the checkpointer: 500 to 1500 WAL pages of single-record writes
+// (7 to 25 pages per group commit), about SQLite's own checkpoint size.
+const DefaultCheckpointEvery = 64
 
 // walBackstopPages is the size (in pages) at which the writer checkpoints
 // the WAL itself, the bound of the WAL when the checkpointer cannot keep
@@ -59,6 +68,9 @@ type checkpointer struct {
 	// checkpoint itself; restartDue says it is.
 	backstop   int
 	restartDue atomic.Bool
+	// commits counts the writer's commits, so that a checkpoint knows
+	// whether any ran while it copied.
+	commits atomic.Int64
 
 	// onCheckpoint, if set, is called after each checkpoint with what
 	// SQLite reported, and whether the writer ran it (Options.onCheckpoint).
@@ -97,8 +109,13 @@ func (c *checkpointer) run() {
 		}
 		// A failed checkpoint loses nothing: the frames stay in the WAL,
 		// and the next kick or the writer's backstop copies them.
+		before := c.commits.Load()
 		res, err := checkpoint(context.Background(), c.db, "PASSIVE")
-		if err == nil && res.Frames >= c.backstop {
+		// A WAL copied whole with no commit since is restarted by the
+		// next write; only one that took commits meanwhile needs the
+		// writer.
+		idle := c.commits.Load() == before && res.Checkpointed == res.Frames
+		if err == nil && !res.Busy && res.Frames >= c.backstop && !idle {
 			c.restartDue.Store(true)
 			// A kick queued meanwhile would only contend with the
 			// writer's checkpoint.
@@ -131,21 +148,29 @@ func (c *checkpointer) close() error {
 
 // afterCommit is the writer's part, after each commit: it kicks the
 // checkpointer every CheckpointEvery commits or, once the WAL has
-// reached the backstop, checkpoints on the writer's connection until one
-// copies every frame (a reader still on an older snapshot can hold some
-// back; the writer tries again a kick's interval later).
+// reached the backstop, checkpoints on the writer's connection at once,
+// until one copies every frame. A reader still on an older snapshot can
+// hold some back; the writer then tries again a kick's interval later,
+// not at every commit.
 func (c *checkpointer) afterCommit(w *writer) {
-	if w.commits++; w.commits < w.db.opts.CheckpointEvery {
+	c.commits.Add(1)
+	w.commits++
+	if !c.restartDue.Load() || w.commits < w.checkpointRetry {
+		if w.commits >= w.db.opts.CheckpointEvery {
+			w.commits = 0
+			if !c.restartDue.Load() {
+				c.request()
+			}
+		}
 		return
 	}
-	w.commits = 0
-	if !c.restartDue.Load() {
-		c.request()
-		return
-	}
+	w.commits, w.checkpointRetry = 0, 0
 	res, err := checkpoint(context.Background(), w.conn, "PASSIVE")
-	if err == nil && !res.Busy && res.Checkpointed == res.Frames {
+	switch {
+	case err == nil && !res.Busy && res.Checkpointed == res.Frames:
 		c.restartDue.Store(false)
+	case err == nil && !res.Busy:
+		w.checkpointRetry = w.db.opts.CheckpointEvery // a reader holds frames back
 	}
 	if c.onCheckpoint != nil {
 		c.onCheckpoint(true, res, err)

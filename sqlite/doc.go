@@ -22,8 +22,8 @@
 // Options.CheckpointEvery commits, so that no write waits for the copy and
 // its fsyncs (SQLite's own checkpoint runs inside a COMMIT). Once the WAL
 // reaches 4000 pages the writer checkpoints the few frames left itself and
-// the next write restarts the WAL, which bounds it under writes without a
-// pause.
+// the next write restarts the WAL: under steady writes it peaks at 4000 to
+// 8000 pages. A long read transaction or a slow disk holds it longer.
 //
 // Tools that only read (eventual placeholders) open the database with
 // Options.ReadOnly: SQLite opens the file with mode=ro, so a mistyped path

@@ -222,6 +222,7 @@ func (db *DB) dsn(mode int) string {
 		// The checkpointer copies the WAL and has the writer bound it;
 		// SQLite's own checkpoint is the last resort (checkpoint.go).
 		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", 2*db.opts.backstopPages))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", 2*db.opts.backstopPages*4096))
 	}
 	q.Add("_pragma", "foreign_keys(0)")
 	if mode == modeRead || mode == modeReadOnly {

@@ -39,8 +39,10 @@ type writer struct {
 	waitHook func()
 	// waits and gained count the waits and the writes they gathered.
 	waits, gained int
-	// commits counts the commits since the checkpointer's last kick.
-	commits int
+	// commits counts the commits since the checkpointer's last kick (or
+	// the writer's last checkpoint); checkpointRetry is how many must
+	// pass before the writer tries its checkpoint again.
+	commits, checkpointRetry int
 }
 
 func (w *writer) tokenQuery() string { return w.db.token }
