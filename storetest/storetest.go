@@ -114,31 +114,38 @@ func dec(s string, scale int) eventual.Decimal {
 	return d
 }
 
-func testRoundTrip(t *testing.T, open Opener) {
-	s := mustOpen(t, open, "roundtrip", schema)
-	defer s.Close()
-	acct := insert(t, s, "account", eventual.Values{"name": "A"})
-	when := time.Date(2024, 2, 29, 13, 14, 15, 0, time.UTC)
-	ext := uuid.New()
-	vals := eventual.Values{
-		"new_name":        "Order 'one' — ünïcode",
-		"new_ordernumber": "ORD-1",
-		"new_customer":    eventual.Ref(table("account"), acct.ID),
+// orderValues is a new_order with a value in every column type: a
+// lookup to the account acct, extreme numbers and decimals, a datetime,
+// a boolean, a uuid and a memo.
+func orderValues(acct uuid.UUID, when time.Time, name, number string, shipped bool, ext uuid.UUID, notes string) eventual.Values {
+	return eventual.Values{
+		"new_name":        name,
+		"new_ordernumber": number,
+		"new_customer":    eventual.Ref(table("account"), acct),
 		"new_amount":      dec("-1234567.8912", 4),
 		"new_quantity":    int64(-2147483648),
 		"new_unitprice":   dec("0.0001", 4),
 		"new_weight":      1.5e-3,
 		"new_sequence":    int64(9007199254740993),
 		"new_orderdate":   when,
-		"new_shipped":     true,
+		"new_shipped":     shipped,
 		"new_externalid":  ext,
-		"new_notes":       strings.Repeat("x", 5000),
+		"new_notes":       notes,
 		"new_stage":       int64(100000001),
-		"statecode":       int64(0),
-		"statuscode":      int64(1),
-		"createdon":       when,
-		"modifiedon":      when,
 	}
+}
+
+func testRoundTrip(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "roundtrip", schema)
+	defer s.Close()
+	acct := insert(t, s, "account", eventual.Values{"name": "A"})
+	when := time.Date(2024, 2, 29, 13, 14, 15, 0, time.UTC)
+	ext := uuid.New()
+	vals := orderValues(acct.ID, when, "Order 'one' — ünïcode", "ORD-1", true, ext, strings.Repeat("x", 5000))
+	vals["statecode"] = int64(0)
+	vals["statuscode"] = int64(1)
+	vals["createdon"] = when
+	vals["modifiedon"] = when
 	rec := insert(t, s, "new_order", vals)
 	if rec.Version <= 0 {
 		t.Fatalf("Insert did not assign a version: %d", rec.Version)
@@ -1311,21 +1318,7 @@ func testBulkValuesRoundTrip(t *testing.T, open Opener) {
 	ord := table("new_order")
 	when := time.Date(2024, 2, 29, 13, 14, 15, 0, time.UTC)
 	full := func(i int, text string) eventual.Values {
-		return eventual.Values{
-			"new_name":        text,
-			"new_ordernumber": fmt.Sprint("BULK-", i),
-			"new_customer":    eventual.Ref(table("account"), acct.ID),
-			"new_amount":      dec("-1234567.8912", 4),
-			"new_quantity":    int64(-2147483648),
-			"new_unitprice":   dec("0.0001", 4),
-			"new_weight":      1.5e-3,
-			"new_sequence":    int64(9007199254740993),
-			"new_orderdate":   when,
-			"new_shipped":     i%2 == 0,
-			"new_externalid":  uuid.New(),
-			"new_notes":       text + text,
-			"new_stage":       int64(100000001),
-		}
+		return orderValues(acct.ID, when, text, fmt.Sprint("BULK-", i), i%2 == 0, uuid.New(), text+text)
 	}
 	sparse := func(i int, text string) eventual.Values {
 		return eventual.Values{"new_name": text, "new_ordernumber": fmt.Sprint("SPARSE-", i), "new_notes": nil, "new_amount": nil}
