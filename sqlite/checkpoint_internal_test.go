@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 )
 
-func checkpointSchema(t *testing.T) *eventual.Schema {
+func checkpointSchema(t testing.TB) *eventual.Schema {
 	t.Helper()
 	s, err := eventual.NewSchema(metadata.BuiltinTables())
 	if err != nil {

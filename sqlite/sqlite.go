@@ -434,6 +434,7 @@ func (db *DB) closeReaders() {
 		for _, s := range r.stmts {
 			s.Close()
 		}
+		r.rowStmts.close(r.conn)
 		r.conn.Close()
 	}
 }
@@ -444,7 +445,14 @@ func (db *DB) closeReaders() {
 type reader struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
-	token string // the change token's query
+	// rowStmts are ReadRow's, on the driver's connection under conn.
+	rowStmts driverStmts
+	token    string // the change token's query
+}
+
+// ReadRow implements sqlstore.RowReader (see driverStmts).
+func (r *reader) ReadRow(text string, args []any, dest []any) (bool, error) {
+	return r.rowStmts.readRow(r.conn, text, args, dest)
 }
 
 func (r *reader) tokenQuery() string { return r.token }

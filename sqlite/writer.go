@@ -23,12 +23,14 @@ type writeOp struct {
 // batches: every write of a batch runs in its own savepoint of one
 // transaction, and the batch commits once (group commit).
 type writer struct {
-	db      *DB
-	conn    *sql.Conn
-	stmts   map[string]*sql.Stmt
-	version int64 // highest row version handed out and committed
-	next    int64 // next version to hand out in the current batch
-	deleted bool  // the batch ran a DELETE: the version floor is saved
+	db    *DB
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	// rowStmts are ReadRow's, on the driver's connection under conn.
+	rowStmts driverStmts
+	version  int64 // highest row version handed out and committed
+	next     int64 // next version to hand out in the current batch
+	deleted  bool  // the batch ran a DELETE: the version floor is saved
 
 	// pays is how often a wait for more writes gained one lately, out of
 	// payScale (a moving average over about 8 waits; see gather); skipped
@@ -62,8 +64,12 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 
 func (w *writer) run() {
 	defer close(w.db.stopped)
-	defer w.closeStmts()
-	defer w.conn.Close()
+	defer func() {
+		// The driver's statements first: a connection closed with
+		// statements open lingers until they are.
+		w.closeStmts()
+		w.conn.Close()
+	}()
 	batch := make([]*writeOp, 0, w.db.opts.MaxBatch)
 	for {
 		batch = batch[:0]
@@ -150,6 +156,7 @@ func (w *writer) gather(batch []*writeOp) []*writeOp {
 }
 
 func (w *writer) closeStmts() {
+	w.rowStmts.close(w.conn)
 	for _, s := range w.stmts {
 		s.Close()
 	}
@@ -295,6 +302,13 @@ func (w *writer) QueryContext(_ context.Context, text string, args ...any) (*sql
 		return nil, err
 	}
 	return s.QueryContext(ctx, args...)
+}
+
+// ReadRow implements sqlstore.RowReader (see driverStmts), as
+// QueryContext does.
+func (w *writer) ReadRow(text string, args []any, dest []any) (bool, error) {
+	w.sawDelete(text)
+	return w.rowStmts.readRow(w.conn, text, args, dest)
 }
 
 // ExecContext runs a statement on a cached prepared statement, as

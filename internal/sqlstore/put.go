@@ -82,24 +82,18 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 		args = append(args, only)
 	}
 	text := tx.Texts.text(putShape(p), func() string { return tx.putText(p, cols, verExpr, verArgs) })
-	rows, err := tx.Q.QueryContext(ctx, text, args...)
+	var row [2]any
+	found, err := readRow(ctx, tx.Q, text, args, row[:])
 	if err != nil {
 		return eventual.PutLeft, uuid.Nil, 0, tx.writeError(t, "put", err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return eventual.PutLeft, uuid.Nil, 0, tx.writeError(t, "put", err)
-		}
+	if !found {
 		return eventual.PutLeft, uuid.Nil, 0, nil
 	}
-	var rawID any
-	var version int64
-	if err := rows.Scan(&rawID, &version); err != nil {
-		return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: %w", t.LogicalName, err)
-	}
-	if err := rows.Close(); err != nil {
-		return eventual.PutLeft, uuid.Nil, 0, tx.writeError(t, "put", err)
+	rawID := row[0]
+	version, ok := row[1].(int64)
+	if !ok {
+		return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: versionnumber is %T", t.LogicalName, row[1])
 	}
 	idv, err := tx.D.Decode(t.PrimaryKey(), rawID)
 	if err != nil {

@@ -19,18 +19,15 @@ func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Colum
 	// not worth the goroutine a driver starts to watch a context that can
 	// end (nor the allocation of context.WithoutCancel: drivers need no
 	// values of the caller's context).
-	rows, err := tx.Q.QueryContext(context.Background(), b.String(), b.Args...)
+	raw := make([]any, 2+sqlbuild.Width(cols))
+	found, err := readRow(context.Background(), tx.Q, b.String(), b.Args, raw)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", t.LogicalName, err)
 	}
-	recs, _, err := tx.scan(rows, t, cols, 0)
-	if err != nil {
-		return nil, err
-	}
-	if len(recs) == 0 {
+	if !found {
 		return nil, eventual.ErrNotFound
 	}
-	return recs[0], nil
+	return tx.decode(t, cols, raw)
 }
 
 // Get implements eventual.ReadTx.

@@ -26,23 +26,17 @@ func (tx *Tx) returningVersion(ctx context.Context, t *eventual.Table, op string
 
 // returning runs a write whose text ends in RETURNING versionnumber.
 func (tx *Tx) returning(ctx context.Context, t *eventual.Table, op, text string, args []any) (int64, error) {
-	rows, err := tx.Q.QueryContext(ctx, text, args...)
+	var row [1]any
+	found, err := readRow(ctx, tx.Q, text, args, row[:])
 	if err != nil {
 		return 0, tx.writeError(t, op, err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return 0, tx.writeError(t, op, err)
-		}
+	if !found {
 		return 0, eventual.ErrNotFound
 	}
-	var v int64
-	if err := rows.Scan(&v); err != nil {
-		return 0, fmt.Errorf("%s %s: %w", op, t.LogicalName, err)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, tx.writeError(t, op, err)
+	v, ok := row[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("%s %s: versionnumber is %T", op, t.LogicalName, row[0])
 	}
 	return v, nil
 }

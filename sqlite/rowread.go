@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"bytes"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"io"
+)
+
+// driverStmts are the statements of a connection's reads of one row
+// (sqlstore.RowReader), prepared on the driver's connection under a
+// *sql.Conn. Reading the row straight from the driver spares
+// database/sql's Rows (its locks, its Scan, its dependency tracking) and
+// the step that would only find that there is no second row: a tenth of
+// the server's time for a read of one record by key.
+type driverStmts struct {
+	stmts map[string]driver.Stmt
+	args  []driver.NamedValue // readRow's buffer of parameters
+}
+
+// readRow runs text on conn's driver connection and stores the values of
+// its first row in dest (a []byte copied), reporting whether there was
+// one. The statement is reset after the first row: a write's RETURNING
+// has made all its changes by then (https://sqlite.org/lang_returning.html).
+func (d *driverStmts) readRow(conn *sql.Conn, text string, args []any, dest []any) (found bool, err error) {
+	err = conn.Raw(func(dc any) error {
+		s, err := d.stmt(dc, text)
+		if err != nil {
+			return err
+		}
+		q, ok := s.(driver.StmtQueryContext)
+		if !ok {
+			return fmt.Errorf("sqlite: the driver's statement %T cannot query", s)
+		}
+		d.args = d.args[:0]
+		for i, a := range args {
+			v, err := driver.DefaultParameterConverter.ConvertValue(a)
+			if err != nil {
+				return fmt.Errorf("sqlite: parameter %d: %w", i+1, err)
+			}
+			d.args = append(d.args, driver.NamedValue{Ordinal: i + 1, Value: v})
+		}
+		rows, err := q.QueryContext(uncancellable, d.args)
+		clear(d.args) // the values are the caller's
+		if err != nil {
+			return err
+		}
+		if n := len(rows.Columns()); n != len(dest) {
+			rows.Close()
+			return fmt.Errorf("sqlite: %d columns for %d values", n, len(dest))
+		}
+		vals := make([]driver.Value, len(dest))
+		err = rows.Next(vals)
+		cerr := rows.Close()
+		switch {
+		case err == io.EOF:
+			return cerr
+		case err != nil:
+			return err
+		case cerr != nil:
+			return cerr
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = bytes.Clone(b)
+			}
+			dest[i] = v
+		}
+		found = true
+		return nil
+	})
+	return found, err
+}
+
+// stmt returns the statement of text prepared on dc, from the cache or
+// prepared now and kept; a full cache first closes and drops one.
+func (d *driverStmts) stmt(dc any, text string) (driver.Stmt, error) {
+	if s, ok := d.stmts[text]; ok {
+		return s, nil
+	}
+	c, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("sqlite: the driver's connection %T cannot prepare", dc)
+	}
+	s, err := c.PrepareContext(uncancellable, text)
+	if err != nil {
+		return nil, err
+	}
+	if d.stmts == nil {
+		d.stmts = map[string]driver.Stmt{}
+	}
+	if len(d.stmts) >= maxCachedStatements {
+		for k, old := range d.stmts {
+			old.Close()
+			delete(d.stmts, k)
+			break
+		}
+	}
+	d.stmts[text] = s
+	return s, nil
+}
+
+// close closes the statements; conn is the connection they belong to.
+func (d *driverStmts) close(conn *sql.Conn) {
+	conn.Raw(func(any) error {
+		for k, s := range d.stmts {
+			s.Close()
+			delete(d.stmts, k)
+		}
+		return nil
+	})
+}
