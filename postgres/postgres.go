@@ -58,6 +58,9 @@ type DB struct {
 	sql    *sql.DB
 	meta   eventual.Meta
 	texts  sqlstore.Texts // statement texts of hot writes
+	// readTexts are those of reads of one row, apart: their shapes follow
+	// the $select clients send, which must not fill the writes' cache.
+	readTexts sqlstore.Texts
 }
 
 var _ eventual.Store = (*DB)(nil)
@@ -184,7 +187,7 @@ func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (agai
 	}
 	defer conn.Close()
 	q := &sqlstore.Single{Q: conn, Read: true}
-	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
+	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema, Texts: &db.readTexts})
 	return q.Again, err
 }
 
@@ -251,7 +254,7 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 		return fmt.Errorf("postgres: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	if err := fn(&sqlstore.Tx{D: dialect{}, Q: tx, Schema: db.schema}); err != nil {
+	if err := fn(&sqlstore.Tx{D: dialect{}, Q: tx, Schema: db.schema, Texts: &db.readTexts}); err != nil {
 		return err
 	}
 	return tx.Commit()

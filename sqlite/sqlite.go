@@ -88,7 +88,10 @@ type DB struct {
 	opts   Options
 	meta   eventual.Meta
 	texts  sqlstore.Texts // statement texts of hot writes
-	token  string         // the query of a snapshot's change token (tokenQuery)
+	// readTexts are those of reads of one row, apart: their shapes follow
+	// the $select clients send, which must not fill the writes' cache.
+	readTexts sqlstore.Texts
+	token     string // the query of a snapshot's change token (tokenQuery)
 
 	write *sql.DB
 	read  *sql.DB
@@ -374,7 +377,7 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	if err := r.control(uncancellable, "BEGIN"); err != nil {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
-	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema})
+	return fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema, Texts: &db.readTexts})
 }
 
 // takeReader waits for a free read connection; the caller hands it back
@@ -412,7 +415,7 @@ func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (agai
 		return false, err
 	}
 	q := &oneRead{Single: sqlstore.Single{Q: r, Read: true}, r: r}
-	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema})
+	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema, Texts: &db.readTexts})
 	return q.Again, err
 }
 

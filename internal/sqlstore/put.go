@@ -11,8 +11,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Texts caches the statement texts a store builds for its hot writes, per
-// table and shape, so that a write does not build the same text again. A
+// Texts caches the statement texts a store builds for its hot writes and
+// reads of one row, per table and shape, so that a statement does not
+// build the same text again. A
 // store shares one among its transactions; it is safe for concurrent use.
 type Texts struct {
 	mu sync.RWMutex

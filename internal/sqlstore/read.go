@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// one runs a single-row read.
-func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Column, b *sqlbuild.Builder) (*eventual.Record, error) {
+// one runs a single-row read of text.
+func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Column, text string, args []any) (*eventual.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -20,7 +20,7 @@ func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Colum
 	// end (nor the allocation of context.WithoutCancel: drivers need no
 	// values of the caller's context).
 	raw := make([]any, 2+sqlbuild.Width(cols))
-	found, err := readRow(context.Background(), tx.Q, b.String(), b.Args, raw)
+	found, err := readRow(context.Background(), tx.Q, text, args, raw)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", t.LogicalName, err)
 	}
@@ -30,16 +30,46 @@ func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Colum
 	return tx.decode(t, cols, raw)
 }
 
+// readShape is the cache key of a read of one row (kind "id" or "key"):
+// the table, the key and which of its values are null, the lock, the
+// columns.
+func (tx *Tx) readShape(kind string, t *eventual.Table, key *eventual.Key, nulls []bool, cols []*eventual.Column) string {
+	var sb strings.Builder
+	sb.WriteString(kind)
+	sb.WriteByte(0)
+	sb.WriteString(t.LogicalName)
+	sb.WriteByte(0)
+	if key != nil {
+		sb.WriteString(key.LogicalName)
+	}
+	sb.WriteByte(0)
+	for _, null := range nulls {
+		if null {
+			sb.WriteByte('n')
+		} else {
+			sb.WriteByte('v')
+		}
+	}
+	sb.WriteByte(0)
+	sb.WriteString(tx.lock())
+	for _, c := range cols {
+		sb.WriteByte(0)
+		sb.WriteString(c.LogicalName)
+	}
+	return sb.String()
+}
+
 // Get implements eventual.ReadTx.
 func (tx *Tx) Get(ctx context.Context, t *eventual.Table, id uuid.UUID, columns []*eventual.Column) (*eventual.Record, error) {
 	cols := Columns(t, columns)
-	b := sqlbuild.New(tx.D)
 	pk, err := tx.D.Encode(t.PrimaryKey(), id)
 	if err != nil {
 		return nil, err
 	}
-	b.Write("SELECT " + selectList(t, cols) + " FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + sqlbuild.Quote(t.PrimaryIDAttribute) + " = " + b.Arg(pk) + tx.lock())
-	return tx.one(ctx, t, cols, b)
+	text := tx.Texts.text(tx.readShape("id", t, nil, nil, cols), func() string {
+		return "SELECT " + selectList(t, cols) + " FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + sqlbuild.Quote(t.PrimaryIDAttribute) + " = " + tx.D.Placeholder(1) + tx.lock()
+	})
+	return tx.one(ctx, t, cols, text, []any{pk})
 }
 
 // GetByKey implements eventual.ReadTx.
@@ -49,26 +79,42 @@ func (tx *Tx) GetByKey(ctx context.Context, key *eventual.Key, values []any, col
 		return nil, fmt.Errorf("key %s has %d columns, got %d values", key.LogicalName, len(key.Columns), len(values))
 	}
 	cols := Columns(t, columns)
-	b := sqlbuild.New(tx.D)
-	conds := make([]string, len(key.Columns))
+	var nullBuf [4]bool
+	nulls := nullBuf[:0]
+	args := make([]any, 0, len(key.Columns))
 	for i, c := range key.Columns {
-		col := sqlbuild.Quote(c.LogicalName)
+		nulls = append(nulls, values[i] == nil)
 		if values[i] == nil {
-			conds[i] = col + " IS NULL"
 			continue
 		}
 		v, err := tx.D.Encode(c, values[i])
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", key.LogicalName, err)
 		}
-		if c.Type.IsText() {
-			conds[i] = tx.D.Text(col) + " = " + b.TextArg(v)
-		} else {
-			conds[i] = col + " = " + b.Arg(v)
+		if s, ok := v.(string); ok && c.Type.IsText() {
+			v = eventual.FoldCase(s) // as sqlbuild.Builder.TextArg
 		}
+		args = append(args, v)
 	}
-	b.Write("SELECT " + selectList(t, cols) + " FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + strings.Join(conds, " AND ") + " LIMIT 1" + tx.lock())
-	return tx.one(ctx, t, cols, b)
+	text := tx.Texts.text(tx.readShape("key", t, key, nulls, cols), func() string {
+		conds := make([]string, len(key.Columns))
+		n := 0
+		for i, c := range key.Columns {
+			col := sqlbuild.Quote(c.LogicalName)
+			if nulls[i] {
+				conds[i] = col + " IS NULL"
+				continue
+			}
+			n++
+			if c.Type.IsText() {
+				conds[i] = tx.D.Text(col) + " = " + tx.D.Placeholder(n)
+			} else {
+				conds[i] = col + " = " + tx.D.Placeholder(n)
+			}
+		}
+		return "SELECT " + selectList(t, cols) + " FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + strings.Join(conds, " AND ") + " LIMIT 1" + tx.lock()
+	})
+	return tx.one(ctx, t, cols, text, args)
 }
 
 // Query implements eventual.ReadTx.
