@@ -24,7 +24,14 @@ type driverStmts struct {
 // one. The statement is reset after the first row: a write's RETURNING
 // has made all its changes by then (https://sqlite.org/lang_returning.html).
 func (d *driverStmts) readRow(conn *sql.Conn, text string, args []any, dest []any) (found bool, err error) {
-	err = conn.Raw(func(dc any) error {
+	err = conn.Raw(func(dc any) (err error) {
+		// A panic out of Raw's function makes database/sql close the
+		// connection for good: the writer's, or a pooled reader's.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("sqlite: a read of one row panicked: %v", r)
+			}
+		}()
 		s, err := d.stmt(dc, text)
 		if err != nil {
 			return err
