@@ -8,6 +8,9 @@
 // batch costs one commit. Reads run on a pool of read-only connections and
 // see WAL snapshots; a read of one statement (eventual.StatementViewer)
 // runs without BEGIN and ROLLBACK, SQLite giving each statement a snapshot.
+// Reads of one row and writes returning one (rowread.go,
+// sqlstore.RowReader) run on the driver's connection under database/sql's,
+// with statements of their own, sparing database/sql's Rows.
 //
 // Durability: the database runs in WAL mode. With Synchronous "normal" (the
 // default) a commit is written to the WAL before Update returns, so it
