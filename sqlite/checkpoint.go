@@ -75,6 +75,9 @@ type checkpointer struct {
 	// onCheckpoint, if set, is called after each checkpoint with what
 	// SQLite reported, and whether the writer ran it (Options.onCheckpoint).
 	onCheckpoint func(byWriter bool, res checkpointResult, err error)
+	// changed is called after each of the checkpointer's checkpoints, so
+	// that idle readers let go of the WAL (snapshot.go).
+	changed func()
 }
 
 // checkpointResult is the row of PRAGMA wal_checkpoint.
@@ -85,7 +88,7 @@ type checkpointResult struct {
 }
 
 // openCheckpointer opens the checkpointer's connection; run starts it.
-func openCheckpointer(dsn string, backstop int, onCheckpoint func(bool, checkpointResult, error)) (*checkpointer, error) {
+func openCheckpointer(dsn string, backstop int, onCheckpoint func(bool, checkpointResult, error), changed func()) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -95,7 +98,7 @@ func openCheckpointer(dsn string, backstop int, onCheckpoint func(bool, checkpoi
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	return &checkpointer{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		backstop: backstop, onCheckpoint: onCheckpoint}, nil
+		backstop: backstop, onCheckpoint: onCheckpoint, changed: changed}, nil
 }
 
 // run checkpoints after each kick until close.
@@ -111,6 +114,9 @@ func (c *checkpointer) run() {
 		// and the next kick or the writer's backstop copies them.
 		before := c.commits.Load()
 		res, err := checkpoint(context.Background(), c.db, "PASSIVE")
+		if c.changed != nil {
+			c.changed()
+		}
 		// A WAL copied whole with no commit since is restarted by the
 		// next write; only one that took commits meanwhile needs the
 		// writer.

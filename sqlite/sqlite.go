@@ -110,6 +110,7 @@ type DB struct {
 	lock *fileLock // the writer lock, held until Close; nil if read-only
 
 	checkpoints *checkpointer // nil if read-only or CheckpointEvery < 0
+	snaps       *snapshots    // the readers' kept snapshots; nil if read-only
 }
 
 var _ eventual.Store = (*DB)(nil)
@@ -182,8 +183,9 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	if err := db.startReaders(ctx, modeRead); err != nil {
 		return nil, err
 	}
+	db.snaps = newSnapshots()
 	if opts.CheckpointEvery > 0 {
-		if db.checkpoints, err = openCheckpointer(db.dsn(modeCheckpoint), opts.backstopPages, opts.onCheckpoint); err != nil {
+		if db.checkpoints, err = openCheckpointer(db.dsn(modeCheckpoint), opts.backstopPages, opts.onCheckpoint, db.snaps.checkpointed); err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	}
@@ -194,6 +196,7 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	if db.checkpoints != nil {
 		go db.checkpoints.run()
 	}
+	go db.snaps.release(db.readers)
 	go w.run()
 	return db, nil
 }
@@ -312,6 +315,7 @@ func (db *DB) Close() error {
 				err = fmt.Errorf("sqlite: close checkpointer: %w", cerr)
 			}
 		}
+		db.snaps.close()
 		db.closeReaders()
 		if _, cerr := db.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil && err == nil {
 			err = fmt.Errorf("sqlite: checkpoint: %w", cerr)
@@ -364,14 +368,38 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 		return err
 	}
 	defer func() { db.readers <- r }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if db.snaps == nil {
+		return db.viewAlone(r, fn)
+	}
+	if err := db.fresh(r); err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	// The snapshot stays for the reads after this one (snapshot.go),
+	// unless fn failed or panicked.
+	ok := false
+	defer func() {
+		if !ok {
+			r.endSnapshot()
+		}
+	}()
+	if err := fn(&sqlstore.Tx{D: dialect{}, Q: r, Schema: db.schema, Texts: &db.readTexts}); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// viewAlone runs fn in a transaction of its own on r, for a store that
+// keeps no snapshots.
+func (db *DB) viewAlone(r *reader, fn func(eventual.ReadTx) error) error {
 	// The transaction ends with a ROLLBACK that no context cuts short,
 	// even when BEGIN reports the context's end: it may have run all the
 	// same, and a reader handed back inside a transaction fails every
 	// later read that draws it.
 	defer r.control(context.Background(), "ROLLBACK")
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	// BEGIN is instant; with the caller's context the driver would watch
 	// it from a goroutine of its own for every read transaction.
 	if err := r.control(uncancellable, "BEGIN"); err != nil {
@@ -414,8 +442,18 @@ func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (agai
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	if err := db.fresh(r); err != nil {
+		return false, fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			r.endSnapshot()
+		}
+	}()
 	q := &oneRead{Single: sqlstore.Single{Q: r, Read: true}, r: r}
 	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema, Texts: &db.readTexts})
+	ok = err == nil
 	return q.Again, err
 }
 
@@ -434,6 +472,9 @@ var _ eventual.StatementViewer = (*DB)(nil)
 func (db *DB) closeReaders() {
 	for range db.openReaders {
 		r := <-db.readers
+		// A snapshot left open would keep the last checkpoint from
+		// truncating the WAL.
+		r.endSnapshot()
 		for _, s := range r.stmts {
 			s.Close()
 		}
@@ -451,6 +492,10 @@ type reader struct {
 	// rowStmts are ReadRow's, on the driver's connection under conn.
 	rowStmts driverStmts
 	token    string // the change token's query
+	// warm says the reader holds a read transaction, begun when the
+	// store's change count was seq (snapshot.go).
+	warm bool
+	seq  uint64
 }
 
 // ReadRow implements sqlstore.RowReader (see driverStmts).

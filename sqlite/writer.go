@@ -235,8 +235,11 @@ func (w *writer) commit(batch []*writeOp) {
 			return
 		}
 	}
+	w.db.snaps.committing()
 	if _, err := w.ExecContext(bg, "COMMIT"); err != nil {
 		w.ExecContext(bg, "ROLLBACK")
+		// It may have committed all the same.
+		w.db.snaps.committed()
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
@@ -244,6 +247,9 @@ func (w *writer) commit(batch []*writeOp) {
 	if c := w.db.checkpoints; c != nil {
 		c.afterCommit(w)
 	}
+	// Before the writes are reported done: a read that begins after that
+	// takes a new snapshot (snapshot.go).
+	w.db.snaps.committed()
 	if w.db.opts.OnCommit != nil {
 		w.db.opts.OnCommit(ran, time.Since(began))
 	}
