@@ -35,8 +35,8 @@ import (
 //     kicks the releaser, which ends the out-of-date snapshots of the
 //     readers that are idle; a checkpoint moves seq on too, since readers
 //     that began during one hold WAL read locks that keep the next write
-//     from restarting the WAL. A reader in use ends its own at its next
-//     read.
+//     from restarting the WAL. A reader in use then ends its own when it
+//     is handed back.
 //   - A read that fails ends the snapshot (SQLite may have rolled the
 //     transaction back itself), so the next read begins a new one.
 //
@@ -45,6 +45,9 @@ import (
 type snapshots struct {
 	seq  atomic.Uint64
 	kick chan struct{} // buffered: kicks while the releaser runs fold into one
+	// passes counts the releaser's passes over the idle readers (for
+	// tests).
+	passes atomic.Uint64
 	stop chan struct{}
 	done chan struct{}
 }
@@ -110,6 +113,7 @@ func (s *snapshots) release(readers chan *reader) {
 			}
 			readers <- r
 		}
+		s.passes.Add(1)
 	}
 }
 
@@ -145,6 +149,25 @@ func (db *DB) fresh(r *reader) error {
 	}
 	r.warm, r.seq = true, seq
 	return nil
+}
+
+// handBack returns r to the idle readers, first ending its snapshot if a
+// commit made it out of date while r was in use: the releaser's pass for
+// that commit did not meet r, and an idle store would see no other. A
+// commit between that check and r's return kicks the releaser again.
+func (db *DB) handBack(r *reader) {
+	if db.snaps == nil {
+		db.readers <- r
+		return
+	}
+	seq := db.snaps.seq.Load()
+	if r.warm && (r.seq != seq || seq%2 != 0) {
+		r.endSnapshot()
+	}
+	db.readers <- r
+	if db.snaps.seq.Load() != seq {
+		db.snaps.kickRelease()
+	}
 }
 
 // endSnapshot ends r's read transaction, if it holds one. The ROLLBACK

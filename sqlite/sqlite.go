@@ -367,7 +367,7 @@ func (db *DB) View(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	if err != nil {
 		return err
 	}
-	defer func() { db.readers <- r }()
+	defer db.handBack(r)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -438,7 +438,7 @@ func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (agai
 	if err != nil {
 		return false, err
 	}
-	defer func() { db.readers <- r }()
+	defer db.handBack(r)
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
