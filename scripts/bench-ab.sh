@@ -5,7 +5,8 @@
 #
 #   scripts/bench-ab.sh [BASE [HEAD]]     default: BASE=HEAD~1, HEAD=the working tree
 #
-# Each round measures raw SQLite one row per transaction, then for each build a fresh
+# Each round measures raw SQLite one row per transaction, the HTTP ceiling (the workplace's
+# trivial net/http server under the same load generator: the base of retrieve), then for each build a fresh
 # `eventual serve` (SQLite, placeholders off) under the load generator `dvload` (a separate
 # process, 8 keep-alive connections): upsert by alternate key, create, retrieve by key, and
 # UpsertMultiple of 1000 (2 connections; against raw SQLite 1000 rows per transaction). It prints
@@ -19,7 +20,7 @@ ROUNDS=${ROUNDS:-3}; D=${D:-4s}
 W=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for wt in base headwt; do git -C "$ROOT" worktree remove --force "$W/$wt" >/dev/null 2>&1 || true; done; rm -rf "$W"; }
 trap cleanup EXIT
-(cd "$BENCH" && go build -o "$W/" ./cmd/dvload ./cmd/sqlite-modernc)
+(cd "$BENCH" && go build -o "$W/" ./cmd/dvload ./cmd/sqlite-modernc ./cmd/httpserver)
 build() { # rev dir out
   if [ -z "$1" ]; then (cd "$ROOT" && go build -o "$3" ./cmd/eventual); return; fi
   git -C "$ROOT" worktree add -q --detach "$2" "$1" && (cd "$2" && go build -o "$3" ./cmd/eventual)
@@ -33,6 +34,12 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r raw - $(metric rows_per_s "$W/raw.txt")" | tee -a "$W/all"
   rm -rf "$W/raw"; (cd "$W" && ./sqlite-modernc -rows 100000 -batch 1000 -sync NORMAL -passes insert -dir raw) >"$W/raw.txt" 2>&1
   echo "round $r rawbatch - $(metric rows_per_s "$W/raw.txt")" | tee -a "$W/all"
+  port=$(freeport); "$W/httpserver" -addr "127.0.0.1:$port" >"$W/h.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  for _ in $(seq 1 50); do curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+  "$W/dvload" -url "http://127.0.0.1:$port" -mode create -c 8 -d "$D" >"$W/ceiling.txt" 2>&1
+  echo "round $r ceiling - $(metric records_per_s "$W/ceiling.txt")" | tee -a "$W/all"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
   for b in A B; do
     port=$(freeport); rm -f "$W/$b.db"*
     "$W/$b" serve --listen "127.0.0.1:$port" --db "$W/$b.db" --placeholders off >"$W/$b.log" 2>&1 &
@@ -49,12 +56,13 @@ done
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 raw=$(awk '$3=="raw"{print $5}' "$W/all" | median)
 rawbatch=$(awk '$3=="rawbatch"{print $5}' "$W/all" | median)
-echo "medians over $ROUNDS rounds (raw SQLite 1 row/txn: $raw rows/s; 1000 rows/txn: $rawbatch rows/s, the base of bulk):"
+ceiling=$(awk '$3=="ceiling"{print $5}' "$W/all" | median)
+echo "medians over $ROUNDS rounds (raw SQLite 1 row/txn: $raw rows/s; 1000 rows/txn: $rawbatch rows/s, the base of bulk; HTTP ceiling: $ceiling req/s, the base of get):"
 for m in upsert create get bulk; do
-  base=$raw; [ $m = bulk ] && base=$rawbatch
+  base=$raw; [ $m = bulk ] && base=$rawbatch; [ $m = get ] && base=$ceiling
   a=$(awk -v m=$m '$3=="A" && $4==m {print $5}' "$W/all" | median)
   b=$(awk -v m=$m '$3=="B" && $4==m {print $5}' "$W/all" | median)
   pa=$(awk -v m=$m '$3=="A" && $4==m {sub("p99_us=","",$6); print $6}' "$W/all" | median)
   pb=$(awk -v m=$m '$3=="B" && $4==m {sub("p99_us=","",$6); print $6}' "$W/all" | median)
-  awk -v m=$m -v a="$a" -v b="$b" -v raw="$base" -v pa="$pa" -v pb="$pb" 'BEGIN{printf "%-7s A %6d/s (%3.0f%% of raw)  B %6d/s (%3.0f%% of raw)  B/A %.2f   p99 A %.2f ms  B %.2f ms\n", m, a, 100*a/raw, b, 100*b/raw, b/a, pa/1000, pb/1000}'
+  awk -v m=$m -v a="$a" -v b="$b" -v raw="$base" -v pa="$pa" -v pb="$pb" 'BEGIN{printf "%-7s A %6d/s (%3.0f%% of base)  B %6d/s (%3.0f%% of base)  B/A %.2f   p99 A %.2f ms  B %.2f ms\n", m, a, 100*a/raw, b, 100*b/raw, b/a, pa/1000, pb/1000}'
 done

@@ -48,8 +48,8 @@ type snapshots struct {
 	// passes counts the releaser's passes over the idle readers (for
 	// tests).
 	passes atomic.Uint64
-	stop chan struct{}
-	done chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 func newSnapshots() *snapshots {
