@@ -76,8 +76,11 @@ type checkpointer struct {
 	// SQLite reported, and whether the writer ran it (Options.onCheckpoint).
 	onCheckpoint func(byWriter bool, res checkpointResult, err error)
 	// changed is called after each of the checkpointer's checkpoints, so
-	// that idle readers let go of the WAL (snapshot.go).
-	changed func()
+	// that idle readers let go of the WAL (snapshot.go); release before
+	// each checkpoint, the writer's included, ends the idle readers'
+	// snapshots from before the last commit, which would hold its frames
+	// back.
+	changed, release func()
 }
 
 // checkpointResult is the row of PRAGMA wal_checkpoint.
@@ -88,7 +91,7 @@ type checkpointResult struct {
 }
 
 // openCheckpointer opens the checkpointer's connection; run starts it.
-func openCheckpointer(dsn string, backstop int, onCheckpoint func(bool, checkpointResult, error), changed func()) (*checkpointer, error) {
+func openCheckpointer(dsn string, backstop int, onCheckpoint func(bool, checkpointResult, error), changed, release func()) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -98,7 +101,7 @@ func openCheckpointer(dsn string, backstop int, onCheckpoint func(bool, checkpoi
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	return &checkpointer{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		backstop: backstop, onCheckpoint: onCheckpoint, changed: changed}, nil
+		backstop: backstop, onCheckpoint: onCheckpoint, changed: changed, release: release}, nil
 }
 
 // run checkpoints after each kick until close.
@@ -113,6 +116,9 @@ func (c *checkpointer) run() {
 		// A failed checkpoint loses nothing: the frames stay in the WAL,
 		// and the next kick or the writer's backstop copies them.
 		before := c.commits.Load()
+		if c.release != nil {
+			c.release()
+		}
 		res, err := checkpoint(context.Background(), c.db, "PASSIVE")
 		if c.changed != nil {
 			c.changed()
@@ -171,6 +177,9 @@ func (c *checkpointer) afterCommit(w *writer) {
 		return
 	}
 	w.commits, w.checkpointRetry = 0, 0
+	if c.release != nil {
+		c.release() // the COMMIT's count is odd yet: every idle snapshot predates it
+	}
 	res, err := checkpoint(context.Background(), w.conn, "PASSIVE")
 	switch {
 	case err == nil && !res.Busy && res.Checkpointed == res.Frames:

@@ -41,7 +41,15 @@ import (
 //     transaction back itself), so the next read begins a new one.
 //
 // Read-only stores (tools beside a writer in another process) cannot
-// know when the database changes and keep no snapshots.
+// know when the database changes and keep no snapshots; nor do stores on
+// systems where Open takes no writer lock (lock_other.go), nor those
+// without the checkpointer (Options.CheckpointEvery < 0), whose
+// checkpoints SQLite runs inside a COMMIT, before the releaser could let
+// go of the frames. A program other than the store that commits to the
+// database while it is open (a sqlite3 shell, say) is not seen by a kept
+// snapshot until the store's own next commit: the store's writer must be
+// the database's only one, as the writer lock has it for eventual's own
+// tools.
 type snapshots struct {
 	seq  atomic.Uint64
 	kick chan struct{} // buffered: kicks while the releaser runs fold into one
@@ -57,11 +65,18 @@ func newSnapshots() *snapshots {
 }
 
 // committing is the writer's, just before a COMMIT: seq turns odd.
-func (s *snapshots) committing() { s.seq.Add(1) }
+func (s *snapshots) committing() {
+	if s != nil {
+		s.seq.Add(1)
+	}
+}
 
 // committed is the writer's, after a COMMIT however it ended: seq turns
 // even again, and the releaser is kicked.
 func (s *snapshots) committed() {
+	if s == nil {
+		return
+	}
 	s.seq.Add(1)
 	s.kickRelease()
 }
@@ -69,6 +84,9 @@ func (s *snapshots) committed() {
 // checkpointed moves seq on after a checkpoint, keeping it even, and
 // kicks the releaser.
 func (s *snapshots) checkpointed() {
+	if s == nil {
+		return
+	}
 	s.seq.Add(2)
 	s.kickRelease()
 }
@@ -97,29 +115,41 @@ func (s *snapshots) release(readers chan *reader) {
 		case <-s.stop:
 			return
 		}
-		// Each idle reader once: those handed back meanwhile are either
-		// fresh or met again at the next kick.
-		for range len(readers) {
-			var r *reader
-			select {
-			case r = <-readers:
-			default:
-			}
-			if r == nil {
-				break
-			}
-			if r.warm && !s.current(r.seq) {
-				r.endSnapshot()
-			}
-			readers <- r
-		}
+		s.releaseIdle(readers)
 		s.passes.Add(1)
+	}
+}
+
+// releaseIdle ends the out-of-date snapshots of the readers idle now,
+// each once: those handed back meanwhile are fresh, or end their own
+// (handBack). The checkpoints call it too, just before they run: an idle
+// snapshot from before the last commit would hold its frames back.
+func (s *snapshots) releaseIdle(readers chan *reader) {
+	if s == nil {
+		return
+	}
+	for range len(readers) {
+		var r *reader
+		select {
+		case r = <-readers:
+		default:
+		}
+		if r == nil {
+			return
+		}
+		if r.warm && !s.current(r.seq) {
+			r.endSnapshot()
+		}
+		readers <- r
 	}
 }
 
 // close stops the releaser, waiting for it to hand back the reader it
 // holds.
 func (s *snapshots) close() {
+	if s == nil {
+		return
+	}
 	close(s.stop)
 	<-s.done
 }

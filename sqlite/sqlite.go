@@ -183,9 +183,12 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	if err := db.startReaders(ctx, modeRead); err != nil {
 		return nil, err
 	}
-	db.snaps = newSnapshots()
+	if locking && opts.CheckpointEvery > 0 {
+		db.snaps = newSnapshots() // see snapshot.go for when not
+	}
 	if opts.CheckpointEvery > 0 {
-		if db.checkpoints, err = openCheckpointer(db.dsn(modeCheckpoint), opts.backstopPages, opts.onCheckpoint, db.snaps.checkpointed); err != nil {
+		release := func() { db.snaps.releaseIdle(db.readers) }
+		if db.checkpoints, err = openCheckpointer(db.dsn(modeCheckpoint), opts.backstopPages, opts.onCheckpoint, db.snaps.checkpointed, release); err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	}
@@ -196,7 +199,9 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	if db.checkpoints != nil {
 		go db.checkpoints.run()
 	}
-	go db.snaps.release(db.readers)
+	if db.snaps != nil {
+		go db.snaps.release(db.readers)
+	}
 	go w.run()
 	return db, nil
 }
