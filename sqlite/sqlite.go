@@ -428,16 +428,17 @@ func (db *DB) takeReader(ctx context.Context) (*reader, error) {
 }
 
 // ViewStatement implements eventual.StatementViewer: while fn runs one
-// statement, it runs on a read connection outside BEGIN and ROLLBACK
-// (SQLite reads one snapshot per statement); a second statement sends fn
-// to View.
+// statement, it runs on a read connection in the snapshot the reader
+// keeps (snapshot.go), or on a read-only store outside BEGIN and
+// ROLLBACK (SQLite reads one snapshot per statement); a second statement
+// sends fn to View.
 func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error) error {
 	return sqlstore.ViewStatement(ctx, fn, db.viewOne, db.View)
 }
 
-// viewOne runs fn on a reader outside a transaction, handing the reader
-// back however fn ends (a panic included); it reports whether fn ran a
-// second statement.
+// viewOne runs fn on a reader, in its kept snapshot or (read-only)
+// outside a transaction, handing the reader back however fn ends (a
+// panic included); it reports whether fn ran a second statement.
 func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (again bool, err error) {
 	r, err := db.takeReader(ctx)
 	if err != nil {
