@@ -5,18 +5,18 @@
 #
 #   scripts/bench-ab.sh [BASE [HEAD]]     default: BASE=HEAD~1, HEAD=the working tree
 #
-# Each round measures raw SQLite one row per transaction, the HTTP ceiling (the workplace's
+# Each round (the builds take turns going first) measures raw SQLite one row per transaction, the HTTP ceiling (the workplace's
 # trivial net/http server under the same load generator: the base of retrieve), then for each build a fresh
 # `eventual serve` (SQLite, placeholders off) under the load generator `dvload` (a separate
 # process, 8 keep-alive connections): upsert by alternate key, create, retrieve by key, and
 # UpsertMultiple of 1000 (2 connections; against raw SQLite 1000 rows per transaction). It prints
 # one line per figure, then the median of each (rate and p99) over the rounds and the ratio B/A.
-# Needs the workplace's load tools (BENCH, default ../shared/bench). Env: ROUNDS (3), D (4s).
+# Needs the workplace's load tools (BENCH, default ../shared/bench). Env: ROUNDS (4: even, so each build goes first as often), D (4s).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$(cd "${BENCH:-$ROOT/../shared/bench}" && pwd)
 BASE=${1:-HEAD~1}; HEADREV=${2:-}
-ROUNDS=${ROUNDS:-3}; D=${D:-4s}
+ROUNDS=${ROUNDS:-4}; D=${D:-4s}
 W=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for wt in base headwt; do git -C "$ROOT" worktree remove --force "$W/$wt" >/dev/null 2>&1 || true; done; rm -rf "$W"; }
 trap cleanup EXIT
@@ -40,7 +40,8 @@ for r in $(seq 1 "$ROUNDS"); do
   "$W/dvload" -url "http://127.0.0.1:$port" -mode create -c 8 -d "$D" >"$W/ceiling.txt" 2>&1
   echo "round $r ceiling - $(metric records_per_s "$W/ceiling.txt")" | tee -a "$W/all"
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  for b in A B; do
+  order="A B"; [ $((r % 2)) -eq 0 ] && order="B A" # alternate who goes first: the second run of a round is favoured
+  for b in $order; do
     port=$(freeport); rm -f "$W/$b.db"*
     "$W/$b" serve --listen "127.0.0.1:$port" --db "$W/$b.db" --placeholders off >"$W/$b.log" 2>&1 &
     pid=$!; pids+=("$pid")
