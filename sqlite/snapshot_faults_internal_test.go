@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,17 +25,8 @@ var errPlanned = errors.New("planned failure")
 // every acknowledged write, and never go back on its goroutine.
 func TestSnapshotsUnderFaults(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), checkpointSchema(t), Options{Readers: 3, CheckpointEvery: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	acc := db.schema.Table("account")
-	id := uuid.New()
+	db, acc, id := openCounter(t, "", Options{Readers: 3, CheckpointEvery: 4}, 0)
 	if err := db.Update(ctx, func(tx eventual.Tx) error {
-		if err := tx.Insert(ctx, &eventual.Record{Table: acc, ID: id, Values: eventual.Values{"name": "c", "accountnumber": "SNAP-1", "numberofemployees": int64(0)}}); err != nil {
-			return err
-		}
 		for range 300 {
 			if err := tx.Insert(ctx, &eventual.Record{Table: acc, ID: uuid.New(), Values: eventual.Values{"name": strings.Repeat("y", 200)}}); err != nil {
 				return err

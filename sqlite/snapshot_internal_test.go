@@ -42,23 +42,36 @@ func counterRead(ctx context.Context, db *DB, id uuid.UUID, viaView bool) (int64
 	return n, db.ViewStatement(ctx, read)
 }
 
+// openCounter opens a store at path (in a temporary directory if empty)
+// holding one account, "SNAP-1", whose employees count is n: the record
+// the tests of kept snapshots count on. The store closes with the test.
+func openCounter(t *testing.T, path string, opts Options, n int64) (*DB, *eventual.Table, uuid.UUID) {
+	t.Helper()
+	ctx := context.Background()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "s.db")
+	}
+	db, err := Open(ctx, path, checkpointSchema(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	acc := db.schema.Table("account")
+	id := uuid.New()
+	rec := &eventual.Record{Table: acc, ID: id, Values: eventual.Values{"name": "counter", "accountnumber": "SNAP-1", "numberofemployees": n}}
+	if err := db.Update(ctx, func(tx eventual.Tx) error { return tx.Insert(ctx, rec) }); err != nil {
+		t.Fatal(err)
+	}
+	return db, acc, id
+}
+
 // TestSnapshotsReadYourWrites races writers and readers on one record:
 // a read that begins after a write was acknowledged sees it, and reads
 // one after another on a goroutine never go back in time, whichever
 // reader connection (and kept snapshot) each draws.
 func TestSnapshotsReadYourWrites(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), checkpointSchema(t), Options{Readers: 4, CheckpointEvery: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	acc := db.schema.Table("account")
-	id := uuid.New()
-	rec := &eventual.Record{Table: acc, ID: id, Values: eventual.Values{"name": "snap", "accountnumber": "SNAP-1", "numberofemployees": int64(0)}}
-	if err := db.Update(ctx, func(tx eventual.Tx) error { return tx.Insert(ctx, rec) }); err != nil {
-		t.Fatal(err)
-	}
+	db, acc, id := openCounter(t, "", Options{Readers: 4, CheckpointEvery: 8}, 0)
 	const writers, readers, writes = 4, 4, 150
 	errs := make(chan error, writers+readers)
 	var wg sync.WaitGroup
@@ -141,17 +154,7 @@ func TestSnapshotsReadYourWrites(t *testing.T) {
 func TestSnapshotsLetGoOfTheWAL(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "w.db")
-	db, err := Open(ctx, path, checkpointSchema(t), Options{Readers: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	acc := db.schema.Table("account")
-	id := uuid.New()
-	rec := &eventual.Record{Table: acc, ID: id, Values: eventual.Values{"name": "wal", "accountnumber": "SNAP-1", "numberofemployees": int64(1)}}
-	if err := db.Update(ctx, func(tx eventual.Tx) error { return tx.Insert(ctx, rec) }); err != nil {
-		t.Fatal(err)
-	}
+	db, acc, id := openCounter(t, path, Options{Readers: 3}, 1)
 	// Warm every reader at once, so that each holds a snapshot.
 	var wg sync.WaitGroup
 	hold := make(chan struct{})
