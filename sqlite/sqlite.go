@@ -110,7 +110,7 @@ type DB struct {
 	lock *fileLock // the writer lock, held until Close; nil if read-only
 
 	checkpoints *checkpointer // nil if read-only or CheckpointEvery < 0
-	snaps       *snapshots    // the readers' kept snapshots; nil if read-only
+	snaps       *snapshots    // the readers' kept snapshots; nil where none are kept (snapshot.go)
 }
 
 var _ eventual.Store = (*DB)(nil)
