@@ -52,7 +52,8 @@ func (tx *Tx) InsertMany(ctx context.Context, recs []*eventual.Record) error {
 			}
 			byID[rec.ID] = rec
 		}
-		key := "insertmany\x00" + t.LogicalName + "\x00" + strconv.Itoa(len(chunk))
+		var buf shapeBuf
+		key := strconv.AppendInt(append(append(append(buf[:0], "insertmany\x00"...), t.LogicalName...), 0), int64(len(chunk)), 10)
 		b.Write(tx.Texts.text(key, func() string { return tx.insertManyText(t, cols, len(chunk), verExpr, verArgs) }))
 		return tx.ReadVersions(ctx, t, "insert", b, byID, nil)
 	})

@@ -24,14 +24,21 @@ type Texts struct {
 // sets clients send, which a client could vary without end.
 const maxTexts = 512
 
+// shapeBuf is the room on the stack a statement's cache key is built in
+// (appendPutShape, appendReadShape): most keys fit, so a lookup that hits
+// allocates nothing.
+type shapeBuf [256]byte
+
 // text returns the text cached under key, or builds, caches and returns it.
-// A nil cache builds every time.
-func (c *Texts) text(key string, build func() string) string {
+// A nil cache builds every time. The key is bytes so that a hit costs no
+// allocation (a map index by string(key) does not copy it); only a miss
+// keeps a copy.
+func (c *Texts) text(key []byte, build func() string) string {
 	if c == nil {
 		return build()
 	}
 	c.mu.RLock()
-	s, ok := c.m[key]
+	s, ok := c.m[string(key)]
 	c.mu.RUnlock()
 	if ok {
 		return s
@@ -42,7 +49,7 @@ func (c *Texts) text(key string, build func() string) string {
 		c.m = map[string]string{}
 	}
 	if len(c.m) < maxTexts {
-		c.m[key] = s
+		c.m[string(key)] = s
 	}
 	c.mu.Unlock()
 	return s
@@ -82,7 +89,8 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 		}
 		args = append(args, only)
 	}
-	text := tx.Texts.text(putShape(p), func() string { return tx.putText(p, cols, verExpr, verArgs) })
+	var buf shapeBuf
+	text := tx.Texts.text(appendPutShape(buf[:0], p), func() string { return tx.putText(p, cols, verExpr, verArgs) })
 	var row [2]any
 	found, err := readRow(ctx, tx.Q, text, args, row[:])
 	if err != nil {
@@ -108,26 +116,25 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 	return eventual.PutUpdated, id, version, nil
 }
 
-// putShape is the cache key of a Put's statement text.
-func putShape(p *eventual.Put) string {
-	var sb strings.Builder
-	sb.WriteString("put\x00")
-	sb.WriteString(p.Record.Table.LogicalName)
-	sb.WriteByte(0)
-	sb.WriteString(p.Key.LogicalName)
-	sb.WriteByte(0)
+// appendPutShape appends the cache key of a Put's statement text to b.
+func appendPutShape(b []byte, p *eventual.Put) []byte {
+	b = append(b, "put\x00"...)
+	b = append(b, p.Record.Table.LogicalName...)
+	b = append(b, 0)
+	b = append(b, p.Key.LogicalName...)
+	b = append(b, 0)
 	if p.Keep != nil {
-		sb.WriteString(p.Keep.LogicalName)
+		b = append(b, p.Keep.LogicalName...)
 	}
-	sb.WriteByte(0)
+	b = append(b, 0)
 	if p.Only != nil {
-		sb.WriteString(p.Only.LogicalName)
+		b = append(b, p.Only.LogicalName...)
 	}
 	for _, c := range p.Set {
-		sb.WriteByte(0)
-		sb.WriteString(c.LogicalName)
+		b = append(b, 0)
+		b = append(b, c.LogicalName...)
 	}
-	return sb.String()
+	return b
 }
 
 // putText renders a Put's statement; its parameters are the primary key,

@@ -30,33 +30,32 @@ func (tx *Tx) one(ctx context.Context, t *eventual.Table, cols []*eventual.Colum
 	return tx.decode(t, cols, raw)
 }
 
-// readShape is the cache key of a read of one row (kind "id" or "key"):
-// the table, the key and which of its values are null, the lock, the
-// columns.
-func (tx *Tx) readShape(kind string, t *eventual.Table, key *eventual.Key, nulls []bool, cols []*eventual.Column) string {
-	var sb strings.Builder
-	sb.WriteString(kind)
-	sb.WriteByte(0)
-	sb.WriteString(t.LogicalName)
-	sb.WriteByte(0)
+// appendReadShape appends the cache key of a read of one row (kind "id"
+// or "key") to b: the table, the key and which of its values are null,
+// the lock, the columns.
+func (tx *Tx) appendReadShape(b []byte, kind string, t *eventual.Table, key *eventual.Key, nulls []bool, cols []*eventual.Column) []byte {
+	b = append(b, kind...)
+	b = append(b, 0)
+	b = append(b, t.LogicalName...)
+	b = append(b, 0)
 	if key != nil {
-		sb.WriteString(key.LogicalName)
+		b = append(b, key.LogicalName...)
 	}
-	sb.WriteByte(0)
+	b = append(b, 0)
 	for _, null := range nulls {
 		if null {
-			sb.WriteByte('n')
+			b = append(b, 'n')
 		} else {
-			sb.WriteByte('v')
+			b = append(b, 'v')
 		}
 	}
-	sb.WriteByte(0)
-	sb.WriteString(tx.lock())
+	b = append(b, 0)
+	b = append(b, tx.lock()...)
 	for _, c := range cols {
-		sb.WriteByte(0)
-		sb.WriteString(c.LogicalName)
+		b = append(b, 0)
+		b = append(b, c.LogicalName...)
 	}
-	return sb.String()
+	return b
 }
 
 // Get implements eventual.ReadTx.
@@ -66,7 +65,8 @@ func (tx *Tx) Get(ctx context.Context, t *eventual.Table, id uuid.UUID, columns 
 	if err != nil {
 		return nil, err
 	}
-	text := tx.Texts.text(tx.readShape("id", t, nil, nil, cols), func() string {
+	var buf shapeBuf
+	text := tx.Texts.text(tx.appendReadShape(buf[:0], "id", t, nil, nil, cols), func() string {
 		return "SELECT " + selectList(t, cols) + " FROM " + sqlbuild.Quote(t.LogicalName) + " WHERE " + sqlbuild.Quote(t.PrimaryIDAttribute) + " = " + tx.D.Placeholder(1) + tx.lock()
 	})
 	return tx.one(ctx, t, cols, text, []any{pk})
@@ -96,7 +96,8 @@ func (tx *Tx) GetByKey(ctx context.Context, key *eventual.Key, values []any, col
 		}
 		args = append(args, v)
 	}
-	text := tx.Texts.text(tx.readShape("key", t, key, nulls, cols), func() string {
+	var buf shapeBuf
+	text := tx.Texts.text(tx.appendReadShape(buf[:0], "key", t, key, nulls, cols), func() string {
 		conds := make([]string, len(key.Columns))
 		n := 0
 		for i, c := range key.Columns {

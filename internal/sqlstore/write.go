@@ -52,7 +52,8 @@ func (tx *Tx) Insert(ctx context.Context, rec *eventual.Record) error {
 	if err != nil {
 		return fmt.Errorf("insert %s: %w", t.LogicalName, err)
 	}
-	text := tx.Texts.text("insert\x00"+t.LogicalName, func() string {
+	var buf shapeBuf
+	text := tx.Texts.text(append(append(buf[:0], "insert\x00"...), t.LogicalName...), func() string {
 		n := 0
 		return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + rowColumns(t, cols) + ") VALUES " +
 			tx.rowMarks(&n, verExpr, verArgs, sqlbuild.Width(cols)) + " RETURNING " + sqlbuild.Quote("versionnumber")
