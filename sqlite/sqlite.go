@@ -343,7 +343,6 @@ func (db *DB) Close() error {
 // writes (see the package documentation). fn runs on the writer goroutine,
 // inside its own savepoint. On a read-only store it returns ErrReadOnly.
 func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
-	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	db.closeMu.RLock()
 	if db.closed {
 		db.closeMu.RUnlock()
@@ -353,16 +352,20 @@ func (db *DB) Update(ctx context.Context, fn func(eventual.Tx) error) error {
 		db.closeMu.RUnlock()
 		return ErrReadOnly
 	}
+	op := newWriteOp(ctx, fn)
 	select {
 	case db.ops <- op:
 		db.closeMu.RUnlock()
 	case <-ctx.Done():
 		db.closeMu.RUnlock()
+		op.free()
 		return ctx.Err()
 	}
 	// Once queued, the write runs (or is skipped because its context ended)
 	// and reports back; waiting for that report keeps the result honest.
-	return <-op.done
+	err := <-op.done
+	op.free()
+	return err
 }
 
 // View runs fn in a read-only transaction on one snapshot. After Close it

@@ -6,17 +6,36 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlstore"
 )
 
-// writeOp is one queued Update.
+// writeOp is one queued Update. The writer reports its result on done
+// once and touches it no more, so Update hands it back to writeOps
+// after that report.
 type writeOp struct {
 	ctx  context.Context
 	fn   func(eventual.Tx) error
-	done chan error
+	done chan error // buffered: the writer never waits on a reader
+}
+
+// writeOps keeps the writeOps of finished writes with their channels, so
+// that a write allocates neither.
+var writeOps = sync.Pool{New: func() any { return &writeOp{done: make(chan error, 1)} }}
+
+func newWriteOp(ctx context.Context, fn func(eventual.Tx) error) *writeOp {
+	op := writeOps.Get().(*writeOp)
+	op.ctx, op.fn = ctx, fn
+	return op
+}
+
+// free hands op back once its result is read (or it was never queued).
+func (op *writeOp) free() {
+	op.ctx, op.fn = nil, nil
+	writeOps.Put(op)
 }
 
 // writer owns the write connection. It takes the queued writes in
