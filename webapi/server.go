@@ -326,6 +326,9 @@ func checkJSONContentType(ct string) error {
 	if strings.TrimSpace(ct) == "" {
 		return errMediaType("The request contains an entity body but no Content-Type header. The inferred media type 'application/octet-stream' is not supported for this resource.")
 	}
+	if strings.EqualFold(ct, "application/json") || strings.EqualFold(ct, "application/json; charset=utf-8") {
+		return nil // what clients send, spared the parse
+	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return errMediaType("The request entity's media type '%s' is not supported for this resource.", ct)
@@ -339,23 +342,39 @@ func checkJSONContentType(ct string) error {
 	return nil
 }
 
+// The values of the headers most responses carry, set straight into the
+// header map (their keys are canonical already) and shared among
+// responses: net/http only reads them, and copies them when the header is
+// written. That spares each response an allocation per header.
+var (
+	odataVersionValue = []string{"4.0"}
+	jsonTypeValue     = []string{jsonContentType}
+)
+
+// jsonContentType is the Content-Type of the Web API's JSON responses.
+const jsonContentType = "application/json; odata.metadata=minimal"
+
 // header sets the headers every Web API response carries.
 func (q *request) header() http.Header {
 	h := q.w.Header()
-	h.Set(codec.HeaderODataVersion, "4.0")
+	h[codec.HeaderODataVersion] = odataVersionValue
 	return h
 }
 
 // writeJSON writes a JSON response.
 func (q *request) writeJSON(status int, body []byte) error {
-	return q.writeBody(status, "application/json; odata.metadata=minimal", body)
+	return q.writeBody(status, jsonContentType, body)
 }
 
 // writeBody writes a response with the common headers, the body and its
 // content type.
 func (q *request) writeBody(status int, contentType string, body []byte) error {
 	h := q.header()
-	h.Set("Content-Type", contentType)
+	if contentType == jsonContentType {
+		h["Content-Type"] = jsonTypeValue
+	} else {
+		h.Set("Content-Type", contentType)
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	q.w.WriteHeader(status)
 	_, err := q.w.Write(body)
