@@ -314,11 +314,7 @@ func computeFullName(t *eventual.Table, vals eventual.Values, existing *eventual
 // to store. System and computed columns are ignored, as Dataverse ignores
 // attributes that are not valid for create or update.
 func (in *Instance) prepare(ctx context.Context, tx eventual.Tx, t *eventual.Table, values eventual.Values, existing *eventual.Record, lookups lookupCache) (eventual.Values, error) {
-	// Room for the columns the instance adds (a create's: state and
-	// status, the user stamps, the currency and its rate, base values,
-	// defaults, times), so that the map does not grow on the way; no
-	// more than the table has.
-	out := make(eventual.Values, min(len(values)+16, len(t.Columns)))
+	out := make(eventual.Values, len(values)+10) // room for the columns the instance adds (times, state, lifecycle, stamps)
 	// Deterministic order: errors name the first bad column of the schema.
 	for _, c := range t.Columns {
 		v, ok := values[c.LogicalName]
