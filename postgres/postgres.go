@@ -181,12 +181,7 @@ func (db *DB) ViewStatement(ctx context.Context, fn func(eventual.ReadTx) error)
 // request's deadline must count); it reports whether fn ran a second
 // statement.
 func (db *DB) viewOne(ctx context.Context, fn func(eventual.ReadTx) error) (again bool, err error) {
-	conn, err := db.sql.Conn(ctx)
-	if err != nil {
-		return false, fmt.Errorf("postgres: read: %w", err)
-	}
-	defer conn.Close()
-	q := &sqlstore.Single{Q: conn, Read: true}
+	q := &sqlstore.Single{Q: &poolRows{db: db, ctx: ctx, read: true}, Read: true}
 	err = fn(&sqlstore.Tx{D: dialect{}, Q: q, Schema: db.schema, Texts: &db.readTexts})
 	return q.Again, err
 }
@@ -198,7 +193,7 @@ var _ eventual.StatementStore = (*DB)(nil)
 // updateStatement runs fn's one statement in autocommit.
 func (db *DB) updateStatement(ctx context.Context, fn func(eventual.Tx) error) (conflicted bool, err error) {
 	began := time.Now()
-	q := &sqlstore.Single{Q: db.sql}
+	q := &sqlstore.Single{Q: &poolRows{db: db, ctx: ctx}}
 	stx := db.writeTx(q)
 	defer func() {
 		if r := recover(); r != nil {
