@@ -54,6 +54,10 @@
 // same process; on systems without flock (Windows among them) no lock is
 // taken at all.
 //
+// Page caches: the writer keeps 16 MB, the readers share 32 MB (each at
+// least SQLite's default 2 MB), so that a table of a million records keeps
+// its B-trees' upper levels in memory whatever the number of readers.
+//
 // The reads and writes of a transaction are internal/sqlstore's, the SQL
 // internal/sqlbuild's, behind this package's Dialect. It imports neither
 // the PostgreSQL store nor the layers above it (instance, the steps,
