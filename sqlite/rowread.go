@@ -9,7 +9,8 @@ import (
 )
 
 // driverStmts are the statements of a connection's reads of one row
-// (sqlstore.RowReader), prepared on the driver's connection under a
+// (sqlstore.RowReader) and the writer's writes of one row
+// (sqlstore.RowWriter), prepared on the driver's connection under a
 // *sql.Conn. Reading the row straight from the driver spares
 // database/sql's Rows (its locks, its Scan, its dependency tracking) and
 // the step that would only find that there is no second row: a tenth of
@@ -40,13 +41,8 @@ func (d *driverStmts) readRow(conn *sql.Conn, text string, args []any, dest []an
 		if !ok {
 			return fmt.Errorf("sqlite: the driver's statement %T cannot query", s)
 		}
-		d.args = d.args[:0]
-		for i, a := range args {
-			v, err := driver.DefaultParameterConverter.ConvertValue(a)
-			if err != nil {
-				return fmt.Errorf("sqlite: parameter %d: %w", i+1, err)
-			}
-			d.args = append(d.args, driver.NamedValue{Ordinal: i + 1, Value: v})
+		if err := d.setArgs(args); err != nil {
+			return err
 		}
 		rows, err := q.QueryContext(uncancellable, d.args)
 		clear(d.args) // the values are the caller's
@@ -78,6 +74,51 @@ func (d *driverStmts) readRow(conn *sql.Conn, text string, args []any, dest []an
 		return nil
 	})
 	return found, err
+}
+
+// writeRow runs text, a write, on conn's driver connection and reports
+// how many rows it changed (sqlstore.RowWriter).
+func (d *driverStmts) writeRow(conn *sql.Conn, text string, args []any) (n int64, err error) {
+	err = conn.Raw(func(dc any) (err error) {
+		defer func() { // as in readRow
+			if r := recover(); r != nil {
+				err = fmt.Errorf("sqlite: a write of one row panicked: %v", r)
+			}
+		}()
+		s, err := d.stmt(dc, text)
+		if err != nil {
+			return err
+		}
+		x, ok := s.(driver.StmtExecContext)
+		if !ok {
+			return fmt.Errorf("sqlite: the driver's statement %T cannot execute", s)
+		}
+		if err := d.setArgs(args); err != nil {
+			return err
+		}
+		res, err := x.ExecContext(uncancellable, d.args)
+		clear(d.args) // the values are the caller's
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// setArgs converts args into d.args, the driver's parameters.
+func (d *driverStmts) setArgs(args []any) error {
+	d.args = d.args[:0]
+	for i, a := range args {
+		v, err := driver.DefaultParameterConverter.ConvertValue(a)
+		if err != nil {
+			clear(d.args)
+			return fmt.Errorf("sqlite: parameter %d: %w", i+1, err)
+		}
+		d.args = append(d.args, driver.NamedValue{Ordinal: i + 1, Value: v})
+	}
+	return nil
 }
 
 // stmt returns the statement of text prepared on dc, from the cache or

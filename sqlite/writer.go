@@ -45,11 +45,14 @@ type writer struct {
 	db    *DB
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
-	// rowStmts are ReadRow's, on the driver's connection under conn.
+	// rowStmts are ReadRow's and WriteRow's, on the driver's connection
+	// under conn.
 	rowStmts driverStmts
-	version  int64 // highest row version handed out and committed
-	next     int64 // next version to hand out in the current batch
-	deleted  bool  // the batch ran a DELETE: the version floor is saved
+	// puts guesses whether a Put inserts (see sqlstore.PutHints).
+	puts    sqlstore.PutHints
+	version int64 // highest row version handed out and committed
+	next    int64 // next version to hand out in the current batch
+	deleted bool  // the batch ran a DELETE: the version floor is saved
 
 	// pays is how often a wait for more writes gained one lately, out of
 	// payScale (a moving average over about 8 waits; see gather); skipped
@@ -285,7 +288,7 @@ func (w *writer) runOp(op *writeOp) (err error) {
 			err = fmt.Errorf("sqlite: write panicked: %v", r)
 		}
 	}()
-	return op.fn(&sqlstore.Tx{D: dialect{}, Q: w, Schema: w.db.schema, Version: w.nextVersion, Now: w.db.now(), Texts: &w.db.texts})
+	return op.fn(&sqlstore.Tx{D: dialect{}, Q: w, Schema: w.db.schema, Version: w.nextVersion, Now: w.db.now(), Texts: &w.db.texts, Puts: &w.puts})
 }
 
 func (w *writer) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
@@ -334,6 +337,13 @@ func (w *writer) QueryContext(_ context.Context, text string, args ...any) (*sql
 func (w *writer) ReadRow(text string, args []any, dest []any) (bool, error) {
 	w.sawDelete(text)
 	return w.rowStmts.readRow(w.conn, text, args, dest)
+}
+
+// WriteRow implements sqlstore.RowWriter (see driverStmts), as
+// ExecContext does.
+func (w *writer) WriteRow(text string, args []any) (int64, error) {
+	w.sawDelete(text)
+	return w.rowStmts.writeRow(w.conn, text, args)
 }
 
 // ExecContext runs a statement on a cached prepared statement, as

@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		{"MergeInto", testMergeInto},
 		{"Put", testPut},
 		{"PutRacesOnOneKey", testPutRace},
+		{"PutMixesInsertsAndUpdates", testPutMix},
 		{"Migration", testMigration},
 		{"BulkWrites", testBulkWrites},
 		{"BulkValuesRoundTrip", testBulkValuesRoundTrip},
@@ -1564,6 +1565,67 @@ func testPutRace(t *testing.T, open Opener) {
 	}
 	if c := countRows(t, s, acct); c != 1 {
 		t.Errorf("%d accounts after racing Puts of one key, want 1", c)
+	}
+}
+
+// testPutMix: runs of Puts that insert, runs that update, runs that
+// leave a Keep record alone and runs that mix them (a store may change
+// how it writes a Put by what the table's recent Puts did) each report
+// what they did, with the record's id and new version, and leave the
+// records as reported.
+func testPutMix(t *testing.T, open Opener) {
+	s := mustOpen(t, open, "putmix", schema)
+	defer s.Close()
+	acct := table("account")
+	key := acct.Key("accountnumber_key")
+	ph := insert(t, s, "account", eventual.Values{"name": "placeholder", "accountnumber": "MIX-PH", eventual.ColumnHydrationState: eventual.HydrationPlaceholder})
+	ids := map[string]uuid.UUID{"MIX-PH": ph.ID}
+	var last int64
+	step := func(i int, number string) {
+		t.Helper()
+		name := fmt.Sprint("put ", i)
+		res, id, v, err := put(t, s, accountPut(uuid.New(), key, eventual.Values{"name": name, "accountnumber": number}, "name"))
+		if err != nil {
+			t.Fatalf("Put %d of %s: %v", i, number, err)
+		}
+		held, exists := ids[number]
+		switch {
+		case number == "MIX-PH":
+			if res != eventual.PutLeft {
+				t.Fatalf("Put %d onto the Keep record = %v, want left", i, res)
+			}
+			if got := get(t, s, acct, ph.ID); got.Values["name"] != "placeholder" || got.Version != ph.Version {
+				t.Fatalf("Put %d changed the Keep record: %v (version %d, was %d)", i, got.Values, got.Version, ph.Version)
+			}
+			return
+		case exists && (res != eventual.PutUpdated || id != held):
+			t.Fatalf("Put %d of held %s = %v, %s; want updated %s", i, number, res, id, held)
+		case !exists && res != eventual.PutInserted:
+			t.Fatalf("Put %d of new %s = %v, %s; want inserted", i, number, res, id)
+		case v <= last:
+			t.Fatalf("Put %d of %s: version %d, not past the last Put's %d", i, number, v, last)
+		}
+		last, ids[number] = v, id
+		if got := get(t, s, acct, id); got.Values["name"] != name || got.Version != v {
+			t.Fatalf("Put %d of %s left %v (version %d), want name %q, version %d", i, number, got.Values, got.Version, name, v)
+		}
+	}
+	i := 0
+	for run, kind := range []string{"new", "held", "new", "keep", "held", "mixed", "new", "mixed"} {
+		for j := range 12 {
+			i++
+			number := fmt.Sprintf("MIX-%d-%d", run, j)
+			switch {
+			case kind == "held", kind == "mixed" && j%3 != 0:
+				number = fmt.Sprintf("MIX-0-%d", j) // the first run's
+			case kind == "keep":
+				number = "MIX-PH"
+			}
+			step(i, number)
+		}
+	}
+	if n, want := countRows(t, s, acct), int64(len(ids)); n != want {
+		t.Errorf("%d accounts after the Puts, want %d", n, want)
 	}
 }
 

@@ -61,6 +61,10 @@ const putAlias = "eventual_old"
 // Put implements eventual.Tx: one INSERT … ON CONFLICT (key) DO UPDATE …
 // RETURNING. The row's id tells an insert (the new id) from an update
 // (the existing record's); no row returned means Keep left it alone.
+// Where the row's version is a parameter (SQLite) and the table's recent
+// Puts mostly inserted (PutHints), a plain INSERT … ON CONFLICT (key) DO
+// NOTHING goes first: it needs no RETURNING, and only when it finds the
+// key taken does the upsert run.
 func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uuid.UUID, int64, error) {
 	if err := tx.writable(); err != nil {
 		return eventual.PutLeft, uuid.Nil, 0, err
@@ -74,6 +78,22 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 	args, verExpr, verArgs, err := tx.appendRow(make([]any, 0, 4+len(cols)), rec, cols)
 	if err != nil {
 		return eventual.PutLeft, uuid.Nil, 0, fmt.Errorf("put %s: %w", t.LogicalName, err)
+	}
+	var buf shapeBuf
+	if v, ok := knownVersion(verExpr, verArgs, args); ok && tx.Puts.insertFirst(t) {
+		// Likely a new record: a plain insert that does nothing on a
+		// conflict needs no RETURNING (the version is a parameter, the
+		// id the record's); only a record that exists takes the upsert.
+		text := tx.Texts.text(appendInsertShape(buf[:0], p), func() string { return tx.insertText(p, cols, verExpr, verArgs) })
+		n, err := writeRow(ctx, tx.Q, text, args)
+		if err != nil {
+			return eventual.PutLeft, uuid.Nil, 0, tx.writeError(t, "put", err)
+		}
+		if n == 1 {
+			tx.Puts.saw(t, true)
+			rec.Version = v
+			return eventual.PutInserted, rec.ID, v, nil
+		}
 	}
 	if p.Keep != nil {
 		keep, err := tx.D.Encode(p.Keep, p.KeepValue)
@@ -89,7 +109,6 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 		}
 		args = append(args, only)
 	}
-	var buf shapeBuf
 	text := tx.Texts.text(appendPutShape(buf[:0], p), func() string { return tx.putText(p, cols, verExpr, verArgs) })
 	var row [2]any
 	found, err := readRow(ctx, tx.Q, text, args, row[:])
@@ -109,11 +128,77 @@ func (tx *Tx) Put(ctx context.Context, p *eventual.Put) (eventual.PutResult, uui
 		return eventual.PutLeft, uuid.Nil, 0, err
 	}
 	id := idv.(uuid.UUID)
+	tx.Puts.saw(t, id == rec.ID)
 	if id == rec.ID {
 		rec.Version = version
 		return eventual.PutInserted, id, version, nil
 	}
 	return eventual.PutUpdated, id, version, nil
+}
+
+// appendInsertShape appends the cache key of a Put's plain insert (see
+// Put) to b: the table and the key, as its columns are all the table's.
+func appendInsertShape(b []byte, p *eventual.Put) []byte {
+	b = append(b, "put!\x00"...)
+	b = append(b, p.Record.Table.LogicalName...)
+	b = append(b, 0)
+	return append(b, p.Key.LogicalName...)
+}
+
+// insertText renders a Put's plain insert: putText's row, doing nothing
+// on a conflict on the key.
+func (tx *Tx) insertText(p *eventual.Put, cols []*eventual.Column, verExpr string, verArgs int) string {
+	t := p.Record.Table
+	n := 0
+	return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + rowColumns(t, cols) + ") VALUES " +
+		tx.rowMarks(&n, verExpr, verArgs, sqlbuild.Width(cols)) +
+		" ON CONFLICT (" + KeyIndexColumns(tx.D, p.Key) + ") DO NOTHING"
+}
+
+// PutHints guesses, per table, whether a store's next Put inserts a
+// record or finds one: Put then tries a plain insert first (cheaper on
+// SQLite than the upsert's RETURNING) only while that pays. A wrong
+// guess costs a plain insert that finds the key taken; a right one saves
+// the RETURNING, about twice as much, so the guess is "insert" while more
+// than about a third of a table's recent Puts inserted. The zero value
+// guesses "insert" for every table. Not safe for concurrent use: a
+// store's single writer owns one.
+type PutHints struct {
+	// updates is, per table, the share of recent Puts that updated, out
+	// of hintScale (a moving average over about 8 Puts).
+	updates map[string]int
+}
+
+const (
+	hintScale = 1024
+	// hintInsert is the share of updates up to which Put tries a plain
+	// insert first.
+	hintInsert = hintScale * 5 / 8
+)
+
+// insertFirst reports whether a Put into t should try a plain insert
+// first; a nil h never does.
+func (h *PutHints) insertFirst(t *eventual.Table) bool {
+	return h != nil && h.updates[t.LogicalName] <= hintInsert
+}
+
+// saw notes what a Put into t did.
+func (h *PutHints) saw(t *eventual.Table, inserted bool) {
+	if h == nil {
+		return
+	}
+	u, ok := h.updates[t.LogicalName]
+	if inserted {
+		u -= u / 8
+	} else {
+		u += (hintScale - u + 7) / 8
+	}
+	if ok || u != 0 {
+		if h.updates == nil {
+			h.updates = map[string]int{}
+		}
+		h.updates[t.LogicalName] = u
+	}
 }
 
 // appendPutShape appends the cache key of a Put's statement text to b.

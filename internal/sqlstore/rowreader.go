@@ -17,6 +17,27 @@ type RowReader interface {
 	ReadRow(query string, args []any, dest []any) (bool, error)
 }
 
+// RowWriter is a Querier that can run a write on its driver directly,
+// without database/sql around it: the writes of one record whose version
+// the statement's parameters give (SQLite's), which need no RETURNING.
+type RowWriter interface {
+	// WriteRow runs the write and reports how many rows it changed.
+	WriteRow(query string, args []any) (int64, error)
+}
+
+// writeRow runs a write on q, through q's RowWriter if it is one, else
+// through database/sql under ctx, and reports how many rows it changed.
+func writeRow(ctx context.Context, q Querier, query string, args []any) (int64, error) {
+	if w, ok := q.(RowWriter); ok {
+		return w.WriteRow(query, args)
+	}
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // readRow runs a query of at most one row on q (a read, or a write with
 // RETURNING): through q's RowReader if it is one, else through
 // database/sql under ctx.

@@ -65,6 +65,11 @@ type Tx struct {
 	// Texts caches statement texts across the store's transactions; nil
 	// builds them each time.
 	Texts *Texts
+	// Puts, if set, guesses whether a Put will insert, so that a Put
+	// that likely inserts first tries a plain insert (see Put). A store
+	// whose Version is a parameter sets it: the write then needs no
+	// RETURNING. Its single writer owns it.
+	Puts *PutHints
 	// Now is the time of the transaction, read from the store's clock
 	// when it began, so that the deletions it records agree; the zero
 	// time reads time.Now at each use.

@@ -53,6 +53,24 @@ func (tx *Tx) Insert(ctx context.Context, rec *eventual.Record) error {
 		return fmt.Errorf("insert %s: %w", t.LogicalName, err)
 	}
 	var buf shapeBuf
+	if v, ok := knownVersion(verExpr, verArgs, args); ok {
+		// The row's version is a parameter: no RETURNING, which SQLite
+		// buffers in a table of its own for each statement.
+		text := tx.Texts.text(append(append(buf[:0], "insert!\x00"...), t.LogicalName...), func() string {
+			n := 0
+			return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + rowColumns(t, cols) + ") VALUES " +
+				tx.rowMarks(&n, verExpr, verArgs, sqlbuild.Width(cols))
+		})
+		n, err := writeRow(ctx, tx.Q, text, args)
+		if err != nil {
+			return tx.writeError(t, "insert", err)
+		}
+		if n != 1 {
+			return fmt.Errorf("insert %s: %d rows written", t.LogicalName, n)
+		}
+		rec.Version = v
+		return nil
+	}
 	text := tx.Texts.text(append(append(buf[:0], "insert\x00"...), t.LogicalName...), func() string {
 		n := 0
 		return "INSERT INTO " + sqlbuild.Quote(t.LogicalName) + " (" + rowColumns(t, cols) + ") VALUES " +
@@ -83,6 +101,18 @@ func (tx *Tx) appendRow(args []any, rec *eventual.Record, cols []*eventual.Colum
 		}
 	}
 	return args, verExpr, len(verArgs), nil
+}
+
+// knownVersion reports the version a new row's parameters give it, when
+// the version's expression is a parameter of its own (SQLite's counter;
+// PostgreSQL's is a sequence's next value, which only RETURNING tells).
+// row is appendRow's, from an empty args; verExpr and verArgs its results.
+func knownVersion(verExpr string, verArgs int, row []any) (int64, bool) {
+	if verExpr != "?" || verArgs != 1 || len(row) < 2 {
+		return 0, false
+	}
+	v, ok := row[1].(int64)
+	return v, ok
 }
 
 // rowColumns lists the SQL columns of a row as appendRow lays it out.
