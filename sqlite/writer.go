@@ -198,7 +198,7 @@ func (w *writer) commit(batch []*writeOp) {
 		}
 	}
 	began := time.Now()
-	if _, err := w.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+	if err := w.control("BEGIN IMMEDIATE"); err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
@@ -212,7 +212,7 @@ func (w *writer) commit(batch []*writeOp) {
 			continue
 		}
 		if useSavepoints {
-			if _, err := w.ExecContext(bg, "SAVEPOINT w"); err != nil {
+			if err := w.control("SAVEPOINT w"); err != nil {
 				results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
 				continue
 			}
@@ -223,9 +223,9 @@ func (w *writer) commit(batch []*writeOp) {
 			w.next = mark
 			results[i] = err
 			if useSavepoints {
-				if _, rerr := w.ExecContext(bg, "ROLLBACK TO w"); rerr != nil {
+				if rerr := w.control("ROLLBACK TO w"); rerr != nil {
 					// The transaction is unusable: fail the whole batch.
-					w.ExecContext(bg, "ROLLBACK")
+					w.control("ROLLBACK")
 					fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
 					return
 				}
@@ -234,15 +234,15 @@ func (w *writer) commit(batch []*writeOp) {
 			ran++
 		}
 		if useSavepoints {
-			if _, err := w.ExecContext(bg, "RELEASE w"); err != nil {
-				w.ExecContext(bg, "ROLLBACK")
+			if err := w.control("RELEASE w"); err != nil {
+				w.control("ROLLBACK")
 				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 				return
 			}
 		}
 	}
 	if ran == 0 {
-		w.ExecContext(bg, "ROLLBACK")
+		w.control("ROLLBACK")
 		for i, op := range batch {
 			op.done <- results[i]
 		}
@@ -252,14 +252,14 @@ func (w *writer) commit(batch []*writeOp) {
 		// A deleted record may have held the highest version: the floor
 		// keeps it (see version.go).
 		if err := saveVersion(bg, w, w.next); err != nil {
-			w.ExecContext(bg, "ROLLBACK")
+			w.control("ROLLBACK")
 			fail(fmt.Errorf("sqlite: save version: %w", err))
 			return
 		}
 	}
 	w.db.snaps.committing()
-	if _, err := w.ExecContext(bg, "COMMIT"); err != nil {
-		w.ExecContext(bg, "ROLLBACK")
+	if err := w.control("COMMIT"); err != nil {
+		w.control("ROLLBACK")
 		// It may have committed all the same.
 		w.db.snaps.committed()
 		fail(fmt.Errorf("sqlite: commit: %w", err))
@@ -337,6 +337,14 @@ func (w *writer) QueryContext(_ context.Context, text string, args ...any) (*sql
 func (w *writer) ReadRow(text string, args []any, dest []any) (bool, error) {
 	w.sawDelete(text)
 	return w.rowStmts.readRow(w.conn, text, args, dest)
+}
+
+// control runs a statement of the writer's transactions (BEGIN, COMMIT,
+// ROLLBACK, a savepoint's) on the driver directly, as WriteRow does:
+// database/sql's statement would cost more than some of them.
+func (w *writer) control(text string) error {
+	_, err := w.rowStmts.writeRow(w.conn, text, nil)
+	return err
 }
 
 // WriteRow implements sqlstore.RowWriter (see driverStmts), as
