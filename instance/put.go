@@ -79,7 +79,7 @@ func (in *Instance) buildPut(ctx context.Context, tx eventual.Tx, target eventua
 	if err != nil {
 		return nil
 	}
-	p := &eventual.Put{Record: rec, Key: target.Key}
+	p := &eventual.Put{Record: rec, Key: target.Key, Set: make([]*eventual.Column, 0, len(e.Values)+2)}
 	for _, c := range t.Columns {
 		if _, ok := e.Values[c.LogicalName]; ok && !c.System && !c.Computed {
 			p.Set = append(p.Set, c)

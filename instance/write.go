@@ -83,7 +83,7 @@ func (in *Instance) buildCreate(ctx context.Context, tx eventual.Tx, e *eventual
 			return nil, requiredMissing(t, c)
 		}
 	}
-	now := in.now()
+	var now any = in.now() // boxed once for both
 	vals["createdon"], vals["modifiedon"] = now, now
 	computeFullName(t, vals, nil)
 	return &eventual.Record{Table: t, ID: id, Values: vals}, nil

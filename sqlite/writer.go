@@ -49,7 +49,12 @@ type writer struct {
 	// under conn.
 	rowStmts driverStmts
 	// puts guesses whether a Put inserts (see sqlstore.PutHints).
-	puts    sqlstore.PutHints
+	puts sqlstore.PutHints
+	// tx is the Tx of the write running (runOp); version1 is
+	// nextVersion, bound once.
+	tx       sqlstore.Tx
+	version1 func() (string, []any)
+
 	version int64 // highest row version handed out and committed
 	next    int64 // next version to hand out in the current batch
 	deleted bool  // the batch ran a DELETE: the version floor is saved
@@ -81,7 +86,9 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 		conn.Close()
 		return nil, fmt.Errorf("sqlite: read version: %w", err)
 	}
-	return &writer{db: db, conn: conn, stmts: map[string]*sql.Stmt{}, version: v, pays: payScale}, nil
+	w := &writer{db: db, conn: conn, stmts: map[string]*sql.Stmt{}, version: v, pays: payScale}
+	w.version1 = w.nextVersion
+	return w, nil
 }
 
 func (w *writer) run() {
@@ -288,7 +295,10 @@ func (w *writer) runOp(op *writeOp) (err error) {
 			err = fmt.Errorf("sqlite: write panicked: %v", r)
 		}
 	}()
-	return op.fn(&sqlstore.Tx{D: dialect{}, Q: w, Schema: w.db.schema, Version: w.nextVersion, Now: w.db.now(), Texts: &w.db.texts, Puts: &w.puts})
+	// One Tx serves every write in turn: a write must not keep its Tx
+	// past its fn (the eventual.Store contract ends it there).
+	w.tx = sqlstore.Tx{D: dialect{}, Q: w, Schema: w.db.schema, Version: w.version1, Now: w.db.now(), Texts: &w.db.texts, Puts: &w.puts}
+	return op.fn(&w.tx)
 }
 
 func (w *writer) stmt(ctx context.Context, text string) (*sql.Stmt, error) {

@@ -170,19 +170,20 @@ func DecodeRow(d Dialect, s *eventual.Schema, cols []*eventual.Column, raw []any
 // EncodeScalar encodes the values whose stored form both SQL stores
 // share: text, integers and choices, decimals and money (scaled units),
 // doubles, GUIDs and lookups (GUID text). Dialects encode booleans and
-// times themselves and hand the rest here.
+// times themselves and hand the rest here. A value stored as it is
+// comes back as v itself, which spares boxing it in a new interface.
 func EncodeScalar(c *eventual.Column, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	switch c.Type {
 	case eventual.TypeString, eventual.TypeMemo:
-		if s, ok := v.(string); ok {
-			return s, nil
+		if _, ok := v.(string); ok {
+			return v, nil
 		}
 	case eventual.TypeInteger, eventual.TypeBigInt, eventual.TypeChoice:
-		if n, ok := v.(int64); ok {
-			return n, nil
+		if _, ok := v.(int64); ok {
+			return v, nil
 		}
 	case eventual.TypeDecimal, eventual.TypeMoney:
 		if d, ok := v.(eventual.Decimal); ok {
@@ -193,8 +194,8 @@ func EncodeScalar(c *eventual.Column, v any) (any, error) {
 			return d.Units, nil
 		}
 	case eventual.TypeDouble:
-		if f, ok := v.(float64); ok {
-			return f, nil
+		if _, ok := v.(float64); ok {
+			return v, nil
 		}
 	case eventual.TypeUniqueIdentifier:
 		if id, ok := v.(uuid.UUID); ok {
@@ -219,11 +220,12 @@ var stampTexts [64]atomic.Pointer[stampText]
 
 type stampText struct {
 	id   uuid.UUID
-	text string
+	text any // a string, boxed once
 }
 
-// guidText is the stored text of a lookup's GUID.
-func guidText(c *eventual.Column, id uuid.UUID) string {
+// guidText is the stored text of a lookup's GUID, boxed: a stamp's
+// comes from stampTexts with its box.
+func guidText(c *eventual.Column, id uuid.UUID) any {
 	if !c.Stamp {
 		return id.String()
 	}
