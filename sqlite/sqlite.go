@@ -92,6 +92,9 @@ type DB struct {
 	// the $select clients send, which must not fill the writes' cache.
 	readTexts sqlstore.Texts
 	token     string // the query of a snapshot's change token (tokenQuery)
+	// writer is the writer, which its goroutine owns: tests read its
+	// counters once the writes they made have returned.
+	writer *writer
 
 	write *sql.DB
 	read  *sql.DB
@@ -202,6 +205,7 @@ func Open(ctx context.Context, path string, schema *eventual.Schema, opts Option
 	if db.snaps != nil {
 		go db.snaps.release(db.readers)
 	}
+	db.writer = w
 	go w.run()
 	return db, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlstore"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // writeOp is one queued Update. The writer reports its result on done
@@ -50,6 +53,10 @@ type writer struct {
 	rowStmts driverStmts
 	// puts guesses whether a Put inserts (see sqlstore.PutHints).
 	puts sqlstore.PutHints
+	// writes counts what the running write's statements changed
+	// (runBatch); redone counts the batches run again in savepoints.
+	writes opWrites
+	redone int
 	// tx is the Tx of the write running (runOp); version1 is
 	// nextVersion, bound once.
 	tx       sqlstore.Tx
@@ -192,6 +199,12 @@ func (w *writer) closeStmts() {
 }
 
 // commit runs a batch in one transaction and reports each write's result.
+// The writes run one after another without savepoints first (runBatch):
+// a write that succeeds needs none, and neither does one that fails
+// having changed nothing. Only when a write fails after its statements
+// changed rows does the batch roll back and run again, each write in a
+// savepoint of its own, so that the failed one's changes go alone (a
+// write may run more than once, as eventual.Store says).
 func (w *writer) commit(batch []*writeOp) {
 	bg := context.Background()
 	results := make([]error, len(batch))
@@ -205,48 +218,15 @@ func (w *writer) commit(batch []*writeOp) {
 		}
 	}
 	began := time.Now()
-	if err := w.control("BEGIN IMMEDIATE"); err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
+	ran, err := w.runBatch(batch, results, false)
+	if err == errRedo {
+		w.redone++
+		clear(results)
+		ran, err = w.runBatch(batch, results, true)
 	}
-	w.next = w.version
-	w.deleted = false
-	useSavepoints := len(batch) > 1
-	ran := 0
-	for i, op := range batch {
-		if err := op.ctx.Err(); err != nil {
-			results[i] = err
-			continue
-		}
-		if useSavepoints {
-			if err := w.control("SAVEPOINT w"); err != nil {
-				results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
-				continue
-			}
-		}
-		mark := w.next
-		err := w.runOp(op)
-		if err != nil {
-			w.next = mark
-			results[i] = err
-			if useSavepoints {
-				if rerr := w.control("ROLLBACK TO w"); rerr != nil {
-					// The transaction is unusable: fail the whole batch.
-					w.control("ROLLBACK")
-					fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
-					return
-				}
-			}
-		} else {
-			ran++
-		}
-		if useSavepoints {
-			if err := w.control("RELEASE w"); err != nil {
-				w.control("ROLLBACK")
-				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
-				return
-			}
-		}
+	if err != nil {
+		fail(err) // runBatch rolled back
+		return
 	}
 	if ran == 0 {
 		w.control("ROLLBACK")
@@ -285,6 +265,101 @@ func (w *writer) commit(batch []*writeOp) {
 	for i, op := range batch {
 		op.done <- results[i]
 	}
+}
+
+// errRedo tells commit that a write failed after changing rows outside a
+// savepoint: runBatch rolled the batch back, to run again in savepoints.
+var errRedo = errors.New("sqlite: run the batch again in savepoints")
+
+// runBatch begins the batch's transaction and runs its writes, storing
+// each one's error in results; it reports how many succeeded. With
+// savepoints each write runs in one, and a failed write's changes are
+// rolled back to it. Without, a write that fails having changed rows
+// (see opWrites) makes runBatch roll back and return errRedo, unless it
+// is the batch's only write: its transaction then rolls back with it.
+// Any other error has rolled the transaction back too.
+func (w *writer) runBatch(batch []*writeOp, results []error, savepoints bool) (ran int, err error) {
+	if err := w.control("BEGIN IMMEDIATE"); err != nil {
+		return 0, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	w.next = w.version
+	w.deleted = false
+	for i, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if savepoints {
+			if err := w.control("SAVEPOINT w"); err != nil {
+				results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
+				continue
+			}
+		}
+		mark := w.next
+		w.writes = opWrites{}
+		err := w.runOp(op)
+		if err != nil {
+			w.next = mark
+			results[i] = err
+			if savepoints {
+				if rerr := w.control("ROLLBACK TO w"); rerr != nil {
+					// The transaction is unusable: fail the whole batch.
+					w.control("ROLLBACK")
+					return 0, fmt.Errorf("sqlite: rollback to savepoint: %w", rerr)
+				}
+			} else if len(batch) > 1 && !w.writes.undone() {
+				w.control("ROLLBACK")
+				return 0, errRedo
+			}
+		} else {
+			ran++
+		}
+		if savepoints {
+			if err := w.control("RELEASE w"); err != nil {
+				w.control("ROLLBACK")
+				return 0, fmt.Errorf("sqlite: release savepoint: %w", err)
+			}
+		}
+	}
+	return ran, nil
+}
+
+// opWrites counts the statements of the running write that may have
+// changed rows (any but a SELECT): those that succeeded, and whether one
+// failed otherwise than on a constraint. SQLite undoes a statement that
+// fails on a constraint (and leaves the transaction open); another error
+// may leave it half done, or roll the transaction back.
+type opWrites struct {
+	ok    int
+	wrong bool
+}
+
+// undone reports whether the write's failure left nothing to undo.
+func (o opWrites) undone() bool { return o.ok == 0 && !o.wrong }
+
+// wrote notes a statement of the running write that ended with err.
+func (w *writer) wrote(text string, err error) {
+	if isSelect(text) {
+		return
+	}
+	switch {
+	case err == nil:
+		w.writes.ok++
+	case !isConstraint(err):
+		w.writes.wrong = true
+	}
+}
+
+// isConstraint reports whether err is SQLite's failure of a constraint.
+func isConstraint(err error) bool {
+	se, ok := errors.AsType[*sqlite.Error](err)
+	return ok && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
+
+// isSelect reports whether text is a SELECT, which changes no row.
+func isSelect(text string) bool {
+	text = strings.TrimLeft(text, " \t\n")
+	return len(text) >= 6 && strings.EqualFold(text[:6], "SELECT")
 }
 
 // runOp runs one write, turning a panic into an error so that one bad
@@ -335,6 +410,8 @@ func cachedStmt(ctx context.Context, conn *sql.Conn, stmts map[string]*sql.Stmt,
 func (w *writer) QueryContext(_ context.Context, text string, args ...any) (*sql.Rows, error) {
 	ctx := uncancellable
 	w.sawDelete(text)
+	// A write's rows may fail as they are read: counted as a change.
+	w.wrote(text, nil)
 	s, err := w.stmt(ctx, text)
 	if err != nil {
 		return nil, err
@@ -346,7 +423,9 @@ func (w *writer) QueryContext(_ context.Context, text string, args ...any) (*sql
 // QueryContext does.
 func (w *writer) ReadRow(text string, args []any, dest []any) (bool, error) {
 	w.sawDelete(text)
-	return w.rowStmts.readRow(w.conn, text, args, dest)
+	found, err := w.rowStmts.readRow(w.conn, text, args, dest)
+	w.wrote(text, err)
+	return found, err
 }
 
 // control runs a statement of the writer's transactions (BEGIN, COMMIT,
@@ -361,7 +440,9 @@ func (w *writer) control(text string) error {
 // ExecContext does.
 func (w *writer) WriteRow(text string, args []any) (int64, error) {
 	w.sawDelete(text)
-	return w.rowStmts.writeRow(w.conn, text, args)
+	n, err := w.rowStmts.writeRow(w.conn, text, args)
+	w.wrote(text, err)
+	return n, err
 }
 
 // ExecContext runs a statement on a cached prepared statement, as
@@ -371,9 +452,12 @@ func (w *writer) ExecContext(_ context.Context, text string, args ...any) (sql.R
 	w.sawDelete(text)
 	s, err := w.stmt(ctx, text)
 	if err != nil {
+		w.wrote(text, err)
 		return nil, err
 	}
-	return s.ExecContext(ctx, args...)
+	res, err := s.ExecContext(ctx, args...)
+	w.wrote(text, err)
+	return res, err
 }
 
 // uncancellable is the context the writer's statements run under: the
