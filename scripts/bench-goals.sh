@@ -3,7 +3,9 @@
 # back to back while every server stays up, so that the machine's drift (its speed swings by half
 # within minutes when it is shared) falls on both halves of a ratio alike:
 #
-#   scripts/bench-goals.sh [ROUNDS]      default 8; env D (each run, 2s), PG (a PostgreSQL URL
+#   scripts/bench-goals.sh [ROUNDS]      default 8; env D (each run, 2s), SETTLE (seconds of quiet
+#                                        after the bulk pairs, 2: the server's checkpoint of their WAL
+#                                        would otherwise load the next pair), PG (a PostgreSQL URL
 #                                        without the database, e.g. postgres://postgres@127.0.0.1:5432;
 #                                        adds the PostgreSQL pairs; needs createdb/dropdb)
 #
@@ -21,7 +23,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$(cd "${BENCH:-$ROOT/../shared/bench}" && pwd)
-ROUNDS=${1:-8}; D=${D:-2s}; PG=${PG:-}
+ROUNDS=${1:-8}; D=${D:-2s}; PG=${PG:-}; SETTLE=${SETTLE:-2}
 W=$(mktemp -d); pids=(); dbs=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -78,9 +80,11 @@ for r in $(seq 1 "$ROUNDS"); do
   pair "$r" create "raw $W/raw.txt 20000 1" "load $W/c.txt $EV create 8 C$r"
   pair "$r" get "load $W/ceil.txt $CEIL create 8 H$r | cut -d' ' -f1" "load $W/g.txt $EV get 8 G"
   pair "$r" bulk "raw $W/rawb.txt 100000 1000" "load $W/b.txt $EV bulk 2 B$r"
+  sleep "$SETTLE" # the server checkpoints the bulk's WAL: not the next pair's load
   if [ -n "$PG" ]; then
     pair "$r" pg-upsert "pgraw $W/pgr.txt single 8000" "load $W/pu.txt $PGEV upsert 8 U$r"
     pair "$r" pg-bulk "pgraw $W/pgb.txt multirow 100000" "load $W/pb.txt $PGEV bulk 2 B$r"
+    sleep "$SETTLE"
   fi
 done
 echo "over $ROUNDS rounds (each ratio: eventual's rate over its baseline's, measured back to back):"

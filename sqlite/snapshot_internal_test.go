@@ -270,7 +270,8 @@ func truncated(t *testing.T, other *sql.DB) {
 // back" pattern, readers warmed since the last commit sit idle when the
 // checkpoints run; the checkpoints end their snapshots first, so they
 // copy the last commit and the WAL restarts as it did before snapshots
-// were kept (peak 656-661 frames then, 6746-7098 without the release).
+// were kept (peak 656-661 frames then, 6746-7098 without the release;
+// 420-1300 since, on a quiet and on a loaded machine, 4147 without).
 func TestSnapshotsKeepTheWALBounded(t *testing.T) {
 	ctx := context.Background()
 	const backstop, clients, writes = 200, 4, 800
@@ -323,7 +324,11 @@ func TestSnapshotsKeepTheWALBounded(t *testing.T) {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	if heldBack*2 > byWriter {
+	// Without the release nearly all are held back (200 of 217); with
+	// it, about a fifth on a quiet machine and up to two thirds on a
+	// loaded one (the test's clients then get the CPU between a
+	// release and its checkpoint).
+	if heldBack*4 > byWriter*3 {
 		t.Errorf("%d of the writer's %d checkpoints were held back by a reader", heldBack, byWriter)
 	}
 	if peak > 10*backstop {
