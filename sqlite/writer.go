@@ -57,6 +57,10 @@ type writer struct {
 	// (runBatch); redone counts the batches run again in savepoints.
 	writes opWrites
 	redone int
+	// rolledBack is set by SQLite's rollback hook: the transaction
+	// ended, by a ROLLBACK or by SQLite itself (a statement, even a
+	// SELECT, failing with SQLITE_NOMEM, SQLITE_IOERR or SQLITE_FULL).
+	rolledBack bool
 	// tx is the Tx of the write running (runOp); version1 is
 	// nextVersion, bound once.
 	tx       sqlstore.Tx
@@ -95,6 +99,19 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 	}
 	w := &writer{db: db, conn: conn, stmts: map[string]*sql.Stmt{}, version: v, pays: payScale}
 	w.version1 = w.nextVersion
+	// The hook runs on the writer's goroutine, inside the statement that
+	// ends the transaction.
+	if err := conn.Raw(func(dc any) error {
+		h, ok := dc.(interface{ RegisterRollbackHook(sqlite.RollbackHookFn) })
+		if !ok {
+			return fmt.Errorf("the driver's connection %T has no rollback hook", dc)
+		}
+		h.RegisterRollbackHook(func() { w.rolledBack = true })
+		return nil
+	}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlite: writer: %w", err)
+	}
 	return w, nil
 }
 
@@ -272,7 +289,10 @@ func (w *writer) commit(batch []*writeOp) {
 var errRedo = errors.New("sqlite: run the batch again in savepoints")
 
 // runBatch begins the batch's transaction and runs its writes, storing
-// each one's error in results; it reports how many succeeded. With
+// each one's error in results; it reports how many succeeded. A write
+// under which SQLite rolled the transaction back (rolledBack) ends the
+// attempt: without savepoints the batch runs again with them; with, it
+// fails. With
 // savepoints each write runs in one, and a failed write's changes are
 // rolled back to it. Without, a write that fails having changed rows
 // (see opWrites) makes runBatch roll back and return errRedo, unless it
@@ -284,6 +304,7 @@ func (w *writer) runBatch(batch []*writeOp, results []error, savepoints bool) (r
 	}
 	w.next = w.version
 	w.deleted = false
+	w.rolledBack = false
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
 			results[i] = err
@@ -298,6 +319,20 @@ func (w *writer) runBatch(batch []*writeOp, results []error, savepoints bool) (r
 		mark := w.next
 		w.writes = opWrites{}
 		err := w.runOp(op)
+		if w.rolledBack {
+			// SQLite ended the transaction under the write: nothing of
+			// the batch is left, and the connection commits each later
+			// statement on its own.
+			w.control("ROLLBACK")
+			if !savepoints && len(batch) > 1 {
+				return 0, errRedo
+			}
+			if err == nil {
+				err = errors.New("sqlite: the transaction was rolled back under the write")
+			}
+			results[i] = err
+			return 0, fmt.Errorf("sqlite: another write of the batch ended its transaction: %w", err)
+		}
 		if err != nil {
 			w.next = mark
 			results[i] = err
