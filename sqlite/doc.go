@@ -3,17 +3,22 @@
 // Dataverse table, alternate keys as unique indexes.
 //
 // Writes go through a single writer goroutine that commits concurrent
-// writes together (group commit): each write runs inside its own SAVEPOINT
-// of a shared transaction, so one failing write rolls back alone, and the
-// batch costs one commit. Reads run on a pool of read-only connections and
+// writes together (group commit): the batch costs one commit, and one
+// failing write rolls back alone. The writes run one after another in the
+// shared transaction without savepoints; a write that fails after its
+// statements changed rows makes the batch roll back and run again with a
+// SAVEPOINT per write (writer.go), as a write may run more than once. Reads run on a pool of read-only connections and
 // see WAL snapshots. A reader keeps its read transaction open between the
 // reads it serves for as long as the writer has committed nothing since
 // it began (snapshot.go): beginning and ending one costs a fifth of a
 // read by key, and every commit ends the snapshots it makes out of date,
 // so reads still see every write acknowledged before they began.
-// Reads of one row and writes returning one (rowread.go,
-// sqlstore.RowReader) run on the driver's connection under database/sql's,
-// with statements of their own, sparing database/sql's Rows.
+// Reads of one row, writes of one (rowread.go, sqlstore.RowReader and
+// RowWriter) and the writer's BEGIN, COMMIT and savepoints run on the
+// driver's connection under database/sql's, with statements of their own,
+// sparing database/sql's Rows and statements. A row's version is a
+// parameter the writer hands out, so an insert needs no RETURNING (which
+// SQLite buffers in a table of its own per statement).
 //
 // Durability: the database runs in WAL mode. With Synchronous "normal" (the
 // default) a commit is written to the WAL before Update returns, so it
