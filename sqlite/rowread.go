@@ -25,27 +25,12 @@ type driverStmts struct {
 // one. The statement is reset after the first row: a write's RETURNING
 // has made all its changes by then (https://sqlite.org/lang_returning.html).
 func (d *driverStmts) readRow(conn *sql.Conn, text string, args []any, dest []any) (found bool, err error) {
-	err = conn.Raw(func(dc any) (err error) {
-		// A panic out of Raw's function makes database/sql close the
-		// connection for good: the writer's, or a pooled reader's.
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("sqlite: a read of one row panicked: %v", r)
-			}
-		}()
-		s, err := d.stmt(dc, text)
-		if err != nil {
-			return err
-		}
+	err = d.run(conn, "read", text, args, func(s driver.Stmt) error {
 		q, ok := s.(driver.StmtQueryContext)
 		if !ok {
 			return fmt.Errorf("sqlite: the driver's statement %T cannot query", s)
 		}
-		if err := d.setArgs(args); err != nil {
-			return err
-		}
 		rows, err := q.QueryContext(uncancellable, d.args)
-		clear(d.args) // the values are the caller's
 		if err != nil {
 			return err
 		}
@@ -79,25 +64,12 @@ func (d *driverStmts) readRow(conn *sql.Conn, text string, args []any, dest []an
 // writeRow runs text, a write, on conn's driver connection and reports
 // how many rows it changed (sqlstore.RowWriter).
 func (d *driverStmts) writeRow(conn *sql.Conn, text string, args []any) (n int64, err error) {
-	err = conn.Raw(func(dc any) (err error) {
-		defer func() { // as in readRow
-			if r := recover(); r != nil {
-				err = fmt.Errorf("sqlite: a write of one row panicked: %v", r)
-			}
-		}()
-		s, err := d.stmt(dc, text)
-		if err != nil {
-			return err
-		}
+	err = d.run(conn, "write", text, args, func(s driver.Stmt) error {
 		x, ok := s.(driver.StmtExecContext)
 		if !ok {
 			return fmt.Errorf("sqlite: the driver's statement %T cannot execute", s)
 		}
-		if err := d.setArgs(args); err != nil {
-			return err
-		}
 		res, err := x.ExecContext(uncancellable, d.args)
-		clear(d.args) // the values are the caller's
 		if err != nil {
 			return err
 		}
@@ -105,6 +77,30 @@ func (d *driverStmts) writeRow(conn *sql.Conn, text string, args []any) (n int64
 		return err
 	})
 	return n, err
+}
+
+// run calls fn on conn's driver connection with text's statement, its
+// parameters args in d.args (cleared after: the values are the
+// caller's). what names the statement's kind in the error of a panic.
+func (d *driverStmts) run(conn *sql.Conn, what, text string, args []any, fn func(driver.Stmt) error) error {
+	return conn.Raw(func(dc any) (err error) {
+		// A panic out of Raw's function makes database/sql close the
+		// connection for good: the writer's, or a pooled reader's.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("sqlite: a %s of one row panicked: %v", what, r)
+			}
+		}()
+		s, err := d.stmt(dc, text)
+		if err != nil {
+			return err
+		}
+		if err := d.setArgs(args); err != nil {
+			return err
+		}
+		defer clear(d.args)
+		return fn(s)
+	})
 }
 
 // setArgs converts args into d.args, the driver's parameters.
