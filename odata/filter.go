@@ -562,16 +562,22 @@ func (p *filterParser) arrayItem() (Node, error) {
 	return item, nil
 }
 
-// ParseValue parses a single literal or array value, as used for
-// parameter alias values (@p1='x', @p2=["a","b"]).
+// ParseValue parses a parameter alias's value (@p1='x', @p2=["a","b"],
+// @p3=revenue): a single literal, an array, or a property path, which
+// query-data-web-api.md's example of aliases in $filter and $orderby
+// uses (@p1=revenue).
 func ParseValue(src string) (Node, error) {
 	p := &filterParser{lx: newLexer(src)}
 	n, err := p.primary()
 	if err != nil {
 		return nil, err
 	}
-	switch n.(type) {
-	case *Literal, *Array:
+	switch x := n.(type) {
+	case *Literal:
+		if x.Kind == LitAlias {
+			return nil, &SyntaxError{Msg: "Syntax error: a parameter alias cannot stand for another alias", Pos: 0, Input: src}
+		}
+	case *Array, *Path:
 	default:
 		return nil, &SyntaxError{Msg: "Syntax error: a literal value was expected", Pos: 0, Input: src}
 	}

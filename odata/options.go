@@ -231,6 +231,15 @@ func (o *Options) setOrderBy(v string) error {
 	o.OrderBy = []OrderItem{}
 	for _, it := range items {
 		f := strings.Fields(it)
+		if len(f) > 0 && strings.HasPrefix(f[0], "@") {
+			// A parameter alias standing for the property path
+			// (query-data-web-api.md: "$orderby=@p1 asc,@p2 desc").
+			a, ok := o.Aliases[f[0]]
+			if !ok || !validPath(strings.TrimSpace(a)) {
+				return optErr("Syntax error in $orderby: the parameter alias '%s' does not name a property.", f[0])
+			}
+			f[0] = strings.TrimSpace(a)
+		}
 		if len(f) == 0 || len(f) > 2 || !validPath(f[0]) {
 			return optErr("Syntax error in $orderby: '%s' is not valid.", strings.TrimSpace(it))
 		}

@@ -108,6 +108,9 @@ func (q *request) filterExpr(sc scope, n odata.Node) (eventual.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if p, ok := v.(*odata.Path); ok {
+			return q.filterExpr(sc, p) // an alias of a Boolean column
+		}
 		if l, ok := v.(*odata.Literal); ok && l.Kind == odata.LitBool {
 			return eventual.Const{Value: l.Value == "true"}, nil
 		}

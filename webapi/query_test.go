@@ -64,6 +64,18 @@ func TestQueryFilter(t *testing.T) {
 			{"accounts", "accountcategorycode eq 2", "Gamma"},
 			{"accounts", "not (name eq 'Alpha')", "Beta,Gamma"},
 			{"accounts", "Microsoft.Dynamics.CRM.Null(PropertyName='revenue')", "Gamma"},
+			// Beyond a whole number's Int32 range: settled alike on both
+			// stores (PostgreSQL's integer cannot bind such a parameter).
+			{"accounts", "numberofemployees eq 2147483648", ""},
+			{"accounts", "numberofemployees ne 2147483648", "Alpha,Beta,Gamma"},
+			{"accounts", "numberofemployees lt 2147483648", "Alpha,Beta,Gamma"},
+			{"accounts", "numberofemployees le -2147483649", ""},
+			{"accounts", "numberofemployees gt -2147483649", "Alpha,Beta,Gamma"},
+			{"accounts", "numberofemployees ge 99999999999", ""},
+			{"accounts", "accountcategorycode eq 4294967298", ""},
+			{"accounts", `Microsoft.Dynamics.CRM.In(PropertyName='numberofemployees',PropertyValues=["2147483648","5"])`, "Alpha"},
+			{"accounts", `Microsoft.Dynamics.CRM.NotIn(PropertyName='numberofemployees',PropertyValues=["2147483648"])`, "Alpha,Beta,Gamma"},
+			{"accounts", `Microsoft.Dynamics.CRM.GreaterThan(PropertyName='numberofemployees',PropertyValue='2147483648')`, ""},
 		} {
 			prop := "firstname"
 			if tc.set == "accounts" {
@@ -80,6 +92,23 @@ func TestQueryFilter(t *testing.T) {
 		r := s.must(http.StatusOK, "GET", "contacts?$select=firstname&$filter=Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)&@p1='firstname'&@p2="+urlEscape(`["Ann","Di"]`), nil)
 		if got := names(r.Value(t), "firstname"); strings.Join(got, ",") != "Ann,Di" && strings.Join(got, ",") != "Di,Ann" {
 			t.Errorf("aliased In: %v", got)
+		}
+		// query-data-web-api.md's example: aliases of properties in
+		// $orderby and $filter, and an alias without a value is null.
+		r = s.must(http.StatusOK, "GET", "accounts?$select=name,revenue&$orderby=@p1%20asc,@p2%20desc&$filter=@p1%20ne%20@p3&@p1=revenue&@p2=name", nil)
+		if got := names(r.Value(t), "name"); strings.Join(got, ",") != "Alpha,Beta" {
+			t.Errorf("aliases of properties in $orderby and $filter: %v", got)
+		}
+		r = s.must(http.StatusOK, "GET", "accounts?$select=name&$filter=@p1&@p1=creditonhold", nil)
+		if got := names(r.Value(t), "name"); strings.Join(got, ",") != "Alpha" {
+			t.Errorf("an alias of a Boolean column as the filter: %v", got)
+		}
+		for _, bad := range []string{
+			"accounts?$orderby=@p9%20asc",           // no value
+			"accounts?$orderby=@p1&@p1='revenue'",   // a literal, not a property
+			"accounts?$filter=@p1%20eq%201&@p1=@p2", // an alias of an alias
+		} {
+			expectError(t, s.do("GET", bad, nil), http.StatusBadRequest, "", "")
 		}
 		expectError(t, s.do("GET", "contacts?$filter="+urlEscape("not Microsoft.Dynamics.CRM.Null(PropertyName='jobtitle')"), nil),
 			http.StatusBadRequest, "", "Not operator along with the Custom Named Condition operators is not allowed")
