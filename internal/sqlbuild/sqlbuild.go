@@ -2,6 +2,7 @@ package sqlbuild
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -499,6 +500,28 @@ func (b *Builder) literal(c *eventual.Column, v any) (string, error) {
 	return b.Arg(enc), nil
 }
 
+// outsideInt32 reports where v, compared with a column, lies against the
+// Int32 range of a whole-number or choice column (Dataverse's Int32,
+// PostgreSQL's integer): -1 below it, 1 above it, 0 within it or for any
+// other column. No value of the column lies outside, and PostgreSQL cannot
+// bind a parameter of its type there, so such a comparison is settled by
+// the builder alike on both stores.
+func outsideInt32(c *eventual.Column, v any) int {
+	if c.Type != eventual.TypeInteger && c.Type != eventual.TypeChoice {
+		return 0
+	}
+	n, ok := v.(int64)
+	switch {
+	case !ok:
+		return 0
+	case n > math.MaxInt32:
+		return 1
+	case n < math.MinInt32:
+		return -1
+	}
+	return 0
+}
+
 var sqlOps = [...]string{"=", "<>", ">", ">=", "<", "<="}
 
 // expr renders a filter expression on t's rows, as alias.
@@ -585,13 +608,22 @@ func (b *Builder) in(x eventual.In, t *eventual.Table, alias string) (string, er
 	if len(x.Values) == 0 {
 		return constSQL(x.Not), nil
 	}
-	args := make([]string, len(x.Values))
-	for i, v := range x.Values {
+	args := make([]string, 0, len(x.Values))
+	for _, v := range x.Values {
+		if outsideInt32(x.Field.Column, v) != 0 {
+			continue // no value of the column is v
+		}
 		a, err := b.literal(x.Field.Column, v)
 		if err != nil {
 			return "", err
 		}
-		args[i] = a
+		args = append(args, a)
+	}
+	if len(args) == 0 {
+		if x.Not {
+			return constSQL(true), nil
+		}
+		return constSQL(false), nil
 	}
 	if x.Field.Column.Type.IsText() {
 		expr = b.D.Text(expr)
@@ -714,6 +746,26 @@ func (b *Builder) compare(x eventual.Compare, t *eventual.Table, alias string) (
 			return "(" + expr + " IS NOT NULL)", nil
 		}
 		return "(1 = 0)", nil
+	}
+	if side := outsideInt32(lf.Column, v); side != 0 {
+		// Every value of the column lies on the other side of v.
+		some := "(" + expr + " IS NOT NULL)"
+		switch x.Op {
+		case eventual.OpEq:
+			return constSQL(false), nil
+		case eventual.OpNe:
+			return constSQL(true), nil // null ne v is true too
+		case eventual.OpGt, eventual.OpGe:
+			if side < 0 {
+				return some, nil
+			}
+			return constSQL(false), nil
+		default: // lt, le
+			if side > 0 {
+				return some, nil
+			}
+			return constSQL(false), nil
+		}
 	}
 	arg, err := b.literal(lf.Column, v)
 	if err != nil {
