@@ -1,6 +1,7 @@
 package webapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -86,6 +87,31 @@ func TestApply(t *testing.T) {
 			if _, msg := r.ErrorCode(t); r.Status != http.StatusBadRequest || !strings.Contains(msg, tc.part) {
 				t.Errorf("%s%s: %d %s", tc.q, tc.extra, r.Status, msg)
 			}
+		}
+	})
+}
+
+// TestAggregateOverflow: a sum beyond 64 bits is the same 400 on both
+// stores (SQLite's SUM fails, PostgreSQL's numeric sum would wrap when
+// read), in $apply and in FetchXML, for a sum and for an average.
+func TestAggregateOverflow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		for _, n := range []string{"9000000000000000000", "9000000000000000000", "5"} {
+			s.create("new_orders", map[string]any{"new_name": "BIG", "new_sequence": json.Number(n)})
+		}
+		for _, q := range []string{
+			"new_orders?$apply=" + url.QueryEscape("aggregate(new_sequence with sum as s)"),
+			"new_orders?$apply=" + url.QueryEscape("filter(new_name eq 'BIG')/aggregate(new_sequence with average as a)"),
+			fetchURL("new_orders", `<fetch aggregate="true"><entity name="new_order"><attribute name="new_sequence" aggregate="sum" alias="s"/></entity></fetch>`),
+		} {
+			expectError(t, s.do("GET", q, nil), http.StatusBadRequest, "0x8004431a", "arithmetic overflow")
+		}
+		// Within range the sum is exact.
+		s.create("new_orders", map[string]any{"new_name": "SMALL", "new_sequence": json.Number("4611686018427387904")})
+		s.create("new_orders", map[string]any{"new_name": "SMALL", "new_sequence": json.Number("4611686018427387903")})
+		got := rowsText(s.must(http.StatusOK, "GET", "new_orders?$apply="+url.QueryEscape("filter(new_name eq 'SMALL')/aggregate(new_sequence with sum as s)"), nil).Value(t), "s")
+		if got != "s=9223372036854775807" {
+			t.Errorf("the largest sum: %s", got)
 		}
 	})
 }

@@ -2,9 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlbuild"
@@ -19,7 +21,7 @@ func (tx *Tx) Aggregate(ctx context.Context, a *eventual.Aggregate) ([]eventual.
 	}
 	rows, err := tx.Q.QueryContext(ctx, b.String(), b.Args...)
 	if err != nil {
-		return nil, fmt.Errorf("aggregate %s: %w", a.Table.LogicalName, err)
+		return nil, aggregateError(a, err)
 	}
 	defer rows.Close()
 	var out []eventual.AggregateRow
@@ -30,19 +32,19 @@ func (tx *Tx) Aggregate(ctx context.Context, a *eventual.Aggregate) ([]eventual.
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("aggregate %s: %w", a.Table.LogicalName, err)
+			return nil, aggregateError(a, err)
 		}
 		row := eventual.AggregateRow{}
 		for i := 0; i < len(outs); i++ {
 			o := outs[i]
 			v, err := tx.aggValue(o, raw[i])
 			if err != nil {
-				return nil, fmt.Errorf("aggregate %s: %s: %w", a.Table.LogicalName, o.Alias, err)
+				return nil, aggregateError(a, fmt.Errorf("%s: %w", o.Alias, err))
 			}
 			if o.Func == eventual.AggAvg && !o.Group {
 				v, err = average(o.Column, raw[i], raw[i+1])
 				if err != nil {
-					return nil, fmt.Errorf("aggregate %s: %s: %w", a.Table.LogicalName, o.Alias, err)
+					return nil, aggregateError(a, fmt.Errorf("%s: %w", o.Alias, err))
 				}
 				i++ // the count that follows
 			}
@@ -61,7 +63,27 @@ func (tx *Tx) Aggregate(ctx context.Context, a *eventual.Aggregate) ([]eventual.
 		}
 		out = append(out, row)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, aggregateError(a, err)
+	}
+	return out, nil
+}
+
+// errSumOverflow is a sum beyond the 64-bit integers that whole numbers,
+// decimals and money are summed in.
+var errSumOverflow = errors.New("the sum is outside the range of a 64-bit integer")
+
+// aggregateError words an aggregate's failure. A sum beyond 64 bits is the
+// request's fault, not the store's: SQLite's SUM fails with "integer
+// overflow" and PostgreSQL's numeric sum is caught when it is read, and
+// both become the same 400 (SQL Server, under Dataverse, refuses such a
+// sum with an arithmetic overflow error).
+func aggregateError(a *eventual.Aggregate, err error) error {
+	if errors.Is(err, errSumOverflow) || strings.Contains(err.Error(), "integer overflow") {
+		return eventual.Errorf(eventual.KindInvalid, eventual.CodeOutOfRange,
+			"The aggregate of %s cannot be computed: a sum is outside the range of a 64-bit integer (arithmetic overflow).", a.Table.LogicalName)
+	}
+	return fmt.Errorf("aggregate %s: %w", a.Table.LogicalName, err)
 }
 
 // aggValue reads one result column.
@@ -153,19 +175,33 @@ func integer(v any) (int64, error) {
 	case int32:
 		return int64(x), nil
 	case float64:
-		return int64(math.Round(x)), nil
+		return roundInt(x)
 	}
 	if s, ok := text(v); ok {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err == nil {
 			return n, nil
+		}
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, errSumOverflow // PostgreSQL's numeric sum of bigints
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			return 0, fmt.Errorf("not a number: %q", s)
 		}
-		return int64(math.Round(f)), nil
+		return roundInt(f)
 	}
 	return 0, fmt.Errorf("not a number: %T", v)
+}
+
+// roundInt rounds f to an int64, or fails with errSumOverflow when it
+// lies outside.
+func roundInt(f float64) (int64, error) {
+	r := math.Round(f)
+	if !(r >= -(1<<63) && r < 1<<63) {
+		return 0, errSumOverflow
+	}
+	return int64(r), nil
 }
 
 func float(v any) (float64, error) {
