@@ -52,6 +52,22 @@ func (q *request) whoAmI() error {
 	return q.writeJSON(http.StatusOK, b)
 }
 
+// Version is what the RetrieveVersion function reports: the Web API
+// version eventual follows, in the four parts of a Dataverse version
+// (clients parse it as one, e.g. .NET's System.Version).
+const Version = "9.2.0.0"
+
+// retrieveVersion answers RetrieveVersion(), the unbound function that
+// returns RetrieveVersionResponse {Version}.
+func (q *request) retrieveVersion() error {
+	b := []byte(`{"@odata.context":`)
+	b = appendString(b, q.base+"$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse")
+	b = append(b, `,"Version":`...)
+	b = appendString(b, Version)
+	b = append(b, '}')
+	return q.writeJSON(http.StatusOK, b)
+}
+
 func (q *request) metadataDocument() error {
 	return q.writeBody(http.StatusOK, "application/xml", []byte(CSDL(q.s.Schema)))
 }
@@ -125,6 +141,8 @@ func CSDL(s *eventual.Schema) string {
 	}
 	w(`<ComplexType Name="WhoAmIResponse"><Property Name="BusinessUnitId" Type="Edm.Guid" Nullable="false" /><Property Name="UserId" Type="Edm.Guid" Nullable="false" /><Property Name="OrganizationId" Type="Edm.Guid" Nullable="false" /></ComplexType>`,
 		`<Function Name="WhoAmI"><ReturnType Type="mscrm.WhoAmIResponse" Nullable="false" /></Function>`,
+		`<ComplexType Name="RetrieveVersionResponse"><Property Name="Version" Type="Edm.String" Unicode="false" /></ComplexType>`,
+		`<Function Name="RetrieveVersion"><ReturnType Type="mscrm.RetrieveVersionResponse" Nullable="false" /></Function>`,
 		`<ComplexType Name="CreateMultipleResponse"><Property Name="Ids" Type="Collection(Edm.Guid)" Nullable="false" /></ComplexType>`,
 		`<Action Name="CreateMultiple" IsBound="true"><Parameter Name="entityset" Type="Collection(mscrm.crmbaseentity)" Nullable="false" /><Parameter Name="Targets" Type="Collection(mscrm.crmbaseentity)" Nullable="false" /><ReturnType Type="mscrm.CreateMultipleResponse" Nullable="false" /></Action>`,
 		`<Action Name="UpdateMultiple" IsBound="true"><Parameter Name="entityset" Type="Collection(mscrm.crmbaseentity)" Nullable="false" /><Parameter Name="Targets" Type="Collection(mscrm.crmbaseentity)" Nullable="false" /></Action>`,
@@ -147,7 +165,7 @@ func CSDL(s *eventual.Schema) string {
 		}
 		w(`</EntitySet>`)
 	}
-	w(`<FunctionImport Name="WhoAmI" Function="Microsoft.Dynamics.CRM.WhoAmI" /></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`)
+	w(`<FunctionImport Name="WhoAmI" Function="Microsoft.Dynamics.CRM.WhoAmI" /><FunctionImport Name="RetrieveVersion" Function="Microsoft.Dynamics.CRM.RetrieveVersion" /></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`)
 	return b.String()
 }
 

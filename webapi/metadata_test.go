@@ -3,6 +3,7 @@ package webapi_test
 import (
 	"encoding/xml"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -40,6 +41,25 @@ func TestServiceDocumentAndWhoAmI(t *testing.T) {
 		expectError(t, s.do("GET", "WhoAmI(x=1)", nil), http.StatusBadRequest, "0x80060888", "The function 'WhoAmI' does not have a parameter named 'x'.")
 		expectError(t, s.do("GET", "WhoAmI(1)", nil), http.StatusBadRequest, "0x80060888", "The function 'WhoAmI' does not take parameters")
 		expectError(t, s.do("POST", "WhoAmI", nil), http.StatusNotFound, "", "No HTTP resource was found that matches the request URI")
+		// RetrieveVersion (the Web API function reference): a version of
+		// four numeric parts, which clients parse.
+		for _, call := range []string{"RetrieveVersion()", "RetrieveVersion"} {
+			v := s.must(http.StatusOK, "GET", call, nil).JSON(t)
+			parts := strings.Split(str(v, "Version"), ".")
+			numeric := len(parts) == 4
+			for _, p := range parts {
+				if _, err := strconv.Atoi(p); err != nil {
+					numeric = false
+				}
+			}
+			if !numeric || !strings.HasPrefix(str(v, "Version"), "9.2.") || str(v, "@odata.context") != s.URL+"$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse" {
+				t.Errorf("%s = %v", call, v)
+			}
+		}
+		expectError(t, s.do("POST", "RetrieveVersion()", nil), http.StatusNotFound, "", "No HTTP resource was found that matches the request URI")
+		if doc := s.must(http.StatusOK, "GET", "$metadata", nil).Body; !strings.Contains(string(doc), `<FunctionImport Name="RetrieveVersion" Function="Microsoft.Dynamics.CRM.RetrieveVersion" />`) {
+			t.Error("$metadata does not declare RetrieveVersion")
+		}
 		// Older versions of the URL work too.
 		s.must(http.StatusOK, "GET", strings.Replace(s.URL, "v9.2", "v9.1", 1)+"WhoAmI()", nil)
 		s.must(http.StatusOK, "GET", strings.Replace(s.URL, "v9.2", "v9.0", 1)+"accounts", nil)

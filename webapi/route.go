@@ -21,7 +21,7 @@ func (q *request) route() error {
 	}
 	first := q.segs[0]
 	switch first.Name {
-	case "$metadata", "$batch", "WhoAmI", "EntityDefinitions":
+	case "$metadata", "$batch", "WhoAmI", "RetrieveVersion", "EntityDefinitions":
 		q.at("/" + first.Name)
 	}
 	switch first.Name {
@@ -38,7 +38,7 @@ func (q *request) route() error {
 			return errSegment(q.segs[1].Name)
 		}
 		return q.batch()
-	case "WhoAmI":
+	case "WhoAmI", "RetrieveVersion":
 		// A function without parameters may be called by its name alone
 		// (use-web-api-functions.md calls RetrieveUserPrivileges so);
 		// WhoAmI() and WhoAmI are the same call. Any other method is a
@@ -48,6 +48,9 @@ func (q *request) route() error {
 		}
 		if len(first.Args) > 0 {
 			return errFunctionParameter(first)
+		}
+		if first.Name == "RetrieveVersion" {
+			return q.retrieveVersion()
 		}
 		return q.whoAmI()
 	case "EntityDefinitions":
