@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -201,6 +202,12 @@ func (dialect) ChangedBetween(b *sqlbuild.Builder, alias, since, until string) (
 			return "", eventual.ErrBadToken
 		}
 	}
+	if since != "" && until != "" && snapshotPart(since, 0) > snapshotPart(until, 1) {
+		// A token from the future: its oldest running transaction is
+		// past the newest snapshot's end, so no snapshot of this
+		// database gave it out.
+		return "", eventual.ErrBadToken
+	}
 	if since != "" {
 		conds = append(conds, col+" >= pg_snapshot_xmin("+b.Arg(since)+"::pg_snapshot)",
 			"NOT pg_visible_in_snapshot("+col+", "+b.Arg(since)+"::pg_snapshot)")
@@ -209,6 +216,16 @@ func (dialect) ChangedBetween(b *sqlbuild.Builder, alias, since, until string) (
 		conds = append(conds, "pg_visible_in_snapshot("+col+", "+b.Arg(until)+"::pg_snapshot)")
 	}
 	return "(" + strings.Join(conds, " AND ") + ")", nil
+}
+
+// snapshotPart is the i-th number of a snapshot's text (0 xmin, 1 xmax),
+// which snapshotRE checked; a number beyond 64 bits counts as the largest.
+func snapshotPart(tok string, i int) uint64 {
+	n, err := strconv.ParseUint(strings.Split(tok, ":")[i], 10, 64)
+	if err != nil {
+		return math.MaxUint64
+	}
+	return n
 }
 
 // xidColumn holds the id of the transaction that last wrote a row.

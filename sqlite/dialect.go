@@ -242,6 +242,7 @@ func (dialect) ChangedBetween(b *sqlbuild.Builder, alias, since, until string) (
 		col = alias + "." + col
 	}
 	conds := []string{"1 = 1"}
+	versions := make([]int64, 0, 2)
 	for _, bound := range []struct{ tok, op string }{{since, " > "}, {until, " <= "}} {
 		if bound.tok == "" {
 			continue
@@ -250,7 +251,12 @@ func (dialect) ChangedBetween(b *sqlbuild.Builder, alias, since, until string) (
 		if err != nil || v < 0 {
 			return "", eventual.ErrBadToken
 		}
+		versions = append(versions, v)
 		conds = append(conds, col+bound.op+b.Arg(v))
+	}
+	if since != "" && until != "" && versions[0] > versions[1] {
+		// A token from the future: no snapshot gave that version out yet.
+		return "", eventual.ErrBadToken
 	}
 	return "(" + strings.Join(conds, " AND ") + ")", nil
 }

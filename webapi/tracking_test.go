@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +139,18 @@ func TestChangeTracking(t *testing.T) {
 		// Tokens that were edited, or have expired, are refused.
 		expectError(t, s.do("GET", "accounts?$deltatoken=garbage", nil), http.StatusBadRequest, "0x80060888", "$deltatoken")
 		expectError(t, s.do("GET", "accounts?$deltatoken=1%2101%2F01%2F2000%2000%3A00%3A00", nil), http.StatusBadRequest, "", "expired")
+		// So is a well-formed token from the future, on both stores: the
+		// newest token with its numbers pushed past what was given out.
+		u, err = url.Parse(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ver, date, _ := strings.Cut(u.Query().Get("$deltatoken"), "!")
+		future := regexp.MustCompile(`\d+`).ReplaceAllStringFunc(ver, func(n string) string {
+			x, _ := strconv.ParseUint(n, 10, 64)
+			return strconv.FormatUint(x+1000000, 10)
+		})
+		expectError(t, s.do("GET", "accounts?$deltatoken="+url.QueryEscape(future+"!"+date), nil), http.StatusBadRequest, "0x80060888", "$deltatoken")
 	})
 }
 
