@@ -3,6 +3,7 @@ package webapi
 import (
 	"errors"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,13 @@ func bindSelect(t *eventual.Table, items []string) ([]*eventual.Column, error) {
 		if !dup {
 			cols = append(cols, c)
 		}
+	}
+	// A money column brings its record's currency along
+	// (select-columns.md: "_transactioncurrencyid_value … is included
+	// because revenue is a currency property").
+	if cur := t.Column(eventual.ColumnCurrency); cur != nil && !slices.Contains(cols, cur) &&
+		slices.ContainsFunc(cols, func(c *eventual.Column) bool { return c.Type == eventual.TypeMoney }) {
+		cols = append(cols, cur)
 	}
 	return cols, nil
 }

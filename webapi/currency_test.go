@@ -37,6 +37,21 @@ func TestCurrency(t *testing.T) {
 		if r := read(a); r["_transactioncurrencyid_value@OData.Community.Display.V1.FormattedValue"] != "US Dollar" {
 			t.Errorf("the currency's name: %v", r)
 		}
+		// A money column in $select brings the currency along
+		// (select-columns.md), in a retrieve and in a query; other
+		// columns do not.
+		for _, u := range []string{"accounts(" + a + ")?$select=name,revenue", "accounts?$select=name,revenue&$filter=name%20eq%20'Dollars'"} {
+			r := s.must(http.StatusOK, "GET", u, nil).JSON(t)
+			if vals, ok := r["value"].([]any); ok && len(vals) == 1 {
+				r = vals[0].(map[string]any)
+			}
+			if fmt.Sprint(r["_transactioncurrencyid_value"]) != usd || fmt.Sprint(r["revenue"]) != "1000.00" {
+				t.Errorf("%s: %v, want revenue with its currency", u, r)
+			}
+		}
+		if r := s.must(http.StatusOK, "GET", "accounts("+a+")?$select=name", nil).JSON(t); r["_transactioncurrencyid_value"] != nil || len(r) != 4 {
+			t.Errorf("$select=name: %v, want name, accountid and the annotations only", r)
+		}
 		eur := s.create("transactioncurrencies", map[string]any{"currencyname": "Euro", "isocurrencycode": "EUR", "currencysymbol": "€", "exchangerate": 0.8, "currencyprecision": 2})
 		e := s.create("accounts", map[string]any{"name": "Euros", "revenue": 800, "revenue_base": 1, "transactioncurrencyid@odata.bind": "/transactioncurrencies(" + eur + ")"})
 		check("created in euros (revenue_base given: ignored)", e, eur, "0.8000000000", "800.00", "1000.00")
