@@ -2,8 +2,8 @@ package webapi
 
 import (
 	"errors"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
