@@ -360,12 +360,33 @@ func (q *request) entityURL(ref eventual.EntityReference) string {
 		name := c.ValueProperty()
 		v := ref.KeyValues[i]
 		if s, ok := v.(string); ok {
-			parts[i] = name + "=" + odata.Quote(s)
+			parts[i] = name + "=" + escapeLiteral(odata.Quote(s))
 		} else {
 			parts[i] = name + "=" + eventual.FormatLiteral(v)
 		}
 	}
 	return q.base + ref.Table.EntitySetName + "(" + strings.Join(parts, ",") + ")"
+}
+
+// escapeLiteral percent-encodes what a URL's path cannot hold as it is
+// in a key's literal: controls, spaces, bytes beyond ASCII, and the
+// characters that would end or split the segment or the path (# ? / %)
+// or that RFC 3986 leaves out (" < > \ ^ ` { | }). The quotes and
+// parentheses of the literal stay, as Dataverse writes them.
+func escapeLiteral(lit string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"#%/<>?\\^`{|}", c) >= 0 {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 func (q *request) create(t *eventual.Table) error {

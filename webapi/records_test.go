@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -295,6 +296,19 @@ func TestUpsertAndUpdate(t *testing.T) {
 				r := s.must(http.StatusNoContent, "PATCH", "accounts(accountnumber='AK-1')", map[string]any{"name": fmt.Sprint("round ", i)})
 				if r.Header.Get("OData-EntityId") != s.URL+"accounts(accountnumber='AK-1')" {
 					t.Errorf("OData-EntityId = %q", r.Header.Get("OData-EntityId"))
+				}
+			}
+			// A key no URL path holds as it is: the header is a URL that
+			// names the same record.
+			for _, key := range []string{"Zoë #?", "a\r\nX", "O'Brien/100%", `q"<>\^{|}`} {
+				r := s.must(http.StatusNoContent, "PATCH", "accounts(accountnumber="+url.PathEscape("'"+strings.ReplaceAll(key, "'", "''")+"'")+")", map[string]any{"name": "odd key"})
+				eid := r.Header.Get("OData-EntityId")
+				if strings.ContainsAny(eid, " #?\r\n\"<>\\^{|}") || strings.ContainsFunc(eid, func(c rune) bool { return c > 0x7e }) {
+					t.Errorf("key %q: OData-EntityId %q is not a URL", key, eid)
+				}
+				got := s.must(http.StatusOK, "GET", eid+"?$select=accountnumber", nil).JSON(t)
+				if got["accountnumber"] != key {
+					t.Errorf("key %q: OData-EntityId %q names %v", key, eid, got["accountnumber"])
 				}
 			}
 			recs := s.must(http.StatusOK, "GET", "accounts?$filter=accountnumber%20eq%20'AK-1'&$select=name,accountnumber", nil).Value(t)
