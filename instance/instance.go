@@ -88,8 +88,19 @@ func (in *Instance) Create(ctx context.Context, e *eventual.Entity) (uuid.UUID, 
 }
 
 // Update updates an existing record through the pipeline. With IfMatch
-// set to a version, the record must still have it.
+// set to a version, the record must still have it; with IfNoneMatch "*"
+// it fails (412, or 404 without the record) and writes nothing.
 func (in *Instance) Update(ctx context.Context, target eventual.EntityReference, values eventual.Values, cond eventual.Condition) (uuid.UUID, error) {
+	if cond.IfNoneMatch == "*" {
+		// An update needs the record, which If-None-Match: * forbids
+		// (RFC 7232 §3.2): 412 when it exists, 404 when it does not,
+		// and nothing is written either way.
+		if _, err := in.Retrieve(ctx, target, nil, nil, ""); err != nil {
+			return uuid.Nil, err
+		}
+		return uuid.Nil, eventual.Errorf(eventual.KindPrecondition, eventual.CodeDuplicateRecord,
+			"A record with matching key values already exists.")
+	}
 	if cond.IfMatch == "" {
 		cond.IfMatch = "*"
 	}

@@ -347,6 +347,14 @@ func TestUpsertAndUpdate(t *testing.T) {
 			}
 			expectError(t, s.do("PUT", "accounts("+id+")/name", map[string]any{"value": 5}), http.StatusBadRequest, "0x80048d19", "Edm.String")
 			expectError(t, s.do("PUT", "accounts("+id+")/_primarycontactid_value", map[string]any{"value": uuid.NewString()}), http.StatusBadRequest, "", "Navigation properties")
+			// If-None-Match: * forbids the update, as on PATCH: 412 and
+			// nothing written; 404 without the record.
+			expectError(t, s.do("PUT", "accounts("+id+")/name", map[string]any{"value": "overwritten"}, "If-None-Match", "*"), http.StatusPreconditionFailed, "0x80040237", "")
+			expectError(t, s.do("DELETE", "accounts("+id+")/name", nil, "If-None-Match", "*"), http.StatusPreconditionFailed, "0x80040237", "")
+			if m := s.must(http.StatusOK, "GET", "accounts("+id+")?$select=name", nil).JSON(t); m["name"] != "Updated Sample Account Name" {
+				t.Errorf("after a refused PUT/DELETE property: %v", m)
+			}
+			expectError(t, s.do("PUT", "accounts("+uuid.NewString()+")/name", map[string]any{"value": "x"}, "If-None-Match", "*"), http.StatusNotFound, "0x80040217", "")
 		})
 	})
 }
