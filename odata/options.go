@@ -46,6 +46,15 @@ type Options struct {
 	HasFetchXML bool
 }
 
+// OnlyProjection reports whether the options shape the records returned
+// and nothing else: no system query option but $select and $expand (and
+// parameter aliases, which only those could use), as a write's URL may
+// carry.
+func (o *Options) OnlyProjection() bool {
+	return o.Filter == nil && o.OrderBy == nil && o.Top == nil && o.Skip == nil && !o.Count &&
+		!o.HasSkipToken && !o.HasDeltaToken && len(o.Unsupported) == 0 && o.ID == "" && o.Apply == nil && !o.HasFetchXML
+}
+
 // OrderItem is one $orderby term.
 type OrderItem struct {
 	Path []string

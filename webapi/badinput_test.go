@@ -423,6 +423,13 @@ func TestBadInput(t *testing.T) {
 				{"TopOnSingleRecord", "GET", acctURL + "?$top=1", nil, nil, 400, "", "$top"},
 				{"FilterOnCreate", "POST", "accounts?$filter=" + badq("name eq 'x'"), map[string]any{"name": "x"}, nil, 400, "", "$select"},
 				{"FilterOnUpdate", "PATCH", acctURL + "?$filter=" + badq("name eq 'x'"), map[string]any{"name": "changed"}, nil, 400, "", "$select"},
+				{"SkipOnCreate", "POST", "accounts?$skip=1", map[string]any{"name": "x"}, nil, 400, "", "$select"},
+				{"CountOnCreate", "POST", "accounts?$count=true", map[string]any{"name": "x"}, nil, 400, "", "$select"},
+				{"ApplyOnCreate", "POST", "accounts?$apply=" + badq("groupby((name))"), map[string]any{"name": "x"}, nil, 400, "", "$select"},
+				{"FetchXMLOnCreate", "POST", "accounts?fetchXml=" + badq("<fetch/>"), map[string]any{"name": "x"}, nil, 400, "", "$select"},
+				{"SkipOnUpdate", "PATCH", acctURL + "?$skip=1", map[string]any{"name": "changed"}, nil, 400, "", "$select"},
+				{"CountOnUpdate", "PATCH", acctURL + "?$count=true", map[string]any{"name": "changed"}, nil, 400, "", "$select"},
+				{"DeltaTokenOnUpdate", "PATCH", acctURL + "?$deltatoken=1", map[string]any{"name": "changed"}, nil, 400, "", "$select"},
 			})
 		})
 

@@ -390,7 +390,7 @@ func escapeLiteral(lit string) string {
 }
 
 func (q *request) create(t *eventual.Table) error {
-	if q.opts.HasSkipToken || q.opts.Filter != nil || q.opts.OrderBy != nil || q.opts.Top != nil {
+	if !q.opts.OnlyProjection() {
 		return errBadRequest("Query options other than $select and $expand are not supported when creating a record.")
 	}
 	e, err := q.readEntity(t)
@@ -453,7 +453,7 @@ func (q *request) condition() (eventual.Condition, error) {
 
 // patch updates or upserts a record.
 func (q *request) patch(ref eventual.EntityReference) error {
-	if q.opts.Filter != nil || q.opts.OrderBy != nil || q.opts.Top != nil || q.opts.HasSkipToken {
+	if !q.opts.OnlyProjection() {
 		return errBadRequest("Query options other than $select are not supported when updating a record.")
 	}
 	cond, err := q.condition()
