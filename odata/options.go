@@ -70,6 +70,9 @@ type ExpandItem struct {
 	// Options are the nested options ($select, $filter, $orderby, $top,
 	// $expand).
 	Options *Options
+	// Query lists the nested options as given, "name=value" (decoded),
+	// for the URL of the expanded collection.
+	Query []string
 }
 
 // OptionError is a malformed or unsupported query option.
@@ -355,6 +358,7 @@ func parseExpand(v string, depth int) ([]ExpandItem, error) {
 					return nil, optErr("Query option '%s' was specified more than once in $expand.", n)
 				}
 				seen[n] = true
+				item.Query = append(item.Query, n+"="+val)
 				if err := item.Options.set(n, val, depth+1); err != nil {
 					return nil, err
 				}

@@ -558,6 +558,7 @@ type expandSpec struct {
 	eventual.Expand
 	ref        bool
 	selectText []string // the $select items, for the context URL
+	query      []string // the options as given, for the collection's nextLink
 	children   []expandSpec
 }
 
@@ -607,14 +608,17 @@ func (q *request) bindExpand(t *eventual.Table, items []odata.ExpandItem, underC
 			return nil, errBadRequest("The many-to-many navigation property '%s' can be expanded at the first level only, with $select and $filter.", it.Path)
 		}
 		o := it.Options
-		if (!collection || depth > 0) && (o.OrderBy != nil || o.Top != nil) {
+		// join-tables.md: $top and $orderby are supported on a single
+		// $expand only, not on a many-to-one expansion or a collection
+		// with a nested $expand under it or above it.
+		if (!collection || depth > 0 || len(o.Expand) > 0) && (o.OrderBy != nil || o.Top != nil) {
 			return nil, errBadRequest("Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.")
 		}
 		cols, err := bindSelect(target, o.Select)
 		if err != nil {
 			return nil, err
 		}
-		spec.Columns, spec.selectText = cols, o.Select
+		spec.Columns, spec.selectText, spec.query = cols, o.Select, it.Query
 		if o.Filter != nil {
 			f, err := q.bindFilter(target, o.Filter)
 			if err != nil {

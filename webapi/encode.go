@@ -171,9 +171,15 @@ func (rd *renderer) appendExpansion(o *codec.Object, rec *eventual.Record, x exp
 	o.B = append(o.B, ']')
 	if rd.inSet {
 		o.Key(x.Navigation + "@odata.nextLink")
+		// The filtered collection with the expansion's options, which
+		// returns the same rows (join-tables.md).
 		link := rd.base + rec.Table.EntitySetName + "(" + rec.ID.String() + ")/" + x.Navigation
-		if len(x.selectText) > 0 {
-			link += "?$select=" + strings.Join(x.selectText, ",")
+		for i, opt := range x.query {
+			sep := "&"
+			if i == 0 {
+				sep = "?"
+			}
+			link += sep + percentEncode(opt, "&+")
 		}
 		o.B = appendString(o.B, link)
 	}

@@ -329,6 +329,27 @@ func TestExpand(t *testing.T) {
 		if link := str(recs[0], "contact_customer_accounts@odata.nextLink"); link != s.URL+"accounts("+a+")/contact_customer_accounts?$select=lastname" {
 			t.Errorf("collection nextLink = %q", link)
 		}
+		// The link carries all the expansion's options, and following it
+		// returns the same rows (join-tables.md).
+		recs = s.must(http.StatusOK, "GET", "accounts?$select=name&$filter=name%20eq%20'Contoso'&$expand=contact_customer_accounts($select=lastname;$filter=lastname%20ne%20'Kid0';$orderby=lastname%20desc;$top=1)", nil).Value(t)
+		link := str(recs[0], "contact_customer_accounts@odata.nextLink")
+		if want := s.URL + "accounts(" + a + ")/contact_customer_accounts?$select=lastname&$filter=lastname%20ne%20'Kid0'&$orderby=lastname%20desc&$top=1"; link != want {
+			t.Errorf("collection nextLink with options = %q, want %q", link, want)
+		}
+		var expanded []map[string]any
+		for _, k := range recs[0]["contact_customer_accounts"].([]any) {
+			expanded = append(expanded, k.(map[string]any))
+		}
+		if got, want := names(s.must(http.StatusOK, "GET", link, nil).Value(t), "lastname"), names(expanded, "lastname"); strings.Join(got, ",") != "Kid2" || strings.Join(want, ",") != "Kid2" {
+			t.Errorf("the link's rows %v, the expansion's %v, want Kid2 both", got, want)
+		}
+		recs = s.must(http.StatusOK, "GET", "accounts?$select=name&$filter=name%20eq%20'Contoso'&$expand=contact_customer_accounts($select=lastname;$expand=parentcustomerid_account($select=name))", nil).Value(t)
+		if link := str(recs[0], "contact_customer_accounts@odata.nextLink"); link != s.URL+"accounts("+a+")/contact_customer_accounts?$select=lastname&$expand=parentcustomerid_account($select=name)" {
+			t.Errorf("collection nextLink with a nested $expand = %q", link)
+		}
+		// No $top or $orderby on a collection with a nested $expand.
+		expectError(t, s.do("GET", "accounts?$expand=contact_customer_accounts($top=1;$expand=parentcustomerid_account($select=name))", nil), http.StatusBadRequest, "0x80060888",
+			"Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.")
 		// $ref expansion of a lookup.
 		m = s.must(http.StatusOK, "GET", "accounts("+a+")?$select=name&$expand=primarycontactid/$ref", nil).JSON(t)
 		if ref, _ := m["primarycontactid"].(map[string]any); str(ref, "@odata.id") != s.URL+"contacts("+joe+")" || str(m, "_primarycontactid_value") != joe {

@@ -373,12 +373,17 @@ func (q *request) entityURL(ref eventual.EntityReference) string {
 // characters that would end or split the segment or the path (# ? / %)
 // or that RFC 3986 leaves out (" < > \ ^ ` { | }). The quotes and
 // parentheses of the literal stay, as Dataverse writes them.
-func escapeLiteral(lit string) string {
+func escapeLiteral(lit string) string { return percentEncode(lit, "/?") }
+
+// percentEncode percent-encodes the bytes of s that no part of a URL holds
+// as they are (controls, spaces, bytes beyond ASCII, " # % < > \ ^ ` { | })
+// and those in special.
+func percentEncode(s, special string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
-	for i := 0; i < len(lit); i++ {
-		c := lit[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"#%/<>?\\^`{|}", c) >= 0 {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"#%<>\\^`{|}", c) >= 0 || strings.IndexByte(special, c) >= 0 {
 			b.WriteByte('%')
 			b.WriteByte(hex[c>>4])
 			b.WriteByte(hex[c&15])
