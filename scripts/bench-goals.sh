@@ -19,7 +19,7 @@
 #   pg-upsert, pg-bulk (with PG)  `eventual serve` on PostgreSQL  against raw pgx (`pgupsert`):
 #                   single-row autocommit upserts, and 1000 rows per multi-row upsert.
 # Prints each pair's ratio, then per figure the geometric mean, the lowest and the highest ratio,
-# and the median p99. Needs the workplace's load tools (BENCH, default ../shared/bench).
+# and the median p99, and the HTTP ceiling's own p99 (the floor under every p99 on the machine). Needs the workplace's load tools (BENCH, default ../shared/bench).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$(cd "${BENCH:-$ROOT/../shared/bench}" && pwd)
@@ -79,6 +79,7 @@ for r in $(seq 1 "$ROUNDS"); do
   pair "$r" upsert "raw $W/raw.txt 20000 1" "load $W/u.txt $EV upsert 8 U$r"
   pair "$r" create "raw $W/raw.txt 20000 1" "load $W/c.txt $EV create 8 C$r"
   pair "$r" get "load $W/ceil.txt $CEIL create 8 H$r | cut -d' ' -f1" "load $W/g.txt $EV get 8 G"
+  metric p99_us "$W/ceil.txt" >>"$W/ceilp99" # the HTTP ceiling's own tail, the floor of every p99
   pair "$r" bulk "raw $W/rawb.txt 100000 1000" "load $W/b.txt $EV bulk 2 B$r"
   sleep "$SETTLE" # the server checkpoints the bulk's WAL: not the next pair's load
   if [ -n "$PG" ]; then
@@ -88,6 +89,8 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
 done
 echo "over $ROUNDS rounds (each ratio: eventual's rate over its baseline's, measured back to back):"
+sort -n "$W/ceilp99" | awk '{a[NR]=$1} END{printf "the HTTP ceiling itself (trivial server, same load): median p99 %.2f ms, highest %.2f ms\n", a[int((NR+1)/2)]/1000, a[NR]/1000}'
+
 for f in upsert create get bulk pg-upsert pg-bulk; do
   grep -q " $f " "$W/all" || continue
   p99=$(awk -v f="$f" '$3==f {print $10}' "$W/all" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
