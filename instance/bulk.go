@@ -24,18 +24,33 @@ func (s *Session) CreateMultiple(ctx context.Context, entities []*eventual.Entit
 	return s.bulk(ctx, targets, false, nil)
 }
 
-// UpsertMultiple upserts records of one table, each as Upsert would.
+// UpsertMultiple upserts records of one table, each as Upsert would. Two
+// targets that name the same record are refused (bulk-operations.md:
+// "UpsertMultiple will return an error").
 func (s *Session) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
+	if err := upsertDuplicates(targets); err != nil {
+		return err
+	}
 	ctx = s.bind(ctx)
 	_, err := s.bulk(ctx, targets, true, nil)
 	return err
 }
 
 // UpdateMultiple updates records of one table, each as Update would (the
-// record must exist).
+// record must exist). Of targets that name the same record only the first
+// is applied (bulk-operations.md: "Any subsequent records with the same
+// key value(s) in the payload are ignored").
 func (s *Session) UpdateMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
 	ctx = s.bind(ctx)
+	seen := map[string]bool{}
 	for i, tg := range targets {
+		if tg.HasTarget {
+			if id := refKey(tg.Target); seen[id] {
+				continue
+			} else {
+				seen[id] = true
+			}
+		}
 		if !tg.HasTarget {
 			return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest, "Target %d of UpdateMultiple names no record.", i)
 		}
@@ -77,8 +92,12 @@ func (in *Instance) UpdateMultiple(ctx context.Context, targets []eventual.BulkT
 	return in.atomic(ctx, func(s *Session) error { return s.UpdateMultiple(ctx, targets) })
 }
 
-// UpsertMultiple upserts records of one table in one transaction.
+// UpsertMultiple upserts records of one table in one transaction (see
+// Session.UpsertMultiple).
 func (in *Instance) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
+	if err := upsertDuplicates(targets); err != nil {
+		return err
+	}
 	prebuilt := in.prebuildCreates(ctx, targets, true)
 	return in.atomic(ctx, func(s *Session) error {
 		_, err := s.bulk(s.bind(ctx), targets, true, prebuilt)
@@ -122,6 +141,30 @@ func (in *Instance) prebuildCreates(ctx context.Context, targets []eventual.Bulk
 // DeleteMultiple deletes records of one table in one transaction.
 func (in *Instance) DeleteMultiple(ctx context.Context, targets []eventual.EntityReference) error {
 	return in.atomic(ctx, func(s *Session) error { return s.DeleteMultiple(ctx, targets) })
+}
+
+// upsertDuplicates refuses targets of which two name the same record by
+// primary key or by the same alternate key (compared as the store compares
+// keys, without case).
+func upsertDuplicates(targets []eventual.BulkTarget) error {
+	seen := make(map[string]int, len(targets))
+	for i, tg := range targets {
+		var ids []string
+		if tg.HasTarget {
+			ids = append(ids, refKey(tg.Target))
+		}
+		if e := tg.Entity; e != nil && e.ID != uuid.Nil {
+			ids = append(ids, refKey(eventual.Ref(e.Table, e.ID)))
+		}
+		for _, id := range slices.Compact(ids) {
+			if j, ok := seen[id]; ok && j != i {
+				return eventual.Errorf(eventual.KindInvalid, eventual.CodeBadRequest,
+					"Targets %d and %d of UpsertMultiple name the same record. Multiple records with the same primary key or alternate key values are not supported with UpsertMultiple.", j, i)
+			}
+			seen[id] = i
+		}
+	}
+	return nil
 }
 
 func refKey(r eventual.EntityReference) string {

@@ -181,6 +181,25 @@ func TestUpsertMultiple(t *testing.T) {
 			}
 			return r
 		}
+		t.Run("DuplicateTargets", func(t *testing.T) {
+			// bulk-operations.md: two targets naming one record are an
+			// error, and nothing is written.
+			dupID := uuid.NewString()
+			for name, body := range map[string]map[string]any{
+				"same key": targets(
+					target(accountType, "@odata.id", "accounts(accountnumber='UMD-1')", "name", "first"),
+					target(accountType, "@odata.id", "accounts(accountnumber='UMD-1')", "name", "second")),
+				"same key, other case": targets(
+					target(accountType, "@odata.id", "accounts(accountnumber='UMD-2')", "name", "first"),
+					target(accountType, "@odata.id", "accounts(accountnumber='umd-2')", "name", "second")),
+				"same id": targets(
+					target(accountType, "accountid", dupID, "name", "first"),
+					target(accountType, "accountid", dupID, "name", "second")),
+			} {
+				expectError(t, s.do("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", body), http.StatusBadRequest, "0x80060888", "same record")
+				expectCount(t, s, "accounts", "name eq 'first' or name eq 'second'", 0, name)
+			}
+		})
 		t.Run("AlternateKeyTargets", func(t *testing.T) {
 			for round := range 2 {
 				upsert(targets(
@@ -316,6 +335,19 @@ func TestUpdateMultiple(t *testing.T) {
 			a := s.must(http.StatusOK, "GET", "accounts("+ids[0]+")?$select=telephone1", nil).JSON(t)
 			if a["telephone1"] != "000" {
 				t.Errorf("telephone1 = %v, want untouched", a["telephone1"])
+			}
+		})
+		t.Run("DuplicateTargetsFirstWins", func(t *testing.T) {
+			// bulk-operations.md: only the first record is updated; later
+			// ones with the same key are ignored.
+			id := s.create("accounts", map[string]any{"name": "UPM dup", "telephone1": "000"})
+			s.must(http.StatusNoContent, "POST", "accounts/Microsoft.Dynamics.CRM.UpdateMultiple", targets(
+				target(accountType, "accountid", id, "name", "UPM dup first"),
+				target(accountType, "accountid", id, "name", "UPM dup second", "telephone1", "999"),
+			))
+			a := s.must(http.StatusOK, "GET", "accounts("+id+")?$select=name,telephone1", nil).JSON(t)
+			if a["name"] != "UPM dup first" || a["telephone1"] != "000" {
+				t.Errorf("after duplicate targets: %v, want the first target's write only", a)
 			}
 		})
 		t.Run("ODataBindInTargets", func(t *testing.T) {
