@@ -11,8 +11,10 @@ import (
 // This file runs the bulk messages set-wise: one read for the records that
 // exist, one for the lookups the records bind, then multi-row inserts and
 // updates. The outcome is the one a loop of single operations gives, which
-// is the fallback when records of a request depend on each other (the same
-// record twice, deep inserts).
+// is the fallback when records of a request depend on each other (one
+// binding another, deep inserts, a CreateMultiple naming one id twice).
+// UpsertMultiple refuses two targets naming one record, and UpdateMultiple
+// applies the first, as bulk-operations.md says.
 
 // CreateMultiple creates records of one table and returns their ids.
 func (s *Session) CreateMultiple(ctx context.Context, entities []*eventual.Entity) ([]uuid.UUID, error) {
