@@ -30,7 +30,7 @@ func (s *Session) CreateMultiple(ctx context.Context, entities []*eventual.Entit
 // targets that name the same record are refused (bulk-operations.md:
 // "UpsertMultiple will return an error").
 func (s *Session) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
-	if err := upsertDuplicates(targets); err != nil {
+	if err := checkUpsertTargets(targets); err != nil {
 		return err
 	}
 	ctx = s.bind(ctx)
@@ -97,7 +97,7 @@ func (in *Instance) UpdateMultiple(ctx context.Context, targets []eventual.BulkT
 // UpsertMultiple upserts records of one table in one transaction (see
 // Session.UpsertMultiple).
 func (in *Instance) UpsertMultiple(ctx context.Context, targets []eventual.BulkTarget) error {
-	if err := upsertDuplicates(targets); err != nil {
+	if err := checkUpsertTargets(targets); err != nil {
 		return err
 	}
 	prebuilt := in.prebuildCreates(ctx, targets, true)
@@ -145,13 +145,18 @@ func (in *Instance) DeleteMultiple(ctx context.Context, targets []eventual.Entit
 	return in.atomic(ctx, func(s *Session) error { return s.DeleteMultiple(ctx, targets) })
 }
 
-// upsertDuplicates refuses targets of which two name the same record by
+// checkUpsertTargets refuses a target by the nil GUID (as Upsert does), and
+// targets of which two name the same record by
 // primary key or by the same alternate key (compared as the store compares
 // keys, without case).
-func upsertDuplicates(targets []eventual.BulkTarget) error {
+func checkUpsertTargets(targets []eventual.BulkTarget) error {
 	seen := make(map[string]int, len(targets))
 	for i, tg := range targets {
 		var ids []string
+		if tg.HasTarget && !tg.Target.ByKey() && tg.Target.ID == uuid.Nil && tg.Target.Table != nil {
+			_, err := tg.Target.Table.PrimaryKeyValue(uuid.Nil) // as a single upsert
+			return err
+		}
 		if tg.HasTarget {
 			ids = append(ids, refKey(tg.Target))
 		}

@@ -241,6 +241,12 @@ func (in *Instance) updateMessage(ctx context.Context, tx eventual.Tx, target ev
 // upsertMessage runs an Upsert message, which becomes a Create or an
 // Update message inside it.
 func (in *Instance) upsertMessage(ctx context.Context, tx eventual.Tx, target eventual.EntityReference, e *eventual.Entity, cond eventual.Condition, platform bool, lookups lookupCache) (bool, uuid.UUID, error) {
+	if !target.ByKey() && target.ID == uuid.Nil && target.Table != nil {
+		// The nil GUID names no record: an upsert of it would create a
+		// new record, with a new id, every time it is repeated.
+		_, err := target.Table.PrimaryKeyValue(target.ID)
+		return false, uuid.Nil, err
+	}
 	var created bool
 	var id uuid.UUID
 	main := func(ctx context.Context, tx eventual.Tx, x *execution, lookups lookupCache) error {

@@ -282,6 +282,9 @@ func (in *Instance) placeholderRecord(ctx context.Context, tx eventual.Tx, ref e
 		vals = eventual.Values{}
 	}
 	id := ref.ID
+	if !ref.ByKey() && id == uuid.Nil {
+		return nil, NotFound(ref) // no record has the nil GUID, a placeholder neither
+	}
 	if ref.ByKey() {
 		id = in.newID()
 		for i, c := range ref.Key.Columns {

@@ -213,7 +213,9 @@ func (p *Plugin) binds(e *eventual.Entity) ([]eventual.EntityReference, []eventu
 	var vals []eventual.Values
 	for _, l := range p.lookups {
 		r, ok := e.Values[l.Column].(eventual.EntityReference)
-		if !ok || r.Table == nil {
+		if !ok || r.Table == nil || (!r.ByKey() && r.ID == uuid.Nil) {
+			// The nil GUID names no record, and no placeholder can
+			// hold it: the write fails as with any missing record.
 			continue
 		}
 		v, err := l.values(r, e)

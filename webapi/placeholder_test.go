@@ -1097,6 +1097,48 @@ func TestPlaceholderOff(t *testing.T) {
 	})
 }
 
+// TestPlaceholderNilGUID: the nil GUID names no record and no placeholder
+// can hold it, so a bind to it fails as a missing record does, with
+// placeholders on as with them off, and every path refuses an upsert of
+// it rather than create a new record with a new id each time.
+func TestPlaceholderNilGUID(t *testing.T) {
+	nilURL := "/accounts(" + uuid.Nil.String() + ")"
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		withPlaceholders(t, s, eventual.PreValidation)
+		before := s.count("accounts", "")
+		for name, r := range map[string]*response{
+			"POST bind":        s.do("POST", "contacts", map[string]any{"lastname": "NilBind", "parentcustomerid_account@odata.bind": nilURL}),
+			"deep insert bind": s.do("POST", "accounts", map[string]any{"name": "NilParent", "primarycontactid": map[string]any{"lastname": "NilBind", "parentcustomerid_account@odata.bind": nilURL}}),
+			"CreateMultiple bind": s.do("POST", "contacts/Microsoft.Dynamics.CRM.CreateMultiple", targets(
+				target(contactType, "lastname", "NilBind", "parentcustomerid_account@odata.bind", nilURL))),
+		} {
+			if r.Status != http.StatusNotFound || !strings.Contains(string(r.Body), eventual.CodeObjectDoesNotExist) {
+				t.Errorf("%s to the nil GUID: %d %s, want 404 %s", name, r.Status, r.Body, eventual.CodeObjectDoesNotExist)
+			}
+		}
+		res := s.batch(nil, changeSet{{Method: "PATCH", URL: "accounts(" + uuid.Nil.String() + ")", ContentID: "1", Body: map[string]any{"name": "NilUpsert"}}})
+		if len(res.Parts()) != 1 {
+			t.Fatalf("batch upsert of the nil GUID: %d %s", res.Status, res.Body)
+		}
+		for name, r := range map[string]*response{
+			"batch upsert": &res.Parts()[0].response,
+			"PATCH upsert": s.do("PATCH", "accounts("+uuid.Nil.String()+")", map[string]any{"name": "NilUpsert"}),
+			"UpsertMultiple": s.do("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", targets(
+				target(accountType, "@odata.id", "accounts("+uuid.Nil.String()+")", "name", "NilUpsert"))),
+		} {
+			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "non-empty GUID") {
+				t.Errorf("%s of the nil GUID: %d %s, want 400", name, r.Status, r.Body)
+			}
+		}
+		if n := s.count("accounts", ""); n != before {
+			t.Errorf("%d accounts after the refused writes, want %d: placeholders or records were made", n, before)
+		}
+		if n := s.count("contacts", "lastname eq 'NilBind'"); n != 0 {
+			t.Errorf("%d contacts written by the failed requests", n)
+		}
+	})
+}
+
 // TestPlaceholderDependentRecords sends bulk messages whose second record
 // binds the first. instance/bulk.go promises the outcome of a loop of
 // single operations, in which the first record exists when the second
