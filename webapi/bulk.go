@@ -137,8 +137,17 @@ func (q *request) runBulk(name string, targets []eventual.BulkTarget) ([]uuid.UU
 		entities := make([]*eventual.Entity, len(targets))
 		for i, tg := range targets {
 			entities[i] = tg.Entity
-			if tg.HasTarget && !tg.Target.ByKey() {
+			switch {
+			case tg.HasTarget && !tg.Target.ByKey():
 				entities[i].ID = tg.Target.ID
+			case tg.HasTarget:
+				// A record named by alternate key is created with it, as
+				// an upsert's create is: the body's own values win.
+				for j, c := range tg.Target.Key.Columns {
+					if _, ok := tg.Entity.Values[c.LogicalName]; !ok {
+						tg.Entity.Values[c.LogicalName] = tg.Target.KeyValues[j]
+					}
+				}
 			}
 		}
 		return q.ops.CreateMultiple(q.ctx, entities)

@@ -86,6 +86,26 @@ func TestCreateMultiple(t *testing.T) {
 				t.Errorf("record = %v", a)
 			}
 		})
+		t.Run("AlternateKeyInODataID", func(t *testing.T) {
+			// The record is created with the key its @odata.id names;
+			// the body's own value wins; an existing key is a conflict.
+			r := s.must(http.StatusOK, "POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", targets(
+				target(accountType, "@odata.id", "accounts(accountnumber='CMK-1')", "name", "CMK one"),
+				target(accountType, "@odata.id", "accounts(accountnumber='CMK-2')", "name", "CMK two", "accountnumber", "CMK-2b"),
+			))
+			ids, _ := r.JSON(t)["Ids"].([]any)
+			for i, want := range []string{"CMK-1", "CMK-2b"} {
+				if len(ids) != 2 {
+					t.Fatalf("Ids = %v", ids)
+				}
+				if got := str(s.must(http.StatusOK, "GET", "accounts("+fmt.Sprint(ids[i])+")?$select=accountnumber", nil).JSON(t), "accountnumber"); got != want {
+					t.Errorf("target %d: accountnumber %q, want %q", i, got, want)
+				}
+			}
+			expectError(t, s.do("POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", targets(
+				target(accountType, "@odata.id", "accounts(accountnumber='CMK-1')", "name", "CMK again"))), http.StatusPreconditionFailed, "0x80060892", "")
+			expectCount(t, s, "accounts", "name eq 'CMK again'", 0, "a second record with the key")
+		})
 		t.Run("ODataBindInTargets", func(t *testing.T) {
 			aid := s.create("accounts", map[string]any{"name": "Bulk parent", "accountnumber": "CMB-P"})
 			r := s.must(http.StatusOK, "POST", "contacts/Microsoft.Dynamics.CRM.CreateMultiple", targets(
