@@ -157,6 +157,15 @@ func (p *Plugin) Execute(ctx context.Context, ec *eventual.ExecutionContext) err
 	if err != nil {
 		return err
 	}
+	// A record that binds itself (by the key it is created with) needs no
+	// placeholder, which would take its key: the write then fails as
+	// Dataverse's does, the referenced record not existing yet.
+	for i := 0; i < len(refs); i++ {
+		if names(refs[i], e) {
+			refs, vals = slices.Delete(refs, i, i+1), slices.Delete(vals, i, i+1)
+			i--
+		}
+	}
 	if len(refs) == 0 {
 		return nil
 	}

@@ -1139,6 +1139,22 @@ func TestPlaceholderNilGUID(t *testing.T) {
 	})
 }
 
+// TestPlaceholderSelfBind: a record created with a key and binding that
+// same key gets no placeholder, which would take the key: the create fails
+// as in Dataverse (404 by key), leaves nothing behind, and the key stays
+// free.
+func TestPlaceholderSelfBind(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *testServer) {
+		withPlaceholders(t, s, eventual.PreValidation)
+		body := map[string]any{"name": "Self", "accountnumber": "SELF-1", "parentaccountid@odata.bind": "/accounts(accountnumber='SELF-1')"}
+		expectError(t, s.do("POST", "accounts", body), http.StatusNotFound, eventual.CodeRecordNotFoundByKey, "")
+		if n := s.count("accounts", "accountnumber eq 'SELF-1'"); n != 0 {
+			t.Errorf("%d accounts hold the key after the failed create, want none", n)
+		}
+		s.create("accounts", map[string]any{"name": "Self", "accountnumber": "SELF-1"})
+	})
+}
+
 // TestPlaceholderDependentRecords sends bulk messages whose second record
 // binds the first. instance/bulk.go promises the outcome of a loop of
 // single operations, in which the first record exists when the second
