@@ -57,9 +57,9 @@ type writeMode struct {
 	full bool
 }
 
-// apply writes a page of changes to the target: the newer records by
-// UpsertMultiple (parents of the page before their children), then the
-// deletions. Records no newer than what this sync already wrote are
+// apply writes a page of changes to the target: the deletions, then the
+// newer records by UpsertMultiple (parents of the page before their
+// children). Records no newer than what this sync already wrote are
 // skipped (but recorded in epoch). A retryable failure is returned, and
 // nothing of the page counts as applied; a record the target refuses for
 // good becomes a dead letter and the rest goes on.
@@ -88,27 +88,24 @@ func (s *Syncer) apply(ctx context.Context, p *pair, changes []eventual.Change, 
 			upserts = append(upserts, ch.Record)
 		}
 	}
-	if p.key != nil {
-		// Deletions first: they free key values the page's writes may
-		// take.
-		if err := s.delete(ctx, p, deletes); err != nil {
-			return nil, err
-		}
-		out.writes += len(deletes)
-		if len(upserts) > 0 {
-			if err := s.upsertByKey(ctx, p, parentsFirst(p, upserts), known, epoch, mode, out); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	if err := s.upsert(ctx, p, parentsFirst(p, upserts), known, epoch, mode, out); err != nil {
-		return nil, err
-	}
+	// Deletions first: they free key values the page's writes may take
+	// (a record deleted and created again under its key), and a record
+	// deleted and created again under its GUID ends up written.
 	if err := s.delete(ctx, p, deletes); err != nil {
 		return nil, err
 	}
 	out.writes += len(deletes)
+	if len(upserts) == 0 {
+		return out, nil
+	}
+	if p.key != nil {
+		err = s.upsertByKey(ctx, p, parentsFirst(p, upserts), known, epoch, mode, out)
+	} else {
+		err = s.upsert(ctx, p, parentsFirst(p, upserts), known, epoch, mode, out)
+	}
+	if err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -148,6 +145,7 @@ func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, k
 			return fmt.Errorf("replication: recording %d %s records of a full read: %w", len(ahead), p.name, err)
 		}
 	}
+	from := len(out.dead)
 	landed, err := s.writeBulk(wctx, p, targets, kept, out)
 	if err != nil {
 		return err
@@ -157,6 +155,9 @@ func (s *Syncer) upsert(ctx context.Context, p *pair, recs []*eventual.Record, k
 			out.records = append(out.records, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch}})
 			out.writes++
 		}
+	}
+	if err := s.settleKeyConflicts(ctx, p, kept, refs, epoch, from, out); err != nil {
+		return err
 	}
 	return nil
 }

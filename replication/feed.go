@@ -196,6 +196,26 @@ func (s *Syncer) applyAndCommit(ctx context.Context, p *pair, changes []eventual
 	return s.commit(ctx, p, a, next, r)
 }
 
+// lastOfEach keeps, of records applied more than once in a page (deleted
+// and created again, or written to free a key another needed), the last
+// one, in order: a state commits each record once.
+func lastOfEach(recs []AppliedRecord) []AppliedRecord {
+	last := make(map[uuid.UUID]int, len(recs))
+	for i, r := range recs {
+		last[r.ID] = i
+	}
+	if len(last) == len(recs) {
+		return recs
+	}
+	out := make([]AppliedRecord, 0, len(last))
+	for i, r := range recs {
+		if last[r.ID] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // commit records an applied page: its dead letters, then, in one
 // transaction, the cursor after it, what it applied and the dead letters
 // it resolved.
@@ -206,6 +226,7 @@ func (s *Syncer) commit(ctx context.Context, p *pair, a *applied, next Cursor, r
 			return err
 		}
 	}
+	a.records = lastOfEach(a.records)
 	resolved := make([]uuid.UUID, 0, len(a.records))
 	for _, rec := range a.records {
 		resolved = append(resolved, rec.ID)
