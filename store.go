@@ -217,9 +217,10 @@ type Tx interface {
 	Delete(ctx context.Context, t *Table, id uuid.UUID) error
 
 	// Unlink clears the lookup of every record that references id through
-	// the relationship, giving each a new version, and returns how many
-	// records changed. Deletes use it so that no lookup dangles.
-	Unlink(ctx context.Context, r *Relationship, id uuid.UUID) (int64, error)
+	// the relationship, giving each a new version and modifiedon at (when
+	// the table has the column), and returns how many records changed.
+	// Deletes use it so that no lookup dangles.
+	Unlink(ctx context.Context, r *Relationship, id uuid.UUID, at time.Time) (int64, error)
 
 	// ChangeID gives the record of t with primary key old the primary key
 	// new, and repoints every lookup that referenced old (in any table,

@@ -650,8 +650,9 @@ func (in *Instance) delete(ctx context.Context, tx eventual.Tx, target eventual.
 	if err := checkVersion(rec, cond); err != nil {
 		return err
 	}
+	now := in.now()
 	for _, r := range target.Table.OneToMany() {
-		if _, err := tx.Unlink(ctx, r, rec.ID); err != nil {
+		if _, err := tx.Unlink(ctx, r, rec.ID, now); err != nil {
 			return err
 		}
 	}

@@ -848,9 +848,10 @@ func testUnlink(t *testing.T, open Opener) {
 	k1 := insert(t, s, "contact", eventual.Values{"lastname": "k1", "parentcustomerid": eventual.Ref(acct, a.ID)})
 	k2 := insert(t, s, "contact", eventual.Values{"lastname": "k2", "parentcustomerid": eventual.Ref(con, k1.ID)})
 	var n int64
+	at := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
 	mustUpdate(t, s, func(tx eventual.Tx) error {
 		var err error
-		n, err = tx.Unlink(ctx, schema.Relationship("contact_customer_accounts"), a.ID)
+		n, err = tx.Unlink(ctx, schema.Relationship("contact_customer_accounts"), a.ID, at)
 		return err
 	})
 	if n != 1 {
@@ -859,6 +860,11 @@ func testUnlink(t *testing.T, open Opener) {
 	got := get(t, s, con, k1.ID)
 	if got.Values["parentcustomerid"] != nil || got.Version <= k1.Version {
 		t.Errorf("after Unlink: parent %v, version %d (was %d)", got.Values["parentcustomerid"], got.Version, k1.Version)
+	}
+	// A change's time moves with its version (a sync's lag is measured
+	// from it).
+	if m, _ := got.Values["modifiedon"].(time.Time); !m.Equal(at) {
+		t.Errorf("after Unlink: modifiedon %v, want %v", got.Values["modifiedon"], at)
 	}
 	if get(t, s, con, k2.ID).Values["parentcustomerid"] == nil {
 		t.Error("Unlink of the account relationship cleared a contact parent")

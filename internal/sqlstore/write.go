@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/eventual-pp/eventual"
 	"github.com/eventual-pp/eventual/internal/sqlbuild"
@@ -227,13 +228,20 @@ func (tx *Tx) recordDeletion(ctx context.Context, t *eventual.Table, pk any) err
 }
 
 // Unlink implements eventual.Tx.
-func (tx *Tx) Unlink(ctx context.Context, r *eventual.Relationship, id uuid.UUID) (int64, error) {
+func (tx *Tx) Unlink(ctx context.Context, r *eventual.Relationship, id uuid.UUID, at time.Time) (int64, error) {
 	if err := tx.writable(); err != nil {
 		return 0, err
 	}
 	t, c := r.ReferencingTable, r.Lookup
 	b := sqlbuild.New(tx.D)
 	sets := sqlbuild.Quote(c.LogicalName) + " = NULL, " + sqlbuild.Quote("versionnumber") + " = " + tx.versionSQL(b)
+	if mc := t.Column("modifiedon"); mc != nil {
+		v, err := tx.D.Encode(mc, at)
+		if err != nil {
+			return 0, err
+		}
+		sets += ", " + sqlbuild.Quote("modifiedon") + " = " + b.Arg(v)
+	}
 	if m := tx.D.WriteMarker(); m != "" {
 		sets += ", " + m
 	}
