@@ -202,6 +202,9 @@ func names(r eventual.EntityReference, e *eventual.Entity) bool {
 		return false
 	}
 	if !r.ByKey() {
+		if id, ok := e.Values[e.Table.PrimaryIDAttribute].(uuid.UUID); ok && id == r.ID {
+			return true // the id in the body of a create
+		}
 		return e.ID != uuid.Nil && e.ID == r.ID
 	}
 	vals := make([]any, len(r.Key.Columns))

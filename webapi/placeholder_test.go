@@ -1152,6 +1152,12 @@ func TestPlaceholderSelfBind(t *testing.T) {
 			t.Errorf("%d accounts hold the key after the failed create, want none", n)
 		}
 		s.create("accounts", map[string]any{"name": "Self", "accountnumber": "SELF-1"})
+		// By its own GUID, given in the body.
+		id := uuid.NewString()
+		expectError(t, s.do("POST", "accounts", map[string]any{"accountid": id, "name": "Self", "parentaccountid@odata.bind": "/accounts(" + id + ")"}),
+			http.StatusNotFound, eventual.CodeObjectDoesNotExist, "")
+		expectError(t, s.do("GET", "accounts("+id+")", nil), http.StatusNotFound, eventual.CodeObjectDoesNotExist, "")
+		s.create("accounts", map[string]any{"accountid": id, "name": "Self"})
 	})
 }
 
