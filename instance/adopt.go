@@ -31,7 +31,7 @@ func (in *Instance) adopt(ctx context.Context, tx eventual.Tx, t *eventual.Table
 		if match != nil && match.ID != rec.ID {
 			return DuplicateKey(k) // keys of different records: refuse to guess
 		}
-		if rec.ID != id && !isPlaceholder(rec) {
+		if rec.ID != id && !isPlaceholder(rec) && !bornPlaceholder(rec) {
 			return DuplicateKey(k)
 		}
 		match = rec
@@ -79,7 +79,7 @@ func (in *Instance) absorb(ctx context.Context, tx eventual.Tx, t *eventual.Tabl
 // state). GetByKey locks the row in write transactions, so of two
 // adopters of one placeholder the second sees it re-keyed.
 func keyHolders(ctx context.Context, tx eventual.Tx, t *eventual.Table, values eventual.Values, fn func(*eventual.Key, *eventual.Record) error) error {
-	lockCols := []*eventual.Column{t.Column(eventual.ColumnHydrationState)}
+	lockCols := []*eventual.Column{t.Column(eventual.ColumnHydrationState), t.Column(eventual.ColumnPlaceholderOn)}
 	for _, k := range t.Keys {
 		kv, ok := keyValues(k, values)
 		if !ok {
@@ -102,6 +102,16 @@ func keyHolders(ctx context.Context, tx eventual.Tx, t *eventual.Table, values e
 // isPlaceholder reports whether rec is a placeholder pending hydration.
 func isPlaceholder(rec *eventual.Record) bool {
 	return rec.Values[eventual.ColumnHydrationState] == eventual.HydrationPlaceholder
+}
+
+// bornPlaceholder reports whether rec was made as a placeholder and
+// hydrated since by a write of this instance's own (not by the sync, whose
+// adoption gives it the source's id, so that it is never adopted again):
+// it still stands for the source's record of its key, which adopts it as
+// it would a pending placeholder, and the source's values win, as they do
+// over a write to a placeholder made by GUID.
+func bornPlaceholder(rec *eventual.Record) bool {
+	return rec.Values[eventual.ColumnHydrationState] == eventual.HydrationHydrated && rec.Values[eventual.ColumnPlaceholderOn] != nil
 }
 
 // keyValues returns the values of the key's columns in values, if all are

@@ -58,6 +58,37 @@ func TestInitialLoadThenDeltas(t *testing.T) {
 	})
 }
 
+// TestKeyPlaceholderWrittenByTarget: B binds an order to a missing
+// account by alternate key (a placeholder) and then writes to that
+// placeholder itself, which hydrates it. It still stands for A's record:
+// the sync adopts it (A's GUID, A's values), the order follows, and no
+// dead letter is left.
+func TestKeyPlaceholderWrittenByTarget(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+		e := newEnv(t, kind, "account")
+		acc := e.schema.Table("account")
+		x := e.create(e.a, "account", eventual.Values{"name": "From A", "accountnumber": "BW-1", "description": "A's"})
+		keyRef := eventual.EntityReference{Table: acc, Key: acc.Key("accountnumber_key"), KeyValues: []any{"BW-1"}}
+		e.create(e.b, "new_order", eventual.Values{"new_name": "by key", "new_customer": keyRef})
+		if _, err := e.b.Update(e.ctx, keyRef, eventual.Values{"description": "B wrote this"}, eventual.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+		e.catchUp()
+		e.converged("account")
+		if dead, _ := e.state.DeadLetters(e.ctx, ""); len(dead) > 0 {
+			t.Errorf("dead letters: %s %v %s", dead[0].Pair, dead[0].ID, dead[0].Message)
+		}
+		if n := len(e.rows(e.b, "account")); n != 1 {
+			t.Errorf("B holds %d accounts, want 1", n)
+		}
+		for _, o := range e.rows(e.b, "new_order") {
+			if ref, _ := o.Values["new_customer"].(eventual.EntityReference); ref.ID != x {
+				t.Errorf("order %v is bound to %v, want %v", o.Values["new_name"], ref.ID, x)
+			}
+		}
+	})
+}
+
 // TestBoundByGUIDAndByKey: before the sync delivers an account, B takes
 // one order bound to it by A's GUID and one bound by its alternate key,
 // so B holds two placeholders of it. The sync's write (adoption on)
