@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -219,32 +220,51 @@ func (s *Syncer) keyHoldersOf(ctx context.Context, p *pair, id uuid.UUID, vals e
 	return out, nil
 }
 
+// tempKey is the temporary key value of the target's record id while it
+// waits for its own: "~" and the hex of a hash of the whole id (and of the
+// attempt, when an earlier value was taken), cut to max characters (0: no
+// limit). A hash rather than the id itself: ids that share their first
+// bytes (sequential ids a client chose) would be cut to one value.
+func tempKey(id uuid.UUID, attempt, max int) string {
+	h := sha256.Sum256(append(id[:], byte(attempt)))
+	tmp := "~" + hex.EncodeToString(h[:])
+	if max > 1 && max < len(tmp) {
+		tmp = tmp[:max]
+	}
+	return tmp
+}
+
+// tempKeyAttempts bounds the temporary values tried for one record.
+const tempKeyAttempts = 4
+
 // parkHolder moves the target's record id off the given keys: their first
-// text column takes a temporary value unique to the record ("~" and hex,
-// cut to the column's length), or, for a key without a text column, its
-// first column is cleared.
+// text column takes a temporary value (tempKey; another when the target
+// finds it taken), or, for a key without a text column, its first column
+// is cleared.
 func (s *Syncer) parkHolder(ctx context.Context, p *pair, id uuid.UUID, keys []*eventual.Key) error {
-	vals := eventual.Values{}
-	for _, k := range keys {
-		i := slices.IndexFunc(k.Columns, func(c *eventual.Column) bool { return c.Type == eventual.TypeString })
-		if i < 0 {
-			vals[k.Columns[0].LogicalName] = nil
-			continue
+	var err error
+	for attempt := range tempKeyAttempts {
+		vals := eventual.Values{}
+		for _, k := range keys {
+			i := slices.IndexFunc(k.Columns, func(c *eventual.Column) bool { return c.Type == eventual.TypeString })
+			if i < 0 {
+				vals[k.Columns[0].LogicalName] = nil
+				continue
+			}
+			c := k.Columns[i]
+			vals[c.LogicalName] = tempKey(id, attempt, c.MaxLength)
 		}
-		c := k.Columns[i]
-		tmp := "~" + hex.EncodeToString(id[:])
-		if n := c.MaxLength; n > 0 && n < len(tmp) {
-			tmp = tmp[:max(n, 1)]
+		_, err = s.opts.Target.Update(ctx, eventual.Ref(p.dst, id), vals, eventual.Condition{IfMatch: "*"})
+		if err == nil || eventual.ErrorKind(err) == eventual.KindNotFound {
+			return nil
 		}
-		vals[c.LogicalName] = tmp
+		if retryable(err) {
+			return fmt.Errorf("replication: moving a %s record off a key another needs: %w", p.name, err)
+		}
+		if eventual.ErrorCode(err) != eventual.CodeDuplicateRecordEntityKey {
+			break // refused for another reason: no other value helps
+		}
 	}
-	_, err := s.opts.Target.Update(ctx, eventual.Ref(p.dst, id), vals, eventual.Condition{IfMatch: "*"})
-	switch {
-	case err == nil, eventual.ErrorKind(err) == eventual.KindNotFound:
-		return nil
-	case retryable(err):
-		return fmt.Errorf("replication: moving a %s record off a key another needs: %w", p.name, err)
-	}
-	s.log.Warn("replication: the target refused a temporary key value", "table", p.name, "id", id, "err", err)
+	s.log.Warn("replication: the target refused a temporary key value; the record waiting for the key may become a dead letter", "table", p.name, "id", id, "err", err)
 	return nil
 }

@@ -1,6 +1,8 @@
 package replication
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/eventual-pp/eventual"
@@ -103,4 +105,40 @@ func TestKeyHeldByTargetsOwnRecord(t *testing.T) {
 			t.Errorf("A's record landed on B beside B's own under one key")
 		}
 	})
+}
+
+// TestKeysRotatedWithSequentialIDs: a ring of twelve records passing keys
+// round, with ids a client chose in sequence (they share all but their
+// last bytes, so a temporary value made of an id's first hex digits, cut
+// to the key's 20 characters, would be one value for all): B ends equal to
+// A, with no dead letter and no temporary value left.
+func TestKeysRotatedWithSequentialIDs(t *testing.T) {
+	for _, batch := range []int{1, 3, 500} {
+		forEachStore(t, func(t *testing.T, kind teststore.Kind) {
+			e := newEnvWith(t, kind, Options{Tables: []Table{{Name: "account"}}, Adopt: true, Batch: batch})
+			const n = 12
+			ids := make([]uuid.UUID, n)
+			for i := range ids {
+				ids[i] = uuid.MustParse(fmt.Sprintf("00000000-0000-0000-0000-%012d", i+1))
+				e.createID(e.a, "account", ids[i], eventual.Values{"name": fmt.Sprint("r", i), "accountnumber": fmt.Sprint("K", i)})
+			}
+			e.catchUp()
+			for i, id := range ids {
+				e.setKey(id, fmt.Sprint("T", i))
+			}
+			for i, id := range ids {
+				e.setKey(id, fmt.Sprint("K", (i+1)%n))
+			}
+			e.catchUp()
+			e.converged("account")
+			if dead := e.deadLetters("account"); len(dead) != 0 {
+				t.Errorf("batch %d: dead letters %v, want none", batch, dead)
+			}
+			for _, r := range e.rows(e.b, "account") {
+				if k, _ := r.Values["accountnumber"].(string); strings.HasPrefix(k, "~") {
+					t.Errorf("batch %d: %v keeps the temporary key %q", batch, r.ID, k)
+				}
+			}
+		})
+	}
 }

@@ -2,7 +2,6 @@ package replication
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"slices"
 
@@ -435,12 +434,16 @@ func (s *Syncer) park(ctx context.Context, p *pair, pending []*keyWrite, h *keyH
 		if w.target == uuid.Nil || !wanted[w.target] {
 			continue
 		}
-		hexID := hex.EncodeToString(w.target[:])
-		tmp := "~" + hexID
-		if n := text.MaxLength; n > 0 && n < len(tmp) {
-			tmp = tmp[:max(n, 1)]
+		var tmp string
+		var err error
+		for attempt := range tempKeyAttempts {
+			tmp = tempKey(w.target, attempt, text.MaxLength)
+			_, err = s.opts.Target.Update(ctx, eventual.Ref(p.dst, w.target), eventual.Values{text.LogicalName: tmp}, eventual.Condition{IfMatch: "*"})
+			if err == nil || eventual.ErrorCode(err) != eventual.CodeDuplicateRecordEntityKey {
+				break // written, or refused for another reason than a taken value
+			}
 		}
-		if _, err := s.opts.Target.Update(ctx, eventual.Ref(p.dst, w.target), eventual.Values{text.LogicalName: tmp}, eventual.Condition{IfMatch: "*"}); err != nil {
+		if err != nil {
 			if retryable(err) {
 				return false, fmt.Errorf("replication: moving a %s record off its key for another: %w", p.name, err)
 			}
