@@ -464,6 +464,11 @@ func ParseConfig(data []byte) (Config, error) {
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
+	if strings.TrimSpace(c.DB) == "" {
+		// An unset variable in --db "$DB" would otherwise open nothing
+		// and answer writes it cannot keep.
+		return fmt.Errorf("config: db is empty: give a SQLite file (%s) or a PostgreSQL DSN (postgres://…)", DefaultDB)
+	}
 	switch c.Placeholders {
 	case "on", "off":
 	default:

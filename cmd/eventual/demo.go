@@ -104,6 +104,7 @@ Examples:
 		return err
 	}
 	d := newDemo(c.Stdout, exe, workDir)
+	d.keepChildren = *keep
 	if *chaos {
 		d.chaos = newDemoChaos(time.Duration(*seconds)*time.Second, *seed)
 	}
@@ -207,6 +208,9 @@ type demo struct {
 	children []*demoChild
 
 	a, b, b0, sync *demoChild
+	// keepChildren (--keep) leaves the children running when the demo
+	// ends; otherwise they end with it, however it ends (childAttr).
+	keepChildren bool
 	// hooks counts B's Hydrate messages; bConfig registers its step.
 	hooks   *demoHooks
 	bConfig string
@@ -288,7 +292,7 @@ func (d *demo) spawn(name, log string, args ...string) (*demoChild, error) {
 	ch.cmd = exec.Command(d.exe, args...)
 	ch.cmd.Stdout = io.MultiWriter(&ch.out, f)
 	ch.cmd.Stderr = io.MultiWriter(&ch.err, f)
-	ch.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ch.cmd.SysProcAttr = childAttr(d.keepChildren)
 	ch.cmd.WaitDelay = demoExitTimeout
 	if err := ch.cmd.Start(); err != nil {
 		f.Close()

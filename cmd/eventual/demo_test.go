@@ -3,11 +3,14 @@ package main_test
 import (
 	"errors"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventual-pp/eventual/internal/testproc"
 )
 
 // demoTimeout bounds a whole "eventual demo" run.
@@ -151,5 +154,45 @@ func TestDemo_RefusesUsedDir(t *testing.T) {
 	code, out, errOut := runEventual(t, 30*time.Second, "demo", "--dir", dir)
 	if code == 0 || !strings.Contains(errOut, "already holds a.db") || strings.Contains(out, "pid") {
 		t.Errorf("eventual demo --dir with a.db: exit %d, want an error naming a.db and no process\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+// TestDemo_KilledLeavesNoChild: a demo killed by SIGKILL (or by its
+// terminal closing) cannot stop its children itself; the kernel ends them
+// (childAttr). The test waits for A and B to be up, kills the demo, and
+// requires every child it started to be gone within seconds (any left is
+// killed by its pid, and the test fails).
+func TestDemo_KilledLeavesNoChild(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux ties a child's life to its parent's")
+	}
+	p := testproc.Spawn(t, binary, "demo", "--dir", t.TempDir())
+	pidRE := regexp.MustCompile(`\(pid (\d+)`)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(pidRE.FindAllString(p.Stdout.String(), -1)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo started no two children within a minute\n%s", p.Stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Signal(syscall.SIGKILL)
+	p.Wait(10 * time.Second)
+	var pids []int
+	for _, m := range pidRE.FindAllStringSubmatch(p.Stdout.String(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	for _, pid := range pids {
+		gone := false
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+				gone = true
+				break
+			}
+		}
+		if !gone {
+			t.Errorf("child pid %d outlived the demo's SIGKILL", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -75,6 +76,9 @@ func (c *PlaceholdersCommand) Run(ctx context.Context, args []string) error {
 			cfg.DB = *db
 		}
 	})
+	if strings.TrimSpace(cfg.DB) == "" {
+		return &configError{fmt.Errorf("config: db is empty: give a SQLite file (%s) or a PostgreSQL DSN (postgres://…)", DefaultDB)}
+	}
 	schema, err := cfg.Schema.Schema()
 	if err != nil {
 		return err
