@@ -15,7 +15,10 @@
 // deletions, version skips, dead letters), keys.go (the key values of
 // records of a table matched by an alternate key, for targets that cannot
 // adopt placeholders), keywrites.go (that table's writes: by the target's
-// record id, in an order that frees each key before it is taken), hydrate.go
+// record id, in an order that frees each key before it is taken),
+// keyconflicts.go (in a table matched by primary key, the writes the
+// target refuses for a key another record of the sync holds: that record
+// moves off the key first), hydrate.go
 // (pull-through of the target's placeholders), sweep.go (the end of a
 // full read), status.go, lease.go, progress.go, deadletters.go, and
 // state.go (the State contract; package replication/state implements it).

@@ -77,22 +77,37 @@ func (s *Syncer) settleKeyConflicts(ctx context.Context, p *pair, recs []*eventu
 		if written[rec.ID] {
 			continue
 		}
-		written[rec.ID] = true
-		tg, _, err := s.target(p, rec, refs)
-		if err == nil {
-			_, _, err = s.opts.Target.Upsert(s.writeContext(ctx), tg.Target, tg.Entity, eventual.Condition{})
-		}
-		switch {
-		case err == nil:
-			out.records = append(out.records, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch}})
-			out.writes++
-		case retryable(err):
-			return fmt.Errorf("replication: writing %s %v: %w", p.name, rec.ID, err)
-		default:
-			out.dead = append(out.dead, deadLetter(p, rec, err, s.opts.Now()))
+		written[rec.ID] = true // once, landed or a dead letter
+		if _, err := s.writeSettled(ctx, p, rec, refs, epoch, false, written, out); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// writeSettled writes rec to the target and records the outcome: in
+// out.records and written when it lands; as a dead letter when the
+// target refuses it for good, but for a taken key when again is set
+// (reported as taken, for another round). A retryable failure is
+// returned.
+func (s *Syncer) writeSettled(ctx context.Context, p *pair, rec *eventual.Record, refs map[uuid.UUID][]any, epoch int64, again bool, written map[uuid.UUID]bool, out *applied) (taken bool, err error) {
+	tg, _, err := s.target(p, rec, refs)
+	if err == nil {
+		_, _, err = s.opts.Target.Upsert(s.writeContext(ctx), tg.Target, tg.Entity, eventual.Condition{})
+	}
+	switch {
+	case err == nil:
+		written[rec.ID] = true
+		out.records = append(out.records, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch}})
+		out.writes++
+	case retryable(err):
+		return false, fmt.Errorf("replication: writing %s %v: %w", p.name, rec.ID, err)
+	case again && eventual.ErrorCode(err) == eventual.CodeDuplicateRecordEntityKey:
+		return true, nil
+	default:
+		out.dead = append(out.dead, deadLetter(p, rec, err, s.opts.Now()))
+	}
+	return false, nil
 }
 
 // settleKeyConflict makes one round for rec: it frees rec's key values of
@@ -158,39 +173,24 @@ func (s *Syncer) settleKeyConflict(ctx context.Context, p *pair, rec *eventual.R
 			}
 		}
 	}
-	_, _, err = s.opts.Target.Upsert(wctx, tg.Target, tg.Entity, eventual.Condition{})
 	var again []*eventual.Record
-	switch {
-	case err == nil:
-		written[rec.ID] = true
-		out.records = append(out.records, AppliedRecord{ID: rec.ID, Applied: Applied{Version: rec.Version, Epoch: epoch}})
-		out.writes++
-	case retryable(err):
-		return nil, fmt.Errorf("replication: writing %s %v: %w", p.name, rec.ID, err)
-	case eventual.ErrorCode(err) == eventual.CodeDuplicateRecordEntityKey && len(ours) > 0:
+	taken, err := s.writeSettled(ctx, p, rec, refs, epoch, len(ours) > 0, written, out)
+	if err != nil {
+		return nil, err
+	}
+	if taken {
 		again = append(again, rec) // a holder of another key, or a new one: next round
-	default:
-		out.dead = append(out.dead, deadLetter(p, rec, err, s.opts.Now()))
 	}
 	if len(sources) > 0 {
 		s.log.Info("replication: records holding another's key moved on the source; their own change is written after it", "table", p.name, "id", rec.ID, "holders", len(sources))
 	}
 	for _, h := range sources { // the parked holders take their own values
-		htg, _, err := s.target(p, h, refs)
-		if err == nil {
-			_, _, err = s.opts.Target.Upsert(wctx, htg.Target, htg.Entity, eventual.Condition{})
+		taken, err := s.writeSettled(ctx, p, h, refs, epoch, true, written, out)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case err == nil:
-			written[h.ID] = true
-			out.records = append(out.records, AppliedRecord{ID: h.ID, Applied: Applied{Version: h.Version, Epoch: epoch}})
-			out.writes++
-		case retryable(err):
-			return nil, fmt.Errorf("replication: writing %s %v: %w", p.name, h.ID, err)
-		case eventual.ErrorCode(err) == eventual.CodeDuplicateRecordEntityKey:
+		if taken {
 			again = append(again, h)
-		default:
-			out.dead = append(out.dead, deadLetter(p, h, err, s.opts.Now()))
 		}
 	}
 	return again, nil
