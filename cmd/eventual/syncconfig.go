@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -129,10 +130,32 @@ func ParseSyncConfig(data []byte) (SyncConfig, error) {
 }
 
 // Validate checks the configuration.
+// sameEndpoint reports whether two endpoint URLs name one instance: the
+// same URL but for case, trailing slashes and the Web API path.
+func sameEndpoint(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimRight(strings.ToLower(s), "/")
+		if i := strings.Index(s, "/api/data/"); i >= 0 {
+			s = s[:i]
+		}
+		return s
+	}
+	return norm(a) == norm(b)
+}
+
 func (c SyncConfig) Validate() error {
 	var errs []error
 	if c.Source.URL == "" || c.Target.URL == "" {
 		errs = append(errs, errors.New("both --source and --target are required"))
+	} else {
+		for _, e := range []struct{ flag, url string }{{"--source", c.Source.URL}, {"--target", c.Target.URL}} {
+			if u, err := url.Parse(e.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("%s %.80q is not an http(s) URL (http://127.0.0.1:8765, or the Web API root)", e.flag, e.url))
+			}
+		}
+		if sameEndpoint(c.Source.URL, c.Target.URL) {
+			errs = append(errs, fmt.Errorf("--source and --target are the same endpoint (%.80q): a sync copies one instance to another", c.Source.URL))
+		}
 	}
 	if len(c.Tables) == 0 {
 		errs = append(errs, errors.New("no tables: give --tables account,contact or tables in the config"))
